@@ -1,0 +1,1 @@
+"""The send_by_tags Lambda function."""

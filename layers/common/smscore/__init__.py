@@ -1,0 +1,1 @@
+"""Shared package of the SMS-by-tags service: API models, domain logic, data access and providers."""

@@ -1,0 +1,1 @@
+"""HTTP edge: request/response models and the single mapping of domain errors to HTTP."""

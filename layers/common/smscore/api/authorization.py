@@ -1,0 +1,50 @@
+"""The token authorizer's decision as an API Gateway IAM policy.
+
+The policy covers every route, not only the one called, because API Gateway caches it per token for
+the authorizer TTL and reuses it for whatever route the same token calls next.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerResponse,
+    HttpVerb,
+)
+
+from smscore.domain.auth import Access, TokenOwner, bearer_token, decide_access, hash_token
+
+
+class Unauthorized(Exception):
+    """API Gateway answers 401 when a TOKEN authorizer fails with exactly this message."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+class IdentityStore(Protocol):
+    def token_owner(self, token_hash: str) -> TokenOwner | None: ...
+
+    def current_terms_version(self) -> str | None: ...
+
+
+def authorize(authorization: str | None, method_arn: str, store: IdentityStore) -> dict[str, Any]:
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthorized()
+    owner = store.token_owner(hash_token(token))
+    access = decide_access(owner, store.current_terms_version())
+    if owner is None or access is Access.DENIED:
+        raise Unauthorized()
+    policy = APIGatewayAuthorizerResponse.from_route_arn(
+        method_arn,
+        principal_id=owner.member_id,
+        context={"tenantId": owner.tenant_id, "memberId": owner.member_id, "access": access.value},
+    )
+    if access is Access.FULL:
+        policy.allow_all_routes()
+    else:
+        # Reading stays open; anything that writes (sending above all) falls to the implicit deny: 403.
+        policy.allow_route(HttpVerb.GET.value, "*")
+    return policy.asdict()

@@ -1,0 +1,175 @@
+"""The send-by-tags use case as the API exposes it: idempotency, observability and the response contract."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from smscore.api.models import EnqueuedMessage, MessageEnqueueResultDto, SmsTagsMessagePayload
+from smscore.domain.campaign import CampaignLimits, CampaignRequest, CampaignResult, send_campaign
+from smscore.domain.errors import IdempotencyKeyReused, RequestInProgress
+from smscore.domain.phone import mask
+from smscore.domain.ports import CampaignStore, DeliveryQueue
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger(child=True)
+
+
+class MetricsSink(Protocol):
+    def add_metric(self, name: str, unit: MetricUnit | str, value: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, as the authorizer established it."""
+
+    tenant_id: str
+    member_id: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: HTTPStatus
+    body: MessageEnqueueResultDto
+
+
+def _no_phase(_name: str) -> contextlib.AbstractContextManager[Any]:
+    return contextlib.nullcontext()
+
+
+class CampaignService:
+    def __init__(
+        self,
+        store: CampaignStore,
+        queue: DeliveryQueue,
+        limits: CampaignLimits,
+        idempotency_store: BasePersistenceLayer | None,
+        idempotency_ttl_seconds: int,
+        metrics: MetricsSink | None = None,
+        phase: Callable[[str], contextlib.AbstractContextManager[Any]] = _no_phase,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._limits = limits
+        self._metrics = metrics
+        self._phase = phase
+        self._idempotent_run: Callable[..., dict[str, Any]] | None = None
+        if idempotency_store is not None:
+            self._config = IdempotencyConfig(
+                event_key_jmespath="[tenantId, idempotencyKey]",
+                payload_validation_jmespath="request",
+                expires_after_seconds=idempotency_ttl_seconds,
+                raise_on_no_idempotency_key=True,
+            )
+            self._idempotent_run = idempotent_function(
+                self._run_recorded,
+                data_keyword_argument="data",
+                persistence_store=idempotency_store,
+                config=self._config,
+            )
+
+    def send(
+        self,
+        caller: Caller,
+        payload: SmsTagsMessagePayload,
+        idempotency_key: str | None = None,
+        lambda_context: LambdaContext | None = None,
+    ) -> Outcome:
+        request = CampaignRequest(
+            tenant_id=caller.tenant_id,
+            member_id=caller.member_id,
+            message=payload.message,
+            tag_ids=payload.unique_tag_ids(),
+            country=payload.country,
+        )
+        if not idempotency_key or self._idempotent_run is None:
+            return self._outcome(self._run(request))
+
+        if lambda_context is not None:
+            self._config.register_lambda_context(lambda_context)
+        fresh: list[CampaignResult] = []
+        data = {
+            "tenantId": caller.tenant_id,
+            "idempotencyKey": idempotency_key,
+            "request": payload.model_dump(mode="json"),
+        }
+        try:
+            summary = self._idempotent_run(data=data, request=request, fresh=fresh)
+        except IdempotencyValidationError as exc:
+            raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body") from exc
+        except IdempotencyAlreadyInProgressError as exc:
+            raise RequestInProgress("A request with this Idempotency-Key is still being processed") from exc
+        if fresh:
+            return self._outcome(fresh[0])
+        logger.info("Idempotent replay", extra={"queue_id": summary["queueId"]})
+        return self._replayed(summary["queueId"])
+
+    def _run_recorded(self, data: dict[str, Any], request: CampaignRequest, fresh: list[CampaignResult]) -> dict[str, Any]:
+        """Runs once per idempotency key; only a small summary is stored, since 50,000 recipients exceed an item."""
+        result = self._run(request)
+        fresh.append(result)
+        return {"queueId": result.queue_id}
+
+    def _run(self, request: CampaignRequest) -> CampaignResult:
+        result = send_campaign(request, store=self._store, queue=self._queue, limits=self._limits, phase=self._phase)
+        self._observe(result)
+        return result
+
+    def _replayed(self, queue_id: str) -> Outcome:
+        if not queue_id:
+            return Outcome(HTTPStatus.OK, MessageEnqueueResultDto(queueId="", messages=[]))
+        messages = self._store.queue_messages(queue_id)
+        return Outcome(
+            HTTPStatus.CREATED,
+            MessageEnqueueResultDto(
+                queueId=queue_id,
+                messages=[EnqueuedMessage(id=mid, recipient=recipient) for mid, recipient in messages],
+            ),
+        )
+
+    @staticmethod
+    def _outcome(result: CampaignResult) -> Outcome:
+        body = MessageEnqueueResultDto(
+            queueId=result.queue_id,
+            messages=[EnqueuedMessage(id=m.message_id, recipient=m.recipient) for m in result.messages],
+        )
+        return Outcome(HTTPStatus.CREATED if result.messages else HTTPStatus.OK, body)
+
+    def _observe(self, result: CampaignResult) -> None:
+        audience = result.audience
+        logger.info(
+            "Campaign enqueued" if result.messages else "Campaign reached no valid recipient",
+            extra={
+                "queue_id": result.queue_id,
+                "enqueued": len(result.messages),
+                "skipped_invalid": audience.skipped_invalid,
+                "skipped_opted_out": audience.skipped_opted_out,
+                "duplicates_removed": audience.duplicates_removed,
+                "credits_debited": result.credits_debited,
+                "invalid_samples": [mask(n) for n in audience.invalid_samples],
+            },
+        )
+        if self._metrics is None:
+            return
+        for name, value in (
+            ("MessagesEnqueued", len(result.messages)),
+            ("RecipientsSkippedInvalid", audience.skipped_invalid),
+            ("RecipientsSkippedOptedOut", audience.skipped_opted_out),
+            ("DuplicatesRemoved", audience.duplicates_removed),
+            ("CreditsDebited", result.credits_debited),
+        ):
+            self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

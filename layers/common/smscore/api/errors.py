@@ -1,0 +1,78 @@
+"""Domain exceptions mapped to HTTP, once, for every route of every resolver."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from smscore.api.models import ErrorBody, ErrorDetail
+from smscore.domain import errors
+
+logger = Logger(child=True)
+
+STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
+    errors.InvalidRequest: HTTPStatus.BAD_REQUEST,
+    errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    errors.InsufficientCredits: HTTPStatus.PAYMENT_REQUIRED,
+    errors.TooManyRecipients: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.TenantNotFound: HTTPStatus.FORBIDDEN,
+    errors.NotFound: HTTPStatus.NOT_FOUND,
+    errors.IdempotencyKeyReused: HTTPStatus.CONFLICT,
+    errors.RequestInProgress: HTTPStatus.CONFLICT,
+    errors.EnqueueFailure: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+def error_response(status: HTTPStatus, body: ErrorBody) -> Response[str]:
+    return Response(
+        status_code=status.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump_json(),
+    )
+
+
+def _field_name(location: Sequence[Any]) -> str:
+    parts = [str(p) for p in location if p != "body"]
+    return ".".join(parts) or "body"
+
+
+def validation_details(raw_errors: Sequence[Any]) -> list[ErrorDetail]:
+    details = []
+    for error in raw_errors:
+        if error.get("type") == "json_invalid":
+            return [ErrorDetail(field="body", message="Request body is not valid JSON")]
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        details.append(ErrorDetail(field=_field_name(error.get("loc", ())), message=message))
+    return details
+
+
+def domain_error_response(exc: errors.DomainError) -> Response[str]:
+    status = next(
+        (code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind)), HTTPStatus.INTERNAL_SERVER_ERROR
+    )
+    details = [ErrorDetail(field=d.field, message=d.message) for d in exc.details]
+    return error_response(status, ErrorBody.of(exc.code, exc.message, details, **exc.extra))
+
+
+def register_error_handlers(app: APIGatewayRestResolver) -> None:
+    """Install the one mapping from exceptions to JSON error bodies on a resolver."""
+
+    @app.exception_handler(errors.DomainError)
+    def _domain(exc: errors.DomainError) -> Response[str]:
+        logger.info("Request refused", extra={"code": exc.code})
+        return domain_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(exc: RequestValidationError) -> Response[str]:
+        details = validation_details(exc.errors())
+        summary = "; ".join(f"{d.field}: {d.message}" for d in details)
+        return error_response(HTTPStatus.BAD_REQUEST, ErrorBody.of("VALIDATION_ERROR", f"Invalid request: {summary}", details))
+
+    @app.not_found
+    def _not_found(_exc: Exception) -> Response[str]:
+        return error_response(HTTPStatus.NOT_FOUND, ErrorBody.of("NOT_FOUND", "No such route"))

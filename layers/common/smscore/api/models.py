@@ -1,0 +1,73 @@
+"""Public request and response bodies of the REST API (the seed contract's names, camelCase on the wire)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from smscore.domain.phone import is_supported_country
+
+MAX_TAGS = 100
+
+
+class SmsTagsMessagePayload(BaseModel):
+    """POST /api/messages/sms/tags body. Unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+    message: Annotated[str, Field(min_length=1, description="SMS text; at most the provider's character limit")]
+    tagIds: Annotated[list[UUID], Field(min_length=1, max_length=MAX_TAGS, description="Tag UUIDs")]  # noqa: N815
+    type: Literal["SMS"] = Field(default="SMS", description="Message type; only SMS is valid on this channel")
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 code used to read national numbers")
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("message must not be blank")
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if len(value) != 2 or not value.isalpha() or not is_supported_country(value):
+            raise ValueError("country must be an ISO 3166-1 alpha-2 code, such as CO")
+        return value.upper()
+
+    def unique_tag_ids(self) -> list[str]:
+        """Tag ids in request order, duplicates dropped."""
+        return list(dict.fromkeys(str(tag) for tag in self.tagIds))
+
+
+class EnqueuedMessage(BaseModel):
+    id: str
+    recipient: str
+
+
+class MessageEnqueueResultDto(BaseModel):
+    queueId: str  # noqa: N815
+    channel: Literal["sms"] = "sms"
+    messages: list[EnqueuedMessage]
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns has this shape; `code` is stable, `message` is for people."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, code: str, message: str, details: list[ErrorDetail] | None = None, **extra: Any) -> ErrorBody:
+        return cls(code=code, message=message, details=details or [], **extra)

@@ -1,0 +1,226 @@
+"""Administrative writes (tenants, members, tokens, terms, credits, tags, contacts) used by smsctl and the seed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pynamodb.connection import Connection
+from pynamodb.transactions import TransactWrite
+
+from smscore.dal.campaign_store import ledger_entry_id
+from smscore.dal.identity_store import TERMS_SETTING
+from smscore.dal.tables import (
+    ContactRecord,
+    LedgerRecord,
+    MemberRecord,
+    SettingRecord,
+    TagMemberRecord,
+    TagRecord,
+    TenantRecord,
+    TokenRecord,
+)
+from smscore.domain.auth import IssuedToken, issue_token
+from smscore.domain.errors import InvalidRequest, NotFound
+from smscore.domain.model import LedgerKind
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class NewMember:
+    member_id: str
+    tenant_id: str
+    email: str
+    token: IssuedToken
+    accepted_terms_version: str | None
+
+
+@dataclass
+class ContactInput:
+    phone: str
+    name: str | None = None
+    tag_names: list[str] = field(default_factory=list)
+    opted_out: bool = False
+
+
+class DynamoAdminStore:
+    def __init__(self, region: str, host: str | None = None) -> None:
+        self._connection = Connection(region=region, host=host)
+
+    # ------------------------------------------------------------------ tenants and credits
+    def create_tenant(self, name: str, credits: int, default_country: str | None = None) -> str:
+        if credits < 0:
+            raise InvalidRequest("credits must be zero or more")
+        tenant_id = str(uuid.uuid4())
+        now = _now()
+        with TransactWrite(connection=self._connection) as tx:
+            tx.save(
+                TenantRecord(tenant_id, name=name, credits=credits, default_country=default_country, created_at=now),
+                condition=TenantRecord.tenant_id.does_not_exist(),
+            )
+            if credits:
+                tx.save(self._ledger(tenant_id, LedgerKind.TOPUP, credits, now, reason="opening balance"))
+        return tenant_id
+
+    def tenant(self, tenant_id: str) -> TenantRecord:
+        try:
+            return TenantRecord.get(tenant_id, consistent_read=True)
+        except TenantRecord.DoesNotExist as exc:
+            raise NotFound(f"No tenant {tenant_id}") from exc
+
+    @staticmethod
+    def _ledger(tenant_id: str, kind: LedgerKind, amount: int, at: datetime, reason: str) -> LedgerRecord:
+        return LedgerRecord(tenant_id, ledger_entry_id(at), kind=kind.value, amount=amount, reason=reason, created_at=at)
+
+    def add_credits(self, tenant_id: str, amount: int) -> int:
+        if amount <= 0:
+            raise InvalidRequest("amount must be a positive whole number of credits")
+        self.tenant(tenant_id)
+        now = _now()
+        with TransactWrite(connection=self._connection) as tx:
+            tx.update(
+                TenantRecord(tenant_id),
+                actions=[TenantRecord.credits.add(amount)],
+                condition=TenantRecord.tenant_id.exists(),
+            )
+            tx.save(self._ledger(tenant_id, LedgerKind.TOPUP, amount, now, reason="top-up"))
+        return int(self.tenant(tenant_id).credits)
+
+    def ledger(self, tenant_id: str) -> list[LedgerRecord]:
+        return list(LedgerRecord.query(tenant_id, consistent_read=True))
+
+    # ------------------------------------------------------------------ members, tokens, terms
+    def current_terms_version(self) -> str | None:
+        try:
+            return SettingRecord.get(TERMS_SETTING, consistent_read=True).value
+        except SettingRecord.DoesNotExist:
+            return None
+
+    def publish_terms(self, version: str) -> str:
+        if not version.strip():
+            raise InvalidRequest("version must not be blank")
+        SettingRecord(TERMS_SETTING, value=version.strip(), updated_at=_now()).save()
+        return version.strip()
+
+    def create_member(self, tenant_id: str, email: str, accept_terms: bool = False) -> NewMember:
+        self.tenant(tenant_id)
+        email = email.strip().lower()
+        if "@" not in email:
+            raise InvalidRequest(f"{email!r} is not an email address")
+        if any(MemberRecord.by_tenant_email.query(tenant_id, MemberRecord.email == email)):
+            raise InvalidRequest(f"{email} is already a member of this tenant")
+        member_id = str(uuid.uuid4())
+        now = _now()
+        accepted = self.current_terms_version() if accept_terms else None
+        MemberRecord(
+            member_id,
+            tenant_id=tenant_id,
+            email=email,
+            accepted_terms_version=accepted,
+            accepted_terms_at=now if accept_terms else None,
+            created_at=now,
+        ).save()
+        token = self.issue_token(member_id)
+        return NewMember(member_id, tenant_id, email, token, accepted)
+
+    def issue_token(self, member_id: str) -> IssuedToken:
+        try:
+            member = MemberRecord.get(member_id)
+        except MemberRecord.DoesNotExist as exc:
+            raise NotFound(f"No member {member_id}") from exc
+        issued = issue_token()
+        TokenRecord(
+            issued.token_hash,
+            prefix=issued.prefix,
+            member_id=member_id,
+            tenant_id=member.tenant_id,
+            created_at=_now(),
+        ).save(condition=TokenRecord.token_hash.does_not_exist())
+        return issued
+
+    def accept_terms(self, member_id: str) -> str | None:
+        try:
+            member = MemberRecord.get(member_id)
+        except MemberRecord.DoesNotExist as exc:
+            raise NotFound(f"No member {member_id}") from exc
+        version = self.current_terms_version()
+        member.update(
+            actions=[MemberRecord.accepted_terms_version.set(version), MemberRecord.accepted_terms_at.set(_now())]
+        )
+        return version
+
+    def revoke_token(self, prefix: str) -> int:
+        revoked = 0
+        for token in TokenRecord.by_prefix.query(prefix):
+            if token.revoked_at is None:
+                token.update(actions=[TokenRecord.revoked_at.set(_now())])
+                revoked += 1
+        if not revoked:
+            raise NotFound(f"No active token with prefix {prefix}")
+        return revoked
+
+    # ------------------------------------------------------------------ tags and contacts
+    def ensure_tag(self, tenant_id: str, name: str) -> str:
+        key = name.strip().casefold()
+        if not key:
+            raise InvalidRequest("tag name must not be blank")
+        for tag in TagRecord.by_name.query(tenant_id, TagRecord.name_key == key):
+            return tag.tag_id
+        tag_id = str(uuid.uuid4())
+        TagRecord(tenant_id, tag_id, name=name.strip(), name_key=key, created_at=_now()).save()
+        return tag_id
+
+    def tags(self, tenant_id: str) -> list[TagRecord]:
+        return sorted(TagRecord.query(tenant_id), key=lambda t: t.name_key)
+
+    def add_contacts(self, tenant_id: str, contacts: Sequence[ContactInput]) -> list[str]:
+        """Write contacts and their tag memberships with batch writes; tag names are created on first use."""
+        tag_ids: dict[str, str] = {}
+        now = _now()
+        contact_records: list[ContactRecord] = []
+        memberships: list[TagMemberRecord] = []
+        for contact in contacts:
+            contact_id = str(uuid.uuid4())
+            ids = []
+            for tag_name in contact.tag_names:
+                key = tag_name.strip().casefold()
+                if key not in tag_ids:
+                    tag_ids[key] = self.ensure_tag(tenant_id, tag_name)
+                ids.append(tag_ids[key])
+            contact_records.append(
+                ContactRecord(
+                    tenant_id,
+                    contact_id,
+                    phone=contact.phone,
+                    name=contact.name,
+                    opted_out=contact.opted_out,
+                    tag_ids=set(ids) or None,
+                    created_at=now,
+                )
+            )
+            memberships.extend(
+                TagMemberRecord(
+                    TagMemberRecord.key_for(tenant_id, tag_id),
+                    contact_id,
+                    phone=contact.phone,
+                    opted_out=contact.opted_out,
+                )
+                for tag_id in dict.fromkeys(ids)
+            )
+        self._batch_save(contact_records)
+        self._batch_save(memberships)
+        return [c.contact_id for c in contact_records]
+
+    @staticmethod
+    def _batch_save(records: Iterable[ContactRecord] | Iterable[TagMemberRecord]) -> None:
+        items = list(records)
+        if not items:
+            return
+        with type(items[0]).batch_write() as batch:
+            for item in items:
+                batch.save(item)

@@ -1,0 +1,278 @@
+"""PynamoDB models of every table. Table names are not known at import: `bind_tables` sets them from settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
+from pynamodb.models import Model
+
+from smscore.settings import TableNames
+
+
+class _Unbound:
+    """Meta of a model whose table has not been bound yet: using it fails loudly instead of hitting a default."""
+
+    table_name = "__unbound__"
+    region: str | None = None
+    host: str | None = None
+    max_retry_attempts = 3
+
+
+class TenantRecord(Model):
+    class Meta(_Unbound):
+        pass
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    credits = NumberAttribute(default=0)
+    default_country = UnicodeAttribute(null=True)
+    provider = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class MemberByTenantEmail(GlobalSecondaryIndex["MemberRecord"]):
+    class Meta:
+        index_name = "by_tenant_email"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute(range_key=True)
+
+
+class MemberRecord(Model):
+    class Meta(_Unbound):
+        pass
+
+    member_id = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    status = UnicodeAttribute(default="ACTIVE")  # ACTIVE | DISABLED
+    accepted_terms_version = UnicodeAttribute(null=True)
+    accepted_terms_at = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    by_tenant_email = MemberByTenantEmail()
+
+
+class TokenByPrefix(GlobalSecondaryIndex["TokenRecord"]):
+    class Meta:
+        index_name = "by_prefix"
+        projection = AllProjection()
+
+    prefix = UnicodeAttribute(hash_key=True)
+
+
+class TokenRecord(Model):
+    """An API token, stored only as its SHA-256 hash; `prefix` is what a person may see and revoke by."""
+
+    class Meta(_Unbound):
+        pass
+
+    token_hash = UnicodeAttribute(hash_key=True)
+    prefix = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    revoked_at = UTCDateTimeAttribute(null=True)
+    by_prefix = TokenByPrefix()
+
+
+class SettingRecord(Model):
+    """Platform-wide settings, one item each (the current terms version is `setting = "terms"`)."""
+
+    class Meta(_Unbound):
+        pass
+
+    setting = UnicodeAttribute(hash_key=True)
+    value = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class ContactRecord(Model):
+    class Meta(_Unbound):
+        pass
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    contact_id = UnicodeAttribute(range_key=True)
+    phone = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    opted_out = BooleanAttribute(default=False)
+    tag_ids = UnicodeSetAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class TagByName(LocalSecondaryIndex["TagRecord"]):
+    class Meta:
+        index_name = "by_name"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    name_key = UnicodeAttribute(range_key=True)
+
+
+class TagRecord(Model):
+    class Meta(_Unbound):
+        pass
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    tag_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    name_key = UnicodeAttribute()  # case-folded name, unique per tenant
+    created_at = UTCDateTimeAttribute()
+    by_name = TagByName()
+
+
+class TagMemberRecord(Model):
+    """Contact-tag membership, keyed `tenant#tag` so one Query per tag reads the audience and nothing else.
+
+    The phone and opt-out flag are copied here so that a campaign never reads the contacts table.
+    """
+
+    class Meta(_Unbound):
+        pass
+
+    tag_key = UnicodeAttribute(hash_key=True)
+    contact_id = UnicodeAttribute(range_key=True)
+    phone = UnicodeAttribute()
+    opted_out = BooleanAttribute(default=False)
+
+    @staticmethod
+    def key_for(tenant_id: str, tag_id: str) -> str:
+        return f"{tenant_id}#{tag_id}"
+
+
+class StatusChange(MapAttribute[str, Any]):
+    status = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    code = UnicodeAttribute(null=True)
+    detail = UnicodeAttribute(null=True)
+
+
+class MessageByQueue(GlobalSecondaryIndex["MessageRecord"]):
+    class Meta:
+        index_name = "by_queue"
+        projection = AllProjection()
+
+    queue_id = UnicodeAttribute(hash_key=True)
+    message_id = UnicodeAttribute(range_key=True)
+
+
+class MessageRecord(Model):
+    class Meta(_Unbound):
+        pass
+
+    message_id = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    queue_id = UnicodeAttribute()
+    channel = UnicodeAttribute(default="sms")
+    recipient = UnicodeAttribute()
+    contact_id = UnicodeAttribute()
+    body = UnicodeAttribute()
+    segments = NumberAttribute()
+    encoding = UnicodeAttribute()
+    credits = NumberAttribute()
+    status = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    failure_reason = UnicodeAttribute(null=True)
+    # Delivery bookkeeping (written by the deliver function).
+    attempts = NumberAttribute(default=0)
+    lease_until = UTCDateTimeAttribute(null=True)
+    provider_message_id = UnicodeAttribute(null=True)
+    provider_error_code = UnicodeAttribute(null=True)
+    provider_price = UnicodeAttribute(null=True)
+    permanent_failure = BooleanAttribute(null=True)
+    sent_at = UTCDateTimeAttribute(null=True)
+    history = ListAttribute[StatusChange](of=StatusChange, null=True)
+    by_queue = MessageByQueue()
+
+
+class DispatchRecord(Model):
+    """One campaign request, named by its queueId; counters are maintained atomically as messages move."""
+
+    class Meta(_Unbound):
+        pass
+
+    queue_id = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    channel = UnicodeAttribute(default="sms")
+    body = UnicodeAttribute()
+    tag_ids = ListAttribute[str](of=UnicodeAttribute)
+    country = UnicodeAttribute(null=True)
+    total_messages = NumberAttribute()
+    segments_per_message = NumberAttribute()
+    credits_debited = NumberAttribute()
+    credits_refunded = NumberAttribute(default=0)
+    count_queued = NumberAttribute(default=0)
+    count_sending = NumberAttribute(default=0)
+    count_sent = NumberAttribute(default=0)
+    count_delivered = NumberAttribute(default=0)
+    count_undelivered = NumberAttribute(default=0)
+    count_failed = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+
+
+class LedgerRecord(Model):
+    """Every movement of credits. The balance always equals the sum of a tenant's entries."""
+
+    class Meta(_Unbound):
+        pass
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    entry_id = UnicodeAttribute(range_key=True)  # "<ISO time>#<uuid>": sorts by time
+    kind = UnicodeAttribute()
+    amount = NumberAttribute()
+    queue_id = UnicodeAttribute(null=True)
+    message_ids = ListAttribute[str](of=UnicodeAttribute, null=True)
+    reason = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class OutboxRecord(Model):
+    """What the sandbox provider 'sent': the local stand-in for a carrier."""
+
+    class Meta(_Unbound):
+        pass
+
+    message_id = UnicodeAttribute(hash_key=True)
+    provider_message_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute(null=True)
+    recipient = UnicodeAttribute()
+    body = UnicodeAttribute()
+    sent_at = UTCDateTimeAttribute()
+    send_count = NumberAttribute(default=1)
+
+
+MODELS_BY_SETTING: dict[str, type[Model]] = {
+    "tenants_table": TenantRecord,
+    "members_table": MemberRecord,
+    "tokens_table": TokenRecord,
+    "settings_table": SettingRecord,
+    "contacts_table": ContactRecord,
+    "tags_table": TagRecord,
+    "tag_members_table": TagMemberRecord,
+    "messages_table": MessageRecord,
+    "dispatches_table": DispatchRecord,
+    "ledger_table": LedgerRecord,
+    "outbox_table": OutboxRecord,
+}
+
+
+def bind_tables(names: TableNames, region: str, host: str | None = None) -> None:
+    """Point every model at its physical table. Called once per process (and again by tests)."""
+    for setting, model in MODELS_BY_SETTING.items():
+        model.Meta.table_name = getattr(names, setting)
+        model.Meta.region = region
+        model.Meta.host = host
+        model._connection = None

@@ -1,0 +1,1 @@
+"""Domain logic: plain functions and small classes, no AWS SDK in sight."""

@@ -1,0 +1,89 @@
+"""Domain exceptions. Each carries a stable machine-readable code; HTTP mapping lives in smscore.api.errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class FieldIssue:
+    field: str
+    message: str
+
+
+class DomainError(Exception):
+    """Base of every error a client may see; `code` is part of the public contract."""
+
+    code: str = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, *, details: list[FieldIssue] | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+        self.extra = extra
+
+
+class InvalidRequest(DomainError):
+    code = "VALIDATION_ERROR"
+
+
+class PayloadTooLarge(DomainError):
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class InsufficientCredits(DomainError):
+    code = "INSUFFICIENT_CREDITS"
+
+    def __init__(self, required: int, available: int) -> None:
+        super().__init__(
+            f"This campaign needs {required} credits but the balance is {available}",
+            required=required,
+            available=available,
+        )
+        self.required = required
+        self.available = available
+
+
+class TooManyRecipients(DomainError):
+    code = "TOO_MANY_RECIPIENTS"
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(
+            f"The tags reach {count} recipients; at most {limit} are allowed per request",
+            recipients=count,
+            limit=limit,
+        )
+
+
+class TenantNotFound(DomainError):
+    code = "TENANT_NOT_FOUND"
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class RequestInProgress(DomainError):
+    code = "REQUEST_IN_PROGRESS"
+
+
+class EnqueueFailure(DomainError):
+    """Something failed after the debit; whatever was not enqueued was marked FAILED and refunded."""
+
+    code = "ENQUEUE_FAILED"
+
+    def __init__(self, queue_id: str, enqueued: int, refunded_credits: int) -> None:
+        super().__init__(
+            "The campaign could not be fully enqueued; messages not enqueued were marked FAILED and refunded",
+            queueId=queue_id,
+            enqueued=enqueued,
+            refundedCredits=refunded_credits,
+        )
+        self.queue_id = queue_id
+        self.enqueued = enqueued
+        self.refunded_credits = refunded_credits

@@ -1,0 +1,93 @@
+"""Domain records: what the service reasons about, independent of how it is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "QUEUED"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    UNDELIVERED = "UNDELIVERED"
+    FAILED = "FAILED"
+
+
+class LedgerKind(StrEnum):
+    TOPUP = "TOPUP"
+    DEBIT = "DEBIT"
+    REFUND = "REFUND"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    name: str
+    credits: int
+    default_country: str | None = None
+    provider: str | None = None
+
+
+@dataclass(frozen=True)
+class TagRecipient:
+    """One contact as seen through one tag: what a campaign needs, nothing more."""
+
+    contact_id: str
+    phone: str
+    opted_out: bool = False
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    message_id: str
+    tenant_id: str
+    queue_id: str
+    recipient: str
+    contact_id: str
+    body: str
+    segments: int
+    encoding: str
+    credits: int
+    provider: str
+    created_at: datetime
+    status: MessageStatus = MessageStatus.QUEUED
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """One campaign request: the unit that a queueId names and that credits are debited for."""
+
+    queue_id: str
+    tenant_id: str
+    member_id: str
+    body: str
+    tag_ids: list[str]
+    country: str | None
+    total_messages: int
+    segments_per_message: int
+    credits_debited: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    tenant_id: str
+    entry_id: str
+    kind: LedgerKind
+    amount: int  # signed: debits negative, top-ups and refunds positive
+    created_at: datetime
+    queue_id: str | None = None
+    message_ids: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueBatch:
+    """What one SQS message tells the deliver function: which messages of which campaign to send."""
+
+    tenant_id: str
+    queue_id: str
+    message_ids: list[str]

@@ -1,0 +1,1 @@
+"""SMS providers: one interface (base.SmsProvider), one module per provider."""

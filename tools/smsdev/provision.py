@@ -1,0 +1,40 @@
+"""Create the template's tables and queues on an emulator (moto in-process or the local endpoint)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from smsdev.template import LocalNames, Resolver, load_template, resources_of_type, table_create_kwargs
+
+
+def create_tables(dynamodb: Any, names: LocalNames) -> list[str]:
+    created = []
+    for logical_id in resources_of_type("AWS::DynamoDB::Table"):
+        dynamodb.create_table(**table_create_kwargs(logical_id, names))
+        created.append(names.physical(logical_id))
+    return created
+
+
+def create_queues(sqs: Any, names: LocalNames) -> dict[str, str]:
+    """Queues in dependency order (dead-letter queues first), with their attributes as declared."""
+    resolver = Resolver(load_template(), names)
+    queues = resources_of_type("AWS::SQS::Queue")
+    ordered = sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {}))
+    urls = {}
+    for logical_id in ordered:
+        props = resolver.resolve(queues[logical_id].get("Properties", {}))
+        attributes = {
+            key: str(props[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in props
+        }
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        urls[logical_id] = sqs.create_queue(QueueName=names.physical(logical_id), Attributes=attributes)["QueueUrl"]
+    return urls
+
+
+def function_environment(names: LocalNames, logical_id: str = "SendByTagsFunction") -> dict[str, str]:
+    """Environment variables a function gets, as template.yaml sets them, resolved to local names."""
+    from smsdev.template import functions
+
+    return dict(functions(Resolver(load_template(), names))[logical_id].environment)
