@@ -1,0 +1,67 @@
+# The two commands that matter: `make dev` (local stack with demo data) and `make test` (everything CI runs).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.13: on PATH, or under pyenv where the shim alone may not resolve it.
+PYTHON ?= $(shell if python3.13 -c 'import sys' >/dev/null 2>&1; then echo python3.13; \
+	else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -n 1; fi)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help setup dev test lint typecheck template build pytest unit integration e2e bench clean
+
+help:
+	@echo "make dev    start the local stack (moto + API + delivery poller) with demo data"
+	@echo "make test   lint, type-check, template checks and every test"
+	@echo "make bench  performance benchmarks (table + bench/results/*.json)"
+
+$(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.13 not found (install it, or pass PYTHON=/path/to/python3.13)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+setup: $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/python -m smsdev.dev
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+template: $(STAMP)
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint --region us-east-1
+
+build: $(STAMP)
+	$(BIN)/sam build --region us-east-1 --parallel --cached
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e
+
+test: lint typecheck template build pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache
