@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from functions.send_by_tags import app as handler
 from smscore.dal.tables import DispatchRecord, MessageRecord
+
+from functions.send_by_tags import app as handler
 from tests.conftest import LambdaContextStub, Stack, api_event
 from tests.integration.conftest import Campaign
 

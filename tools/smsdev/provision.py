@@ -24,9 +24,7 @@ def create_queues(sqs: Any, names: LocalNames) -> dict[str, str]:
     urls = {}
     for logical_id in ordered:
         props = resolver.resolve(queues[logical_id].get("Properties", {}))
-        attributes = {
-            key: str(props[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in props
-        }
+        attributes = {key: str(props[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in props}
         if "RedrivePolicy" in props:
             attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
         urls[logical_id] = sqs.create_queue(QueueName=names.physical(logical_id), Attributes=attributes)["QueueUrl"]

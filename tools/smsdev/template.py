@@ -127,7 +127,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -199,13 +199,15 @@ def functions(resolver: Resolver) -> dict[str, FunctionSpec]:
         props = resource["Properties"]
         env = {**base_env, **props.get("Environment", {}).get("Variables", {})}
         module_file, handler = props["Handler"].rsplit(".", 1)
-        module = ".".join(Path(props["CodeUri"]).parts + (module_file,))
+        module = ".".join((*Path(props["CodeUri"]).parts, module_file))
         routes, sqs_events = [], []
         for event in props.get("Events", {}).values():
             if event["Type"] == "Api":
                 auth = event["Properties"].get("Auth", {}).get("Authorizer", default_authorizer)
                 routes.append(
-                    Route(logical_id, event["Properties"]["Method"].upper(), event["Properties"]["Path"], auth != "NONE")
+                    Route(
+                        logical_id, event["Properties"]["Method"].upper(), event["Properties"]["Path"], auth != "NONE"
+                    )
                 )
             elif event["Type"] == "SQS":
                 sqs_events.append(resolver.resolve(event["Properties"]))

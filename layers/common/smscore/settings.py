@@ -43,4 +43,4 @@ class Settings(TableNames):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings of this process; parsed on first use, not at import."""
-    return Settings()  # type: ignore[call-arg]
+    return Settings()

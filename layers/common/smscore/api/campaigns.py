@@ -118,7 +118,9 @@ class CampaignService:
         logger.info("Idempotent replay", extra={"queue_id": summary["queueId"]})
         return self._replayed(summary["queueId"])
 
-    def _run_recorded(self, data: dict[str, Any], request: CampaignRequest, fresh: list[CampaignResult]) -> dict[str, Any]:
+    def _run_recorded(
+        self, data: dict[str, Any], request: CampaignRequest, fresh: list[CampaignResult]
+    ) -> dict[str, Any]:
         """Runs once per idempotency key; only a small summary is stored, since 50,000 recipients exceed an item."""
         result = self._run(request)
         fresh.append(result)

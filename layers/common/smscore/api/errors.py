@@ -71,7 +71,9 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     def _validation(exc: RequestValidationError) -> Response[str]:
         details = validation_details(exc.errors())
         summary = "; ".join(f"{d.field}: {d.message}" for d in details)
-        return error_response(HTTPStatus.BAD_REQUEST, ErrorBody.of("VALIDATION_ERROR", f"Invalid request: {summary}", details))
+        return error_response(
+            HTTPStatus.BAD_REQUEST, ErrorBody.of("VALIDATION_ERROR", f"Invalid request: {summary}", details)
+        )
 
     @app.not_found
     def _not_found(_exc: Exception) -> Response[str]:

@@ -75,7 +75,9 @@ class DynamoAdminStore:
 
     @staticmethod
     def _ledger(tenant_id: str, kind: LedgerKind, amount: int, at: datetime, reason: str) -> LedgerRecord:
-        return LedgerRecord(tenant_id, ledger_entry_id(at), kind=kind.value, amount=amount, reason=reason, created_at=at)
+        return LedgerRecord(
+            tenant_id, ledger_entry_id(at), kind=kind.value, amount=amount, reason=reason, created_at=at
+        )
 
     def add_credits(self, tenant_id: str, amount: int) -> int:
         if amount <= 0:
@@ -148,7 +150,7 @@ class DynamoAdminStore:
             member = MemberRecord.get(member_id)
         except MemberRecord.DoesNotExist as exc:
             raise NotFound(f"No member {member_id}") from exc
-        version = self.current_terms_version()
+        version = self.current_terms_version() or "none published"
         member.update(
             actions=[MemberRecord.accepted_terms_version.set(version), MemberRecord.accepted_terms_at.set(_now())]
         )

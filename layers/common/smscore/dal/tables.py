@@ -208,7 +208,7 @@ class DispatchRecord(Model):
     member_id = UnicodeAttribute()
     channel = UnicodeAttribute(default="sms")
     body = UnicodeAttribute()
-    tag_ids = ListAttribute[str](of=UnicodeAttribute)
+    tag_ids = ListAttribute[str]()
     country = UnicodeAttribute(null=True)
     total_messages = NumberAttribute()
     segments_per_message = NumberAttribute()
@@ -234,7 +234,7 @@ class LedgerRecord(Model):
     kind = UnicodeAttribute()
     amount = NumberAttribute()
     queue_id = UnicodeAttribute(null=True)
-    message_ids = ListAttribute[str](of=UnicodeAttribute, null=True)
+    message_ids = ListAttribute[str](null=True)
     reason = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-TOKEN_PREFIX = "sms_"
+TOKEN_PREFIX = "sms_"  # noqa: S105 - a marker, not a secret
 DISPLAY_PREFIX_LENGTH = 12  # "sms_" + 8 characters: enough to tell tokens apart, useless to authenticate
 
 

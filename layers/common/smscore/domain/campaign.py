@@ -202,7 +202,7 @@ def _persist_and_enqueue(
         with phase("enqueue"):
             failed = queue.enqueue(batches)
         not_enqueued_ids = {mid for batch in failed for mid in batch.message_ids}
-    except Exception as exc:  # compensation, not swallowing: the failure is re-raised below
+    except Exception as exc:  # noqa: BLE001 - compensation, not swallowing: re-raised below
         cause = exc
     if not not_enqueued_ids:
         return

@@ -10,9 +10,7 @@ from phonenumbers import NumberParseException, PhoneNumberType
 
 # Types a carrier can deliver an SMS to; FIXED_LINE_OR_MOBILE is kept because several numbering
 # plans (US, CA, ...) cannot tell the two apart from the number alone.
-SMS_CAPABLE_TYPES = frozenset(
-    {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PAGER}
-)
+SMS_CAPABLE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PAGER})
 
 SUPPORTED_COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
