@@ -13,7 +13,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
 from smscore.settings import TableNames
@@ -166,6 +166,49 @@ class MessageByQueue(GlobalSecondaryIndex["MessageRecord"]):
     message_id = UnicodeAttribute(range_key=True)
 
 
+class MessageByTenantCreated(GlobalSecondaryIndex["MessageRecord"]):
+    """A tenant's messages, newest first: GET /api/messages without a more selective filter."""
+
+    class Meta:
+        index_name = "by_tenant_created"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class MessageByTenantStatus(GlobalSecondaryIndex["MessageRecord"]):
+    """A tenant's messages in one status, newest first (`tenant_status` = "<tenant>#<STATUS>")."""
+
+    class Meta:
+        index_name = "by_tenant_status"
+        projection = AllProjection()
+
+    tenant_status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class MessageByTenantRecipient(GlobalSecondaryIndex["MessageRecord"]):
+    """A tenant's messages to one E.164 number, newest first (`tenant_recipient` = "<tenant>#<E.164>")."""
+
+    class Meta:
+        index_name = "by_tenant_recipient"
+        projection = AllProjection()
+
+    tenant_recipient = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class MessageByProviderMessageId(GlobalSecondaryIndex["MessageRecord"]):
+    """Sparse: only sent messages carry a provider id. Finds the message a Twilio status callback is about."""
+
+    class Meta:
+        index_name = "by_provider_message_id"
+        projection = KeysOnlyProjection()
+
+    provider_message_id = UnicodeAttribute(hash_key=True)
+
+
 class MessageRecord(Model):
     class Meta(_Unbound):
         pass
@@ -194,7 +237,39 @@ class MessageRecord(Model):
     permanent_failure = BooleanAttribute(null=True)
     sent_at = UTCDateTimeAttribute(null=True)
     history = ListAttribute[StatusChange](of=StatusChange, null=True)
+    # Index keys derived from the fields above (see `serialize` and `status_actions`); never set by hand.
+    created_key = UnicodeAttribute(null=True)  # "<created_at as stored>#<message_id>": unique, sorts by time
+    tenant_status = UnicodeAttribute(null=True)
+    tenant_recipient = UnicodeAttribute(null=True)
     by_queue = MessageByQueue()
+    by_tenant_created = MessageByTenantCreated()
+    by_tenant_status = MessageByTenantStatus()
+    by_tenant_recipient = MessageByTenantRecipient()
+    by_provider_message_id = MessageByProviderMessageId()
+
+    @staticmethod
+    def status_key(tenant_id: str, status: str) -> str:
+        return f"{tenant_id}#{status}"
+
+    @staticmethod
+    def recipient_key(tenant_id: str, recipient: str) -> str:
+        return f"{tenant_id}#{recipient}"
+
+    @classmethod
+    def status_actions(cls, tenant_id: str, status: str) -> list[Any]:
+        """Update actions that change the status AND its index key together; every status update must use them."""
+        return [cls.status.set(status), cls.tenant_status.set(cls.status_key(tenant_id, status))]
+
+    def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
+        """Fill the derived index keys on every put (save, batch write, transaction), so no writer can forget them."""
+        if self.created_at is not None and self.message_id is not None:
+            stored_time = MessageRecord.created_at.serialize(self.created_at)
+            self.created_key = f"{stored_time}#{self.message_id}"
+        if self.tenant_id is not None and self.status is not None:
+            self.tenant_status = self.status_key(self.tenant_id, self.status)
+        if self.tenant_id is not None and self.recipient is not None:
+            self.tenant_recipient = self.recipient_key(self.tenant_id, self.recipient)
+        return super().serialize(null_check=null_check)
 
 
 class DispatchRecord(Model):
