@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import APIGatewayAuthorizerTokenEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from smscore.api.authorization import authorize
 from smscore.dal.identity_store import DynamoIdentityStore
 from smscore.wiring import bound_settings

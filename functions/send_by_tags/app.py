@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from smscore.api.campaigns import Caller, CampaignService
 from smscore.api.errors import register_error_handlers
 from smscore.api.models import MessageEnqueueResultDto, SmsTagsMessagePayload

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from smscore.dal.admin_store import ContactInput, DynamoAdminStore
 
+from smscore.dal.admin_store import ContactInput, DynamoAdminStore
 from tests.conftest import Stack
 
 
