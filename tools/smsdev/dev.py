@@ -1,0 +1,119 @@
+"""`make dev`: the local stack with demo data. Human-readable summary on stdout, logs on stderr.
+
+    python -m smsdev.dev [--no-seed] [--seed-json FILE] [--param Name=Value ...]
+
+Ports: LOCAL_AWS_PORT (default 4566) for the AWS endpoint, PORT (default 3000) for the API.
+LOCAL_LAMBDA_WORKERS (default 4) execution environments run the functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from smscore.dal.admin_store import DynamoAdminStore
+from smsdev.localstack import FAKE_CREDENTIALS, LocalStack, bind_local_tables
+from smsdev.seed import DemoSeed, seed_demo
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        sys.exit(f"{name} must be a whole number, got {raw!r}")
+
+
+def _parameters(pairs: list[str]) -> dict[str, Any]:
+    parameters = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            sys.exit(f"--param takes Name=Value (a template parameter), got {pair!r}")
+        parameters[key] = value
+    return parameters
+
+
+def print_summary(stack: LocalStack, seed: DemoSeed | None) -> None:
+    lines = [
+        "",
+        f"AWS endpoint  {stack.endpoint}   (AWS_ENDPOINT_URL for the aws CLI / boto3, any credentials)",
+        f"API           {stack.api_url}",
+    ]
+    if seed is not None:
+        lines += [
+            "",
+            f"Tenant        {seed.tenant_name}  {seed.tenant_id}  ({seed.credits} credits, country CO)",
+            f"Terms         {seed.terms_version}",
+            f"Token (accepted terms)      {seed.accepted.token}",
+            f"Token (terms not accepted)  {seed.pending.token}",
+            "Tags          " + "  ".join(f"{name}={tag_id}" for name, tag_id in sorted(seed.tag_ids.items())),
+            "",
+            "Try it:",
+            seed.example_curl(stack.api_url),
+        ]
+    lines += ["", f"ready: {stack.api_url} (Ctrl-C to stop)"]
+    print("\n".join(lines), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m smsdev.dev", description="Local stack with demo data.")
+    parser.add_argument("--no-seed", action="store_true", help="start empty")
+    parser.add_argument("--seed-json", type=Path, help="also write the seed (tokens, tag ids) to this JSON file")
+    parser.add_argument("--param", action="append", default=[], help="template parameter override, Name=Value")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(name)s] %(levelname)s %(message)s")
+    # The poller's short polls would fill the screen; the API logs its own requests.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    # This process talks only to the emulator; never to whatever account the shell is configured for.
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ.pop("AWS_PROFILE", None)
+
+    stack = LocalStack(
+        aws_port=_int_env("LOCAL_AWS_PORT", 4566),
+        api_port=_int_env("PORT", 3000),
+        workers=max(1, _int_env("LOCAL_LAMBDA_WORKERS", 4)),
+        parameters=_parameters(args.param),
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    started = time.monotonic()
+    try:
+        stack.start()
+    except OSError as exc:
+        stack.stop()
+        print(
+            f"cannot start the local stack: {exc} (is another `make dev` running? set PORT / LOCAL_AWS_PORT)",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        seed = None
+        if not args.no_seed:
+            bind_local_tables(stack.env, stack.names.region, stack.endpoint)
+            seed = seed_demo(DynamoAdminStore(region=stack.names.region, host=stack.endpoint))
+            if args.seed_json:
+                args.seed_json.write_text(json.dumps(seed.as_json(), indent=2))
+        logging.getLogger("smsdev.dev").info("started in %.1f s", time.monotonic() - started)
+        print_summary(stack, seed)
+        stop.wait()
+    finally:
+        print("stopping...", file=sys.stderr, flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

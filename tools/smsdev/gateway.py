@@ -1,0 +1,527 @@
+"""API Gateway (REST API, Lambda proxy integration, TOKEN authorizer) as the local stack plays it.
+
+Everything comes from template.yaml: the routes of each function's Api events, the API's default
+authorizer and its result TTL, the stage, and the gateway responses (status codes and JSON bodies).
+`ApiGateway.handle` is plain Python over a small request/response pair so that its decisions (route
+matching, authorizer call, policy evaluation, caching, proxy event, response mapping) can be tested
+without sockets; `serve` puts it behind werkzeug.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request as WerkzeugRequest
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from smsdev.lambdas import InvocationError, InvocationTimeout
+from smsdev.template import Resolver, functions, resources_of_type
+
+log = logging.getLogger("smsdev.gateway")
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload quota
+INVOKE_ACTION = "execute-api:Invoke"
+
+# Status and message API Gateway uses for each response type when the API does not override them.
+DEFAULT_RESPONSES: dict[str, tuple[int, str | None]] = {
+    "UNAUTHORIZED": (401, "Unauthorized"),
+    "ACCESS_DENIED": (403, "User is not authorized to access this resource"),
+    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "AUTHORIZER_FAILURE": (500, None),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, None),
+    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
+    "INTEGRATION_FAILURE": (504, "Internal server error"),
+    "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
+    "LAMBDA_ERROR": (502, "Internal server error"),  # not a real type: a failed or malformed proxy integration
+}
+
+
+# ---------------------------------------------------------------------------------------------- IAM policy
+def _wildcard(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
+    """IAM wildcards: `*` any run of characters (slashes and colons too), `?` exactly one."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def policy_allows(policy_document: Mapping[str, Any], method_arn: str) -> bool:
+    """IAM evaluation of an authorizer's policy for one method ARN: an explicit Deny wins, no Allow is a deny."""
+    allowed = False
+    for statement in _as_list(policy_document.get("Statement")):
+        actions = _as_list(statement.get("Action"))
+        if not any(_wildcard(str(a), ignore_case=True).fullmatch(INVOKE_ACTION) for a in actions):
+            continue
+        if not any(_wildcard(str(r)).fullmatch(method_arn) for r in _as_list(statement.get("Resource"))):
+            continue
+        effect = str(statement.get("Effect", ""))
+        if effect == "Deny":
+            return False
+        if effect == "Allow":
+            allowed = True
+    return allowed
+
+
+def method_arn(region: str, account_id: str, api_id: str, stage: str, method: str, path: str) -> str:
+    return f"arn:aws:execute-api:{region}:{account_id}:{api_id}/{stage}/{method}{path}"
+
+
+# ---------------------------------------------------------------------------------------------- routes
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str  # GET, POST, ... or ANY
+    resource: str  # "/api/contacts/{contactId}", "/{proxy+}"
+    function_id: str
+    authorized: bool
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        parts = []
+        for segment in self.resource.strip("/").split("/"):
+            greedy = re.fullmatch(r"\{(\w+)\+\}", segment)
+            param = re.fullmatch(r"\{(\w+)\}", segment)
+            if greedy:
+                parts.append(f"(?P<{greedy.group(1)}>.+)")
+            elif param:
+                parts.append(f"(?P<{param.group(1)}>[^/]+)")
+            else:
+                parts.append(re.escape(segment))
+        return re.compile("/" + "/".join(parts))
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        """API Gateway prefers literal segments over {param}, and {param} over {proxy+}."""
+        segments = self.resource.strip("/").split("/")
+        return (
+            -sum(s.endswith("+}") for s in segments),
+            -sum(s.startswith("{") for s in segments),
+            len(segments),
+        )
+
+
+def match_route(routes: list[ApiRoute], method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
+    for route in sorted(routes, key=lambda r: r.specificity, reverse=True):
+        found = route.pattern.fullmatch(path)
+        if found and route.method in (method, "ANY"):
+            return route, dict(found.groupdict())
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- configuration
+@dataclass(frozen=True)
+class GatewayResponse:
+    status: int | None
+    template: str | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    api_id: str
+    stage: str
+    region: str
+    account_id: str
+    routes: list[ApiRoute]
+    authorizer_function: str | None  # logical id of the TOKEN authorizer's function
+    identity_header: str
+    authorizer_ttl_seconds: int
+    responses: dict[str, GatewayResponse]
+    function_names: dict[str, str]  # logical id -> physical name
+
+
+def api_config(resolver: Resolver, api_id: str = "local0api1") -> ApiConfig:
+    """The REST API as template.yaml declares it (one AWS::Serverless::Api)."""
+    (_api_id, api), *_ = resources_of_type("AWS::Serverless::Api", resolver.template).items()
+    props = api["Properties"]
+    auth = props.get("Auth", {})
+    default = auth.get("DefaultAuthorizer")
+    authorizer_function, header, ttl = None, "Authorization", 300
+    if default and default != "NONE":
+        spec = auth["Authorizers"][default]
+        arn = spec["FunctionArn"]
+        authorizer_function = arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn else str(arn)
+        identity = spec.get("Identity", {})
+        header = identity.get("Header", header)
+        ttl = int(resolver.resolve(identity.get("ReauthorizeEvery", ttl)))
+    responses = {}
+    for response_type, spec in resolver.resolve(props.get("GatewayResponses", {})).items():
+        templates = spec.get("ResponseTemplates", {})
+        headers = {k: str(v).strip("'") for k, v in spec.get("ResponseParameters", {}).get("Headers", {}).items()}
+        responses[response_type] = GatewayResponse(
+            status=int(spec["StatusCode"]) if "StatusCode" in spec else None,
+            template=templates.get("application/json"),
+            headers=headers,
+        )
+    specs = functions(resolver)
+    return ApiConfig(
+        api_id=api_id,
+        stage=str(resolver.resolve(props.get("StageName", "Prod"))),
+        region=resolver.names.region,
+        account_id=resolver.names.account_id,
+        routes=[ApiRoute(r.method, r.path, r.function_id, r.authorized) for s in specs.values() for r in s.routes],
+        authorizer_function=authorizer_function,
+        identity_header=header,
+        authorizer_ttl_seconds=ttl,
+        responses=responses,
+        function_names={logical_id: resolver.names.physical(logical_id) for logical_id in specs},
+    )
+
+
+# ---------------------------------------------------------------------------------------------- HTTP in/out
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    path: str
+    headers: list[tuple[str, str]]
+    query: list[tuple[str, str]]
+    body: bytes
+    source_ip: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class _CachedPolicy:
+    principal_id: str
+    policy_document: dict[str, Any]
+    context: dict[str, str]
+    expires_at: float
+
+
+class AuthorizerCache:
+    """Policies by token for the TTL; API Gateway evaluates a cached policy against every later method ARN."""
+
+    def __init__(self, ttl_seconds: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._entries: dict[str, _CachedPolicy] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> _CachedPolicy | None:
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is not None and entry.expires_at <= self._clock():
+                del self._entries[token]
+                entry = None
+            return entry
+
+    def put(self, token: str, principal_id: str, document: dict[str, Any], context: dict[str, str]) -> _CachedPolicy:
+        entry = _CachedPolicy(principal_id, document, context, self._clock() + self.ttl_seconds)
+        if self.ttl_seconds > 0:
+            with self._lock:
+                self._entries[token] = entry
+        return entry
+
+
+class AuthorizerConfigurationError(Exception):
+    """The authorizer returned something API Gateway cannot use (no principal, no policy, nested context)."""
+
+
+def _policy_from(result: Any) -> tuple[str, dict[str, Any], dict[str, str]]:
+    if not isinstance(result, dict) or not isinstance(result.get("policyDocument"), dict):
+        raise AuthorizerConfigurationError("the authorizer returned no policyDocument")
+    principal = result.get("principalId")
+    if not isinstance(principal, str) or not principal:
+        raise AuthorizerConfigurationError("the authorizer returned no principalId")
+    context: dict[str, str] = {}
+    for key, value in (result.get("context") or {}).items():
+        if isinstance(value, bool):
+            context[key] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            context[key] = str(value)
+        elif value is not None:
+            raise AuthorizerConfigurationError(f"context value {key!r} is not a string, number or boolean")
+    return principal, result["policyDocument"], context
+
+
+Invoke = Callable[[str, dict[str, Any]], Any]
+
+
+class ApiGateway:
+    def __init__(self, config: ApiConfig, invoke: Invoke, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self._invoke = invoke
+        self.cache = AuthorizerCache(config.authorizer_ttl_seconds, clock)
+
+    # ------------------------------------------------------------------ gateway responses
+    def gateway_response(self, response_type: str, request_id: str, message: str | None = None) -> HttpResponse:
+        """A gateway response as the deployed API renders it: the API's own type, else DEFAULT_4XX/5XX, else AWS's."""
+        default_status, default_message = DEFAULT_RESPONSES[response_type]
+        message = default_message if message is None else message
+        aws_type = "DEFAULT_5XX" if response_type == "LAMBDA_ERROR" else response_type
+        custom = self.config.responses.get(aws_type)
+        family = "DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX"
+        fallback = self.config.responses.get(family)
+        status = (custom.status if custom and custom.status else None) or default_status
+        template = (custom.template if custom else None) or (fallback.template if fallback else None)
+        headers = {**(fallback.headers if fallback else {}), **(custom.headers if custom else {})}
+        if template is None:
+            body = json.dumps({"message": message})
+        else:
+            body = (
+                template.replace("$context.error.messageString", json.dumps(message))
+                .replace("$context.error.message", "" if message is None else message)
+                .replace("$context.error.responseType", aws_type)
+                .replace("$context.requestId", request_id)
+            )
+        return HttpResponse(
+            status,
+            [("Content-Type", "application/json"), ("x-amzn-ErrorType", _error_type(aws_type)), *headers.items()],
+            body.encode(),
+        )
+
+    # ------------------------------------------------------------------ request flow
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
+        if len(request.body) > MAX_PAYLOAD_BYTES:
+            return self.gateway_response("REQUEST_TOO_LARGE", request_id)
+        matched = match_route(self.config.routes, request.method, request.path)
+        if matched is None:
+            return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", request_id)
+        route, path_parameters = matched
+        config = self.config
+        arn = method_arn(config.region, config.account_id, config.api_id, config.stage, request.method, request.path)
+        authorizer_context: dict[str, Any] | None = None
+        if route.authorized and self.config.authorizer_function:
+            decision = self._authorize(request, arn, request_id)
+            if isinstance(decision, HttpResponse):
+                return decision
+            authorizer_context = decision
+        event = proxy_event(self.config, request, route, path_parameters, authorizer_context, request_id, started)
+        try:
+            result = self._invoke(route.function_id, event)
+        except InvocationTimeout:
+            return self.gateway_response("INTEGRATION_TIMEOUT", request_id)
+        except InvocationError as exc:
+            log.error("%s failed: %s", route.function_id, exc)
+            return self.gateway_response("LAMBDA_ERROR", request_id)
+        response = proxy_response(result)
+        if response is None:
+            log.error("%s returned a malformed proxy response", route.function_id)
+            return self.gateway_response("LAMBDA_ERROR", request_id)
+        return HttpResponse(
+            response.status,
+            [*response.headers, ("x-amzn-RequestId", request_id)],
+            response.body,
+        )
+
+    def _authorize(self, request: HttpRequest, arn: str, request_id: str) -> dict[str, Any] | HttpResponse:
+        """The requestContext.authorizer for this request, or the gateway response that ends it."""
+        token = _header(request.headers, self.config.identity_header)
+        if not token:
+            return self.gateway_response("UNAUTHORIZED", request_id)
+        started = time.monotonic()
+        cached = self.cache.get(token)
+        if cached is None:
+            event = {"type": "TOKEN", "authorizationToken": token, "methodArn": arn}
+            try:
+                result = self._invoke(self.config.authorizer_function or "", event)
+            except InvocationError as exc:
+                if exc.error_message == "Unauthorized":
+                    return self.gateway_response("UNAUTHORIZED", request_id)
+                log.error("authorizer failed: %s", exc)
+                return self.gateway_response("AUTHORIZER_FAILURE", request_id)
+            except InvocationTimeout:
+                return self.gateway_response("AUTHORIZER_FAILURE", request_id)
+            try:
+                principal, document, context = _policy_from(result)
+            except AuthorizerConfigurationError as exc:
+                log.error("authorizer configuration error: %s", exc)
+                return self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", request_id)
+            cached = self.cache.put(token, principal, document, context)
+        if not policy_allows(cached.policy_document, arn):
+            return self.gateway_response("ACCESS_DENIED", request_id)
+        latency = int((time.monotonic() - started) * 1000)
+        return {**cached.context, "principalId": cached.principal_id, "integrationLatency": latency}
+
+
+def _error_type(response_type: str) -> str:
+    return {
+        "UNAUTHORIZED": "UnauthorizedException",
+        "ACCESS_DENIED": "AccessDeniedException",
+        "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+        "AUTHORIZER_FAILURE": "AuthorizerFailureException",
+        "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
+        "REQUEST_TOO_LARGE": "RequestTooLargeException",
+    }.get(response_type, "InternalServerErrorException")
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    found = None
+    for key, value in headers:
+        if key.lower() == name.lower():
+            found = value
+    return found
+
+
+def proxy_event(
+    config: ApiConfig,
+    request: HttpRequest,
+    route: ApiRoute,
+    path_parameters: dict[str, str],
+    authorizer: dict[str, Any] | None,
+    request_id: str,
+    started: float,
+) -> dict[str, Any]:
+    """The Lambda proxy integration event (REST API, payload format 1.0) for this request."""
+    now = datetime.now(UTC)
+    headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for key, value in request.headers:
+        headers[key] = value
+        multi_headers.setdefault(key, []).append(value)
+    forwarded = {"X-Forwarded-For": request.source_ip, "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"}
+    trace = {"X-Amzn-Trace-Id": f"Root=1-{int(now.timestamp()):08x}-{uuid.uuid4().hex[:24]}"}
+    for key, value in {**forwarded, **trace}.items():
+        if key.lower() not in {k.lower() for k in headers}:
+            headers[key] = value
+            multi_headers[key] = [value]
+    query: dict[str, str] = {}
+    multi_query: dict[str, list[str]] = {}
+    for key, value in request.query:
+        query[key] = value
+        multi_query.setdefault(key, []).append(value)
+    user_agent = _header(request.headers, "User-Agent")
+    host = _header(request.headers, "Host") or "127.0.0.1"
+    request_context: dict[str, Any] = {
+        "resourceId": uuid.uuid5(uuid.NAMESPACE_URL, route.resource).hex[:6],
+        "resourcePath": route.resource,
+        "httpMethod": request.method,
+        "extendedRequestId": base64.b64encode(uuid.uuid4().bytes[:10]).decode(),
+        "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "path": f"/{config.stage}{request.path}",
+        "accountId": config.account_id,
+        "protocol": "HTTP/1.1",
+        "stage": config.stage,
+        "domainPrefix": host.split(".")[0].split(":")[0],
+        "requestTimeEpoch": int(now.timestamp() * 1000),
+        "requestId": request_id,
+        "identity": {
+            "cognitoIdentityPoolId": None,
+            "accountId": None,
+            "cognitoIdentityId": None,
+            "caller": None,
+            "sourceIp": request.source_ip,
+            "principalOrgId": None,
+            "accessKey": None,
+            "cognitoAuthenticationType": None,
+            "cognitoAuthenticationProvider": None,
+            "userArn": None,
+            "userAgent": user_agent,
+            "user": None,
+        },
+        "domainName": host,
+        "apiId": config.api_id,
+    }
+    if authorizer is not None:
+        request_context["authorizer"] = authorizer
+    return {
+        "resource": route.resource,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": request_context,
+        "body": request.body.decode("utf-8", errors="replace") if request.body else None,
+        "isBase64Encoded": False,
+    }
+
+
+def proxy_response(result: Any) -> HttpResponse | None:
+    """The HTTP response a Lambda proxy result stands for; None when API Gateway would call it malformed."""
+    if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
+        return None
+    allowed = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"}
+    if set(result) - allowed:
+        return None
+    headers: list[tuple[str, str]] = []
+    multi = result.get("multiValueHeaders") or {}
+    for key, values in multi.items():
+        headers.extend((key, str(v)) for v in values)
+    for key, value in (result.get("headers") or {}).items():
+        if key not in multi:
+            headers.append((key, str(value)))
+    body = result.get("body") or ""
+    if not isinstance(body, str):
+        return None
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    return HttpResponse(result["statusCode"], headers, raw)
+
+
+# ---------------------------------------------------------------------------------------------- werkzeug
+class GatewayServer:
+    """ApiGateway on http://host:port, one thread per connection (handlers run in Lambda environments)."""
+
+    def __init__(self, gateway: ApiGateway, port: int, host: str = "127.0.0.1") -> None:
+        self.gateway = gateway
+        self.host = host
+        self.port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = WerkzeugRequest(environ)
+        body = request.get_data(cache=False)
+        started = time.monotonic()
+        response = self.gateway.handle(
+            HttpRequest(
+                method=request.method.upper(),
+                path=request.path,
+                headers=list(request.headers.items()),
+                query=list(request.args.items(multi=True)),
+                body=body,
+                source_ip=request.remote_addr or "127.0.0.1",
+            )
+        )
+        elapsed_ms = (time.monotonic() - started) * 1000
+        log.info("%s %s -> %d (%.0f ms)", request.method, request.path, response.status, elapsed_ms)
+        out = WerkzeugResponse(response.body, status=response.status)
+        out.headers.clear()
+        for key, value in response.headers:
+            out.headers.add(key, value)
+        return out(environ, start_response)
+
+    def start(self) -> None:
+        self._server = make_server(self.host, self.port, self._wsgi, threaded=True)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name="api-gateway", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
