@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,6 +38,48 @@ class Settings(TableNames):
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     write_workers: int = Field(default=8, ge=1, le=64)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+
+    # Delivery (deliver function); see smscore.domain.delivery for what each one bounds.
+    delivery_dead_letter_queue_url: str | None = None
+    delivery_max_attempts: int = Field(default=4, ge=1, le=20)  # provider calls per message, all providers
+    delivery_workers: int = Field(default=16, ge=1, le=128)  # concurrent sends within one SQS record
+    delivery_lease_seconds: int = Field(default=180, ge=5)  # > the deliver timeout: a live claim never expires
+    delivery_backoff_base_ms: int = Field(default=200, ge=0)
+    delivery_backoff_cap_ms: int = Field(default=5_000, ge=0)
+    delivery_max_receive_count: int = Field(default=5, ge=1)  # the queue's maxReceiveCount
+    failover_provider: str | None = None
+    provider_rate_limits: dict[str, float] = Field(default_factory=dict)  # messages/s per environment, 0 = none
+    provider_timeout_seconds: float = Field(default=5.0, gt=0)
+    sandbox_latency_ms: int = Field(default=0, ge=0)
+    sandbox_timeout_seconds: float = Field(default=1.0, ge=0)
+    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_credentials_parameter: str = "/sms-by-tags/providers/twilio"
+    twilio_messaging_service_sid: str | None = None
+    twilio_from_number: str | None = None
+    twilio_status_callback_url: str | None = None
+    aws_sms_region: str | None = None
+    aws_sms_origination_identity: str | None = None
+    aws_sms_configuration_set: str | None = None
+    aws_sms_max_price: str | None = None
+    aws_sms_ttl_seconds: int | None = None
+
+    @field_validator(
+        "delivery_dead_letter_queue_url",
+        "failover_provider",
+        "twilio_messaging_service_sid",
+        "twilio_from_number",
+        "twilio_status_callback_url",
+        "aws_sms_region",
+        "aws_sms_origination_identity",
+        "aws_sms_configuration_set",
+        "aws_sms_max_price",
+        "aws_sms_ttl_seconds",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """CloudFormation parameters cannot be null: an empty string means 'not configured'."""
+        return None if value == "" else value
 
 
 @lru_cache(maxsize=1)

@@ -1,11 +1,12 @@
-"""Character limit each provider declares for one message body; the API refuses longer texts up front."""
+"""Character limit each provider declares for one message body; the API refuses longer texts up front.
+
+Derived from the provider classes, so a provider's declaration is the only place a limit is written.
+"""
 
 from __future__ import annotations
 
+from smscore.providers.registry import PROVIDER_CLASSES
+
 DEFAULT_CHARACTER_LIMIT = 1600
 
-CHARACTER_LIMITS: dict[str, int] = {
-    "sandbox": 1600,
-    "aws_sms": 1600,  # AWS End User Messaging SMS: up to 1,600 characters in one SendTextMessage
-    "twilio": 1600,  # Twilio Programmable Messaging: Body up to 1,600 characters
-}
+CHARACTER_LIMITS: dict[str, int] = {cls.name: cls.character_limit for cls in PROVIDER_CLASSES}

@@ -1,0 +1,89 @@
+"""The local default provider: nothing leaves the machine, every accepted send is written to the Outbox table.
+
+Test numbers (deterministic, like the magic numbers of the big providers' test modes; all valid Colombian
+mobiles so that the send API accepts them):
+
+    +573000000001  permanent failure, invalid number    -> FAILED, code SANDBOX_21211, refunded
+    +573000000002  transient failure, provider throttled -> retried, then FAILED SANDBOX_429, refunded, DLQ
+    +573000000003  times out (after SANDBOX_TIMEOUT_SECONDS) -> retried like a transient failure, then as above
+    +573000000004  permanent failure, opted out at the carrier -> FAILED, code SANDBOX_21610, refunded
+
+Every other number is accepted after SANDBOX_LATENCY_MS. The sandbox is idempotent by message id, as a
+provider with an idempotency key would be: asking it twice for the same message returns the first
+provider id and does not 'deliver' again, while `send_count` counts the requests, so that a duplicate
+request is still visible to tests and `smsctl outbox`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from smscore.providers.base import Accepted, OutcomeUnknown, PermanentFailure, SmsProvider, SmsRequest, TransientFailure
+
+PERMANENT_INVALID_NUMBER = "+573000000001"
+TRANSIENT_THROTTLED_NUMBER = "+573000000002"
+TIMEOUT_NUMBER = "+573000000003"
+PERMANENT_OPTED_OUT_NUMBER = "+573000000004"
+
+TEST_NUMBERS: dict[str, str] = {
+    PERMANENT_INVALID_NUMBER: "permanent failure: invalid number (SANDBOX_21211)",
+    TRANSIENT_THROTTLED_NUMBER: "transient failure: throttled (SANDBOX_429)",
+    TIMEOUT_NUMBER: "times out (SANDBOX_TIMEOUT)",
+    PERMANENT_OPTED_OUT_NUMBER: "permanent failure: opted out at the carrier (SANDBOX_21610)",
+}
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    provider_message_id: str
+    send_count: int
+
+
+class Outbox(Protocol):
+    def record(self, request: SmsRequest, provider_message_id: str) -> OutboxEntry:
+        """Store the send keyed by message id; keep the first provider id; count every request."""
+        ...
+
+
+class SandboxProvider(SmsProvider):
+    name: ClassVar[str] = "sandbox"
+    character_limit: ClassVar[int] = 1600
+    idempotent: ClassVar[bool] = True
+    reports_price_at_send: ClassVar[bool] = True  # always "0.0000" USD
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        latency_ms: int = 0,
+        timeout_seconds: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._outbox = outbox
+        self._latency = latency_ms / 1000
+        self._timeout = timeout_seconds
+        self._sleep = sleep
+
+    def send(self, request: SmsRequest) -> Accepted:
+        if request.recipient == TIMEOUT_NUMBER:
+            self._sleep(self._timeout)
+            raise OutcomeUnknown("SANDBOX_TIMEOUT", f"no answer within {self._timeout:g}s")
+        if self._latency:
+            self._sleep(self._latency)
+        if request.recipient == PERMANENT_INVALID_NUMBER:
+            raise PermanentFailure("SANDBOX_21211", "The 'To' number is not a valid phone number")
+        if request.recipient == PERMANENT_OPTED_OUT_NUMBER:
+            raise PermanentFailure("SANDBOX_21610", "Attempt to send to unsubscribed recipient")
+        if request.recipient == TRANSIENT_THROTTLED_NUMBER:
+            raise TransientFailure("SANDBOX_429", "Too many requests")
+        entry = self._outbox.record(request, f"sandbox-{uuid.uuid4().hex}")
+        return Accepted(
+            provider_message_id=entry.provider_message_id,
+            price="0.0000",
+            price_unit="USD",
+            segments=request.segments,
+            provider_status="delivered",
+        )
