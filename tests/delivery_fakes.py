@@ -1,0 +1,159 @@
+"""In-memory implementations of delivery's ports (MessageStore, DeadLetters, providers) for unit tests.
+
+The store keeps the same conditional semantics as DynamoMessageStore: a change applies only from the status
+as read (and, for outcomes, only for the latest claim), and moves counters, balance and ledger with it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from smscore.domain.delivery import StoredMessage
+from smscore.domain.model import MessageStatus, QueueBatch
+from smscore.providers.base import Accepted, ProviderFailure, SmsProvider, SmsRequest
+from smscore.providers.sandbox import OutboxEntry
+
+
+@dataclass
+class InMemoryMessageStore:
+    messages: dict[str, StoredMessage] = field(default_factory=dict)
+    counters: Counter[str] = field(default_factory=Counter)  # status -> count
+    balance: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    ledger: list[tuple[str, int, str, list[str]]] = field(default_factory=list)  # tenant, amount, kind, ids
+    details: dict[str, dict[str, object]] = field(default_factory=lambda: defaultdict(dict))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, message: StoredMessage, paid: bool = True) -> None:
+        self.messages[message.message_id] = message
+        self.counters[message.status.value] += 1
+        if paid:
+            self.balance[message.tenant_id] -= message.credits
+            self.ledger.append((message.tenant_id, -message.credits, "DEBIT", [message.message_id]))
+
+    def ledger_sum(self, tenant_id: str) -> int:
+        return sum(amount for tenant, amount, _, _ in self.ledger if tenant == tenant_id)
+
+    def _move(self, current: StoredMessage, new: StoredMessage) -> None:
+        self.counters[current.status.value] -= 1
+        self.counters[new.status.value] += 1
+        self.messages[new.message_id] = new
+
+    def load(self, message_ids: Sequence[str]) -> dict[str, StoredMessage]:
+        with self._lock:
+            return {mid: self.messages[mid] for mid in message_ids if mid in self.messages}
+
+    def claim(self, message: StoredMessage, now: datetime, lease_until: datetime) -> StoredMessage | None:
+        with self._lock:
+            current = self.messages.get(message.message_id)
+            if current is None or current.status != message.status or current.attempts != message.attempts:
+                return None
+            if current.status == MessageStatus.SENDING and (current.lease_until is None or current.lease_until >= now):
+                return None
+            if current.status not in (MessageStatus.QUEUED, MessageStatus.SENDING):
+                return None
+            claimed = replace(
+                current, status=MessageStatus.SENDING, attempts=current.attempts + 1, lease_until=lease_until
+            )
+            self._move(current, claimed)
+            return claimed
+
+    def _fenced(self, message: StoredMessage) -> StoredMessage | None:
+        current = self.messages.get(message.message_id)
+        if current is None or current.status != MessageStatus.SENDING or current.attempts != message.attempts:
+            return None
+        return current
+
+    def mark_sent(self, message: StoredMessage, provider: str, accepted: Accepted, now: datetime) -> bool:
+        with self._lock:
+            current = self._fenced(message)
+            if current is None:
+                return False
+            self._move(current, replace(current, status=MessageStatus.SENT, provider=provider, lease_until=None))
+            self.details[message.message_id].update(provider_message_id=accepted.provider_message_id)
+            return True
+
+    def mark_failed(self, message: StoredMessage, provider: str, failure: ProviderFailure, now: datetime) -> bool:
+        with self._lock:
+            current = self._fenced(message)
+            if current is None:
+                return False
+            self._move(current, replace(current, status=MessageStatus.FAILED, provider=provider, lease_until=None))
+            self.details[message.message_id].update(code=failure.code, permanent=failure.permanent)
+            self.balance[current.tenant_id] += current.credits
+            self.ledger.append((current.tenant_id, current.credits, "REFUND", [current.message_id]))
+            return True
+
+    def requeue(
+        self, message: StoredMessage, provider: str, next_provider: str, failure: ProviderFailure, now: datetime
+    ) -> bool:
+        with self._lock:
+            current = self._fenced(message)
+            if current is None:
+                return False
+            self._move(current, replace(current, status=MessageStatus.QUEUED, provider=next_provider, lease_until=None))
+            return True
+
+
+@dataclass
+class ListDeadLetters:
+    batches: list[QueueBatch] = field(default_factory=list)
+
+    def send(self, batch: QueueBatch, reason: str) -> None:
+        self.batches.append(batch)
+
+
+class ScriptedProvider(SmsProvider):
+    """Accepts everything unless a number has scripted failures, consumed one per call; records every call."""
+
+    character_limit = 1600
+
+    def __init__(self, name: str = "sandbox") -> None:
+        self.name = name  # type: ignore[misc]
+        self.calls: list[SmsRequest] = []
+        self._scripts: dict[str, deque[ProviderFailure]] = defaultdict(deque)
+        self._always: dict[str, ProviderFailure] = {}
+        self._lock = threading.Lock()
+
+    def fail(self, recipient: str, *failures: ProviderFailure) -> None:
+        self._scripts[recipient].extend(failures)
+
+    def always_fail(self, recipient: str, failure: ProviderFailure) -> None:
+        self._always[recipient] = failure
+
+    def calls_for(self, message_id: str) -> int:
+        return sum(1 for c in self.calls if c.message_id == message_id)
+
+    def send(self, request: SmsRequest) -> Accepted:
+        with self._lock:
+            self.calls.append(request)
+            script = self._scripts.get(request.recipient)
+            failure = script.popleft() if script else self._always.get(request.recipient)
+        if failure is not None:
+            raise failure
+        return Accepted(provider_message_id=f"{self.name}-{request.message_id}")
+
+
+@dataclass
+class Providers:
+    by_name: dict[str, SmsProvider]
+
+    def get(self, name: str) -> SmsProvider:
+        return self.by_name[name]
+
+
+@dataclass
+class InMemoryOutbox:
+    entries: dict[str, OutboxEntry] = field(default_factory=dict)
+
+    def record(self, request: SmsRequest, provider_message_id: str) -> OutboxEntry:
+        previous = self.entries.get(request.message_id)
+        entry = OutboxEntry(
+            provider_message_id=previous.provider_message_id if previous else provider_message_id,
+            send_count=(previous.send_count if previous else 0) + 1,
+        )
+        self.entries[request.message_id] = entry
+        return entry

@@ -1,0 +1,319 @@
+"""The delivery policy on in-memory fakes: exactly once, retries, refunds, dead letters, failover, rate limit."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from smscore.domain.delivery import Deliverer, Outcome, RateLimiter, RetryPolicy, StoredMessage
+from smscore.domain.model import MessageStatus, QueueBatch
+from smscore.providers.base import Accepted, OutcomeUnknown, PermanentFailure, TransientFailure
+from tests.delivery_fakes import InMemoryMessageStore, ListDeadLetters, Providers, ScriptedProvider
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+TENANT = "t-1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+        self.slept: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store() -> InMemoryMessageStore:
+    return InMemoryMessageStore()
+
+
+@pytest.fixture
+def sandbox() -> ScriptedProvider:
+    return ScriptedProvider("sandbox")
+
+
+@pytest.fixture
+def dead() -> ListDeadLetters:
+    return ListDeadLetters()
+
+
+def message(n: int, status: MessageStatus = MessageStatus.QUEUED, **changes: object) -> StoredMessage:
+    base = StoredMessage(
+        message_id=f"m-{n}",
+        tenant_id=TENANT,
+        queue_id="q-1",
+        recipient=f"+5730012345{n:02d}",
+        body="hola",
+        segments=2,
+        credits=2,
+        status=status,
+        provider="sandbox",
+    )
+    return StoredMessage(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+
+
+def deliverer(
+    store: InMemoryMessageStore,
+    providers: dict[str, ScriptedProvider],
+    dead: ListDeadLetters,
+    clock: Clock,
+    **kwargs: object,
+) -> Deliverer:
+    policy = kwargs.pop("policy", RetryPolicy(max_attempts=3, backoff_base_seconds=0.1, backoff_cap_seconds=1))
+    return Deliverer(
+        store,
+        Providers(dict(providers)),
+        dead,
+        policy,  # type: ignore[arg-type]
+        now=clock,
+        sleep=clock.sleep,
+        rng=random.Random(7),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def batch(*ids: str) -> QueueBatch:
+    return QueueBatch(tenant_id=TENANT, queue_id="q-1", message_ids=list(ids))
+
+
+def test_each_message_is_sent_once_even_when_the_record_comes_twice(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given 20 queued messages, and a record that names one of them twice
+    for n in range(20):
+        store.add(message(n))
+    ids = [f"m-{n}" for n in range(20)]
+    worker = deliverer(store, {"sandbox": sandbox}, dead, clock, workers=8)
+    # When the record is delivered, then delivered again (SQS at-least-once, or a DLQ replay)
+    first = worker.deliver(batch(*ids, "m-3"))
+    second = worker.deliver(batch(*ids))
+    # Then every message reached the provider exactly once and is SENT
+    assert sorted(c.message_id for c in sandbox.calls) == sorted(ids)
+    assert first.count(Outcome.SENT) == 20
+    assert second.count(Outcome.ALREADY_DONE) == 20
+    assert {m.status for m in store.messages.values()} == {MessageStatus.SENT}
+    assert store.counters["SENT"] == 20
+    assert store.counters["QUEUED"] == 0
+    assert store.counters["SENDING"] == 0
+    assert not first.needs_redelivery
+    assert not second.needs_redelivery
+
+
+def test_a_live_lease_is_left_to_its_owner_and_the_record_comes_back(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given a message another invocation is sending right now
+    store.add(message(1, MessageStatus.SENDING, attempts=1, lease_until=T0 + timedelta(seconds=60)))
+    # When a duplicate of its record is delivered
+    report = deliverer(store, {"sandbox": sandbox}, dead, clock).deliver(batch("m-1"))
+    # Then nothing is sent and the record is asked back (in case the owner dies)
+    assert sandbox.calls == []
+    assert report.needs_redelivery == ["m-1"]
+
+
+def test_an_expired_lease_is_taken_over_and_sent(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given a message claimed by an invocation that crashed before calling the provider
+    store.add(message(1, MessageStatus.SENDING, attempts=1, lease_until=T0 - timedelta(seconds=1)))
+    # When its record comes back
+    report = deliverer(store, {"sandbox": sandbox}, dead, clock).deliver(batch("m-1"))
+    # Then it is sent once, as the second attempt
+    assert report.outcomes == {"m-1": Outcome.SENT}
+    assert len(sandbox.calls) == 1
+    assert store.messages["m-1"].attempts == 2
+
+
+def test_a_stale_owner_cannot_record_an_outcome(store: InMemoryMessageStore) -> None:
+    # Given a claim that was taken over after its lease expired
+    store.add(message(1))
+    stale = store.claim(store.messages["m-1"], T0, T0 + timedelta(seconds=1))
+    assert stale is not None
+    fresh = store.claim(stale, T0 + timedelta(seconds=2), T0 + timedelta(seconds=60))
+    assert fresh is not None
+    # Then the stale owner's FAILED (with its refund) is refused, and the new owner's SENT is not
+    assert not store.mark_failed(stale, "sandbox", PermanentFailure("21211", "bad"), T0)
+    assert store.ledger_sum(TENANT) == -2
+    assert store.mark_sent(fresh, "sandbox", Accepted("SM1"), T0)
+
+
+def test_permanent_failure_is_refunded_once_and_not_retried(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given an invalid number at the provider
+    store.add(message(1))
+    store.add(message(2))
+    sandbox.always_fail(message(1).recipient, PermanentFailure("21211", "invalid To"))
+    # When delivered (twice, as a replay would)
+    worker = deliverer(store, {"sandbox": sandbox}, dead, clock)
+    report = worker.deliver(batch("m-1", "m-2"))
+    worker.deliver(batch("m-1", "m-2"))
+    # Then it was tried once, FAILED with the provider's code, and its 2 credits came back once
+    assert report.outcomes == {"m-1": Outcome.FAILED_PERMANENT, "m-2": Outcome.SENT}
+    assert sandbox.calls_for("m-1") == 1
+    assert store.messages["m-1"].status == MessageStatus.FAILED
+    assert store.details["m-1"] == {"code": "21211", "permanent": True}
+    assert [e for e in store.ledger if e[2] == "REFUND"] == [(TENANT, 2, "REFUND", ["m-1"])]
+    assert store.balance[TENANT] == store.ledger_sum(TENANT) == -2
+    assert report.refunded_credits == 2
+    assert dead.batches == []
+
+
+def test_transient_failures_are_retried_with_growing_jittered_backoff(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given a provider that throttles twice, then accepts
+    store.add(message(1))
+    sandbox.fail(message(1).recipient, TransientFailure("20429", "slow down"), OutcomeUnknown("TIMEOUT", "read"))
+    # When delivered
+    report = deliverer(store, {"sandbox": sandbox}, dead, clock).deliver(batch("m-1"))
+    # Then the third attempt sent it, after two waits within 0.1s and 0.2s ceilings
+    assert report.outcomes == {"m-1": Outcome.SENT}
+    assert sandbox.calls_for("m-1") == 3
+    assert store.messages["m-1"].attempts == 3
+    assert len(clock.slept) == 2
+    assert 0 <= clock.slept[0] <= 0.1
+    assert 0 <= clock.slept[1] <= 0.2
+    assert report.retried == 2
+    assert report.transient_failures == 2
+    assert store.balance[TENANT] == -2
+
+
+def test_exhausted_retries_fail_refund_and_dead_letter(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given a provider that is down for one number
+    store.add(message(1))
+    store.add(message(2))
+    sandbox.always_fail(message(1).recipient, TransientFailure("20503", "unavailable"))
+    # When delivered with 3 attempts allowed
+    report = deliverer(store, {"sandbox": sandbox}, dead, clock).deliver(batch("m-1", "m-2"))
+    # Then it was attempted 3 times, FAILED, refunded, and only its id went to the DLQ
+    assert report.outcomes["m-1"] == Outcome.EXHAUSTED
+    assert sandbox.calls_for("m-1") == 3
+    assert store.messages["m-1"].status == MessageStatus.FAILED
+    assert store.details["m-1"] == {"code": "20503", "permanent": False}
+    assert dead.batches == [batch("m-1")]
+    assert store.balance[TENANT] == store.ledger_sum(TENANT) == -2
+    assert not report.needs_redelivery
+
+
+def test_without_time_for_another_attempt_the_message_waits_for_sqs(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given an invocation with 8 seconds left and a provider timeout of 5 seconds
+    store.add(message(1))
+    sandbox.fail(message(1).recipient, TransientFailure("20429", "slow down"))
+    policy = RetryPolicy(max_attempts=3, backoff_base_seconds=2, backoff_cap_seconds=2, provider_timeout_seconds=5)
+    worker = deliverer(store, {"sandbox": sandbox}, dead, clock, policy=policy)
+    remaining = iter([8.0, 8.0, 8.0, 0.5, 0.5])
+    # When the first attempt fails transiently
+    report = worker.deliver(batch("m-1"), remaining_seconds=lambda: next(remaining))
+    # Then it is requeued (still paid) and the record is asked back, no refund
+    assert report.outcomes == {"m-1": Outcome.RETRY_LATER}
+    assert store.messages["m-1"].status == MessageStatus.QUEUED
+    assert store.balance[TENANT] == -2
+    # And when SQS brings the record back, the second attempt sends it
+    again = worker.deliver(batch("m-1"))
+    assert again.outcomes == {"m-1": Outcome.SENT}
+    assert sandbox.calls_for("m-1") == 2
+
+
+def test_on_the_last_receive_a_transient_failure_without_time_is_final(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given the record's last allowed receive and no time for another attempt
+    store.add(message(1))
+    sandbox.fail(message(1).recipient, TransientFailure("20429", "slow down"))
+    policy = RetryPolicy(max_attempts=3, backoff_base_seconds=2, backoff_cap_seconds=2, provider_timeout_seconds=5)
+    worker = deliverer(store, {"sandbox": sandbox}, dead, clock, policy=policy)
+    # When it fails transiently
+    report = worker.deliver(batch("m-1"), remaining_seconds=lambda: 8.0, final_receive=True)
+    # Then it is not left QUEUED in the DLQ unrefunded: FAILED, refunded, dead-lettered
+    assert report.outcomes == {"m-1": Outcome.EXHAUSTED}
+    assert store.balance[TENANT] == 0
+    assert dead.batches == [batch("m-1")]
+
+
+def test_failover_sends_the_next_attempt_through_the_secondary(
+    store: InMemoryMessageStore, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given a tenant on Twilio, Twilio throttling, and the sandbox configured as failover
+    twilio, backup = ScriptedProvider("twilio"), ScriptedProvider("sandbox")
+    store.add(message(1, provider="twilio"))
+    twilio.always_fail(message(1).recipient, TransientFailure("20429", "slow down"))
+    worker = deliverer(store, {"twilio": twilio, "sandbox": backup}, dead, clock, failover_provider="sandbox")
+    # When delivered
+    report = worker.deliver(batch("m-1"))
+    # Then the second attempt went to the secondary, which sent it
+    assert report.outcomes == {"m-1": Outcome.SENT}
+    assert len(twilio.calls) == 1
+    assert len(backup.calls) == 1
+    assert store.messages["m-1"].provider == "sandbox"
+
+
+def test_unknown_message_and_other_tenants_message_are_not_sent(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    store.add(message(1, tenant_id="someone-else"))
+    report = deliverer(store, {"sandbox": sandbox}, dead, clock).deliver(batch("m-1", "m-404"))
+    assert report.outcomes == {"m-1": Outcome.NOT_FOUND, "m-404": Outcome.NOT_FOUND}
+    assert sandbox.calls == []
+
+
+def test_rate_limiter_spaces_sends_evenly() -> None:
+    # Given 4 messages/second and a frozen clock
+    now = [100.0]
+    waits: list[float] = []
+    limiter = RateLimiter(4, clock=lambda: now[0], sleep=waits.append)
+    # When 5 sends ask at the same instant
+    for _ in range(5):
+        limiter.acquire()
+    # Then the first goes at once and the others wait 0.25s more each
+    assert waits == pytest.approx([0.25, 0.5, 0.75, 1.0])
+
+
+def test_rate_limit_is_applied_per_provider(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    for n in range(3):
+        store.add(message(n))
+    worker = deliverer(store, {"sandbox": sandbox}, dead, clock, rate_limits={"sandbox": 1.0}, workers=1)
+    worker.deliver(batch("m-0", "m-1", "m-2"))
+    assert len(sandbox.calls) == 3
+    assert len(clock.slept) == 2  # the limiter made two of the three sends wait
+
+
+def test_backoff_has_full_jitter_under_a_capped_exponential_ceiling() -> None:
+    policy = RetryPolicy(backoff_base_seconds=0.2, backoff_cap_seconds=1.0)
+    assert [policy.backoff_ceiling(n) for n in (1, 2, 3, 4, 5)] == [0.2, 0.4, 0.8, 1.0, 1.0]
+    rng = random.Random(1)
+    samples = [policy.backoff(3, rng) for _ in range(200)]
+    assert all(0 <= s <= 0.8 for s in samples)
+    assert min(samples) < 0.2
+    assert max(samples) > 0.6
+
+
+def test_character_limits_come_from_the_provider_classes() -> None:
+    from smscore.providers.aws_sms import AwsSmsProvider
+    from smscore.providers.limits import CHARACTER_LIMITS
+    from smscore.providers.sandbox import SandboxProvider
+    from smscore.providers.twilio import TwilioProvider
+
+    assert {
+        "sandbox": SandboxProvider.character_limit,
+        "aws_sms": AwsSmsProvider.character_limit,
+        "twilio": TwilioProvider.character_limit,
+    } == CHARACTER_LIMITS
