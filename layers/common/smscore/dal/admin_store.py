@@ -16,6 +16,7 @@ from smscore.dal.tables import (
     ContactRecord,
     LedgerRecord,
     MemberRecord,
+    OutboxRecord,
     SettingRecord,
     TagMemberRecord,
     TagRecord,
@@ -180,9 +181,20 @@ class DynamoAdminStore:
     def tags(self, tenant_id: str) -> list[TagRecord]:
         return sorted(TagRecord.query(tenant_id), key=lambda t: t.name_key)
 
-    def add_contacts(self, tenant_id: str, contacts: Sequence[ContactInput]) -> list[str]:
-        """Write contacts and their tag memberships with batch writes; tag names are created on first use."""
-        tag_ids: dict[str, str] = {}
+    def tag_member_count(self, tenant_id: str, tag_id: str) -> int:
+        """Contacts carrying a tag: a Query with Select=COUNT on the membership partition (no items returned)."""
+        return int(TagMemberRecord.count(TagMemberRecord.key_for(tenant_id, tag_id)))
+
+    def add_contacts(
+        self, tenant_id: str, contacts: Sequence[ContactInput], tag_ids: dict[str, str] | None = None
+    ) -> list[str]:
+        """Write contacts and their tag memberships with batch writes; tag names are created on first use.
+
+        `tag_ids` (case-folded name -> id) lets a caller importing in chunks resolve each name once; it is
+        filled in place. Callers writing from several threads must resolve the names first (see ensure_tag).
+        """
+        if tag_ids is None:
+            tag_ids = {}
         now = _now()
         contact_records: list[ContactRecord] = []
         memberships: list[TagMemberRecord] = []
@@ -217,6 +229,17 @@ class DynamoAdminStore:
         self._batch_save(contact_records)
         self._batch_save(memberships)
         return [c.contact_id for c in contact_records]
+
+    # ------------------------------------------------------------------ sandbox outbox
+    def recent_outbox(self, limit: int) -> list[OutboxRecord]:
+        """What the sandbox provider sent, newest first.
+
+        A Scan: the Outbox table only exists for the sandbox provider on dev stacks and this is an admin
+        read, never a request path.
+        """
+        records = list(OutboxRecord.scan())
+        records.sort(key=lambda r: r.sent_at, reverse=True)
+        return records[:limit]
 
     @staticmethod
     def _batch_save(records: Iterable[ContactRecord] | Iterable[TagMemberRecord]) -> None:

@@ -1,0 +1,398 @@
+"""smsctl against a real HTTP AWS endpoint (moto's ThreadedMotoServer) provisioned like the local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from smscore.api.authorization import Unauthorized, authorize
+from smscore.dal.identity_store import DynamoIdentityStore
+from smscore.dal.tables import OutboxRecord, TagMemberRecord, TokenRecord
+from smscore.domain.auth import hash_token
+from smsdev import cli
+from smsdev.provision import create_queues, create_tables
+from smsdev.template import LocalNames, Resolver, load_template
+
+SMSCTL = Path(sys.executable).with_name("smsctl")
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api0/v1/POST/messages/send-by-tags"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.out)
+        return data
+
+
+@dataclass
+class LocalStack:
+    endpoint: str
+    names: LocalNames
+    queue_urls: dict[str, str]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name="us-east-1", endpoint_url=self.endpoint)
+
+
+@pytest.fixture
+def local(moto_server: str, aws_env: None, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
+    """An empty account on the server with the template's tables and queues, named as `make dev` names them."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()
+    names = LocalNames(stack_name=cli.LOCAL_STACK_NAME, endpoint=moto_server)
+    stack = LocalStack(moto_server, names, {})
+    create_tables(stack.client("dynamodb"), names)
+    stack.queue_urls = create_queues(stack.client("sqs"), names)
+    monkeypatch.setenv("LOCAL_AWS_PORT", moto_server.rsplit(":", 1)[1])
+    return stack
+
+
+def smsctl(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
+def ok(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    result = smsctl(capsys, *argv)
+    assert result.code == 0, result.err
+    return result.json
+
+
+def access_of(token: str) -> str:
+    """What the real authorizer decides for this token against the stored state."""
+    try:
+        policy = authorize(f"Bearer {token}", METHOD_ARN, DynamoIdentityStore())
+    except Unauthorized:
+        return "DENIED"
+    return str(policy["context"]["access"])
+
+
+def write_csv(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "contacts.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_round_trip_tenant_member_credits_contacts_tags(
+    local: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a tenant in Colombia with 100 credits
+    tenant = ok(capsys, "tenant", "create", "--name", "Acme", "--credits", "100", "--country", "co")
+    tenant_id = tenant["tenantId"]
+    assert tenant["defaultCountry"] == "CO"
+
+    # When a member is created, Then its token is printed once and only its hash is stored
+    member = ok(capsys, "member", "create", "--tenant", tenant_id, "--email", "Owner@Acme.test", "--accept-terms")
+    assert member["tenantId"] == tenant_id
+    assert member["email"] == "owner@acme.test"
+    token = member["token"]
+    assert member["tokenPrefix"] == token[:12]
+    stored = TokenRecord.get(hash_token(token))
+    assert stored.member_id == member["memberId"]
+    assert stored.prefix == member["tokenPrefix"]
+    tokens_table = local.names.physical("TokensTable")
+    assert token not in json.dumps(local.client("dynamodb").scan(TableName=tokens_table)["Items"])
+    assert access_of(token) == "FULL"
+
+    # When credits are added, Then the balance and the ledger agree
+    assert ok(capsys, "credits", "add", "--tenant", tenant_id, "--amount", "250")["balance"] == 350
+    shown = ok(capsys, "credits", "show", "--tenant", tenant_id)
+    assert shown["balance"] == shown["ledgerSum"] == 350
+    assert shown["consistent"] is True
+    assert [(e["kind"], e["amount"]) for e in shown["recent"]] == [("TOPUP", 250), ("TOPUP", 100)]
+
+    # When a CSV with good and bad rows is imported
+    csv_file = write_csv(
+        tmp_path,
+        "phone,name,tags\n"
+        "3001234567,Ana,VIP;Bogota\n"  # line 2
+        ",No phone,VIP\n"  # line 3: missing phone
+        "12345,Short,VIP\n"  # line 4: not a Colombian number
+        "+57 300 123 4568,Luis,vip; bogota ;\n"  # line 5: same tags, other spelling
+        "3001234569,Too,many,columns\n"  # line 6
+        "6012345678,Office landline,Office\n"  # line 7: valid, but not mobile: imported with a warning
+        "\n"  # line 8: blank, skipped
+        '"3001234570","Pérez, María",\n',  # line 9: quoted comma, no tags
+    )
+    report = ok(capsys, "contacts", "import", "--tenant", tenant_id, str(csv_file))
+
+    # Then good rows are imported and bad ones are reported with line and reason
+    assert (report["imported"], report["rejected"], report["warned"]) == (4, 3, 1)
+    assert [r["line"] for r in report["rejectedRows"]] == [3, 4, 6]
+    reasons = [r["reason"] for r in report["rejectedRows"]]
+    assert "missing" in reasons[0]
+    assert "not a valid number in CO" in reasons[1]
+    assert "columns" in reasons[2]
+    assert report["warnings"][0]["line"] == 7
+    assert "not_mobile" in report["warnings"][0]["reason"]
+    tag_ids = {t["name"].casefold(): t["tagId"] for t in report["tags"]}
+    assert set(tag_ids) == {"vip", "bogota", "office"}
+
+    # And memberships are readable with one Query per tag
+    vip = {m.phone for m in TagMemberRecord.query(TagMemberRecord.key_for(tenant_id, tag_ids["vip"]))}
+    assert vip == {"3001234567", "+57 300 123 4568"}
+
+    # And tags list shows each tag once with its contact count
+    listed = ok(capsys, "tags", "list", "--tenant", tenant_id)["tags"]
+    assert sorted((t["name"], t["contacts"]) for t in listed) == [("Bogota", 2), ("Office", 1), ("VIP", 2)]
+
+
+def test_revoked_token_is_denied_and_new_terms_need_acceptance(
+    local: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given two members who accepted terms v1
+    ok(capsys, "terms", "publish", "--version", "v1")
+    tenant_id = ok(capsys, "tenant", "create", "--name", "Acme", "--credits", "0")["tenantId"]
+    first = ok(capsys, "member", "create", "--tenant", tenant_id, "--email", "a@acme.test", "--accept-terms")
+    second = ok(capsys, "member", "create", "--tenant", tenant_id, "--email", "b@acme.test", "--accept-terms")
+    assert first["acceptedTermsVersion"] == "v1"
+
+    # When v2 is published, Then both are read-only until they accept it again
+    assert ok(capsys, "terms", "publish", "--version", "v2") == {"termsVersion": "v2", "previousVersion": "v1"}
+    assert access_of(first["token"]) == access_of(second["token"]) == "READ_ONLY"
+    accepted = ok(capsys, "member", "accept-terms", "--member", first["memberId"])
+    assert accepted["acceptedTermsVersion"] == "v2"
+    assert access_of(first["token"]) == "FULL"
+    assert access_of(second["token"]) == "READ_ONLY"
+
+    # When the first member's token is revoked by prefix, Then the authorizer denies it
+    assert ok(capsys, "token", "revoke", "--prefix", first["tokenPrefix"])["revoked"] == 1
+    assert access_of(first["token"]) == "DENIED"
+
+    # And revoking it again, or republishing the current version, is an error
+    again = smsctl(capsys, "token", "revoke", "--prefix", first["tokenPrefix"])
+    assert (again.code, again.out) == (1, "")
+    assert "No active token" in again.err
+    same = smsctl(capsys, "terms", "publish", "--version", "v2")
+    assert (same.code, same.out) == (1, "")
+    assert "already current" in same.err
+
+
+def test_dlq_replay_moves_messages_back_to_the_delivery_queue(
+    local: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given five dead-lettered delivery batches, one with a message attribute
+    sqs = local.client("sqs")
+    dlq, queue = local.queue_urls["DeliveryDeadLetterQueue"], local.queue_urls["DeliveryQueue"]
+    bodies = [json.dumps({"tenantId": "t", "queueId": f"q{i}", "messageIds": [f"m{i}"]}) for i in range(5)]
+    for body in bodies:
+        sqs.send_message(QueueUrl=dlq, MessageBody=body)
+    sqs.send_message(
+        QueueUrl=dlq,
+        MessageBody="with-attributes",
+        MessageAttributes={"origin": {"DataType": "String", "StringValue": "test"}},
+    )
+
+    # When at most 4 are replayed, Then 4 move; a second replay moves the rest
+    assert ok(capsys, "dlq", "replay", "--max", "4") == {"mode": "receive-send-delete", "moved": 4}
+    assert ok(capsys, "dlq", "replay")["moved"] == 2
+
+    # And the delivery queue holds them all, with body and attributes intact, and the DLQ is empty
+    received: dict[str, Any] = {}
+    while got := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+        "Messages"
+    ):
+        received.update({m["Body"]: m.get("MessageAttributes") for m in got})
+    assert set(received) == {*bodies, "with-attributes"}
+    assert received["with-attributes"]["origin"]["StringValue"] == "test"
+    assert "Messages" not in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)
+
+
+def test_outbox_lists_sandbox_records_newest_first(local: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given three records of the sandbox provider
+    from datetime import UTC, datetime, timedelta
+
+    ok(capsys, "outbox")  # binds the models to the local stack
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(3):
+        OutboxRecord(
+            f"m{i}",
+            provider_message_id=f"p{i}",
+            recipient="+573001234567",
+            body=f"hello {i}",
+            sent_at=start + timedelta(i),
+        ).save()
+
+    # When the outbox is listed with a limit, Then the newest come first
+    shown = ok(capsys, "outbox", "--limit", "2")
+    assert shown["count"] == 2
+    assert [(i["messageId"], i["body"]) for i in shown["items"]] == [("m2", "hello 2"), ("m1", "hello 1")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["credits", "show", "--tenant", "no-such-tenant"], "No tenant no-such-tenant"),
+        (["credits", "add", "--tenant", "no-such-tenant", "--amount", "5"], "No tenant no-such-tenant"),
+        (["member", "create", "--tenant", "no-such-tenant", "--email", "a@b.c"], "No tenant"),
+        (["tags", "list", "--tenant", "no-such-tenant"], "No tenant"),
+        (["member", "accept-terms", "--member", "nobody"], "No member nobody"),
+        (["contacts", "import", "--tenant", "t", "/nonexistent/contacts.csv"], "no such file"),
+    ],
+)
+def test_domain_errors_exit_1_with_a_message_and_no_output(
+    local: LocalStack, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    # When a command names something that does not exist
+    result = smsctl(capsys, *argv)
+
+    # Then it fails with exit 1, a one-line message and nothing on stdout
+    assert (result.code, result.out) == (1, "")
+    assert result.err.startswith("error: ")
+    assert message in result.err
+    assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["credits", "add", "--tenant", "t", "--amount", "-5"], "positive whole number"),
+        (["credits", "add", "--tenant", "t", "--amount", "1.5"], "positive whole number"),
+        (["tenant", "create", "--name", "X", "--credits", "-1"], "zero or more"),
+        (["tenant", "create", "--name", "X", "--credits", "10", "--country", "XX"], "country code"),
+        (["tenant", "create", "--credits", "10"], "--name"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_2_and_persist_nothing(
+    local: LocalStack, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    # When the arguments are malformed
+    result = smsctl(capsys, *argv)
+
+    # Then argparse rejects them before anything is written
+    assert (result.code, result.out) == (2, "")
+    assert message in result.err
+    assert local.client("dynamodb").scan(TableName=local.names.physical("TenantsTable"))["Items"] == []
+
+
+def test_import_with_an_incomplete_header_is_refused_before_writing(
+    local: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a tenant and a CSV whose header lacks the tags column
+    tenant_id = ok(capsys, "tenant", "create", "--name", "Acme", "--credits", "0", "--country", "CO")["tenantId"]
+    csv_file = write_csv(tmp_path, "phone,name\n3001234567,Ana\n")
+
+    # When it is imported, Then the whole file is refused and no contact exists
+    result = smsctl(capsys, "contacts", "import", "--tenant", tenant_id, str(csv_file))
+    assert (result.code, result.out) == (1, "")
+    assert "missing: tags" in result.err
+    assert local.client("dynamodb").scan(TableName=local.names.physical("ContactsTable"))["Items"] == []
+
+
+def test_unreachable_local_stack_gives_a_hint(aws_env: None, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    # Given nothing listening on LOCAL_AWS_PORT
+    monkeypatch.setenv("LOCAL_AWS_PORT", str(free_port()))
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+
+    # When a command runs, Then it says where it tried and how to start the stack
+    result = smsctl(capsys, "credits", "show", "--tenant", "t")
+    assert (result.code, result.out) == (1, "")
+    assert "make dev" in result.err
+
+
+def test_console_script_round_trip(local: LocalStack, tmp_path: Path) -> None:
+    """The installed `smsctl` entry point, as a developer runs it."""
+    env = {**os.environ, "LOCAL_AWS_PORT": os.environ["LOCAL_AWS_PORT"]}
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(SMSCTL), *argv], capture_output=True, text=True, env=env, timeout=120, check=False)
+
+    # Given a tenant created through the console script
+    created = run("tenant", "create", "--name", "Shell", "--credits", "5", "--country", "CO")
+    assert created.returncode == 0, created.stderr
+    tenant_id = json.loads(created.stdout)["tenantId"]
+
+    # When contacts are imported (stderr is not a terminal: no progress bar)
+    csv_file = write_csv(tmp_path, "phone,name,tags\n3001234567,Ana,news\nnot-a-number,Bad,news\n")
+    imported = run("contacts", "import", "--tenant", tenant_id, str(csv_file))
+
+    # Then one JSON object comes out on stdout and stderr stays free of progress output
+    assert imported.returncode == 0, imported.stderr
+    assert (json.loads(imported.stdout)["imported"], json.loads(imported.stdout)["rejected"]) == (1, 1)
+    assert "importing [" not in imported.stderr
+
+    # And a bad amount fails with usage status 2 and nothing on stdout
+    bad = run("credits", "add", "--tenant", tenant_id, "--amount", "-3")
+    assert (bad.returncode, bad.stdout) == (2, "")
+    assert "positive whole number" in bad.stderr
+
+
+@pytest.fixture
+def deployed(aws_env: None) -> Iterator[LocalNames]:
+    """A "deployed" stack in moto: the template's tables and queues plus a CloudFormation stack whose
+    outputs are template.yaml's Outputs resolved to those physical names."""
+    with mock_aws():
+        names = LocalNames(stack_name="sms-prod", endpoint="https://sqs.us-east-1.amazonaws.com")
+        create_tables(boto3.client("dynamodb", region_name="us-east-1"), names)
+        create_queues(boto3.client("sqs", region_name="us-east-1"), names)
+        outputs = Resolver(load_template(), names).resolve(load_template()["Outputs"])
+        boto3.client("cloudformation", region_name="us-east-1").create_stack(
+            StackName="sms-prod",
+            TemplateBody=json.dumps(
+                {
+                    "Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+                    "Outputs": {key: {"Value": str(spec["Value"])} for key, spec in outputs.items()},
+                }
+            ),
+        )
+        yield names
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
+def test_stack_option_reads_names_from_the_stack_outputs(
+    deployed: LocalNames, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When commands target the deployed stack by name
+    tenant_id = ok(capsys, "--stack", "sms-prod", "tenant", "create", "--name", "Prod", "--credits", "7")["tenantId"]
+    ok(capsys, "--stack", "sms-prod", "credits", "add", "--tenant", tenant_id, "--amount", "3")
+
+    # Then they write to the stack's own tables
+    tenants = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName=deployed.physical("TenantsTable"), Key={"tenant_id": {"S": tenant_id}}
+    )["Item"]
+    assert tenants["credits"] == {"N": "10"}
+
+    # And dlq replay falls back to receive/send/delete where the move task API is missing
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs.send_message(QueueUrl=deployed.queue_url("DeliveryDeadLetterQueue"), MessageBody="dead")
+    assert ok(capsys, "--stack", "sms-prod", "dlq", "replay")["moved"] == 1
+    assert sqs.receive_message(QueueUrl=deployed.queue_url("DeliveryQueue"))["Messages"][0]["Body"] == "dead"
+
+    # And an unknown stack is a clear error
+    missing = smsctl(capsys, "--stack", "no-such-stack", "outbox")
+    assert (missing.code, missing.out) == (1, "")
+    assert "no-such-stack" in missing.err
