@@ -1,6 +1,6 @@
 """`make dev`: the local stack with demo data. Human-readable summary on stdout, logs on stderr.
 
-    python -m smsdev.dev [--no-seed] [--seed-json FILE] [--param Name=Value ...]
+    python -m smsdev.dev [--no-seed] [--json FILE] [--param Name=Value ...]
 
 Ports: LOCAL_AWS_PORT (default 4566) for the AWS endpoint, PORT (default 3000) for the API.
 LOCAL_LAMBDA_WORKERS (default 4) execution environments run the functions.
@@ -69,7 +69,7 @@ def print_summary(stack: LocalStack, seed: DemoSeed | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m smsdev.dev", description="Local stack with demo data.")
     parser.add_argument("--no-seed", action="store_true", help="start empty")
-    parser.add_argument("--seed-json", type=Path, help="also write the seed (tokens, tag ids) to this JSON file")
+    parser.add_argument("--json", type=Path, help="also write the endpoints and the seed (tokens, tag ids) to this file")
     parser.add_argument("--param", action="append", default=[], help="template parameter override, Name=Value")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(name)s] %(levelname)s %(message)s")
@@ -104,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_seed:
             bind_local_tables(stack.env, stack.names.region, stack.endpoint)
             seed = seed_demo(DynamoAdminStore(region=stack.names.region, host=stack.endpoint))
-            if args.seed_json:
-                args.seed_json.write_text(json.dumps(seed.as_json(), indent=2))
+        if args.json:
+            info = {"apiUrl": stack.api_url, "awsEndpoint": stack.endpoint, "seed": seed.as_json() if seed else None}
+            args.json.write_text(json.dumps(info, indent=2))
         logging.getLogger("smsdev.dev").info("started in %.1f s", time.monotonic() - started)
         print_summary(stack, seed)
         stop.wait()

@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -113,6 +114,8 @@ def _worker_main(conn: Connection, env: dict[str, str], warm: list[tuple[str, st
             except (TypeError, ValueError) as exc:
                 reply = {"error": {"errorType": "Runtime.MarshalError", "errorMessage": str(exc)}}
             except Exception as exc:  # noqa: BLE001 - a handler's error is its invocation's result, as in Lambda
+                # Lambda logs the uncaught error with its stack trace to the function's log (stderr here).
+                traceback.print_exc(file=sys.stderr)
                 reply = {"error": {"errorType": type(exc).__name__, "errorMessage": str(exc)}}
         conn.send_bytes(json.dumps(reply).encode())
 
