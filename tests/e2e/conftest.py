@@ -58,14 +58,14 @@ class LocalStackProcess:
     ) -> ApiResponse:
         """One HTTP request to the local API; JSON bodies decoded, error statuses returned, not raised."""
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        request = urllib.request.Request(self.api_url + path, data=data, method=method)  # noqa: S310 - local URL
+        request = urllib.request.Request(self.api_url + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
         if token is not None:
             request.add_header("Authorization", f"Bearer {token}")
         for key, value in (headers or {}).items():
             request.add_header(key, value)
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=60) as response:
                 status, raw, got = response.status, response.read(), dict(response.headers)
         except urllib.error.HTTPError as error:
             status, raw, got = error.code, error.read(), dict(error.headers)

@@ -63,9 +63,8 @@ def test_without_a_token_the_gateway_answers_401_without_calling_anyone(local_st
 
 @pytest.mark.parametrize("authorization", ["Token abc", "Bearer", "Bearer two words", "sms_not_a_bearer"])
 def test_a_malformed_authorization_header_gets_401(local_stack: LocalStackProcess, authorization: str) -> None:
-    response = local_stack.call(
-        "POST", "/api/messages/sms/tags", body=local_stack.seed["examplePayload"], headers={"Authorization": authorization}
-    )
+    payload, headers = local_stack.seed["examplePayload"], {"Authorization": authorization}
+    response = local_stack.call("POST", "/api/messages/sms/tags", body=payload, headers=headers)
     assert response.status == 401
     assert response.body == gateway_body(local_stack, "UNAUTHORIZED")
 

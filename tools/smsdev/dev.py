@@ -69,7 +69,7 @@ def print_summary(stack: LocalStack, seed: DemoSeed | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m smsdev.dev", description="Local stack with demo data.")
     parser.add_argument("--no-seed", action="store_true", help="start empty")
-    parser.add_argument("--json", type=Path, help="also write the endpoints and the seed (tokens, tag ids) to this file")
+    parser.add_argument("--json", type=Path, help="also write the endpoints and seed (tokens, tag ids) here")
     parser.add_argument("--param", action="append", default=[], help="template parameter override, Name=Value")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(name)s] %(levelname)s %(message)s")
