@@ -1,0 +1,170 @@
+"""Delivery receipts: Twilio status callbacks (POST /api/webhooks/twilio/status) and AWS End User Messaging
+SMS delivery events (EventBridge rule on source aws.sms-voice). Both end in smscore.domain.receipts.
+
+Twilio's callback bypasses the bearer-token authorizer: its signature is the gate, checked before
+anything is read. No `from __future__ import annotations` here: Powertools reads the annotations at runtime.
+"""
+
+from datetime import UTC, datetime
+from functools import cache
+from http import HTTPStatus
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from smscore.api.errors import error_response, register_error_handlers
+from smscore.api.models import ErrorBody
+from smscore.dal.receipt_store import DynamoReceiptStore
+from smscore.domain.receipts import (
+    Receipt,
+    ReceiptOutcome,
+    ReceiptStore,
+    apply_receipt,
+    aws_sms_receipt,
+    twilio_receipt,
+)
+from smscore.domain.twilio_signature import is_valid_twilio_signature
+from smscore.providers.registry import read_secret_json
+from smscore.wiring import bound_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver(enable_validation=True)
+register_error_handlers(app)
+
+SMS_EVENT_DETAIL_TYPE = "Text Message Delivery Status Updated"
+MAX_CALLBACK_BYTES = 16 * 1024
+
+
+class ReceiptAck(BaseModel):
+    outcome: ReceiptOutcome | None = None
+
+
+class ReceiptNotReady(Exception):
+    """The receipt overtook our own SENT write; raising makes Lambda retry the event later (then its DLQ)."""
+
+
+@cache
+def receipt_store() -> ReceiptStore:
+    settings = bound_settings()
+    return DynamoReceiptStore(region=settings.aws_region)
+
+
+def twilio_auth_token() -> str:
+    """From the same SSM/Secrets Manager JSON the Twilio provider sends with; cached by Powertools for 5 min."""
+    return str(read_secret_json(bound_settings().twilio_credentials_parameter)["auth_token"])
+
+
+def callback_url() -> str:
+    """The URL Twilio signed: the configured StatusCallback URL, else this request's public URL."""
+    configured = bound_settings().twilio_status_callback_url
+    if configured:
+        return configured
+    event = app.current_event
+    proto = event.headers.get("X-Forwarded-Proto") or event.headers.get("x-forwarded-proto") or "https"
+    host = event.headers.get("Host") or event.headers.get("host") or event.request_context.domain_name or ""
+    url = f"{proto}://{host}{event.request_context.path or event.path}"
+    if event.query_string_parameters:
+        url += "?" + urlencode(event.query_string_parameters)
+    return url
+
+
+def forbidden() -> Response[str]:
+    # A signature failure is not a domain error: nothing was looked at, so it is answered here, before anything.
+    return error_response(HTTPStatus.FORBIDDEN, ErrorBody.of("INVALID_SIGNATURE", "Missing or invalid signature"))
+
+
+def record_outcome(outcome: ReceiptOutcome, provider: str, message_ref: str | None) -> None:
+    metrics.add_metric(name=f"Receipt{outcome.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
+    logger.info("Receipt processed", extra={"outcome": outcome.value, "provider": provider, "message_ref": message_ref})
+
+
+@app.post(
+    "/api/webhooks/twilio/status",
+    summary="Twilio status callback (signed with X-Twilio-Signature; no bearer token)",
+    tags=["Receipts"],
+    responses={
+        200: {
+            "description": "Accepted (also for unknown or stale receipts)",
+            "content": {"application/json": {"model": ReceiptAck}},
+        },
+        403: {"description": "Missing or invalid signature", "content": {"application/json": {"model": ErrorBody}}},
+    },
+    openapi_extensions={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "MessageSid": {"type": "string"},
+                            "MessageStatus": {"type": "string"},
+                            "ErrorCode": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+@tracer.capture_method(capture_response=False)
+def twilio_status(
+    signature: Annotated[str | None, Header(alias="X-Twilio-Signature", max_length=256)] = None,
+) -> Response[Any]:
+    raw = app.current_event.decoded_body or ""
+    if len(raw.encode()) > MAX_CALLBACK_BYTES:
+        return forbidden()
+    params = parse_qsl(raw, keep_blank_values=True)
+    if not is_valid_twilio_signature(callback_url(), params, twilio_auth_token(), signature):
+        logger.warning("Twilio callback refused: bad or missing signature")
+        return forbidden()
+    receipt = twilio_receipt(dict(params), datetime.now(UTC))
+    if receipt is None:
+        return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck().model_dump_json())
+    outcome = apply_receipt(receipt, receipt_store())
+    record_outcome(outcome, "twilio", receipt.provider_message_id)
+    # Always 200 once the signature is good: Twilio must not retry a receipt we chose to ignore.
+    return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck(outcome=outcome).model_dump_json())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def twilio_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
+
+
+def handle_sms_event(event: EventBridgeEvent, store: ReceiptStore) -> ReceiptOutcome | None:
+    """Apply one AWS End User Messaging SMS event; None when it is not a final receipt of one of our messages."""
+    if event.detail_type != SMS_EVENT_DETAIL_TYPE:
+        return None
+    detail = event.detail
+    stamp = detail.get("eventTimestamp")
+    reported_at = datetime.fromtimestamp(stamp / 1000, UTC) if isinstance(stamp, int | float) else datetime.now(UTC)
+    receipt: Receipt | None = aws_sms_receipt(detail, reported_at)
+    if receipt is None:
+        return None
+    outcome = apply_receipt(receipt, store)
+    record_outcome(outcome, "aws_sms", receipt.message_id)
+    if outcome is ReceiptOutcome.NOT_YET_SENT:
+        raise ReceiptNotReady(receipt.message_id)
+    return outcome
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+@event_source(data_class=EventBridgeEvent)
+def sms_events_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    outcome = handle_sms_event(event, receipt_store())
+    return {"outcome": outcome.value if outcome else None}

@@ -1,0 +1,28 @@
+"""Twilio request signatures (X-Twilio-Signature): HMAC-SHA1 keyed with the account's auth token.
+
+The signed text is the full URL Twilio called, followed by every POST parameter as name then value,
+sorted by name (and by value for a repeated name). Base64 of the digest is what the header carries.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable
+
+
+def twilio_signature(url: str, params: Iterable[tuple[str, str]], auth_token: str) -> str:
+    signed = url + "".join(name + value for name, value in sorted(params))
+    digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def is_valid_twilio_signature(
+    url: str, params: Iterable[tuple[str, str]], auth_token: str, signature: str | None
+) -> bool:
+    """True only for the exact signature; compared in constant time so it cannot be guessed byte by byte."""
+    if not signature or not auth_token:
+        return False
+    expected = twilio_signature(url, params, auth_token)
+    return hmac.compare_digest(expected.encode(), signature.encode())
