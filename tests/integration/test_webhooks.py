@@ -1,0 +1,206 @@
+"""Delivery receipts through the real handlers on moto: Twilio status callbacks and AWS SMS EventBridge events."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from functions.send_by_tags import app as send_app
+from functions.webhooks import app as webhooks
+from smscore.dal.tables import DispatchRecord, MessageRecord
+from tests.conftest import LambdaContextStub, Stack, api_event, load_event
+from tests.integration.conftest import Campaign
+from tests.integration.receipts_helpers import (
+    deliver_as_sent,
+    install_twilio_credentials,
+    post_twilio,
+    provider_id,
+    signed_twilio_event,
+    twilio_event,
+)
+
+
+def send_one(campaign: Campaign) -> tuple[str, str]:
+    campaign.add("3001234567", "vip")
+    body = {"message": "Hi", "tagIds": [campaign.tags["vip"]]}
+    response = send_app.lambda_handler(
+        api_event(body, tenant_id=campaign.tenant_id, member_id=campaign.member_id), LambdaContextStub()
+    )
+    result = json.loads(response["body"])
+    return result["queueId"], result["messages"][0]["id"]
+
+
+def callback(message_id: str, status: str, error_code: str | None = None) -> dict[str, str]:
+    params = {"MessageSid": provider_id(message_id), "MessageStatus": status, "AccountSid": "AC01"}
+    return params | ({"ErrorCode": error_code} if error_code else {})
+
+
+def counts(queue_id: str) -> dict[str, int]:
+    d = DispatchRecord.get(queue_id)
+    return {
+        "SENT": int(d.count_sent),
+        "DELIVERED": int(d.count_delivered),
+        "UNDELIVERED": int(d.count_undelivered),
+    }
+
+
+@pytest.fixture
+def sent_message(stack: Stack, campaign: Campaign) -> tuple[str, str]:
+    install_twilio_credentials()
+    queue_id, message_id = send_one(campaign)
+    deliver_as_sent(message_id)
+    return queue_id, message_id
+
+
+class TestTwilioCallback:
+    def test_delivered_moves_the_message_and_the_counters(self, sent_message: tuple[str, str]) -> None:
+        queue_id, message_id = sent_message
+        # When Twilio reports the message delivered, correctly signed
+        status, body = post_twilio(signed_twilio_event(callback(message_id, "delivered")))
+        # Then it is DELIVERED, counted, and in the history
+        assert (status, body) == (200, {"outcome": "APPLIED"})
+        record = MessageRecord.get(message_id)
+        assert record.status == "DELIVERED"
+        assert record.history[-1].status == "DELIVERED"
+        assert counts(queue_id) == {"SENT": 0, "DELIVERED": 1, "UNDELIVERED": 0}
+
+    @pytest.mark.parametrize("twilio_status", ["undelivered", "failed"])
+    def test_undelivered_and_failed_record_the_error_code(
+        self, sent_message: tuple[str, str], twilio_status: str
+    ) -> None:
+        queue_id, message_id = sent_message
+        status, _ = post_twilio(signed_twilio_event(callback(message_id, twilio_status, "30003")))
+        assert status == 200
+        record = MessageRecord.get(message_id)
+        assert (record.status, record.provider_error_code) == ("UNDELIVERED", "30003")
+        assert record.history[-1].code == "30003"
+        assert counts(queue_id) == {"SENT": 0, "DELIVERED": 0, "UNDELIVERED": 1}
+
+    def test_an_older_receipt_replayed_after_a_newer_one_changes_nothing(self, sent_message: tuple[str, str]) -> None:
+        # Given the message is already UNDELIVERED
+        queue_id, message_id = sent_message
+        post_twilio(signed_twilio_event(callback(message_id, "undelivered", "30005")))
+        before = MessageRecord.get(message_id)
+        # When an out-of-order "sent" and a stale "delivered" arrive, and the same receipt again
+        replies = [
+            post_twilio(signed_twilio_event(callback(message_id, "sent"))),
+            post_twilio(signed_twilio_event(callback(message_id, "delivered"))),
+            post_twilio(signed_twilio_event(callback(message_id, "undelivered", "30005"))),
+        ]
+        # Then Twilio gets 200 each time and nothing moves
+        assert [r[0] for r in replies] == [200, 200, 200]
+        after = MessageRecord.get(message_id)
+        assert after.status == "UNDELIVERED"
+        assert len(after.history) == len(before.history)
+        assert counts(queue_id) == {"SENT": 0, "DELIVERED": 0, "UNDELIVERED": 1}
+
+    def test_an_unknown_message_is_200_and_writes_nothing(self, sent_message: tuple[str, str]) -> None:
+        queue_id, message_id = sent_message
+        status, body = post_twilio(signed_twilio_event(callback("00000000-0000-0000-0000-000000000000", "delivered")))
+        assert (status, body) == (200, {"outcome": "UNKNOWN_MESSAGE"})
+        assert MessageRecord.get(message_id).status == "SENT"
+        assert counts(queue_id) == {"SENT": 1, "DELIVERED": 0, "UNDELIVERED": 0}
+
+    @pytest.mark.parametrize(
+        "make_event",
+        [
+            pytest.param(lambda p: twilio_event(p, None), id="missing"),
+            pytest.param(lambda p: twilio_event(p, ""), id="empty"),
+            pytest.param(lambda p: twilio_event(p, "bm90IGEgc2lnbmF0dXJlIGF0IGFsbA=="), id="garbage"),
+            pytest.param(lambda p: signed_twilio_event(p, token="someone-elses-token"), id="other-token"),
+            pytest.param(
+                lambda p: {**signed_twilio_event(p), "body": signed_twilio_event(p)["body"] + "&ErrorCode=1"},
+                id="tampered-body",
+            ),
+        ],
+    )
+    def test_a_bad_or_missing_signature_is_403_and_changes_nothing(
+        self, sent_message: tuple[str, str], make_event: Any
+    ) -> None:
+        queue_id, message_id = sent_message
+        status, body = post_twilio(make_event(callback(message_id, "delivered")))
+        assert status == 403
+        assert body["code"] == "INVALID_SIGNATURE"
+        assert MessageRecord.get(message_id).status == "SENT"
+        assert counts(queue_id) == {"SENT": 1, "DELIVERED": 0, "UNDELIVERED": 0}
+
+    def test_a_bad_signature_reads_nothing(
+        self, sent_message: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Given a store that fails the test if it is touched at all
+        class Untouchable:
+            def find(self, receipt: object) -> None:
+                raise AssertionError("read before the signature was checked")
+
+            def transition(self, state: object, receipt: object) -> bool:
+                raise AssertionError("written before the signature was checked")
+
+        monkeypatch.setattr(webhooks, "receipt_store", lambda: Untouchable())
+        _, message_id = sent_message
+        response = webhooks.twilio_handler(
+            twilio_event(callback(message_id, "delivered"), "forged"), LambdaContextStub()
+        )
+        assert response["statusCode"] == 403
+
+    def test_intermediate_statuses_are_acknowledged_without_change(self, sent_message: tuple[str, str]) -> None:
+        _, message_id = sent_message
+        status, body = post_twilio(signed_twilio_event(callback(message_id, "sent")))
+        assert (status, body) == (200, {"outcome": None})
+        assert MessageRecord.get(message_id).status == "SENT"
+
+
+def sms_event(message_id: str, event_type: str = "TEXT_DELIVERED", final: bool = True) -> dict[str, Any]:
+    event = copy.deepcopy(load_event("eventbridge_sms_delivery.json"))
+    event["detail"].update(eventType=event_type, isFinal=final, messageStatus=event_type.removeprefix("TEXT_"))
+    event["detail"]["context"]["messageId"] = message_id
+    return event
+
+
+class TestAwsSmsEvents:
+    @pytest.fixture
+    def aws_sent(self, stack: Stack, campaign: Campaign) -> tuple[str, str]:
+        webhooks.receipt_store.cache_clear()
+        queue_id, message_id = send_one(campaign)
+        deliver_as_sent(message_id, provider="aws_sms")
+        return queue_id, message_id
+
+    def test_delivered_event_moves_the_message(self, aws_sent: tuple[str, str]) -> None:
+        queue_id, message_id = aws_sent
+        result = webhooks.sms_events_handler(sms_event(message_id), LambdaContextStub())
+        assert result == {"outcome": "APPLIED"}
+        assert MessageRecord.get(message_id).status == "DELIVERED"
+        assert counts(queue_id) == {"SENT": 0, "DELIVERED": 1, "UNDELIVERED": 0}
+
+    def test_final_failure_is_undelivered_then_a_late_success_is_ignored(self, aws_sent: tuple[str, str]) -> None:
+        queue_id, message_id = aws_sent
+        webhooks.sms_events_handler(sms_event(message_id, "TEXT_CARRIER_BLOCKED"), LambdaContextStub())
+        late = webhooks.sms_events_handler(sms_event(message_id, "TEXT_DELIVERED"), LambdaContextStub())
+        record = MessageRecord.get(message_id)
+        assert (record.status, record.provider_error_code) == ("UNDELIVERED", "CARRIER_BLOCKED")
+        assert late == {"outcome": "STALE"}
+        assert counts(queue_id) == {"SENT": 0, "DELIVERED": 0, "UNDELIVERED": 1}
+
+    def test_non_final_and_unknown_events_change_nothing(self, aws_sent: tuple[str, str]) -> None:
+        queue_id, message_id = aws_sent
+        pending = webhooks.sms_events_handler(sms_event(message_id, "TEXT_PENDING"), LambdaContextStub())
+        not_final = webhooks.sms_events_handler(
+            sms_event(message_id, "TEXT_CARRIER_UNREACHABLE", final=False), LambdaContextStub()
+        )
+        unknown = webhooks.sms_events_handler(sms_event("no-such-message"), LambdaContextStub())
+        assert (pending, not_final, unknown) == ({"outcome": None}, {"outcome": None}, {"outcome": "UNKNOWN_MESSAGE"})
+        assert MessageRecord.get(message_id).status == "SENT"
+        assert counts(queue_id) == {"SENT": 1, "DELIVERED": 0, "UNDELIVERED": 0}
+
+    def test_an_event_ahead_of_our_sent_write_fails_so_lambda_retries_it(
+        self, stack: Stack, campaign: Campaign
+    ) -> None:
+        # Given a message still QUEUED (the deliver function has not recorded SENT yet)
+        webhooks.receipt_store.cache_clear()
+        _, message_id = send_one(campaign)
+        # When its delivery event arrives / Then the invocation fails (async retry, then the DLQ) and nothing moves
+        with pytest.raises(webhooks.ReceiptNotReady):
+            webhooks.sms_events_handler(sms_event(message_id), LambdaContextStub())
+        assert MessageRecord.get(message_id).status == "QUEUED"

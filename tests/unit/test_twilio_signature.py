@@ -1,0 +1,50 @@
+"""X-Twilio-Signature checks against Twilio's published example, and what must make them fail."""
+
+from __future__ import annotations
+
+import pytest
+
+from smscore.domain.twilio_signature import is_valid_twilio_signature, twilio_signature
+
+# Twilio's documented request-validation example (auth token "12345").
+DOC_TOKEN = "12345"
+DOC_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
+DOC_PARAMS = [
+    ("CallSid", "CA1234567890ABCDE"),
+    ("Caller", "+14158675309"),
+    ("Digits", "1234"),
+    ("From", "+14158675309"),
+    ("To", "+18005551212"),
+]
+DOC_SIGNATURE = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+
+
+def test_reproduces_twilios_published_example() -> None:
+    assert twilio_signature(DOC_URL, DOC_PARAMS, DOC_TOKEN) == DOC_SIGNATURE
+
+
+def test_parameter_order_does_not_matter() -> None:
+    assert twilio_signature(DOC_URL, list(reversed(DOC_PARAMS)), DOC_TOKEN) == DOC_SIGNATURE
+
+
+def test_the_published_signature_is_valid() -> None:
+    assert is_valid_twilio_signature(DOC_URL, DOC_PARAMS, DOC_TOKEN, DOC_SIGNATURE)
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "token", "signature"),
+    [
+        (DOC_URL, [*DOC_PARAMS[:2], ("Digits", "9999"), *DOC_PARAMS[3:]], DOC_TOKEN, DOC_SIGNATURE),  # tampered value
+        (DOC_URL, [*DOC_PARAMS, ("ErrorCode", "30003")], DOC_TOKEN, DOC_SIGNATURE),  # added parameter
+        (DOC_URL, DOC_PARAMS[1:], DOC_TOKEN, DOC_SIGNATURE),  # removed parameter
+        ("https://mycompany.com/other.php?foo=1&bar=2", DOC_PARAMS, DOC_TOKEN, DOC_SIGNATURE),  # other URL
+        (DOC_URL, DOC_PARAMS, "54321", DOC_SIGNATURE),  # other account's token
+        (DOC_URL, DOC_PARAMS, DOC_TOKEN, DOC_SIGNATURE.lower()),  # mangled header
+        (DOC_URL, DOC_PARAMS, DOC_TOKEN, ""),  # empty header
+        (DOC_URL, DOC_PARAMS, DOC_TOKEN, None),  # missing header
+        (DOC_URL, DOC_PARAMS, "", twilio_signature(DOC_URL, DOC_PARAMS, "")),  # unconfigured token never passes
+        (DOC_URL, DOC_PARAMS, DOC_TOKEN, "ü" * 28),  # non-ASCII garbage
+    ],
+)
+def test_anything_else_is_invalid(url: str, params: list[tuple[str, str]], token: str, signature: str | None) -> None:
+    assert not is_valid_twilio_signature(url, params, token, signature)
