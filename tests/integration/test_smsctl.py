@@ -396,3 +396,18 @@ def test_stack_option_reads_names_from_the_stack_outputs(
     missing = smsctl(capsys, "--stack", "no-such-stack", "outbox")
     assert (missing.code, missing.out) == (1, "")
     assert "no-such-stack" in missing.err
+
+
+@pytest.mark.parametrize(("value", "port"), [("", 4566), (" 4570 ", 4570)])
+def test_local_port_is_read_like_make_dev(monkeypatch: pytest.MonkeyPatch, value: str, port: int) -> None:
+    monkeypatch.setenv("LOCAL_AWS_PORT", value)
+    assert cli.local_aws_port() == port
+
+
+def test_a_malformed_local_port_is_a_clear_error(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOCAL_AWS_PORT", "http://localhost")
+    result = smsctl(capsys, "outbox")
+    assert (result.code, result.out) == (1, "")
+    assert "LOCAL_AWS_PORT must be a TCP port number" in result.err

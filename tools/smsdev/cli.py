@@ -49,7 +49,9 @@ class CliError(Exception):
 # ---------------------------------------------------------------------------------------------- target stack
 def local_aws_port() -> int:
     """The port of the local AWS endpoint, read the way `make dev` reads it (LOCAL_AWS_PORT, default 4566)."""
-    raw = os.environ.get("LOCAL_AWS_PORT", str(DEFAULT_LOCAL_PORT)).strip()
+    raw = os.environ.get("LOCAL_AWS_PORT", "").strip()
+    if not raw:  # unset or empty: the default, as smsdev.dev does
+        return DEFAULT_LOCAL_PORT
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise CliError(f"LOCAL_AWS_PORT must be a TCP port number, got {raw!r}")
     return int(raw)
@@ -316,7 +318,8 @@ def contacts_import(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     report = ImportReport(limit=args.max_listed)
     tag_ids: dict[str, str] = {}
     tag_names: dict[str, str] = {}
-    progress = Progress(text.count("\n"), sys.stderr, enabled=sys.stderr.isatty())
+    data_lines = text.count("\n") + (not text.endswith("\n")) - 1  # minus the header
+    progress = Progress(data_lines, sys.stderr, enabled=sys.stderr.isatty())
     started = time.monotonic()
     in_flight: deque[tuple[Future[list[str]], int]] = deque()
 
