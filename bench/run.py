@@ -1,0 +1,92 @@
+"""`make bench`: run every benchmark, print one table (figure, floor, ratio, target, PASS/MISS), save JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.harness import Row
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _suites(quick: bool) -> dict[str, Callable[[], list[Row]]]:
+    from bench import cold_start, numbers, send_path
+
+    sizes = (1_000, 10_000) if quick else (1_000, 10_000, 50_000)
+    suites: dict[str, Callable[[], list[Row]]] = {
+        "send_calls": lambda: [send_path.measure_calls(10_000)],
+        "send_time": lambda: [row for n in sizes for row in send_path.measure_time(n, measure_memory=n == sizes[-1])],
+        "numbers": lambda: [numbers.measure()],
+        "cold_start": cold_start.measure,
+    }
+    try:
+        from bench import delivery
+
+        suites["delivery"] = delivery.measure
+    except ImportError:
+        pass
+    try:
+        from bench import contacts_import
+
+        suites["import"] = lambda: [contacts_import.measure(20_000 if quick else 100_000)]
+    except ImportError:
+        pass
+    return suites
+
+
+def _print_table(rows: list[Row]) -> None:
+    header = f"{'benchmark':<78} {'value':>12} {'floor/base':>12} {'ratio':>7}  {'target':<42} result"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "-"
+        baseline = f"{row.baseline:g}" if row.baseline is not None else "-"
+        value = f"{row.value:g} {row.unit}"
+        print(
+            f"{row.name:<78} {value:>12} {baseline:>12} {ratio:>7}  {row.target:<42} {'PASS' if row.passed else 'MISS'}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", help="run only these suites")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (skips the 50,000-recipient case)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    suites = _suites(args.quick)
+    rows: list[Row] = []
+    timings: dict[str, float] = {}
+    for name, suite in suites.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        rows.extend(suite())
+        timings[name] = round(time.perf_counter() - start, 1)
+    _print_table(rows)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report = {
+        "at": stamp,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "suite_seconds": timings,
+        "rows": [row.as_dict() for row in rows],
+    }
+    for path in (RESULTS / f"bench-{stamp}.json", RESULTS / "latest.json"):
+        path.write_text(json.dumps(report, indent=2))
+    missed = [row.name for row in rows if not row.passed]
+    total = sum(timings.values())
+    print(f"\n{len(rows) - len(missed)} PASS, {len(missed)} MISS in {total:.0f}s; {RESULTS / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

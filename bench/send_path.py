@@ -1,0 +1,231 @@
+"""Send path: AWS calls per 1,000 recipients against their floor, and handler time against the bare calls."""
+
+from __future__ import annotations
+
+import json
+import math
+import tracemalloc
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from bench.harness import AwsCallCounter, Row, moto_stack, timed
+
+TAGS = ("regulars", "newsletter")
+
+
+def _seed(recipients: int) -> tuple[str, str, list[str]]:
+    """A tenant whose two tags overlap by 40% and together reach `recipients` distinct mobiles."""
+    from smscore.dal.admin_store import ContactInput, DynamoAdminStore
+    from smscore.wiring import bound_settings
+
+    bound_settings()
+    admin = DynamoAdminStore(region="us-east-1")
+    tenant_id = admin.create_tenant("Bench", credits=10 * recipients, default_country="CO")
+    member = admin.create_member(tenant_id, "bench@example.test", accept_terms=True)
+    first_end = int(recipients * 0.7)
+    second_start = int(recipients * 0.3)
+    contacts = []
+    for i in range(recipients):
+        tags = [t for t, inside in ((TAGS[0], i < first_end), (TAGS[1], i >= second_start)) if inside]
+        contacts.append(ContactInput(phone=f"300{i:07d}", name=f"Contact {i}", tag_names=tags))
+    admin.add_contacts(tenant_id, contacts)
+    tag_ids = [t.tag_id for t in admin.tags(tenant_id)]
+    return tenant_id, member.member_id, tag_ids
+
+
+def _event(tenant_id: str, member_id: str, tag_ids: list[str]) -> dict[str, Any]:
+    from pathlib import Path
+
+    event: dict[str, Any] = json.loads(
+        (Path(__file__).resolve().parents[1] / "tests/events/apigw_send_by_tags.json").read_text()
+    )
+    event["body"] = json.dumps({"message": "Spring sale: 20% off everything this weekend.", "tagIds": tag_ids})
+    event["requestContext"]["authorizer"].update(tenantId=tenant_id, memberId=member_id, principalId=member_id)
+    return event
+
+
+class _Context:
+    function_name = "bench"
+    memory_limit_in_mb = 1769
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def _invoke(tenant_id: str, member_id: str, tag_ids: list[str]) -> dict[str, Any]:
+    from functions.send_by_tags import app as handler
+
+    response: dict[str, Any] = handler.lambda_handler(_event(tenant_id, member_id, tag_ids), _Context())
+    assert response["statusCode"] == 201, response["body"][:500]
+    return response
+
+
+def _floor_items(n: int, table: str) -> list[dict[str, Any]]:
+    """Low-level items of the same shape the send path writes."""
+    from smscore.dal.campaign_store import DynamoCampaignStore
+    from smscore.domain.model import MessageStatus, OutgoingMessage
+
+    now = datetime.now(UTC)
+    queue_id = str(uuid.uuid4())
+    return [
+        DynamoCampaignStore._record(
+            OutgoingMessage(
+                message_id=str(uuid.uuid4()),
+                tenant_id="tenant",
+                queue_id=queue_id,
+                recipient=f"+57300{i:07d}",
+                contact_id=str(uuid.uuid4()),
+                body="Spring sale: 20% off everything this weekend.",
+                segments=1,
+                encoding="GSM-7",
+                credits=1,
+                provider="sandbox",
+                created_at=now,
+            ),
+            MessageStatus.QUEUED,
+        ).serialize()
+        for i in range(n)
+    ]
+
+
+def _bare_floor_seconds(
+    tenant_id: str, tag_ids: list[str], n: int, per_queue_message: int, urls: dict[str, str]
+) -> float:
+    """The floor operations of the send path made directly with boto3 on the same emulator and data:
+    one paginated Query per tag (same projection), the tenant read, one debit transaction, n/25 BatchWriteItem
+    and the SendMessageBatch calls. What the handler adds on top is its own overhead."""
+    from smscore.dal.tables import LedgerRecord, MessageRecord, TagMemberRecord, TenantRecord
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    table = MessageRecord.Meta.table_name
+    items = _floor_items(n, table)
+    ids = [item["message_id"]["S"] for item in items]
+
+    def floor() -> None:
+        paginator = dynamodb.get_paginator("query")
+        for tag_id in tag_ids:
+            for _page in paginator.paginate(
+                TableName=TagMemberRecord.Meta.table_name,
+                KeyConditionExpression="tag_key = :k",
+                ExpressionAttributeValues={":k": {"S": f"{tenant_id}#{tag_id}"}},
+                ProjectionExpression="contact_id, phone, opted_out",
+            ):
+                pass
+        dynamodb.get_item(
+            TableName=TenantRecord.Meta.table_name, Key={"tenant_id": {"S": tenant_id}}, ConsistentRead=True
+        )
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": TenantRecord.Meta.table_name,
+                        "Key": {"tenant_id": {"S": tenant_id}},
+                        "UpdateExpression": "ADD credits :minus",
+                        "ConditionExpression": "credits >= :cost",
+                        "ExpressionAttributeValues": {":minus": {"N": str(-n)}, ":cost": {"N": str(n)}},
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": LedgerRecord.Meta.table_name,
+                        "Item": {"tenant_id": {"S": tenant_id}, "entry_id": {"S": str(uuid.uuid4())}},
+                    }
+                },
+            ]
+        )
+        for start in range(0, n, 25):
+            chunk = items[start : start + 25]
+            dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item}} for item in chunk]})
+        bodies = [
+            json.dumps({"tenantId": tenant_id, "queueId": "q", "messageIds": ids[i : i + per_queue_message]})
+            for i in range(0, n, per_queue_message)
+        ]
+        for start in range(0, len(bodies), 10):
+            entries = [{"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[start : start + 10])]
+            sqs.send_message_batch(QueueUrl=urls["DeliveryQueue"], Entries=entries)
+
+    seconds, _ = timed(floor)
+    return seconds
+
+
+def measure_calls(recipients: int = 10_000) -> Row:
+    with moto_stack() as _stack, AwsCallCounter() as counter:
+        tenant_id, member_id, tag_ids = _seed(recipients)
+        per_queue_message = int(_stack_env("RECIPIENTS_PER_QUEUE_MESSAGE"))
+        before = counter.calls.copy()
+        _invoke(tenant_id, member_id, tag_ids)
+        calls = counter.calls - before
+    total = sum(calls.values())
+    sqs_batches = math.ceil(math.ceil(recipients / per_queue_message) / 10)
+    # Floor: the message writes, the SQS batches, one Query per tag, the tenant read and the one debit.
+    floor = math.ceil(recipients / 25) + sqs_batches + len(tag_ids) + 1 + 1
+    per_thousand = total * 1000 / recipients
+    floor_per_thousand = floor * 1000 / recipients
+    return Row(
+        name=f"send: AWS calls per 1,000 recipients ({recipients:,} recipients, 2 tags)",
+        value=round(per_thousand, 2),
+        unit="calls",
+        baseline=round(floor_per_thousand, 2),
+        target="<= 1.1x floor",
+        passed=per_thousand <= 1.1 * floor_per_thousand,
+        details={"by_operation": dict(calls), "floor_total": floor, "total": total},
+    )
+
+
+def _stack_env(name: str) -> str:
+    import os
+
+    return os.environ[name]
+
+
+def measure_time(recipients: int, measure_memory: bool = False) -> list[Row]:
+    with moto_stack() as stack:
+        tenant_id, member_id, tag_ids = _seed(recipients)
+        per_queue_message = int(_stack_env("RECIPIENTS_PER_QUEUE_MESSAGE"))
+        _invoke(tenant_id, member_id, tag_ids[:1])  # warm: imports and clients, a small campaign
+        floor = _bare_floor_seconds(tenant_id, tag_ids, recipients, per_queue_message, stack.queue_urls)
+        if measure_memory:
+            tracemalloc.start()
+        seconds, response = timed(lambda: _invoke(tenant_id, member_id, tag_ids))
+        peak = tracemalloc.get_traced_memory()[1] if measure_memory else 0
+        if measure_memory:
+            tracemalloc.stop()
+    rows = [
+        Row(
+            name=f"send: handler wall time, {recipients:,} recipients (moto in-process)",
+            value=round(seconds, 3),
+            unit="s",
+            baseline=round(floor, 3),
+            target="<= 1.5x the bare floor calls",
+            passed=seconds <= 1.5 * floor,
+        )
+    ]
+    if measure_memory:
+        size = len(response["body"].encode())
+        rows.append(
+            Row(
+                name=f"send: peak traced memory, {recipients:,} recipients (includes moto's copy)",
+                value=round(peak / 2**20, 1),
+                unit="MiB",
+                baseline=512,
+                target="< 512 MiB",
+                passed=peak < 512 * 2**20,
+            )
+        )
+        rows.append(
+            Row(
+                name=f"send: response size, {recipients:,} recipients",
+                value=round(size / 2**20, 2),
+                unit="MiB",
+                baseline=6,
+                target="< 6 MiB (Lambda response limit)",
+                passed=size < 6 * 2**20,
+            )
+        )
+    return rows
