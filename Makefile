@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup dev test lint typecheck template build pytest unit integration e2e bench clean
+.PHONY: help setup dev test lint typecheck template build pytest unit integration e2e bench clean openapi
 
 help:
 	@echo "make dev    start the local stack (moto + API + delivery poller) with demo data"
@@ -31,6 +31,10 @@ setup: $(STAMP)
 
 dev: $(STAMP)
 	$(BIN)/python -m smsdev.dev
+
+# openapi.json is generated from the handlers' resolvers; tests/unit/test_openapi.py fails when it drifts.
+openapi: $(STAMP)
+	$(BIN)/python -m smsdev.openapi_doc
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
