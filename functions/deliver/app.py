@@ -29,7 +29,8 @@ from smscore.wiring import bound_settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record waits for a redelivery is not an error: answer with the item failures, not a raise.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 copy_config_to_registered_loggers(source_logger=logger, include={"smscore"})
 
 OUTCOME_METRICS = {
