@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import chain
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -17,6 +20,10 @@ from smscore.domain.errors import InsufficientCredits
 from smscore.domain.model import Dispatch, LedgerKind, MessageStatus, OutgoingMessage, TagRecipient, Tenant
 
 BATCH_WRITE_SIZE = 25
+
+
+class UnprocessedWrites(Exception):
+    """DynamoDB kept returning unprocessed items (sustained throttling)."""
 
 
 def ledger_entry_id(at: datetime) -> str:
@@ -32,9 +39,12 @@ def _slices[T](items: Sequence[T], parts: int) -> Iterator[Sequence[T]]:
 
 
 class DynamoCampaignStore:
-    def __init__(self, region: str, host: str | None = None, write_workers: int = 8) -> None:
+    def __init__(
+        self, region: str, host: str | None = None, write_workers: int = 8, unprocessed_attempts: int = 8
+    ) -> None:
         self._connection = Connection(region=region, host=host)
         self._write_workers = write_workers
+        self._unprocessed_attempts = unprocessed_attempts
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         try:
@@ -109,9 +119,8 @@ class DynamoCampaignStore:
 
     def _write_batches(self, records: Sequence[MessageRecord]) -> None:
         def write(chunk: Sequence[MessageRecord]) -> None:
-            with MessageRecord.batch_write() as batch:
-                for record in chunk:
-                    batch.save(record)
+            for start in range(0, len(chunk), BATCH_WRITE_SIZE):
+                self._write_batch([record.serialize() for record in chunk[start : start + BATCH_WRITE_SIZE]])
 
         workers = max(1, min(self._write_workers, -(-len(records) // BATCH_WRITE_SIZE)))
         if workers == 1:
@@ -120,6 +129,19 @@ class DynamoCampaignStore:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             # list() re-raises the first failure of any worker
             list(pool.map(write, _slices(records, workers)))
+
+    def _write_batch(self, items: list[dict[str, Any]]) -> None:
+        """One BatchWriteItem; unprocessed items (throttling) are retried with exponential backoff and full jitter."""
+        connection = MessageRecord._get_connection()
+        for attempt in range(self._unprocessed_attempts):
+            if attempt:
+                time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+            response = connection.batch_write_item(put_items=items)
+            unprocessed = response.get("UnprocessedItems", {}).get(connection.table_name, [])
+            items = [entry["PutRequest"]["Item"] for entry in unprocessed]
+            if not items:
+                return
+        raise UnprocessedWrites(f"{len(items)} messages still unprocessed after {self._unprocessed_attempts} attempts")
 
     @staticmethod
     def _record(message: OutgoingMessage, status: MessageStatus, reason: str | None = None) -> MessageRecord:
