@@ -400,3 +400,44 @@ def test_status_transition_refuses_a_move_from_the_wrong_status(
     assert record.tenant_status == f"{campaign.tenant_id}#DELIVERED"
     dispatch = DispatchRecord.get(queue_id)
     assert (dispatch.count_sent, dispatch.count_delivered) == (0, 1)
+
+
+def test_twilio_through_the_handler_with_credentials_from_ssm(
+    stack: Stack, atomic_moto: None, campaign: Campaign, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The production wiring end to end (registry, SSM credentials, HTTP), against the fake Twilio server."""
+    from smscore.dal.tables import TenantRecord
+    from tests.integration.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, MESSAGING_SERVICE_SID, FakeTwilio
+
+    # Given the Twilio credentials in SSM and the deliver function pointed at a fake Twilio
+    env = function_environment(stack.names, "DeliverFunction")
+    boto3.client("ssm", region_name=stack.names.region).put_parameter(
+        Name=env["TWILIO_CREDENTIALS_PARAMETER"],
+        Type="SecureString",
+        Value=json.dumps({"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN}),
+    )
+    with FakeTwilio() as fake:
+        for key, value in {
+            **env,
+            "TWILIO_API_BASE_URL": fake.url,
+            "TWILIO_MESSAGING_SERVICE_SID": MESSAGING_SERVICE_SID,
+        }.items():
+            monkeypatch.setenv(key, value)
+        reset_deliver_caches()
+        TenantRecord(campaign.tenant_id).update(actions=[TenantRecord.provider.set("twilio")])
+        delivery = Delivery(stack=stack, sandbox=Counting(SandboxProvider(DynamoOutbox())))
+        _, ids = delivery.send_campaign(campaign, NUMBERS[0], NUMBERS[1])
+        # When delivered
+        try:
+            result = delivery.deliver(*delivery.sqs_bodies())
+        finally:
+            reset_deliver_caches()
+        # Then each number reached Twilio once and the message records carry Twilio's sid
+        assert result == {"batchItemFailures": []}
+        assert sorted(r.form["To"] for r in fake.requests) == [NUMBERS[0], NUMBERS[1]]
+        for number, message_id in ids.items():
+            record = MessageRecord.get(message_id)
+            assert record.status == "SENT"
+            assert record.provider == "twilio"
+            assert record.provider_message_id.startswith("SM")
+            assert fake.sends_to(number)[0].form["Body"] == "Hola"
