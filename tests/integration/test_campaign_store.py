@@ -41,7 +41,7 @@ def test_unprocessed_items_are_written_on_a_later_attempt(stack: Stack) -> None:
         stub.add_response("batch_write_item", {"UnprocessedItems": {}})
         sent: list[list[str]] = []
         connection.connection.client.meta.events.register_first(
-            "before-call.dynamodb.BatchWriteItem",
+            "before-parameter-build.dynamodb.BatchWriteItem",
             lambda params, **_: sent.append(
                 [r["PutRequest"]["Item"]["message_id"]["S"] for r in params["RequestItems"][table]]
             ),
