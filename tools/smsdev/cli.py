@@ -615,7 +615,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"error: AWS request failed: {describe_aws_error(exc)}", file=sys.stderr)
         return 1
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+    try:
+        print(json.dumps(result, indent=2, ensure_ascii=False), flush=True)
+    except BrokenPipeError:  # `smsctl ... | head`: the reader left; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 
