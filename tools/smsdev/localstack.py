@@ -96,12 +96,15 @@ class LocalStack:
         sqs = aws_client("sqs", self.endpoint, region)
         self.queue_urls = create_queues(sqs, self.names)
         self.env = function_env(specs, self.endpoint, region)
+        template = load_template()
+        default_memory = template.get("Globals", {}).get("Function", {}).get("MemorySize", 128)
         refs = {
             logical_id: HandlerRef(
                 function_name=self.names.physical(logical_id),
                 module=spec.module,
                 attribute=spec.handler,
                 timeout_seconds=spec.timeout,
+                memory_mb=int(template["Resources"][logical_id]["Properties"].get("MemorySize", default_memory)),
             )
             for logical_id, spec in specs.items()
         }
