@@ -3,7 +3,6 @@
 No `from __future__ import annotations` here: Powertools reads the parameter annotations at runtime.
 """
 
-from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -18,6 +17,7 @@ from smscore.api.messages import (
     DEFAULT_PAGE_SIZE,
     MAX_CURSOR_LENGTH,
     MAX_PAGE_SIZE,
+    IsoDateTime,
     MessageAudit,
     MessageDto,
     MessagePageDto,
@@ -95,8 +95,8 @@ def list_messages(
     recipient: Annotated[
         str | None, Query(min_length=1, max_length=32, description="E.164, or as typed (read in the default country)")
     ] = None,
-    created_from: Annotated[datetime | None, Query(alias="from", description="ISO 8601, inclusive")] = None,
-    created_to: Annotated[datetime | None, Query(alias="to", description="ISO 8601, inclusive")] = None,
+    created_from: Annotated[IsoDateTime | None, Query(alias="from", description="ISO 8601, inclusive")] = None,
+    created_to: Annotated[IsoDateTime | None, Query(alias="to", description="ISO 8601, inclusive")] = None,
     channel: Annotated[Literal["sms"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH)] = None,

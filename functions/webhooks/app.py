@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -119,14 +120,23 @@ def record_outcome(outcome: ReceiptOutcome, provider: str, message_ref: str | No
 )
 @tracer.capture_method(capture_response=False)
 def twilio_status(
-    signature: Annotated[str | None, Header(alias="X-Twilio-Signature", max_length=256)] = None,
+    signature: Annotated[str | None, Header(alias="X-Twilio-Signature")] = None,
 ) -> Response[Any]:
     raw = app.current_event.decoded_body or ""
     if len(raw.encode()) > MAX_CALLBACK_BYTES:
         return forbidden()
+    if not signature:
+        logger.warning("Twilio callback refused: no signature")
+        return forbidden()
+    try:
+        auth_token = twilio_auth_token()
+    except GetParameterError:
+        # Nothing to verify against: refuse (and alarm through the log) rather than accept unverified receipts.
+        logger.exception("Twilio callback refused: the auth token parameter cannot be read")
+        return forbidden()
     params = parse_qsl(raw, keep_blank_values=True)
-    if not is_valid_twilio_signature(callback_url(), params, twilio_auth_token(), signature):
-        logger.warning("Twilio callback refused: bad or missing signature")
+    if not is_valid_twilio_signature(callback_url(), params, auth_token, signature):
+        logger.warning("Twilio callback refused: bad signature")
         return forbidden()
     receipt = twilio_receipt(dict(params), datetime.now(UTC))
     if receipt is None:

@@ -278,6 +278,8 @@ class TestValidation:
             ({"limit": "ten"}, "limit"),
             ({"status": "LOST"}, "status"),
             ({"from": "yesterday"}, "from"),
+            ({"to": "0.5"}, "to"),
+            ({"from": "1795705200"}, "from"),
             ({"channel": "email"}, "channel"),
             ({"recipient": "12345"}, "recipient"),
             ({"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "from"),

@@ -204,3 +204,13 @@ class TestAwsSmsEvents:
         with pytest.raises(webhooks.ReceiptNotReady):
             webhooks.sms_events_handler(sms_event(message_id), LambdaContextStub())
         assert MessageRecord.get(message_id).status == "QUEUED"
+
+
+def test_without_a_readable_auth_token_every_callback_is_refused(stack: Stack, campaign: Campaign) -> None:
+    # Given no Twilio credentials parameter exists / When a callback arrives with some signature
+    _, message_id = send_one(campaign)
+    deliver_as_sent(message_id)
+    status, body = post_twilio(signed_twilio_event(callback(message_id, "delivered"), token="guess"))
+    # Then it is refused like a bad signature, and nothing moves
+    assert (status, body["code"]) == (403, "INVALID_SIGNATURE")
+    assert MessageRecord.get(message_id).status == "SENT"

@@ -54,13 +54,16 @@ def build() -> dict[str, Any]:
         title="SMS by tags",
         version="1.0.0",
         description="Send SMS campaigns to the contacts carrying given tags, and follow them to delivery.",
-        security_schemes={BEARER: HTTPBearer(description="API token: Authorization: Bearer <token>")},
         on_conflict="error",
     )
     for module_name in _handler_modules():
         module = importlib.import_module(module_name)
         merge.add_schema(module.app.get_openapi_schema())
-    document: dict[str, Any] = json.loads(json.dumps(merge.get_openapi_schema(), default=str))
+    document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
+    bearer = HTTPBearer(description="API token: Authorization: Bearer <token>")
+    document.setdefault("components", {})["securitySchemes"] = {
+        BEARER: bearer.model_dump(mode="json", by_alias=True, exclude_none=True)
+    }
 
     routes = _template_routes()
     documented: set[tuple[str, str]] = set()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from smscore.dal.message_queries import IndexPlan, MessageFilters, plan_for
@@ -26,6 +27,19 @@ MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
 MAX_CURSOR_LENGTH = 2048
 CURSOR_VERSION = 1
+
+
+_ISO_8601_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _iso_8601_only(value: Any) -> Any:
+    """Pydantic would also read "0.5" as a Unix time; the contract says ISO 8601, so only that is accepted."""
+    if isinstance(value, str) and not _ISO_8601_START.match(value):
+        raise ValueError("must be an ISO 8601 date-time, such as 2026-11-26T15:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]
 
 
 class _Dto(BaseModel):
