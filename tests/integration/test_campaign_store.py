@@ -63,3 +63,22 @@ def test_sustained_throttling_raises_instead_of_losing_messages(stack: Stack) ->
             stub.add_response("batch_write_item", {"UnprocessedItems": {connection.table_name: pending}})
         with pytest.raises(UnprocessedWrites):
             store.save_messages(messages)
+
+
+def test_a_debit_that_loses_the_race_is_insufficient_credits_not_an_error(stack: Stack) -> None:
+    # Given a tenant whose balance was spent after the campaign was priced (the early check saw enough)
+    from smscore.dal.admin_store import DynamoAdminStore
+    from smscore.domain.errors import InsufficientCredits
+    from smscore.domain.model import Dispatch
+
+    admin = DynamoAdminStore(region=stack.names.region)
+    tenant_id = admin.create_tenant("Acme", credits=5)
+    store = DynamoCampaignStore(region=stack.names.region)
+    dispatch = Dispatch("q1", tenant_id, "m1", "Hi", ["t"], "CO", 6, 1, 6, datetime.now(UTC))
+    # When the conditional debit runs
+    with pytest.raises(InsufficientCredits) as refused:
+        store.debit(dispatch)
+    # Then it is refused with the real balance, and nothing moved
+    assert (refused.value.required, refused.value.available) == (6, 5)
+    assert int(admin.tenant(tenant_id).credits) == 5
+    assert [int(e.amount) for e in admin.ledger(tenant_id)] == [5]

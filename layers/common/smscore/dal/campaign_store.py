@@ -111,8 +111,11 @@ class DynamoCampaignStore:
                     condition=DispatchRecord.queue_id.does_not_exist(),
                 )
         except TransactWriteError as exc:
+            # Reasons come in PynamoDB's request order (checks, deletes, puts, updates), not ours: the balance
+            # update is last. The dispatch put's condition cannot fail for a fresh UUID, so any failed
+            # condition is the balance.
             reasons = exc.cancellation_reasons or []
-            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            if any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons):
                 tenant = self.get_tenant(dispatch.tenant_id)
                 raise InsufficientCredits(required=cost, available=tenant.credits if tenant else 0) from exc
             raise
