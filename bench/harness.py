@@ -84,10 +84,33 @@ def reset_caches() -> None:
     settings.get_settings.cache_clear()
     for factory in (wiring.bound_settings, wiring.campaign_store, wiring.delivery_queue, wiring.idempotency_store):
         factory.cache_clear()
-    with contextlib.suppress(ImportError):
-        from functions.send_by_tags import app as send_app
+    from functions.deliver import app as deliver_app
+    from functions.send_by_tags import app as send_app
 
-        send_app.campaigns.cache_clear()
+    for cached in (send_app.campaigns, deliver_app.deliverer, deliver_app.provider_registry):
+        cached.cache_clear()
+
+
+@contextlib.contextmanager
+def serialised_moto() -> Iterator[None]:
+    """One moto request at a time: in-process moto applies ADD and transactions as unlocked read-modify-write,
+    so concurrent workers would lose counter updates that real DynamoDB never loses (the local stack locks too)."""
+    import threading
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.RLock()
+    original = BotocoreStubber.__call__
+
+    def serialised(self: BotocoreStubber, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    BotocoreStubber.__call__ = serialised  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BotocoreStubber.__call__ = original  # type: ignore[method-assign]
 
 
 class AwsCallCounter:

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from smscore.api.errors import register_error_handlers
+from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.messages import (
     DEFAULT_PAGE_SIZE,
     MAX_CURSOR_LENGTH,
@@ -23,7 +23,6 @@ from smscore.api.messages import (
     MessagePageDto,
     QueueStatusDto,
 )
-from smscore.api.models import ErrorBody
 from smscore.dal.message_queries import DynamoMessageQueries
 from smscore.domain.model import MessageStatus
 from smscore.wiring import bound_settings
@@ -37,15 +36,11 @@ register_error_handlers(app)
 ID_MAX_LENGTH = 64
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
-
-
 def _ok(model: type, description: str) -> dict[int, Any]:
     return {
         200: {"description": description, "content": {"application/json": {"model": model}}},
-        400: _error("Invalid parameters (code VALIDATION_ERROR)"),
-        404: _error("Not found, or owned by another tenant (code NOT_FOUND)"),
+        400: documented_error("Invalid parameters (code VALIDATION_ERROR)"),
+        404: documented_error("Not found, or owned by another tenant (code NOT_FOUND)"),
     }
 
 

@@ -5,15 +5,14 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore.api.campaigns import Caller, CampaignService
-from smscore.api.errors import register_error_handlers
+from smscore.api.errors import documented_error, register_error_handlers
+from smscore.api.middlewares import json_body_guard
 from smscore.api.models import MessageEnqueueResultDto, SmsTagsMessagePayload
-from smscore.domain.errors import PayloadTooLarge
 from smscore.wiring import bound_settings, campaign_limits, campaign_store, delivery_queue, idempotency_store
 
 logger = Logger()
@@ -23,14 +22,24 @@ app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)
 
 
-def limit_body_size(router: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    body = router.current_event.body or ""
-    if len(body.encode()) > bound_settings().max_body_bytes:
-        raise PayloadTooLarge(f"Request body is larger than {bound_settings().max_body_bytes} bytes")
-    return next_middleware(router)
-
-
-app.use(middlewares=[limit_body_size])
+SEND_RESPONSES: dict[int, Any] = {
+    201: {
+        "description": "Messages persisted and enqueued, one per distinct valid number",
+        "content": {"application/json": {"model": MessageEnqueueResultDto}},
+    },
+    200: {
+        "description": "No valid recipient: empty queueId and messages, nothing debited",
+        "content": {"application/json": {"model": MessageEnqueueResultDto}},
+    },
+    400: documented_error("Invalid body (code VALIDATION_ERROR)"),
+    402: documented_error("Balance below segments x recipients (code INSUFFICIENT_CREDITS: required, available)"),
+    403: documented_error("Current terms not accepted (TERMS_NOT_ACCEPTED) or tenant gone (TENANT_NOT_FOUND)"),
+    409: documented_error("Idempotency-Key reused with another body, or still running"),
+    413: documented_error("Body too large (code PAYLOAD_TOO_LARGE)"),
+    415: documented_error("Body is not application/json (code UNSUPPORTED_MEDIA_TYPE)"),
+    422: documented_error("More recipients than allowed (code TOO_MANY_RECIPIENTS)"),
+    503: documented_error("Failed after the debit; not-enqueued messages refunded (code ENQUEUE_FAILED)"),
+}
 
 
 @cache
@@ -52,7 +61,12 @@ def caller() -> Caller:
     return Caller(tenant_id=authorizer["tenantId"], member_id=authorizer["memberId"])
 
 
-@app.post("/api/messages/sms/tags", summary="Send an SMS to every contact carrying any of the tags")
+@app.post(
+    "/api/messages/sms/tags",
+    summary="Send an SMS to every contact carrying any of the tags",
+    tags=["Messaging"],
+    responses=SEND_RESPONSES,
+)
 @tracer.capture_method(capture_response=False)
 def send_sms_by_tags(
     payload: Annotated[SmsTagsMessagePayload, Body()],
@@ -69,5 +83,6 @@ def send_sms_by_tags(
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
+@json_body_guard(lambda: bound_settings().max_body_bytes)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

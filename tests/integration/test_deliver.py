@@ -407,7 +407,7 @@ def test_twilio_through_the_handler_with_credentials_from_ssm(
 ) -> None:
     """The production wiring end to end (registry, SSM credentials, HTTP), against the fake Twilio server."""
     from smscore.dal.tables import TenantRecord
-    from tests.integration.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, MESSAGING_SERVICE_SID, FakeTwilio
+    from smsdev.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, MESSAGING_SERVICE_SID, FakeTwilio
 
     # Given the Twilio credentials in SSM and the deliver function pointed at a fake Twilio
     env = function_environment(stack.names, "DeliverFunction")

@@ -15,7 +15,7 @@ from smscore.providers.base import (
     TransientFailure,
 )
 from smscore.providers.twilio import TwilioConfig, TwilioCredentials, TwilioProvider
-from tests.integration.fake_twilio import (
+from smsdev.fake_twilio import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     INVALID_NUMBER,

@@ -154,6 +154,19 @@ def test_oversized_body_is_413(stack: Stack, audience: Campaign) -> None:
     assert_nothing_happened(stack, audience)
 
 
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "application/x-www-form-urlencoded", "text/plain"])
+def test_a_body_that_is_not_json_is_415(stack: Stack, audience: Campaign, content_type: str) -> None:
+    body = {"message": "Hi", "tagIds": [audience.tags["vip"]]}
+    status, error = post(audience, body, headers={"Content-Type": content_type})
+    assert (status, error["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
+    assert_nothing_happened(stack, audience)
+
+
+def test_json_with_a_charset_is_accepted(stack: Stack, audience: Campaign) -> None:
+    body = {"message": "Hi", "tagIds": [audience.tags["vip"]]}
+    assert post(audience, body, headers={"Content-Type": "application/json; charset=utf-8"})[0] == 201
+
+
 def test_lowercase_country_and_duplicate_tag_ids_are_accepted(stack: Stack, audience: Campaign) -> None:
     vip = audience.tags["vip"]
     status, body = post(audience, {"message": "Hi", "tagIds": [vip, vip.upper()], "country": "co"})

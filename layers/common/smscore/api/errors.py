@@ -18,6 +18,7 @@ logger = Logger(child=True)
 STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.InvalidRequest: HTTPStatus.BAD_REQUEST,
     errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    errors.UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     errors.InsufficientCredits: HTTPStatus.PAYMENT_REQUIRED,
     errors.TooManyRecipients: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.TenantNotFound: HTTPStatus.FORBIDDEN,
@@ -26,6 +27,11 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.RequestInProgress: HTTPStatus.CONFLICT,
     errors.EnqueueFailure: HTTPStatus.SERVICE_UNAVAILABLE,
 }
+
+
+def documented_error(description: str) -> dict[str, Any]:
+    """An error entry of a route's `responses=` for the OpenAPI document: every error has the ErrorBody shape."""
+    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
 
 
 def error_response(status: HTTPStatus, body: ErrorBody) -> Response[str]:

@@ -32,6 +32,10 @@ class PayloadTooLarge(DomainError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class UnsupportedMediaType(DomainError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class InsufficientCredits(DomainError):
     code = "INSUFFICIENT_CREDITS"
 

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
-AUTH_TOKEN = "fake-auth-token"
+AUTH_TOKEN = "fake-auth-token"  # noqa: S105 - the fake server's own test credential
 MESSAGING_SERVICE_SID = "MG" + "0" * 31 + "1"
 INVALID_NUMBER = "+15005550001"
 UNSUBSCRIBED_NUMBER = "+15005550004"

@@ -1,0 +1,122 @@
+"""Delivery: messages per second through the deliver handler against a fake Twilio answering after 50 ms on
+loopback, next to one-by-one sending (one worker) in the same run; every send to the provider counted."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from typing import Any
+
+import boto3
+
+from bench.harness import Row, moto_stack, serialised_moto
+from smsdev.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, MESSAGING_SERVICE_SID, FakeTwilio
+
+LATENCY_MS = 50
+
+
+class _Context:
+    function_name = "bench-deliver"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench-deliver"
+    aws_request_id = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def _enqueue_campaign(recipients: int) -> tuple[str, list[dict[str, Any]]]:
+    """A campaign through the real send path; returns its queueId and the SQS records it produced."""
+    from bench.send_path import _invoke, _seed
+
+    tenant_id, member_id, tag_ids = _seed(recipients)
+    from smscore.dal.tables import TenantRecord
+
+    TenantRecord(tenant_id).update(actions=[TenantRecord.provider.set("twilio")])
+    queue_id = json.loads(_invoke(tenant_id, member_id, tag_ids)["body"])["queueId"]
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = os.environ["DELIVERY_QUEUE_URL"]
+    records: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+        if not got.get("Messages"):
+            return queue_id, records
+        for message in got["Messages"]:
+            records.append(
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                    "messageAttributes": {},
+                    "md5OfBody": message["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench-DeliveryQueue",
+                    "awsRegion": "us-east-1",
+                }
+            )
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _run(recipients: int, workers: int, per_queue_message: int) -> tuple[float, int, Counter[str], int]:
+    """Deliver one campaign as the SQS event source would (batches of 10 records); returns rate and counts."""
+    env = {"DELIVERY_WORKERS": str(workers), "RECIPIENTS_PER_QUEUE_MESSAGE": str(per_queue_message)}
+    with moto_stack(env) as stack, serialised_moto(), FakeTwilio(latency_ms=LATENCY_MS) as fake:
+        from functions.deliver import app as deliver
+        from smsdev.provision import function_environment
+
+        deliver_env = function_environment(stack.names, "DeliverFunction")
+        os.environ.update({**deliver_env, **env, "POWERTOOLS_LOG_LEVEL": "WARNING"})
+        boto3.client("ssm", region_name="us-east-1").put_parameter(
+            Name=deliver_env["TWILIO_CREDENTIALS_PARAMETER"],
+            Type="SecureString",
+            Value=json.dumps({"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN}),
+        )
+        os.environ.update(TWILIO_API_BASE_URL=fake.url, TWILIO_MESSAGING_SERVICE_SID=MESSAGING_SERVICE_SID)
+        queue_id, records = _enqueue_campaign(recipients)
+        start = time.perf_counter()
+        failures = 0
+        for i in range(0, len(records), 10):
+            result = deliver.lambda_handler({"Records": records[i : i + 10]}, _Context())
+            failures += len(result["batchItemFailures"])
+        seconds = time.perf_counter() - start
+        from smscore.dal.tables import MessageRecord
+
+        statuses = Counter(m.status for m in MessageRecord.by_queue.query(queue_id))
+        sends = Counter(r.form["To"] for r in fake.requests)
+    duplicates = sum(count - 1 for count in sends.values() if count > 1)
+    return recipients / seconds, duplicates, statuses, failures + (recipients - len(sends))
+
+
+def measure(recipients: int = 400) -> list[Row]:
+    parallel_rate, parallel_dupes, parallel_status, parallel_lost = _run(recipients, workers=16, per_queue_message=50)
+    serial_rate, serial_dupes, _, serial_lost = _run(recipients // 4, workers=1, per_queue_message=50)
+    return [
+        Row(
+            name=f"delivery: messages/s, fake Twilio at {LATENCY_MS} ms ({recipients} msgs, 16 workers/record)",
+            value=round(parallel_rate, 1),
+            unit="msg/s",
+            baseline=round(serial_rate, 1),
+            target=">= 10x one-by-one sending",
+            passed=parallel_rate >= 10 * serial_rate,
+            details={"statuses": dict(parallel_status)},
+        ),
+        Row(
+            name="delivery: duplicate sends (same number twice at the provider)",
+            value=parallel_dupes + serial_dupes,
+            unit="sends",
+            baseline=None,
+            target="0",
+            passed=parallel_dupes + serial_dupes == 0,
+        ),
+        Row(
+            name="delivery: messages not sent or left for redelivery",
+            value=parallel_lost + serial_lost,
+            unit="msgs",
+            baseline=None,
+            target="0",
+            passed=parallel_lost + serial_lost == 0 and set(parallel_status) == {"SENT"},
+        ),
+    ]
