@@ -12,6 +12,7 @@ import pytest
 
 from smscore.dal.admin_store import ContactInput, DynamoAdminStore
 from smscore.dal.tables import MessageRecord
+from smsdev.openapi_doc import DOCUMENT_PATH
 from smsdev.seed import EXAMPLE_TAGS, expected_recipients
 from tests.e2e.conftest import ApiResponse, LocalStackProcess
 
@@ -207,3 +208,10 @@ def test_enqueued_messages_reach_the_deliver_handler(local_stack: LocalStackProc
         time.sleep(0.5)
     # Then every message has moved on from QUEUED
     assert "QUEUED" not in statuses.values(), statuses
+
+
+def test_the_openapi_document_is_served_without_a_token(local_stack: LocalStackProcess) -> None:
+    response = local_stack.call("GET", "/api/openapi.json")
+    assert response.status == 200
+    assert response.body == json.loads(DOCUMENT_PATH.read_text())
+    assert "/api/messages/sms/tags" in response.body["paths"]

@@ -26,6 +26,7 @@ from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from smsdev.lambdas import InvocationError, InvocationTimeout
+from smsdev.openapi_doc import DOCUMENT_PATH
 from smsdev.template import Resolver, functions, resources_of_type
 
 log = logging.getLogger("smsdev.gateway")
@@ -477,6 +478,9 @@ def proxy_response(result: Any) -> HttpResponse | None:
 
 
 # ---------------------------------------------------------------------------------------------- werkzeug
+OPENAPI_ROUTE = "/api/openapi.json"
+
+
 class GatewayServer:
     """ApiGateway on http://host:port, one thread per connection (handlers run in Lambda environments)."""
 
@@ -493,6 +497,10 @@ class GatewayServer:
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = WerkzeugRequest(environ)
+        if request.method == "GET" and request.path == OPENAPI_ROUTE:
+            # The checked-in document (generated from the handlers' models), served like a static asset.
+            document = WerkzeugResponse(DOCUMENT_PATH.read_bytes(), status=200, content_type="application/json")
+            return document(environ, start_response)
         body = request.get_data(cache=False)
         started = time.monotonic()
         response = self.gateway.handle(
