@@ -51,7 +51,7 @@ build: $(STAMP)
 	$(BIN)/sam build --region us-east-1 --parallel --cached
 
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
