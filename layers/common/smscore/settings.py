@@ -42,7 +42,9 @@ class Settings(TableNames):
     # Delivery (deliver function); see smscore.domain.delivery for what each one bounds.
     delivery_dead_letter_queue_url: str | None = None
     delivery_max_attempts: int = Field(default=4, ge=1, le=20)  # provider calls per message, all providers
-    delivery_workers: int = Field(default=16, ge=1, le=128)  # concurrent sends within one SQS record
+    # Concurrent sends within one SQS record: as many as the record carries (RecipientsPerQueueMessage), so a
+    # record takes about one provider round trip; PROVIDER_RATE_LIMITS and MaximumConcurrency bound the fleet.
+    delivery_workers: int = Field(default=50, ge=1, le=128)
     delivery_lease_seconds: int = Field(default=180, ge=5)  # > the deliver timeout: a live claim never expires
     delivery_backoff_base_ms: int = Field(default=200, ge=0)
     delivery_backoff_cap_ms: int = Field(default=5_000, ge=0)
