@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import tracemalloc
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
-from bench.harness import AwsCallCounter, Row, moto_stack, timed
+from bench.harness import AwsCallCounter, Row, RssSampler, moto_stack, timed
 
 TAGS = ("regulars", "newsletter")
 
@@ -190,12 +189,9 @@ def measure_time(recipients: int, measure_memory: bool = False) -> list[Row]:
         per_queue_message = int(_stack_env("RECIPIENTS_PER_QUEUE_MESSAGE"))
         _invoke(tenant_id, member_id, tag_ids[:1])  # warm: imports and clients, a small campaign
         floor = _bare_floor_seconds(tenant_id, tag_ids, recipients, per_queue_message, stack.queue_urls)
-        if measure_memory:
-            tracemalloc.start()
-        seconds, response = timed(lambda: _invoke(tenant_id, member_id, tag_ids))
-        peak = tracemalloc.get_traced_memory()[1] if measure_memory else 0
-        if measure_memory:
-            tracemalloc.stop()
+        with RssSampler() as rss:
+            seconds, response = timed(lambda: _invoke(tenant_id, member_id, tag_ids))
+        peak = rss.growth
     rows = [
         Row(
             name=f"send: handler wall time, {recipients:,} recipients (moto in-process)",
@@ -210,7 +206,7 @@ def measure_time(recipients: int, measure_memory: bool = False) -> list[Row]:
         size = len(response["body"].encode())
         rows.append(
             Row(
-                name=f"send: peak traced memory, {recipients:,} recipients (includes moto's copy)",
+                name=f"send: peak RSS growth during the request, {recipients:,} recipients (incl. moto's copy)",
                 value=round(peak / 2**20, 1),
                 unit="MiB",
                 baseline=512,

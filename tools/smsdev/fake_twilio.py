@@ -93,6 +93,19 @@ class FakeTwilio:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def do_GET(self) -> None:
+                # Not Twilio's: what this fake received, for a benchmark running it in another process.
+                if self.path != "/__fake/requests":
+                    self.send_error(404)
+                    return
+                with fake._lock:
+                    payload = json.dumps([r.form.get("To", "") for r in fake.requests]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length).decode()
@@ -176,3 +189,27 @@ class FakeTwilio:
             "api_version": "2010-04-01",
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/SM.json",
         }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the fake in its own process (a provider's latency should not compete for the client's GIL)."""
+    import argparse
+    import contextlib
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(description="A fake Twilio Messages API on 127.0.0.1")
+    parser.add_argument("--latency-ms", type=int, default=0)
+    args = parser.parse_args(argv)
+    fake = FakeTwilio(latency_ms=args.latency_ms).start()
+    print(fake.url, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    fake.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
