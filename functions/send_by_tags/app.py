@@ -49,7 +49,7 @@ def campaigns() -> CampaignService:
         store=campaign_store(),
         queue=delivery_queue(),
         limits=campaign_limits(settings),
-        idempotency_store=idempotency_store(),
+        idempotency_store=idempotency_store,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         metrics=metrics,
         phase=lambda name: tracer.provider.in_subsegment(f"## {name}"),

@@ -17,7 +17,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -33,7 +32,8 @@ from smscore.domain.receipts import (
     twilio_receipt,
 )
 from smscore.domain.twilio_signature import is_valid_twilio_signature
-from smscore.providers.registry import read_secret_json
+from smscore.providers.base import CredentialsUnavailable
+from smscore.providers.registry import twilio_credentials_from
 from smscore.wiring import bound_settings
 
 logger = Logger()
@@ -62,7 +62,7 @@ def receipt_store() -> ReceiptStore:
 
 def twilio_auth_token() -> str:
     """From the same SSM/Secrets Manager JSON the Twilio provider sends with; cached by Powertools for 5 min."""
-    return str(read_secret_json(bound_settings().twilio_credentials_parameter)["auth_token"])
+    return twilio_credentials_from(bound_settings().twilio_credentials_parameter)().auth_token
 
 
 def callback_url() -> str:
@@ -130,7 +130,7 @@ def twilio_status(
         return forbidden()
     try:
         auth_token = twilio_auth_token()
-    except GetParameterError:
+    except CredentialsUnavailable:
         # Nothing to verify against: refuse (and alarm through the log) rather than accept unverified receipts.
         logger.exception("Twilio callback refused: the auth token parameter cannot be read")
         return forbidden()

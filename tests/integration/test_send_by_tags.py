@@ -312,7 +312,7 @@ class TestIdempotency:
             store=campaign_store(),
             queue=HeldQueue(),
             limits=campaign_limits(settings),
-            idempotency_store=idempotency_store(),
+            idempotency_store=idempotency_store,
             idempotency_ttl_seconds=60,
         )
         monkeypatch.setattr(handler, "campaigns", lambda: service)

@@ -10,11 +10,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 
 from smscore.api.models import EnqueuedMessage, MessageEnqueueResultDto, SmsTagsMessagePayload
 from smscore.domain.campaign import CampaignLimits, CampaignRequest, CampaignResult, send_campaign
@@ -23,6 +18,7 @@ from smscore.domain.phone import mask
 from smscore.domain.ports import CampaignStore, DeliveryQueue
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -57,7 +53,7 @@ class CampaignService:
         store: CampaignStore,
         queue: DeliveryQueue,
         limits: CampaignLimits,
-        idempotency_store: BasePersistenceLayer | None,
+        idempotency_store: Callable[[], BasePersistenceLayer] | None,
         idempotency_ttl_seconds: int,
         metrics: MetricsSink | None = None,
         phase: Callable[[str], contextlib.AbstractContextManager[Any]] = _no_phase,
@@ -67,20 +63,30 @@ class CampaignService:
         self._limits = limits
         self._metrics = metrics
         self._phase = phase
-        self._idempotent_run: Callable[..., dict[str, Any]] | None = None
-        if idempotency_store is not None:
-            self._config = IdempotencyConfig(
+        self._idempotency_store = idempotency_store
+        self._idempotency_ttl_seconds = idempotency_ttl_seconds
+        self._idempotent: tuple[IdempotencyConfig, Callable[..., dict[str, Any]]] | None = None
+
+    def _idempotent_run(self) -> tuple[IdempotencyConfig, Callable[..., dict[str, Any]]]:
+        """Powertools idempotency, set up on the first request that carries a key (most do not)."""
+        if self._idempotent is None:
+            from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+            assert self._idempotency_store is not None
+            config = IdempotencyConfig(
                 event_key_jmespath="[tenantId, idempotencyKey]",
                 payload_validation_jmespath="request",
-                expires_after_seconds=idempotency_ttl_seconds,
+                expires_after_seconds=self._idempotency_ttl_seconds,
                 raise_on_no_idempotency_key=True,
             )
-            self._idempotent_run = idempotent_function(
+            run = idempotent_function(
                 self._run_recorded,
                 data_keyword_argument="data",
-                persistence_store=idempotency_store,
-                config=self._config,
+                persistence_store=self._idempotency_store(),
+                config=config,
             )
+            self._idempotent = (config, run)
+        return self._idempotent
 
     def send(
         self,
@@ -96,11 +102,17 @@ class CampaignService:
             tag_ids=payload.unique_tag_ids(),
             country=payload.country,
         )
-        if not idempotency_key or self._idempotent_run is None:
+        if not idempotency_key or self._idempotency_store is None:
             return self._outcome(self._run(request))
 
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyValidationError,
+        )
+
+        config, idempotent_run = self._idempotent_run()
         if lambda_context is not None:
-            self._config.register_lambda_context(lambda_context)
+            config.register_lambda_context(lambda_context)
         fresh: list[CampaignResult] = []
         data = {
             "tenantId": caller.tenant_id,
@@ -108,7 +120,7 @@ class CampaignService:
             "request": payload.model_dump(mode="json"),
         }
         try:
-            summary = self._idempotent_run(data=data, request=request, fresh=fresh)
+            summary = idempotent_run(data=data, request=request, fresh=fresh)
         except IdempotencyValidationError as exc:
             raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body") from exc
         except IdempotencyAlreadyInProgressError as exc:
