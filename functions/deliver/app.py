@@ -10,7 +10,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
@@ -55,9 +54,7 @@ def deliverer() -> Deliverer:
     return Deliverer(
         store=DynamoMessageStore(region=settings.aws_region),
         providers=provider_registry(),
-        dead_letters=SqsDeadLetters(
-            boto3.client("sqs", region_name=settings.aws_region), settings.delivery_dead_letter_queue_url
-        ),
+        dead_letters=SqsDeadLetters(settings.aws_region, settings.delivery_dead_letter_queue_url),
         policy=RetryPolicy(
             max_attempts=settings.delivery_max_attempts,
             backoff_base_seconds=settings.delivery_backoff_base_ms / 1000,

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+
+from smsdev.wsgi import BackgroundServer
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -36,29 +37,15 @@ class SerialisedApp:
                     close()
 
 
-class LocalAws:
+class LocalAws(BackgroundServer):
     """moto on 127.0.0.1:<port> in a background thread; every backend (DynamoDB, SQS, ...) in one process."""
 
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(port, host, name="local-aws")
 
     @property
     def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self.url
 
     def start(self) -> None:
-        app = SerialisedApp(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
-        self.port = self._server.server_port  # the real one when port 0 asked for any free port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self.serve(SerialisedApp(DomainDispatcherApplication(create_backend_app)), request_handler=MotoRequestHandler)

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from smsdev.lambdas import InvocationError, InvocationTimeout
 from smsdev.openapi_doc import DOCUMENT_PATH
 from smsdev.template import Resolver, functions, resources_of_type
+from smsdev.wsgi import BackgroundServer
 
 log = logging.getLogger("smsdev.gateway")
 
@@ -481,19 +481,12 @@ def proxy_response(result: Any) -> HttpResponse | None:
 OPENAPI_ROUTE = "/api/openapi.json"
 
 
-class GatewayServer:
+class GatewayServer(BackgroundServer):
     """ApiGateway on http://host:port, one thread per connection (handlers run in Lambda environments)."""
 
     def __init__(self, gateway: ApiGateway, port: int, host: str = "127.0.0.1") -> None:
+        super().__init__(port, host, name="api-gateway")
         self.gateway = gateway
-        self.host = host
-        self.port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = WerkzeugRequest(environ)
@@ -522,14 +515,4 @@ class GatewayServer:
         return out(environ, start_response)
 
     def start(self) -> None:
-        self._server = make_server(self.host, self.port, self._wsgi, threaded=True)
-        self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="api-gateway", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self.serve(self._wsgi)

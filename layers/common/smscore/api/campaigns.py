@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from smscore.api.models import EnqueuedMessage, MessageEnqueueResultDto, SmsTagsMessagePayload
 from smscore.domain.campaign import CampaignLimits, CampaignRequest, CampaignResult, send_campaign
 from smscore.domain.errors import IdempotencyKeyReused, RequestInProgress
-from smscore.domain.phone import mask
+from smscore.domain.masking import mask
 from smscore.domain.ports import CampaignStore, DeliveryQueue
 
 if TYPE_CHECKING:

@@ -21,7 +21,6 @@ from smscore.dal.message_queries import IndexPlan, MessageFilters, plan_for
 from smscore.dal.tables import DispatchRecord, MessageRecord
 from smscore.domain.errors import FieldIssue, InvalidRequest, NotFound
 from smscore.domain.model import MessageStatus
-from smscore.domain.phone import normalise
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
@@ -280,6 +279,8 @@ class MessageAudit:
 
     def _normalised_recipient(self, tenant_id: str, recipient: str) -> str:
         """The number as sending stored it: E.164, national numbers read in the tenant's default country."""
+        from smscore.domain.phone import normalise  # only this filter needs phonenumbers
+
         normalised = normalise(recipient, self._queries.tenant_country(tenant_id))
         if normalised.e164 is None:
             message = "recipient is not a valid mobile number (use E.164, e.g. +573001234567)"

@@ -7,8 +7,6 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from smscore.domain.phone import is_supported_country
-
 MAX_TAGS = 100
 
 
@@ -34,6 +32,8 @@ class SmsTagsMessagePayload(BaseModel):
     def _known_country(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        from smscore.domain.phone import is_supported_country  # phonenumbers only when a country is given
+
         if len(value) != 2 or not value.isalpha() or not is_supported_country(value):
             raise ValueError("country must be an ISO 3166-1 alpha-2 code, such as CO")
         return value.upper()

@@ -16,12 +16,22 @@ if TYPE_CHECKING:
 
 
 class SqsDeadLetters:
-    def __init__(self, client: SQSClient, queue_url: str) -> None:
-        self._client = client
+    """The SQS client is created on the first dead letter: most invocations never need one."""
+
+    def __init__(self, region: str, queue_url: str, client: SQSClient | None = None) -> None:
+        self._region = region
         self._queue_url = queue_url
+        self._client = client
+
+    def _sqs(self) -> SQSClient:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("sqs", region_name=self._region)
+        return self._client
 
     def send(self, batch: QueueBatch, reason: str) -> None:
-        self._client.send_message(
+        self._sqs().send_message(
             QueueUrl=self._queue_url,
             MessageBody=encode_batch(batch),
             MessageAttributes={"reason": {"DataType": "String", "StringValue": reason}},

@@ -51,8 +51,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from smscore.domain.masking import mask
 from smscore.domain.model import MessageStatus, QueueBatch
-from smscore.domain.phone import mask
 from smscore.providers.base import Accepted, ProviderFailure, SmsProvider, SmsRequest, TransientFailure
 
 log = logging.getLogger(__name__)

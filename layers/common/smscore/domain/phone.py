@@ -8,6 +8,10 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
+from smscore.domain.masking import mask
+
+__all__ = ["Normalised", "is_supported_country", "mask", "normalise"]
+
 # Types a carrier can deliver an SMS to; FIXED_LINE_OR_MOBILE is kept because several numbering
 # plans (US, CA, ...) cannot tell the two apart from the number alone.
 SMS_CAPABLE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PAGER})
@@ -58,10 +62,3 @@ def normalise(raw: str, country: str | None) -> Normalised:
             return Normalised(None, "not_mobile")
         return Normalised(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
     return Normalised(None, "invalid")
-
-
-def mask(number: str) -> str:
-    """A number as it may appear in logs: enough to recognise, not enough to dial."""
-    if len(number) <= 6:
-        return "*" * len(number)
-    return f"{number[:4]}{'*' * (len(number) - 7)}{number[-3:]}"
