@@ -1,16 +1,23 @@
-"""PynamoDB implementation of delivery's MessageStore: every status change is one conditional transaction.
+"""PynamoDB implementation of delivery's MessageStore.
 
-`DynamoMessageStore.apply_transition` is THE way a message changes status. In one TransactWriteItems it
-1. updates the message, conditional on its current status (and any extra condition such as a lease or the
-   fencing token), setting the status with its index key, appending a history entry and setting fields;
-2. moves the dispatch counters (`count_<from>` - 1, `count_<to>` + 1, `credits_refunded` + refund);
-3. when refunding: adds the credits back to the tenant and writes the REFUND ledger entry.
-So counters and balances can never disagree with the messages, whatever crashes or races happen. Delivery
-receipts (SENT -> DELIVERED / UNDELIVERED) reuse it with `expected=SENT`.
+`DynamoMessageStore.apply_transition` is THE way a message changes status:
+1. the message is updated conditionally on its current status (and any extra condition such as a lease or the
+   fencing token), setting the status with its index key, appending a history entry and setting fields. Without
+   a refund this is one conditional UpdateItem; with a refund it is one transaction that also adds the credits
+   back to the tenant and writes the REFUND ledger entry, so money never disagrees with the message;
+2. then the dispatch counters move (`count_<from>` - 1, `count_<to>` + 1, `credits_refunded` + refund) with one
+   atomic ADD on the dispatch item.
+The counters are deliberately outside the message write: every message of a campaign touches the same dispatch
+item, and transactions that share an item conflict (TransactionConflict) under concurrent delivery, which would
+fail the SENT write right after the provider accepted -- the one window where a failure means a second SMS.
+Plain ADDs on one item never conflict. The price is that a crash between the two writes leaves a counter one
+off (logged as an error); statuses, balances and the ledger are exact regardless.
+Delivery receipts (SENT -> DELIVERED / UNDELIVERED) reuse it with `expected=SENT`.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import uuid
@@ -20,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
@@ -31,6 +38,8 @@ from smscore.domain.model import LedgerKind, MessageStatus
 from smscore.providers.base import Accepted, ProviderFailure
 
 CONFLICT_RETRIES = 8
+
+log = logging.getLogger(__name__)
 MAX_REASON_CHARS = 500
 
 
@@ -72,9 +81,10 @@ def _is_conflict(exc: TransactWriteError) -> bool:
     return any(r is not None and r.code == "TransactionConflict" for r in exc.cancellation_reasons or [])
 
 
-def _condition_failed_on_message(exc: TransactWriteError) -> bool:
-    reasons = exc.cancellation_reasons or []
-    return bool(reasons) and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"
+def _condition_failed(exc: TransactWriteError) -> bool:
+    """The message's condition failed. Reasons come in PynamoDB's request order (puts before updates), and the
+    ledger put's own condition cannot fail for a fresh id, so any ConditionalCheckFailed is the message's."""
+    return any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or [])
 
 
 def _to_stored(record: MessageRecord) -> StoredMessage:
@@ -100,28 +110,17 @@ class DynamoMessageStore:
     # -- the one generic status change ---------------------------------------------------------------------
 
     def apply_transition(self, t: StatusTransition) -> bool:
-        """Apply `t` atomically with its counters (and refund). False when the message is not in the expected
-        state (already moved by someone else, unknown id, other tenant): nothing was written then.
+        """Apply `t`. False when the message is not in the expected state (already moved by someone else,
+        unknown id, other tenant): nothing was written then."""
+        applied = self._write_message(t) if t.refund is None else self._write_refunding(t)
+        if applied:
+            self._move_counters(t)
+        return applied
 
-        TransactionConflict (another transaction on the same dispatch item in flight) is retried with jitter;
-        the client request token makes a retried transaction idempotent.
-        """
-        token = str(uuid.uuid4())
-        for attempt in range(CONFLICT_RETRIES):
-            try:
-                self._write(t, token)
-                return True
-            except TransactWriteError as exc:
-                if _condition_failed_on_message(exc):
-                    return False
-                if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
-                    raise
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))
-        return False  # pragma: no cover - the loop either returns or raises
-
-    def _write(self, t: StatusTransition, token: str) -> None:
+    def _message_actions(self, t: StatusTransition, token: str) -> tuple[list[Any], Condition]:
         actions: list[Any] = [
             *MessageRecord.status_actions(t.tenant_id, t.to.value),
+            MessageRecord.last_write.set(token),
             MessageRecord.updated_at.set(t.at),
             MessageRecord.history.set(
                 MessageRecord.history.append([StatusChange(status=t.to.value, at=t.at, code=t.code, detail=t.detail)])
@@ -135,30 +134,74 @@ class DynamoMessageStore:
         condition = (MessageRecord.status == t.expected.value) & (MessageRecord.tenant_id == t.tenant_id)
         if t.condition is not None:
             condition = condition & t.condition
+        return actions, condition
 
-        dispatch_actions: list[Any] = []
+    @staticmethod
+    def _written_by(message_id: str, token: str) -> bool:
+        """After a failed condition: did an earlier attempt of this very write succeed? botocore retries a throttled
+        or timed-out UpdateItem that DynamoDB may already have applied; the token says whose write it was."""
+        try:
+            return MessageRecord.get(message_id, consistent_read=True).last_write == token
+        except MessageRecord.DoesNotExist:
+            return False
+
+    def _write_message(self, t: StatusTransition) -> bool:
+        token = str(uuid.uuid4())
+        actions, condition = self._message_actions(t, token)
+        try:
+            MessageRecord(t.message_id).update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return self._written_by(t.message_id, token)
+            raise
+        return True
+
+    def _write_refunding(self, t: StatusTransition) -> bool:
+        """Message, tenant balance and ledger entry in one transaction (idempotent under retries by its token).
+
+        TransactionConflict (another refund of the same tenant in flight) is retried with jitter.
+        """
+        assert t.refund is not None
+        token = str(uuid.uuid4())
+        actions, condition = self._message_actions(t, token)
+        entry = LedgerRecord(
+            t.tenant_id,
+            ledger_entry_id(t.at),
+            kind=LedgerKind.REFUND.value,
+            amount=t.refund.credits,
+            queue_id=t.queue_id,
+            message_ids=[t.message_id],
+            reason=t.refund.reason,
+            created_at=t.at,
+        )
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                with TransactWrite(connection=self._connection, client_request_token=token) as tx:
+                    tx.update(MessageRecord(t.message_id), actions=actions, condition=condition)
+                    tx.update(TenantRecord(t.tenant_id), actions=[TenantRecord.credits.add(t.refund.credits)])
+                    tx.save(entry, condition=LedgerRecord.entry_id.does_not_exist())
+                return True
+            except TransactWriteError as exc:
+                if _condition_failed(exc):
+                    return False
+                if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        return False  # pragma: no cover - the loop either returns or raises
+
+    def _move_counters(self, t: StatusTransition) -> None:
+        actions: list[Any] = []
         if t.expected != t.to:
-            dispatch_actions += [_counter(t.expected).add(-1), _counter(t.to).add(1)]
+            actions += [_counter(t.expected).add(-1), _counter(t.to).add(1)]
         if t.refund is not None:
-            dispatch_actions.append(DispatchRecord.credits_refunded.add(t.refund.credits))
-
-        with TransactWrite(connection=self._connection, client_request_token=token) as tx:
-            tx.update(MessageRecord(t.message_id), actions=actions, condition=condition)
-            if dispatch_actions:
-                tx.update(DispatchRecord(t.queue_id), actions=dispatch_actions)
-            if t.refund is not None:
-                tx.update(TenantRecord(t.tenant_id), actions=[TenantRecord.credits.add(t.refund.credits)])
-                entry = LedgerRecord(
-                    t.tenant_id,
-                    ledger_entry_id(t.at),
-                    kind=LedgerKind.REFUND.value,
-                    amount=t.refund.credits,
-                    queue_id=t.queue_id,
-                    message_ids=[t.message_id],
-                    reason=t.refund.reason,
-                    created_at=t.at,
-                )
-                tx.save(entry, condition=LedgerRecord.entry_id.does_not_exist())
+            actions.append(DispatchRecord.credits_refunded.add(t.refund.credits))
+        if not actions:
+            return
+        try:
+            DispatchRecord(t.queue_id).update(actions=actions)
+        except UpdateError:
+            # The message write stands; only the campaign's counters are now one off. Never worth a resend.
+            log.exception("dispatch counters not updated", extra={"queue_id": t.queue_id, "to": t.to.value})
 
     # -- reads ---------------------------------------------------------------------------------------------
 

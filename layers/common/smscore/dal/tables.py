@@ -237,6 +237,7 @@ class MessageRecord(Model):
     permanent_failure = BooleanAttribute(null=True)
     sent_at = UTCDateTimeAttribute(null=True)
     history = ListAttribute[StatusChange](of=StatusChange, null=True)
+    last_write = UnicodeAttribute(null=True)  # token of the latest status change, to recognise a retried write
     # Index keys derived from the fields above (see `serialize` and `status_actions`); never set by hand.
     created_key = UnicodeAttribute(null=True)  # "<created_at as stored>#<message_id>": unique, sorts by time
     tenant_status = UnicodeAttribute(null=True)
