@@ -17,20 +17,10 @@ from typing import Any
 
 import boto3
 
-from bench.harness import Row, moto_stack, serialised_moto
+from bench.harness import LambdaContext, Row, moto_stack, serialised_moto
 from smsdev.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, MESSAGING_SERVICE_SID
 
 LATENCY_MS = 50
-
-
-class _Context:
-    function_name = "bench-deliver"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench-deliver"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 def _enqueue_campaign(recipients: int) -> tuple[str, list[dict[str, Any]]]:
@@ -87,7 +77,9 @@ def _run(recipients: int, workers: int, per_queue_message: int) -> tuple[float, 
         start = time.perf_counter()
         failures = 0
         for i in range(0, len(records), 10):
-            result = deliver.lambda_handler({"Records": records[i : i + 10]}, _Context())
+            result = deliver.lambda_handler(
+                {"Records": records[i : i + 10]}, LambdaContext("bench-deliver", 1024, 60_000)
+            )
             failures += len(result["batchItemFailures"])
         seconds = time.perf_counter() - start
         from smscore.dal.tables import MessageRecord

@@ -52,6 +52,23 @@ class Row:
 
 
 @dataclass
+class LambdaContext:
+    """What Powertools reads from a Lambda context."""
+
+    function_name: str = "bench"
+    memory_limit_in_mb: int = 1024
+    timeout_ms: int = 29_000
+    aws_request_id: str = "bench"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_ms
+
+
+@dataclass
 class MotoStack:
     names: LocalNames
     queue_urls: dict[str, str]

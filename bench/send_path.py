@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from bench.harness import AwsCallCounter, Row, RssSampler, moto_stack, timed
+from bench.harness import AwsCallCounter, LambdaContext, Row, RssSampler, moto_stack, timed
 
 TAGS = ("regulars", "newsletter")
 
@@ -46,20 +46,12 @@ def _event(tenant_id: str, member_id: str, tag_ids: list[str]) -> dict[str, Any]
     return event
 
 
-class _Context:
-    function_name = "bench"
-    memory_limit_in_mb = 1769
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
-
-
 def _invoke(tenant_id: str, member_id: str, tag_ids: list[str]) -> dict[str, Any]:
     from functions.send_by_tags import app as handler
 
-    response: dict[str, Any] = handler.lambda_handler(_event(tenant_id, member_id, tag_ids), _Context())
+    response: dict[str, Any] = handler.lambda_handler(
+        _event(tenant_id, member_id, tag_ids), LambdaContext("bench", 1769, 29_000)
+    )
     assert response["statusCode"] == 201, response["body"][:500]
     return response
 
