@@ -10,7 +10,8 @@ import boto3
 import pytest
 
 from functions.send_by_tags import app as handler
-from smscore.api.campaigns import CampaignService
+from smscore.api.campaigns import Caller, CampaignService
+from smscore.api.models import SmsTagsMessagePayload
 from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord
 from smscore.domain.model import QueueBatch
 from smscore.wiring import bound_settings, campaign_limits, campaign_store, delivery_queue, idempotency_store
@@ -264,6 +265,42 @@ class TestIdempotency:
         assert audience.balance() == 997
         assert len(persisted_messages()) == 3
         assert sum(len(q["messageIds"]) for q in stack.drain_delivery_queue()) == 3
+
+    def test_a_replay_waits_for_the_index_instead_of_answering_short(self, stack: Stack, audience: Campaign) -> None:
+        # Given a messages index that lags behind the first response (DynamoDB GSIs are eventually consistent)
+        real_store = campaign_store()
+
+        class LaggingStore:
+            def __init__(self) -> None:
+                self.reads = 0
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real_store, name)
+
+            def queue_messages(self, queue_id: str) -> list[tuple[str, str]]:
+                self.reads += 1
+                found = real_store.queue_messages(queue_id)
+                return found[:1] if self.reads < 3 else found
+
+        lagging = LaggingStore()
+        service = CampaignService(
+            store=lagging,  # type: ignore[arg-type]
+            queue=delivery_queue(),
+            limits=campaign_limits(bound_settings()),
+            idempotency_store=idempotency_store,
+            idempotency_ttl_seconds=60,
+            sleep=lambda _: None,
+        )
+        payload = SmsTagsMessagePayload.model_validate({"message": "Hi", "tagIds": [audience.tags["vip"]]})
+        caller = Caller(audience.tenant_id, audience.member_id)
+        first = service.send(caller, payload, "order-7")
+        # When the client retries at once
+        again = service.send(caller, payload, "order-7")
+        # Then the replay waited for the whole list, and nothing was charged twice
+        assert lagging.reads == 3
+        assert again.body == first.body
+        assert len(again.body.messages) == 3
+        assert audience.balance() == 997
 
     def test_the_same_key_with_another_body_is_409(self, stack: Stack, audience: Campaign) -> None:
         post(audience, {"message": "Hi", "tagIds": [audience.tags["vip"]]}, headers={"Idempotency-Key": "k1"})

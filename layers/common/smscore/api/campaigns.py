@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(child=True)
+
+# Pauses (seconds) while a replay waits for the messages index to catch up with the first response.
+REPLAY_INDEX_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8)
 
 
 class MetricsSink(Protocol):
@@ -57,7 +61,9 @@ class CampaignService:
         idempotency_ttl_seconds: int,
         metrics: MetricsSink | None = None,
         phase: Callable[[str], contextlib.AbstractContextManager[Any]] = _no_phase,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._sleep = sleep
         self._store = store
         self._queue = queue
         self._limits = limits
@@ -128,7 +134,7 @@ class CampaignService:
         if fresh:
             return self._outcome(fresh[0])
         logger.info("Idempotent replay", extra={"queue_id": summary["queueId"]})
-        return self._replayed(summary["queueId"])
+        return self._replayed(summary["queueId"], summary.get("messages"))
 
     def _run_recorded(
         self, data: dict[str, Any], request: CampaignRequest, fresh: list[CampaignResult]
@@ -136,17 +142,27 @@ class CampaignService:
         """Runs once per idempotency key; only a small summary is stored, since 50,000 recipients exceed an item."""
         result = self._run(request)
         fresh.append(result)
-        return {"queueId": result.queue_id}
+        return {"queueId": result.queue_id, "messages": len(result.messages)}
 
     def _run(self, request: CampaignRequest) -> CampaignResult:
         result = send_campaign(request, store=self._store, queue=self._queue, limits=self._limits, phase=self._phase)
         self._observe(result)
         return result
 
-    def _replayed(self, queue_id: str) -> Outcome:
+    def _replayed(self, queue_id: str, expected: int | None) -> Outcome:
+        """The first response, rebuilt from the messages index. The index is eventually consistent, so a retry
+        that lands right behind the first answer may see it incomplete: wait for it briefly, never answer short."""
         if not queue_id:
             return Outcome(HTTPStatus.OK, MessageEnqueueResultDto(queueId="", messages=[]))
         messages = self._store.queue_messages(queue_id)
+        for delay in REPLAY_INDEX_WAITS:
+            if expected is None or len(messages) >= expected:
+                break
+            self._sleep(delay)
+            messages = self._store.queue_messages(queue_id)
+        else:
+            if expected is not None and len(messages) < expected:
+                raise RequestInProgress("The first response is still being indexed; retry in a moment")
         return Outcome(
             HTTPStatus.CREATED,
             MessageEnqueueResultDto(
