@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from smscore.api.errors import error_response, register_error_handlers
+from smscore.api.errors import register_error_handlers
 from smscore.api.models import ErrorBody
 from smscore.dal.receipt_store import DynamoReceiptStore
 from smscore.domain.receipts import (
@@ -31,7 +31,7 @@ from smscore.domain.receipts import (
     aws_sms_receipt,
     twilio_receipt,
 )
-from smscore.domain.twilio_signature import is_valid_twilio_signature
+from smscore.domain.twilio_signature import verified_callback_params
 from smscore.providers.base import CredentialsUnavailable
 from smscore.providers.registry import twilio_credentials_from
 from smscore.wiring import bound_settings
@@ -43,7 +43,6 @@ app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)
 
 SMS_EVENT_DETAIL_TYPE = "Text Message Delivery Status Updated"
-MAX_CALLBACK_BYTES = 16 * 1024
 
 
 class ReceiptAck(BaseModel):
@@ -60,9 +59,14 @@ def receipt_store() -> ReceiptStore:
     return DynamoReceiptStore(region=settings.aws_region)
 
 
-def twilio_auth_token() -> str:
+def twilio_auth_token() -> str | None:
     """From the same SSM/Secrets Manager JSON the Twilio provider sends with; cached by Powertools for 5 min."""
-    return twilio_credentials_from(bound_settings().twilio_credentials_parameter)().auth_token
+    try:
+        return twilio_credentials_from(bound_settings().twilio_credentials_parameter)().auth_token
+    except CredentialsUnavailable:
+        # Nothing to verify against: refuse (and alarm through the log) rather than accept unverified receipts.
+        logger.exception("Twilio callback refused: the auth token parameter cannot be read")
+        return None
 
 
 def callback_url() -> str:
@@ -77,11 +81,6 @@ def callback_url() -> str:
     if event.query_string_parameters:
         url += "?" + urlencode(event.query_string_parameters)
     return url
-
-
-def forbidden() -> Response[str]:
-    # A signature failure is not a domain error: nothing was looked at, so it is answered here, before anything.
-    return error_response(HTTPStatus.FORBIDDEN, ErrorBody.of("INVALID_SIGNATURE", "Missing or invalid signature"))
 
 
 def record_outcome(outcome: ReceiptOutcome, provider: str, message_ref: str | None) -> None:
@@ -122,23 +121,10 @@ def record_outcome(outcome: ReceiptOutcome, provider: str, message_ref: str | No
 def twilio_status(
     signature: Annotated[str | None, Header(alias="X-Twilio-Signature")] = None,
 ) -> Response[Any]:
-    raw = app.current_event.decoded_body or ""
-    if len(raw.encode()) > MAX_CALLBACK_BYTES:
-        return forbidden()
-    if not signature:
-        logger.warning("Twilio callback refused: no signature")
-        return forbidden()
-    try:
-        auth_token = twilio_auth_token()
-    except CredentialsUnavailable:
-        # Nothing to verify against: refuse (and alarm through the log) rather than accept unverified receipts.
-        logger.exception("Twilio callback refused: the auth token parameter cannot be read")
-        return forbidden()
-    params = parse_qsl(raw, keep_blank_values=True)
-    if not is_valid_twilio_signature(callback_url(), params, auth_token, signature):
-        logger.warning("Twilio callback refused: bad signature")
-        return forbidden()
-    receipt = twilio_receipt(dict(params), datetime.now(UTC))
+    params = verified_callback_params(
+        app.current_event.decoded_body or "", signature, callback_url(), twilio_auth_token
+    )
+    receipt = twilio_receipt(params, datetime.now(UTC))
     if receipt is None:
         return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck().model_dump_json())
     outcome = apply_receipt(receipt, receipt_store())

@@ -48,3 +48,27 @@ def test_the_published_signature_is_valid() -> None:
 )
 def test_anything_else_is_invalid(url: str, params: list[tuple[str, str]], token: str, signature: str | None) -> None:
     assert not is_valid_twilio_signature(url, params, token, signature)
+
+
+def test_verified_callback_params_refuse_before_reading_and_without_a_token() -> None:
+    from smscore.domain.errors import InvalidSignature
+    from smscore.domain.twilio_signature import MAX_CALLBACK_BYTES, twilio_signature, verified_callback_params
+
+    url, body = "https://api.example.test/dev/api/webhooks/twilio/status", "MessageSid=SM1&MessageStatus=delivered"
+    good = twilio_signature(url, [("MessageSid", "SM1"), ("MessageStatus", "delivered")], "secret")
+    asked: list[str] = []
+
+    def token() -> str:
+        asked.append("token")
+        return "secret"
+
+    assert verified_callback_params(body, good, url, token) == {"MessageSid": "SM1", "MessageStatus": "delivered"}
+    for raw, signature, source in (
+        (body, None, token),  # no signature: the token is not even read
+        ("x" * (MAX_CALLBACK_BYTES + 1), good, token),  # oversized
+        (body, good, lambda: None),  # credentials unreadable
+        (body, "AAAA" + good[4:], token),  # tampered
+    ):
+        with pytest.raises(InvalidSignature):
+            verified_callback_params(raw, signature, url, source)
+    assert asked == ["token", "token"]

@@ -22,6 +22,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.InsufficientCredits: HTTPStatus.PAYMENT_REQUIRED,
     errors.TooManyRecipients: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.TenantNotFound: HTTPStatus.FORBIDDEN,
+    errors.InvalidSignature: HTTPStatus.FORBIDDEN,
     errors.NotFound: HTTPStatus.NOT_FOUND,
     errors.IdempotencyKeyReused: HTTPStatus.CONFLICT,
     errors.RequestInProgress: HTTPStatus.CONFLICT,

@@ -241,73 +241,70 @@ class DynamoMessageStore:
         """Only the holder of the latest claim may record its outcome."""
         return MessageRecord.attempts == message.attempts
 
-    def mark_sent(self, message: StoredMessage, provider: str, accepted: Accepted, now: datetime) -> bool:
+    def _settle_claim(self, message: StoredMessage, to: MessageStatus, now: datetime, **fields: Any) -> bool:
+        """The outcome of our claim: from SENDING, and only while we still hold the latest claim."""
         return self.apply_transition(
             StatusTransition(
                 message_id=message.message_id,
                 tenant_id=message.tenant_id,
                 queue_id=message.queue_id,
                 expected=MessageStatus.SENDING,
-                to=MessageStatus.SENT,
+                to=to,
                 at=now,
-                detail=f"{provider} {accepted.provider_message_id}",
-                set_fields={
-                    "provider": provider,
-                    "provider_message_id": accepted.provider_message_id,
-                    "provider_price": accepted.price,
-                    "sent_at": now,
-                    "lease_until": None,
-                    "failure_reason": None,
-                    "permanent_failure": None,
-                },
                 condition=self._fenced(message),
+                **fields,
             )
+        )
+
+    def mark_sent(self, message: StoredMessage, provider: str, accepted: Accepted, now: datetime) -> bool:
+        return self._settle_claim(
+            message,
+            MessageStatus.SENT,
+            now,
+            detail=f"{provider} {accepted.provider_message_id}",
+            set_fields={
+                "provider": provider,
+                "provider_message_id": accepted.provider_message_id,
+                "provider_price": accepted.price,
+                "sent_at": now,
+                "lease_until": None,
+                "failure_reason": None,
+                "permanent_failure": None,
+            },
         )
 
     def mark_failed(self, message: StoredMessage, provider: str, failure: ProviderFailure, now: datetime) -> bool:
         why = "permanent failure" if failure.permanent else "retries exhausted"
-        return self.apply_transition(
-            StatusTransition(
-                message_id=message.message_id,
-                tenant_id=message.tenant_id,
-                queue_id=message.queue_id,
-                expected=MessageStatus.SENDING,
-                to=MessageStatus.FAILED,
-                at=now,
-                code=failure.code,
-                detail=f"{why} via {provider}",
-                set_fields={
-                    "provider": provider,
-                    "provider_error_code": failure.code,
-                    "failure_reason": f"{why}: {failure.reason}"[:MAX_REASON_CHARS],
-                    "permanent_failure": failure.permanent,
-                    "lease_until": None,
-                },
-                condition=self._fenced(message),
-                refund=Refund(credits=message.credits, reason=f"{why} ({failure.code})"),
-            )
+        return self._settle_claim(
+            message,
+            MessageStatus.FAILED,
+            now,
+            code=failure.code,
+            detail=f"{why} via {provider}",
+            set_fields={
+                "provider": provider,
+                "provider_error_code": failure.code,
+                "failure_reason": f"{why}: {failure.reason}"[:MAX_REASON_CHARS],
+                "permanent_failure": failure.permanent,
+                "lease_until": None,
+            },
+            refund=Refund(credits=message.credits, reason=f"{why} ({failure.code})"),
         )
 
     def requeue(
         self, message: StoredMessage, provider: str, next_provider: str, failure: ProviderFailure, now: datetime
     ) -> bool:
         detail = f"transient failure via {provider}, next attempt via {next_provider}"
-        return self.apply_transition(
-            StatusTransition(
-                message_id=message.message_id,
-                tenant_id=message.tenant_id,
-                queue_id=message.queue_id,
-                expected=MessageStatus.SENDING,
-                to=MessageStatus.QUEUED,
-                at=now,
-                code=failure.code,
-                detail=detail,
-                set_fields={
-                    "provider": next_provider,
-                    "provider_error_code": failure.code,
-                    "failure_reason": failure.reason[:MAX_REASON_CHARS] or None,
-                    "lease_until": None,
-                },
-                condition=self._fenced(message),
-            )
+        return self._settle_claim(
+            message,
+            MessageStatus.QUEUED,
+            now,
+            code=failure.code,
+            detail=detail,
+            set_fields={
+                "provider": next_provider,
+                "provider_error_code": failure.code,
+                "failure_reason": failure.reason[:MAX_REASON_CHARS] or None,
+                "lease_until": None,
+            },
         )

@@ -36,6 +36,10 @@ class UnsupportedMediaType(DomainError):
     code = "UNSUPPORTED_MEDIA_TYPE"
 
 
+class InvalidSignature(DomainError):
+    code = "INVALID_SIGNATURE"
+
+
 class InsufficientCredits(DomainError):
     code = "INSUFFICIENT_CREDITS"
 

@@ -9,7 +9,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from urllib.parse import parse_qsl
+
+from smscore.domain.errors import InvalidSignature
+
+MAX_CALLBACK_BYTES = 16 * 1024
 
 
 def twilio_signature(url: str, params: Iterable[tuple[str, str]], auth_token: str) -> str:
@@ -26,3 +31,20 @@ def is_valid_twilio_signature(
         return False
     expected = twilio_signature(url, params, auth_token)
     return hmac.compare_digest(expected.encode(), signature.encode())
+
+
+def verified_callback_params(
+    raw_body: str, signature: str | None, url: str, auth_token: Callable[[], str | None]
+) -> dict[str, str]:
+    """The callback's form parameters, only once its signature checks out; nothing in it is trusted before.
+
+    `auth_token` is asked only for a plausible request, and None (unreadable credentials) refuses it: receipts
+    that cannot be verified are never applied.
+    """
+    if not signature or len(raw_body.encode()) > MAX_CALLBACK_BYTES:
+        raise InvalidSignature("Missing or invalid signature")
+    token = auth_token()
+    params = parse_qsl(raw_body, keep_blank_values=True)
+    if token is None or not is_valid_twilio_signature(url, params, token, signature):
+        raise InvalidSignature("Missing or invalid signature")
+    return dict(params)
