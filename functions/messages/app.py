@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.messages import (
     DEFAULT_PAGE_SIZE,
-    MAX_CURSOR_LENGTH,
     MAX_PAGE_SIZE,
     IsoDateTime,
     MessageAudit,
@@ -23,6 +22,7 @@ from smscore.api.messages import (
     MessagePageDto,
     QueueStatusDto,
 )
+from smscore.api.pagination import MAX_CURSOR_LENGTH
 from smscore.dal.message_queries import DynamoMessageQueries
 from smscore.domain.model import MessageStatus
 from smscore.wiring import bound_settings

@@ -7,9 +7,6 @@ own filters select, so a cursor from another tenant (or another filter) is refus
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol
@@ -17,6 +14,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerprint
 from smscore.dal.message_queries import IndexPlan, MessageFilters, plan_for
 from smscore.dal.tables import DispatchRecord, MessageRecord
 from smscore.domain.errors import FieldIssue, InvalidRequest, NotFound
@@ -24,8 +22,6 @@ from smscore.domain.model import MessageStatus
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
-MAX_CURSOR_LENGTH = 2048
-CURSOR_VERSION = 1
 
 
 _ISO_8601_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -129,36 +125,23 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def encode_cursor(plan: IndexPlan, key: dict[str, str]) -> str:
-    payload = {"v": CURSOR_VERSION, "i": plan.index_name, "k": key}
-    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+def _string_key(key: dict[str, str | int]) -> dict[str, str]:
+    """Every attribute of the message indexes' keys is a string."""
+    return {name: str(value) for name, value in key.items()}
 
 
-def _bad_cursor() -> InvalidRequest:
-    message = "cursor is not valid for these filters; start again without it"
-    return InvalidRequest(f"Invalid request: cursor: {message}", details=[FieldIssue("cursor", message)])
-
-
-def decode_cursor(cursor: str, plan: IndexPlan) -> dict[str, str]:
-    """The index key a cursor carries, provided it points into the caller's own partition of the same index."""
-    if len(cursor) > MAX_CURSOR_LENGTH:
-        raise _bad_cursor()
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        payload: Any = json.loads(raw)
-    except (binascii.Error, ValueError) as exc:
-        raise _bad_cursor() from exc
-    if not isinstance(payload, dict) or payload.get("v") != CURSOR_VERSION or payload.get("i") != plan.index_name:
-        raise _bad_cursor()
-    key = payload.get("k")
-    if (
-        not isinstance(key, dict)
-        or set(key) != plan.key_attributes()
-        or not all(isinstance(v, str) and 0 < len(v) <= 512 for v in key.values())
-        or key[plan.hash_attribute] != plan.hash_value
-    ):
-        raise _bad_cursor()
-    return dict(key)
+def _cursor_fingerprint(plan: IndexPlan, filters: MessageFilters) -> str:
+    """A cursor is good for the same index, partition and filters only."""
+    return filters_fingerprint(
+        plan.index_name,
+        plan.hash_value,
+        filters.queue_id,
+        filters.status.value if filters.status else None,
+        filters.recipient,
+        filters.created_from.isoformat() if filters.created_from else None,
+        filters.created_to.isoformat() if filters.created_to else None,
+        filters.channel,
+    )
 
 
 def _history(record: MessageRecord) -> list[StatusChangeDto]:
@@ -268,13 +251,26 @@ class MessageAudit:
             channel=channel,
         )
         plan = plan_for(tenant_id, filters)
-        start_key = decode_cursor(cursor, plan) if cursor else None
+        fingerprint = _cursor_fingerprint(plan, filters)
+        start_key = (
+            _string_key(
+                decode_cursor(
+                    cursor,
+                    tenant_id,
+                    fingerprint,
+                    key_attributes=plan.key_attributes(),
+                    partition={plan.hash_attribute: plan.hash_value},
+                )
+            )
+            if cursor
+            else None
+        )
         if queue_id is not None and self._queries.dispatch(tenant_id, queue_id) is None:
             return MessagePageDto(items=[])  # another tenant's queue lists like an empty one
         records, next_key = self._queries.list_messages(tenant_id, filters, limit, start_key)
         return MessagePageDto(
             items=[summary_of(r) for r in records],
-            next_cursor=encode_cursor(plan, next_key) if next_key else None,
+            next_cursor=encode_cursor(tenant_id, fingerprint, next_key) if next_key else None,
         )
 
     def _normalised_recipient(self, tenant_id: str, recipient: str) -> str:
