@@ -17,8 +17,8 @@ TAGS = ("regulars", "newsletter")
 
 def _seed(recipients: int) -> tuple[str, str, list[str]]:
     """A tenant whose two tags overlap by 40% and together reach `recipients` distinct mobiles."""
-    from smscore.dal.admin_store import ContactInput, DynamoAdminStore
     from smscore.wiring import bound_settings
+    from smsdev.admin_store import ContactInput, DynamoAdminStore
 
     bound_settings()
     admin = DynamoAdminStore(region="us-east-1")

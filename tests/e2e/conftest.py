@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from smscore.dal.admin_store import DynamoAdminStore
+from smsdev.admin_store import DynamoAdminStore
 from smsdev.gateway import ApiConfig, api_config
 from smsdev.localstack import FAKE_CREDENTIALS, bind_local_tables
 from smsdev.provision import function_environment

@@ -10,8 +10,8 @@ from importlib.util import find_spec
 
 import pytest
 
-from smscore.dal.admin_store import ContactInput, DynamoAdminStore
 from smscore.dal.tables import MessageRecord
+from smsdev.admin_store import ContactInput, DynamoAdminStore
 from smsdev.openapi_doc import DOCUMENT_PATH
 from smsdev.seed import EXAMPLE_TAGS, expected_recipients
 from tests.e2e.conftest import ApiResponse, LocalStackProcess

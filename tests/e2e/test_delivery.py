@@ -14,7 +14,6 @@ import uuid
 import boto3
 import pytest
 
-from smscore.dal.admin_store import ContactInput, DynamoAdminStore
 from smscore.dal.tables import MessageRecord, OutboxRecord
 from smscore.providers.sandbox import (
     PERMANENT_INVALID_NUMBER,
@@ -22,6 +21,7 @@ from smscore.providers.sandbox import (
     TIMEOUT_NUMBER,
     TRANSIENT_THROTTLED_NUMBER,
 )
+from smsdev.admin_store import ContactInput, DynamoAdminStore
 from tests.e2e.conftest import LocalStackProcess
 
 pytestmark = pytest.mark.e2e

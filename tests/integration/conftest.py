@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from smscore.dal.admin_store import ContactInput, DynamoAdminStore
+from smsdev.admin_store import ContactInput, DynamoAdminStore
 from tests.conftest import Stack
 
 

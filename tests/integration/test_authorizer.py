@@ -9,9 +9,9 @@ import pytest
 
 from functions.authorizer import app as authorizer
 from smscore.api.authorization import Unauthorized
-from smscore.dal.admin_store import DynamoAdminStore
 from smscore.dal.tables import TokenRecord
 from smscore.domain.auth import hash_token
+from smsdev.admin_store import DynamoAdminStore
 from tests.conftest import LambdaContextStub, Stack, load_event
 
 

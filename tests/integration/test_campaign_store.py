@@ -67,9 +67,9 @@ def test_sustained_throttling_raises_instead_of_losing_messages(stack: Stack) ->
 
 def test_a_debit_that_loses_the_race_is_insufficient_credits_not_an_error(stack: Stack) -> None:
     # Given a tenant whose balance was spent after the campaign was priced (the early check saw enough)
-    from smscore.dal.admin_store import DynamoAdminStore
     from smscore.domain.errors import InsufficientCredits
     from smscore.domain.model import Dispatch
+    from smsdev.admin_store import DynamoAdminStore
 
     admin = DynamoAdminStore(region=stack.names.region)
     tenant_id = admin.create_tenant("Acme", credits=5)

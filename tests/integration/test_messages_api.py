@@ -12,8 +12,8 @@ import pytest
 
 from functions.messages import app as messages_app
 from functions.send_by_tags import app as send_app
-from smscore.dal.admin_store import DynamoAdminStore
 from smscore.dal.tables import DispatchRecord, MessageRecord
+from smsdev.admin_store import DynamoAdminStore
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
 from tests.integration.conftest import Campaign, make_campaign
 from tests.integration.receipts_helpers import deliver_as_sent, receive

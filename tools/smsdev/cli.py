@@ -24,11 +24,11 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 from pynamodb.exceptions import PynamoDBException
 
-from smscore.dal.admin_store import ContactInput, DynamoAdminStore
 from smscore.dal.tables import LedgerRecord, OutboxRecord, bind_tables
 from smscore.domain.errors import DomainError, InvalidRequest
 from smscore.domain.phone import is_supported_country
 from smscore.settings import TableNames
+from smsdev.admin_store import ContactInput, DynamoAdminStore
 from smsdev.csv_import import ContactRow, CsvHeaderError, ImportReport, RejectedRow, parse_contacts
 
 if TYPE_CHECKING:

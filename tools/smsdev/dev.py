@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from smscore.dal.admin_store import DynamoAdminStore
+from smsdev.admin_store import DynamoAdminStore
 from smsdev.localstack import FAKE_CREDENTIALS, LocalStack, bind_local_tables
 from smsdev.seed import DemoSeed, seed_demo
 

@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from smscore.dal.admin_store import ContactInput, DynamoAdminStore
+from smsdev.admin_store import ContactInput, DynamoAdminStore
 
 TERMS_VERSION = "2026-11"
 DEMO_CREDITS = 10_000
