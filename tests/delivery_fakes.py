@@ -1,7 +1,8 @@
-"""In-memory implementations of delivery's ports (MessageStore, DeadLetters, providers) for unit tests.
+"""In-memory implementations of delivery's ports (MessageStore, ReceiptStore, DeadLetters, providers) for unit tests.
 
-The store keeps the same conditional semantics as DynamoMessageStore: a change applies only from the status
-as read (and, for outcomes, only for the latest claim), and moves counters, balance and ledger with it.
+The stores keep the same conditional semantics as their DynamoDB adapters: a change applies only from the status
+as read, for the message's own tenant (and, for outcomes, only for the latest claim), and moves counters, balance
+and ledger with it. tests/contract runs the same cases against both to keep it so.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from smscore.domain.delivery import StoredMessage
 from smscore.domain.model import MessageStatus, QueueBatch
+from smscore.domain.receipts import MessageState, Receipt
 from smscore.providers.base import Accepted, ProviderFailure, SmsProvider, SmsRequest
 from smscore.providers.sandbox import OutboxEntry
 
@@ -49,7 +51,7 @@ class InMemoryMessageStore:
     def claim(self, message: StoredMessage, now: datetime, lease_until: datetime) -> StoredMessage | None:
         with self._lock:
             current = self.messages.get(message.message_id)
-            if current is None or current.status != message.status or current.attempts != message.attempts:
+            if current is None or not self._same_claim(current, message) or current.status != message.status:
                 return None
             if current.status == MessageStatus.SENDING and (current.lease_until is None or current.lease_until >= now):
                 return None
@@ -61,9 +63,15 @@ class InMemoryMessageStore:
             self._move(current, claimed)
             return claimed
 
+    @staticmethod
+    def _same_claim(current: StoredMessage, read: StoredMessage) -> bool:
+        """The caller's read is still the latest claim of the message, and names its tenant (a record of another
+        tenant moves nothing, like DynamoDB's `tenant_id` condition)."""
+        return current.attempts == read.attempts and current.tenant_id == read.tenant_id
+
     def _fenced(self, message: StoredMessage) -> StoredMessage | None:
         current = self.messages.get(message.message_id)
-        if current is None or current.status != MessageStatus.SENDING or current.attempts != message.attempts:
+        if current is None or current.status != MessageStatus.SENDING or not self._same_claim(current, message):
             return None
         return current
 
@@ -96,6 +104,30 @@ class InMemoryMessageStore:
                 return False
             self._move(current, replace(current, status=MessageStatus.QUEUED, provider=next_provider, lease_until=None))
             return True
+
+
+class InMemoryReceiptStore:
+    """The ReceiptStore port over a dict; `interfere` moves a message between find and transition once."""
+
+    def __init__(self, *states: MessageState, by_provider_id: dict[str, str] | None = None) -> None:
+        self.states = {s.message_id: s for s in states}
+        self.by_provider_id = by_provider_id or {}
+        self.history: list[tuple[str, MessageStatus, str | None]] = []
+        self.interfere: MessageStatus | None = None
+
+    def find(self, receipt: Receipt) -> MessageState | None:
+        message_id = receipt.message_id or self.by_provider_id.get(receipt.provider_message_id or "")
+        return self.states.get(message_id or "")
+
+    def transition(self, state: MessageState, receipt: Receipt) -> bool:
+        if self.interfere is not None:
+            self.states[state.message_id] = replace(state, status=self.interfere)
+            self.interfere = None
+        if self.states[state.message_id].status is not state.status:
+            return False
+        self.states[state.message_id] = replace(state, status=receipt.status)
+        self.history.append((state.message_id, receipt.status, receipt.error_code))
+        return True
 
 
 @dataclass

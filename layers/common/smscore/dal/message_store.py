@@ -38,6 +38,7 @@ from smscore.domain.model import LedgerKind, MessageStatus
 from smscore.providers.base import Accepted, ProviderFailure
 
 CONFLICT_RETRIES = 8
+CLAIMABLE = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING})
 
 log = logging.getLogger(__name__)
 MAX_REASON_CHARS = 500
@@ -211,6 +212,8 @@ class DynamoMessageStore:
     # -- delivery's transitions ----------------------------------------------------------------------------
 
     def claim(self, message: StoredMessage, now: datetime, lease_until: datetime) -> StoredMessage | None:
+        if message.status not in CLAIMABLE:
+            return None  # a finished message is never claimed (so never sent) again, whatever the caller passes
         condition: Condition = MessageRecord.attempts == message.attempts
         if message.attempts == 0:
             condition = MessageRecord.attempts.does_not_exist() | (MessageRecord.attempts == 0)

@@ -1,0 +1,328 @@
+"""One face per implementation of a port: the store under test, a way to put the world in a given state, and
+the observable state (balance, ledger, counters, statuses) read the same way for the fake and for DynamoDB.
+
+The contract tests only talk to these sides, so every assertion runs unchanged against both.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from smscore.dal.campaign_store import DynamoCampaignStore
+from smscore.dal.message_store import DynamoMessageStore
+from smscore.dal.receipt_store import DynamoReceiptStore
+from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, StatusChange, TagMemberRecord, TenantRecord
+from smscore.domain.delivery import MessageStore, StoredMessage
+from smscore.domain.model import LedgerKind, MessageStatus, TagRecipient
+from smscore.domain.ports import CampaignStore
+from smscore.domain.receipts import MessageState, ReceiptStore
+from tests.delivery_fakes import InMemoryMessageStore, InMemoryReceiptStore
+from tests.fakes import InMemoryCampaignStore
+
+SEEDED_AT = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True, order=True)
+class LedgerLine:
+    """A ledger entry as the contract sees it: what kind, how much, for which messages (if it names any)."""
+
+    kind: str
+    amount: int
+    message_ids: tuple[str, ...] = ()
+
+
+def _entry_id() -> str:
+    return f"{SEEDED_AT.isoformat()}#{uuid.uuid4()}"
+
+
+def _seed_tenant(tenant_id: str, credits: int, country: str | None = None) -> None:
+    TenantRecord(tenant_id, name="Acme", credits=credits, default_country=country, created_at=SEEDED_AT).save()
+    LedgerRecord(tenant_id, _entry_id(), kind=LedgerKind.TOPUP.value, amount=credits, created_at=SEEDED_AT).save()
+
+
+def _seed_dispatch(queue_id: str, tenant_id: str) -> None:
+    """An existing campaign with every counter at zero (the seeded messages then add to them)."""
+    DispatchRecord(
+        queue_id,
+        tenant_id=tenant_id,
+        member_id="member-1",
+        body="hola",
+        tag_ids=["tag-1"],
+        total_messages=0,
+        segments_per_message=1,
+        credits_debited=0,
+        created_at=SEEDED_AT,
+    ).save(condition=DispatchRecord.queue_id.does_not_exist())
+
+
+def _seed_message(message: StoredMessage, provider_message_id: str | None = None) -> None:
+    MessageRecord(
+        message.message_id,
+        tenant_id=message.tenant_id,
+        queue_id=message.queue_id,
+        recipient=message.recipient,
+        contact_id=f"c-{message.message_id}",
+        body=message.body,
+        segments=message.segments,
+        encoding="GSM-7",
+        credits=message.credits,
+        status=message.status.value,
+        provider=message.provider,
+        created_at=SEEDED_AT,
+        updated_at=SEEDED_AT,
+        attempts=message.attempts,
+        lease_until=message.lease_until,
+        provider_message_id=provider_message_id,
+        history=[StatusChange(status=message.status.value, at=SEEDED_AT)],
+    ).save()
+    counter = getattr(DispatchRecord, f"count_{message.status.value.lower()}")
+    DispatchRecord(message.queue_id).update(actions=[counter.add(1)])
+
+
+def _dispatch_counts(queue_id: str) -> dict[str, int]:
+    dispatch = DispatchRecord.get(queue_id, consistent_read=True)
+    counts = {status.value: int(getattr(dispatch, f"count_{status.value.lower()}") or 0) for status in MessageStatus}
+    return {status: n for status, n in counts.items() if n}
+
+
+# -- delivery's MessageStore ---------------------------------------------------------------------------------
+
+
+class MessageStoreSide(Protocol):
+    store: MessageStore
+
+    def fund(self, tenant_id: str, credits: int) -> None:
+        """The tenant exists with this balance and one TOPUP entry."""
+
+    def given(self, message: StoredMessage) -> None:
+        """The message is stored as is (status, attempts, lease) and paid: a DEBIT of its credits naming it."""
+
+    def balance(self, tenant_id: str) -> int: ...
+
+    def ledger(self, tenant_id: str) -> list[LedgerLine]:
+        """Every entry of the tenant, sorted (the contract compares them as a multiset)."""
+
+    def counts(self, queue_id: str) -> dict[str, int]:
+        """The campaign's non-zero counters by status."""
+
+
+class InMemoryMessages:
+    def __init__(self) -> None:
+        self.fake = InMemoryMessageStore()
+        self.store: MessageStore = self.fake
+
+    def fund(self, tenant_id: str, credits: int) -> None:
+        self.fake.balance[tenant_id] += credits
+        self.fake.ledger.append((tenant_id, credits, LedgerKind.TOPUP.value, []))
+
+    def given(self, message: StoredMessage) -> None:
+        self.fake.add(message)
+
+    def balance(self, tenant_id: str) -> int:
+        return self.fake.balance[tenant_id]
+
+    def ledger(self, tenant_id: str) -> list[LedgerLine]:
+        return sorted(
+            LedgerLine(kind, amount, tuple(ids)) for t, amount, kind, ids in self.fake.ledger if t == tenant_id
+        )
+
+    def counts(self, queue_id: str) -> dict[str, int]:
+        # The fake keeps one set of counters; every contract case uses a single campaign.
+        return {status: n for status, n in self.fake.counters.items() if n}
+
+
+class DynamoMessages:
+    def __init__(self, region: str) -> None:
+        self.store: MessageStore = DynamoMessageStore(region=region)
+        self._dispatches: set[str] = set()
+
+    def fund(self, tenant_id: str, credits: int) -> None:
+        _seed_tenant(tenant_id, credits)
+
+    def given(self, message: StoredMessage) -> None:
+        if message.queue_id not in self._dispatches:
+            _seed_dispatch(message.queue_id, message.tenant_id)
+            self._dispatches.add(message.queue_id)
+        _seed_message(message)
+        TenantRecord(message.tenant_id).update(actions=[TenantRecord.credits.add(-message.credits)])
+        LedgerRecord(
+            message.tenant_id,
+            _entry_id(),
+            kind=LedgerKind.DEBIT.value,
+            amount=-message.credits,
+            queue_id=message.queue_id,
+            message_ids=[message.message_id],
+            created_at=SEEDED_AT,
+        ).save()
+
+    def balance(self, tenant_id: str) -> int:
+        return int(TenantRecord.get(tenant_id, consistent_read=True).credits)
+
+    def ledger(self, tenant_id: str) -> list[LedgerLine]:
+        return sorted(
+            LedgerLine(entry.kind, int(entry.amount), tuple(entry.message_ids or ()))
+            for entry in LedgerRecord.query(tenant_id, consistent_read=True)
+        )
+
+    def counts(self, queue_id: str) -> dict[str, int]:
+        return _dispatch_counts(queue_id)
+
+
+# -- the send path's CampaignStore ---------------------------------------------------------------------------
+
+
+class CampaignStoreSide(Protocol):
+    store: CampaignStore
+
+    def fund(self, tenant_id: str, credits: int, country: str | None = "CO") -> None:
+        """The tenant exists with this balance and one TOPUP entry."""
+
+    def tag(self, tenant_id: str, tag_id: str, *members: TagRecipient) -> None: ...
+
+    def ledger(self, tenant_id: str) -> list[LedgerLine]:
+        """Every entry of the tenant, sorted (the contract compares them as a multiset)."""
+
+    def dispatch(self, queue_id: str) -> tuple[int, int] | None:
+        """(credits debited, total messages) of a recorded campaign, or None."""
+
+    def status(self, message_id: str) -> str | None:
+        """The stored status of a message, or None if it was never written."""
+
+
+class InMemoryCampaigns:
+    def __init__(self) -> None:
+        self.fake = InMemoryCampaignStore()
+        self.store: CampaignStore = self.fake
+
+    def fund(self, tenant_id: str, credits: int, country: str | None = "CO") -> None:
+        self.fake.add_tenant(tenant_id, credits, country)
+
+    def tag(self, tenant_id: str, tag_id: str, *members: TagRecipient) -> None:
+        self.fake.tag(tenant_id, tag_id, *members)
+
+    def ledger(self, tenant_id: str) -> list[LedgerLine]:
+        return sorted(LedgerLine(kind, amount) for t, amount, kind in self.fake.ledger if t == tenant_id)
+
+    def dispatch(self, queue_id: str) -> tuple[int, int] | None:
+        found = self.fake.dispatches.get(queue_id)
+        return None if found is None else (found.credits_debited, found.total_messages)
+
+    def status(self, message_id: str) -> str | None:
+        found = self.fake.messages.get(message_id)
+        return None if found is None else found.status.value
+
+
+class DynamoCampaigns:
+    def __init__(self, region: str) -> None:
+        self.store: CampaignStore = DynamoCampaignStore(region=region)
+
+    def fund(self, tenant_id: str, credits: int, country: str | None = "CO") -> None:
+        _seed_tenant(tenant_id, credits, country)
+
+    def tag(self, tenant_id: str, tag_id: str, *members: TagRecipient) -> None:
+        for member in members:
+            TagMemberRecord(
+                TagMemberRecord.key_for(tenant_id, tag_id),
+                member.contact_id,
+                phone=member.phone,
+                opted_out=member.opted_out,
+            ).save()
+
+    def ledger(self, tenant_id: str) -> list[LedgerLine]:
+        # Message ids are left out: the fake's campaign ledger does not keep them (the domain passes none).
+        return sorted(
+            LedgerLine(entry.kind, int(entry.amount)) for entry in LedgerRecord.query(tenant_id, consistent_read=True)
+        )
+
+    def dispatch(self, queue_id: str) -> tuple[int, int] | None:
+        try:
+            found = DispatchRecord.get(queue_id, consistent_read=True)
+        except DispatchRecord.DoesNotExist:
+            return None
+        return int(found.credits_debited), int(found.total_messages)
+
+    def status(self, message_id: str) -> str | None:
+        try:
+            return str(MessageRecord.get(message_id, consistent_read=True).status)
+        except MessageRecord.DoesNotExist:
+            return None
+
+
+# -- receipts' ReceiptStore -----------------------------------------------------------------------------------
+
+
+class ReceiptStoreSide(Protocol):
+    store: ReceiptStore
+
+    def given(self, state: MessageState, provider_message_id: str) -> None:
+        """A message in `state.status` that its provider knows as `provider_message_id`."""
+
+    def status(self, message_id: str) -> MessageStatus: ...
+
+    def counts(self, queue_id: str) -> dict[str, int]:
+        """The campaign's non-zero counters by status."""
+
+
+class InMemoryReceipts:
+    def __init__(self) -> None:
+        self.fake = InMemoryReceiptStore()
+        self.store: ReceiptStore = self.fake
+
+    def given(self, state: MessageState, provider_message_id: str) -> None:
+        self.fake.states[state.message_id] = state
+        self.fake.by_provider_id[provider_message_id] = state.message_id
+
+    def status(self, message_id: str) -> MessageStatus:
+        return self.fake.states[message_id].status
+
+    def counts(self, queue_id: str) -> dict[str, int]:
+        return {status: n for status, n in self.fake.counters.items() if n}
+
+
+class DynamoReceipts:
+    def __init__(self, region: str) -> None:
+        self.store: ReceiptStore = DynamoReceiptStore(region=region)
+        self._dispatches: set[str] = set()
+
+    def given(self, state: MessageState, provider_message_id: str) -> None:
+        if state.queue_id not in self._dispatches:
+            _seed_dispatch(state.queue_id, state.tenant_id)
+            self._dispatches.add(state.queue_id)
+        message = StoredMessage(
+            message_id=state.message_id,
+            tenant_id=state.tenant_id,
+            queue_id=state.queue_id,
+            recipient="+573001234567",
+            body="hola",
+            segments=1,
+            credits=1,
+            status=state.status,
+            provider="twilio",
+            attempts=1,
+        )
+        _seed_message(message, provider_message_id=provider_message_id)
+
+    def status(self, message_id: str) -> MessageStatus:
+        return MessageStatus(MessageRecord.get(message_id, consistent_read=True).status)
+
+    def counts(self, queue_id: str) -> dict[str, int]:
+        return _dispatch_counts(queue_id)
+
+
+def stored(message_id: str, tenant_id: str, queue_id: str, **changes: object) -> StoredMessage:
+    """A 2-credit message of `queue_id`, QUEUED and never attempted unless `changes` say otherwise."""
+    base = StoredMessage(
+        message_id=message_id,
+        tenant_id=tenant_id,
+        queue_id=queue_id,
+        recipient="+573001234567",
+        body="hola",
+        segments=2,
+        credits=2,
+        status=MessageStatus.QUEUED,
+        provider="sandbox",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
