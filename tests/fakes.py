@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from smscore.domain.auth import TokenOwner
 from smscore.domain.errors import InsufficientCredits
-from smscore.domain.model import Dispatch, OutgoingMessage, QueueBatch, TagRecipient, Tenant
+from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, QueueBatch, TagRecipient, Tenant
 
 
 @dataclass
@@ -45,8 +45,10 @@ class InMemoryCampaignStore:
         self.ledger.append((tenant_id, amount, kind))
 
     def debit(self, dispatch: Dispatch) -> None:
+        """As DynamoCampaignStore: conditional on the balance, and on the campaign not being recorded yet (DynamoDB
+        refuses the second dispatch put, and the store reports any failed condition as InsufficientCredits)."""
         available = self.tenants[dispatch.tenant_id].credits
-        if available < dispatch.credits_debited:
+        if available < dispatch.credits_debited or dispatch.queue_id in self.dispatches:
             raise InsufficientCredits(required=dispatch.credits_debited, available=available)
         self._move(dispatch.tenant_id, -dispatch.credits_debited, "DEBIT")
         self.dispatches[dispatch.queue_id] = dispatch
@@ -54,14 +56,16 @@ class InMemoryCampaignStore:
     def save_messages(self, messages: Sequence[OutgoingMessage]) -> None:
         if self.fail_saving:
             raise ConnectionError("DynamoDB is unreachable")
-        self.messages.update({m.message_id: m for m in messages})
+        self.messages.update({m.message_id: replace(m, status=MessageStatus.QUEUED) for m in messages})
 
     def queue_messages(self, queue_id: str) -> list[tuple[str, str]]:
         found = [(m.message_id, m.recipient) for m in self.messages.values() if m.queue_id == queue_id]
         return sorted(found, key=lambda pair: pair[1])
 
     def mark_failed(self, messages: Sequence[OutgoingMessage], reason: str) -> None:
+        """Written FAILED whether or not they were saved before, as DynamoDB's batch put does."""
         self.failed.update({m.message_id: reason for m in messages})
+        self.messages.update({m.message_id: replace(m, status=MessageStatus.FAILED) for m in messages})
 
     def refund(self, tenant_id: str, queue_id: str, amount: int, reason: str, message_ids: Sequence[str] = ()) -> None:
         self._move(tenant_id, amount, "REFUND")
