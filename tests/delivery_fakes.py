@@ -107,25 +107,43 @@ class InMemoryMessageStore:
 
 
 class InMemoryReceiptStore:
-    """The ReceiptStore port over a dict; `interfere` moves a message between find and transition once."""
+    """The ReceiptStore port over a dict; `interfere` moves a message between find and transition once.
+
+    Like DynamoReceiptStore, a transition applies only from the status as read and for the message's own tenant,
+    and moves the (here: single set of) campaign counters with it.
+    """
 
     def __init__(self, *states: MessageState, by_provider_id: dict[str, str] | None = None) -> None:
         self.states = {s.message_id: s for s in states}
         self.by_provider_id = by_provider_id or {}
+        self.counters: Counter[str] = Counter(s.status.value for s in states)  # status -> count
         self.history: list[tuple[str, MessageStatus, str | None]] = []
         self.interfere: MessageStatus | None = None
+
+    def add(self, state: MessageState, provider_message_id: str | None = None) -> None:
+        self.states[state.message_id] = state
+        self.counters[state.status.value] += 1
+        if provider_message_id:
+            self.by_provider_id[provider_message_id] = state.message_id
+
+    def _move(self, current: MessageState, to: MessageStatus) -> None:
+        self.states[current.message_id] = replace(current, status=to)
+        self.counters[current.status.value] -= 1
+        self.counters[to.value] += 1
 
     def find(self, receipt: Receipt) -> MessageState | None:
         message_id = receipt.message_id or self.by_provider_id.get(receipt.provider_message_id or "")
         return self.states.get(message_id or "")
 
     def transition(self, state: MessageState, receipt: Receipt) -> bool:
-        if self.interfere is not None:
-            self.states[state.message_id] = replace(state, status=self.interfere)
+        current = self.states.get(state.message_id)
+        if current is not None and self.interfere is not None:
+            self._move(current, self.interfere)
             self.interfere = None
-        if self.states[state.message_id].status is not state.status:
+            current = self.states[state.message_id]
+        if current is None or current.status is not state.status or current.tenant_id != state.tenant_id:
             return False
-        self.states[state.message_id] = replace(state, status=receipt.status)
+        self._move(current, receipt.status)
         self.history.append((state.message_id, receipt.status, receipt.error_code))
         return True
 

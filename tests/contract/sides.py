@@ -272,8 +272,7 @@ class InMemoryReceipts:
         self.store: ReceiptStore = self.fake
 
     def given(self, state: MessageState, provider_message_id: str) -> None:
-        self.fake.states[state.message_id] = state
-        self.fake.by_provider_id[provider_message_id] = state.message_id
+        self.fake.add(state, provider_message_id)
 
     def status(self, message_id: str) -> MessageStatus:
         return self.fake.states[message_id].status

@@ -9,7 +9,7 @@ import pytest
 
 from smscore.domain.delivery import Deliverer, Outcome, RateLimiter, RetryPolicy, StoredMessage
 from smscore.domain.model import MessageStatus, QueueBatch
-from smscore.providers.base import Accepted, OutcomeUnknown, PermanentFailure, TransientFailure
+from smscore.providers.base import OutcomeUnknown, PermanentFailure, TransientFailure
 from tests.delivery_fakes import InMemoryMessageStore, ListDeadLetters, Providers, ScriptedProvider
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -134,19 +134,6 @@ def test_an_expired_lease_is_taken_over_and_sent(
     assert report.outcomes == {"m-1": Outcome.SENT}
     assert len(sandbox.calls) == 1
     assert store.messages["m-1"].attempts == 2
-
-
-def test_a_stale_owner_cannot_record_an_outcome(store: InMemoryMessageStore) -> None:
-    # Given a claim that was taken over after its lease expired
-    store.add(message(1))
-    stale = store.claim(store.messages["m-1"], T0, T0 + timedelta(seconds=1))
-    assert stale is not None
-    fresh = store.claim(stale, T0 + timedelta(seconds=2), T0 + timedelta(seconds=60))
-    assert fresh is not None
-    # Then the stale owner's FAILED (with its refund) is refused, and the new owner's SENT is not
-    assert not store.mark_failed(stale, "sandbox", PermanentFailure("21211", "bad"), T0)
-    assert store.ledger_sum(TENANT) == -2
-    assert store.mark_sent(fresh, "sandbox", Accepted("SM1"), T0)
 
 
 def test_permanent_failure_is_refunded_once_and_not_retried(

@@ -17,32 +17,9 @@ from smscore.domain.receipts import (
     moves_forward,
     twilio_receipt,
 )
+from tests.delivery_fakes import InMemoryReceiptStore
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
-
-
-class InMemoryReceiptStore:
-    """The ReceiptStore port over a dict; `interfere` moves a message between find and transition once."""
-
-    def __init__(self, *states: MessageState, by_provider_id: dict[str, str] | None = None) -> None:
-        self.states = {s.message_id: s for s in states}
-        self.by_provider_id = by_provider_id or {}
-        self.history: list[tuple[str, MessageStatus, str | None]] = []
-        self.interfere: MessageStatus | None = None
-
-    def find(self, receipt: Receipt) -> MessageState | None:
-        message_id = receipt.message_id or self.by_provider_id.get(receipt.provider_message_id or "")
-        return self.states.get(message_id or "")
-
-    def transition(self, state: MessageState, receipt: Receipt) -> bool:
-        if self.interfere is not None:
-            self.states[state.message_id] = replace(state, status=self.interfere)
-            self.interfere = None
-        if self.states[state.message_id].status is not state.status:
-            return False
-        self.states[state.message_id] = replace(state, status=receipt.status)
-        self.history.append((state.message_id, receipt.status, receipt.error_code))
-        return True
 
 
 def sent(message_id: str = "m-1") -> MessageState:
