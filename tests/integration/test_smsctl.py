@@ -22,12 +22,13 @@ from smscore.api.authorization import Unauthorized, authorize
 from smscore.dal.identity_store import DynamoIdentityStore
 from smscore.dal.tables import OutboxRecord, TagMemberRecord, TokenRecord
 from smscore.domain.auth import hash_token
-from smsdev import cli
+from smsdev import cli, targets
 from smsdev.provision import create_queues, create_tables
 from smsdev.template import LocalNames, Resolver, load_template
 
 SMSCTL = Path(sys.executable).with_name("smsctl")
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api0/v1/POST/messages/send-by-tags"
+NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"  # well formed, names nothing
 
 
 def free_port() -> int:
@@ -71,7 +72,7 @@ class LocalStack:
 def local(moto_server: str, aws_env: None, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
     """An empty account on the server with the template's tables and queues, named as `make dev` names them."""
     urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()
-    names = LocalNames(stack_name=cli.LOCAL_STACK_NAME, endpoint=moto_server)
+    names = LocalNames(stack_name=targets.LOCAL_STACK_NAME, endpoint=moto_server)
     stack = LocalStack(moto_server, names, {})
     create_tables(stack.client("dynamodb"), names)
     stack.queue_urls = create_queues(stack.client("sqs"), names)
@@ -255,12 +256,12 @@ def test_outbox_lists_sandbox_records_newest_first(local: LocalStack, capsys: py
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["credits", "show", "--tenant", "no-such-tenant"], "No tenant no-such-tenant"),
-        (["credits", "add", "--tenant", "no-such-tenant", "--amount", "5"], "No tenant no-such-tenant"),
-        (["member", "create", "--tenant", "no-such-tenant", "--email", "a@b.c"], "No tenant"),
-        (["tags", "list", "--tenant", "no-such-tenant"], "No tenant"),
-        (["member", "accept-terms", "--member", "nobody"], "No member nobody"),
-        (["contacts", "import", "--tenant", "t", "/nonexistent/contacts.csv"], "no such file"),
+        (["credits", "show", "--tenant", NO_SUCH_ID], f"No tenant {NO_SUCH_ID}"),
+        (["credits", "add", "--tenant", NO_SUCH_ID, "--amount", "5"], f"No tenant {NO_SUCH_ID}"),
+        (["member", "create", "--tenant", NO_SUCH_ID, "--email", "a@b.c"], "No tenant"),
+        (["tags", "list", "--tenant", NO_SUCH_ID], "No tenant"),
+        (["member", "accept-terms", "--member", NO_SUCH_ID], f"No member {NO_SUCH_ID}"),
+        (["contacts", "import", "--tenant", NO_SUCH_ID, "/nonexistent/contacts.csv"], "no such file"),
     ],
 )
 def test_domain_errors_exit_1_with_a_message_and_no_output(
@@ -279,12 +280,12 @@ def test_domain_errors_exit_1_with_a_message_and_no_output(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["credits", "add", "--tenant", "t", "--amount", "-5"], "positive whole number"),
-        (["credits", "add", "--tenant", "t", "--amount", "1.5"], "positive whole number"),
+        (["credits", "add", "--tenant", NO_SUCH_ID, "--amount", "-5"], "positive whole number"),
+        (["credits", "add", "--tenant", NO_SUCH_ID, "--amount", "1.5"], "positive whole number"),
         (["tenant", "create", "--name", "X", "--credits", "-1"], "zero or more"),
         (["tenant", "create", "--name", "X", "--credits", "10", "--country", "XX"], "country code"),
         (["tenant", "create", "--credits", "10"], "--name"),
-        (["frobnicate"], "invalid choice"),
+        (["frobnicate"], "No such command 'frobnicate'"),
     ],
 )
 def test_usage_errors_exit_2_and_persist_nothing(
@@ -293,7 +294,7 @@ def test_usage_errors_exit_2_and_persist_nothing(
     # When the arguments are malformed
     result = smsctl(capsys, *argv)
 
-    # Then argparse rejects them before anything is written
+    # Then click rejects them before anything is written
     assert (result.code, result.out) == (2, "")
     assert message in result.err
     assert local.client("dynamodb").scan(TableName=local.names.physical("TenantsTable"))["Items"] == []
@@ -319,7 +320,7 @@ def test_unreachable_local_stack_gives_a_hint(aws_env: None, capsys: pytest.Capt
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
 
     # When a command runs, Then it says where it tried and how to start the stack
-    result = smsctl(capsys, "credits", "show", "--tenant", "t")
+    result = smsctl(capsys, "credits", "show", "--tenant", NO_SUCH_ID)
     assert (result.code, result.out) == (1, "")
     assert "make dev" in result.err
 
@@ -401,7 +402,7 @@ def test_stack_option_reads_names_from_the_stack_outputs(
 @pytest.mark.parametrize(("value", "port"), [("", 4566), (" 4570 ", 4570)])
 def test_local_port_is_read_like_make_dev(monkeypatch: pytest.MonkeyPatch, value: str, port: int) -> None:
     monkeypatch.setenv("LOCAL_AWS_PORT", value)
-    assert cli.local_aws_port() == port
+    assert targets.local_aws_port() == port
 
 
 def test_a_malformed_local_port_is_a_clear_error(

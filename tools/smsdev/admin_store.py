@@ -1,4 +1,7 @@
-"""Administrative writes (tenants, members, tokens, terms, credits, tags, contacts) used by smsctl and the seed."""
+"""Administrative writes (tenants, members, tokens, terms, credits, tags, contacts) used by smsctl and the seed.
+
+Not part of the Lambda layer: no function creates tenants or tokens, so this stays with the dev tooling.
+"""
 
 from __future__ import annotations
 
@@ -50,8 +53,9 @@ class ContactInput:
 
 
 class DynamoAdminStore:
-    def __init__(self, region: str, host: str | None = None) -> None:
-        self._connection = Connection(region=region, host=host)
+    def __init__(self, region: str, host: str | None = None, connection: Connection | None = None) -> None:
+        """`connection` carries explicit credentials (smsctl's local target); by default the normal chain."""
+        self._connection = connection or Connection(region=region, host=host)
 
     # ------------------------------------------------------------------ tenants and credits
     def create_tenant(self, name: str, credits: int, default_country: str | None = None) -> str:
@@ -100,7 +104,7 @@ class DynamoAdminStore:
     # ------------------------------------------------------------------ members, tokens, terms
     def current_terms_version(self) -> str | None:
         try:
-            return SettingRecord.get(TERMS_SETTING, consistent_read=True).value
+            return str(SettingRecord.get(TERMS_SETTING, consistent_read=True).value)
         except SettingRecord.DoesNotExist:
             return None
 
@@ -173,7 +177,7 @@ class DynamoAdminStore:
         if not key:
             raise InvalidRequest("tag name must not be blank")
         for tag in TagRecord.by_name.query(tenant_id, TagRecord.name_key == key):
-            return tag.tag_id
+            return str(tag.tag_id)
         tag_id = str(uuid.uuid4())
         TagRecord(tenant_id, tag_id, name=name.strip(), name_key=key, created_at=_now()).save()
         return tag_id
@@ -231,13 +235,14 @@ class DynamoAdminStore:
         return [c.contact_id for c in contact_records]
 
     # ------------------------------------------------------------------ sandbox outbox
-    def recent_outbox(self, limit: int) -> list[OutboxRecord]:
-        """What the sandbox provider sent, newest first.
+    def recent_outbox(self, limit: int, recipient: str | None = None) -> list[OutboxRecord]:
+        """What the sandbox provider sent (to `recipient`, an E.164 number, when given), newest first.
 
         A Scan: the Outbox table only exists for the sandbox provider on dev stacks and this is an admin
         read, never a request path.
         """
-        records = list(OutboxRecord.scan())
+        condition = OutboxRecord.recipient == recipient if recipient is not None else None
+        records = list(OutboxRecord.scan(condition))
         records.sort(key=lambda r: r.sent_at, reverse=True)
         return records[:limit]
 

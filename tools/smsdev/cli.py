@@ -1,247 +1,449 @@
 """smsctl: the admin CLI. Talks to the local stack (`make dev`) by default, or to a deployed stack with --stack.
 
-Every command prints one JSON object on stdout. Bad input: a message on stderr and exit 2 (usage) or 1
-(rejected by the domain, missing resources, unreachable endpoint). Run `smsctl --help` for the commands.
+Output: tables on a terminal, one JSON object when stdout is a pipe or with --json. Bad input: a message
+on stderr and exit 2 (usage, checked by click before anything runs) or 1 (rejected by the domain, missing
+resources, unreachable endpoint). Run `smsctl --help` for the commands.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
 import sys
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import boto3
+import click
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 from pynamodb.exceptions import PynamoDBException
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
-from smscore.dal.tables import LedgerRecord, OutboxRecord, bind_tables
+from smscore.dal.tables import LedgerRecord, OutboxRecord
 from smscore.domain.errors import DomainError, InvalidRequest
-from smscore.domain.phone import is_supported_country
-from smscore.settings import TableNames
-from smsdev.admin_store import ContactInput, DynamoAdminStore
-from smsdev.csv_import import ContactRow, CsvHeaderError, ImportReport, RejectedRow, parse_contacts
+from smscore.domain.phone import is_supported_country, normalise
+from smsdev.csv_import import CsvHeaderError, ImportReport, data_rows_in, import_contacts, parse_contacts
+from smsdev.targets import Target, TargetError, deployed_target, local_target
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-LOCAL_STACK_NAME = "sms-local"
-DEFAULT_LOCAL_PORT = 4566
-LOCAL_REGION = "us-east-1"
-IMPORT_CHUNK_ROWS = 500  # rows handed to one worker: ~20 BatchWriteItem calls of contacts + memberships
 # SQS error codes meaning "StartMessageMoveTask is not available here" (emulators, older partitions).
 _MOVE_TASK_UNSUPPORTED = {"UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", "InvalidAction"}
+AWS_ERRORS = (PynamoDBException, BotoCoreError, ClientError)
 
 
-class CliError(Exception):
-    """A failure the user can act on; printed as `error: <message>` with exit status 1."""
+# ---------------------------------------------------------------------------------------------- parameter types
+class WholeNumber(click.ParamType):
+    """An integer of at least `minimum`; decimals and words are refused with the same message."""
+
+    name = "integer"
+
+    def __init__(self, minimum: int) -> None:
+        self.minimum = minimum
+        self.rule = "a positive whole number" if minimum == 1 else f"a whole number of {minimum} or more"
+        if minimum == 0:
+            self.rule = "a whole number of zero or more"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            number = value
+        else:
+            text = str(value).strip()
+            if not text.lstrip("+-").isdigit():
+                self.fail(f"must be {self.rule}, got {value!r}", param, ctx)
+            number = int(text)
+        if number < self.minimum:
+            self.fail(f"must be {self.rule}, got {value!r}", param, ctx)
+        return number
 
 
-# ---------------------------------------------------------------------------------------------- target stack
-def local_aws_port() -> int:
-    """The port of the local AWS endpoint, read the way `make dev` reads it (LOCAL_AWS_PORT, default 4566)."""
-    raw = os.environ.get("LOCAL_AWS_PORT", "").strip()
-    if not raw:  # unset or empty: the default, as smsdev.dev does
-        return DEFAULT_LOCAL_PORT
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise CliError(f"LOCAL_AWS_PORT must be a TCP port number, got {raw!r}")
-    return int(raw)
+class CountryCode(click.ParamType):
+    name = "country"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        code = str(value).strip().upper()
+        if not is_supported_country(code):
+            self.fail(f"{value!r} is not a supported ISO 3166 alpha-2 country code (e.g. CO, US)", param, ctx)
+        return code
+
+
+class NonBlank(click.ParamType):
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip()
+        if not text:
+            self.fail("must not be blank", param, ctx)
+        return text
+
+
+class Id(click.ParamType):
+    """Tenant, member and tag ids are UUIDs; anything else cannot name one, so it is a usage error."""
+
+    name = "uuid"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return str(uuid.UUID(str(value).strip()))
+        except ValueError:
+            self.fail(f"{value!r} is not an id (ids are UUIDs, e.g. 3f2b8a1e-5c4d-4e6f-9a0b-1c2d3e4f5a6b)", param, ctx)
+
+
+class E164(click.ParamType):
+    """A phone number written in international form (+ and country code), normalised to E.164."""
+
+    name = "phone"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip()
+        checked = normalise(text, None) if text.startswith("+") else None
+        if checked is None or checked.e164 is None:
+            self.fail(f"{value!r} is not a mobile number in international form (e.g. +573001234567)", param, ctx)
+        return str(checked.e164)
+
+
+class FunctionLogicalId(click.ParamType):
+    """A function of template.yaml, by logical id (read when the argument is checked, not at import)."""
+
+    name = "function"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from smsdev.invoke import function_ids
+
+        known = function_ids()
+        if value not in known:
+            self.fail(f"{value!r} is not a function of template.yaml (choose from {', '.join(known)})", param, ctx)
+        return str(value)
+
+
+class JsonFile(click.File):
+    """A file (or - for stdin) holding one JSON document, parsed."""
+
+    name = "json_file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        handle = super().convert(value, param, ctx)
+        try:
+            return json.load(handle)
+        except json.JSONDecodeError as exc:
+            self.fail(f"{click.format_filename(value)} is not JSON: {exc}", param, ctx)
+        except UnicodeDecodeError as exc:
+            self.fail(f"{click.format_filename(value)} is not UTF-8 text: {exc.reason}", param, ctx)
+
+
+POSITIVE = WholeNumber(1)
+ZERO_OR_MORE = WholeNumber(0)
+
+
+# ---------------------------------------------------------------------------------------------- output
+def is_terminal(stream: IO[str]) -> bool:
+    """Tables for a person, JSON for a pipe. TTY_COMPATIBLE=1/0 (rich's switch) overrides the detection."""
+    forced = os.environ.get("TTY_COMPATIBLE", "")
+    if forced in ("0", "1"):
+        return forced == "1"
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+@dataclass
+class Session:
+    """Per-invocation state: global options, the target (built on first use) and the consoles."""
+
+    stack: str | None = None
+    region: str | None = None
+    force_json: bool = False
+    stdout: Console | None = None  # tests pass a Console; otherwise built on first use from sys.stdout
+    stderr: Console | None = None
+    _target: Target | None = field(default=None, repr=False)
+
+    def target(self) -> Target:
+        if self._target is None:
+            self._target = deployed_target(self.stack, self.region) if self.stack else local_target()
+        return self._target
+
+    def out(self) -> Console:
+        if self.stdout is None:
+            self.stdout = Console(file=sys.stdout, force_terminal=is_terminal(sys.stdout), soft_wrap=False)
+        return self.stdout
+
+    def err(self) -> Console:
+        if self.stderr is None:
+            self.stderr = Console(file=sys.stderr, force_terminal=is_terminal(sys.stderr))
+        return self.stderr
 
 
 @dataclass(frozen=True)
-class Target:
-    """Where the commands act: physical resource names, region and (locally) the emulator endpoint."""
-
-    description: str
-    tables: TableNames
-    region: str
-    endpoint: str | None  # None: real AWS, endpoints from the normal botocore resolution
-    delivery_queue_url: str
-    dead_letter_queue_url: str
-    delivery_queue_arn: str
-    dead_letter_queue_arn: str
-
-    @property
-    def local(self) -> bool:
-        return self.endpoint is not None
-
-    def sqs(self) -> SQSClient:
-        return boto3.client("sqs", region_name=self.region, endpoint_url=self.endpoint)
-
-    def admin_store(self) -> DynamoAdminStore:
-        bind_tables(self.tables, self.region, host=self.endpoint)
-        return DynamoAdminStore(region=self.region, host=self.endpoint)
+class Output:
+    title: str  # the command, e.g. "credits show"
+    data: Any
+    json_only: bool = False  # documents meant for files and other tools (invoke, env-vars)
 
 
-def table_names_from(values: dict[str, str]) -> TableNames:
-    return TableNames.model_validate({field: values[field] for field in TableNames.model_fields})
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
 
 
-def local_target() -> Target:
-    """Names of the local stack, derived from template.yaml exactly as smsdev.provision creates them."""
-    from smsdev.provision import function_environment
-    from smsdev.template import LocalNames
-
-    endpoint = f"http://127.0.0.1:{local_aws_port()}"
-    names = LocalNames(stack_name=LOCAL_STACK_NAME, region=LOCAL_REGION, endpoint=endpoint)
-    env = {key.lower(): value for key, value in function_environment(names).items()}
-    return Target(
-        description=f"local stack at {endpoint}",
-        tables=table_names_from(env),
-        region=names.region,
-        endpoint=endpoint,
-        delivery_queue_url=env["delivery_queue_url"],
-        dead_letter_queue_url=names.queue_url("DeliveryDeadLetterQueue"),
-        delivery_queue_arn=names.queue_arn("DeliveryQueue"),
-        dead_letter_queue_arn=names.queue_arn("DeliveryDeadLetterQueue"),
-    )
-
-
-def output_key(table_setting: str) -> str:
-    """CloudFormation output naming a table: tag_members_table -> TagMembersTableName."""
-    return "".join(part.capitalize() for part in table_setting.split("_")) + "Name"
+def tables_of(title: str, data: dict[str, Any]) -> Iterator[Table]:
+    """The scalar fields as one key/value table, then each list of objects as a table of its own."""
+    scalars = {key: value for key, value in data.items() if not isinstance(value, list)}
+    if scalars:
+        table = Table(title=title, show_header=False, title_justify="left")
+        table.add_column("field", style="bold")
+        table.add_column("value")
+        for key, value in scalars.items():
+            table.add_row(key, _cell(value))
+        yield table
+    for key, items in data.items():
+        if not isinstance(items, list):
+            continue
+        table = Table(title=f"{key} ({len(items)})", title_justify="left")
+        columns = list(dict.fromkeys(k for item in items if isinstance(item, dict) for k in item)) or ["value"]
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for item in items:
+            row = item if isinstance(item, dict) else {"value": item}
+            table.add_row(*(_cell(row.get(column)) for column in columns))
+        yield table
 
 
-def deployed_target(stack_name: str, region: str | None) -> Target:
-    """Physical names from the outputs of a deployed stack (template.yaml Outputs), normal credential chain."""
-    session = boto3.session.Session(region_name=region)
-    if session.region_name is None:
-        raise CliError("no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+def emit(session: Session, output: Output) -> None:
+    """Print the result; a reader that left (`smsctl ... | head`) ends the command with status 1, no traceback."""
+    console = session.out()
     try:
-        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as exc:
-        raise CliError(f"stack {stack_name} in {session.region_name}: {exc.response['Error'].get('Message')}") from exc
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    wanted = {setting: output_key(setting) for setting in TableNames.model_fields} | {
-        "delivery_queue_url": "DeliveryQueueUrl",
-        "dead_letter_queue_url": "DeliveryDeadLetterQueueUrl",
-        "delivery_queue_arn": "DeliveryQueueArn",
-        "dead_letter_queue_arn": "DeliveryDeadLetterQueueArn",
-    }
-    missing = sorted(key for key in wanted.values() if key not in outputs)
-    if missing:
-        raise CliError(f"stack {stack_name} lacks the outputs {', '.join(missing)} (deployed from an older template?)")
-    values = {setting: outputs[key] for setting, key in wanted.items()}
-    return Target(
-        description=f"stack {stack_name} in {session.region_name}",
-        tables=table_names_from(values),
-        region=session.region_name,
-        endpoint=None,
-        delivery_queue_url=values["delivery_queue_url"],
-        dead_letter_queue_url=values["dead_letter_queue_url"],
-        delivery_queue_arn=values["delivery_queue_arn"],
-        dead_letter_queue_arn=values["dead_letter_queue_arn"],
-    )
+        if session.force_json or not console.is_terminal:
+            console.file.write(json.dumps(output.data, indent=2, ensure_ascii=False) + "\n")
+            console.file.flush()
+        elif output.json_only:
+            console.print_json(data=output.data, ensure_ascii=False)
+        else:
+            for table in tables_of(output.title, output.data):
+                console.print(table)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise click.exceptions.Exit(1) from None
 
 
-@contextmanager
-def local_credentials() -> Iterator[None]:
-    """Fake credentials for the emulator, restored afterwards (a developer's real profile must not matter)."""
-    overrides: dict[str, str | None] = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_PROFILE": None,
-        "AWS_DEFAULT_PROFILE": None,
-    }
-    saved = {key: os.environ.get(key) for key in overrides}
-    try:
-        for key, value in overrides.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+# ---------------------------------------------------------------------------------------------- errors
+class SmsctlError(click.ClickException):
+    """A failure the user can act on: `error: <message>` on stderr, exit status 1, nothing on stdout."""
+
+    exit_code = 1
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True, file=file)
 
 
-# ---------------------------------------------------------------------------------------------- argument types
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
-    return value
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what it wraps (PynamoDB keeps the botocore error in `.cause`, not `__cause__`)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        wrapped = getattr(seen, "cause", None)
+        seen = wrapped if isinstance(wrapped, BaseException) else seen.__cause__
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of zero or more, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number of zero or more, got {text!r}")
-    return value
+def describe_aws_error(exc: BaseException) -> str:
+    """The most useful line of an AWS failure: the service's error code and message, not a traceback."""
+    for seen in _causes(exc):
+        if isinstance(seen, ClientError):
+            error = seen.response.get("Error", {})
+            return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
+        if isinstance(seen, BotoCoreError):
+            return str(seen)
+    return str(exc)
 
 
-def country_code(text: str) -> str:
-    code = text.strip().upper()
-    if not is_supported_country(code):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a supported ISO 3166 alpha-2 country code (e.g. CO, US)")
-    return code
+def aws_failure(exc: BaseException, session: Session) -> SmsctlError:
+    causes = list(_causes(exc))
+    target = session._target
+    if target is not None and target.local and any(isinstance(c, EndpointConnectionError) for c in causes):
+        return SmsctlError(f"cannot reach the {target.description}: start it with `make dev`")
+    if any(isinstance(c, NoCredentialsError) for c in causes):
+        return SmsctlError("no AWS credentials found (configure a profile or environment credentials)")
+    return SmsctlError(f"AWS request failed: {describe_aws_error(exc)}")
 
 
-def non_blank(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must not be blank")
-    return text.strip()
+# ---------------------------------------------------------------------------------------------- click classes
+def _force_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Session).force_json = True
 
 
-# ---------------------------------------------------------------------------------------------- commands
-Handler = Callable[[argparse.Namespace, Target], dict[str, Any]]
+class Command(click.Command):
+    """A leaf command: takes --json too, and returns its result as an Output for the root to print."""
+
+    def __init__(self, *args: Any, json_only: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.json_only = json_only
+        self.params.append(
+            click.Option(
+                ["--json"],
+                is_flag=True,
+                expose_value=False,
+                callback=_force_json,
+                help="Print JSON even on a terminal.",
+            )
+        )
+
+    def invoke(self, ctx: click.Context) -> Output:
+        title = ctx.command_path.partition(" ")[2]
+        return Output(title, super().invoke(ctx), self.json_only)
 
 
-def tenant_create(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    store = target.admin_store()
-    tenant_id = store.create_tenant(args.name, credits=args.credits, default_country=args.country)
-    return {"tenantId": tenant_id, "name": args.name, "credits": args.credits, "defaultCountry": args.country}
+class Group(click.Group):
+    command_class = Command
 
 
-def member_create(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    member = target.admin_store().create_member(args.tenant, args.email, accept_terms=args.accept_terms)
-    print("note: the token is shown once and only its hash is stored; keep it now.", file=sys.stderr)
+Group.group_class = Group  # subgroups are plain Groups: only the root prints and maps errors
+
+
+class RootGroup(Group):
+    """Maps domain, target and AWS failures to exit status 1, and prints the result once the command ran."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        session = ctx.ensure_object(Session)
+        try:
+            result = super().invoke(ctx)
+        except DomainError as exc:
+            raise SmsctlError(exc.message) from exc
+        except TargetError as exc:
+            raise SmsctlError(str(exc)) from exc
+        except AWS_ERRORS as exc:
+            raise aws_failure(exc, session) from exc
+        if isinstance(result, Output):
+            emit(session, result)
+        return result
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+
+
+@click.group(cls=RootGroup, context_settings=CONTEXT)
+@click.option("--stack", metavar="NAME", help="A deployed CloudFormation stack (names from its outputs).")
+@click.option("--region", help="Region of --stack (default: the AWS credential chain's region).")
+@click.option("--json", "force_json", is_flag=True, help="Print JSON even on a terminal.")
+@click.pass_context
+def smsctl(ctx: click.Context, stack: str | None, region: str | None, force_json: bool) -> None:
+    """Admin CLI of sms-by-tags.
+
+    Acts on the local stack (127.0.0.1:$LOCAL_AWS_PORT, default 4566) unless --stack is given. Prints
+    tables on a terminal and one JSON object otherwise (pipes, files, or --json).
+    """
+    if region and not stack:
+        raise click.UsageError("--region applies to --stack only; the local stack is in us-east-1")
+    session = ctx.ensure_object(Session)
+    session.stack, session.region = stack, region
+    session.force_json = session.force_json or force_json
+
+
+def session_of(ctx: click.Context) -> Session:
+    return ctx.ensure_object(Session)
+
+
+# ---------------------------------------------------------------------------------------------- tenants, members
+@smsctl.group()
+def tenant() -> None:
+    """Tenants."""
+
+
+@tenant.command("create")
+@click.option("--name", required=True, type=NonBlank())
+@click.option("--credits", required=True, type=ZERO_OR_MORE, help="Opening balance (a TOPUP ledger entry).")
+@click.option("--country", type=CountryCode(), help="Default country of its contacts' numbers, e.g. CO.")
+@click.pass_context
+def tenant_create(ctx: click.Context, name: str, credits: int, country: str | None) -> dict[str, Any]:
+    """Create a tenant with an opening credit balance."""
+    tenant_id = session_of(ctx).target().admin_store().create_tenant(name, credits=credits, default_country=country)
+    return {"tenantId": tenant_id, "name": name, "credits": credits, "defaultCountry": country}
+
+
+@smsctl.group()
+def member() -> None:
+    """Members and their tokens."""
+
+
+@member.command("create")
+@click.option("--tenant", "tenant_id", required=True, type=Id())
+@click.option("--email", required=True, type=NonBlank())
+@click.option("--accept-terms", is_flag=True, help="Record acceptance of the current terms.")
+@click.pass_context
+def member_create(ctx: click.Context, tenant_id: str, email: str, accept_terms: bool) -> dict[str, Any]:
+    """Create a member and print its API token (shown once)."""
+    session = session_of(ctx)
+    created = session.target().admin_store().create_member(tenant_id, email, accept_terms=accept_terms)
+    session.err().print("note: the token is shown once and only its hash is stored; keep it now.", highlight=False)
     return {
-        "memberId": member.member_id,
-        "tenantId": member.tenant_id,
-        "email": member.email,
-        "token": member.token.token,
-        "tokenPrefix": member.token.prefix,
-        "acceptedTermsVersion": member.accepted_terms_version,
+        "memberId": created.member_id,
+        "tenantId": created.tenant_id,
+        "email": created.email,
+        "token": created.token.token,
+        "tokenPrefix": created.token.prefix,
+        "acceptedTermsVersion": created.accepted_terms_version,
     }
 
 
-def member_accept_terms(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    version = target.admin_store().accept_terms(args.member)
-    return {"memberId": args.member, "acceptedTermsVersion": version}
+@member.command("accept-terms")
+@click.option("--member", "member_id", required=True, type=Id())
+@click.pass_context
+def member_accept_terms(ctx: click.Context, member_id: str) -> dict[str, Any]:
+    """Record that a member accepted the current terms."""
+    version = session_of(ctx).target().admin_store().accept_terms(member_id)
+    return {"memberId": member_id, "acceptedTermsVersion": version}
 
 
-def terms_publish(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    """A new version makes every member whose accepted version differs read-only until they accept it."""
-    store = target.admin_store()
+@smsctl.group()
+def terms() -> None:
+    """Terms of service."""
+
+
+@terms.command("publish")
+@click.option("--version", required=True, type=NonBlank())
+@click.pass_context
+def terms_publish(ctx: click.Context, version: str) -> dict[str, Any]:
+    """Publish a terms version; every member must accept it again.
+
+    A new version makes every member whose accepted version differs read-only until they accept it.
+    """
+    store = session_of(ctx).target().admin_store()
     previous = store.current_terms_version()
-    if previous == args.version:
-        raise InvalidRequest(f"terms version {args.version} is already current; publish a new version")
-    return {"termsVersion": store.publish_terms(args.version), "previousVersion": previous}
+    if previous == version:
+        raise InvalidRequest(f"terms version {version} is already current; publish a new version")
+    return {"termsVersion": store.publish_terms(version), "previousVersion": previous}
 
 
-def token_revoke(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    return {"prefix": args.prefix, "revoked": target.admin_store().revoke_token(args.prefix)}
+@smsctl.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("revoke")
+@click.option("--prefix", required=True, type=NonBlank(), help="The token's 12-character display prefix.")
+@click.pass_context
+def token_revoke(ctx: click.Context, prefix: str) -> dict[str, Any]:
+    """Revoke the active tokens with this display prefix."""
+    return {"prefix": prefix, "revoked": session_of(ctx).target().admin_store().revoke_token(prefix)}
+
+
+# ---------------------------------------------------------------------------------------------- credits
+@smsctl.group("credits")
+def credits_group() -> None:
+    """Credit balance and ledger."""
 
 
 def _ledger_json(entry: LedgerRecord) -> dict[str, Any]:
@@ -255,147 +457,135 @@ def _ledger_json(entry: LedgerRecord) -> dict[str, Any]:
     }
 
 
-def credits_add(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    balance = target.admin_store().add_credits(args.tenant, args.amount)
-    return {"tenantId": args.tenant, "added": args.amount, "balance": balance}
+@credits_group.command("add")
+@click.option("--tenant", "tenant_id", required=True, type=Id())
+@click.option("--amount", required=True, type=POSITIVE)
+@click.pass_context
+def credits_add(ctx: click.Context, tenant_id: str, amount: int) -> dict[str, Any]:
+    """Top up a tenant (a TOPUP ledger entry)."""
+    balance = session_of(ctx).target().admin_store().add_credits(tenant_id, amount)
+    return {"tenantId": tenant_id, "added": amount, "balance": balance}
 
 
-def credits_show(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    store = target.admin_store()
-    tenant = store.tenant(args.tenant)
-    ledger = store.ledger(args.tenant)  # sorted by entry id = by time
+@credits_group.command("show")
+@click.option("--tenant", "tenant_id", required=True, type=Id())
+@click.option("--limit", type=POSITIVE, default=20, show_default=True, help="Recent ledger entries to list.")
+@click.pass_context
+def credits_show(ctx: click.Context, tenant_id: str, limit: int) -> dict[str, Any]:
+    """Balance, ledger sum (they must agree) and the most recent ledger entries."""
+    store = session_of(ctx).target().admin_store()
+    found = store.tenant(tenant_id)
+    ledger = store.ledger(tenant_id)  # sorted by entry id = by time
     ledger_sum = sum(int(entry.amount) for entry in ledger)
-    balance = int(tenant.credits)
+    balance = int(found.credits)
     return {
-        "tenantId": args.tenant,
-        "name": tenant.name,
+        "tenantId": tenant_id,
+        "name": found.name,
         "balance": balance,
         "ledgerSum": ledger_sum,
         "consistent": balance == ledger_sum,
         "ledgerEntries": len(ledger),
-        "recent": [_ledger_json(entry) for entry in reversed(ledger[-args.limit :])],
+        "recent": [_ledger_json(entry) for entry in reversed(ledger[-limit:])],
     }
 
 
-class Progress:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
-
-    def __init__(self, total: int, stream: IO[str], enabled: bool) -> None:
-        self.total = max(total, 1)
-        self.stream = stream
-        self.enabled = enabled
-        self._last = 0.0
-
-    def update(self, done: int, final: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (not final and now - self._last < 0.1):
-            return
-        self._last = now
-        share = min(done / self.total, 1.0)
-        bar = "#" * int(share * 30)
-        self.stream.write(f"\rimporting [{bar:<30}] {share:4.0%} {done:,}/{self.total:,} rows")
-        if final:
-            self.stream.write("\n")
-        self.stream.flush()
+# ---------------------------------------------------------------------------------------------- contacts, tags
+@smsctl.group()
+def contacts() -> None:
+    """Contacts."""
 
 
-def contacts_import(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    """Validate every row, then write contacts and memberships in batches from a few threads.
+def import_progress(console: Console) -> Progress:
+    """A rich progress bar on stderr, drawn only when stderr is a terminal (stdout keeps the JSON)."""
+    return Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        TaskProgressColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
 
-    Tag names are resolved (created on first use) on the main thread before a chunk is handed to a
-    worker, so two workers never create the same tag. The import is not idempotent: running the same
-    file twice creates the contacts twice.
+
+@contacts.command("import")
+@click.option("--tenant", "tenant_id", required=True, type=Id())
+@click.argument("file", metavar="FILE.csv", type=click.Path(path_type=Path))
+@click.option("--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Parallel batch writers.")
+@click.option("--max-listed", type=POSITIVE, default=100, show_default=True, help="Rejected rows listed.")
+@click.pass_context
+def contacts_import(ctx: click.Context, tenant_id: str, file: Path, workers: int, max_listed: int) -> dict[str, Any]:
+    """Import a CSV with header phone,name,tags (tags split by ;).
+
+    Every row is validated, then contacts and memberships are written in batches from a few threads. The
+    import is not idempotent: running the same file twice creates the contacts twice.
     """
-    path: Path = args.file
-    if not path.is_file():
-        raise CliError(f"{path}: no such file")
+    session = session_of(ctx)
+    if not file.is_file():  # checked here, not by click, so that it is exit 1 as documented
+        raise SmsctlError(f"{file}: no such file")
     try:
-        text = path.read_text(encoding="utf-8-sig")  # decode everything first: no half import on bad bytes
+        text = file.read_text(encoding="utf-8-sig")  # decode everything first: no half import on bad bytes
     except UnicodeDecodeError as exc:
-        raise CliError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    store = target.admin_store()
-    tenant = store.tenant(args.tenant)
-    report = ImportReport(limit=args.max_listed)
-    tag_ids: dict[str, str] = {}
-    tag_names: dict[str, str] = {}
-    data_lines = text.count("\n") + (not text.endswith("\n")) - 1  # minus the header
-    progress = Progress(data_lines, sys.stderr, enabled=sys.stderr.isatty())
+        raise SmsctlError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    store = session.target().admin_store()
+    country = store.tenant(tenant_id).default_country
+    report = ImportReport(limit=max_listed)
     started = time.monotonic()
-    in_flight: deque[tuple[Future[list[str]], int]] = deque()
-
-    def settle(future: Future[list[str]], rows: int) -> None:
-        future.result()
-        report.imported += rows
-        progress.update(report.imported + report.rejected)
-
-    def submit(pool: ThreadPoolExecutor, chunk: list[ContactRow]) -> None:
-        for row in chunk:
-            for name in row.tags:
-                key = name.casefold()
-                if key not in tag_ids:
-                    tag_ids[key] = store.ensure_tag(args.tenant, name)
-                    tag_names[key] = name
-        contacts = [ContactInput(phone=row.phone, name=row.name, tag_names=row.tags) for row in chunk]
-        in_flight.append((pool.submit(store.add_contacts, args.tenant, contacts, tag_ids), len(chunk)))
-        while len(in_flight) > args.workers * 2:
-            settle(*in_flight.popleft())
-
-    try:
-        rows = parse_contacts(io.StringIO(text, newline=None), tenant.default_country)
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            chunk: list[ContactRow] = []
-            try:
-                for row in rows:
-                    if isinstance(row, RejectedRow):
-                        report.reject(row)
-                        continue
-                    if row.warning:
-                        report.warn(row)
-                    chunk.append(row)
-                    if len(chunk) >= IMPORT_CHUNK_ROWS:
-                        submit(pool, chunk)
-                        chunk = []
-                if chunk:
-                    submit(pool, chunk)
-                while in_flight:
-                    settle(*in_flight.popleft())
-            finally:
-                for future, _ in in_flight:
-                    future.cancel()
-    except CsvHeaderError as exc:
-        raise CliError(f"{path}: {exc}") from exc
-    except (PynamoDBException, BotoCoreError, ClientError) as exc:
-        raise CliError(
-            f"writing contacts failed after {report.imported} rows were imported "
-            f"(re-running the whole file would duplicate them): {describe_aws_error(exc)}"
-        ) from exc
-    progress.update(report.imported + report.rejected, final=True)
+    with import_progress(session.err()) as progress:
+        task = progress.add_task("import", total=data_rows_in(text))
+        try:
+            tags = import_contacts(
+                parse_contacts(io.StringIO(text, newline=None), country),
+                tenant_id,
+                store,
+                report,
+                workers=workers,
+                on_progress=lambda done: progress.update(task, completed=done),
+            )
+        except CsvHeaderError as exc:
+            raise SmsctlError(f"{file}: {exc}") from exc
+        except AWS_ERRORS as exc:
+            raise SmsctlError(
+                f"writing contacts failed after {report.imported} rows were imported "
+                f"(re-running the whole file would duplicate them): {describe_aws_error(exc)}"
+            ) from exc
     elapsed = time.monotonic() - started
     return {
-        "tenantId": args.tenant,
-        "file": str(path),
+        "tenantId": tenant_id,
+        "file": str(file),
         "imported": report.imported,
         "rejected": report.rejected,
         "warned": report.warned,
         "rejectedRows": [{"line": r.line, "reason": r.reason} for r in report.rejected_rows],
         "warnings": [{"line": r.line, "reason": r.reason} for r in report.warnings],
         "listsTruncated": report.rejected > len(report.rejected_rows) or report.warned > len(report.warnings),
-        "tags": [{"name": tag_names[key], "tagId": tag_id} for key, tag_id in tag_ids.items()],
+        "tags": [{"name": tag.name, "tagId": tag.tag_id} for tag in tags],
         "elapsedSeconds": round(elapsed, 3),
         "rowsPerSecond": round(report.imported / elapsed) if elapsed > 0 else None,
     }
 
 
-def tags_list(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    store = target.admin_store()
-    store.tenant(args.tenant)
-    tags = [
-        {"tagId": tag.tag_id, "name": tag.name, "contacts": store.tag_member_count(args.tenant, tag.tag_id)}
-        for tag in store.tags(args.tenant)
+@smsctl.group()
+def tags() -> None:
+    """Tags."""
+
+
+@tags.command("list")
+@click.option("--tenant", "tenant_id", required=True, type=Id())
+@click.pass_context
+def tags_list(ctx: click.Context, tenant_id: str) -> dict[str, Any]:
+    """A tenant's tags with their contact counts (one Select=COUNT query per tag)."""
+    store = session_of(ctx).target().admin_store()
+    store.tenant(tenant_id)
+    listed = [
+        {"tagId": tag.tag_id, "name": tag.name, "contacts": store.tag_member_count(tenant_id, tag.tag_id)}
+        for tag in store.tags(tenant_id)
     ]
-    return {"tenantId": args.tenant, "tags": tags}
+    return {"tenantId": tenant_id, "tags": listed}
 
 
+# ---------------------------------------------------------------------------------------------- outbox, DLQ
 def _outbox_json(record: OutboxRecord) -> dict[str, Any]:
     return {
         "messageId": record.message_id,
@@ -408,8 +598,14 @@ def _outbox_json(record: OutboxRecord) -> dict[str, Any]:
     }
 
 
-def outbox(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    records = target.admin_store().recent_outbox(args.limit)
+@smsctl.command("outbox")
+@click.option("--limit", type=POSITIVE, default=20, show_default=True)
+@click.option("--recipient", type=E164(), help="Only what was sent to this number (international form).")
+@click.pass_context
+def outbox(ctx: click.Context, limit: int, recipient: str | None) -> dict[str, Any]:
+    """What the sandbox provider sent, newest first."""
+    store = session_of(ctx).target().admin_store()
+    records = store.recent_outbox(limit, recipient=recipient)
     return {"count": len(records), "items": [_outbox_json(r) for r in records]}
 
 
@@ -448,20 +644,33 @@ def move_messages(sqs: SQSClient, source_url: str, destination_url: str, limit: 
     return moved
 
 
-def dlq_replay(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    """On AWS, an SQS message move task (server-side, whole DLQ); locally or with --max, receive/send/delete."""
+@smsctl.group()
+def dlq() -> None:
+    """The delivery dead-letter queue."""
+
+
+@dlq.command("replay")
+@click.option("--max", "limit", type=POSITIVE, help="Move at most this many (receive/send/delete).")
+@click.option("--rate", type=POSITIVE, help="Messages per second for the AWS move task.")
+@click.pass_context
+def dlq_replay(ctx: click.Context, limit: int | None, rate: int | None) -> dict[str, Any]:
+    """Move messages from the delivery DLQ back to the delivery queue.
+
+    On AWS, an SQS message move task (server-side, whole DLQ); locally or with --max, receive/send/delete.
+    """
+    target = session_of(ctx).target()
     sqs = target.sqs()
-    if not target.local and args.max is None:
+    if not target.local and limit is None:
         request: dict[str, Any] = {
             "SourceArn": target.dead_letter_queue_arn,
             "DestinationArn": target.delivery_queue_arn,
         }
-        if args.rate:
-            request["MaxNumberOfMessagesPerSecond"] = args.rate
+        if rate:
+            request["MaxNumberOfMessagesPerSecond"] = rate
         try:
             task = sqs.start_message_move_task(**request)
         except ClientError as exc:
-            if exc.response["Error"].get("Code") not in _MOVE_TASK_UNSUPPORTED:
+            if exc.response.get("Error", {}).get("Code") not in _MOVE_TASK_UNSUPPORTED:
                 raise
         except NotImplementedError:
             pass  # moto in-process (tests of --stack): fall back like an endpoint without the API
@@ -476,151 +685,71 @@ def dlq_replay(args: argparse.Namespace, target: Target) -> dict[str, Any]:
                 "hint": "aws sqs list-message-move-tasks --source-arn " + target.dead_letter_queue_arn,
             }
     moved = move_messages(
-        sqs, target.dead_letter_queue_url, target.delivery_queue_url, args.max, wait_seconds=0 if target.local else 1
+        sqs, target.dead_letter_queue_url, target.delivery_queue_url, limit, wait_seconds=0 if target.local else 1
     )
     return {"mode": "receive-send-delete", "moved": moved}
 
 
-# ---------------------------------------------------------------------------------------------- parser and main
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="smsctl",
-        description="Admin CLI of sms-by-tags. Prints one JSON object per command. "
-        "Targets the local stack (127.0.0.1:$LOCAL_AWS_PORT, default 4566) unless --stack is given.",
-    )
-    parser.add_argument("--stack", metavar="NAME", help="a deployed CloudFormation stack (names from its outputs)")
-    parser.add_argument("--region", help="region of --stack (default: the AWS credential chain's region)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+# ---------------------------------------------------------------------------------------------- local invoke
+def _local_only(ctx: click.Context, command: str) -> str:
+    """The local endpoint for commands that only make sense against `make dev`."""
+    from smsdev.targets import local_endpoint
 
-    def group(name: str, help_text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-        sub = commands.add_parser(name, help=help_text)
-        return sub.add_subparsers(dest="action", required=True, metavar="ACTION")
-
-    def command(
-        parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, handler: Handler, help_text: str
-    ) -> argparse.ArgumentParser:
-        sub = parent.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(handler=handler)
-        return sub
-
-    tenant = group("tenant", "tenants")
-    p = command(tenant, "create", tenant_create, "create a tenant with an opening credit balance")
-    p.add_argument("--name", required=True, type=non_blank)
-    p.add_argument("--credits", required=True, type=non_negative_int)
-    p.add_argument("--country", type=country_code, help="default country of its contacts' numbers, e.g. CO")
-
-    member = group("member", "members and their tokens")
-    p = command(member, "create", member_create, "create a member and print its API token (shown once)")
-    p.add_argument("--tenant", required=True)
-    p.add_argument("--email", required=True)
-    p.add_argument("--accept-terms", action="store_true", help="record acceptance of the current terms")
-    p = command(member, "accept-terms", member_accept_terms, "record that a member accepted the current terms")
-    p.add_argument("--member", required=True)
-
-    terms = group("terms", "terms of service")
-    p = command(terms, "publish", terms_publish, "publish a terms version; every member must accept it again")
-    p.add_argument("--version", required=True, type=non_blank)
-
-    token = group("token", "API tokens")
-    p = command(token, "revoke", token_revoke, "revoke the active tokens with this display prefix")
-    p.add_argument("--prefix", required=True, type=non_blank)
-
-    credit = group("credits", "credit balance and ledger")
-    p = command(credit, "add", credits_add, "top up a tenant (a TOPUP ledger entry)")
-    p.add_argument("--tenant", required=True)
-    p.add_argument("--amount", required=True, type=positive_int)
-    p = command(credit, "show", credits_show, "balance, ledger sum and the most recent ledger entries")
-    p.add_argument("--tenant", required=True)
-    p.add_argument("--limit", type=positive_int, default=20, help="recent entries to list (default 20)")
-
-    contacts = group("contacts", "contacts")
-    p = command(contacts, "import", contacts_import, "import a CSV with header phone,name,tags (tags split by ;)")
-    p.add_argument("--tenant", required=True)
-    p.add_argument("file", type=Path, metavar="FILE.csv")
-    p.add_argument("--workers", type=positive_int, default=4, help="parallel batch writers (default 4)")
-    p.add_argument("--max-listed", type=positive_int, default=100, help="rejected rows listed (default 100)")
-
-    tags = group("tags", "tags")
-    p = command(tags, "list", tags_list, "a tenant's tags with their contact counts")
-    p.add_argument("--tenant", required=True)
-
-    p = commands.add_parser("outbox", help="what the sandbox provider sent, newest first")
-    p.set_defaults(handler=outbox)
-    p.add_argument("--limit", type=positive_int, default=20)
-
-    dlq = group("dlq", "the delivery dead-letter queue")
-    p = command(dlq, "replay", dlq_replay, "move messages from the delivery DLQ back to the delivery queue")
-    p.add_argument("--max", type=positive_int, help="move at most this many (receive/send/delete)")
-    p.add_argument("--rate", type=positive_int, help="messages per second for the AWS move task")
-    return parser
+    if session_of(ctx).stack:
+        raise click.UsageError(f"{command} works with the local stack only; drop --stack")
+    return local_endpoint()
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and what it wraps (PynamoDB keeps the botocore error in `.cause`, not `__cause__`)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        yield seen
-        wrapped = getattr(seen, "cause", None)
-        seen = wrapped if isinstance(wrapped, BaseException) else seen.__cause__
+@smsctl.command("invoke", json_only=True)
+@click.argument("function_id", metavar="FUNCTION", type=FunctionLogicalId())
+@click.option("--event", "event", type=JsonFile(), help="The event as a JSON file (- for stdin); default {}.")
+@click.pass_context
+def invoke(ctx: click.Context, function_id: str, event: Any) -> Any:
+    """Run one function's handler against the local stack, as a fresh Lambda environment, and print its result.
+
+    FUNCTION is a logical id of template.yaml (e.g. SendByTagsFunction). The handler runs in a new process
+    with exactly that function's template environment pointed at the local endpoint, and a Lambda context.
+    Its logs go to stderr. A handler that raises is exit status 1 with Lambda's errorType and errorMessage.
+    """
+    from smsdev.invoke import LocalStackUnreachable, invoke_locally
+    from smsdev.lambdas import InvocationError, InvocationTimeout
+
+    endpoint = _local_only(ctx, "invoke")
+    try:
+        return invoke_locally(function_id, {} if event is None else event, endpoint)
+    except LocalStackUnreachable as exc:
+        raise SmsctlError(f"cannot reach the local stack at {endpoint}: start it with `make dev`") from exc
+    except (InvocationError, InvocationTimeout) as exc:
+        raise SmsctlError(f"{function_id} failed: {exc}") from exc
 
 
-def describe_aws_error(exc: BaseException) -> str:
-    """The most useful line of an AWS failure: the service's error code and message, not a traceback."""
-    for seen in _causes(exc):
-        if isinstance(seen, ClientError):
-            error = seen.response.get("Error", {})
-            return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
-        if isinstance(seen, BotoCoreError):
-            return str(seen)
-    return str(exc)
+@smsctl.command("env-vars", json_only=True)
+@click.option(
+    "--endpoint",
+    metavar="URL",
+    help="AWS endpoint the functions should use (default: the local stack, http://127.0.0.1:$LOCAL_AWS_PORT).",
+)
+@click.pass_context
+def env_vars(ctx: click.Context, endpoint: str | None) -> dict[str, dict[str, str]]:
+    """The --env-vars file of `sam local invoke`: every function's environment pointed at the local stack."""
+    from smsdev.invoke import sam_env_vars
+
+    default = _local_only(ctx, "env-vars")
+    return sam_env_vars(endpoint or default)
 
 
-def _unreachable(exc: BaseException) -> bool:
-    return any(isinstance(seen, EndpointConnectionError) for seen in _causes(exc))
-
-
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    handler: Handler = args.handler
-    if args.stack:
-        return handler(args, deployed_target(args.stack, args.region))
-    if args.region:
-        raise CliError("--region applies to --stack only; the local stack is in us-east-1")
-    target = local_target()
-    with local_credentials():
-        try:
-            return handler(args, target)
-        except (PynamoDBException, BotoCoreError, ClientError) as exc:
-            if _unreachable(exc):
-                raise CliError(f"cannot reach the {target.description}: start it with `make dev`") from exc
-            raise
-
-
+# ---------------------------------------------------------------------------------------------- entry point
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    """The console script: click parses and validates; the exit status is returned, never raised."""
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # usage errors (2) and --help (0), already printed by argparse
-        return int(exc.code or 0)
-    try:
-        result = run(args)
-    except DomainError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        result = smsctl.main(args=list(argv) if argv is not None else None, prog_name="smsctl", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
         return 1
-    except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (PynamoDBException, BotoCoreError, ClientError) as exc:
-        if any(isinstance(seen, NoCredentialsError) for seen in _causes(exc)):
-            print("error: no AWS credentials found (configure a profile or environment credentials)", file=sys.stderr)
-        else:
-            print(f"error: AWS request failed: {describe_aws_error(exc)}", file=sys.stderr)
-        return 1
-    try:
-        print(json.dumps(result, indent=2, ensure_ascii=False), flush=True)
-    except BrokenPipeError:  # `smsctl ... | head`: the reader left; no traceback
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -10,20 +10,28 @@ Decisions:
 - The phone is stored as entered (trimmed); campaigns normalise at send time.
 - Tags are separated by `;`; blanks are dropped and repeats (case-insensitive) collapse into one.
 - Blank lines are skipped silently; the same number on two rows gives two contacts (a shared phone).
+
+`import_contacts` is the whole pipeline behind `smsctl contacts import`: rows are validated here and written
+through a `ContactWriter` (the admin store, or an in-memory fake in tests) in chunks from a few threads.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from smscore.domain.phone import normalise
+from smsdev.admin_store import ContactInput
 
 REQUIRED_COLUMNS = ("phone", "name", "tags")
 TAG_SEPARATOR = ";"
 MAX_TAG_NAME_LENGTH = 100
 MAX_NAME_LENGTH = 200
+IMPORT_CHUNK_ROWS = 500  # rows handed to one worker: ~20 BatchWriteItem calls of contacts + memberships
 
 
 class CsvHeaderError(ValueError):
@@ -145,3 +153,89 @@ def parse_contacts(lines: Iterable[str], country: str | None) -> Iterator[Contac
         if not fields or (len(fields) == 1 and not fields[0].strip()):
             continue  # blank line
         yield validate_row(line, fields, positions, width, country)
+
+
+# ---------------------------------------------------------------------------------------------- the import pipeline
+class ContactWriter(Protocol):
+    """What the import writes through (DynamoAdminStore implements it)."""
+
+    def ensure_tag(self, tenant_id: str, name: str) -> str: ...
+
+    def add_contacts(
+        self, tenant_id: str, contacts: Sequence[ContactInput], tag_ids: dict[str, str] | None = None
+    ) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class ImportedTag:
+    name: str  # as first seen in the file
+    tag_id: str
+
+
+def data_rows_in(text: str) -> int:
+    """Lines after the header: the progress total (quoted multi-line fields make it an upper bound)."""
+    return max(text.count("\n") + (not text.endswith("\n")) - 1, 0)
+
+
+def import_contacts(
+    rows: Iterable[ContactRow | RejectedRow],
+    tenant_id: str,
+    writer: ContactWriter,
+    report: ImportReport,
+    *,
+    workers: int = 4,
+    chunk_rows: int = IMPORT_CHUNK_ROWS,
+    on_progress: Callable[[int], None] | None = None,
+) -> list[ImportedTag]:
+    """Write the importable rows in chunks from `workers` threads; count everything in `report` as it goes.
+
+    Tag names are resolved (created on first use) on the calling thread before a chunk is handed to a
+    worker, so two workers never create the same tag. `report.imported` only counts chunks that were
+    written, so when a write fails (the writer's exception propagates) the caller can say how far it got.
+    The import is not idempotent: running the same file twice creates the contacts twice.
+    Raises CsvHeaderError (from `parse_contacts`) before anything is written.
+    """
+    tags: dict[str, ImportedTag] = {}
+    in_flight: deque[tuple[Future[list[str]], int]] = deque()
+
+    def settle(future: Future[list[str]], written: int) -> None:
+        future.result()
+        report.imported += written
+        if on_progress is not None:
+            on_progress(report.imported + report.rejected)
+
+    def submit(pool: ThreadPoolExecutor, chunk: list[ContactRow]) -> None:
+        for row in chunk:
+            for name in row.tags:
+                key = name.casefold()
+                if key not in tags:
+                    tags[key] = ImportedTag(name, writer.ensure_tag(tenant_id, name))
+        tag_ids = {key: tag.tag_id for key, tag in tags.items()}
+        contacts = [ContactInput(phone=row.phone, name=row.name, tag_names=row.tags) for row in chunk]
+        in_flight.append((pool.submit(writer.add_contacts, tenant_id, contacts, tag_ids), len(chunk)))
+        while len(in_flight) > workers * 2:
+            settle(*in_flight.popleft())
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        chunk: list[ContactRow] = []
+        try:
+            for row in rows:
+                if isinstance(row, RejectedRow):
+                    report.reject(row)
+                    continue
+                if row.warning:
+                    report.warn(row)
+                chunk.append(row)
+                if len(chunk) >= chunk_rows:
+                    submit(pool, chunk)
+                    chunk = []
+            if chunk:
+                submit(pool, chunk)
+            while in_flight:
+                settle(*in_flight.popleft())
+        finally:
+            for future, _ in in_flight:
+                future.cancel()
+    if on_progress is not None:
+        on_progress(report.imported + report.rejected)
+    return list(tags.values())

@@ -1,0 +1,178 @@
+"""Where smsctl acts: the local stack's endpoint (fake credentials) or a deployed stack (normal AWS credentials).
+
+Everything a command needs to reach AWS hangs off a `Target`: a boto3 session, the endpoint, the physical
+names. Credentials for the local endpoint are passed to boto3 and PynamoDB explicitly, never through
+os.environ, so a developer's real profile neither leaks to the emulator nor changes for the rest of the
+process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.exceptions import ClientError
+from pynamodb.connection import Connection
+
+from smscore.dal.tables import MODELS_BY_SETTING, bind_tables
+from smscore.settings import TableNames
+from smsdev.admin_store import DynamoAdminStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+LOCAL_STACK_NAME = "sms-local"
+DEFAULT_LOCAL_PORT = 4566
+LOCAL_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class StaticCredentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+
+# Any value works against the emulator; fixed ones keep a developer's real keys away from it.
+LOCAL_CREDENTIALS = StaticCredentials("testing", "testing", "testing")
+
+
+class TargetError(Exception):
+    """The target cannot be used (bad LOCAL_AWS_PORT, unknown stack, missing outputs); exit status 1."""
+
+
+def local_aws_port() -> int:
+    """The port of the local AWS endpoint, read the way `make dev` reads it (LOCAL_AWS_PORT, default 4566)."""
+    raw = os.environ.get("LOCAL_AWS_PORT", "").strip()
+    if not raw:  # unset or empty: the default, as smsdev.dev does
+        return DEFAULT_LOCAL_PORT
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise TargetError(f"LOCAL_AWS_PORT must be a TCP port number, got {raw!r}")
+    return int(raw)
+
+
+def local_endpoint() -> str:
+    return f"http://127.0.0.1:{local_aws_port()}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Physical resource names, region, and (locally) the emulator endpoint with its credentials."""
+
+    description: str
+    tables: TableNames
+    region: str
+    endpoint: str | None  # None: real AWS, endpoints from the normal botocore resolution
+    credentials: StaticCredentials | None  # None: the normal AWS credential chain
+    delivery_queue_url: str
+    dead_letter_queue_url: str
+    delivery_queue_arn: str
+    dead_letter_queue_arn: str
+
+    @property
+    def local(self) -> bool:
+        return self.endpoint is not None
+
+    def session(self) -> boto3.session.Session:
+        if self.credentials is None:
+            return boto3.session.Session(region_name=self.region)
+        return boto3.session.Session(
+            aws_access_key_id=self.credentials.access_key_id,
+            aws_secret_access_key=self.credentials.secret_access_key,
+            aws_session_token=self.credentials.session_token,
+            region_name=self.region,
+        )
+
+    def sqs(self) -> SQSClient:
+        return self.session().client("sqs", endpoint_url=self.endpoint)
+
+    def dynamodb_connection(self) -> Connection:
+        creds = self.credentials
+        return Connection(
+            region=self.region,
+            host=self.endpoint,
+            aws_access_key_id=creds.access_key_id if creds else None,
+            aws_secret_access_key=creds.secret_access_key if creds else None,
+            aws_session_token=creds.session_token if creds else None,
+        )
+
+    def bind_models(self) -> None:
+        """Point the PynamoDB models at this target's tables, with its credentials (PynamoDB's per-model Meta)."""
+        bind_tables(self.tables, self.region, host=self.endpoint)
+        creds = self.credentials
+        for model in MODELS_BY_SETTING.values():
+            model.Meta.aws_access_key_id = creds.access_key_id if creds else None
+            model.Meta.aws_secret_access_key = creds.secret_access_key if creds else None
+            model.Meta.aws_session_token = creds.session_token if creds else None
+
+    def admin_store(self) -> DynamoAdminStore:
+        self.bind_models()
+        return DynamoAdminStore(region=self.region, host=self.endpoint, connection=self.dynamodb_connection())
+
+
+def table_names_from(values: dict[str, str]) -> TableNames:
+    return TableNames.model_validate({field: values[field] for field in TableNames.model_fields})
+
+
+def local_target() -> Target:
+    """Names of the local stack, derived from template.yaml exactly as smsdev.provision creates them."""
+    from smsdev.provision import function_environment
+    from smsdev.template import LocalNames
+
+    endpoint = local_endpoint()
+    names = LocalNames(stack_name=LOCAL_STACK_NAME, region=LOCAL_REGION, endpoint=endpoint)
+    env = {key.lower(): value for key, value in function_environment(names).items()}
+    return Target(
+        description=f"local stack at {endpoint}",
+        tables=table_names_from(env),
+        region=names.region,
+        endpoint=endpoint,
+        credentials=LOCAL_CREDENTIALS,
+        delivery_queue_url=env["delivery_queue_url"],
+        dead_letter_queue_url=names.queue_url("DeliveryDeadLetterQueue"),
+        delivery_queue_arn=names.queue_arn("DeliveryQueue"),
+        dead_letter_queue_arn=names.queue_arn("DeliveryDeadLetterQueue"),
+    )
+
+
+def output_key(table_setting: str) -> str:
+    """CloudFormation output naming a table: tag_members_table -> TagMembersTableName."""
+    return "".join(part.capitalize() for part in table_setting.split("_")) + "Name"
+
+
+def deployed_target(stack_name: str, region: str | None) -> Target:
+    """Physical names from the outputs of a deployed stack (template.yaml Outputs), normal credential chain."""
+    session = boto3.session.Session(region_name=region)
+    if session.region_name is None:
+        raise TargetError("no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+    try:
+        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        message = exc.response.get("Error", {}).get("Message")
+        raise TargetError(f"stack {stack_name} in {session.region_name}: {message}") from exc
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    wanted = {setting: output_key(setting) for setting in TableNames.model_fields} | {
+        "delivery_queue_url": "DeliveryQueueUrl",
+        "dead_letter_queue_url": "DeliveryDeadLetterQueueUrl",
+        "delivery_queue_arn": "DeliveryQueueArn",
+        "dead_letter_queue_arn": "DeliveryDeadLetterQueueArn",
+    }
+    missing = sorted(key for key in wanted.values() if key not in outputs)
+    if missing:
+        raise TargetError(
+            f"stack {stack_name} lacks the outputs {', '.join(missing)} (deployed from an older template?)"
+        )
+    values = {setting: outputs[key] for setting, key in wanted.items()}
+    return Target(
+        description=f"stack {stack_name} in {session.region_name}",
+        tables=table_names_from(values),
+        region=session.region_name,
+        endpoint=None,
+        credentials=None,
+        delivery_queue_url=values["delivery_queue_url"],
+        dead_letter_queue_url=values["dead_letter_queue_url"],
+        delivery_queue_arn=values["delivery_queue_arn"],
+        dead_letter_queue_arn=values["dead_letter_queue_arn"],
+    )
