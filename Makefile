@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup dev test lint typecheck template build pytest unit integration e2e bench clean openapi
+.PHONY: help setup dev test lint typecheck template build pytest unit integration contract e2e bench clean openapi
 
 help:
 	@echo "make dev    start the local stack (moto + API + delivery poller) with demo data"
@@ -58,6 +58,9 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
+
+contract: $(STAMP)
+	$(BIN)/pytest tests/contract
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
