@@ -23,7 +23,9 @@ from smscore.providers.sandbox import OutboxEntry
 @dataclass
 class InMemoryMessageStore:
     messages: dict[str, StoredMessage] = field(default_factory=dict)
-    counters: Counter[str] = field(default_factory=Counter)  # status -> count
+    counters: Counter[str] = field(default_factory=Counter)  # status -> count, all campaigns together
+    # queue id -> status -> count: the dispatch item's counters in DynamoDB
+    campaign_counters: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     balance: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     ledger: list[tuple[str, int, str, list[str]]] = field(default_factory=list)  # tenant, amount, kind, ids
     details: dict[str, dict[str, object]] = field(default_factory=lambda: defaultdict(dict))
@@ -32,6 +34,7 @@ class InMemoryMessageStore:
     def add(self, message: StoredMessage, paid: bool = True) -> None:
         self.messages[message.message_id] = message
         self.counters[message.status.value] += 1
+        self.campaign_counters[message.queue_id][message.status.value] += 1
         if paid:
             self.balance[message.tenant_id] -= message.credits
             self.ledger.append((message.tenant_id, -message.credits, "DEBIT", [message.message_id]))
@@ -40,8 +43,9 @@ class InMemoryMessageStore:
         return sum(amount for tenant, amount, _, _ in self.ledger if tenant == tenant_id)
 
     def _move(self, current: StoredMessage, new: StoredMessage) -> None:
-        self.counters[current.status.value] -= 1
-        self.counters[new.status.value] += 1
+        for counters in (self.counters, self.campaign_counters[current.queue_id]):
+            counters[current.status.value] -= 1
+            counters[new.status.value] += 1
         self.messages[new.message_id] = new
 
     def load(self, message_ids: Sequence[str]) -> dict[str, StoredMessage]:

@@ -130,8 +130,7 @@ class InMemoryMessages:
         )
 
     def counts(self, queue_id: str) -> dict[str, int]:
-        # The fake keeps one set of counters; every contract case uses a single campaign.
-        return {status: n for status, n in self.fake.counters.items() if n}
+        return {status: n for status, n in self.fake.campaign_counters[queue_id].items() if n}
 
 
 class DynamoMessages:
@@ -311,12 +310,12 @@ class DynamoReceipts:
         return _dispatch_counts(queue_id)
 
 
-def stored(message_id: str, tenant_id: str, queue_id: str, **changes: object) -> StoredMessage:
-    """A 2-credit message of `queue_id`, QUEUED and never attempted unless `changes` say otherwise."""
+def stored(message_id: str, tenant_id: str, **changes: object) -> StoredMessage:
+    """A 2-credit message, QUEUED and never attempted unless `changes` say otherwise."""
     base = StoredMessage(
         message_id=message_id,
         tenant_id=tenant_id,
-        queue_id=queue_id,
+        queue_id="q-1",
         recipient="+573001234567",
         body="hola",
         segments=2,

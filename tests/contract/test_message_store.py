@@ -29,7 +29,7 @@ def funded(messages: MessageStoreSide) -> MessageStoreSide:
 
 
 def given(side: MessageStoreSide, message_id: str = "m-1", **changes: object) -> StoredMessage:
-    message = stored(message_id, TENANT, QUEUE, **changes)
+    message = stored(message_id, TENANT, **{"queue_id": QUEUE, **changes})
     side.given(message)
     return message
 
@@ -140,7 +140,7 @@ def test_a_finished_message_cannot_be_claimed(funded: MessageStoreSide, status: 
 
 def test_an_unknown_message_cannot_be_claimed(funded: MessageStoreSide) -> None:
     # Given no message m-404 / When a record naming it is claimed
-    claimed = funded.store.claim(stored("m-404", TENANT, QUEUE), T0, T0 + LEASE)
+    claimed = funded.store.claim(stored("m-404", TENANT, queue_id=QUEUE), T0, T0 + LEASE)
     # Then nothing is claimed and nothing is created
     assert claimed is None
     assert funded.store.load(["m-404"]) == {}
@@ -309,3 +309,16 @@ def test_a_message_retried_to_exhaustion_ends_failed_and_refunded_once(funded: M
     assert funded.ledger(TENANT) == sorted([OPENING, debit(), refund()])
     assert funded.balance(TENANT) == 10
     assert funded.counts(QUEUE) == {"FAILED": 1}
+
+
+def test_each_campaign_counts_only_its_own_messages(funded: MessageStoreSide) -> None:
+    # Given one queued message in each of two campaigns
+    mine = given(funded, "m-1")
+    given(funded, "m-2", queue_id="q-2")
+    # When the first is claimed and sent
+    claimed = funded.store.claim(mine, T0, T0 + LEASE)
+    assert claimed is not None
+    assert funded.store.mark_sent(claimed, "sandbox", Accepted("SM1"), T0)
+    # Then only its campaign's counters moved
+    assert funded.counts(QUEUE) == {"SENT": 1}
+    assert funded.counts("q-2") == {"QUEUED": 1}
