@@ -7,7 +7,6 @@ maxReceiveCount) only while some of its messages still need another attempt or a
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -18,12 +17,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from smscore.dal.dead_letters import SqsDeadLetters
-from smscore.dal.message_store import DynamoMessageStore
+from smscore import wiring
 from smscore.dal.sqs_queue import decode_batch
-from smscore.domain.delivery import Deliverer, DeliveryReport, Outcome, RedeliveryNeeded, RetryPolicy
-from smscore.providers.registry import ProviderRegistry, default_registry
-from smscore.wiring import bound_settings
+from smscore.domain.delivery import DeliveryReport, Outcome, RedeliveryNeeded
+from smscore.wiring import DeliverDeps
 
 logger = Logger()
 tracer = Tracer()
@@ -39,33 +36,6 @@ OUTCOME_METRICS = {
     Outcome.ALREADY_DONE: "SmsDuplicateSkipped",
     Outcome.LEASED_ELSEWHERE: "SmsLeasedElsewhere",
 }
-
-
-@cache
-def provider_registry() -> ProviderRegistry:
-    return default_registry(bound_settings())
-
-
-@cache
-def deliverer() -> Deliverer:
-    settings = bound_settings()
-    if not settings.delivery_dead_letter_queue_url:
-        raise RuntimeError("DELIVERY_DEAD_LETTER_QUEUE_URL is not set")
-    return Deliverer(
-        store=DynamoMessageStore(region=settings.aws_region),
-        providers=provider_registry(),
-        dead_letters=SqsDeadLetters(settings.aws_region, settings.delivery_dead_letter_queue_url),
-        policy=RetryPolicy(
-            max_attempts=settings.delivery_max_attempts,
-            backoff_base_seconds=settings.delivery_backoff_base_ms / 1000,
-            backoff_cap_seconds=settings.delivery_backoff_cap_ms / 1000,
-            lease_seconds=settings.delivery_lease_seconds,
-            provider_timeout_seconds=settings.provider_timeout_seconds,
-        ),
-        workers=settings.delivery_workers,
-        failover_provider=settings.failover_provider,
-        rate_limits=settings.provider_rate_limits,
-    )
 
 
 def publish(report: DeliveryReport) -> None:
@@ -85,13 +55,13 @@ def publish(report: DeliveryReport) -> None:
 
 
 @tracer.capture_method(capture_response=False)
-def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+def deliver_record(record: SQSRecord, lambda_context: LambdaContext, deps: DeliverDeps) -> None:
     batch = decode_batch(record.body)
     receive_count = int(record.attributes.approximate_receive_count or 1)
-    report = deliverer().deliver(
+    report = deps.deliverer.deliver(
         batch,
         remaining_seconds=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
-        final_receive=receive_count >= bound_settings().delivery_max_receive_count,
+        final_receive=receive_count >= deps.max_receive_count,
     )
     publish(report)
     logger.info(
@@ -105,5 +75,12 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, deps: DeliverDeps | None = None
+) -> PartialItemFailureResponse:
+    wired = deps or wiring.deliver_deps()
+
+    def record_handler(record: SQSRecord) -> None:
+        deliver_record(record, context, wired)
+
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

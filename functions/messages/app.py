@@ -3,7 +3,6 @@
 No `from __future__ import annotations` here: Powertools reads the parameter annotations at runtime.
 """
 
-from functools import cache
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -12,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from smscore import wiring
 from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.messages import (
     DEFAULT_PAGE_SIZE,
@@ -23,9 +23,8 @@ from smscore.api.messages import (
     QueueStatusDto,
 )
 from smscore.api.pagination import MAX_CURSOR_LENGTH
-from smscore.dal.message_queries import DynamoMessageQueries
 from smscore.domain.model import MessageStatus
-from smscore.wiring import bound_settings
+from smscore.wiring import MessagesDeps
 
 logger = Logger()
 tracer = Tracer()
@@ -44,10 +43,10 @@ def _ok(model: type, description: str) -> dict[int, Any]:
     }
 
 
-@cache
 def audit() -> MessageAudit:
-    bound_settings()
-    return MessageAudit(DynamoMessageQueries())
+    """The read use cases over this invocation's data access (see lambda_handler)."""
+    deps: MessagesDeps = app.context["deps"]
+    return MessageAudit(deps.queries)
 
 
 def tenant_id() -> str:
@@ -112,5 +111,6 @@ def list_messages(
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: MessagesDeps | None = None) -> dict[str, Any]:
+    app.append_context(deps=deps or wiring.messages_deps())  # type: ignore[no-untyped-call]  # untyped in Powertools
     return app.resolve(event, context)

@@ -6,7 +6,6 @@ anything is read. No `from __future__ import annotations` here: Powertools reads
 """
 
 from datetime import UTC, datetime
-from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -16,13 +15,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from smscore import wiring
 from smscore.api.errors import register_error_handlers
 from smscore.api.models import ErrorBody
-from smscore.dal.receipt_store import DynamoReceiptStore
 from smscore.domain.receipts import (
     Receipt,
     ReceiptOutcome,
@@ -33,8 +32,7 @@ from smscore.domain.receipts import (
 )
 from smscore.domain.twilio_signature import verified_callback_params
 from smscore.providers.base import CredentialsUnavailable
-from smscore.providers.registry import twilio_credentials_from
-from smscore.wiring import bound_settings
+from smscore.wiring import WebhookDeps
 
 logger = Logger()
 tracer = Tracer()
@@ -53,16 +51,15 @@ class ReceiptNotReady(Exception):
     """The receipt overtook our own SENT write; raising makes Lambda retry the event later (then its DLQ)."""
 
 
-@cache
-def receipt_store() -> ReceiptStore:
-    settings = bound_settings()
-    return DynamoReceiptStore(region=settings.aws_region)
+def request_deps() -> WebhookDeps:
+    deps: WebhookDeps = app.context["deps"]
+    return deps
 
 
 def twilio_auth_token() -> str | None:
     """From the same SSM/Secrets Manager JSON the Twilio provider sends with; cached by Powertools for 5 min."""
     try:
-        return twilio_credentials_from(bound_settings().twilio_credentials_parameter)().auth_token
+        return request_deps().twilio_credentials().auth_token
     except CredentialsUnavailable:
         # Nothing to verify against: refuse (and alarm through the log) rather than accept unverified receipts.
         logger.exception("Twilio callback refused: the auth token parameter cannot be read")
@@ -71,12 +68,13 @@ def twilio_auth_token() -> str | None:
 
 def callback_url() -> str:
     """The URL Twilio signed: the configured StatusCallback URL, else this request's public URL."""
-    configured = bound_settings().twilio_status_callback_url
+    configured = request_deps().status_callback_url
     if configured:
         return configured
     event = app.current_event
-    proto = event.headers.get("X-Forwarded-Proto") or event.headers.get("x-forwarded-proto") or "https"
-    host = event.headers.get("Host") or event.headers.get("host") or event.request_context.domain_name or ""
+    # Powertools' headers are case-insensitive: one lookup finds "Host" and "host" alike.
+    proto = event.headers.get("X-Forwarded-Proto") or "https"
+    host = event.headers.get("Host") or event.request_context.domain_name or ""
     url = f"{proto}://{host}{event.request_context.path or event.path}"
     if event.query_string_parameters:
         url += "?" + urlencode(event.query_string_parameters)
@@ -127,7 +125,7 @@ def twilio_status(
     receipt = twilio_receipt(params, datetime.now(UTC))
     if receipt is None:
         return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck().model_dump_json())
-    outcome = apply_receipt(receipt, receipt_store())
+    outcome = apply_receipt(receipt, request_deps().receipts)
     record_outcome(outcome, "twilio", receipt.provider_message_id)
     # Always 200 once the signature is good: Twilio must not retry a receipt we chose to ignore.
     return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck(outcome=outcome).model_dump_json())
@@ -136,7 +134,8 @@ def twilio_status(
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def twilio_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def twilio_handler(event: dict[str, Any], context: LambdaContext, deps: WebhookDeps | None = None) -> dict[str, Any]:
+    app.append_context(deps=deps or wiring.webhook_deps())  # type: ignore[no-untyped-call]  # untyped in Powertools
     return app.resolve(event, context)
 
 
@@ -160,7 +159,8 @@ def handle_sms_event(event: EventBridgeEvent, store: ReceiptStore) -> ReceiptOut
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-@event_source(data_class=EventBridgeEvent)
-def sms_events_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    outcome = handle_sms_event(event, receipt_store())
+def sms_events_handler(
+    event: dict[str, Any], context: LambdaContext, deps: WebhookDeps | None = None
+) -> dict[str, Any]:
+    outcome = handle_sms_event(EventBridgeEvent(event), (deps or wiring.webhook_deps()).receipts)
     return {"outcome": outcome.value if outcome else None}

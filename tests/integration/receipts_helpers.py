@@ -72,7 +72,6 @@ def signed_twilio_event(params: dict[str, str], token: str = TWILIO_AUTH_TOKEN) 
 
 
 def post_twilio(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    webhooks.receipt_store.cache_clear()
     response = webhooks.twilio_handler(event, LambdaContextStub())
     return response["statusCode"], json.loads(response["body"])
 

@@ -21,7 +21,6 @@ import pytest
 
 from functions.deliver import app as deliver_app
 from functions.send_by_tags import app as send_app
-from smscore import settings as settings_module
 from smscore import wiring
 from smscore.dal.message_store import DynamoMessageStore
 from smscore.dal.outbox_store import DynamoOutbox
@@ -36,7 +35,9 @@ from smscore.providers.sandbox import (
     TRANSIENT_THROTTLED_NUMBER,
     SandboxProvider,
 )
+from smscore.wiring import DeliverDeps
 from smsdev.provision import function_environment
+from smsdev.testing import serialised_moto
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
 from tests.integration.conftest import Campaign
 
@@ -75,6 +76,15 @@ class Delivery:
     stack: Stack
     sandbox: Counting
     extra_providers: dict[str, SmsProvider] = field(default_factory=dict)
+    counted: bool = True  # False: the production provider registry, as the deployed function builds it
+
+    def deps(self) -> DeliverDeps | None:
+        """The deliver function's dependencies with the counted providers; None for the production ones."""
+        if not self.counted:
+            return None
+        providers: dict[str, SmsProvider] = {"sandbox": self.sandbox, **self.extra_providers}
+        registry = ProviderRegistry({name: (lambda p=p: p) for name, p in providers.items()})
+        return wiring.build_deliver_deps(wiring.bound_settings(), registry)
 
     def dlq_url(self) -> str:
         return self.stack.queue_urls["DeliveryDeadLetterQueue"]
@@ -85,7 +95,10 @@ class Delivery:
         for number in numbers:
             campaign.add(number, tag)
         event = api_event(
-            {"message": message, "tagIds": [campaign.tags[tag]]}, tenant_id=campaign.tenant_id, member_id="m"
+            {"message": message, "tagIds": [campaign.tags[tag]]},
+            tenant_id=campaign.tenant_id,
+            member_id=campaign.member_id,
+            token=campaign.token,
         )
         event["requestContext"]["authorizer"]["memberId"] = campaign.member_id
         response = send_app.lambda_handler(event, LambdaContextStub())
@@ -107,7 +120,7 @@ class Delivery:
             record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
             records.append(record)
         context = LambdaContextStub(remaining_ms=remaining_ms)
-        result: dict[str, Any] = deliver_app.lambda_handler({"Records": records}, context)
+        result: dict[str, Any] = deliver_app.lambda_handler({"Records": records}, context, deps=self.deps())
         return result
 
     def dead_letters(self) -> list[dict[str, Any]]:
@@ -116,28 +129,11 @@ class Delivery:
         return [json.loads(m["Body"]) for m in got.get("Messages", [])]
 
 
-def reset_deliver_caches() -> None:
-    settings_module.get_settings.cache_clear()
-    wiring.bound_settings.cache_clear()
-    deliver_app.deliverer.cache_clear()
-    if hasattr(deliver_app.provider_registry, "cache_clear"):  # replaced by the fixture while a test runs
-        deliver_app.provider_registry.cache_clear()
-
-
 @pytest.fixture
-def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One moto request at a time. moto's in-memory DynamoDB applies `ADD` and transactions as unlocked
-    read-modify-write, so concurrent workers would lose counter updates that real DynamoDB never loses."""
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    lock = threading.RLock()
-    original = BotocoreStubber.__call__
-
-    def serialised(self: BotocoreStubber, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(BotocoreStubber, "__call__", serialised)
+def atomic_moto() -> Iterator[None]:
+    """One moto request at a time, as DynamoDB's conditional writes, ADDs and transactions are atomic."""
+    with serialised_moto():
+        yield
 
 
 @pytest.fixture
@@ -147,17 +143,9 @@ def delivery(stack: Stack, atomic_moto: None, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("DELIVERY_MAX_ATTEMPTS", "3")
     monkeypatch.setenv("DELIVERY_BACKOFF_BASE_MS", "0")
     monkeypatch.setenv("SANDBOX_TIMEOUT_SECONDS", "0")
-    reset_deliver_caches()
-    sandbox = Counting(SandboxProvider(DynamoOutbox()))
-    state = Delivery(stack=stack, sandbox=sandbox)
-
-    def registry() -> ProviderRegistry:
-        providers: dict[str, SmsProvider] = {"sandbox": sandbox, **state.extra_providers}
-        return ProviderRegistry({name: (lambda p=p: p) for name, p in providers.items()})
-
-    monkeypatch.setattr(deliver_app, "provider_registry", registry)
-    yield state
-    reset_deliver_caches()
+    wiring.reset()
+    yield Delivery(stack=stack, sandbox=Counting(SandboxProvider(DynamoOutbox())))
+    wiring.reset()
 
 
 def statuses(ids: dict[str, str]) -> dict[str, str]:
@@ -347,7 +335,7 @@ def test_failover_sends_through_the_secondary_after_a_transient_failure(
     twilio = AlwaysThrottled()
     delivery.extra_providers["twilio"] = twilio
     monkeypatch.setenv("FAILOVER_PROVIDER", "sandbox")
-    reset_deliver_caches()
+    wiring.reset()
     from smscore.dal.tables import TenantRecord
 
     TenantRecord(campaign.tenant_id).update(actions=[TenantRecord.provider.set("twilio")])
@@ -370,7 +358,7 @@ def test_a_malformed_record_is_reported_failed_without_touching_anything(deliver
     template = load_event("sqs_delivery_batch.json")
     event = copy.deepcopy(template)
     event["Records"][0]["body"] = "not json"
-    result = deliver_app.lambda_handler(event, LambdaContextStub())
+    result = deliver_app.lambda_handler(event, LambdaContextStub(), deps=delivery.deps())
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
     assert delivery.sandbox.calls == Counter()
 
@@ -423,15 +411,15 @@ def test_twilio_through_the_handler_with_credentials_from_ssm(
             "TWILIO_MESSAGING_SERVICE_SID": MESSAGING_SERVICE_SID,
         }.items():
             monkeypatch.setenv(key, value)
-        reset_deliver_caches()
+        wiring.reset()
         TenantRecord(campaign.tenant_id).update(actions=[TenantRecord.provider.set("twilio")])
-        delivery = Delivery(stack=stack, sandbox=Counting(SandboxProvider(DynamoOutbox())))
+        delivery = Delivery(stack=stack, sandbox=Counting(SandboxProvider(DynamoOutbox())), counted=False)
         _, ids = delivery.send_campaign(campaign, NUMBERS[0], NUMBERS[1])
         # When delivered
         try:
             result = delivery.deliver(*delivery.sqs_bodies())
         finally:
-            reset_deliver_caches()
+            wiring.reset()
         # Then each number reached Twilio once and the message records carry Twilio's sid
         assert result == {"batchItemFailures": []}
         assert sorted(r.form["To"] for r in fake.requests) == [NUMBERS[0], NUMBERS[1]]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -17,13 +16,6 @@ from smsdev.admin_store import DynamoAdminStore
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
 from tests.integration.conftest import Campaign, make_campaign
 from tests.integration.receipts_helpers import deliver_as_sent, receive
-
-
-@pytest.fixture(autouse=True)
-def fresh_audit(stack: Stack) -> Iterator[None]:
-    messages_app.audit.cache_clear()
-    yield
-    messages_app.audit.cache_clear()
 
 
 def get(campaign: Campaign, path: str, query: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
@@ -42,7 +34,7 @@ def get(campaign: Campaign, path: str, query: dict[str, str] | None = None) -> t
 
 def send(campaign: Campaign, *tags: str, message: str = "Hello from Acme") -> dict[str, Any]:
     body = {"message": message, "tagIds": [campaign.tags[t] for t in tags]}
-    event = api_event(body, tenant_id=campaign.tenant_id, member_id=campaign.member_id)
+    event = api_event(body, tenant_id=campaign.tenant_id, member_id=campaign.member_id, token=campaign.token)
     response = send_app.lambda_handler(event, LambdaContextStub())
     assert response["statusCode"] == 201, response["body"]
     result: dict[str, Any] = json.loads(response["body"])

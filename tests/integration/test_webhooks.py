@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from functions.send_by_tags import app as send_app
 from functions.webhooks import app as webhooks
+from smscore import wiring
 from smscore.dal.tables import DispatchRecord, MessageRecord
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
 from tests.integration.conftest import Campaign
@@ -27,7 +29,8 @@ def send_one(campaign: Campaign) -> tuple[str, str]:
     campaign.add("3001234567", "vip")
     body = {"message": "Hi", "tagIds": [campaign.tags["vip"]]}
     response = send_app.lambda_handler(
-        api_event(body, tenant_id=campaign.tenant_id, member_id=campaign.member_id), LambdaContextStub()
+        api_event(body, tenant_id=campaign.tenant_id, member_id=campaign.member_id, token=campaign.token),
+        LambdaContextStub(),
     )
     result = json.loads(response["body"])
     return result["queueId"], result["messages"][0]["id"]
@@ -127,9 +130,7 @@ class TestTwilioCallback:
         assert MessageRecord.get(message_id).status == "SENT"
         assert counts(queue_id) == {"SENT": 1, "DELIVERED": 0, "UNDELIVERED": 0}
 
-    def test_a_bad_signature_reads_nothing(
-        self, sent_message: tuple[str, str], monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_a_bad_signature_reads_nothing(self, sent_message: tuple[str, str]) -> None:
         # Given a store that fails the test if it is touched at all
         class Untouchable:
             def find(self, receipt: object) -> None:
@@ -138,10 +139,10 @@ class TestTwilioCallback:
             def transition(self, state: object, receipt: object) -> bool:
                 raise AssertionError("written before the signature was checked")
 
-        monkeypatch.setattr(webhooks, "receipt_store", lambda: Untouchable())
+        deps = dataclasses.replace(wiring.webhook_deps(), receipts=Untouchable())
         _, message_id = sent_message
         response = webhooks.twilio_handler(
-            twilio_event(callback(message_id, "delivered"), "forged"), LambdaContextStub()
+            twilio_event(callback(message_id, "delivered"), "forged"), LambdaContextStub(), deps=deps
         )
         assert response["statusCode"] == 403
 
@@ -162,7 +163,6 @@ def sms_event(message_id: str, event_type: str = "TEXT_DELIVERED", final: bool =
 class TestAwsSmsEvents:
     @pytest.fixture
     def aws_sent(self, stack: Stack, campaign: Campaign) -> tuple[str, str]:
-        webhooks.receipt_store.cache_clear()
         queue_id, message_id = send_one(campaign)
         deliver_as_sent(message_id, provider="aws_sms")
         return queue_id, message_id
@@ -198,7 +198,6 @@ class TestAwsSmsEvents:
         self, stack: Stack, campaign: Campaign
     ) -> None:
         # Given a message still QUEUED (the deliver function has not recorded SENT yet)
-        webhooks.receipt_store.cache_clear()
         _, message_id = send_one(campaign)
         # When its delivery event arrives / Then the invocation fails (async retry, then the DLQ) and nothing moves
         with pytest.raises(webhooks.ReceiptNotReady):

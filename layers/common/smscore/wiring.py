@@ -1,13 +1,24 @@
-"""Composition root: the real adapters, built on first use from the settings, never at import time.
+"""Composition root: what each function depends on, and the real adapters built from the settings.
 
-Every function imports `bound_settings` from here, but only send_by_tags needs the campaign adapters: those
-are imported inside their factories so that the other functions' cold starts don't pay for them.
+Each function has one frozen dependencies object (`SendDeps`, `DeliverDeps`, `AuthorizerDeps`,
+`MessagesDeps`, `WebhookDeps`) and one factory that builds it with the real adapters. Handlers take
+`deps` as an optional argument defaulting to that factory's result, so tests pass fakes instead of
+patching modules.
+
+Everything built here is memoised in one module-level registry for the life of the execution
+environment (a Lambda warm start reuses clients and connection pools); `reset()` forgets all of it and
+the parsed settings, so a new adapter needs no entry in any reset list. Nothing is built at import time,
+and each factory imports only what its own function needs: send_by_tags' campaign store, idempotency
+layer and SQS client stay out of the other functions' cold starts.
 """
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING
+import functools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from smscore.dal.tables import bind_tables
 from smscore.settings import Settings, get_settings
@@ -15,12 +26,46 @@ from smscore.settings import Settings, get_settings
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
 
+    from smscore.api.access import SpendingAccess
+    from smscore.api.authorization import IdentityStore
+    from smscore.api.campaigns import CampaignService
+    from smscore.api.contacts import ContactsApi
+    from smscore.api.messages import MessageQueries
     from smscore.dal.campaign_store import DynamoCampaignStore
     from smscore.dal.sqs_queue import SqsDeliveryQueue
     from smscore.domain.campaign import CampaignLimits
+    from smscore.domain.delivery import Deliverer, ProviderLookup
+    from smscore.domain.receipts import ReceiptStore
+    from smscore.providers.twilio import TwilioCredentials
+
+_registry: dict[str, object] = {}
+_lock = threading.RLock()
 
 
-@cache
+def memoised[T](factory: Callable[[], T]) -> Callable[[], T]:
+    """Build once per process (per Lambda execution environment) in the shared registry; `reset()` forgets it."""
+    key = f"{factory.__module__}.{factory.__qualname__}"
+
+    @functools.wraps(factory)
+    def get() -> T:
+        if key in _registry:
+            return cast(T, _registry[key])
+        with _lock:  # factories may call each other: re-entrant
+            if key not in _registry:
+                _registry[key] = factory()
+            return cast(T, _registry[key])
+
+    return get
+
+
+def reset() -> None:
+    """Forget every adapter and the settings: the next call rebuilds them from the current environment."""
+    with _lock:
+        _registry.clear()
+    get_settings.cache_clear()
+
+
+@memoised
 def bound_settings() -> Settings:
     """Settings, with every PynamoDB model pointed at its table."""
     settings = get_settings()
@@ -28,7 +73,19 @@ def bound_settings() -> Settings:
     return settings
 
 
-@cache
+# -- send_by_tags ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class SendDeps:
+    """POST /api/messages/sms/tags: the campaign use case and the fresh access check on the money path."""
+
+    campaigns: CampaignService
+    access: SpendingAccess
+    max_body_bytes: int
+
+
+@memoised
 def campaign_store() -> DynamoCampaignStore:
     from smscore.dal.campaign_store import DynamoCampaignStore
 
@@ -36,7 +93,7 @@ def campaign_store() -> DynamoCampaignStore:
     return DynamoCampaignStore(region=settings.aws_region, write_workers=settings.write_workers)
 
 
-@cache
+@memoised
 def delivery_queue() -> SqsDeliveryQueue:
     import boto3
 
@@ -46,7 +103,7 @@ def delivery_queue() -> SqsDeliveryQueue:
     return SqsDeliveryQueue(boto3.client("sqs", region_name=settings.aws_region), settings.delivery_queue_url)
 
 
-@cache
+@memoised
 def idempotency_store() -> DynamoDBPersistenceLayer:
     import boto3
     from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
@@ -67,4 +124,175 @@ def campaign_limits(settings: Settings) -> CampaignLimits:
         recipients_per_queue_message=settings.recipients_per_queue_message,
         default_provider=settings.default_provider,
         character_limits=CHARACTER_LIMITS,
+    )
+
+
+@memoised
+def send_deps() -> SendDeps:
+    from aws_lambda_powertools import Metrics, Tracer
+
+    from smscore.api.access import SpendingAccess
+    from smscore.api.campaigns import CampaignService
+    from smscore.dal.identity_store import DynamoIdentityStore
+
+    settings = bound_settings()
+    tracer = Tracer()  # Powertools shares one tracer and one metric set per process across instances
+    return SendDeps(
+        campaigns=CampaignService(
+            store=campaign_store(),
+            queue=delivery_queue(),
+            limits=campaign_limits(settings),
+            idempotency_store=idempotency_store,
+            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+            metrics=Metrics(),
+            phase=lambda name: tracer.provider.in_subsegment(f"## {name}"),
+        ),
+        access=SpendingAccess(DynamoIdentityStore()),
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+
+# -- deliver --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class DeliverDeps:
+    """The delivery queue consumer: the deliverer (store, providers, dead letters, policy) and the queue's limit."""
+
+    deliverer: Deliverer
+    max_receive_count: int
+
+
+def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = None) -> DeliverDeps:
+    """DeliverDeps with the real store and dead-letter queue; `providers` defaults to the configured registry."""
+    from smscore.dal.dead_letters import SqsDeadLetters
+    from smscore.dal.message_store import DynamoMessageStore
+    from smscore.domain.delivery import Deliverer, RetryPolicy
+    from smscore.providers.registry import default_registry
+
+    if not settings.delivery_dead_letter_queue_url:
+        raise RuntimeError("DELIVERY_DEAD_LETTER_QUEUE_URL is not set")
+    deliverer = Deliverer(
+        store=DynamoMessageStore(region=settings.aws_region),
+        providers=providers if providers is not None else default_registry(settings),
+        dead_letters=SqsDeadLetters(settings.aws_region, settings.delivery_dead_letter_queue_url),
+        policy=RetryPolicy(
+            max_attempts=settings.delivery_max_attempts,
+            backoff_base_seconds=settings.delivery_backoff_base_ms / 1000,
+            backoff_cap_seconds=settings.delivery_backoff_cap_ms / 1000,
+            lease_seconds=settings.delivery_lease_seconds,
+            provider_timeout_seconds=settings.provider_timeout_seconds,
+        ),
+        workers=settings.delivery_workers,
+        failover_provider=settings.failover_provider,
+        rate_limits=settings.provider_rate_limits,
+    )
+    return DeliverDeps(deliverer=deliverer, max_receive_count=settings.delivery_max_receive_count)
+
+
+@memoised
+def deliver_deps() -> DeliverDeps:
+    return build_deliver_deps(bound_settings())
+
+
+# -- authorizer -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class AuthorizerDeps:
+    identities: IdentityStore
+
+
+@memoised
+def authorizer_deps() -> AuthorizerDeps:
+    from smscore.dal.identity_store import DynamoIdentityStore
+
+    bound_settings()
+    return AuthorizerDeps(identities=DynamoIdentityStore())
+
+
+# -- messages (status and audit reads) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class MessagesDeps:
+    queries: MessageQueries
+
+
+@memoised
+def messages_deps() -> MessagesDeps:
+    from smscore.dal.message_queries import DynamoMessageQueries
+
+    bound_settings()
+    return MessagesDeps(queries=DynamoMessageQueries())
+
+
+# -- webhooks (delivery receipts) -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class WebhookDeps:
+    """Receipts from Twilio callbacks and AWS SMS events.
+
+    `twilio_credentials` raises CredentialsUnavailable when they cannot be read; `status_callback_url` is the
+    URL Twilio signs when configured (else the request's own URL is rebuilt).
+    """
+
+    receipts: ReceiptStore
+    twilio_credentials: Callable[[], TwilioCredentials]
+    status_callback_url: str | None
+
+
+@memoised
+def webhook_deps() -> WebhookDeps:
+    from smscore.dal.receipt_store import DynamoReceiptStore
+    from smscore.providers.registry import twilio_credentials_from
+
+    settings = bound_settings()
+    return WebhookDeps(
+        receipts=DynamoReceiptStore(region=settings.aws_region),
+        twilio_credentials=twilio_credentials_from(settings.twilio_credentials_parameter),
+        status_callback_url=settings.twilio_status_callback_url,
+    )
+
+
+# -- contacts (tags, contacts, imports, campaign list, credits) -----------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ContactsDeps:
+    """The contacts function's use cases (store, campaign/credit reads, fresh consent check, uploads bucket)."""
+
+    contacts: ContactsApi
+    max_body_bytes: int
+    max_import_body_bytes: int
+
+
+@memoised
+def contacts_deps() -> ContactsDeps:
+    import boto3
+    from botocore.config import Config
+
+    from smscore.api.access import SpendingAccess
+    from smscore.api.contacts import ContactsApi
+    from smscore.dal.contact_store import DynamoAccountQueries, DynamoContactStore
+    from smscore.dal.identity_store import DynamoIdentityStore
+    from smscore.dal.import_uploads import S3Uploads
+
+    settings = bound_settings()
+    uploads = None
+    if settings.imports_bucket:
+        # Presigned URLs must name the bucket's own region; SigV4 so they work with SSE and every region.
+        s3 = boto3.client("s3", region_name=settings.aws_region, config=Config(signature_version="s3v4"))
+        uploads = S3Uploads(s3, settings.imports_bucket)
+    return ContactsDeps(
+        contacts=ContactsApi(
+            store=DynamoContactStore(region=settings.aws_region, host=None, workers=settings.write_workers),
+            accounts=DynamoAccountQueries(),
+            access=SpendingAccess(DynamoIdentityStore()),
+            uploads=uploads,
+            upload_ttl_seconds=settings.import_upload_ttl_seconds,
+        ),
+        max_body_bytes=settings.max_body_bytes,
+        max_import_body_bytes=settings.max_import_body_bytes,
     )
