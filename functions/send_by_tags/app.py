@@ -1,6 +1,5 @@
 """POST /api/messages/sms/tags: parse, call the campaign service, shape the response."""
 
-from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -9,11 +8,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from smscore.api.campaigns import Caller, CampaignService
+from smscore import wiring
+from smscore.api.campaigns import Caller
 from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.middlewares import json_body_guard
 from smscore.api.models import MessageEnqueueResultDto, SmsTagsMessagePayload
-from smscore.wiring import bound_settings, campaign_limits, campaign_store, delivery_queue, idempotency_store
+from smscore.wiring import SendDeps
 
 logger = Logger()
 tracer = Tracer()
@@ -32,6 +32,7 @@ SEND_RESPONSES: dict[int, Any] = {
         "content": {"application/json": {"model": MessageEnqueueResultDto}},
     },
     400: documented_error("Invalid body (code VALIDATION_ERROR)"),
+    401: documented_error("Token revoked or member disabled since the cached authorization (code UNAUTHORIZED)"),
     402: documented_error("Balance below segments x recipients (code INSUFFICIENT_CREDITS: required, available)"),
     403: documented_error("Current terms not accepted (TERMS_NOT_ACCEPTED) or tenant gone (TENANT_NOT_FOUND)"),
     409: documented_error("Idempotency-Key reused with another body, or still running"),
@@ -42,18 +43,10 @@ SEND_RESPONSES: dict[int, Any] = {
 }
 
 
-@cache
-def campaigns() -> CampaignService:
-    settings = bound_settings()
-    return CampaignService(
-        store=campaign_store(),
-        queue=delivery_queue(),
-        limits=campaign_limits(settings),
-        idempotency_store=idempotency_store,
-        idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
-        metrics=metrics,
-        phase=lambda name: tracer.provider.in_subsegment(f"## {name}"),
-    )
+def request_deps() -> SendDeps:
+    """This invocation's dependencies (see lambda_handler)."""
+    deps: SendDeps = app.context["deps"]
+    return deps
 
 
 def caller() -> Caller:
@@ -72,7 +65,9 @@ def send_sms_by_tags(
     payload: Annotated[SmsTagsMessagePayload, Body()],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Response[MessageEnqueueResultDto]:
-    outcome = campaigns().send(caller(), payload, idempotency_key, app.lambda_context)
+    deps, who = request_deps(), caller()
+    deps.access.require(app.current_event.headers.get("Authorization"), who.tenant_id, who.member_id)
+    outcome = deps.campaigns.send(who, payload, idempotency_key, app.lambda_context)
     return Response(
         status_code=outcome.status.value,
         content_type=content_types.APPLICATION_JSON,
@@ -80,9 +75,15 @@ def send_sms_by_tags(
     )
 
 
+@json_body_guard(lambda: request_deps().max_body_bytes)
+def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Bodies the resolver cannot parse are refused first (413/415), with this function's size limit."""
+    return app.resolve(event, context)
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-@json_body_guard(lambda: bound_settings().max_body_bytes)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: SendDeps | None = None) -> dict[str, Any]:
+    app.append_context(deps=deps or wiring.send_deps())  # type: ignore[no-untyped-call]  # untyped in Powertools
+    return resolve(event, context)

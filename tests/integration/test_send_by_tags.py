@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from typing import Any
@@ -14,16 +15,28 @@ from smscore.api.campaigns import Caller, CampaignService
 from smscore.api.models import SmsTagsMessagePayload
 from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord
 from smscore.domain.model import QueueBatch
-from smscore.wiring import bound_settings, campaign_limits, campaign_store, delivery_queue, idempotency_store
+from smscore.wiring import (
+    SendDeps,
+    bound_settings,
+    campaign_limits,
+    campaign_store,
+    delivery_queue,
+    idempotency_store,
+    send_deps,
+)
 from tests.conftest import LambdaContextStub, Stack, api_event, reset_process_caches
 from tests.integration.conftest import Campaign, make_campaign
 
 OTHER_TAG = "7d5f0a52-2b1c-4c55-9a39-0c7a3c1f1e11"
 
 
-def post(campaign: Campaign, body: Any, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    event = api_event(body, tenant_id=campaign.tenant_id, member_id=campaign.member_id, headers=headers)
-    response = handler.lambda_handler(event, LambdaContextStub())
+def post(
+    campaign: Campaign, body: Any, headers: dict[str, str] | None = None, deps: SendDeps | None = None
+) -> tuple[int, dict[str, Any]]:
+    event = api_event(
+        body, tenant_id=campaign.tenant_id, member_id=campaign.member_id, token=campaign.token, headers=headers
+    )
+    response = handler.lambda_handler(event, LambdaContextStub(), deps=deps)
     assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
     return response["statusCode"], json.loads(response["body"])
 
@@ -352,10 +365,12 @@ class TestIdempotency:
             idempotency_store=idempotency_store,
             idempotency_ttl_seconds=60,
         )
-        monkeypatch.setattr(handler, "campaigns", lambda: service)
+        held = dataclasses.replace(send_deps(), campaigns=service)
         body = {"message": "Hi", "tagIds": [audience.tags["vip"]]}
         results: list[tuple[int, dict[str, Any]]] = []
-        first = threading.Thread(target=lambda: results.append(post(audience, body, {"Idempotency-Key": "slow"})))
+        first = threading.Thread(
+            target=lambda: results.append(post(audience, body, {"Idempotency-Key": "slow"}, deps=held))
+        )
         first.start()
         assert entered.wait(10)
         # When the client retries meanwhile

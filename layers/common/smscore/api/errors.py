@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from smscore.api.models import ErrorBody, ErrorDetail
-from smscore.domain import errors
+from smscore.domain import contacts, errors
 
 logger = Logger(child=True)
 
@@ -22,8 +22,13 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.InsufficientCredits: HTTPStatus.PAYMENT_REQUIRED,
     errors.TooManyRecipients: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.TenantNotFound: HTTPStatus.FORBIDDEN,
+    errors.AccessRevoked: HTTPStatus.UNAUTHORIZED,
+    errors.TermsNotAccepted: HTTPStatus.FORBIDDEN,
     errors.InvalidSignature: HTTPStatus.FORBIDDEN,
     errors.NotFound: HTTPStatus.NOT_FOUND,
+    contacts.TagExists: HTTPStatus.CONFLICT,
+    contacts.ContactExists: HTTPStatus.CONFLICT,
+    contacts.ConcurrentUpdate: HTTPStatus.CONFLICT,
     errors.IdempotencyKeyReused: HTTPStatus.CONFLICT,
     errors.RequestInProgress: HTTPStatus.CONFLICT,
     errors.EnqueueFailure: HTTPStatus.SERVICE_UNAVAILABLE,

@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+from pynamodb.connection import Connection
+from pynamodb.transactions import TransactGet
+
 from smscore.dal.tables import MemberRecord, SettingRecord, TokenRecord
 from smscore.domain.auth import TokenOwner
 
 TERMS_SETTING = "terms"
 
 
+def _owner(token: TokenRecord, member: MemberRecord) -> TokenOwner:
+    return TokenOwner(
+        tenant_id=token.tenant_id,
+        member_id=token.member_id,
+        member_active=member.status == "ACTIVE",
+        revoked=token.revoked_at is not None,
+        accepted_terms_version=member.accepted_terms_version,
+    )
+
+
 class DynamoIdentityStore:
+    def __init__(self) -> None:
+        self._connection: Connection | None = None
+
+    def fresh_owner_and_terms(self, token_hash: str, member_id: str) -> tuple[TokenOwner | None, str | None]:
+        """Token, member and terms in one TransactGetItems: one call, a consistent snapshot of the three."""
+        if self._connection is None:  # the models are bound to their tables (and endpoint) by then
+            self._connection = Connection(region=TokenRecord.Meta.region, host=TokenRecord.Meta.host)
+        with TransactGet(connection=self._connection) as read:
+            token_future = read.get(TokenRecord, token_hash)
+            member_future = read.get(MemberRecord, member_id)
+            terms_future = read.get(SettingRecord, TERMS_SETTING)
+        try:
+            terms: str | None = terms_future.get().value
+        except SettingRecord.DoesNotExist:
+            terms = None
+        try:
+            token, member = token_future.get(), member_future.get()
+        except (TokenRecord.DoesNotExist, MemberRecord.DoesNotExist):
+            return None, terms
+        if token.member_id != member.member_id:
+            return None, terms
+        return _owner(token, member), terms
+
     def token_owner(self, token_hash: str) -> TokenOwner | None:
         try:
             token = TokenRecord.get(token_hash)
@@ -18,13 +54,7 @@ class DynamoIdentityStore:
             member = MemberRecord.get(token.member_id)
         except MemberRecord.DoesNotExist:
             return None
-        return TokenOwner(
-            tenant_id=token.tenant_id,
-            member_id=token.member_id,
-            member_active=member.status == "ACTIVE",
-            revoked=token.revoked_at is not None,
-            accepted_terms_version=member.accepted_terms_version,
-        )
+        return _owner(token, member)
 
     def current_terms_version(self) -> str | None:
         try:

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
+from smscore.domain.errors import AccessRevoked, TermsNotAccepted
+
 TOKEN_PREFIX = "sms_"  # noqa: S105 - a marker, not a secret
 DISPLAY_PREFIX_LENGTH = 12  # "sms_" + 8 characters: enough to tell tokens apart, useless to authenticate
 
@@ -60,3 +62,18 @@ def decide_access(owner: TokenOwner | None, current_terms_version: str | None) -
     if current_terms_version is not None and owner.accepted_terms_version != current_terms_version:
         return Access.READ_ONLY
     return Access.FULL
+
+
+def require_spending_access(
+    owner: TokenOwner | None, current_terms_version: str | None, tenant_id: str, member_id: str
+) -> None:
+    """Spending decides on a fresh read, never on the authorizer's cached policy alone.
+
+    API Gateway caches the authorizer's answer per token for minutes; a revoked token, a disabled member or a
+    newly published terms version must stop spending at once, so spending routes re-check here.
+    """
+    access = decide_access(owner, current_terms_version)
+    if owner is None or access is Access.DENIED or (owner.tenant_id, owner.member_id) != (tenant_id, member_id):
+        raise AccessRevoked("This token is not valid any more")
+    if access is Access.READ_ONLY:
+        raise TermsNotAccepted("Accept the current terms of service before sending")

@@ -68,6 +68,18 @@ class TenantNotFound(DomainError):
     code = "TENANT_NOT_FOUND"
 
 
+class AccessRevoked(DomainError):
+    """The token was revoked, or its member disabled, after the authorizer's cached decision."""
+
+    code = "UNAUTHORIZED"
+
+
+class TermsNotAccepted(DomainError):
+    """The member has not accepted the current terms (checked fresh on every spending request)."""
+
+    code = "TERMS_NOT_ACCEPTED"
+
+
 class NotFound(DomainError):
     code = "NOT_FOUND"
 
