@@ -1,4 +1,4 @@
-"""Every contract case runs once per implementation: the in-memory fake, and the DynamoDB store on moto."""
+"""Every contract case runs once per implementation: the in-memory fake, and the AWS adapter on moto."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ import pytest
 from tests.conftest import Stack
 from tests.contract.sides import (
     CampaignStoreSide,
+    DeliveryQueueSide,
     DynamoCampaigns,
     DynamoMessages,
     DynamoReceipts,
     InMemoryCampaigns,
     InMemoryMessages,
+    InMemoryQueueSide,
     InMemoryReceipts,
     MessageStoreSide,
     ReceiptStoreSide,
+    SqsQueueSide,
 )
 
 IMPLEMENTATIONS = ["in-memory", "dynamodb"]
@@ -45,3 +48,10 @@ def receipts(request: pytest.FixtureRequest) -> ReceiptStoreSide:
     if request.param == "in-memory":
         return InMemoryReceipts()
     return DynamoReceipts(region=_stack(request).names.region)
+
+
+@pytest.fixture(params=["in-memory", "sqs"])
+def delivery_queue(request: pytest.FixtureRequest) -> DeliveryQueueSide:
+    if request.param == "in-memory":
+        return InMemoryQueueSide()
+    return SqsQueueSide(_stack(request))

@@ -11,16 +11,20 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+import boto3
+
 from smscore.dal.campaign_store import DynamoCampaignStore
 from smscore.dal.message_store import DynamoMessageStore
 from smscore.dal.receipt_store import DynamoReceiptStore
+from smscore.dal.sqs_queue import SqsDeliveryQueue
 from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, StatusChange, TagMemberRecord, TenantRecord
 from smscore.domain.delivery import MessageStore, StoredMessage
-from smscore.domain.model import LedgerKind, MessageStatus, TagRecipient
-from smscore.domain.ports import CampaignStore
+from smscore.domain.model import LedgerKind, MessageStatus, QueueBatch, TagRecipient
+from smscore.domain.ports import CampaignStore, DeliveryQueue
 from smscore.domain.receipts import MessageState, ReceiptStore
+from tests.conftest import Stack
 from tests.delivery_fakes import InMemoryMessageStore, InMemoryReceiptStore
-from tests.fakes import InMemoryCampaignStore
+from tests.fakes import InMemoryCampaignStore, InMemoryQueue
 
 SEEDED_AT = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
 
@@ -308,6 +312,46 @@ class DynamoReceipts:
 
     def counts(self, queue_id: str) -> dict[str, int]:
         return _dispatch_counts(queue_id)
+
+
+# -- the send path's DeliveryQueue ---------------------------------------------------------------------------
+
+Enqueued = tuple[str, str, tuple[str, ...]]  # tenant id, queue id, message ids: one record as the consumer reads it
+
+
+class DeliveryQueueSide(Protocol):
+    queue: DeliveryQueue
+
+    def drain(self) -> list[Enqueued]:
+        """Every record now on the queue (and take them off), sorted."""
+
+
+class InMemoryQueueSide:
+    def __init__(self) -> None:
+        self.fake = InMemoryQueue()
+        self.queue: DeliveryQueue = self.fake
+
+    def drain(self) -> list[Enqueued]:
+        found = sorted((b.tenant_id, b.queue_id, tuple(b.message_ids)) for b in self.fake.batches)
+        self.fake.batches.clear()
+        return found
+
+
+class SqsQueueSide:
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        self.queue: DeliveryQueue = SqsDeliveryQueue(
+            boto3.client("sqs", region_name=stack.names.region), stack.delivery_queue_url
+        )
+
+    def drain(self) -> list[Enqueued]:
+        """The bodies as the deliver function receives them: {"tenantId", "queueId", "messageIds"}."""
+        bodies = self._stack.drain_delivery_queue()
+        return sorted((b["tenantId"], b["queueId"], tuple(b["messageIds"])) for b in bodies)
+
+
+def as_enqueued(batch: QueueBatch) -> Enqueued:
+    return batch.tenant_id, batch.queue_id, tuple(batch.message_ids)
 
 
 def stored(message_id: str, tenant_id: str, **changes: object) -> StoredMessage:
