@@ -29,8 +29,9 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt py
 
 setup: $(STAMP)
 
+# make dev ARGS='--param AuthorizerCacheTtl=0 --no-seed'   (PORT / LOCAL_AWS_PORT choose the ports)
 dev: $(STAMP)
-	$(BIN)/python -m smsdev.dev
+	$(BIN)/python -m smsdev.dev $(ARGS)
 
 # openapi.json is generated from the handlers' resolvers; tests/unit/test_openapi.py fails when it drifts.
 openapi: $(STAMP)

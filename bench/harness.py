@@ -11,22 +11,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import boto3
 import botocore.session
-from moto import mock_aws
 
-from smsdev.provision import create_queues, create_tables, function_environment
-from smsdev.template import LocalNames
+from smsdev.testing import LambdaContextStub as LambdaContext
+from smsdev.testing import MotoStack
+from smsdev.testing import moto_stack as template_stack
+from smsdev.testing import serialised_moto as serialised_moto
 
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-}
+__all__ = ["LambdaContext", "MotoStack", "serialised_moto"]
+
+# The table, not the logs.
+BENCH_ENV = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
 @dataclass
@@ -51,85 +46,21 @@ class Row:
         return {**asdict(self), "ratio": self.ratio}
 
 
-@dataclass
-class LambdaContext:
-    """What Powertools reads from a Lambda context."""
-
-    function_name: str = "bench"
-    memory_limit_in_mb: int = 1024
-    timeout_ms: int = 29_000
-    aws_request_id: str = "bench"
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.timeout_ms
-
-
-@dataclass
-class MotoStack:
-    names: LocalNames
-    queue_urls: dict[str, str]
-
-
 @contextlib.contextmanager
 def moto_stack(extra_env: dict[str, str] | None = None) -> Iterator[MotoStack]:
     """A fresh in-process moto account holding template.yaml's tables and queues, with the functions' env set."""
-    saved = dict(os.environ)
-    os.environ.update(FAKE_AWS)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    try:
-        with mock_aws():
-            names = LocalNames(stack_name="bench", endpoint="https://sqs.us-east-1.amazonaws.com")
-            create_tables(boto3.client("dynamodb", region_name=names.region), names)
-            urls = create_queues(boto3.client("sqs", region_name=names.region), names)
-            os.environ.update(function_environment(names))
-            os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the table, not the logs
-            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-            os.environ.update(extra_env or {})
-            reset_caches()
-            yield MotoStack(names, urls)
-    finally:
+    with template_stack("bench", {**BENCH_ENV, **(extra_env or {})}) as stack:
         reset_caches()
-        os.environ.clear()
-        os.environ.update(saved)
+        try:
+            yield stack
+        finally:
+            reset_caches()
 
 
 def reset_caches() -> None:
-    from smscore import settings, wiring
+    from smscore import wiring
 
-    settings.get_settings.cache_clear()
-    for factory in (wiring.bound_settings, wiring.campaign_store, wiring.delivery_queue, wiring.idempotency_store):
-        factory.cache_clear()
-    from functions.deliver import app as deliver_app
-    from functions.send_by_tags import app as send_app
-
-    for cached in (send_app.campaigns, deliver_app.deliverer, deliver_app.provider_registry):
-        cached.cache_clear()
-
-
-@contextlib.contextmanager
-def serialised_moto() -> Iterator[None]:
-    """One moto request at a time: in-process moto applies ADD and transactions as unlocked read-modify-write,
-    so concurrent workers would lose counter updates that real DynamoDB never loses (the local stack locks too)."""
-    import threading
-
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    lock = threading.RLock()
-    original = BotocoreStubber.__call__
-
-    def serialised(self: BotocoreStubber, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
-
-    BotocoreStubber.__call__ = serialised  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        BotocoreStubber.__call__ = original  # type: ignore[method-assign]
+    wiring.reset()
 
 
 class AwsCallCounter:

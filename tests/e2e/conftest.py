@@ -1,51 +1,81 @@
-"""One local stack per test session: `python -m smsdev.dev` in a subprocess, on free ports, with the demo seed.
+"""The stack the end-to-end tests talk to over HTTP: by default one local stack per session (`python -m smsdev.dev`
+in a subprocess, on free ports, with the demo seed), or a deployed one.
 
-A subprocess, not a thread: moto keeps its backends in module globals that the in-process `mock_aws`
-tests reset, and the stack's Lambda environments must not see this process's monkeypatched env.
+Against a deployment:
+- `pytest tests/e2e --stack NAME` (or `E2E_STACK=NAME`): the API URL and every table come from that
+  CloudFormation stack; the demo seed is written into its tables (use a disposable test stack);
+- `E2E_API_URL=https://.../dev` in addition, to call another URL of that stack (a custom domain, say).
+Tests marked `local_only` assert what the local stack itself does (its summary, its logs, its emulator) and
+are skipped against a deployment.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import select
-import signal
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from smsdev.admin_store import DynamoAdminStore
+from smsdev.devstack import FAKE_CREDENTIALS, bind_local_tables
 from smsdev.gateway import ApiConfig, api_config
-from smsdev.localstack import FAKE_CREDENTIALS, bind_local_tables
 from smsdev.provision import function_environment
+from smsdev.seed import seed_demo
 from smsdev.template import LocalNames, Resolver, load_template
+from smsdev.testing import HttpAnswer, dev_stack_process, http_call
 
-STARTUP_SECONDS = 180  # spawning the Lambda environments on a busy 2-core CI machine
+ApiResponse = HttpAnswer
 
 
-@dataclass(frozen=True)
-class ApiResponse:
-    status: int
-    body: Any
-    headers: dict[str, str]
+def deployed_stack_name(config: pytest.Config) -> str | None:
+    name: str | None = config.getoption("--stack", default=None) or os.environ.get("E2E_STACK") or None
+    return name
+
+
+def against_deployment(config: pytest.Config) -> bool:
+    return bool(os.environ.get("E2E_API_URL") or deployed_stack_name(config))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not against_deployment(config):
+        return
+    skip = pytest.mark.skip(reason="asserts the local stack's own behaviour; E2E_API_URL / --stack is set")
+    for item in items:
+        if item.get_closest_marker("local_only"):
+            item.add_marker(skip)
+
+
+class DeployedNames(LocalNames):
+    """A deployed stack's physical names (from CloudFormation), so the template resolves to them."""
+
+    def __init__(self, stack_name: str, region: str, physical_ids: dict[str, str], parameters: dict[str, Any]) -> None:
+        super().__init__(stack_name=stack_name, region=region, parameters=parameters)
+        self.physical_ids = physical_ids
+
+    def physical(self, logical_id: str) -> str:
+        return self.physical_ids[logical_id]
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.physical_ids[logical_id]  # a queue's physical id is its URL
 
 
 @dataclass(frozen=True)
 class LocalStackProcess:
+    """The stack under test: the local one (`endpoint` is its AWS endpoint) or a deployed one (`endpoint` None)."""
+
     api_url: str
-    endpoint: str
+    endpoint: str | None
     seed: dict[str, Any]
-    summary: str  # what `make dev` printed on stdout
+    summary: str  # what `make dev` printed on stdout ("" for a deployment)
     names: LocalNames
     api: ApiConfig
+    log_path: Path | None = None  # the local stack's stderr
+    deployed: bool = False
+    environment: dict[str, str] = field(default_factory=dict)  # the functions' shared environment (table names)
 
     def call(
         self,
@@ -56,86 +86,77 @@ class LocalStackProcess:
         body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> ApiResponse:
-        """One HTTP request to the local API; JSON bodies decoded, error statuses returned, not raised."""
-        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        request = urllib.request.Request(self.api_url + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        if token is not None:
-            request.add_header("Authorization", f"Bearer {token}")
-        for key, value in (headers or {}).items():
-            request.add_header(key, value)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status, raw, got = response.status, response.read(), dict(response.headers)
-        except urllib.error.HTTPError as error:
-            status, raw, got = error.code, error.read(), dict(error.headers)
-        return ApiResponse(status, json.loads(raw) if raw else None, got)
+        """One HTTP request to the API; JSON bodies decoded, error statuses returned, not raised."""
+        return http_call(self.api_url, method, path, token=token, body=body, headers=headers)
 
     def send(self, token: str | None, payload: Any) -> ApiResponse:
         return self.call("POST", "/api/messages/sms/tags", token=token, body=payload)
 
+    def queue_url(self, logical_id: str) -> str:
+        return self.names.queue_url(logical_id)
 
-def _wait_ready(process: subprocess.Popen[bytes], log: Path) -> str:
-    """Stdout until the stack prints its `ready` line (or dies, or takes far longer than it should)."""
-    deadline = time.monotonic() + STARTUP_SECONDS
-    assert process.stdout is not None
-    fd, seen = process.stdout.fileno(), b""
-    while time.monotonic() < deadline:
-        readable, _, _ = select.select([fd], [], [], 1.0)
-        if not readable:
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break  # exited
-        seen += chunk
-        if any(line.startswith(b"ready") for line in seen.split(b"\n")[:-1]):
-            return seen.decode()
-    process.kill()
-    raise RuntimeError(f"the local stack did not start; its log:\n{log.read_text()[-4000:]}")
+    def aws_client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.names.region, endpoint_url=self.endpoint)
+
+
+def _deployed(stack_name: str) -> LocalStackProcess:
+    """The deployed stack, with the demo seed written into its tables."""
+    api_url = os.environ.get("E2E_API_URL", "")
+    cloudformation = boto3.client("cloudformation")
+    (description,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in description.get("Parameters", [])}
+    pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name)
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"] for page in pages for r in page["StackResourceSummaries"]
+    }
+    names = DeployedNames(stack_name, cloudformation.meta.region_name, physical, parameters)
+    environment = function_environment(names)
+    bind_local_tables(environment, names.region, None)
+    seed = seed_demo(DynamoAdminStore(region=names.region)).as_json()
+    return LocalStackProcess(
+        api_url=(api_url or outputs["ApiUrl"]).rstrip("/"),
+        endpoint=None,
+        seed=seed,
+        summary="",
+        names=names,
+        api=api_config(Resolver(load_template(), names)),
+        deployed=True,
+        environment=environment,
+    )
 
 
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStackProcess]:
-    workdir = tmp_path_factory.mktemp("localstack")
-    info_file, log_file = workdir / "info.json", workdir / "stack.log"
-    env = {**os.environ, "PORT": "0", "LOCAL_AWS_PORT": "0", "PYTHONUNBUFFERED": "1"}
-    with log_file.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "smsdev.dev", "--json", str(info_file)],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            env=env,
+def local_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStackProcess]:
+    if against_deployment(request.config):
+        stack_name = deployed_stack_name(request.config)
+        if stack_name is None:
+            pytest.skip("E2E_API_URL needs --stack NAME (or E2E_STACK): the tests write their data into its tables")
+        yield _deployed(stack_name)
+        return
+    with dev_stack_process(tmp_path_factory.mktemp("devstack")) as running:
+        names = LocalNames(endpoint=running.endpoint)
+        yield LocalStackProcess(
+            api_url=running.api_url,
+            endpoint=running.endpoint,
+            seed=running.seed or {},
+            summary=running.summary,
+            names=names,
+            api=api_config(Resolver(load_template(), names)),
+            log_path=running.log_path,
+            environment=function_environment(names),
         )
-        try:
-            summary = _wait_ready(process, log_file)
-            info = json.loads(info_file.read_text())
-            names = LocalNames(endpoint=info["awsEndpoint"])
-            yield LocalStackProcess(
-                api_url=info["apiUrl"],
-                endpoint=info["awsEndpoint"],
-                seed=info["seed"],
-                summary=summary,
-                names=names,
-                api=api_config(Resolver(load_template(), names)),
-            )
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                code = process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                code = None
-    # Ctrl-C / SIGTERM must stop the stack cleanly.
-    assert code == 0, f"the local stack exited with {code}; its log:\n{log_file.read_text()[-4000:]}"
 
 
 @pytest.fixture
 def admin(local_stack: LocalStackProcess, monkeypatch: pytest.MonkeyPatch) -> DynamoAdminStore:
-    """Admin writes and reads against the running stack's tables (as smsctl does)."""
-    for key, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", local_stack.endpoint)
-    env = function_environment(local_stack.names)
-    bind_local_tables(env, local_stack.names.region, local_stack.endpoint)
+    """Admin writes and reads against the stack's tables (as smsctl does)."""
+    if local_stack.endpoint is not None:
+        for key, value in FAKE_CREDENTIALS.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", local_stack.endpoint)
+    bind_local_tables(local_stack.environment, local_stack.names.region, local_stack.endpoint)
     return DynamoAdminStore(region=local_stack.names.region, host=local_stack.endpoint)

@@ -1,9 +1,10 @@
 """`make dev`: the local stack with demo data. Human-readable summary on stdout, logs on stderr.
 
-    python -m smsdev.dev [--no-seed] [--json FILE] [--param Name=Value ...]
+    python -m smsdev.dev [--no-seed] [--json FILE] [--param Name=Value ...] [--template FILE]
 
-Ports: LOCAL_AWS_PORT (default 4566) for the AWS endpoint, PORT (default 3000) for the API.
-LOCAL_LAMBDA_WORKERS (default 4) execution environments run the functions.
+(`make dev ARGS='...'` passes the options.) Ports: LOCAL_AWS_PORT (default 4566) for the AWS endpoint, PORT
+(default 3000) for the API. Each function runs in up to LOCAL_LAMBDA_WORKERS (default 4) execution environments.
+`--param` takes template parameters and the local stack's own settings (see smsdev.devstack).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from smsdev.admin_store import DynamoAdminStore
-from smsdev.localstack import FAKE_CREDENTIALS, LocalStack, bind_local_tables
+from smsdev.devstack import FAKE_CREDENTIALS, DevStack, bind_local_tables
 from smsdev.seed import DemoSeed, seed_demo
+from smsdev.template import TEMPLATE_PATH
 
 
 def _int_env(name: str, default: int) -> int:
@@ -44,7 +46,7 @@ def _parameters(pairs: list[str]) -> dict[str, Any]:
     return parameters
 
 
-def print_summary(stack: LocalStack, seed: DemoSeed | None) -> None:
+def print_summary(stack: DevStack, seed: DemoSeed | None) -> None:
     lines = [
         "",
         f"AWS endpoint  {stack.endpoint}   (AWS_ENDPOINT_URL for the aws CLI / boto3, any credentials)",
@@ -70,7 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m smsdev.dev", description="Local stack with demo data.")
     parser.add_argument("--no-seed", action="store_true", help="start empty")
     parser.add_argument("--json", type=Path, help="also write the endpoints and seed (tokens, tag ids) here")
-    parser.add_argument("--param", action="append", default=[], help="template parameter override, Name=Value")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="Name=Value",
+        help="template parameter override, or a local setting: LocalGatewayTimeoutSeconds, LocalScheduleRateSeconds, "
+        "<FunctionId>.Timeout",
+    )
+    parser.add_argument("--template", type=Path, default=TEMPLATE_PATH, help="SAM template (default: template.yaml)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(name)s] %(levelname)s %(message)s")
     # The poller's short polls would fill the screen; the API logs its own requests.
@@ -80,12 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.pop("AWS_PROFILE", None)
 
-    stack = LocalStack(
-        aws_port=_int_env("LOCAL_AWS_PORT", 4566),
-        api_port=_int_env("PORT", 3000),
-        workers=max(1, _int_env("LOCAL_LAMBDA_WORKERS", 4)),
-        parameters=_parameters(args.param),
-    )
+    try:
+        stack = DevStack(
+            aws_port=_int_env("LOCAL_AWS_PORT", 4566),
+            api_port=_int_env("PORT", 3000),
+            workers=max(1, _int_env("LOCAL_LAMBDA_WORKERS", 4)),
+            parameters=_parameters(args.param),
+            template_path=args.template.resolve(),
+        )
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -102,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         seed = None
         if not args.no_seed:
-            bind_local_tables(stack.env, stack.names.region, stack.endpoint)
+            bind_local_tables(stack.shared_environment, stack.names.region, stack.endpoint)
             seed = seed_demo(DynamoAdminStore(region=stack.names.region, host=stack.endpoint))
         if args.json:
             info = {"apiUrl": stack.api_url, "awsEndpoint": stack.endpoint, "seed": seed.as_json() if seed else None}

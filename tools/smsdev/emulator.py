@@ -3,38 +3,16 @@
 moto applies a DynamoDB ConditionExpression and the write it guards as two separate steps, so under
 concurrent requests two debits can both see the old balance (measured: 1,110 successful debits of one
 credit from a balance of 1,000 with 16 threads). DynamoDB makes each conditional write atomic; handling
-one request at a time restores that guarantee locally, at the cost of throughput nobody needs here.
+one request at a time (smsdev.testing.serialised_wsgi) restores that guarantee locally, at the cost of
+throughput nobody needs here.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable
-from typing import Any
-
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
+from smsdev.testing import serialised_wsgi
 from smsdev.wsgi import BackgroundServer
-
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-class SerialisedApp:
-    """A WSGI app that lets one request at a time through, response body included."""
-
-    def __init__(self, app: WsgiApp) -> None:
-        self._app = app
-        self._lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        with self._lock:
-            result = self._app(environ, start_response)
-            try:
-                return list(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
 
 
 class LocalAws(BackgroundServer):
@@ -48,4 +26,5 @@ class LocalAws(BackgroundServer):
         return self.url
 
     def start(self) -> None:
-        self.serve(SerialisedApp(DomainDispatcherApplication(create_backend_app)), request_handler=MotoRequestHandler)
+        app = serialised_wsgi(DomainDispatcherApplication(create_backend_app))
+        self.serve(app, request_handler=MotoRequestHandler)

@@ -1,7 +1,10 @@
 """API Gateway (REST API, Lambda proxy integration, TOKEN authorizer) as the local stack plays it.
 
 Everything comes from template.yaml: the routes of each function's Api events, the API's default
-authorizer and its result TTL, the stage, and the gateway responses (status codes and JSON bodies).
+authorizer (its identity header, validation expression and result TTL), the stage, and the gateway
+responses (status codes and JSON bodies). Like API Gateway, it answers 504 when an integration takes
+longer than 29 s (the function keeps running until its own Timeout), and a function that fails or
+times out before that is a 502.
 `ApiGateway.handle` is plain Python over a small request/response pair so that its decisions (route
 matching, authorizer call, policy evaluation, caching, proxy event, response mapping) can be tested
 without sockets; `serve` puts it behind werkzeug.
@@ -17,6 +20,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +37,7 @@ from smsdev.wsgi import BackgroundServer
 log = logging.getLogger("smsdev.gateway")
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload quota
+INTEGRATION_TIMEOUT_SECONDS = 29.0  # API Gateway's default (and, without a quota increase, largest) integration timeout
 INVOKE_ACTION = "execute-api:Invoke"
 
 # Status and message API Gateway uses for each response type when the API does not override them.
@@ -140,6 +146,7 @@ class ApiConfig:
     routes: list[ApiRoute]
     authorizer_function: str | None  # logical id of the TOKEN authorizer's function
     identity_header: str
+    identity_validation: str | None  # the authorizer's ValidationExpression: a token that fails it is a 401
     authorizer_ttl_seconds: int
     responses: dict[str, GatewayResponse]
     function_names: dict[str, str]  # logical id -> physical name
@@ -151,13 +158,14 @@ def api_config(resolver: Resolver, api_id: str = "local0api1") -> ApiConfig:
     props = api["Properties"]
     auth = props.get("Auth", {})
     default = auth.get("DefaultAuthorizer")
-    authorizer_function, header, ttl = None, "Authorization", 300
+    authorizer_function, header, ttl, validation = None, "Authorization", 300, None
     if default and default != "NONE":
         spec = auth["Authorizers"][default]
         arn = spec["FunctionArn"]
         authorizer_function = arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn else str(arn)
         identity = spec.get("Identity", {})
         header = identity.get("Header", header)
+        validation = identity.get("ValidationExpression")
         ttl = int(resolver.resolve(identity.get("ReauthorizeEvery", ttl)))
     responses = {}
     for response_type, spec in resolver.resolve(props.get("GatewayResponses", {})).items():
@@ -177,6 +185,7 @@ def api_config(resolver: Resolver, api_id: str = "local0api1") -> ApiConfig:
         routes=[ApiRoute(r.method, r.path, r.function_id, r.authorized) for s in specs.values() for r in s.routes],
         authorizer_function=authorizer_function,
         identity_header=header,
+        identity_validation=validation,
         authorizer_ttl_seconds=ttl,
         responses=responses,
         function_names={logical_id: resolver.names.physical(logical_id) for logical_id in specs},
@@ -192,6 +201,7 @@ class HttpRequest:
     query: list[tuple[str, str]]
     body: bytes
     source_ip: str = "127.0.0.1"
+    scheme: str = "https"  # what the client used: API Gateway passes it on as X-Forwarded-Proto
 
 
 @dataclass(frozen=True)
@@ -261,11 +271,28 @@ def _policy_from(result: Any) -> tuple[str, dict[str, Any], dict[str, str]]:
 Invoke = Callable[[str, dict[str, Any]], Any]
 
 
+class IntegrationTimeout(Exception):
+    """The integration did not answer within the gateway's timeout (the function may still be running)."""
+
+
 class ApiGateway:
-    def __init__(self, config: ApiConfig, invoke: Invoke, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: ApiConfig,
+        invoke: Invoke,
+        clock: Callable[[], float] = time.monotonic,
+        integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS,
+    ) -> None:
         self.config = config
         self._invoke = invoke
         self.cache = AuthorizerCache(config.authorizer_ttl_seconds, clock)
+        self.integration_timeout_seconds = integration_timeout_seconds
+        self._token_format = re.compile(config.identity_validation) if config.identity_validation else None
+        # Integrations run here so that the gateway can stop waiting at its timeout while the function runs on.
+        self._integrations = ThreadPoolExecutor(max_workers=64, thread_name_prefix="integration")
+
+    def close(self) -> None:
+        self._integrations.shutdown(wait=False, cancel_futures=True)
 
     # ------------------------------------------------------------------ gateway responses
     def gateway_response(self, response_type: str, request_id: str, message: str | None = None) -> HttpResponse:
@@ -300,12 +327,13 @@ class ApiGateway:
         started = time.monotonic()
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return self.gateway_response("REQUEST_TOO_LARGE", request_id)
-        matched = match_route(self.config.routes, request.method, request.path)
+        path = route_path(self.config, request.path)
+        matched = match_route(self.config.routes, request.method, path)
         if matched is None:
             return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", request_id)
         route, path_parameters = matched
         config = self.config
-        arn = method_arn(config.region, config.account_id, config.api_id, config.stage, request.method, request.path)
+        arn = method_arn(config.region, config.account_id, config.api_id, config.stage, request.method, path)
         authorizer_context: dict[str, Any] | None = None
         if route.authorized and self.config.authorizer_function:
             decision = self._authorize(request, arn, request_id)
@@ -314,11 +342,15 @@ class ApiGateway:
             authorizer_context = decision
         event = proxy_event(self.config, request, route, path_parameters, authorizer_context, request_id, started)
         try:
-            result = self._invoke(route.function_id, event)
-        except InvocationTimeout:
+            result = self._integrate(route.function_id, event)
+        except IntegrationTimeout:
+            log.error("%s: no answer within %.0f s: 504", route.function_id, self.integration_timeout_seconds)
             return self.gateway_response("INTEGRATION_TIMEOUT", request_id)
+        except InvocationTimeout as exc:
+            log.error("%s: %s", route.function_id, exc)
+            return self.gateway_response("LAMBDA_ERROR", request_id)
         except InvocationError as exc:
-            log.error("%s failed: %s", route.function_id, exc)
+            log.error("%s failed: %s\n%s", route.function_id, exc, "".join(exc.stack_trace).rstrip())
             return self.gateway_response("LAMBDA_ERROR", request_id)
         response = proxy_response(result)
         if response is None:
@@ -330,11 +362,21 @@ class ApiGateway:
             response.body,
         )
 
+    def _integrate(self, function_id: str, event: dict[str, Any]) -> Any:
+        """The function's result, or IntegrationTimeout once the gateway stops waiting for it."""
+        future = self._integrations.submit(self._invoke, function_id, event)
+        try:
+            return future.result(timeout=self.integration_timeout_seconds)
+        except FutureTimeout as exc:
+            raise IntegrationTimeout(function_id) from exc
+
     def _authorize(self, request: HttpRequest, arn: str, request_id: str) -> dict[str, Any] | HttpResponse:
         """The requestContext.authorizer for this request, or the gateway response that ends it."""
         token = _header(request.headers, self.config.identity_header)
         if not token:
             return self.gateway_response("UNAUTHORIZED", request_id)
+        if self._token_format is not None and self._token_format.fullmatch(token) is None:
+            return self.gateway_response("UNAUTHORIZED", request_id)  # the authorizer is not invoked
         started = time.monotonic()
         cached = self.cache.get(token)
         if cached is None:
@@ -342,12 +384,14 @@ class ApiGateway:
             try:
                 result = self._invoke(self.config.authorizer_function or "", event)
             except InvocationError as exc:
-                if exc.error_message == "Unauthorized":
+                if exc.error_message == "Unauthorized":  # API Gateway's contract for a TOKEN authorizer's 401
+                    log.debug("authorizer: Unauthorized")  # expected: the request line says 401, no traceback
                     return self.gateway_response("UNAUTHORIZED", request_id)
-                log.error("authorizer failed: %s", exc)
-                return self.gateway_response("AUTHORIZER_FAILURE", request_id)
-            except InvocationTimeout:
-                return self.gateway_response("AUTHORIZER_FAILURE", request_id)
+                log.error("authorizer failed: %s\n%s", exc, "".join(exc.stack_trace).rstrip())
+                return self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", request_id)
+            except InvocationTimeout as exc:
+                log.error("authorizer: %s", exc)
+                return self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", request_id)
             try:
                 principal, document, context = _policy_from(result)
             except AuthorizerConfigurationError as exc:
@@ -379,6 +423,12 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
     return found
 
 
+def route_path(config: ApiConfig, called_path: str) -> str:
+    """The path without the stage: `/dev/api/x` as on an execute-api URL, or `/api/x` as on a custom domain."""
+    prefix = f"/{config.stage}/"
+    return called_path[len(prefix) - 1 :] if called_path.startswith(prefix) else called_path
+
+
 def proxy_event(
     config: ApiConfig,
     request: HttpRequest,
@@ -388,14 +438,28 @@ def proxy_event(
     request_id: str,
     started: float,
 ) -> dict[str, Any]:
-    """The Lambda proxy integration event (REST API, payload format 1.0) for this request."""
+    """The Lambda proxy integration event (REST API, payload format 1.0) for this request.
+
+    As on API Gateway: Host passes through, X-Forwarded-Proto/Port are what the client really used (never what
+    it claimed), the client's address is appended to X-Forwarded-For, `path` is the resource path without the
+    stage and `requestContext.path` the path as called, so a function can rebuild the URL the client called.
+    """
     now = datetime.now(UTC)
+    host = _header(request.headers, "Host") or "127.0.0.1"
+    _, colon, port = host.rpartition(":")
+    claimed_for = _header(request.headers, "X-Forwarded-For")
+    forwarded = {
+        "X-Forwarded-For": f"{claimed_for}, {request.source_ip}" if claimed_for else request.source_ip,
+        "X-Forwarded-Port": port if colon and port.isdigit() else ("443" if request.scheme == "https" else "80"),
+        "X-Forwarded-Proto": request.scheme,
+    }
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     for key, value in request.headers:
+        if key.lower() in {k.lower() for k in forwarded}:
+            continue
         headers[key] = value
         multi_headers.setdefault(key, []).append(value)
-    forwarded = {"X-Forwarded-For": request.source_ip, "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"}
     trace = {"X-Amzn-Trace-Id": f"Root=1-{int(now.timestamp()):08x}-{uuid.uuid4().hex[:24]}"}
     for key, value in {**forwarded, **trace}.items():
         if key.lower() not in {k.lower() for k in headers}:
@@ -407,14 +471,14 @@ def proxy_event(
         query[key] = value
         multi_query.setdefault(key, []).append(value)
     user_agent = _header(request.headers, "User-Agent")
-    host = _header(request.headers, "Host") or "127.0.0.1"
+    path = route_path(config, request.path)
     request_context: dict[str, Any] = {
         "resourceId": uuid.uuid5(uuid.NAMESPACE_URL, route.resource).hex[:6],
         "resourcePath": route.resource,
         "httpMethod": request.method,
         "extendedRequestId": base64.b64encode(uuid.uuid4().bytes[:10]).decode(),
         "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-        "path": f"/{config.stage}{request.path}",
+        "path": request.path,
         "accountId": config.account_id,
         "protocol": "HTTP/1.1",
         "stage": config.stage,
@@ -442,7 +506,7 @@ def proxy_event(
         request_context["authorizer"] = authorizer
     return {
         "resource": route.resource,
-        "path": request.path,
+        "path": path,
         "httpMethod": request.method,
         "headers": headers or None,
         "multiValueHeaders": multi_headers or None,
@@ -504,6 +568,7 @@ class GatewayServer(BackgroundServer):
                 query=list(request.args.items(multi=True)),
                 body=body,
                 source_ip=request.remote_addr or "127.0.0.1",
+                scheme=request.scheme,
             )
         )
         elapsed_ms = (time.monotonic() - started) * 1000
@@ -516,3 +581,7 @@ class GatewayServer(BackgroundServer):
 
     def start(self) -> None:
         self.serve(self._wsgi)
+
+    def stop(self) -> None:
+        super().stop()
+        self.gateway.close()

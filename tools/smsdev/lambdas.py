@@ -2,10 +2,14 @@
 
 Lambda never runs two invocations in one environment at once, and the handlers rely on it: Powertools'
 resolver keeps the current event on a module-level object, and the caches in the handler modules are
-per environment. Running concurrent requests as threads of one process would mix callers up, so each
-environment is a separate process (spawned, so no boto3/PynamoDB state is shared through fork), started
-with the function environment from template.yaml and the handler modules imported once (a warm start).
-Events and results cross the process boundary as JSON, exactly what a real invocation allows.
+per environment. Each environment is therefore a separate process (`python -m smsdev.lambdas`: a fresh
+interpreter, so no boto3/PynamoDB state is shared, and nothing of the dev process is imported) that belongs
+to one function: it starts with exactly that function's environment from template.yaml and imports that
+function's handler once (a warm start). Events and results cross the process boundary as JSON over a
+socket pair, exactly what a real invocation allows.
+
+As on Lambda, an invocation that runs past the function's Timeout has its environment killed, and the
+next invocation of that function starts a fresh one.
 """
 
 from __future__ import annotations
@@ -13,206 +17,266 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import multiprocessing
 import os
-import queue
 import signal
+import socket
+import subprocess
 import sys
 import threading
-import time
 import traceback
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("smsdev.lambdas")
 
+ROOT = Path(__file__).resolve().parents[2]  # handler modules are importable from the project root
+INIT_TIMEOUT_SECONDS = 120  # spawning and importing on a busy 2-core machine; Lambda's own init limit is 10 s
+# What a process needs to run at all; everything else in the dev shell stays out of a Lambda environment.
+PROCESS_BASICS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT")
+
 
 @dataclass(frozen=True)
-class HandlerRef:
-    """What an invocation runs: `module.attribute`, as the function's Handler names it."""
+class LocalFunction:
+    """One function as its execution environments run it: `module.attribute` with its own environment."""
 
+    function_id: str  # logical id in template.yaml
     function_name: str  # physical name, as a Lambda context reports it
     module: str
     attribute: str
-    timeout_seconds: int
-    memory_mb: int = 1024
+    timeout_seconds: float
+    memory_mb: int
+    environment: dict[str, str]
 
 
 @dataclass(frozen=True)
 class InvocationError(Exception):
-    """The handler raised (or could not be loaded): Lambda's errorType / errorMessage pair."""
+    """The handler raised (or could not be loaded): Lambda's errorType / errorMessage / stackTrace."""
 
     error_type: str
     error_message: str
+    stack_trace: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.error_type}: {self.error_message}"
 
 
 class InvocationTimeout(Exception):
-    """The handler ran past the function's timeout; the environment was discarded, as Lambda does."""
+    """The handler ran past the function's timeout; its environment was killed, as Lambda does."""
+
+
+def lambda_environment(function: LocalFunction, region: str) -> dict[str, str]:
+    """The whole os.environ of an execution environment: the function's own variables plus Lambda's reserved ones."""
+    reserved = {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "TZ": ":UTC",
+    }
+    return {**reserved, **function.environment}
 
 
 # ---------------------------------------------------------------------------------------------- worker side
-class _Context:
-    """The attributes of a Lambda context that handlers and Powertools read."""
-
-    def __init__(self, ref: HandlerRef, request_id: str, region: str, account_id: str) -> None:
-        self.function_name = ref.function_name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = ref.memory_mb
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account_id}:function:{ref.function_name}"
-        self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{ref.function_name}"
-        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + request_id.replace("-", "")
-        self.identity = None
-        self.client_context = None
-        self._deadline = time.monotonic() + ref.timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 def _load(module: str, attribute: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-def _worker_main(conn: Connection, env: dict[str, str], warm: list[tuple[str, str]], account_id: str) -> None:
-    """One execution environment: set the environment, import the handlers, then serve invocations forever."""
+def _worker_main(conn: Connection, function: dict[str, Any], account_id: str) -> None:
+    """One execution environment: import the handler, then serve invocations until the socket closes.
+
+    os.environ is already exactly the function's (the dev side started this process with it).
+    """
+    from smsdev.testing import LambdaContextStub
+
     # The dev process owns Ctrl-C; stdout stays the human-readable channel, so logs and EMF metrics go to stderr.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.dup2(2, 1)
     sys.stdout = sys.stderr
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        del os.environ[key]  # a Lambda environment knows only its own configuration
-    os.environ.update(env)
-    for module, attribute in warm:
-        try:
-            _load(module, attribute)
-        except (ImportError, AttributeError) as exc:
-            print(f"[lambda] cannot load {module}.{attribute} yet: {exc}", file=sys.stderr)
+    spec = LocalFunction(**function)
+    try:
+        _load(spec.module, spec.attribute)
+    except (ImportError, AttributeError) as exc:
+        print(f"[lambda] {spec.function_id}: cannot load {spec.module}.{spec.attribute}: {exc}", file=sys.stderr)
     conn.send_bytes(b"ready")
+    region = os.environ["AWS_REGION"]
     while True:
         try:
             raw = conn.recv_bytes()
         except EOFError:
             return
         request = json.loads(raw)
-        ref = HandlerRef(**request["ref"])
-        context = _Context(ref, request["request_id"], env.get("AWS_REGION", "us-east-1"), account_id)
+        context = LambdaContextStub.for_invocation(
+            spec.function_name, spec.memory_mb, spec.timeout_seconds, request["request_id"], region, account_id
+        )
         try:
-            handler = _load(ref.module, ref.attribute)
+            handler = _load(spec.module, spec.attribute)
         except (ImportError, AttributeError) as exc:
-            reply = {"error": {"errorType": "Runtime.ImportModuleError", "errorMessage": str(exc)}}
+            reply = {"error": {"errorType": "Runtime.ImportModuleError", "errorMessage": str(exc), "stackTrace": []}}
         else:
             try:
                 result = handler(request["event"], context)
                 reply = {"result": json.loads(json.dumps(result))}
             except (TypeError, ValueError) as exc:
-                reply = {"error": {"errorType": "Runtime.MarshalError", "errorMessage": str(exc)}}
+                reply = {"error": {"errorType": "Runtime.MarshalError", "errorMessage": str(exc), "stackTrace": []}}
             except Exception as exc:  # noqa: BLE001 - a handler's error is its invocation's result, as in Lambda
-                # Lambda logs the uncaught error with its stack trace to the function's log (stderr here).
-                traceback.print_exc(file=sys.stderr)
-                reply = {"error": {"errorType": type(exc).__name__, "errorMessage": str(exc)}}
+                # Like Lambda's error response; the caller decides what to log (an expected 401 is one line).
+                stack = traceback.format_exception(exc)
+                reply = {"error": {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": stack}}
         conn.send_bytes(json.dumps(reply).encode())
 
 
 # ---------------------------------------------------------------------------------------------- dev side
 class _Environment:
-    def __init__(self, ctx: Any, env: dict[str, str], warm: list[tuple[str, str]], account_id: str) -> None:
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(
-            target=_worker_main, args=(child, env, warm, account_id), name="lambda-env", daemon=True
+    """One execution environment process of `function`, started with exactly `env` as its os.environ."""
+
+    def __init__(self, function: LocalFunction, env: dict[str, str], account_id: str) -> None:
+        self.function = function
+        ours, theirs = socket.socketpair()
+        basics = {key: os.environ[key] for key in PROCESS_BASICS if key in os.environ}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "smsdev.lambdas", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            env={**basics, **env},
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=sys.stderr.fileno(),
         )
-        self.process.start()
-        child.close()
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.conn.send_bytes(json.dumps({"function": asdict(function), "account_id": account_id}).encode())
 
     def wait_ready(self, timeout: float) -> None:
         if not self.conn.poll(timeout) or self.conn.recv_bytes() != b"ready":
-            raise RuntimeError("a Lambda environment did not start")
+            raise RuntimeError(f"an execution environment of {self.function.function_id} did not start")
 
     def discard(self) -> None:
         self.conn.close()
-        if self.process.is_alive():
+        if self.process.poll() is None:
             self.process.kill()
-        self.process.join(timeout=5)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            log.warning("execution environment %d of %s did not exit", self.process.pid, self.function.function_id)
 
 
 class LambdaRuntime:
-    """A fixed pool of execution environments shared by the local stack's functions.
+    """Execution environments per function, created on demand up to `max_environments` per function.
 
-    `invoke` blocks until an environment is free, like a function at its concurrency limit would queue
-    (Lambda would throttle instead; locally, waiting is kinder).
+    `invoke` waits when a function has that many busy environments, like a function at its concurrency
+    limit would queue (Lambda would throttle instead; locally, waiting is kinder).
     """
 
     def __init__(
-        self, env: dict[str, str], size: int, warm: Iterable[tuple[str, str]] = (), account_id: str = "123456789012"
+        self,
+        functions: Iterable[LocalFunction],
+        max_environments: int = 4,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
     ) -> None:
-        self._env = dict(env)
-        self._warm = list(warm)
+        self.functions = {f.function_id: f for f in functions}
+        self._max = max(1, max_environments)
+        self._region = region
         self._account_id = account_id
-        self._size = size
-        self._ctx = multiprocessing.get_context("spawn")
-        self._idle: queue.Queue[_Environment] = queue.Queue()
+        self._idle: dict[str, list[_Environment]] = {f: [] for f in self.functions}
+        self._count: dict[str, int] = dict.fromkeys(self.functions, 0)
         self._all: list[_Environment] = []
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._closed = False
 
-    def start(self, timeout: float = 120) -> None:
-        started = [self._spawn() for _ in range(self._size)]
+    def start(self, warm: Iterable[str] = ()) -> None:
+        """Start one environment for each function in `warm` (in parallel), so their first call is warm."""
+        started = []
+        for function_id in warm:
+            with self._changed:
+                self._count[function_id] += 1
+            started.append(self._spawn(function_id))
         for environment in started:
-            environment.wait_ready(timeout)
-            self._idle.put(environment)
+            environment.wait_ready(INIT_TIMEOUT_SECONDS)
+            self._release(environment)
 
-    def _spawn(self) -> _Environment:
-        environment = _Environment(self._ctx, self._env, self._warm, self._account_id)
-        with self._lock:
+    def _spawn(self, function_id: str) -> _Environment:
+        function = self.functions[function_id]
+        environment = _Environment(function, lambda_environment(function, self._region), self._account_id)
+        with self._changed:
             self._all.append(environment)
         return environment
 
-    def _replace(self, broken: _Environment) -> None:
-        broken.discard()
-        with self._lock:
-            self._all.remove(broken)
-        if not self._closed:
-            fresh = self._spawn()
-            fresh.wait_ready(120)
-            self._idle.put(fresh)
+    def _acquire(self, function_id: str) -> _Environment:
+        with self._changed:
+            while True:
+                if self._closed:
+                    raise RuntimeError("the local Lambda runtime is stopped")
+                idle = self._idle[function_id]
+                if idle:
+                    return idle.pop()
+                if self._count[function_id] < self._max:
+                    self._count[function_id] += 1
+                    break
+                self._changed.wait(0.5)
+        environment = self._spawn(function_id)  # a cold start
+        try:
+            environment.wait_ready(INIT_TIMEOUT_SECONDS)
+        except (RuntimeError, EOFError, OSError) as exc:
+            self._discard(environment)
+            raise InvocationError("Runtime.InitError", str(exc)) from exc
+        return environment
 
-    def _acquire(self) -> _Environment:
-        while True:
-            if self._closed:
-                raise RuntimeError("the local Lambda runtime is stopped")
-            try:
-                return self._idle.get(timeout=0.5)
-            except queue.Empty:
-                continue
+    def _release(self, environment: _Environment) -> None:
+        with self._changed:
+            self._idle[environment.function.function_id].append(environment)
+            self._changed.notify_all()
 
-    def invoke(self, ref: HandlerRef, event: dict[str, Any]) -> Any:
+    def _discard(self, environment: _Environment) -> None:
+        environment.discard()
+        with self._changed:
+            if environment in self._all:
+                self._all.remove(environment)
+                self._count[environment.function.function_id] -= 1
+            self._changed.notify_all()
+
+    def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
         """The handler's JSON result; raises InvocationError when it raised, InvocationTimeout past its timeout."""
-        environment = self._acquire()
-        request = {"ref": ref.__dict__, "event": event, "request_id": str(uuid.uuid4())}
+        function = self.functions[function_id]
+        environment = self._acquire(function_id)
+        request = {"event": event, "request_id": str(uuid.uuid4())}
         try:
             environment.conn.send_bytes(json.dumps(request).encode())
-            if not environment.conn.poll(ref.timeout_seconds):
-                self._replace(environment)
-                raise InvocationTimeout(f"{ref.function_name} timed out after {ref.timeout_seconds} s")
+            if not environment.conn.poll(function.timeout_seconds):
+                self._discard(environment)
+                log.warning("%s: task timed out after %.2f seconds", function_id, function.timeout_seconds)
+                raise InvocationTimeout(f"Task timed out after {function.timeout_seconds:.2f} seconds")
             reply = json.loads(environment.conn.recv_bytes())
         except (EOFError, OSError) as exc:
-            self._replace(environment)
-            raise InvocationError("Runtime.ExitError", f"{ref.function_name} environment exited: {exc}") from exc
-        self._idle.put(environment)
+            self._discard(environment)
+            raise InvocationError("Runtime.ExitError", f"{function_id} environment exited: {exc}") from exc
+        self._release(environment)
         if "error" in reply:
-            raise InvocationError(reply["error"]["errorType"], reply["error"]["errorMessage"])
+            error = reply["error"]
+            raise InvocationError(error["errorType"], error["errorMessage"], tuple(error.get("stackTrace") or ()))
         return reply["result"]
 
     def stop(self) -> None:
-        self._closed = True
-        with self._lock:
+        with self._changed:
+            self._closed = True
             environments = list(self._all)
             self._all.clear()
+            self._changed.notify_all()
         for environment in environments:
             environment.discard()
+
+
+def _serve(argv: list[str]) -> None:
+    """`python -m smsdev.lambdas FD`: the execution environment's entry point (FD: its end of the socket pair)."""
+    conn = Connection(int(argv[1]))
+    setup = json.loads(conn.recv_bytes())
+    _worker_main(conn, setup["function"], setup["account_id"])
+
+
+if __name__ == "__main__":
+    _serve(sys.argv)

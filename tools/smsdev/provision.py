@@ -5,21 +5,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from smsdev.template import LocalNames, Resolver, load_template, resources_of_type, table_create_kwargs
+from smsdev.template import LocalNames, Resolver, functions, load_template, resources_of_type, table_create_kwargs
 
 
-def create_tables(dynamodb: Any, names: LocalNames) -> list[str]:
+def create_tables(dynamodb: Any, names: LocalNames, template: dict[str, Any] | None = None) -> list[str]:
     created = []
-    for logical_id in resources_of_type("AWS::DynamoDB::Table"):
-        dynamodb.create_table(**table_create_kwargs(logical_id, names))
+    for logical_id in resources_of_type("AWS::DynamoDB::Table", template):
+        dynamodb.create_table(**table_create_kwargs(logical_id, names, template))
         created.append(names.physical(logical_id))
     return created
 
 
-def create_queues(sqs: Any, names: LocalNames) -> dict[str, str]:
+def create_queues(sqs: Any, names: LocalNames, template: dict[str, Any] | None = None) -> dict[str, str]:
     """Queues in dependency order (dead-letter queues first), with their attributes as declared."""
-    resolver = Resolver(load_template(), names)
-    queues = resources_of_type("AWS::SQS::Queue")
+    template = template or load_template()
+    resolver = Resolver(template, names)
+    queues = resources_of_type("AWS::SQS::Queue", template)
     ordered = sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {}))
     urls = {}
     for logical_id in ordered:
@@ -31,8 +32,15 @@ def create_queues(sqs: Any, names: LocalNames) -> dict[str, str]:
     return urls
 
 
+def create_buckets(s3: Any, names: LocalNames, template: dict[str, Any] | None = None) -> list[str]:
+    """The template's S3 buckets (the contacts imports bucket), by their local names."""
+    created = []
+    for logical_id in resources_of_type("AWS::S3::Bucket", template):
+        s3.create_bucket(Bucket=names.bucket(logical_id))
+        created.append(names.bucket(logical_id))
+    return created
+
+
 def function_environment(names: LocalNames, logical_id: str = "SendByTagsFunction") -> dict[str, str]:
     """Environment variables a function gets, as template.yaml sets them, resolved to local names."""
-    from smsdev.template import functions
-
     return dict(functions(Resolver(load_template(), names))[logical_id].environment)

@@ -74,6 +74,10 @@ class LocalNames:
     def physical(self, logical_id: str) -> str:
         return f"{self.stack_name}-{logical_id}"
 
+    def bucket(self, logical_id: str) -> str:
+        """S3 bucket names are lower case (and DNS-like)."""
+        return self.physical(logical_id).lower()
+
     def queue_url(self, logical_id: str) -> str:
         return f"{self.endpoint}/{self.account_id}/{self.physical(logical_id)}"
 
@@ -107,12 +111,16 @@ class Resolver:
         resource_type = self.resources[name]["Type"]
         if resource_type == "AWS::SQS::Queue":
             return self.names.queue_url(name)
+        if resource_type == "AWS::S3::Bucket":
+            return self.names.bucket(name)
         return self.names.physical(name)
 
     def get_att(self, name: str, attribute: str) -> Any:
         resource_type = self.resources[name]["Type"]
         if resource_type == "AWS::SQS::Queue":
             return {"Arn": self.names.queue_arn(name), "QueueName": self.names.physical(name)}[attribute]
+        if resource_type == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:aws:s3:::{self.names.bucket(name)}"
         if attribute == "Arn":
             service = {"AWS::DynamoDB::Table": "dynamodb"}.get(resource_type, "lambda")
             return f"arn:aws:{service}:{self.names.region}:{self.names.account_id}:{self.names.physical(name)}"
@@ -178,14 +186,44 @@ class Route:
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    """A function's `Schedule` (EventBridge rule) or `ScheduleV2` (EventBridge Scheduler) event."""
+
+    function_id: str
+    event_name: str
+    event_type: str  # "Schedule" or "ScheduleV2"
+    expression: str  # rate(5 minutes), cron(...)
+    input: str | None  # the JSON the target receives, when the template sets one
+    enabled: bool
+
+    @property
+    def rate_seconds(self) -> int | None:
+        """The period of a `rate(...)` expression; None for a cron expression."""
+        found = re.fullmatch(r"rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)", self.expression.strip())
+        if found is None:
+            return None
+        unit = found.group(2).rstrip("s")
+        return int(found.group(1)) * {"minute": 60, "hour": 3600, "day": 86400}[unit]
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     module: str  # importable module of the handler, e.g. functions.send_by_tags.app
     handler: str  # attribute name in that module
     timeout: int
-    environment: dict[str, str]
+    memory_mb: int
+    environment: dict[str, str]  # exactly this function's: Globals merged with its own Variables
     routes: list[Route]
     sqs_events: list[dict[str, Any]]
+    schedules: list[ScheduleSpec] = field(default_factory=list)
+
+
+def _schedule(logical_id: str, event_name: str, event: dict[str, Any], resolver: Resolver) -> ScheduleSpec:
+    props = resolver.resolve(event.get("Properties", {}))
+    expression = props["Schedule"] if event["Type"] == "Schedule" else props["ScheduleExpression"]
+    enabled = bool(props.get("Enabled", True)) and str(props.get("State", "ENABLED")).upper() != "DISABLED"
+    return ScheduleSpec(logical_id, event_name, event["Type"], str(expression), props.get("Input"), enabled)
 
 
 def functions(resolver: Resolver) -> dict[str, FunctionSpec]:
@@ -200,8 +238,8 @@ def functions(resolver: Resolver) -> dict[str, FunctionSpec]:
         env = {**base_env, **props.get("Environment", {}).get("Variables", {})}
         module_file, handler = props["Handler"].rsplit(".", 1)
         module = ".".join((*Path(props["CodeUri"]).parts, module_file))
-        routes, sqs_events = [], []
-        for event in props.get("Events", {}).values():
+        routes, sqs_events, schedules = [], [], []
+        for event_name, event in props.get("Events", {}).items():
             if event["Type"] == "Api":
                 auth = event["Properties"].get("Auth", {}).get("Authorizer", default_authorizer)
                 routes.append(
@@ -211,13 +249,17 @@ def functions(resolver: Resolver) -> dict[str, FunctionSpec]:
                 )
             elif event["Type"] == "SQS":
                 sqs_events.append(resolver.resolve(event["Properties"]))
+            elif event["Type"] in ("Schedule", "ScheduleV2"):
+                schedules.append(_schedule(logical_id, event_name, event, resolver))
         specs[logical_id] = FunctionSpec(
             logical_id=logical_id,
             module=module,
             handler=handler,
-            timeout=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+            timeout=int(resolver.resolve(props.get("Timeout", globals_fn.get("Timeout", 3)))),
+            memory_mb=int(resolver.resolve(props.get("MemorySize", globals_fn.get("MemorySize", 128)))),
             environment={k: str(resolver.resolve(v)) for k, v in env.items()},
             routes=routes,
             sqs_events=sqs_events,
+            schedules=schedules,
         )
     return specs

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from smscore.domain.auth import issue_token
 from smsdev.gateway import (
     MAX_PAYLOAD_BYTES,
     ApiConfig,
@@ -145,14 +148,22 @@ def config() -> ApiConfig:
     return api_config(Resolver(load_template(), LocalNames()))
 
 
-BEARER = "Bearer sms_abc"
+BEARER = "Bearer sms_" + "a" * 43  # the shape of an issued token: "sms_" + token_urlsafe(32)
+OTHER_BEARER = "Bearer sms_" + "b" * 43
 
 
-def post(token: str | None = BEARER, body: bytes = b"{}", path: str = SEND_PATH) -> HttpRequest:
-    headers = [("Content-Type", "application/json"), ("User-Agent", "curl/8.5.0")]
+def post(
+    token: str | None = BEARER,
+    body: bytes = b"{}",
+    path: str = SEND_PATH,
+    extra_headers: list[tuple[str, str]] | None = None,
+    scheme: str = "https",
+) -> HttpRequest:
+    headers = [("Content-Type", "application/json"), ("User-Agent", "curl/8.5.0"), *(extra_headers or [])]
     if token is not None:
         headers.append(("Authorization", token))
-    return HttpRequest("POST", path, headers, [("dryRun", "1"), ("tag", "a"), ("tag", "b")], body, "203.0.113.10")
+    query = [("dryRun", "1"), ("tag", "a"), ("tag", "b")]
+    return HttpRequest("POST", path, headers, query, body, "203.0.113.10", scheme)
 
 
 def template_body(config: ApiConfig, response_type: str) -> Any:
@@ -187,22 +198,87 @@ def test_an_authorizer_that_says_unauthorized_is_401(config: ApiConfig) -> None:
 
 @pytest.mark.parametrize(
     "failure",
-    [InvocationError("RuntimeError", "table missing"), InvocationTimeout("slow")],
+    [InvocationError("RuntimeError", "table missing"), InvocationTimeout("Task timed out after 10.00 seconds")],
+    ids=["crash", "timeout"],
 )
-def test_an_authorizer_that_fails_otherwise_is_500_authorizer_failure(config: ApiConfig, failure: Exception) -> None:
+def test_an_authorizer_that_crashes_is_the_documented_500_authorizer_failure(
+    config: ApiConfig, failure: Exception
+) -> None:
+    # Given an authorizer function that raises something other than "Unauthorized", or times out
     def broken(event: dict[str, Any]) -> Any:
         raise failure
 
-    response = ApiGateway(config, FakeFunctions(AuthorizerFunction=broken)).handle(post())
+    functions = FakeFunctions(AuthorizerFunction=broken, SendByTagsFunction=created)
+    # When a request comes in
+    response = ApiGateway(config, functions).handle(post())
+    # Then API Gateway's AUTHORIZER_CONFIGURATION_ERROR, rendered with the documented AUTHORIZER_FAILURE body
     assert response.status == 500
-    assert response.json() == template_body(config, "AUTHORIZER_FAILURE")
+    assert response.json() == template_body(config, "AUTHORIZER_CONFIGURATION_ERROR")
+    assert response.json()["code"] == "AUTHORIZER_FAILURE"
+    assert ("x-amzn-ErrorType", "AuthorizerConfigurationException") in response.headers
+    assert functions.called("SendByTagsFunction") == []
 
 
 def test_a_policy_without_principal_is_an_authorizer_configuration_error(config: ApiConfig) -> None:
     functions = FakeFunctions(AuthorizerFunction=lambda e: {"policyDocument": policy()})
     response = ApiGateway(config, functions).handle(post())
     assert response.status == 500
-    assert response.json()["code"] == "INTERNAL_ERROR"  # DEFAULT_5XX: the template has no specific body
+    assert response.json()["code"] == "AUTHORIZER_FAILURE"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer sms_abc",  # too short
+        "Bearer sms_" + "a" * 44,  # too long
+        "bearer sms_" + "a" * 43,  # the scheme exactly as documented
+        "Bearer  sms_" + "a" * 43,
+        "Bearer sms_" + "a" * 42 + "+",  # not base64url
+        "Bearer " + "a" * 47,  # no prefix
+        "Token sms_" + "a" * 43,
+        "Bearer sms_" + "a" * 43 + ", Bearer sms_" + "b" * 43,
+    ],
+)
+def test_a_malformed_token_is_401_without_invoking_the_authorizer(config: ApiConfig, authorization: str) -> None:
+    # Given the template's identity validation expression
+    functions = FakeFunctions(AuthorizerFunction=allow_all, SendByTagsFunction=created)
+    # When a token that cannot have been issued comes in
+    response = ApiGateway(config, functions).handle(post(token=authorization))
+    # Then API Gateway itself answers 401, and no function ran
+    assert response.status == 401
+    assert response.json() == template_body(config, "UNAUTHORIZED")
+    assert functions.calls == []
+
+
+def test_every_issued_token_passes_the_identity_validation_expression(config: ApiConfig) -> None:
+    functions = FakeFunctions(AuthorizerFunction=allow_all, SendByTagsFunction=created)
+    gateway = ApiGateway(replace(config, authorizer_ttl_seconds=0), functions)
+    tokens = [issue_token().token for _ in range(200)]
+    assert all(gateway.handle(post(token=f"Bearer {token}")).status == 201 for token in tokens)
+    assert len(functions.called("AuthorizerFunction")) == len(tokens)
+
+
+def test_an_expected_401_logs_one_line_and_a_crash_logs_its_stack_trace(
+    config: ApiConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    stack = ("Traceback (most recent call last):\n", '  File "app.py", line 1\n', "KeyError: 'table'\n")
+
+    def crash(event: dict[str, Any]) -> Any:
+        raise InvocationError("KeyError", "'table'", stack)
+
+    caplog.set_level(logging.DEBUG, logger="smsdev.gateway")
+    # When the authorizer refuses a token
+    ApiGateway(config, FakeFunctions(AuthorizerFunction=unauthorized)).handle(post())
+    # Then nothing above DEBUG is logged, and no stack trace at all
+    assert [r for r in caplog.records if r.levelno > logging.DEBUG] == []
+    assert "Traceback" not in caplog.text
+    # When it crashes instead
+    caplog.clear()
+    ApiGateway(config, FakeFunctions(AuthorizerFunction=crash)).handle(post())
+    # Then one error carries the function's stack trace
+    (error,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "KeyError: 'table'" in error.getMessage()
+    assert "Traceback" in error.getMessage()
 
 
 def test_a_denied_method_is_403_with_the_templates_access_denied_body(config: ApiConfig) -> None:
@@ -220,7 +296,7 @@ def test_an_allowed_request_reaches_the_function_as_a_rest_proxy_event(config: A
     response = ApiGateway(config, functions).handle(post(body=b'{"message": "hi"}'))
     # Then the authorizer saw a TOKEN event with this method's ARN
     (auth_event,) = functions.called("AuthorizerFunction")
-    assert auth_event == {"type": "TOKEN", "authorizationToken": "Bearer sms_abc", "methodArn": ARN}
+    assert auth_event == {"type": "TOKEN", "authorizationToken": BEARER, "methodArn": ARN}
     # And the function got an event shaped like the recorded API Gateway event, carrying the policy's context
     (event,) = functions.called("SendByTagsFunction")
     recorded = load_event("apigw_send_by_tags.json")
@@ -230,14 +306,14 @@ def test_an_allowed_request_reaches_the_function_as_a_rest_proxy_event(config: A
     assert event["resource"] == event["path"] == SEND_PATH
     assert event["httpMethod"] == "POST"
     assert event["body"] == '{"message": "hi"}'
-    assert event["headers"]["Authorization"] == "Bearer sms_abc"
-    assert event["multiValueHeaders"]["Authorization"] == ["Bearer sms_abc"]
+    assert event["headers"]["Authorization"] == BEARER
+    assert event["multiValueHeaders"]["Authorization"] == [BEARER]
     assert event["queryStringParameters"] == {"dryRun": "1", "tag": "b"}
     assert event["multiValueQueryStringParameters"] == {"dryRun": ["1"], "tag": ["a", "b"]}
     assert event["pathParameters"] is None
     context = event["requestContext"]
     assert context["stage"] == "dev"
-    assert context["path"] == "/dev" + SEND_PATH
+    assert context["path"] == SEND_PATH  # as called: no stage in the URL, as on a custom domain
     assert context["identity"]["sourceIp"] == "203.0.113.10"
     assert context["authorizer"]["tenantId"] == "tenant-1"
     assert context["authorizer"]["principalId"] == "member-1"
@@ -261,7 +337,7 @@ def test_policies_are_cached_per_token_for_the_ttl(config: ApiConfig) -> None:
     gateway.handle(post())
     # Then the authorizer ran for the first and the third call only; another token is authorized on its own
     assert len(functions.called("AuthorizerFunction")) == 2
-    gateway.handle(post(token="Bearer sms_other"))
+    gateway.handle(post(token=OTHER_BEARER))
     assert len(functions.called("AuthorizerFunction")) == 3
     assert len(functions.called("SendByTagsFunction")) == 4
 
@@ -317,10 +393,59 @@ def test_a_failed_or_malformed_function_result_is_502(config: ApiConfig, handler
     assert response.json() == {"code": "INTERNAL_ERROR", "message": "Internal server error", "details": []}
 
 
-def test_a_function_timeout_is_504(config: ApiConfig) -> None:
+def test_a_function_that_times_out_before_the_gateway_is_502(config: ApiConfig) -> None:
+    # Lambda ends the invocation with "Task timed out": for API Gateway that is a failed integration
     def slow(event: dict[str, Any]) -> Any:
-        raise InvocationTimeout("29 s")
+        raise InvocationTimeout("Task timed out after 10.00 seconds")
 
     response = ApiGateway(config, FakeFunctions(AuthorizerFunction=allow_all, SendByTagsFunction=slow)).handle(post())
+    assert response.status == 502
+    assert response.json() == {"code": "INTERNAL_ERROR", "message": "Internal server error", "details": []}
+
+
+def test_no_answer_within_the_integration_timeout_is_504_with_the_templates_body(config: ApiConfig) -> None:
+    # Given a function still running when the gateway's integration timeout (29 s on AWS; 0.2 s here) runs out
+    release = threading.Event()
+
+    def still_running(event: dict[str, Any]) -> Any:
+        release.wait(10)
+        return created(event)
+
+    functions = FakeFunctions(AuthorizerFunction=allow_all, SendByTagsFunction=still_running)
+    gateway = ApiGateway(config, functions, integration_timeout_seconds=0.2)
+    # When a request comes in
+    response = gateway.handle(post())
+    release.set()
+    gateway.close()
+    # Then 504 with the template's INTEGRATION_TIMEOUT body and its stable code
     assert response.status == 504
-    assert response.json()["message"] == "Endpoint request timed out"
+    assert response.json() == template_body(config, "INTEGRATION_TIMEOUT")
+    assert response.json()["code"] == "GATEWAY_TIMEOUT"
+
+
+def test_the_stage_prefixed_url_reaches_the_same_route_with_the_path_as_called(config: ApiConfig) -> None:
+    # Given the execute-api form of the URL (https://{api}.execute-api.{region}.amazonaws.com/{stage}/...)
+    functions = FakeFunctions(AuthorizerFunction=allow_all, SendByTagsFunction=created)
+    response = ApiGateway(config, functions).handle(post(path="/dev" + SEND_PATH))
+    # Then the route and method ARN are the stage-less ones, and requestContext.path keeps the stage
+    assert response.status == 201
+    (auth_event,) = functions.called("AuthorizerFunction")
+    assert auth_event["methodArn"] == ARN
+    (event,) = functions.called("SendByTagsFunction")
+    assert event["path"] == SEND_PATH
+    assert event["requestContext"]["path"] == "/dev" + SEND_PATH
+
+
+def test_forwarded_headers_say_what_the_client_really_used(config: ApiConfig) -> None:
+    # Given a plain-HTTP request to 127.0.0.1:3411 that claims to have come over https
+    functions = FakeFunctions(AuthorizerFunction=allow_all, SendByTagsFunction=created)
+    claimed = [("Host", "127.0.0.1:3411"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-For", "198.51.100.7")]
+    ApiGateway(config, functions).handle(post(extra_headers=claimed, scheme="http"))
+    # Then the function sees the real scheme and port, the Host as sent, and the client's address appended
+    (event,) = functions.called("SendByTagsFunction")
+    assert event["headers"]["X-Forwarded-Proto"] == "http"
+    assert event["multiValueHeaders"]["X-Forwarded-Proto"] == ["http"]
+    assert event["headers"]["X-Forwarded-Port"] == "3411"
+    assert event["headers"]["X-Forwarded-For"] == "198.51.100.7, 203.0.113.10"
+    assert event["headers"]["Host"] == "127.0.0.1:3411"
+    assert event["requestContext"]["domainName"] == "127.0.0.1:3411"

@@ -8,10 +8,8 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
+from smsdev.devstack import aws_client
 from smsdev.emulator import LocalAws
-from smsdev.localstack import aws_client
-
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture

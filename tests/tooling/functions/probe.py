@@ -1,0 +1,27 @@
+"""Test-only Lambda handlers that the tooling tests declare in a small template, to watch the local stack work.
+
+`sleep_handler` (behind GET /test/sleep?seconds=N) writes its process id, sleeps, then answers with its
+process id and environment; `tick_handler` (a schedule) appends each event and its environment to a file.
+Both write under PROBE_DIR, which their template environment sets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+def sleep_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    seconds = float((event.get("queryStringParameters") or {}).get("seconds", "0"))
+    Path(os.environ["PROBE_DIR"], "sleeping.pid").write_text(str(os.getpid()))
+    time.sleep(seconds)
+    body = {"pid": os.getpid(), "env": dict(os.environ), "remainingMs": context.get_remaining_time_in_millis()}
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+
+
+def tick_handler(event: dict[str, Any], context: Any) -> None:
+    with Path(os.environ["PROBE_DIR"], "ticks.jsonl").open("a") as ticks:
+        ticks.write(json.dumps({"event": event, "env": dict(os.environ)}) + "\n")

@@ -1,0 +1,317 @@
+"""The one harness the tests, the benchmarks and the local stack share: a moto account, the template's
+resources on it, moto serialised as DynamoDB is atomic, and a Lambda context.
+
+Nothing here runs at import time, and boto3 and moto are imported only when a helper needs them, so a Lambda
+environment of the local stack can use `LambdaContextStub` without loading either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smsdev.template import ROOT, LocalNames
+
+# What a moto account needs in os.environ: fake credentials, one region, no X-Ray daemon, no EMF blobs.
+MOTO_ACCOUNT_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+# Never reach a real account or another endpoint from a moto account.
+MOTO_ACCOUNT_UNSET = ("AWS_ENDPOINT_URL", "AWS_PROFILE")
+
+
+# ---------------------------------------------------------------------------------------------- Lambda context
+@dataclass
+class LambdaContextStub:
+    """The attributes of a Lambda context that handlers and Powertools read.
+
+    The remaining time is `remaining_ms` as given, or counts down to `deadline` (time.monotonic()) when one
+    is set, as in a real invocation.
+    """
+
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 1024
+    remaining_ms: int = 29_000
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    deadline: float | None = None
+    function_version: str = "$LATEST"
+    identity: Any = None
+    client_context: Any = None
+
+    @classmethod
+    def for_invocation(
+        cls, function_name: str, memory_mb: int, timeout_seconds: float, request_id: str, region: str, account_id: str
+    ) -> LambdaContextStub:
+        """The context of one invocation that started now and may run `timeout_seconds`."""
+        return cls(
+            function_name=function_name,
+            memory_limit_in_mb=memory_mb,
+            remaining_ms=int(timeout_seconds * 1000),
+            aws_request_id=request_id,
+            region=region,
+            account_id=account_id,
+            deadline=time.monotonic() + timeout_seconds,
+        )
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return time.strftime("%Y/%m/%d/[$LATEST]") + self.aws_request_id.replace("-", "")
+
+    def get_remaining_time_in_millis(self) -> int:
+        if self.deadline is None:
+            return self.remaining_ms
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+# ---------------------------------------------------------------------------------------------- moto
+@contextlib.contextmanager
+def moto_account(extra_env: dict[str, str] | None = None) -> Iterator[None]:
+    """An empty in-process moto account, with fake credentials in os.environ (restored afterwards)."""
+    from moto import mock_aws
+
+    saved = dict(os.environ)
+    os.environ.update(MOTO_ACCOUNT_ENV)
+    for key in MOTO_ACCOUNT_UNSET:
+        os.environ.pop(key, None)
+    os.environ.update(extra_env or {})
+    try:
+        with mock_aws():
+            yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@dataclass
+class MotoStack:
+    """template.yaml's tables and queues in the current moto account, and the functions' environment for them."""
+
+    names: LocalNames
+    queue_urls: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def delivery_queue_url(self) -> str:
+        return self.queue_urls["DeliveryQueue"]
+
+    def environment(self, function_id: str) -> dict[str, str]:
+        """Exactly the environment template.yaml gives this function, resolved to this stack."""
+        from smsdev.provision import function_environment
+
+        return function_environment(self.names, function_id)
+
+    def drain_delivery_queue(self) -> list[dict[str, Any]]:
+        """Every SQS message currently on the delivery queue, decoded (and removed)."""
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=self.names.region)
+        bodies: list[dict[str, Any]] = []
+        while True:
+            got = sqs.receive_message(QueueUrl=self.delivery_queue_url, MaxNumberOfMessages=10)
+            messages = got.get("Messages", [])
+            if not messages:
+                return bodies
+            for message in messages:
+                bodies.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.delivery_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def build_moto_stack(stack_name: str, function_id: str = "SendByTagsFunction") -> MotoStack:
+    """Create the template's tables and queues in the moto account that is active now (see `moto_account`)."""
+    import boto3
+
+    from smsdev.provision import create_queues, create_tables, function_environment
+
+    names = LocalNames(stack_name=stack_name, endpoint="https://sqs.us-east-1.amazonaws.com")
+    create_tables(boto3.client("dynamodb", region_name=names.region), names)
+    urls = create_queues(boto3.client("sqs", region_name=names.region), names)
+    return MotoStack(names=names, queue_urls=urls, env=function_environment(names, function_id))
+
+
+@contextlib.contextmanager
+def moto_stack(stack_name: str = "test", extra_env: dict[str, str] | None = None) -> Iterator[MotoStack]:
+    """A fresh moto account holding the template's resources, with the send function's environment set."""
+    with moto_account():
+        stack = build_moto_stack(stack_name)
+        os.environ.update(stack.env)
+        os.environ.update(extra_env or {})
+        yield stack
+
+
+def one_at_a_time[T](call: Callable[..., T]) -> Callable[..., T]:
+    """`call` behind one lock: what keeps moto's conditional writes, ADDs and transactions atomic.
+
+    moto applies a ConditionExpression, an ADD or a transaction as an unlocked read-modify-write, so
+    concurrent callers would see two debits pass or lose counter updates that real DynamoDB never loses.
+    """
+    lock = threading.RLock()
+
+    @functools.wraps(call)
+    def serialised(*args: Any, **kwargs: Any) -> T:
+        with lock:
+            return call(*args, **kwargs)
+
+    return serialised
+
+
+@contextlib.contextmanager
+def serialised_moto() -> Iterator[None]:
+    """In-process moto (mock_aws) answers one request at a time while the block runs."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.__call__
+    BotocoreStubber.__call__ = one_at_a_time(original)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BotocoreStubber.__call__ = original  # type: ignore[method-assign]
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def serialised_wsgi(app: WsgiApp) -> WsgiApp:
+    """moto's server app answering one request at a time, response body included."""
+
+    def whole_response(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        result = app(environ, start_response)
+        try:
+            return list(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+
+    return one_at_a_time(whole_response)
+
+
+# ---------------------------------------------------------------------------------------------- the dev stack
+STARTUP_SECONDS = 180  # spawning the Lambda environments on a busy 2-core CI machine
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: Any  # decoded JSON, or None for an empty body
+    headers: dict[str, str]
+
+
+def http_call(
+    base_url: str,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> HttpAnswer:
+    """One HTTP request; JSON bodies encoded and decoded, error statuses returned, not raised."""
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    if not base_url.startswith(("http://", "https://")):
+        raise ValueError(f"not an HTTP URL: {base_url!r}")
+    request = urllib.request.Request(base_url + path, data=data, method=method)  # noqa: S310 - checked above
+    request.add_header("Content-Type", "application/json")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - a URL the caller chose
+            status, raw, got = response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        status, raw, got = error.code, error.read(), dict(error.headers)
+    return HttpAnswer(status, json.loads(raw) if raw else None, got)
+
+
+@dataclass(frozen=True)
+class RunningDevStack:
+    """A `python -m smsdev.dev` subprocess that printed its `ready` line."""
+
+    api_url: str
+    endpoint: str
+    seed: dict[str, Any] | None
+    summary: str  # what it printed on stdout
+    log_path: Path  # its stderr: the functions' logs and the gateway's request lines
+    pid: int
+
+
+def _wait_ready(process: subprocess.Popen[bytes], log_path: Path, startup_seconds: float) -> str:
+    """Stdout until the stack prints its `ready` line (or dies, or takes far longer than it should)."""
+    deadline = time.monotonic() + startup_seconds
+    assert process.stdout is not None
+    fd, seen = process.stdout.fileno(), b""
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([fd], [], [], 1.0)
+        if not readable:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break  # exited
+        seen += chunk
+        if any(line.startswith(b"ready") for line in seen.split(b"\n")[:-1]):
+            return seen.decode()
+    process.kill()
+    raise RuntimeError(f"the local stack did not start; its log:\n{log_path.read_text()[-4000:]}")
+
+
+@contextlib.contextmanager
+def dev_stack_process(
+    workdir: Path, args: Iterable[str] = (), env: dict[str, str] | None = None, startup_seconds: float = STARTUP_SECONDS
+) -> Iterator[RunningDevStack]:
+    """`python -m smsdev.dev ARGS` on free ports, from the repository root; stopped with SIGTERM afterwards.
+
+    A subprocess, not a thread: moto keeps its backends in module globals that in-process `mock_aws` tests
+    reset, and the stack's Lambda environments must not see the test process's environment. Raises
+    RuntimeError when it does not start, or does not exit cleanly (0) on SIGTERM.
+    """
+    info_path, log_path = workdir / "info.json", workdir / "stack.log"
+    environment = {**os.environ, "PORT": "0", "LOCAL_AWS_PORT": "0", "PYTHONUNBUFFERED": "1", **(env or {})}
+    command = [sys.executable, "-m", "smsdev.dev", "--json", str(info_path), *args]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=environment, cwd=ROOT)
+        code: int | None = None
+        try:
+            summary = _wait_ready(process, log_path, startup_seconds)
+            info = json.loads(info_path.read_text())
+            yield RunningDevStack(info["apiUrl"], info["awsEndpoint"], info["seed"], summary, log_path, process.pid)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                code = process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                code = None
+    if code != 0:
+        raise RuntimeError(f"the local stack exited with {code}; its log:\n{log_path.read_text()[-4000:]}")
