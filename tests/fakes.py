@@ -45,10 +45,12 @@ class InMemoryCampaignStore:
         self.ledger.append((tenant_id, amount, kind))
 
     def debit(self, dispatch: Dispatch) -> None:
-        """As DynamoCampaignStore: conditional on the balance, and on the campaign not being recorded yet (DynamoDB
-        refuses the second dispatch put, and the store reports any failed condition as InsufficientCredits)."""
-        available = self.tenants[dispatch.tenant_id].credits
-        if available < dispatch.credits_debited or dispatch.queue_id in self.dispatches:
+        """As DynamoCampaignStore: conditional on the balance (an unknown tenant has none), and on the campaign not
+        being recorded yet (DynamoDB refuses the second dispatch put; the store reports any failed condition as
+        InsufficientCredits)."""
+        tenant = self.tenants.get(dispatch.tenant_id)
+        available = tenant.credits if tenant else 0
+        if tenant is None or available < dispatch.credits_debited or dispatch.queue_id in self.dispatches:
             raise InsufficientCredits(required=dispatch.credits_debited, available=available)
         self._move(dispatch.tenant_id, -dispatch.credits_debited, "DEBIT")
         self.dispatches[dispatch.queue_id] = dispatch

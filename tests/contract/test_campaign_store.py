@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -85,6 +86,12 @@ def test_tag_recipients_are_every_membership_of_the_tags_asked_for(funded: Campa
     assert funded.store.tag_recipients(TENANT, ["nope"]) == []
 
 
+def test_no_tags_is_no_recipients(funded: CampaignStoreSide) -> None:
+    # Given a tagged contact / When the audience of no tag at all is read / Then it is empty
+    funded.tag(TENANT, "vip", TagRecipient("c-1", "+573001230001"))
+    assert funded.store.tag_recipients(TENANT, []) == []
+
+
 # -- debit --------------------------------------------------------------------------------------------------
 
 
@@ -114,6 +121,19 @@ def test_a_debit_beyond_the_balance_is_insufficient_credits_and_moves_nothing(fu
     assert balance(funded) == 10
     assert funded.ledger(TENANT) == [LedgerLine("TOPUP", 10)]
     assert funded.dispatch("q-1") is None
+
+
+def test_a_debit_for_an_unknown_tenant_is_insufficient_credits_and_writes_nothing(
+    campaigns: CampaignStoreSide,
+) -> None:
+    # Given no tenant t-404 / When a campaign is debited to it
+    with pytest.raises(InsufficientCredits) as refused:
+        campaigns.store.debit(replace(dispatch(), tenant_id="t-404"))
+    # Then it is refused with nothing available, and no tenant, entry or campaign appears
+    assert (refused.value.required, refused.value.available) == (6, 0)
+    assert campaigns.store.get_tenant("t-404") is None
+    assert campaigns.ledger("t-404") == []
+    assert campaigns.dispatch("q-1") is None
 
 
 def test_a_debit_that_loses_the_race_for_the_balance_is_refused_with_the_balance_left(

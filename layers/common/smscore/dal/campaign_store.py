@@ -69,6 +69,8 @@ class DynamoCampaignStore:
                 )
             ]
 
+        if not tag_ids:
+            return []
         if len(tag_ids) == 1:
             return read_tag(tag_ids[0])
         with ThreadPoolExecutor(max_workers=min(len(tag_ids), 16)) as pool:
