@@ -21,7 +21,7 @@ import boto3
 import pytest
 
 from smsdev.admin_store import DynamoAdminStore
-from smsdev.devstack import FAKE_CREDENTIALS, bind_local_tables
+from smsdev.devstack import FAKE_CREDENTIALS, aws_client, bind_local_tables
 from smsdev.gateway import ApiConfig, api_config
 from smsdev.provision import function_environment
 from smsdev.seed import seed_demo
@@ -96,7 +96,10 @@ class LocalStackProcess:
         return self.names.queue_url(logical_id)
 
     def aws_client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.names.region, endpoint_url=self.endpoint)
+        """A client of this stack's account: the local endpoint with its fake credentials, or the real one."""
+        if self.endpoint is None:
+            return boto3.client(service, region_name=self.names.region)
+        return aws_client(service, self.endpoint, self.names.region)
 
 
 def _deployed(stack_name: str) -> LocalStackProcess:
