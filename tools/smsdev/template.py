@@ -103,6 +103,7 @@ class Resolver:
             "AWS::AccountId": self.names.account_id,
             "AWS::StackName": self.names.stack_name,
             "AWS::Partition": "aws",
+            "AWS::NoValue": None,  # the property is absent; functions() drops such variables
         }
         if name in pseudo:
             return pseudo[name]
@@ -257,7 +258,7 @@ def functions(resolver: Resolver) -> dict[str, FunctionSpec]:
             handler=handler,
             timeout=int(resolver.resolve(props.get("Timeout", globals_fn.get("Timeout", 3)))),
             memory_mb=int(resolver.resolve(props.get("MemorySize", globals_fn.get("MemorySize", 128)))),
-            environment={k: str(resolver.resolve(v)) for k, v in env.items()},
+            environment={k: str(value) for k, v in env.items() if (value := resolver.resolve(v)) is not None},
             routes=routes,
             sqs_events=sqs_events,
             schedules=schedules,
