@@ -46,7 +46,26 @@ def test_unusable_numbers_are_rejected_with_a_reason(raw: str, country: str | No
     assert result.reason == reason
 
 
-def test_mask_hides_the_middle_of_a_number() -> None:
-    assert mask("+573001234567") == "+573******567"
-    assert "1234" not in mask("+573001234567")
-    assert mask("12345") == "*****"
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("+573001234567", "+********4567"),  # Colombian mobile: the last 4 digits at most
+        ("+3546111234", "+*******234"),  # Iceland: 7-digit national numbers, 10 digits in all
+        ("6111234", "*****34"),  # a 7-digit number alone shows 2 digits, not the whole number
+        ("61112345", "******45"),  # 8 digits: 2 shown, never 7 of 8
+        ("(311) 555-0101", "*******101"),  # raw input as typed: only digits, never its layout
+        ("12345", "****5"),
+        ("12", "**"),
+        ("", ""),
+    ],
+)
+def test_mask_never_shows_more_than_the_last_four_digits(number: str, masked: str) -> None:
+    assert mask(number) == masked
+
+
+@pytest.mark.parametrize("length", range(1, 20))
+def test_mask_shows_at_most_four_digits_and_a_third_of_any_number(length: int) -> None:
+    number = "+" + "9" * length
+    shown = sum(char.isdigit() for char in mask(number))
+    assert shown <= min(4, length // 3)
+    assert len(mask(number)) == len(number)

@@ -8,7 +8,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from smscore.api.models import ErrorBody, ErrorDetail
 from smscore.domain import contacts, errors
@@ -78,6 +81,14 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     def _domain(exc: errors.DomainError) -> Response[str]:
         logger.info("Request refused", extra={"code": exc.code})
         return domain_error_response(exc)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_media_type(_exc: RequestUnsupportedContentType) -> Response[str]:
+        # Normally caught earlier by smscore.api.middlewares; kept so that no route ever answers Powertools' shape.
+        return error_response(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            ErrorBody.of("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json"),
+        )
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response[str]:

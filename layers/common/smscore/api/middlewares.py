@@ -1,46 +1,133 @@
-"""Request guards that must run before Powertools parses and validates a body."""
+"""Request guards that must run before Powertools parses and validates a body.
+
+Powertools parses a JSON body with `json.loads` as soon as a route has a body parameter, and catches only
+`JSONDecodeError`: a body nested 10,000 levels deep (`RecursionError`) or an integer of 4,301 digits (Python's
+int-digits `ValueError`) escapes as a 5xx. Media types are case-insensitive, so `APPLICATION/JSON` and
+`application/vnd.x+json` are JSON, but Powertools compares them case-sensitively and answers its own 415 shape.
+So every body is checked here first, and a JSON media type is handed on as plain `application/json`.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
 from smscore.api.errors import domain_error_response
-from smscore.domain.errors import DomainError, PayloadTooLarge, UnsupportedMediaType
+from smscore.domain.errors import DomainError, FieldIssue, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 Handler = TypeVar("Handler", bound=Callable[[dict[str, Any], Any], dict[str, Any]])
 
+JSON = "application/json"
+# Deeper than any body of this API, far below Python's recursion limit.
+MAX_JSON_DEPTH = 32
+# Longer than any number a field of this API accepts, far below Python's 4,300-digit int limit.
+MAX_NUMBER_DIGITS = 64
 
-def _header(event: dict[str, Any], name: str) -> str:
-    headers = event.get("headers") or {}
-    return next((str(value) for key, value in headers.items() if key.lower() == name), "")
+# RFC 9110 media type: type "/" subtype, both tokens.
+_TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_MEDIA_TYPE = re.compile(rf"^{_TCHARS}/{_TCHARS}$")
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+_LONG_NUMBER = re.compile(rf"\d{{{MAX_NUMBER_DIGITS + 1},}}")
 
 
-def check_json_body(event: dict[str, Any], max_bytes: int) -> None:
-    """A JSON API refuses other media types (415) and oversized bodies (413) up front.
+def media_type(content_type: str) -> str:
+    """The media type of a Content-Type value, lowercased; '' when it is not `type/subtype`."""
+    candidate = content_type.split(";", 1)[0].strip().lower()
+    return candidate if _MEDIA_TYPE.match(candidate) else ""
 
-    Powertools' request validation runs before any resolver middleware and would try form or multipart parsing
-    on other content types, failing with a 5xx on a malformed multipart header.
+
+def is_json(media: str) -> bool:
+    return media == JSON or (media.startswith("application/") and media.endswith("+json"))
+
+
+def check_json_shape(body: str) -> None:
+    """Refuse what json.loads cannot take safely: nesting past MAX_JSON_DEPTH, numbers past MAX_NUMBER_DIGITS.
+
+    Strings are blanked first, so brackets and digits inside them do not count. Malformed JSON is left to the
+    parser, which reports it as a 400 on its own.
     """
-    body = event.get("body")
-    if not body:
+    outside_strings = _JSON_STRING.sub('""', body)
+    depth = 0
+    for bracket in _BRACKET.finditer(outside_strings):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidRequest(
+                f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels",
+                details=[FieldIssue("body", f"at most {MAX_JSON_DEPTH} levels of nesting")],
+            )
+    if _LONG_NUMBER.search(outside_strings):
+        raise InvalidRequest(
+            f"The JSON body has a number longer than {MAX_NUMBER_DIGITS} digits",
+            details=[FieldIssue("body", f"numbers have at most {MAX_NUMBER_DIGITS} digits")],
+        )
+
+
+def _decoded_body(event: dict[str, Any]) -> str:
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return str(body)
+    try:
+        return base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidRequest(
+            "The request body is not valid base64-encoded UTF-8",
+            details=[FieldIssue("body", "not valid base64-encoded UTF-8")],
+        ) from exc
+
+
+def _set_content_type(event: dict[str, Any], value: str) -> None:
+    """Replace every spelling of the Content-Type header, in both header maps API Gateway sends."""
+    for field, wrap in (("headers", lambda v: v), ("multiValueHeaders", lambda v: [v])):
+        headers = event.get(field) or {}
+        for key in [k for k in headers if k.lower() == "content-type"]:
+            del headers[key]
+        headers["Content-Type"] = wrap(value)
+        event[field] = headers
+
+
+def check_json_body(event: dict[str, Any], max_bytes: int, other_media_types: Collection[str] = ()) -> None:
+    """A JSON API refuses other media types (415), oversized bodies (413) and hostile JSON (400) up front.
+
+    `other_media_types` names the non-JSON types a route also takes as they are (text/csv for an import).
+    A JSON body reaches Powertools with Content-Type `application/json`, whatever spelling the client used.
+    """
+    if not event.get("body"):
         return
-    content_type = _header(event, "content-type").split(";")[0].strip().lower()
-    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
-        raise UnsupportedMediaType(f"Send the body as application/json, not {content_type}")
+    content_type = APIGatewayProxyEvent(event).headers.get("content-type")
+    media = media_type(content_type) if content_type is not None else JSON
+    if not media:
+        raise UnsupportedMediaType(f"{content_type!r} is not a media type; send the body as {JSON}")
+    if media in other_media_types:
+        if len(_decoded_body(event).encode()) > max_bytes:
+            raise PayloadTooLarge(f"Request body is larger than {max_bytes} bytes")
+        return
+    if not is_json(media):
+        raise UnsupportedMediaType(f"Send the body as {JSON}, not {media}")
+    body = _decoded_body(event)
     if len(body.encode()) > max_bytes:
         raise PayloadTooLarge(f"Request body is larger than {max_bytes} bytes")
+    check_json_shape(body)
+    if media != JSON or content_type != JSON:
+        _set_content_type(event, JSON)
 
 
-def json_body_guard(max_bytes: Callable[[], int]) -> Callable[[Handler], Handler]:
+def json_body_guard(
+    max_bytes: Callable[[], int], other_media_types: Collection[str] = ()
+) -> Callable[[Handler], Handler]:
     """Decorate a REST proxy handler so that unreadable bodies get their JSON error before routing."""
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         def guarded(event: dict[str, Any], context: Any) -> dict[str, Any]:
             try:
-                check_json_body(event, max_bytes())
+                check_json_body(event, max_bytes(), other_media_types)
             except DomainError as refused:
                 response = domain_error_response(refused)
                 return {

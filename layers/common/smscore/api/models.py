@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_TAGS = 100
+
+
+# Categories that print nothing: control (Cc), format (Cf: zero-width joiners, BOM...) and separators (Z*).
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+# Line breaks are part of GSM-7 and of every provider's text; every other control character is refused.
+ALLOWED_CONTROLS = frozenset("\n\r")
+
+
+def checked_message_text(text: str) -> str:
+    """A message must show the recipient something, and carry no control codes a handset would mangle.
+
+    A text of zero-width or other invisible characters is blank to the recipient but would be charged;
+    control characters (other than line breaks) are refused rather than silently dropped, so the text
+    the client sees in its request is the text that is sent and priced.
+    """
+    for position, char in enumerate(text):
+        category = unicodedata.category(char)
+        if category == "Cc" and char not in ALLOWED_CONTROLS:
+            raise ValueError(f"message contains the control character U+{ord(char):04X} at position {position}")
+        if category == "Cs":  # a lone surrogate, from a JSON escape such as \ud800: not a character at all
+            raise ValueError(f"message contains an unpaired surrogate U+{ord(char):04X} at position {position}")
+    if not any(not char.isspace() and unicodedata.category(char) not in INVISIBLE_CATEGORIES for char in text):
+        raise ValueError("message must contain at least one visible character")
+    return text
 
 
 class SmsTagsMessagePayload(BaseModel):
@@ -22,10 +47,8 @@ class SmsTagsMessagePayload(BaseModel):
 
     @field_validator("message")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("message must not be blank")
-        return value
+    def _visible_text(cls, value: str) -> str:
+        return checked_message_text(value)
 
     @field_validator("country")
     @classmethod

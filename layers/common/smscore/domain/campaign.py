@@ -20,7 +20,7 @@ from smscore.domain.errors import (
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, QueueBatch, TagRecipient
 from smscore.domain.phone import normalise
 from smscore.domain.ports import CampaignStore, DeliveryQueue
-from smscore.domain.segments import count_segments
+from smscore.domain.segments import count_segments, provider_length
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def send_campaign(
 
     provider = tenant.provider or limits.default_provider
     char_limit = limits.character_limits.get(provider, 1600)
-    if len(request.message) > char_limit:
+    if provider_length(request.message) > char_limit:
         raise InvalidRequest(
             f"message is longer than the {char_limit} characters provider {provider} accepts",
             details=[FieldIssue("message", f"at most {char_limit} characters")],

@@ -37,6 +37,15 @@ def _parts(units: int, single: int, part: int) -> int:
     return -(-units // part)
 
 
+def provider_length(text: str) -> int:
+    """The length a provider's character limit is checked against: UTF-16 code units.
+
+    Twilio's and AWS End User Messaging's 1,600-character limits are string lengths in UTF-16 code units, as
+    UCS-2 messages are billed: an emoji outside the Basic Multilingual Plane counts 2, not 1.
+    """
+    return len(text.encode("utf-16-le")) // 2
+
+
 def count_segments(text: str) -> SegmentCount:
     """Segments a carrier bills for `text`; one non-GSM character turns the whole message into UCS-2."""
     septets = 0

@@ -1,0 +1,355 @@
+"""Hostile input on every route, through the real handlers on moto: never a 5xx, nothing persisted or charged.
+
+Two parts: the corpus a hostile pass over the local stack found (each a named regression case), then
+property-based tests that generate deep, large, unicode-hostile, edge-of-range and type-confused inputs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from functions.authorizer import app as authorizer_app
+from functions.messages import app as messages_app
+from functions.send_by_tags import app as send_app
+from smscore.api.authorization import Unauthorized
+from smscore.dal.tables import DispatchRecord, MessageRecord
+from tests.conftest import LambdaContextStub, Stack, api_event, load_event
+from tests.integration.conftest import Campaign
+from tests.integration.receipts_helpers import (
+    install_twilio_credentials,
+    post_twilio,
+    signed_twilio_event,
+    twilio_event,
+)
+
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,  # the same examples on every CI run
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def send_raw(campaign: Campaign, body: str | None, content_type: str | None = "application/json") -> dict[str, Any]:
+    event = api_event(body, tenant_id=campaign.tenant_id, member_id=campaign.member_id, token=campaign.token)
+    for field in ("headers", "multiValueHeaders"):
+        event[field].pop("Content-Type", None)
+    if content_type is not None:
+        event["headers"]["Content-Type"] = content_type
+        event["multiValueHeaders"]["Content-Type"] = [content_type]
+    response: dict[str, Any] = send_app.lambda_handler(event, LambdaContextStub())
+    return response
+
+
+def send_json(campaign: Campaign, body: Any, content_type: str = "application/json") -> tuple[int, dict[str, Any]]:
+    response = send_raw(campaign, json.dumps(body), content_type)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def get_raw(campaign: Campaign, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
+    event = copy.deepcopy(load_event("apigw_list_messages.json"))
+    event["path"] = path
+    event["requestContext"]["path"] = f"/dev{path}"
+    event["queryStringParameters"] = query or None
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
+    event["requestContext"]["authorizer"].update(
+        tenantId=campaign.tenant_id, memberId=campaign.member_id, principalId=campaign.member_id
+    )
+    response: dict[str, Any] = messages_app.lambda_handler(event, LambdaContextStub())
+    return response
+
+
+def assert_documented_error(response: dict[str, Any], status: int, code: str) -> None:
+    body = json.loads(response["body"])
+    assert (response["statusCode"], body.get("code")) == (status, code), body
+    assert isinstance(body["message"], str)
+    assert isinstance(body["details"], list)
+
+
+def assert_no_5xx_and_error_shape(response: dict[str, Any]) -> None:
+    assert response["statusCode"] < 500, response["body"][:500]
+    body = json.loads(response["body"])
+    if response["statusCode"] >= 400:
+        assert set(body) >= {"code", "message", "details"}, body
+
+
+def assert_nothing_persisted_or_charged(stack: Stack, campaign: Campaign) -> None:
+    assert list(MessageRecord.scan()) == []
+    assert list(DispatchRecord.scan()) == []
+    assert stack.drain_delivery_queue() == []
+    assert campaign.balance() == 1000 == campaign.ledger_sum()
+
+
+@pytest.fixture
+def vip(campaign: Campaign) -> Campaign:
+    campaign.add("3001234567", "vip")
+    return campaign
+
+
+# ---------------------------------------------------------------------------------------------- the corpus
+
+DEEP_ARRAY = "[" * 10_000 + "]" * 10_000
+DEEP_OBJECT = '{"a":' * 10_000 + "1" + "}" * 10_000
+
+
+class TestCorpus:
+    """Inputs under the 64 KiB limit that used to crash a function or charge for nothing."""
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            pytest.param(DEEP_ARRAY, id="array nested 10,000 levels (RecursionError)"),
+            pytest.param(DEEP_OBJECT, id="object nested 10,000 levels (RecursionError)"),
+            pytest.param(
+                '{"message": "x", "tagIds": ["00000000-0000-4000-8000-000000000000"], "n": ' + "9" * 4301 + "}",
+                id="integer of 4,301 digits (int-digits ValueError)",
+            ),
+            pytest.param('{"message": ' + "1" * 5000 + "}", id="the message itself a 5,000-digit integer"),
+        ],
+    )
+    def test_bodies_that_used_to_crash_are_400(self, stack: Stack, vip: Campaign, body: str) -> None:
+        response = send_raw(vip, body)
+        assert_documented_error(response, 400, "VALIDATION_ERROR")
+        assert_nothing_persisted_or_charged(stack, vip)
+
+    def test_nesting_up_to_the_limit_is_parsed_as_usual(self, stack: Stack, vip: Campaign) -> None:
+        # A deep but bounded extra field is ignored, like any unknown field
+        status, body = send_json(vip, {"message": "Hola", "tagIds": [vip.tags["vip"]], "x": [[[[[[[[1]]]]]]]]})
+        assert status == 201, body
+
+    @pytest.mark.parametrize(
+        "content_type",
+        ["APPLICATION/JSON", "Application/Json; charset=UTF-8", "application/vnd.acme.campaign+json"],
+    )
+    def test_json_media_types_are_accepted_in_any_case(self, stack: Stack, vip: Campaign, content_type: str) -> None:
+        status, body = send_json(vip, {"message": "Hola", "tagIds": [vip.tags["vip"]]}, content_type)
+        assert status == 201, body
+
+    @pytest.mark.parametrize("content_type", [";;;", "json", "application/", " ; charset=utf-8", "text/plain"])
+    def test_malformed_or_other_media_types_are_415_in_the_documented_shape(
+        self, stack: Stack, vip: Campaign, content_type: str
+    ) -> None:
+        response = send_raw(vip, json.dumps({"message": "Hola", "tagIds": [vip.tags["vip"]]}), content_type)
+        assert_documented_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+        assert_nothing_persisted_or_charged(stack, vip)
+
+    @pytest.mark.parametrize(
+        "message",
+        [
+            pytest.param("\u200b\u200d\u2060", id="zero-width only"),
+            pytest.param("\ufeff\u00a0\u3000 \t", id="BOM and spaces"),
+            pytest.param("\u2028\u2029", id="line and paragraph separators"),
+            pytest.param("Hola\u0007", id="a bell control character"),
+            pytest.param("Hola \ud800", id="an unpaired surrogate"),
+        ],
+    )
+    def test_messages_with_nothing_visible_or_with_control_codes_are_400(
+        self, stack: Stack, vip: Campaign, message: str
+    ) -> None:
+        status, body = send_json(vip, {"message": message, "tagIds": [vip.tags["vip"]]})
+        assert (status, body["code"]) == (400, "VALIDATION_ERROR")
+        assert body["details"][0]["field"] == "message"
+        assert_nothing_persisted_or_charged(stack, vip)
+
+    def test_line_breaks_and_zero_width_joiners_inside_visible_text_are_kept(self, stack: Stack, vip: Campaign) -> None:
+        status, body = send_json(vip, {"message": "Hola\r\nfamilia 👨\u200d👩\u200d👧", "tagIds": [vip.tags["vip"]]})
+        assert status == 201, body
+        assert MessageRecord.get(body["messages"][0]["id"]).body == "Hola\r\nfamilia 👨\u200d👩\u200d👧"
+
+    def test_the_character_limit_counts_utf16_code_units_as_providers_do(self, stack: Stack, vip: Campaign) -> None:
+        # 800 emoji are 1,600 UTF-16 code units: at the limit; one more is over it
+        status, _ = send_json(vip, {"message": "😀" * 801, "tagIds": [vip.tags["vip"]]})
+        assert status == 400
+        assert_nothing_persisted_or_charged(stack, vip)
+        status, body = send_json(vip, {"message": "😀" * 800, "tagIds": [vip.tags["vip"]]})
+        assert status == 201, body
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            {"from": "0001-01-01T00:00:00+01:00"},
+            {"to": "9999-12-31T23:59:59-01:00"},
+            {"from": "0001-01-01T00:00:00+14:00", "to": "9999-12-31T23:59:59-14:00"},
+        ],
+    )
+    def test_dates_at_the_edges_of_the_range_are_400_not_502(
+        self, stack: Stack, campaign: Campaign, query: dict[str, str]
+    ) -> None:
+        assert_documented_error(get_raw(campaign, "/api/messages", query), 400, "VALIDATION_ERROR")
+
+
+# ---------------------------------------------------------------------------------------------- strategies
+
+# What API Gateway can hand a function: any Unicode scalar value (never a lone surrogate) in bodies and queries.
+scalar_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
+hostile_text = st.one_of(
+    scalar_text,
+    st.sampled_from(["\u200b\u200d\u2060", "\x00", "\ufeff", "'; DROP TABLE", "../../etc/passwd", "%00", "🇨🇴" * 30]),
+    st.text(st.characters(codec="utf-8"), min_size=200, max_size=2000),
+)
+json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False),
+    hostile_text,
+)
+json_value = st.recursive(
+    json_leaf, lambda children: st.lists(children, max_size=4) | st.dictionaries(scalar_text, children, max_size=4)
+)
+send_bodies = st.one_of(
+    # type-confused fields around the real shape
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "message": json_value,
+            "tagIds": st.one_of(json_value, st.lists(st.uuids().map(str), max_size=3)),
+            "type": json_value,
+            "country": json_value,
+        },
+    ).map(json.dumps),
+    json_value.map(json.dumps),
+    # deep, large and broken raw text
+    st.integers(min_value=20, max_value=20_000).map(lambda depth: "[" * depth + "]" * depth),
+    st.integers(min_value=60, max_value=6_000).map(lambda digits: '{"message": ' + "7" * digits + "}"),
+    scalar_text,
+    st.binary(max_size=200).map(lambda raw: raw.decode("latin-1")),
+)
+content_types = st.one_of(
+    st.sampled_from(
+        [
+            None,
+            "application/json",
+            "APPLICATION/JSON",
+            "application/json; charset=utf-8",
+            "application/problem+json",
+            "text/csv",
+            "multipart/form-data",
+            "multipart/form-data; boundary=",
+            "application/x-www-form-urlencoded",
+            ";;;",
+            "",
+        ]
+    ),
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+)
+edge_dates = st.sampled_from(
+    [
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "0001-01-01",
+        "9999-12-31T23:59:59.999999+14:00",
+        "2026-02-30T00:00:00Z",
+        "2026-11-27T25:00:00Z",
+        "-2026-01-01T00:00:00Z",
+        "2026-11-27T10:00:00+99:00",
+        "1e309",
+    ]
+)
+query_values = st.one_of(hostile_text, edge_dates, st.integers().map(str), st.just("9" * 5000))
+list_queries = st.fixed_dictionaries(
+    {},
+    optional={
+        name: query_values for name in ("queueId", "status", "recipient", "from", "to", "channel", "limit", "cursor")
+    },
+)
+path_ids = st.one_of(scalar_text.filter(lambda s: "/" not in s and s.strip()), st.uuids().map(str), st.just("x" * 300))
+
+
+# ---------------------------------------------------------------------------------------------- properties
+
+
+class TestEveryRouteUnderGeneratedInput:
+    @FUZZ
+    @given(body=send_bodies, content_type=content_types, key=st.one_of(st.none(), scalar_text))
+    def test_send_route(
+        self, stack: Stack, campaign: Campaign, body: str, content_type: str | None, key: str | None
+    ) -> None:
+        event_body = body
+        response = send_raw(campaign, event_body, content_type)
+        assert_no_5xx_and_error_shape(response)
+        if key:
+            # The same input with an Idempotency-Key takes the idempotency path: still no 5xx
+            event = api_event(
+                event_body,
+                tenant_id=campaign.tenant_id,
+                member_id=campaign.member_id,
+                token=campaign.token,
+                headers={"Idempotency-Key": key},
+            )
+            assert_no_5xx_and_error_shape(send_app.lambda_handler(event, LambdaContextStub()))
+        # The tags are random UUIDs, so no input can reach a recipient: nothing may be charged either way
+        assert_nothing_persisted_or_charged(stack, campaign)
+
+    @FUZZ
+    @given(query=list_queries)
+    def test_list_messages_route(self, stack: Stack, campaign: Campaign, query: dict[str, str]) -> None:
+        assert_no_5xx_and_error_shape(get_raw(campaign, "/api/messages", query))
+
+    @FUZZ
+    @given(identifier=path_ids, route=st.sampled_from(["/api/messages/queues/{}", "/api/messages/{}"]))
+    def test_status_routes(self, stack: Stack, campaign: Campaign, identifier: str, route: str) -> None:
+        response = get_raw(campaign, route.format(identifier))
+        assert_no_5xx_and_error_shape(response)
+        assert response["statusCode"] in (400, 404)
+
+    @FUZZ
+    @given(
+        params=st.dictionaries(
+            st.sampled_from(["MessageSid", "MessageStatus", "ErrorCode", "AccountSid", "SmsSid", "To", "From"])
+            | scalar_text,
+            hostile_text,
+            max_size=6,
+        ),
+        signed=st.booleans(),
+        signature=st.one_of(st.none(), scalar_text),
+    )
+    def test_twilio_status_webhook(
+        self,
+        stack: Stack,
+        campaign: Campaign,
+        params: dict[str, str],
+        signed: bool,
+        signature: str | None,
+    ) -> None:
+        install_twilio_credentials()
+        event = signed_twilio_event(params) if signed else twilio_event(params, signature)
+        status, body = post_twilio(event)
+        assert status == (200 if signed else 403), body
+        assert_nothing_persisted_or_charged(stack, campaign)
+
+    @FUZZ
+    @given(
+        authorization=st.one_of(
+            st.none(),
+            scalar_text,
+            scalar_text.map(lambda token: f"Bearer {token}"),
+            st.just("Bearer sms_" + "A" * 43),
+            st.text(st.characters(codec="utf-8"), min_size=1000, max_size=5000),
+        )
+    )
+    def test_authorizer(self, stack: Stack, campaign: Campaign, authorization: str | None) -> None:
+        event = copy.deepcopy(load_event("apigw_token_authorizer.json"))
+        event["authorizationToken"] = authorization
+        try:
+            policy = authorizer_app.lambda_handler(event, LambdaContextStub())
+        except Unauthorized:
+            return
+        raise AssertionError(f"a token nobody was issued got a policy: {policy}")
+
+
+def test_a_valid_send_still_works_after_the_fuzzing_fixtures(stack: Stack, vip: Campaign) -> None:
+    """Guards the suite itself: the event builders above do reach a working handler."""
+    status, body = send_json(vip, {"message": "Hola", "tagIds": [vip.tags["vip"]]})
+    assert status == 201, body
+    assert uuid.UUID(body["queueId"])

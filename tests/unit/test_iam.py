@@ -1,0 +1,153 @@
+"""Least privilege, read from the SAM-transformed template: what each function's role may really do.
+
+A wildcard action, or a `*` in a resource, fails here unless it is on the allow-list below with the reason AWS
+gives no narrower form. The ledger is append-only for every function, and nothing may Scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.unit.test_template import transformed
+
+# (role, rendered resource) -> why this wildcard is the narrowest AWS allows.
+ALLOWED_WILDCARD_RESOURCES: dict[tuple[str, str], str] = {
+    **{
+        ("DeliverFunctionRole", f"arn:${{AWS::Partition}}:sms-voice:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/*"): (
+            "SendTextMessage is authorised on the origination identity and configuration set it names; which ones "
+            "a tenant uses is configuration, so the statement is scoped to this account's and region's resources"
+        )
+        for kind in ("phone-number", "pool", "sender-id", "configuration-set")
+    },
+    ("ContactsFunctionRole", "${ImportsBucket.Arn}/uploads/*"): (
+        "presigned uploads: the object key is generated per import, the prefix is the narrowest scope"
+    ),
+    ("ContactsImportFunctionRole", "${ImportsBucket.Arn}/uploads/*"): (
+        "the import function reads whichever upload its S3 event names, under the uploads/ prefix only"
+    ),
+}
+
+# Managed policies SAM attaches to every function role it generates, and why they stay.
+ALLOWED_MANAGED_POLICIES: dict[str, str] = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": "CloudWatch Logs for the function (SAM)",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess": "X-Ray has no resource-level permissions (Tracing: Active)",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole": "the SQS event source mapping (SAM)",
+}
+
+
+@pytest.fixture(autouse=True)
+def _region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the SAM transform needs one
+
+
+LEDGER_ACTIONS = frozenset({"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"})
+
+
+def render(resource: Any) -> str:
+    """A resource as text, intrinsics kept symbolic: {"Fn::GetAtt": ["T", "Arn"]} -> "${T.Arn}"."""
+    if isinstance(resource, str):
+        return resource
+    if "Fn::GetAtt" in resource:
+        return "${" + ".".join(resource["Fn::GetAtt"]) + "}"
+    if "Ref" in resource:
+        return "${" + resource["Ref"] + "}"
+    if "Fn::Sub" in resource:
+        sub = resource["Fn::Sub"]
+        return str(sub if isinstance(sub, str) else sub[0])
+    if "Fn::Join" in resource:
+        separator, parts = resource["Fn::Join"]
+        return str(separator).join(render(part) for part in parts)
+    raise AssertionError(f"unexpected resource form {resource}")
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: str
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+
+def grants() -> Iterator[Grant]:
+    for name, resource in transformed()["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                assert statement["Effect"] == "Allow"
+                yield Grant(
+                    role=name,
+                    sid=statement.get("Sid", policy["PolicyName"]),
+                    actions=tuple(as_list(statement["Action"])),
+                    resources=tuple(render(r) for r in as_list(statement["Resource"])),
+                )
+
+
+def roles() -> dict[str, dict[str, Any]]:
+    return {k: v["Properties"] for k, v in transformed()["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
+
+
+def test_every_function_role_has_explicit_statements() -> None:
+    granted_roles = {grant.role for grant in grants()}
+    assert set(roles()) == granted_roles
+
+
+def test_no_action_is_a_wildcard() -> None:
+    wildcards = [(g.role, g.sid, a) for g in grants() for a in g.actions if "*" in a]
+    assert wildcards == []
+
+
+def test_every_wildcard_resource_is_allowed_with_a_reason() -> None:
+    unexplained = [
+        (g.role, g.sid, r)
+        for g in grants()
+        for r in g.resources
+        if "*" in r and (g.role, r) not in ALLOWED_WILDCARD_RESOURCES
+    ]
+    assert unexplained == []
+
+
+def test_the_allow_list_has_no_stale_entries() -> None:
+    used = {(g.role, r) for g in grants() for r in g.resources}
+    assert set(ALLOWED_WILDCARD_RESOURCES) <= used
+
+
+def test_only_the_managed_policies_sam_attaches() -> None:
+    for name, props in roles().items():
+        extra = set(props.get("ManagedPolicyArns", [])) - set(ALLOWED_MANAGED_POLICIES)
+        assert not extra, f"{name} has managed policies {extra}"
+
+
+def test_the_ledger_is_append_only_for_every_function() -> None:
+    on_ledger = [g for g in grants() if any(r.startswith("${LedgerTable.") for r in g.resources)]
+    assert on_ledger, "the send and deliver functions write ledger entries"
+    for grant in on_ledger:
+        assert set(grant.actions) <= LEDGER_ACTIONS, f"{grant.role}/{grant.sid} may {grant.actions} on the ledger"
+
+
+def test_nothing_may_scan() -> None:
+    assert [(g.role, g.sid) for g in grants() if "dynamodb:Scan" in g.actions] == []
+
+
+@pytest.mark.parametrize(
+    ("role", "table", "forbidden"),
+    [
+        ("SendByTagsFunctionRole", "TenantsTable", {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}),
+        ("DeliverFunctionRole", "TenantsTable", {"dynamodb:DeleteItem", "dynamodb:PutItem"}),
+        ("TwilioStatusFunctionRole", "MessagesTable", {"dynamodb:PutItem", "dynamodb:DeleteItem"}),
+        ("TwilioStatusFunctionRole", "DispatchesTable", {"dynamodb:PutItem", "dynamodb:DeleteItem"}),
+        ("AuthorizerFunctionRole", "TokensTable", {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}),
+    ],
+)
+def test_roles_cannot_do_what_their_function_never_does(role: str, table: str, forbidden: set[str]) -> None:
+    allowed = {a for g in grants() if g.role == role and f"${{{table}.Arn}}" in g.resources for a in g.actions}
+    assert allowed, f"{role} has no grant on {table}"
+    assert not allowed & forbidden
