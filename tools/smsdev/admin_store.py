@@ -6,6 +6,7 @@ Not part of the Lambda layer: no function creates tenants or tokens, so this sta
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from pynamodb.connection import Connection
 from pynamodb.transactions import TransactWrite
 
 from smscore.dal.campaign_store import ledger_entry_id
+from smscore.dal.contact_store import DynamoContactStore
 from smscore.dal.identity_store import TERMS_SETTING
 from smscore.dal.tables import (
     ContactRecord,
@@ -27,6 +29,7 @@ from smscore.dal.tables import (
     TokenRecord,
 )
 from smscore.domain.auth import IssuedToken, issue_token
+from smscore.domain.contacts import contact_number
 from smscore.domain.errors import InvalidRequest, NotFound
 from smscore.domain.model import LedgerKind
 
@@ -176,11 +179,9 @@ class DynamoAdminStore:
         key = name.strip().casefold()
         if not key:
             raise InvalidRequest("tag name must not be blank")
-        for tag in TagRecord.by_name.query(tenant_id, TagRecord.name_key == key):
-            return str(tag.tag_id)
-        tag_id = str(uuid.uuid4())
-        TagRecord(tenant_id, tag_id, name=name.strip(), name_key=key, created_at=_now()).save()
-        return tag_id
+        # The contacts API's race-safe path (name guard + tag in one transaction), so names stay unique.
+        store = DynamoContactStore(region=self._connection.region, host=self._connection.host)
+        return store.ensure_tags(tenant_id, [name.strip()], _now())[key]
 
     def tags(self, tenant_id: str) -> list[TagRecord]:
         return sorted(TagRecord.query(tenant_id), key=lambda t: t.name_key)
@@ -200,6 +201,7 @@ class DynamoAdminStore:
         if tag_ids is None:
             tag_ids = {}
         now = _now()
+        country = self.tenant(tenant_id).default_country
         contact_records: list[ContactRecord] = []
         memberships: list[TagMemberRecord] = []
         for contact in contacts:
@@ -210,11 +212,14 @@ class DynamoAdminStore:
                 if key not in tag_ids:
                     tag_ids[key] = self.ensure_tag(tenant_id, tag_name)
                 ids.append(tag_ids[key])
+            number = contact_number(contact.phone, country)
             contact_records.append(
                 ContactRecord(
                     tenant_id,
                     contact_id,
                     phone=contact.phone,
+                    e164=number.e164 if number else None,
+                    search_text=f"{(contact.name or '').casefold()} {number.e164 if number else contact.phone}",
                     name=contact.name,
                     opted_out=contact.opted_out,
                     tag_ids=set(ids) or None,
@@ -232,6 +237,8 @@ class DynamoAdminStore:
             )
         self._batch_save(contact_records)
         self._batch_save(memberships)
+        for tag_id, count in Counter(m.tag_key.split("#", 1)[1] for m in memberships).items():
+            TagRecord(tenant_id, tag_id).update(actions=[TagRecord.contact_count.add(count)])  # GET /api/tags
         return [c.contact_id for c in contact_records]
 
     # ------------------------------------------------------------------ sandbox outbox

@@ -25,6 +25,8 @@ class TableNames(BaseSettings):
     ledger_table: str
     idempotency_table: str
     outbox_table: str
+    unique_keys_table: str
+    import_jobs_table: str
 
 
 class Settings(TableNames):
@@ -38,6 +40,10 @@ class Settings(TableNames):
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     write_workers: int = Field(default=8, ge=1, le=64)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    # Contacts imports (contacts functions): the bucket of presigned uploads, and what a request body may carry.
+    imports_bucket: str | None = None
+    import_upload_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    max_import_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
     # Delivery (deliver function); see smscore.domain.delivery for what each one bounds.
     delivery_dead_letter_queue_url: str | None = None

@@ -97,17 +97,38 @@ class SettingRecord(Model):
     updated_at = UTCDateTimeAttribute()
 
 
+class ContactByPhone(GlobalSecondaryIndex["ContactRecord"]):
+    """A tenant's contacts by E.164 (GET /api/contacts?phone=), older contacts that share a number included."""
+
+    class Meta:
+        index_name = "by_phone"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    e164 = UnicodeAttribute(range_key=True)
+
+
 class ContactRecord(Model):
+    """A contact. Written by the contacts API/import with `contact_id` = UUIDv5(tenant#E.164) (see
+    smscore.domain.contacts): the natural key is the key. `phone` is E.164 then (as typed for older contacts)."""
+
     class Meta(_Unbound):
         pass
 
     tenant_id = UnicodeAttribute(hash_key=True)
     contact_id = UnicodeAttribute(range_key=True)
     phone = UnicodeAttribute()
+    e164 = UnicodeAttribute(null=True)
     name = UnicodeAttribute(null=True)
+    search_text = UnicodeAttribute(null=True)  # casefolded "name e164" for the `q` filter
     opted_out = BooleanAttribute(default=False)
+    opted_out_at = UTCDateTimeAttribute(null=True)
+    consent_source = UnicodeAttribute(null=True)
     tag_ids = UnicodeSetAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute(null=True)
+    revision = NumberAttribute(null=True)  # +1 on every change: writes are conditional on the revision read
+    by_phone = ContactByPhone()
 
 
 class TagByName(LocalSecondaryIndex["TagRecord"]):
@@ -126,9 +147,58 @@ class TagRecord(Model):
     tenant_id = UnicodeAttribute(hash_key=True)
     tag_id = UnicodeAttribute(range_key=True)
     name = UnicodeAttribute()
-    name_key = UnicodeAttribute()  # case-folded name, unique per tenant
+    name_key = UnicodeAttribute()  # case-folded name, unique per tenant (guarded by a UniqueKeyRecord)
+    contact_count = NumberAttribute(default=0)  # moved in the same transaction as every membership change
     created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute(null=True)
     by_name = TagByName()
+
+
+class UniqueKeyRecord(Model):
+    """A uniqueness guard: `<tenant>#TAGNAME#<folded name>` -> the tag holding it, written in the same
+    transaction as the tag (put with attribute_not_exists), so two tags can never share a name."""
+
+    class Meta(_Unbound):
+        pass
+
+    unique_key = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+
+    @staticmethod
+    def tag_name(tenant_id: str, name_key: str) -> str:
+        return f"{tenant_id}#TAGNAME#{name_key}"
+
+
+class RejectedLine(MapAttribute[str, Any]):
+    line = NumberAttribute()
+    reason = UnicodeAttribute()
+
+
+class ImportJobRecord(Model):
+    """A contacts import: state, progress, counts and the first rejected rows (line numbers + reasons)."""
+
+    class Meta(_Unbound):
+        pass
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    job_id = UnicodeAttribute(range_key=True)
+    member_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    source = UnicodeAttribute()  # body | upload
+    object_key = UnicodeAttribute(null=True)
+    rows_processed = NumberAttribute(default=0)
+    imported = NumberAttribute(default=0)
+    created = NumberAttribute(default=0)
+    updated = NumberAttribute(default=0)
+    unchanged = NumberAttribute(default=0)
+    rejected = NumberAttribute(default=0)
+    warned = NumberAttribute(default=0)
+    rejected_rows = ListAttribute[RejectedLine](of=RejectedLine, null=True)
+    warnings = ListAttribute[RejectedLine](of=RejectedLine, null=True)
+    error = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
 
 
 class TagMemberRecord(Model):
@@ -273,11 +343,24 @@ class MessageRecord(Model):
         return super().serialize(null_check=null_check)
 
 
+class DispatchByTenantCreated(GlobalSecondaryIndex["DispatchRecord"]):
+    """A tenant's campaigns, newest first (GET /api/messages/queues)."""
+
+    class Meta:
+        index_name = "by_tenant_created"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
 class DispatchRecord(Model):
     """One campaign request, named by its queueId; counters are maintained atomically as messages move."""
 
     class Meta(_Unbound):
         pass
+
+    by_tenant_created = DispatchByTenantCreated()
 
     queue_id = UnicodeAttribute(hash_key=True)
     tenant_id = UnicodeAttribute()
@@ -342,6 +425,8 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
     "dispatches_table": DispatchRecord,
     "ledger_table": LedgerRecord,
     "outbox_table": OutboxRecord,
+    "unique_keys_table": UniqueKeyRecord,
+    "import_jobs_table": ImportJobRecord,
 }
 
 

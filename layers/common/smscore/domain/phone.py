@@ -10,7 +10,7 @@ from phonenumbers import NumberParseException, PhoneNumberType
 
 from smscore.domain.masking import mask
 
-__all__ = ["Normalised", "is_supported_country", "mask", "normalise"]
+__all__ = ["Normalised", "is_supported_country", "mask", "normalise", "valid_e164"]
 
 # Types a carrier can deliver an SMS to; FIXED_LINE_OR_MOBILE is kept because several numbering
 # plans (US, CA, ...) cannot tell the two apart from the number alone.
@@ -62,3 +62,21 @@ def normalise(raw: str, country: str | None) -> Normalised:
             return Normalised(None, "not_mobile")
         return Normalised(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
     return Normalised(None, "invalid")
+
+
+@lru_cache(maxsize=65_536)
+def valid_e164(raw: str, country: str | None) -> str | None:
+    """E.164 of any valid number, SMS-capable or not: the contacts API keys contacts (landlines too) by it."""
+    text = raw.strip()
+    region = country.upper() if country else None
+    candidates = [text]
+    if region and not text.startswith("+") and text[:1].isdigit():
+        candidates.append("+" + text)
+    for candidate in candidates:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None

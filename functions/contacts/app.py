@@ -1,0 +1,372 @@
+"""Tags, contacts, imports, the campaign list and credits: thin routes over smscore.api.contacts.ContactsApi.
+
+Reading needs a valid token; writing needs a member who accepted the current terms (the authorizer's policy
+allows only GET otherwise: 403 TERMS_NOT_ACCEPTED), and a consent change (optedOut) re-checks the token, the
+member and the terms fresh, like the send route. No `from __future__ import annotations`: Powertools reads
+the parameter annotations at runtime.
+"""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from smscore import wiring
+from smscore.api.contacts import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_PHONE_LENGTH,
+    MAX_QUERY_LENGTH,
+    Caller,
+    CampaignPageDto,
+    ContactDto,
+    ContactPageDto,
+    ContactPatchRequest,
+    ContactRequest,
+    ContactsApi,
+    CreditsDto,
+    ImportJobDto,
+    ImportUploadDto,
+    TagDto,
+    TagNameRequest,
+    TagPageDto,
+    body_refusal,
+)
+from smscore.api.errors import documented_error, register_error_handlers
+from smscore.api.pagination import MAX_CURSOR_LENGTH
+from smscore.wiring import ContactsDeps
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver(enable_validation=True)
+register_error_handlers(app)
+
+
+def error(description: str) -> Any:
+    """A documented error response (ErrorBody) of a route."""
+    return documented_error(description)
+
+
+BAD_REQUEST = error("Invalid parameters or body (code VALIDATION_ERROR)")
+NOT_FOUND = error("No such item, or it belongs to another tenant (code NOT_FOUND)")
+TOO_LARGE = error("Body too large (code PAYLOAD_TOO_LARGE)")
+NOT_JSON = error("Body is not application/json (code UNSUPPORTED_MEDIA_TYPE)")
+CONFLICT_UPDATE = error("The item kept changing under concurrent writers; retry (code CONCURRENT_UPDATE)")
+NO_CONTENT: Any = {"description": "Deleted"}
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Cursor = Annotated[str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH)]
+
+
+def _ok(model: type, description: str, status: int = 200) -> dict[int, Any]:
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+def contacts() -> ContactsApi:
+    deps: ContactsDeps = app.context["deps"]
+    return deps.contacts
+
+
+def tenant_id() -> str:
+    tenant: str = app.current_event.request_context.authorizer["tenantId"]
+    return tenant
+
+
+def caller() -> Caller:
+    authorizer = app.current_event.request_context.authorizer
+    return Caller(
+        tenant_id=authorizer["tenantId"],
+        member_id=authorizer["memberId"],
+        authorization=app.current_event.headers.get("Authorization"),
+    )
+
+
+def created[T](body: T) -> Response[T]:
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def no_content() -> Response[None]:
+    return Response(status_code=204, body=None)
+
+
+# ---------------------------------------------------------------------------------------------- tags
+
+
+@app.get(
+    "/api/tags",
+    summary="The tenant's tags by name, with their contact counts",
+    tags=["Tags"],
+    responses={**_ok(TagPageDto, "One page of tags"), 400: BAD_REQUEST},
+)
+def list_tags(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> TagPageDto:
+    return contacts().list_tags(tenant_id(), limit, cursor)
+
+
+@app.post(
+    "/api/tags",
+    summary="Create a tag (names are unique per tenant, case-insensitively)",
+    tags=["Tags"],
+    responses={
+        **_ok(TagDto, "The new tag", 201),
+        400: BAD_REQUEST,
+        409: error("A tag with this name exists (code TAG_EXISTS, tagId: the existing tag)"),
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
+)
+def create_tag(request: Annotated[TagNameRequest, Body()]) -> Response[TagDto]:
+    return created(contacts().create_tag(tenant_id(), request))
+
+
+@app.get(
+    "/api/tags/<tagId>",
+    summary="One tag with its contact count",
+    tags=["Tags"],
+    responses={**_ok(TagDto, "The tag"), 400: BAD_REQUEST, 404: NOT_FOUND},
+)
+def get_tag(tagId: Annotated[UUID, Path()]) -> TagDto:  # noqa: N803
+    return contacts().get_tag(tenant_id(), str(tagId))
+
+
+@app.patch(
+    "/api/tags/<tagId>",
+    summary="Rename a tag",
+    tags=["Tags"],
+    responses={
+        **_ok(TagDto, "The renamed tag"),
+        400: BAD_REQUEST,
+        404: NOT_FOUND,
+        409: error("Another tag has this name (TAG_EXISTS, tagId), or CONCURRENT_UPDATE"),
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
+)
+def rename_tag(tagId: Annotated[UUID, Path()], request: Annotated[TagNameRequest, Body()]) -> TagDto:  # noqa: N803
+    return contacts().rename_tag(tenant_id(), str(tagId), request)
+
+
+@app.delete(
+    "/api/tags/<tagId>",
+    summary="Delete a tag and its memberships (campaigns keep the id in their tagIds)",
+    tags=["Tags"],
+    responses={204: NO_CONTENT, 400: BAD_REQUEST, 404: NOT_FOUND, 409: CONFLICT_UPDATE},
+)
+def delete_tag(tagId: Annotated[UUID, Path()]) -> Response[None]:  # noqa: N803
+    contacts().delete_tag(tenant_id(), str(tagId))
+    return no_content()
+
+
+# ---------------------------------------------------------------------------------------------- contacts
+
+
+@app.get(
+    "/api/contacts",
+    summary="The tenant's contacts, filtered and paginated",
+    tags=["Contacts"],
+    responses={**_ok(ContactPageDto, "One page of contacts (a filtered page may be short)"), 400: BAD_REQUEST},
+)
+def list_contacts(
+    tag_id: Annotated[UUID | None, Query(alias="tagId")] = None,
+    phone: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_PHONE_LENGTH, description="Normalised like sending")
+    ] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description="Part of the name or number")
+    ] = None,
+    opted_out: Annotated[bool | None, Query(alias="optedOut")] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> ContactPageDto:
+    return contacts().list_contacts(
+        tenant_id(),
+        tag_id=str(tag_id) if tag_id else None,
+        phone=phone,
+        q=q,
+        opted_out=opted_out,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@app.post(
+    "/api/contacts",
+    summary="Create a contact (unique per tenant by its number in E.164)",
+    tags=["Contacts"],
+    responses={
+        **_ok(ContactDto, "The new contact", 201),
+        400: BAD_REQUEST,
+        404: error("A tag in tagIds does not exist (code NOT_FOUND)"),
+        409: error("A contact with this number exists (code CONTACT_EXISTS, contactId)"),
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
+)
+def create_contact(request: Annotated[ContactRequest, Body()]) -> Response[ContactDto]:
+    return created(contacts().create_contact(tenant_id(), request))
+
+
+@app.put(
+    "/api/contacts",
+    summary="Create a contact, or merge into the one with this number (tags added, name replaced when given)",
+    tags=["Contacts"],
+    responses={
+        **_ok(ContactDto, "Merged into the existing contact"),
+        **_ok(ContactDto, "Created", 201),
+        400: BAD_REQUEST,
+        404: error("A tag in tagIds does not exist (code NOT_FOUND)"),
+        409: CONFLICT_UPDATE,
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
+)
+def upsert_contact(request: Annotated[ContactRequest, Body()]) -> Response[ContactDto]:
+    was_created, contact = contacts().upsert_contact(tenant_id(), request)
+    return Response(status_code=201 if was_created else 200, content_type=content_types.APPLICATION_JSON, body=contact)
+
+
+@app.get(
+    "/api/contacts/<contactId>",
+    summary="One contact",
+    tags=["Contacts"],
+    responses={**_ok(ContactDto, "The contact"), 400: BAD_REQUEST, 404: NOT_FOUND},
+)
+def get_contact(contactId: Annotated[UUID, Path()]) -> ContactDto:  # noqa: N803
+    return contacts().get_contact(tenant_id(), str(contactId))
+
+
+@app.patch(
+    "/api/contacts/<contactId>",
+    summary="Change the name, add or remove tags, opt out or back in",
+    tags=["Contacts"],
+    responses={
+        **_ok(ContactDto, "The contact as changed"),
+        400: BAD_REQUEST,
+        404: error("No such contact, or a tag in addTagIds does not exist (code NOT_FOUND)"),
+        409: CONFLICT_UPDATE,
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
+)
+def update_contact(
+    contactId: Annotated[UUID, Path()],  # noqa: N803
+    request: Annotated[ContactPatchRequest, Body()],
+) -> ContactDto:
+    return contacts().update_contact(caller(), str(contactId), request)
+
+
+@app.delete(
+    "/api/contacts/<contactId>",
+    summary="Delete a contact and its tag memberships",
+    tags=["Contacts"],
+    responses={204: NO_CONTENT, 400: BAD_REQUEST, 404: NOT_FOUND, 409: CONFLICT_UPDATE},
+)
+def delete_contact(contactId: Annotated[UUID, Path()]) -> Response[None]:  # noqa: N803
+    contacts().delete_contact(tenant_id(), str(contactId))
+    return no_content()
+
+
+# ---------------------------------------------------------------------------------------------- imports
+
+
+@app.post(
+    "/api/contacts/imports",
+    summary="Import a small CSV sent as the body (Content-Type: text/csv; header phone,name,tags), at once",
+    description="Idempotent by number: importing the same file again changes nothing; tags merge. At most 1 MiB; "
+    "larger files go through POST /api/contacts/imports/uploads.",
+    tags=["Contacts"],
+    responses={
+        **_ok(ImportJobDto, "The finished import job, with its counts and rejected rows", 201),
+        400: error("No body, or a header without phone,name,tags (code VALIDATION_ERROR)"),
+        409: CONFLICT_UPDATE,
+        413: error("Body over 1 MiB (code PAYLOAD_TOO_LARGE): use an upload"),
+        415: error("Body is not text/csv (code UNSUPPORTED_MEDIA_TYPE)"),
+    },
+)
+def import_csv() -> Response[ImportJobDto]:
+    return created(contacts().import_csv(caller(), app.current_event.decoded_body or ""))
+
+
+@app.post(
+    "/api/contacts/imports/uploads",
+    summary="Start a large import: a job and a presigned URL to PUT the CSV to; the file is imported on arrival",
+    tags=["Contacts"],
+    responses={
+        **_ok(ImportUploadDto, "The job (AWAITING_UPLOAD) and where to upload", 201),
+        400: BAD_REQUEST,
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
+)
+def start_upload() -> Response[ImportUploadDto]:
+    return created(contacts().start_upload(caller()))
+
+
+@app.get(
+    "/api/contacts/imports/<jobId>",
+    summary="An import job: state, progress, counts, rejected rows with line numbers and reasons",
+    tags=["Contacts"],
+    responses={**_ok(ImportJobDto, "The import job"), 400: BAD_REQUEST, 404: NOT_FOUND},
+)
+def get_import(jobId: Annotated[UUID, Path()]) -> ImportJobDto:  # noqa: N803
+    return contacts().get_import(tenant_id(), str(jobId))
+
+
+# ---------------------------------------------------------------------------------------------- campaigns, credits
+
+
+@app.get(
+    "/api/messages/queues",
+    summary="The tenant's campaigns, newest first, with counts by status, credits and tags",
+    tags=["Status"],
+    responses={**_ok(CampaignPageDto, "One page of campaigns"), 400: BAD_REQUEST},
+)
+def list_campaigns(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> CampaignPageDto:
+    return contacts().list_campaigns(tenant_id(), limit, cursor)
+
+
+@app.get(
+    "/api/credits",
+    summary="The balance and the ledger, newest first (the balance is always the sum of the ledger)",
+    tags=["Credits"],
+    responses={
+        **_ok(CreditsDto, "Balance and one page of ledger entries"),
+        400: BAD_REQUEST,
+        403: error("The token's tenant no longer exists (code TENANT_NOT_FOUND)"),
+    },
+)
+def get_credits(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> CreditsDto:
+    return contacts().credits(tenant_id(), limit, cursor)
+
+
+# ---------------------------------------------------------------------------------------------- handlers
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: ContactsDeps | None = None) -> dict[str, Any]:
+    deps = deps or wiring.contacts_deps()
+    refused = body_refusal(event, deps.max_body_bytes, deps.max_import_body_bytes)
+    if refused is not None:
+        return refused
+    app.append_context(deps=deps)  # type: ignore[no-untyped-call]
+    return app.resolve(event, context)
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+def import_handler(event: dict[str, Any], context: LambdaContext, deps: ContactsDeps | None = None) -> dict[str, Any]:
+    """EventBridge `Object Created` from the imports bucket: import the uploaded file, once per job."""
+    deps = deps or wiring.contacts_deps()
+    key = str(event.get("detail", {}).get("object", {}).get("key", ""))
+    job = deps.contacts.process_upload(key)
+    if job is None:
+        logger.info("Upload ignored: not an import we are waiting for", extra={"key": key})
+        return {"status": "ignored"}
+    logger.info("Import finished", extra={"job_id": job.job_id, "status": job.status.value})
+    return {"jobId": job.job_id, "status": job.status.value}

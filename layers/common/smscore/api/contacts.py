@@ -1,0 +1,695 @@
+"""Tags, contacts, imports, the campaign list and credits at the HTTP edge: request/response models and use cases.
+
+Everything is scoped to the caller's tenant: another tenant's tag, contact or import job answers exactly like
+one that does not exist (404 NOT_FOUND), and every list cursor is bound to the tenant and filters that made it
+(smscore.api.pagination).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, Protocol
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from smscore.api.errors import domain_error_response
+from smscore.api.messages import QueueStatusDto, queue_status_of
+from smscore.api.middlewares import check_json_body
+from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerprint
+from smscore.dal.tables import DispatchRecord, LedgerRecord
+from smscore.domain.contacts import (
+    MAX_NAME_LENGTH,
+    MAX_TAG_NAME_LENGTH,
+    MAX_TAGS_PER_CONTACT,
+    ConsentSource,
+    Contact,
+    ContactChange,
+    ContactExists,
+    ContactFilters,
+    ContactNumber,
+    ContactStore,
+    CsvHeaderError,
+    ImportJob,
+    ImportReport,
+    ImportStatus,
+    Tag,
+    clean_tag_name,
+    import_contacts,
+    require_contact_number,
+    set_consent,
+)
+from smscore.domain.errors import (
+    DomainError,
+    FieldIssue,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    TenantNotFound,
+    UnsupportedMediaType,
+)
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 50
+MAX_PHONE_LENGTH = 32
+MAX_QUERY_LENGTH = 64
+
+
+class _Dto(BaseModel):
+    """camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+
+
+class _Request(_Dto):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True, extra="ignore")
+
+
+def _country(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from smscore.domain.phone import is_supported_country
+
+    if len(value) != 2 or not value.isalpha() or not is_supported_country(value):
+        raise ValueError("country must be an ISO 3166-1 alpha-2 code, such as CO")
+    return value.upper()
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+
+class TagDto(_Dto):
+    id: str
+    name: str
+    contact_count: int = Field(description="Contacts carrying the tag (a counter moved with every membership change)")
+    created_at: datetime
+
+
+class TagPageDto(_Dto):
+    items: list[TagDto]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
+
+
+class TagNameRequest(_Request):
+    """POST /api/tags and PATCH /api/tags/{tagId}."""
+
+    name: Annotated[str, Field(min_length=1, max_length=MAX_TAG_NAME_LENGTH, description="Unique per tenant, any case")]
+
+    @field_validator("name")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        try:
+            return clean_tag_name(value)
+        except InvalidRequest as exc:
+            raise ValueError(exc.details[0].message) from exc
+
+
+class ContactDto(_Dto):
+    id: str
+    phone: str = Field(description="E.164")
+    name: str | None = None
+    opted_out: bool
+    opted_out_at: datetime | None = None
+    tag_ids: list[str]
+    created_at: datetime
+    updated_at: datetime | None = None
+
+
+class ContactPageDto(_Dto):
+    items: list[ContactDto]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last. A filtered page may be short."
+    )
+
+
+TagIdList = Annotated[list[UUID], Field(max_length=MAX_TAGS_PER_CONTACT)]
+
+
+class ContactRequest(_Request):
+    """POST /api/contacts (create) and PUT /api/contacts (create or merge)."""
+
+    phone: Annotated[str, Field(min_length=1, max_length=MAX_PHONE_LENGTH, description="E.164, or national")]
+    name: Annotated[str | None, Field(max_length=MAX_NAME_LENGTH)] = None
+    tag_ids: TagIdList = Field(default_factory=list)
+    country: str | None = Field(
+        default=None, description="ISO 3166-1 alpha-2 code to read a national number; default: the tenant's"
+    )
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        return _country(value)
+
+    @field_validator("name")
+    @classmethod
+    def _trim(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
+
+
+class ContactPatchRequest(_Request):
+    """PATCH /api/contacts/{contactId}: only the fields present change; `"name": null` clears the name."""
+
+    name: Annotated[str | None, Field(max_length=MAX_NAME_LENGTH)] = None
+    add_tag_ids: TagIdList = Field(default_factory=list)
+    remove_tag_ids: TagIdList = Field(default_factory=list)
+    opted_out: bool | None = Field(
+        default=None, description="true: opt out (no SMS is sent to it any more), false: opt back in"
+    )
+
+
+class RejectedRowDto(_Dto):
+    line: int
+    reason: str
+
+
+class ImportJobDto(_Dto):
+    id: str
+    status: ImportStatus
+    source: Literal["body", "upload"]
+    created_at: datetime
+    updated_at: datetime
+    rows_processed: int = Field(description="Data rows read so far (imported + rejected)")
+    imported: int = Field(description="Valid rows written")
+    created: int = Field(description="New contacts")
+    updated: int = Field(description="Existing contacts given new tags or a new name")
+    unchanged: int = Field(description="Existing contacts the row added nothing to")
+    rejected: int
+    warned: int
+    rejected_rows: list[RejectedRowDto] = Field(description="The first 100 rejected rows")
+    warnings: list[RejectedRowDto] = Field(description="The first 100 rows imported with a warning (not_mobile)")
+    error: str | None = None
+
+
+class ImportUploadDto(_Dto):
+    job: ImportJobDto
+    upload_url: str = Field(description="PUT the CSV file here (Content-Type: text/csv) before expiresAt")
+    method: Literal["PUT"] = "PUT"
+    expires_at: datetime
+
+
+class CampaignPageDto(_Dto):
+    items: list[QueueStatusDto]
+    next_cursor: str | None = None
+
+
+class LedgerEntryDto(_Dto):
+    id: str
+    kind: Literal["TOPUP", "DEBIT", "REFUND"]
+    amount: int = Field(description="Credits: positive for top-ups and refunds, negative for debits")
+    queue_id: str | None = None
+    reason: str | None = None
+    created_at: datetime
+
+
+class CreditsDto(_Dto):
+    balance: int = Field(description="Current credits; always the sum of the whole ledger")
+    entries: list[LedgerEntryDto] = Field(description="Ledger entries, newest first")
+    next_cursor: str | None = None
+
+
+def tag_dto(tag: Tag) -> TagDto:
+    return TagDto(id=tag.tag_id, name=tag.name, contact_count=tag.contact_count, created_at=tag.created_at)
+
+
+def contact_dto(contact: Contact) -> ContactDto:
+    return ContactDto(
+        id=contact.contact_id,
+        phone=contact.phone,
+        name=contact.name,
+        opted_out=contact.opted_out,
+        opted_out_at=contact.opted_out_at,
+        tag_ids=sorted(contact.tag_ids),
+        created_at=contact.created_at,
+        updated_at=contact.updated_at,
+    )
+
+
+def job_dto(job: ImportJob) -> ImportJobDto:
+    report = job.report
+    return ImportJobDto(
+        id=job.job_id,
+        status=job.status,
+        source="upload" if job.source == "upload" else "body",
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        rows_processed=report.rows_processed,
+        imported=report.imported,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        rejected=report.rejected,
+        warned=report.warned,
+        rejected_rows=[RejectedRowDto(line=r.line, reason=r.reason) for r in report.rejected_rows],
+        warnings=[RejectedRowDto(line=r.line, reason=r.reason) for r in report.warnings],
+        error=job.error,
+    )
+
+
+def ledger_dto(record: LedgerRecord) -> LedgerEntryDto:
+    return LedgerEntryDto(
+        id=record.entry_id,
+        kind=record.kind,
+        amount=int(record.amount),
+        queue_id=record.queue_id,
+        reason=record.reason,
+        created_at=record.created_at,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- ports
+
+
+class ImportJobs(Protocol):
+    def create_job(
+        self,
+        tenant_id: str,
+        job_id: str,
+        *,
+        member_id: str,
+        source: str,
+        status: ImportStatus,
+        at: datetime,
+        object_key: str | None = None,
+    ) -> ImportJob: ...
+
+    def get_job(self, tenant_id: str, job_id: str) -> ImportJob | None: ...
+
+    def claim_job(self, tenant_id: str, job_id: str, at: datetime) -> bool: ...
+
+    def save_progress(
+        self,
+        tenant_id: str,
+        job_id: str,
+        report: ImportReport,
+        at: datetime,
+        status: ImportStatus | None = None,
+        error: str | None = None,
+    ) -> None: ...
+
+    def tenant_country(self, tenant_id: str) -> str | None: ...
+
+
+class ContactsStorePort(ContactStore, ImportJobs, Protocol):
+    """What the contacts function needs from storage (DynamoContactStore)."""
+
+
+class Uploads(Protocol):
+    """Where large CSV files are uploaded (the imports bucket)."""
+
+    def presigned_put(self, key: str, expires_in: int) -> str: ...
+
+    def size(self, key: str) -> int: ...
+
+    def lines(self, key: str) -> Iterable[str]: ...
+
+
+class AccountQueries(Protocol):
+    def campaigns(
+        self, tenant_id: str, limit: int, start_key: dict[str, str | int] | None
+    ) -> tuple[list[DispatchRecord], dict[str, str | int] | None]: ...
+
+    def balance(self, tenant_id: str) -> int | None: ...
+
+    def ledger(
+        self, tenant_id: str, limit: int, start_key: dict[str, str | int] | None
+    ) -> tuple[list[LedgerRecord], dict[str, str | int] | None]: ...
+
+
+class ConsentAccess(Protocol):
+    """The fresh access check (smscore.api.access.SpendingAccess) run before consent changes."""
+
+    def require(self, authorization: str | None, tenant_id: str, member_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Caller:
+    tenant_id: str
+    member_id: str
+    authorization: str | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------------------------------- use cases
+
+UPLOAD_PREFIX = "uploads/"
+
+
+def upload_key(tenant_id: str, job_id: str) -> str:
+    return f"{UPLOAD_PREFIX}{tenant_id}/{job_id}.csv"
+
+
+def parse_upload_key(key: str) -> tuple[str, str] | None:
+    """(tenant id, job id) of an upload key; None for anything we did not hand out."""
+    if not key.startswith(UPLOAD_PREFIX) or not key.endswith(".csv"):
+        return None
+    parts = key[len(UPLOAD_PREFIX) : -len(".csv")].split("/")
+    if len(parts) != 2:
+        return None
+    try:
+        return str(UUID(parts[0])), str(UUID(parts[1]))
+    except ValueError:
+        return None
+
+
+class ContactsApi:
+    """The use cases behind the contacts function's routes."""
+
+    def __init__(
+        self,
+        store: ContactsStorePort,
+        accounts: AccountQueries,
+        access: ConsentAccess,
+        uploads: Uploads | None = None,
+        *,
+        upload_ttl_seconds: int = 900,
+        max_upload_bytes: int = 50 * 1024 * 1024,
+        import_workers: int = 4,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._store = store
+        self._accounts = accounts
+        self._access = access
+        self._uploads = uploads
+        self._upload_ttl = upload_ttl_seconds
+        self._max_upload_bytes = max_upload_bytes
+        self._import_workers = import_workers
+        self._clock = clock
+
+    # -- tags
+    def list_tags(self, tenant_id: str, limit: int, cursor: str | None) -> TagPageDto:
+        fingerprint = filters_fingerprint("tags:by_name")
+        start = (
+            decode_cursor(
+                cursor,
+                tenant_id,
+                fingerprint,
+                key_attributes={"tenant_id", "tag_id", "name_key"},
+                partition={"tenant_id": tenant_id},
+            )
+            if cursor
+            else None
+        )
+        tags, next_key = self._store.list_tags(tenant_id, limit, start)
+        return TagPageDto(
+            items=[tag_dto(t) for t in tags],
+            next_cursor=encode_cursor(tenant_id, fingerprint, next_key) if next_key else None,
+        )
+
+    def create_tag(self, tenant_id: str, request: TagNameRequest) -> TagDto:
+        return tag_dto(self._store.create_tag(tenant_id, request.name, self._clock()))
+
+    def get_tag(self, tenant_id: str, tag_id: str) -> TagDto:
+        tag = self._store.get_tag(tenant_id, tag_id)
+        if tag is None:
+            raise NotFound("No tag with this id")
+        return tag_dto(tag)
+
+    def rename_tag(self, tenant_id: str, tag_id: str, request: TagNameRequest) -> TagDto:
+        return tag_dto(self._store.rename_tag(tenant_id, tag_id, request.name, self._clock()))
+
+    def delete_tag(self, tenant_id: str, tag_id: str) -> None:
+        if not self._store.delete_tag(tenant_id, tag_id):
+            raise NotFound("No tag with this id")
+
+    # -- contacts
+    def _number(self, tenant_id: str, raw: str, country: str | None, field_name: str = "phone") -> ContactNumber:
+        return require_contact_number(raw, country or self._store.tenant_country(tenant_id), field_name)
+
+    def list_contacts(
+        self,
+        tenant_id: str,
+        *,
+        tag_id: str | None,
+        phone: str | None,
+        q: str | None,
+        opted_out: bool | None,
+        limit: int,
+        cursor: str | None,
+    ) -> ContactPageDto:
+        e164 = self._number(tenant_id, phone, None).e164 if phone is not None else None
+        text = q.strip() if q is not None and q.strip() else None
+        filters = ContactFilters(tag_id=tag_id, e164=e164, text=text, opted_out=opted_out)
+        if e164 is not None:
+            plan, keys, partition = (
+                "by_phone",
+                {"tenant_id", "contact_id", "e164"},
+                {"tenant_id": tenant_id, "e164": e164},
+            )
+        elif tag_id is not None:
+            plan, keys = "by_tag", {"tag_key", "contact_id"}
+            partition = {"tag_key": f"{tenant_id}#{tag_id}"}
+        else:
+            plan, keys, partition = "by_tenant", {"tenant_id", "contact_id"}, {"tenant_id": tenant_id}
+        fingerprint = filters_fingerprint("contacts", plan, tag_id, e164, text, opted_out)
+        start = (
+            decode_cursor(cursor, tenant_id, fingerprint, key_attributes=keys, partition=partition) if cursor else None
+        )
+        contacts, next_key = self._store.list_contacts(tenant_id, filters, limit, start)
+        return ContactPageDto(
+            items=[contact_dto(c) for c in contacts],
+            next_cursor=encode_cursor(tenant_id, fingerprint, next_key) if next_key else None,
+        )
+
+    def get_contact(self, tenant_id: str, contact_id: str) -> ContactDto:
+        contact = self._store.get_contact(tenant_id, contact_id)
+        if contact is None:
+            raise NotFound("No contact with this id")
+        return contact_dto(contact)
+
+    def create_contact(self, tenant_id: str, request: ContactRequest) -> ContactDto:
+        number = self._number(tenant_id, request.phone, request.country)
+        tag_ids = frozenset(str(t) for t in request.tag_ids)
+        return contact_dto(self._store.create_contact(tenant_id, number, request.name, tag_ids, self._clock()))
+
+    def upsert_contact(self, tenant_id: str, request: ContactRequest) -> tuple[bool, ContactDto]:
+        """(created, contact): a new number is created; a known one gets the tags added and the name if given."""
+        try:
+            return True, self.create_contact(tenant_id, request)
+        except ContactExists as exists:
+            change = ContactChange(name=request.name, add_tag_ids=frozenset(str(t) for t in request.tag_ids))
+            updated = self._store.update_contact(tenant_id, exists.existing_id, change, self._clock())
+            return False, contact_dto(updated)
+
+    def update_contact(self, caller: Caller, contact_id: str, request: ContactPatchRequest) -> ContactDto:
+        tenant_id = caller.tenant_id
+        fields = request.model_fields_set
+        if self._store.get_contact(tenant_id, contact_id) is None:
+            raise NotFound("No contact with this id")
+        change = ContactChange(
+            name=request.name if "name" in fields else None,
+            clear_name="name" in fields and request.name is None,
+            add_tag_ids=frozenset(str(t) for t in request.add_tag_ids),
+            remove_tag_ids=frozenset(str(t) for t in request.remove_tag_ids),
+        )
+        both = change.add_tag_ids & change.remove_tag_ids
+        if both:
+            message = "a tag cannot be both added and removed"
+            raise InvalidRequest(f"Invalid request: addTagIds: {message}", details=[FieldIssue("addTagIds", message)])
+        if request.opted_out is not None:
+            # Consent changes re-check the token, member and terms now, not as the cached authorizer saw them.
+            self._access.require(caller.authorization, tenant_id, caller.member_id)
+        contact: Contact | None = None
+        if change != ContactChange() or "name" in fields:
+            contact = self._store.update_contact(tenant_id, contact_id, change, self._clock())
+        if request.opted_out is not None:
+            contact = set_consent(
+                self._store, tenant_id, contact_id, request.opted_out, ConsentSource.API, self._clock()
+            )
+        if contact is None:
+            contact = self._store.get_contact(tenant_id, contact_id)
+            if contact is None:
+                raise NotFound("No contact with this id")
+        return contact_dto(contact)
+
+    def delete_contact(self, tenant_id: str, contact_id: str) -> None:
+        if not self._store.delete_contact(tenant_id, contact_id):
+            raise NotFound("No contact with this id")
+
+    # -- imports
+    def import_csv(self, caller: Caller, text: str) -> ImportJobDto:
+        """A small CSV in the request body, imported at once: the answer is the finished job."""
+        tenant_id, at = caller.tenant_id, self._clock()
+        country = self._store.tenant_country(tenant_id)
+        report = ImportReport()
+        lines = text.lstrip("\ufeff").splitlines(keepends=True)
+        try:
+            import_contacts(self._store, tenant_id, country, lines, report, at, workers=self._import_workers)
+        except CsvHeaderError as exc:
+            raise InvalidRequest(f"Invalid request: body: {exc}", details=[FieldIssue("body", str(exc))]) from exc
+        job_id = str(uuid.uuid4())
+        self._store.create_job(
+            tenant_id, job_id, member_id=caller.member_id, source="body", status=ImportStatus.COMPLETED, at=at
+        )
+        self._store.save_progress(tenant_id, job_id, report, self._clock(), ImportStatus.COMPLETED)
+        return self.get_import(tenant_id, job_id)
+
+    def start_upload(self, caller: Caller) -> ImportUploadDto:
+        if self._uploads is None:
+            raise InvalidRequest("Large imports are not configured on this stack (no imports bucket)")
+        at, job_id = self._clock(), str(uuid.uuid4())
+        key = upload_key(caller.tenant_id, job_id)
+        job = self._store.create_job(
+            caller.tenant_id,
+            job_id,
+            member_id=caller.member_id,
+            source="upload",
+            status=ImportStatus.AWAITING_UPLOAD,
+            at=at,
+            object_key=key,
+        )
+        url = self._uploads.presigned_put(key, self._upload_ttl)
+        return ImportUploadDto(job=job_dto(job), upload_url=url, expires_at=at + timedelta(seconds=self._upload_ttl))
+
+    def get_import(self, tenant_id: str, job_id: str) -> ImportJobDto:
+        job = self._store.get_job(tenant_id, job_id)
+        if job is None:
+            raise NotFound("No import with this id")
+        return job_dto(job)
+
+    def process_upload(self, key: str, progress_every_rows: int = 2_000) -> ImportJob | None:
+        """Import an uploaded file (the S3 Object Created event). A key we did not hand out, or a job that is
+        not waiting for its upload (a repeated event), is ignored; a bad file ends the job FAILED."""
+        if self._uploads is None:
+            raise RuntimeError("process_upload needs the uploads adapter")
+        parsed = parse_upload_key(key)
+        if parsed is None:
+            return None
+        tenant_id, job_id = parsed
+        if not self._store.claim_job(tenant_id, job_id, self._clock()):
+            return None
+        report = ImportReport()
+        size = self._uploads.size(key)
+        if size > self._max_upload_bytes:
+            self._store.save_progress(
+                tenant_id,
+                job_id,
+                report,
+                self._clock(),
+                ImportStatus.FAILED,
+                error=f"file is {size} bytes; at most {self._max_upload_bytes} are accepted",
+            )
+            return self._store.get_job(tenant_id, job_id)
+        last_saved = [0]
+
+        def on_progress(current: ImportReport) -> None:
+            if current.rows_processed - last_saved[0] >= progress_every_rows:
+                last_saved[0] = current.rows_processed
+                self._store.save_progress(tenant_id, job_id, current, self._clock())
+
+        try:
+            import_contacts(
+                self._store,
+                tenant_id,
+                self._store.tenant_country(tenant_id),
+                self._uploads.lines(key),
+                report,
+                self._clock(),
+                workers=self._import_workers,
+                on_progress=on_progress,
+            )
+        except (CsvHeaderError, UnicodeDecodeError) as exc:
+            self._store.save_progress(tenant_id, job_id, report, self._clock(), ImportStatus.FAILED, error=str(exc))
+            return self._store.get_job(tenant_id, job_id)
+        self._store.save_progress(tenant_id, job_id, report, self._clock(), ImportStatus.COMPLETED)
+        return self._store.get_job(tenant_id, job_id)
+
+    # -- campaigns and credits
+    def list_campaigns(self, tenant_id: str, limit: int, cursor: str | None) -> CampaignPageDto:
+        fingerprint = filters_fingerprint("campaigns:by_tenant_created")
+        start = (
+            decode_cursor(
+                cursor,
+                tenant_id,
+                fingerprint,
+                key_attributes={"tenant_id", "created_at", "queue_id"},
+                partition={"tenant_id": tenant_id},
+            )
+            if cursor
+            else None
+        )
+        records, next_key = self._accounts.campaigns(tenant_id, limit, start)
+        return CampaignPageDto(
+            items=[queue_status_of(r) for r in records],
+            next_cursor=encode_cursor(tenant_id, fingerprint, next_key) if next_key else None,
+        )
+
+    def credits(self, tenant_id: str, limit: int, cursor: str | None) -> CreditsDto:
+        fingerprint = filters_fingerprint("credits:ledger")
+        start = (
+            decode_cursor(
+                cursor,
+                tenant_id,
+                fingerprint,
+                key_attributes={"tenant_id", "entry_id"},
+                partition={"tenant_id": tenant_id},
+            )
+            if cursor
+            else None
+        )
+        balance = self._accounts.balance(tenant_id)
+        if balance is None:
+            raise TenantNotFound("The token's tenant no longer exists")
+        entries, next_key = self._accounts.ledger(tenant_id, limit, start)
+        return CreditsDto(
+            balance=balance,
+            entries=[ledger_dto(e) for e in entries],
+            next_cursor=encode_cursor(tenant_id, fingerprint, next_key) if next_key else None,
+        )
+
+
+# ---------------------------------------------------------------------------------------------- body guard
+
+IMPORT_CSV_ROUTE = "/api/contacts/imports"
+CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv"})
+
+
+def _content_type(event: dict[str, Any]) -> str:
+    headers = event.get("headers") or {}
+    raw = next((str(value) for key, value in headers.items() if key.lower() == "content-type"), "")
+    return raw.split(";")[0].strip().lower()
+
+
+def check_csv_body(event: dict[str, Any], max_bytes: int) -> None:
+    """The CSV import route takes text/csv (415 otherwise) of at most `max_bytes` (413 otherwise)."""
+    body = event.get("body")
+    if not body:
+        return
+    content_type = _content_type(event)
+    if content_type not in CSV_MEDIA_TYPES:
+        raise UnsupportedMediaType(f"Send the file as text/csv, not {content_type or 'no Content-Type'}")
+    size = len(base64.b64decode(body)) if event.get("isBase64Encoded") else len(body.encode())
+    if size > max_bytes:
+        raise PayloadTooLarge(
+            f"The CSV is larger than {max_bytes} bytes: start an upload with POST /api/contacts/imports/uploads"
+        )
+
+
+def body_refusal(event: dict[str, Any], max_json_bytes: int, max_csv_bytes: int) -> dict[str, Any] | None:
+    """The error response for a body this function must not parse (wrong media type, too large), else None.
+
+    Runs before Powertools' validation, which would try form or multipart parsing on other media types.
+    """
+    route = event.get("resource") or event.get("path") or ""
+    try:
+        if event.get("httpMethod") == "POST" and route == IMPORT_CSV_ROUTE:
+            check_csv_body(event, max_csv_bytes)
+        else:
+            check_json_body(event, max_json_bytes)
+    except DomainError as refused:
+        response = domain_error_response(refused)
+        return {
+            "statusCode": response.status_code,
+            "headers": {"Content-Type": "application/json"},
+            "multiValueHeaders": {"Content-Type": ["application/json"]},
+            "body": response.body,
+            "isBase64Encoded": False,
+        }
+    return None

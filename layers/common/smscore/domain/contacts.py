@@ -1,0 +1,499 @@
+"""Contacts, tags and imports as plain logic: identity rules, CSV rows, consent, import job state.
+
+Decisions (README, "Contacts and tags"):
+- A contact is unique per tenant by its number in E.164. Its id is derived from that key (UUIDv5 of
+  `tenant#E.164`), so the natural key IS the primary key: two concurrent creates of one number write the same
+  item, and a conditional put lets exactly one of them win. The same id makes imports idempotent.
+- Tag names are unique per tenant case-insensitively (`casefold`); a guard item keyed by the folded name is
+  written in the same transaction as the tag, so concurrent creates (or renames) cannot both succeed.
+- Consent (opted out or not) changes in one place, `set_consent`, which the API uses today and the STOP/START
+  keyword handler will use: the contact and every copy of the flag on its tag memberships move together.
+- The CSV format is the one `smsctl contacts import` has always read (`phone,name,tags`).
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from itertools import chain
+from typing import Protocol
+
+from smscore.domain.errors import DomainError, FieldIssue, InvalidRequest, NotFound
+from smscore.domain.phone import normalise, valid_e164
+
+# ---------------------------------------------------------------------------------------------- identity rules
+
+# Fixed namespace: contact ids must stay the same across deployments and versions for imports to be idempotent.
+CONTACT_NAMESPACE = uuid.UUID("6f1f4f0e-7c1b-4d55-9b0a-3c2f3a8e9d41")
+MAX_TAG_NAME_LENGTH = 100
+MAX_NAME_LENGTH = 200
+MAX_TAGS_PER_CONTACT = 50  # keeps a consent change (contact + every membership) within one transaction
+
+
+class TagExists(DomainError):
+    """Another tag of the tenant has this name (case-insensitively); `tagId` names it."""
+
+    code = "TAG_EXISTS"
+
+    def __init__(self, existing_id: str) -> None:
+        super().__init__("A tag with this name already exists", tagId=existing_id)
+        self.existing_id = existing_id
+
+
+class ContactExists(DomainError):
+    """The tenant already has a contact with this number (in E.164); `contactId` names it."""
+
+    code = "CONTACT_EXISTS"
+
+    def __init__(self, existing_id: str) -> None:
+        super().__init__("A contact with this phone number already exists", contactId=existing_id)
+        self.existing_id = existing_id
+
+
+class ConcurrentUpdate(DomainError):
+    """The item kept changing under us (other writers won every retry); nothing of this request was written."""
+
+    code = "CONCURRENT_UPDATE"
+
+
+def contact_id_for(tenant_id: str, e164: str) -> str:
+    """The id of the tenant's contact for this number: the same on every call, so the key itself is unique."""
+    return str(uuid.uuid5(CONTACT_NAMESPACE, f"{tenant_id}#{e164}"))
+
+
+def tag_name_key(name: str) -> str:
+    return name.strip().casefold()
+
+
+def _invalid(field_name: str, message: str) -> InvalidRequest:
+    return InvalidRequest(f"Invalid request: {field_name}: {message}", details=[FieldIssue(field_name, message)])
+
+
+def clean_tag_name(name: str, field_name: str = "name") -> str:
+    cleaned = name.strip()
+    if not cleaned:
+        raise _invalid(field_name, "tag name must not be blank")
+    if len(cleaned) > MAX_TAG_NAME_LENGTH:
+        raise _invalid(field_name, f"tag name must be at most {MAX_TAG_NAME_LENGTH} characters")
+    if any(ch in cleaned for ch in ";\r\n"):
+        raise _invalid(field_name, "tag name must not contain ';' or line breaks (the CSV tag separator)")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class ContactNumber:
+    e164: str
+    mobile: bool  # False: a valid number that cannot receive SMS (a landline); kept, skipped at send time
+
+
+def contact_number(raw: str, country: str | None) -> ContactNumber | None:
+    """The E.164 key of a typed number (national numbers read in `country`); None when it is not a number."""
+    checked = normalise(raw, country)
+    if checked.e164 is not None:
+        return ContactNumber(checked.e164, mobile=True)
+    if checked.reason == "not_mobile":
+        e164 = valid_e164(raw, country)
+        if e164 is not None:
+            return ContactNumber(e164, mobile=False)
+    return None
+
+
+def require_contact_number(raw: str, country: str | None, field_name: str = "phone") -> ContactNumber:
+    number = contact_number(raw, country)
+    if number is None:
+        where = f"in {country}" if country else "(no default country: write it as +<country code>...)"
+        raise _invalid(field_name, f"phone is not a valid number {where}")
+    return number
+
+
+# ---------------------------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Tag:
+    tag_id: str
+    name: str
+    contact_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Contact:
+    contact_id: str
+    phone: str  # E.164 (as entered for contacts written before the contacts API)
+    name: str | None
+    opted_out: bool
+    tag_ids: frozenset[str]
+    created_at: datetime
+    updated_at: datetime | None = None
+    opted_out_at: datetime | None = None
+    consent_source: str | None = None
+
+
+class ConsentSource(StrEnum):
+    API = "api"
+    KEYWORD = "keyword"  # STOP / START replies (compliance)
+    IMPORT = "import"
+
+
+@dataclass(frozen=True)
+class ContactFilters:
+    tag_id: str | None = None
+    e164: str | None = None
+    text: str | None = None  # `q`: case-insensitive substring of the name or the number
+    opted_out: bool | None = None
+
+
+@dataclass(frozen=True)
+class ContactChange:
+    """A PATCH: only what is set changes."""
+
+    name: str | None = None
+    clear_name: bool = False
+    add_tag_ids: frozenset[str] = frozenset()
+    remove_tag_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class MergeRow:
+    """One contact an import writes: created if new, otherwise tags added and name replaced when given."""
+
+    e164: str
+    name: str | None
+    tag_ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+Page = tuple[list["Tag"], dict[str, str | int] | None]
+
+
+class ContactStore(Protocol):
+    """Persistence of tags, contacts and memberships; DynamoContactStore in production, a fake in unit tests."""
+
+    def create_tag(self, tenant_id: str, name: str, at: datetime) -> Tag:
+        """Raises TagExists with the holder's id when the folded name is taken."""
+        ...
+
+    def ensure_tags(self, tenant_id: str, names: Sequence[str], at: datetime) -> dict[str, str]:
+        """Folded name -> id for every name, creating the missing ones (race-safe, like create_tag)."""
+        ...
+
+    def get_tag(self, tenant_id: str, tag_id: str) -> Tag | None: ...
+
+    def list_tags(
+        self, tenant_id: str, limit: int, start_key: dict[str, str | int] | None
+    ) -> tuple[list[Tag], dict[str, str | int] | None]: ...
+
+    def rename_tag(self, tenant_id: str, tag_id: str, name: str, at: datetime) -> Tag:
+        """Raises NotFound, or TagExists when another tag holds the new name."""
+        ...
+
+    def delete_tag(self, tenant_id: str, tag_id: str) -> bool:
+        """Remove the tag, its name guard and every membership (contacts lose the tag id). False: no such tag."""
+        ...
+
+    def create_contact(
+        self, tenant_id: str, number: ContactNumber, name: str | None, tag_ids: frozenset[str], at: datetime
+    ) -> Contact:
+        """Raises ContactExists when the number is taken; NotFound when a tag does not exist."""
+        ...
+
+    def get_contact(self, tenant_id: str, contact_id: str) -> Contact | None: ...
+
+    def list_contacts(
+        self, tenant_id: str, filters: ContactFilters, limit: int, start_key: dict[str, str | int] | None
+    ) -> tuple[list[Contact], dict[str, str | int] | None]: ...
+
+    def update_contact(self, tenant_id: str, contact_id: str, change: ContactChange, at: datetime) -> Contact:
+        """Raises NotFound for a missing contact or tag."""
+        ...
+
+    def set_opted_out(self, tenant_id: str, contact_id: str, opted_out: bool, source: str, at: datetime) -> Contact:
+        """The contact's flag and every membership copy, in one transaction. Raises NotFound."""
+        ...
+
+    def delete_contact(self, tenant_id: str, contact_id: str) -> bool: ...
+
+    def merge_contacts(self, tenant_id: str, rows: Sequence[MergeRow], at: datetime) -> MergeCounts:
+        """Create-or-merge a chunk of distinct numbers; tag counts move with the memberships."""
+        ...
+
+
+def set_consent(
+    store: ContactStore, tenant_id: str, contact_id: str, opted_out: bool, source: ConsentSource, at: datetime
+) -> Contact:
+    """The one way consent changes (API today, STOP/START keywords later): the send path reads the membership
+    copies, so the contact and all of them move together; an opted-out contact is never sent to."""
+    return store.set_opted_out(tenant_id, contact_id, opted_out, source.value, at)
+
+
+def set_consent_by_number(
+    store: ContactStore,
+    tenant_id: str,
+    raw_number: str,
+    country: str | None,
+    opted_out: bool,
+    source: ConsentSource,
+    at: datetime,
+) -> Contact:
+    """For the keyword handler, which knows a number, not a contact id."""
+    number = require_contact_number(raw_number, country)
+    contact_id = contact_id_for(tenant_id, number.e164)
+    if store.get_contact(tenant_id, contact_id) is None:
+        raise NotFound("No contact with this number")
+    return set_consent(store, tenant_id, contact_id, opted_out, source, at)
+
+
+# ---------------------------------------------------------------------------------------------- CSV rows
+
+REQUIRED_COLUMNS = ("phone", "name", "tags")
+TAG_SEPARATOR = ";"
+
+
+class CsvHeaderError(ValueError):
+    """The file cannot be imported at all (empty, or the header lacks a required column)."""
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    line: int
+    phone: str  # as typed
+    name: str | None
+    tags: list[str]
+    warning: str | None = None  # e.g. "not_mobile": imported, but no SMS will reach it
+    e164: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    line: int
+    reason: str
+
+
+def split_tags(cell: str) -> list[str]:
+    """Tag names of a cell, trimmed, without blanks or case-insensitive repeats, in first-seen order."""
+    seen: dict[str, str] = {}
+    for part in cell.split(TAG_SEPARATOR):
+        name = part.strip()
+        if name and name.casefold() not in seen:
+            seen[name.casefold()] = name
+    return list(seen.values())
+
+
+def _header_positions(header: list[str]) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    for index, column in enumerate(header):
+        key = column.strip().lstrip("\ufeff").lower()
+        if key in REQUIRED_COLUMNS:
+            if key in positions:
+                raise CsvHeaderError(f"header repeats the column {key!r}")
+            positions[key] = index
+    missing = [c for c in REQUIRED_COLUMNS if c not in positions]
+    if missing:
+        raise CsvHeaderError(
+            f"header must contain the columns {','.join(REQUIRED_COLUMNS)}; missing: {', '.join(missing)}"
+        )
+    return positions
+
+
+def validate_row(
+    line: int, fields: list[str], positions: dict[str, int], width: int, country: str | None
+) -> ContactRow | RejectedRow:
+    """One data row checked against the header and the tenant's default country.
+
+    A valid number that cannot receive SMS (a landline) is imported with a `not_mobile` warning: the address
+    book is the tenant's, numbering metadata changes, and the send path skips it without charging.
+    """
+    if len(fields) != width:
+        return RejectedRow(line, f"expected {width} columns, found {len(fields)}")
+    phone = fields[positions["phone"]].strip()
+    if not phone:
+        return RejectedRow(line, "phone is missing")
+    number = contact_number(phone, country)
+    if number is None:
+        where = f"in {country}" if country else "(no default country: write it as +<country code>...)"
+        return RejectedRow(line, f"phone is not a valid number {where}")
+    warning = None if number.mobile else "not_mobile: imported, but this number cannot receive SMS"
+    name = fields[positions["name"]].strip() or None
+    if name is not None and len(name) > MAX_NAME_LENGTH:
+        return RejectedRow(line, f"name is longer than {MAX_NAME_LENGTH} characters")
+    tags = split_tags(fields[positions["tags"]])
+    if any(len(t) > MAX_TAG_NAME_LENGTH for t in tags):
+        return RejectedRow(line, f"tag name longer than {MAX_TAG_NAME_LENGTH} characters")
+    if len(tags) > MAX_TAGS_PER_CONTACT:
+        return RejectedRow(line, f"more than {MAX_TAGS_PER_CONTACT} tags")
+    return ContactRow(line, phone, name, tags, warning, number.e164)
+
+
+def parse_contacts(lines: Iterable[str], country: str | None) -> Iterator[ContactRow | RejectedRow]:
+    """Rows of a contacts CSV, each either importable or rejected with its (1-based) line number and reason.
+
+    Raises CsvHeaderError before yielding anything when the header is missing or incomplete.
+    """
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CsvHeaderError("file is empty: expected a header phone,name,tags") from None
+    except csv.Error as exc:
+        raise CsvHeaderError(f"header is not valid CSV: {exc}") from None
+    positions = _header_positions(header)
+    width = len(header)
+    while True:
+        line = reader.line_num + 1  # a quoted field may span lines: report where the record starts
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield RejectedRow(line, f"not valid CSV: {exc}")
+            continue
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue  # blank line
+        yield validate_row(line, fields, positions, width, country)
+
+
+# ---------------------------------------------------------------------------------------------- import jobs
+
+
+class ImportStatus(StrEnum):
+    AWAITING_UPLOAD = "AWAITING_UPLOAD"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+@dataclass
+class ImportReport:
+    """Counts and the first `limit` rejected rows / warnings, so a 100,000-row file gives a readable answer."""
+
+    limit: int = 100
+    imported: int = 0  # valid rows written (created + updated + unchanged, repeats of a number included)
+    rejected: int = 0
+    warned: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected_rows: list[RejectedRow] = field(default_factory=list)
+    warnings: list[RejectedRow] = field(default_factory=list)
+
+    @property
+    def rows_processed(self) -> int:
+        return self.imported + self.rejected
+
+    def reject(self, row: RejectedRow) -> None:
+        self.rejected += 1
+        if len(self.rejected_rows) < self.limit:
+            self.rejected_rows.append(row)
+
+    def warn(self, row: ContactRow) -> None:
+        self.warned += 1
+        if row.warning and len(self.warnings) < self.limit:
+            self.warnings.append(RejectedRow(row.line, row.warning))
+
+    def add(self, counts: MergeCounts, rows: int) -> None:
+        self.imported += rows
+        self.created += counts.created
+        self.updated += counts.updated
+        self.unchanged += counts.unchanged
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    job_id: str
+    status: ImportStatus
+    source: str  # "body" | "upload"
+    created_at: datetime
+    updated_at: datetime
+    report: ImportReport
+    error: str | None = None
+
+
+def merge_rows(rows: Sequence[ContactRow], tag_ids: dict[str, str]) -> list[MergeRow]:
+    """One MergeRow per distinct number of a chunk: repeats merge their tags, the last name given wins."""
+    merged: dict[str, MergeRow] = {}
+    for row in rows:
+        assert row.e164 is not None  # parse_contacts sets it on every accepted row
+        tags = frozenset(tag_ids[name.casefold()] for name in row.tags)
+        previous = merged.get(row.e164)
+        if previous is None:
+            merged[row.e164] = MergeRow(row.e164, row.name, tags)
+        else:
+            merged[row.e164] = MergeRow(row.e164, row.name or previous.name, previous.tag_ids | tags)
+    return list(merged.values())
+
+
+IMPORT_CHUNK_ROWS = 40  # distinct numbers per write: one transaction of contacts + memberships + tag counts
+
+
+def import_contacts(
+    store: ContactStore,
+    tenant_id: str,
+    country: str | None,
+    lines: Iterable[str],
+    report: ImportReport,
+    at: datetime,
+    *,
+    workers: int = 4,
+    chunk_rows: int = IMPORT_CHUNK_ROWS,
+    on_progress: Callable[[ImportReport], None] | None = None,
+) -> ImportReport:
+    """Validate and write every row: idempotent by number (a second run changes nothing), tags merged.
+
+    Tag names are resolved on this thread before a chunk goes to a worker, so workers never race on a name
+    (and concurrent imports are settled by the tag name guard). Raises CsvHeaderError before writing anything.
+    """
+    tag_ids: dict[str, str] = {}
+    in_flight: deque[tuple[Future[MergeCounts], int]] = deque()
+
+    def settle(future: Future[MergeCounts], rows: int) -> None:
+        report.add(future.result(), rows)
+        if on_progress is not None:
+            on_progress(report)
+
+    def submit(pool: ThreadPoolExecutor, chunk: list[ContactRow]) -> None:
+        wanted = {name.casefold(): name for row in chunk for name in row.tags if name.casefold() not in tag_ids}
+        missing = list(wanted.values())
+        if missing:
+            tag_ids.update(store.ensure_tags(tenant_id, missing, at))
+        in_flight.append((pool.submit(store.merge_contacts, tenant_id, merge_rows(chunk, tag_ids), at), len(chunk)))
+        while len(in_flight) > workers * 2:
+            settle(*in_flight.popleft())
+
+    rows = parse_contacts(lines, country)
+    first = next(rows, None)  # the header is read (and refused) before any worker starts
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        chunk: list[ContactRow] = []
+        numbers: set[str] = set()
+        try:
+            for row in chain([first] if first is not None else [], rows):
+                if isinstance(row, RejectedRow):
+                    report.reject(row)
+                    continue
+                if row.warning:
+                    report.warn(row)
+                chunk.append(row)
+                numbers.add(row.e164 or "")
+                if len(numbers) >= chunk_rows:
+                    submit(pool, chunk)
+                    chunk, numbers = [], set()
+            if chunk:
+                submit(pool, chunk)
+            while in_flight:
+                settle(*in_flight.popleft())
+        finally:
+            for future, _ in in_flight:
+                future.cancel()
+    return report
