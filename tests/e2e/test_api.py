@@ -144,22 +144,54 @@ def test_a_handler_error_passes_through_the_gateway(local_stack: LocalStackProce
     assert response.body["code"] == "VALIDATION_ERROR"
 
 
-def test_the_authorizer_decision_is_cached_per_token_for_the_ttl(
-    local_stack: LocalStackProcess, admin: DynamoAdminStore
-) -> None:
-    # API Gateway keeps a token's policy for ReauthorizeEvery seconds (AuthorizerCacheTtl, 300 by default),
-    # so revoking a token takes up to that long to bite. This test documents that window.
+def _cached_member(
+    local_stack: LocalStackProcess, admin: DynamoAdminStore, label: str
+) -> tuple[str, str, dict[str, object]]:
+    """A tenant of its own with one contact, and a member's token whose Allow the gateway has cached (it was
+    used once, for a GET): (tenant id, token, a payload that would charge 1 credit)."""
     if local_stack.api.authorizer_ttl_seconds == 0:
         pytest.skip("AuthorizerCacheTtl is 0: every request is authorized afresh")
-    # Given a token that has been used once successfully
-    member = admin.create_member(local_stack.seed["tenantId"], f"cached-{uuid.uuid4().hex[:8]}@demo.test", True)
-    assert local_stack.send(member.token.token, no_one_payload()).status == 200
-    # When it is revoked and used again within the TTL
-    admin.revoke_token(member.token.prefix)
-    response = local_stack.send(member.token.token, no_one_payload())
-    # Then the cached Allow still applies
-    assert response.status == 200
-    assert response.body == {"queueId": "", "channel": "sms", "messages": []}
+    tenant_id = admin.create_tenant(f"{label} shop", credits=10, default_country="CO")
+    admin.add_contacts(tenant_id, [ContactInput(phone="3001234567", tag_names=["vip"])])
+    (tag,) = admin.tags(tenant_id)
+    token = admin.create_member(tenant_id, f"{label}@shop.test", accept_terms=True).token.token
+    assert local_stack.call("GET", "/api/messages", token=token).status == 200
+    return tenant_id, token, {"message": "Hola", "tagIds": [tag.tag_id]}
+
+
+def test_a_revoked_token_stops_spending_at_once_and_reads_until_the_cache_expires(
+    local_stack: LocalStackProcess, admin: DynamoAdminStore
+) -> None:
+    # API Gateway keeps a token's policy for ReauthorizeEvery seconds (AuthorizerCacheTtl, 300 by default).
+    # Reading routes live with that window; the send route re-reads the token on every request.
+    tenant_id, token, payload = _cached_member(local_stack, admin, "revoked")
+    # When the token is revoked within the TTL
+    admin.revoke_token(token[:12])
+    # Then a send is refused at once, and nothing is charged
+    response = local_stack.send(token, payload)
+    assert (response.status, response.body["code"]) == (401, "UNAUTHORIZED")
+    assert balance(admin, tenant_id) == 10 == ledger_sum(admin, tenant_id)
+    # And a read still answers from the cached policy (the documented window for read-only routes)
+    assert local_stack.call("GET", "/api/messages", token=token).status == 200
+
+
+def test_new_terms_stop_spending_at_once_whatever_the_cached_policy(
+    local_stack: LocalStackProcess, admin: DynamoAdminStore
+) -> None:
+    tenant_id, token, payload = _cached_member(local_stack, admin, "terms")
+    current = admin.current_terms_version()
+    assert current is not None
+    # When new terms are published while the token's Allow is cached
+    admin.publish_terms(f"{current}-rev-{uuid.uuid4().hex[:6]}")
+    try:
+        response = local_stack.send(token, payload)
+    finally:
+        admin.publish_terms(current)  # the other tests' members accepted this version
+    # Then the POST is 403 TERMS_NOT_ACCEPTED at once, and nothing is charged
+    assert (response.status, response.body["code"]) == (403, "TERMS_NOT_ACCEPTED")
+    assert balance(admin, tenant_id) == 10 == ledger_sum(admin, tenant_id)
+    # And with the terms back as they were, the same token spends again
+    assert local_stack.send(token, payload).status == 201
 
 
 def test_sixteen_concurrent_requests_never_overspend(local_stack: LocalStackProcess, admin: DynamoAdminStore) -> None:
