@@ -2,8 +2,9 @@
 
 Every function with Api events in template.yaml is imported and its resolver's schema merged. The
 template then decides what the resolvers cannot know: which routes sit behind the bearer-token
-authorizer (security + the gateway's 401) and which do not. Request validation errors are answered
-400 by smscore.api.errors, so Powertools' default 422 entries are dropped.
+authorizer (security + the gateway's 401, 403 and 500) and which do not, and adds the gateway's 504. Request
+validation errors are answered 400 by smscore.api.errors, so Powertools' default 422 entries (the ones whose
+schema is its HTTPValidationError) are dropped; a 422 a route declares itself stays.
 
     python -m smsdev.openapi_doc          # rewrite openapi.json
     python -m smsdev.openapi_doc --check  # exit 1 when openapi.json differs from the code
@@ -35,6 +36,15 @@ TERMS_NOT_ACCEPTED = {
     "description": "The member has not accepted the current terms (answered by API Gateway)",
     "content": {"application/json": {"schema": ERROR_REF}},
 }
+AUTHORIZER_FAILURE = {
+    "description": "The authorizer itself failed (code AUTHORIZER_FAILURE, answered by API Gateway)",
+    "content": {"application/json": {"schema": ERROR_REF}},
+}
+GATEWAY_TIMEOUT = {
+    "description": "The function did not answer within API Gateway's 29 s (code GATEWAY_TIMEOUT)",
+    "content": {"application/json": {"schema": ERROR_REF}},
+}
+POWERTOOLS_VALIDATION_ERROR = "#/components/schemas/HTTPValidationError"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
@@ -76,12 +86,16 @@ def build() -> dict[str, Any]:
             if key not in routes:
                 raise SystemExit(f"{method.upper()} {path} is handled but not declared in template.yaml")
             documented.add(key)
-            operation["responses"].pop("422", None)
+            responses = operation["responses"]
+            if POWERTOOLS_VALIDATION_ERROR in json.dumps(responses.get("422", {})):
+                del responses["422"]
+            responses.setdefault("504", GATEWAY_TIMEOUT)
             if routes[key]:
                 operation["security"] = [{BEARER: []}]
-                operation["responses"].setdefault("401", UNAUTHORIZED)
+                responses.setdefault("401", UNAUTHORIZED)
+                responses.setdefault("500", AUTHORIZER_FAILURE)
                 if method != "get":  # members who have not accepted the terms may only read
-                    operation["responses"].setdefault("403", TERMS_NOT_ACCEPTED)
+                    responses.setdefault("403", TERMS_NOT_ACCEPTED)
             else:
                 operation["security"] = []
     missing = set(routes) - documented
