@@ -1,12 +1,23 @@
-"""Fixtures that give a tenant, a member and tagged contacts on the in-process moto stack."""
+"""Fixtures that give a tenant, a member and tagged contacts on the in-process moto stack, and (for smsctl,
+which talks HTTP like a developer's shell) an empty local-stack account on moto's HTTP server."""
 
 from __future__ import annotations
 
+import json
+import socket
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
+import boto3
 import pytest
+from moto.server import ThreadedMotoServer
 
+from smsdev import cli, targets
 from smsdev.admin_store import ContactInput, DynamoAdminStore
+from smsdev.provision import create_buckets, create_queues, create_tables
+from smsdev.template import LocalNames
 from tests.conftest import Stack
 
 
@@ -49,3 +60,68 @@ def make_campaign(admin: DynamoAdminStore, credits: int = 1000, country: str | N
 @pytest.fixture
 def campaign(admin: DynamoAdminStore) -> Campaign:
     return make_campaign(admin)
+
+
+# ---------------------------------------------------------------------------------------------- smsctl over HTTP
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@dataclass
+class LocalEndpointStack:
+    """The template's resources on moto's HTTP server, named as `make dev` names them."""
+
+    endpoint: str
+    names: LocalNames
+    queue_urls: dict[str, str]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name="us-east-1", endpoint_url=self.endpoint)
+
+
+@pytest.fixture
+def local(moto_server: str, aws_env: None, monkeypatch: pytest.MonkeyPatch) -> LocalEndpointStack:
+    """An empty account on the server with the template's tables, queues and buckets; LOCAL_AWS_PORT points at it."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()
+    names = LocalNames(stack_name=targets.LOCAL_STACK_NAME, endpoint=moto_server)
+    stack = LocalEndpointStack(moto_server, names, {})
+    create_tables(stack.client("dynamodb"), names)
+    stack.queue_urls = create_queues(stack.client("sqs"), names)
+    create_buckets(stack.client("s3"), names)
+    monkeypatch.setenv("LOCAL_AWS_PORT", moto_server.rsplit(":", 1)[1])
+    return stack
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def smsctl(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
+    """`smsctl ARGV` in this process (stdout is not a terminal here, so the output is JSON)."""
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
+def ok(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    result = smsctl(capsys, *argv)
+    assert result.code == 0, result.err
+    return result.json

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from click.testing import CliRunner
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from smscore.api.authorization import Unauthorized, authorize
 from smscore.dal.identity_store import DynamoIdentityStore
@@ -25,71 +22,11 @@ from smscore.domain.auth import hash_token
 from smsdev import cli, targets
 from smsdev.provision import create_queues, create_tables
 from smsdev.template import LocalNames, Resolver, load_template
+from tests.integration.conftest import LocalEndpointStack, free_port, ok, smsctl
 
 SMSCTL = Path(sys.executable).with_name("smsctl")
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api0/v1/POST/messages/send-by-tags"
 NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"  # well formed, names nothing
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.out)
-        return data
-
-
-@dataclass
-class LocalStack:
-    endpoint: str
-    names: LocalNames
-    queue_urls: dict[str, str]
-
-    def client(self, service: str) -> Any:
-        return boto3.client(service, region_name="us-east-1", endpoint_url=self.endpoint)
-
-
-@pytest.fixture
-def local(moto_server: str, aws_env: None, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
-    """An empty account on the server with the template's tables and queues, named as `make dev` names them."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()
-    names = LocalNames(stack_name=targets.LOCAL_STACK_NAME, endpoint=moto_server)
-    stack = LocalStack(moto_server, names, {})
-    create_tables(stack.client("dynamodb"), names)
-    stack.queue_urls = create_queues(stack.client("sqs"), names)
-    monkeypatch.setenv("LOCAL_AWS_PORT", moto_server.rsplit(":", 1)[1])
-    return stack
-
-
-def smsctl(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
-    code = cli.main(list(argv))
-    captured = capsys.readouterr()
-    return Result(code, captured.out, captured.err)
-
-
-def ok(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    result = smsctl(capsys, *argv)
-    assert result.code == 0, result.err
-    return result.json
 
 
 def access_of(token: str) -> str:
@@ -108,7 +45,7 @@ def write_csv(tmp_path: Path, text: str) -> Path:
 
 
 def test_round_trip_tenant_member_credits_contacts_tags(
-    local: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    local: LocalEndpointStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     # Given a tenant in Colombia with 100 credits
     tenant = ok(capsys, "tenant", "create", "--name", "Acme", "--credits", "100", "--country", "co")
@@ -164,7 +101,7 @@ def test_round_trip_tenant_member_credits_contacts_tags(
 
     # And memberships are readable with one Query per tag
     vip = {m.phone for m in TagMemberRecord.query(TagMemberRecord.key_for(tenant_id, tag_ids["vip"]))}
-    assert vip == {"3001234567", "+57 300 123 4568"}
+    assert vip == {"+573001234567", "+573001234568"}  # in E.164, as the contacts API stores them
 
     # And tags list shows each tag once with its contact count
     listed = ok(capsys, "tags", "list", "--tenant", tenant_id)["tags"]
@@ -172,7 +109,7 @@ def test_round_trip_tenant_member_credits_contacts_tags(
 
 
 def test_revoked_token_is_denied_and_new_terms_need_acceptance(
-    local: LocalStack, capsys: pytest.CaptureFixture[str]
+    local: LocalEndpointStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given two members who accepted terms v1
     ok(capsys, "terms", "publish", "--version", "v1")
@@ -203,7 +140,7 @@ def test_revoked_token_is_denied_and_new_terms_need_acceptance(
 
 
 def test_dlq_replay_moves_messages_back_to_the_delivery_queue(
-    local: LocalStack, capsys: pytest.CaptureFixture[str]
+    local: LocalEndpointStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given five dead-lettered delivery batches, one with a message attribute
     sqs = local.client("sqs")
@@ -232,7 +169,9 @@ def test_dlq_replay_moves_messages_back_to_the_delivery_queue(
     assert "Messages" not in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)
 
 
-def test_outbox_lists_sandbox_records_newest_first(local: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+def test_outbox_lists_sandbox_records_newest_first(
+    local: LocalEndpointStack, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given three records of the sandbox provider
     from datetime import UTC, datetime, timedelta
 
@@ -252,6 +191,11 @@ def test_outbox_lists_sandbox_records_newest_first(local: LocalStack, capsys: py
     assert shown["count"] == 2
     assert [(i["messageId"], i["body"]) for i in shown["items"]] == [("m2", "hello 2"), ("m1", "hello 1")]
 
+    # And --recipient keeps only what went to that number (written in any international form)
+    OutboxRecord("m9", provider_message_id="p9", recipient="+573109998877", body="other", sent_at=start).save()
+    only = ok(capsys, "outbox", "--recipient", "+57 310 999 8877")
+    assert [i["messageId"] for i in only["items"]] == ["m9"]
+
 
 @pytest.mark.parametrize(
     ("argv", "message"),
@@ -265,7 +209,7 @@ def test_outbox_lists_sandbox_records_newest_first(local: LocalStack, capsys: py
     ],
 )
 def test_domain_errors_exit_1_with_a_message_and_no_output(
-    local: LocalStack, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+    local: LocalEndpointStack, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     # When a command names something that does not exist
     result = smsctl(capsys, *argv)
@@ -289,7 +233,7 @@ def test_domain_errors_exit_1_with_a_message_and_no_output(
     ],
 )
 def test_usage_errors_exit_2_and_persist_nothing(
-    local: LocalStack, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+    local: LocalEndpointStack, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     # When the arguments are malformed
     result = smsctl(capsys, *argv)
@@ -301,7 +245,7 @@ def test_usage_errors_exit_2_and_persist_nothing(
 
 
 def test_import_with_an_incomplete_header_is_refused_before_writing(
-    local: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    local: LocalEndpointStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     # Given a tenant and a CSV whose header lacks the tags column
     tenant_id = ok(capsys, "tenant", "create", "--name", "Acme", "--credits", "0", "--country", "CO")["tenantId"]
@@ -325,7 +269,7 @@ def test_unreachable_local_stack_gives_a_hint(aws_env: None, capsys: pytest.Capt
     assert "make dev" in result.err
 
 
-def test_console_script_round_trip(local: LocalStack, tmp_path: Path) -> None:
+def test_console_script_round_trip(local: LocalEndpointStack, tmp_path: Path) -> None:
     """The installed `smsctl` entry point, as a developer runs it."""
     env = {**os.environ, "LOCAL_AWS_PORT": os.environ["LOCAL_AWS_PORT"]}
 
@@ -412,3 +356,112 @@ def test_a_malformed_local_port_is_a_clear_error(
     result = smsctl(capsys, "outbox")
     assert (result.code, result.out) == (1, "")
     assert "LOCAL_AWS_PORT must be a TCP port number" in result.err
+
+
+# ---------------------------------------------------------------------------------------------- output and usage
+def run_in_terminal(*argv: str, terminal: bool = True) -> Any:
+    """smsctl through click's CliRunner, with stdout seen as a terminal (rich's TTY_COMPATIBLE switch) or not."""
+    runner = CliRunner(mix_stderr=False)
+    return runner.invoke(
+        cli.smsctl, list(argv), env={"TTY_COMPATIBLE": "1" if terminal else "0", "COLUMNS": "160"}, prog_name="smsctl"
+    )
+
+
+def test_a_terminal_gets_tables_and_json_flag_forces_json(local: LocalEndpointStack, tmp_path: Path) -> None:
+    # Given a tenant with tagged contacts
+    tenant_id = json.loads(run_in_terminal("--json", "tenant", "create", "--name", "Acme", "--credits", "9").stdout)[
+        "tenantId"
+    ]
+    csv_file = write_csv(tmp_path, "phone,name,tags\n+573001234567,Ana,vip;news\n+573001234568,Luis,vip\n")
+    assert run_in_terminal("--json", "contacts", "import", "--tenant", tenant_id, str(csv_file)).exit_code == 0
+
+    # When tags are listed on a terminal
+    shown = run_in_terminal("tags", "list", "--tenant", tenant_id)
+
+    # Then a person gets tables (a field/value table and a table of tags), not JSON
+    assert shown.exit_code == 0, shown.stderr
+    assert not shown.stdout.lstrip().startswith("{")
+    assert "tags list" in shown.stdout
+    assert "tags (2)" in shown.stdout
+    rows = {line.split("│")[2].strip(): line.split("│")[3].strip() for line in shown.stdout.splitlines() if "│" in line}
+    assert rows.get("vip") == "2"
+    assert rows.get("news") == "1"
+
+    # And --json, before or after the command, gives the same JSON a pipe gets
+    piped = json.loads(run_in_terminal("tags", "list", "--tenant", tenant_id, terminal=False).stdout)
+    assert json.loads(run_in_terminal("tags", "list", "--tenant", tenant_id, "--json").stdout) == piped
+    assert json.loads(run_in_terminal("--json", "tags", "list", "--tenant", tenant_id).stdout) == piped
+    assert sorted((t["name"], t["contacts"]) for t in piped["tags"]) == [("news", 1), ("vip", 2)]
+
+
+def test_a_terminal_shows_credits_and_the_ledger_as_tables(local: LocalEndpointStack) -> None:
+    tenant_id = json.loads(run_in_terminal("--json", "tenant", "create", "--name", "Acme", "--credits", "1500").stdout)[
+        "tenantId"
+    ]
+    shown = run_in_terminal("credits", "show", "--tenant", tenant_id)
+    assert shown.exit_code == 0, shown.stderr
+    assert "credits show" in shown.stdout
+    assert "1,500" in shown.stdout  # balance, as a person reads it
+    assert "recent (1)" in shown.stdout
+    assert "opening balance" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["credits", "show", "--tenant", "acme"], "'acme' is not an id"),
+        (["member", "accept-terms", "--member", "42"], "'42' is not an id"),
+        (["outbox", "--recipient", "3001234567"], "international form"),
+        (["outbox", "--recipient", "+57 12"], "international form"),
+        (["outbox", "--limit", "0"], "positive whole number"),
+        (["contacts", "import", "--tenant", NO_SUCH_ID, "x.csv", "--workers", "0"], "--workers"),
+        (["--region", "eu-west-1", "outbox"], "--region applies to --stack only"),
+        (["tenant", "create", "--name", "   ", "--credits", "1"], "must not be blank"),
+    ],
+)
+def test_click_rejects_malformed_options_with_exit_2_and_names_the_option(
+    local: LocalEndpointStack, argv: list[str], message: str
+) -> None:
+    # When an option is malformed
+    result = CliRunner(mix_stderr=False).invoke(cli.smsctl, argv, prog_name="smsctl")
+
+    # Then click refuses it: status 2, usage and the reason on stderr, nothing on stdout or in the tables
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert message in result.stderr
+    assert "Usage: smsctl" in result.stderr
+    assert local.client("dynamodb").scan(TableName=local.names.physical("TenantsTable"))["Items"] == []
+
+
+def test_local_credentials_are_passed_explicitly_not_through_the_environment(
+    local: LocalEndpointStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given a shell with no AWS credentials at all (no variables, no shared files)
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    before = dict(os.environ)
+
+    # When smsctl writes to the local stack and reads back
+    tenant_id = ok(capsys, "tenant", "create", "--name", "Acme", "--credits", "3", "--country", "CO")["tenantId"]
+    csv_file = write_csv(tmp_path, "phone,name,tags\n3001234567,Ana,vip\n")
+    assert ok(capsys, "contacts", "import", "--tenant", tenant_id, str(csv_file))["imported"] == 1
+    assert ok(capsys, "credits", "show", "--tenant", tenant_id)["balance"] == 3
+
+    # Then it worked with its own fake credentials, and the process environment is exactly as it was
+    assert dict(os.environ) == before
+
+
+def test_a_closed_stdout_pipe_ends_quietly(local: LocalEndpointStack) -> None:
+    """`smsctl ... | head -0`: the reader is gone before the JSON is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        finished = subprocess.run(
+            [str(SMSCTL), "outbox"], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, check=False
+        )
+    finally:
+        os.close(write_end)
+    assert finished.returncode == 1
+    assert "Traceback" not in finished.stderr
+    assert "Exception ignored" not in finished.stderr

@@ -175,13 +175,18 @@ class DynamoAdminStore:
         return revoked
 
     # ------------------------------------------------------------------ tags and contacts
+    def contact_store(self) -> DynamoContactStore:
+        """The contacts API's store on the same endpoint (imports, race-safe tags)."""
+        return DynamoContactStore(
+            region=self._connection.region, host=self._connection.host, connection=self._connection
+        )
+
     def ensure_tag(self, tenant_id: str, name: str) -> str:
         key = name.strip().casefold()
         if not key:
             raise InvalidRequest("tag name must not be blank")
         # The contacts API's race-safe path (name guard + tag in one transaction), so names stay unique.
-        store = DynamoContactStore(region=self._connection.region, host=self._connection.host)
-        return store.ensure_tags(tenant_id, [name.strip()], _now())[key]
+        return self.contact_store().ensure_tags(tenant_id, [name.strip()], _now())[key]
 
     def tags(self, tenant_id: str) -> list[TagRecord]:
         return sorted(TagRecord.query(tenant_id), key=lambda t: t.name_key)

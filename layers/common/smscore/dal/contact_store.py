@@ -147,8 +147,11 @@ class _Plan:
 
 
 class DynamoContactStore:
-    def __init__(self, region: str, host: str | None = None, workers: int = 8) -> None:
-        self._connection = Connection(region=region, host=host)
+    def __init__(
+        self, region: str, host: str | None = None, workers: int = 8, connection: Connection | None = None
+    ) -> None:
+        """`connection` carries explicit credentials (smsctl's local target); by default the normal chain."""
+        self._connection = connection or Connection(region=region, host=host)
         self._workers = workers
 
     # ------------------------------------------------------------------ tags
