@@ -518,8 +518,8 @@ def import_progress(console: Console) -> Progress:
 def contacts_import(ctx: click.Context, tenant_id: str, file: Path, workers: int, max_listed: int) -> dict[str, Any]:
     """Import a CSV with header phone,name,tags (tags split by ;).
 
-    Every row is validated, then contacts and memberships are written in batches from a few threads. The
-    import is not idempotent: running the same file twice creates the contacts twice.
+    Every row is validated, then written through the contacts API's own import (smscore.domain.contacts): one
+    contact per number in E.164, tags merged, so running the same file twice changes nothing.
     """
     session = session_of(ctx)
     if not file.is_file():  # checked here, not by click, so that it is exit 1 as documented
@@ -538,7 +538,7 @@ def contacts_import(ctx: click.Context, tenant_id: str, file: Path, workers: int
             tags = import_contacts(
                 parse_contacts(io.StringIO(text, newline=None), country),
                 tenant_id,
-                store,
+                store.contact_store(),
                 report,
                 workers=workers,
                 on_progress=lambda done: progress.update(task, completed=done),
@@ -548,7 +548,7 @@ def contacts_import(ctx: click.Context, tenant_id: str, file: Path, workers: int
         except AWS_ERRORS as exc:
             raise SmsctlError(
                 f"writing contacts failed after {report.imported} rows were imported "
-                f"(re-running the whole file would duplicate them): {describe_aws_error(exc)}"
+                f"(running the file again is safe: the import is idempotent): {describe_aws_error(exc)}"
             ) from exc
     elapsed = time.monotonic() - started
     return {

@@ -449,11 +449,39 @@ def import_contacts(
     workers: int = 4,
     chunk_rows: int = IMPORT_CHUNK_ROWS,
     on_progress: Callable[[ImportReport], None] | None = None,
-) -> ImportReport:
-    """Validate and write every row: idempotent by number (a second run changes nothing), tags merged.
+) -> dict[str, str]:
+    """Validate and write every line of a CSV (see import_rows). Raises CsvHeaderError before writing anything."""
+    rows = parse_contacts(lines, country)
+    first = next(rows, None)  # the header is read (and refused) before any write
+    return import_rows(
+        store,
+        tenant_id,
+        chain([first] if first is not None else [], rows),
+        report,
+        at,
+        workers=workers,
+        chunk_rows=chunk_rows,
+        on_progress=on_progress,
+    )
+
+
+def import_rows(
+    store: ContactStore,
+    tenant_id: str,
+    rows: Iterable[ContactRow | RejectedRow],
+    report: ImportReport,
+    at: datetime,
+    *,
+    workers: int = 4,
+    chunk_rows: int = IMPORT_CHUNK_ROWS,
+    on_progress: Callable[[ImportReport], None] | None = None,
+) -> dict[str, str]:
+    """Write validated rows: idempotent by number (a second run changes nothing), tags merged, consent kept.
 
     Tag names are resolved on this thread before a chunk goes to a worker, so workers never race on a name
-    (and concurrent imports are settled by the tag name guard). Raises CsvHeaderError before writing anything.
+    (and concurrent imports are settled by the tag name guard). `report` counts what was written as it goes,
+    so after a failure (the store's exception propagates) it says how far the import got; running the file
+    again is safe. Returns folded tag name -> tag id of every tag the rows named.
     """
     tag_ids: dict[str, str] = {}
     in_flight: deque[tuple[Future[MergeCounts], int]] = deque()
@@ -464,21 +492,20 @@ def import_contacts(
             on_progress(report)
 
     def submit(pool: ThreadPoolExecutor, chunk: list[ContactRow]) -> None:
-        wanted = {name.casefold(): name for row in chunk for name in row.tags if name.casefold() not in tag_ids}
-        missing = list(wanted.values())
-        if missing:
-            tag_ids.update(store.ensure_tags(tenant_id, missing, at))
+        wanted: dict[str, str] = {}  # folded -> the name as first seen in the file
+        for name in (name for row in chunk for name in row.tags if name.casefold() not in tag_ids):
+            wanted.setdefault(name.casefold(), name)
+        if wanted:
+            tag_ids.update(store.ensure_tags(tenant_id, list(wanted.values()), at))
         in_flight.append((pool.submit(store.merge_contacts, tenant_id, merge_rows(chunk, tag_ids), at), len(chunk)))
         while len(in_flight) > workers * 2:
             settle(*in_flight.popleft())
 
-    rows = parse_contacts(lines, country)
-    first = next(rows, None)  # the header is read (and refused) before any worker starts
     with ThreadPoolExecutor(max_workers=workers) as pool:
         chunk: list[ContactRow] = []
         numbers: set[str] = set()
         try:
-            for row in chain([first] if first is not None else [], rows):
+            for row in rows:
                 if isinstance(row, RejectedRow):
                     report.reject(row)
                     continue
@@ -496,4 +523,6 @@ def import_contacts(
         finally:
             for future, _ in in_flight:
                 future.cancel()
-    return report
+    if on_progress is not None:
+        on_progress(report)
+    return tag_ids
