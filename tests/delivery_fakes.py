@@ -13,10 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from smscore.domain.delivery import StoredMessage
-from smscore.domain.model import MessageStatus, QueueBatch
-from smscore.domain.receipts import MessageState, Receipt
-from smscore.providers.base import Accepted, ProviderFailure, SmsProvider, SmsRequest
+from smscore.domain.model import MessageState, MessageStatus, QueueBatch, Receipt, StoredMessage
+from smscore.domain.ports import Accepted, ProviderFailure, SmsProvider, SmsRequest
 from smscore.providers.sandbox import OutboxEntry
 
 
@@ -113,8 +111,9 @@ class InMemoryMessageStore:
 class InMemoryReceiptStore:
     """The ReceiptStore port over a dict; `interfere` moves a message between find and transition once.
 
-    Like DynamoReceiptStore, a transition applies only from the status as read and for the message's own tenant,
-    and moves the (here: single set of) campaign counters with it.
+    Like DynamoReceiptStore, a receipt finds and moves only a message of the provider that reports it, a
+    transition applies only from the status as read and for the message's own tenant, and moves the (here:
+    single set of) campaign counters with it.
     """
 
     def __init__(self, *states: MessageState, by_provider_id: dict[str, str] | None = None) -> None:
@@ -137,7 +136,8 @@ class InMemoryReceiptStore:
 
     def find(self, receipt: Receipt) -> MessageState | None:
         message_id = receipt.message_id or self.by_provider_id.get(receipt.provider_message_id or "")
-        return self.states.get(message_id or "")
+        state = self.states.get(message_id or "")
+        return state if state is not None and state.provider == receipt.provider else None
 
     def transition(self, state: MessageState, receipt: Receipt) -> bool:
         current = self.states.get(state.message_id)
@@ -145,7 +145,12 @@ class InMemoryReceiptStore:
             self._move(current, self.interfere)
             self.interfere = None
             current = self.states[state.message_id]
-        if current is None or current.status is not state.status or current.tenant_id != state.tenant_id:
+        if (
+            current is None
+            or current.status is not state.status
+            or current.tenant_id != state.tenant_id
+            or current.provider != receipt.provider
+        ):
             return False
         self._move(current, receipt.status)
         self.history.append((state.message_id, receipt.status, receipt.error_code))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ class InMemoryCampaignStore:
     dispatches: dict[str, Dispatch] = field(default_factory=dict)
     ledger: list[tuple[str, int, str]] = field(default_factory=list)  # (tenant, amount, kind)
     fail_saving: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # check-and-debit is one step
 
     def add_tenant(self, tenant_id: str, credits: int, country: str | None = "CO") -> None:
         self.tenants[tenant_id] = Tenant(tenant_id, "Acme", credits, country)
@@ -48,12 +50,13 @@ class InMemoryCampaignStore:
         """As DynamoCampaignStore: conditional on the balance (an unknown tenant has none), and on the campaign not
         being recorded yet (DynamoDB refuses the second dispatch put; the store reports any failed condition as
         InsufficientCredits)."""
-        tenant = self.tenants.get(dispatch.tenant_id)
-        available = tenant.credits if tenant else 0
-        if tenant is None or available < dispatch.credits_debited or dispatch.queue_id in self.dispatches:
-            raise InsufficientCredits(required=dispatch.credits_debited, available=available)
-        self._move(dispatch.tenant_id, -dispatch.credits_debited, "DEBIT")
-        self.dispatches[dispatch.queue_id] = dispatch
+        with self._lock:
+            tenant = self.tenants.get(dispatch.tenant_id)
+            available = tenant.credits if tenant else 0
+            if tenant is None or available < dispatch.credits_debited or dispatch.queue_id in self.dispatches:
+                raise InsufficientCredits(required=dispatch.credits_debited, available=available)
+            self._move(dispatch.tenant_id, -dispatch.credits_debited, "DEBIT")
+            self.dispatches[dispatch.queue_id] = dispatch
 
     def save_messages(self, messages: Sequence[OutgoingMessage]) -> None:
         if self.fail_saving:
@@ -70,7 +73,8 @@ class InMemoryCampaignStore:
         self.messages.update({m.message_id: replace(m, status=MessageStatus.FAILED) for m in messages})
 
     def refund(self, tenant_id: str, queue_id: str, amount: int, reason: str, message_ids: Sequence[str] = ()) -> None:
-        self._move(tenant_id, amount, "REFUND")
+        with self._lock:
+            self._move(tenant_id, amount, "REFUND")
 
 
 @dataclass

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from smsdev.testing import serialised_moto
 from tests.conftest import Stack
 from tests.contract.sides import (
     CampaignStoreSide,
@@ -30,17 +33,23 @@ def _stack(request: pytest.FixtureRequest) -> Stack:
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-def messages(request: pytest.FixtureRequest) -> MessageStoreSide:
+def messages(request: pytest.FixtureRequest) -> Iterator[MessageStoreSide]:
     if request.param == "in-memory":
-        return InMemoryMessages()
-    return DynamoMessages(region=_stack(request).names.region)
+        yield InMemoryMessages()
+        return
+    region = _stack(request).names.region
+    with serialised_moto():  # concurrent cases need DynamoDB's atomic conditional writes, which moto lacks
+        yield DynamoMessages(region=region)
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-def campaigns(request: pytest.FixtureRequest) -> CampaignStoreSide:
+def campaigns(request: pytest.FixtureRequest) -> Iterator[CampaignStoreSide]:
     if request.param == "in-memory":
-        return InMemoryCampaigns()
-    return DynamoCampaigns(region=_stack(request).names.region)
+        yield InMemoryCampaigns()
+        return
+    region = _stack(request).names.region
+    with serialised_moto():
+        yield DynamoCampaigns(region=region)
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

@@ -18,10 +18,8 @@ from smscore.dal.message_store import DynamoMessageStore
 from smscore.dal.receipt_store import DynamoReceiptStore
 from smscore.dal.sqs_queue import SqsDeliveryQueue
 from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, StatusChange, TagMemberRecord, TenantRecord
-from smscore.domain.delivery import MessageStore, StoredMessage
-from smscore.domain.model import LedgerKind, MessageStatus, QueueBatch, TagRecipient
-from smscore.domain.ports import CampaignStore, DeliveryQueue
-from smscore.domain.receipts import MessageState, ReceiptStore
+from smscore.domain.model import LedgerKind, MessageState, MessageStatus, QueueBatch, StoredMessage, TagRecipient
+from smscore.domain.ports import CampaignStore, DeliveryQueue, MessageStore, ReceiptStore
 from tests.conftest import Stack
 from tests.delivery_fakes import InMemoryMessageStore, InMemoryReceiptStore
 from tests.fakes import InMemoryCampaignStore, InMemoryQueue
@@ -302,7 +300,7 @@ class DynamoReceipts:
             segments=1,
             credits=1,
             status=state.status,
-            provider="twilio",
+            provider=state.provider,
             attempts=1,
         )
         _seed_message(message, provider_message_id=provider_message_id)

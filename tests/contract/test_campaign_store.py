@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -150,6 +152,28 @@ def test_a_debit_that_loses_the_race_for_the_balance_is_refused_with_the_balance
     assert balance(funded) == 4
     assert funded.ledger(TENANT) == [LedgerLine("DEBIT", -6), LedgerLine("TOPUP", 10)]
     assert (funded.dispatch("q-first"), funded.dispatch("q-second")) == ((6, 3), None)
+
+
+def test_concurrent_debits_never_take_the_balance_below_zero(funded: CampaignStoreSide) -> None:
+    # Given 10 credits and five campaigns of 3 credits each, debited at the same instant
+    start = threading.Barrier(5)
+
+    def debit(n: int) -> bool:
+        start.wait()
+        try:
+            funded.store.debit(dispatch(f"q-{n}", messages=3, segments=1))
+        except InsufficientCredits:
+            return False
+        return True
+
+    # When they race for the balance
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        charged = list(pool.map(debit, range(5)))
+    # Then three are charged and two refused: 1 credit left, three DEBIT entries, the balance is the ledger
+    assert charged.count(True) == 3
+    assert balance(funded) == 1
+    assert funded.ledger(TENANT) == [LedgerLine("DEBIT", -3)] * 3 + [LedgerLine("TOPUP", 10)]
+    assert [funded.dispatch(f"q-{n}") is not None for n in range(5)] == charged
 
 
 def test_the_same_campaign_is_never_debited_twice(funded: CampaignStoreSide) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from smscore.domain.delivery import StoredMessage
-from smscore.domain.model import MessageStatus
-from smscore.providers.base import Accepted, PermanentFailure, TransientFailure
+from smscore.domain.model import MessageStatus, StoredMessage
+from smscore.domain.ports import Accepted, PermanentFailure, TransientFailure
 from tests.contract.sides import LedgerLine, MessageStoreSide, stored
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -154,6 +155,24 @@ def test_another_tenants_message_cannot_be_claimed(funded: MessageStoreSide) -> 
     # Then it is refused and the message is untouched
     assert claimed is None
     assert current(funded) == queued
+
+
+def test_of_concurrent_claims_from_the_same_read_exactly_one_wins(funded: MessageStoreSide) -> None:
+    # Given eight consumers holding the same read of a queued message
+    read = given(funded)
+    start = threading.Barrier(8)
+
+    def claim(_: int) -> StoredMessage | None:
+        start.wait()
+        return funded.store.claim(read, T0, T0 + LEASE)
+
+    # When they all claim it at once
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(claim, range(8)))
+    # Then exactly one holds it, as attempt 1, counted once
+    assert len([r for r in results if r is not None]) == 1
+    assert (current(funded).status, current(funded).attempts) == (MessageStatus.SENDING, 1)
+    assert funded.counts(QUEUE) == {"SENDING": 1}
 
 
 # -- outcomes of a claim and fencing ------------------------------------------------------------------------

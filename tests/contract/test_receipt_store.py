@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from smscore.domain.model import MessageStatus
-from smscore.domain.receipts import MessageState, Receipt, ReceiptOutcome, apply_receipt
+from smscore.domain.model import MessageState, MessageStatus, Receipt
+from smscore.domain.receipts import ReceiptOutcome, apply_receipt
 from tests.contract.sides import ReceiptStoreSide
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -18,7 +18,7 @@ SID = "SM0123456789abcdef0123456789abcdef"
 
 
 def state(status: MessageStatus = MessageStatus.SENT, message_id: str = "m-1") -> MessageState:
-    return MessageState(message_id=message_id, tenant_id="t-1", queue_id=QUEUE, status=status)
+    return MessageState(message_id=message_id, tenant_id="t-1", queue_id=QUEUE, status=status, provider="twilio")
 
 
 def receipt(status: MessageStatus, *, message_id: str | None = "m-1", sid: str | None = None) -> Receipt:
