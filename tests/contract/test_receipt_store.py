@@ -21,9 +21,11 @@ def state(status: MessageStatus = MessageStatus.SENT, message_id: str = "m-1") -
     return MessageState(message_id=message_id, tenant_id="t-1", queue_id=QUEUE, status=status, provider="twilio")
 
 
-def receipt(status: MessageStatus, *, message_id: str | None = "m-1", sid: str | None = None) -> Receipt:
+def receipt(
+    status: MessageStatus, *, message_id: str | None = "m-1", sid: str | None = None, provider: str = "twilio"
+) -> Receipt:
     return Receipt(
-        provider="twilio",
+        provider=provider,
         status=status,
         reported_at=T0,
         provider_status=status.value.lower(),
@@ -80,6 +82,17 @@ def test_a_transition_of_an_unknown_message_or_another_tenants_changes_nothing(s
     other_tenant = sent.store.transition(replace(state(), tenant_id="t-2"), receipt(MessageStatus.DELIVERED))
     # Then both are refused and m-1 is still SENT
     assert (unknown, other_tenant) == (False, False)
+    assert sent.status("m-1") is MessageStatus.SENT
+    assert sent.counts(QUEUE) == {"SENT": 1}
+
+
+def test_a_receipt_from_another_provider_finds_and_moves_nothing(sent: ReceiptStoreSide) -> None:
+    # Given a message sent through Twilio / When AWS reports on it, by our id
+    from_aws = receipt(MessageStatus.DELIVERED, provider="aws_sms")
+    found = sent.store.find(from_aws)
+    applied = sent.store.transition(state(), from_aws)
+    # Then AWS cannot speak for it: not found, not moved
+    assert (found, applied) == (None, False)
     assert sent.status("m-1") is MessageStatus.SENT
     assert sent.counts(QUEUE) == {"SENT": 1}
 
