@@ -3,7 +3,7 @@
     python -m smsdev.dev [--no-seed] [--json FILE] [--param Name=Value ...] [--template FILE]
 
 (`make dev ARGS='...'` passes the options.) Ports: LOCAL_AWS_PORT (default 4566) for the AWS endpoint, PORT
-(default 3000) for the API. Each function runs in up to LOCAL_LAMBDA_WORKERS (default 4) execution environments.
+(default 3000) for the API. Each function runs in up to LOCAL_LAMBDA_WORKERS (default 2) execution environments.
 `--param` takes template parameters and the local stack's own settings (see smsdev.devstack).
 """
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         stack = DevStack(
             aws_port=_int_env("LOCAL_AWS_PORT", 4566),
             api_port=_int_env("PORT", 3000),
-            workers=max(1, _int_env("LOCAL_LAMBDA_WORKERS", 4)),
+            workers=max(1, _int_env("LOCAL_LAMBDA_WORKERS", 2)),
             parameters=_parameters(args.param),
             template_path=args.template.resolve(),
         )

@@ -25,6 +25,7 @@ from smsdev.gateway import INTEGRATION_TIMEOUT_SECONDS, ApiGateway, GatewayServe
 from smsdev.lambdas import LambdaRuntime, LocalFunction
 from smsdev.poller import SqsPoller, event_source_from_template
 from smsdev.provision import create_buckets, create_queues, create_tables
+from smsdev.s3_events import ObjectCreatedWatcher, object_created_rules
 from smsdev.scheduler import Scheduler
 from smsdev.template import (
     TEMPLATE_PATH,
@@ -121,7 +122,7 @@ def aws_client(service: str, endpoint: str, region: str) -> Any:
 class DevStack:
     aws_port: int = 4566
     api_port: int = 3000
-    workers: int = 4  # execution environments per function, at most
+    workers: int = 2  # execution environments per function, at most (each is a process on a small machine)
     poller_concurrency: int = 2
     parameters: dict[str, Any] = field(default_factory=dict)
     template_path: Path = TEMPLATE_PATH
@@ -134,6 +135,7 @@ class DevStack:
         self.api: GatewayServer | None = None
         self.pollers: list[SqsPoller] = []
         self.scheduler: Scheduler | None = None
+        self.s3_events: ObjectCreatedWatcher | None = None
         self.names = LocalNames()
         self.environments: dict[str, dict[str, str]] = {}  # function logical id -> its environment
         self.queue_urls: dict[str, str] = {}
@@ -198,8 +200,13 @@ class DevStack:
         schedules = [schedule for spec in specs.values() for schedule in spec.schedules]
         self.scheduler = Scheduler(schedules, runtime.invoke, self.names, self.settings.schedule_rate_seconds)
         self.scheduler.start()
+        s3 = aws_client("s3", self.endpoint, region)
+        self.s3_events = ObjectCreatedWatcher(object_created_rules(resolver), s3, runtime.invoke, self.names)
+        self.s3_events.start()
 
     def stop(self) -> None:
+        if self.s3_events is not None:
+            self.s3_events.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
         for poller in self.pollers:
