@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from functools import cache
 from typing import Any
 
 import pytest
 from samtranslator.translator.transform import transform
 
+from smscore.domain.auth import issue_token
 from smsdev.template import load_template, resources_of_type
 
 
@@ -81,13 +83,31 @@ def test_every_api_route_function_may_be_invoked_by_api_gateway() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "status", "code"),
-    [("UNAUTHORIZED", "401", "UNAUTHORIZED"), ("ACCESS_DENIED", "403", "TERMS_NOT_ACCEPTED")],
+    [
+        ("UNAUTHORIZED", "401", "UNAUTHORIZED"),
+        ("ACCESS_DENIED", "403", "TERMS_NOT_ACCEPTED"),
+        ("AUTHORIZER_FAILURE", "500", "AUTHORIZER_FAILURE"),
+        # What API Gateway answers when the authorizer function crashes: the documented body, not INTERNAL_ERROR
+        ("AUTHORIZER_CONFIGURATION_ERROR", "500", "AUTHORIZER_FAILURE"),
+        ("INTEGRATION_TIMEOUT", "504", "GATEWAY_TIMEOUT"),
+    ],
 )
 def test_gateway_errors_are_json_with_a_stable_code(kind: str, status: str, code: str) -> None:
     (api,) = resources_of_type("AWS::Serverless::Api").values()
     response = api["Properties"]["GatewayResponses"][kind]
     assert response["StatusCode"] == status
     assert json.loads(response["ResponseTemplates"]["application/json"])["code"] == code
+
+
+def test_the_token_authorizer_validates_the_issued_token_format_before_invoking_the_function() -> None:
+    # Given the deployed authorizer's identity validation expression
+    (api,) = of_type("AWS::ApiGateway::RestApi").values()
+    scheme = api["Body"]["securityDefinitions"]["TokenAuthorizer"]["x-amazon-apigateway-authorizer"]
+    expression = re.compile(scheme["identityValidationExpression"])
+    # Then every token smscore issues passes it, and what cannot be a token does not reach the function
+    assert all(expression.fullmatch(f"Bearer {issue_token().token}") for _ in range(500))
+    for malformed in ("Bearer", "Bearer sms_short", "Token " + issue_token().token, issue_token().token):
+        assert expression.fullmatch(malformed) is None
 
 
 def test_tables_are_on_demand_encrypted_and_recoverable() -> None:
