@@ -186,7 +186,7 @@ class DynamoAdminStore:
         if not key:
             raise InvalidRequest("tag name must not be blank")
         # The contacts API's race-safe path (name guard + tag in one transaction), so names stay unique.
-        return self.contact_store().ensure_tags(tenant_id, [name.strip()], _now())[key]
+        return str(self.contact_store().ensure_tags(tenant_id, [name.strip()], _now())[key])
 
     def tags(self, tenant_id: str) -> list[TagRecord]:
         return sorted(TagRecord.query(tenant_id), key=lambda t: t.name_key)

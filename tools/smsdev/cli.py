@@ -189,6 +189,8 @@ class Output:
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
+    if value == []:
+        return "none"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict | list):
@@ -199,8 +201,8 @@ def _cell(value: Any) -> str:
 
 
 def tables_of(title: str, data: dict[str, Any]) -> Iterator[Table]:
-    """The scalar fields as one key/value table, then each list of objects as a table of its own."""
-    scalars = {key: value for key, value in data.items() if not isinstance(value, list)}
+    """The scalar fields (and empty lists) as one key/value table, then each list as a table of its own."""
+    scalars = {key: value for key, value in data.items() if not (isinstance(value, list) and value)}
     if scalars:
         table = Table(title=title, show_header=False, title_justify="left")
         table.add_column("field", style="bold")
@@ -209,7 +211,7 @@ def tables_of(title: str, data: dict[str, Any]) -> Iterator[Table]:
             table.add_row(key, _cell(value))
         yield table
     for key, items in data.items():
-        if not isinstance(items, list):
+        if not (isinstance(items, list) and items):
             continue
         table = Table(title=f"{key} ({len(items)})", title_justify="left")
         columns = list(dict.fromkeys(k for item in items if isinstance(item, dict) for k in item)) or ["value"]
@@ -702,10 +704,10 @@ def _local_only(ctx: click.Context, command: str) -> str:
 
 @smsctl.command("invoke", json_only=True)
 @click.argument("function_id", metavar="FUNCTION", type=FunctionLogicalId())
-@click.option("--event", "event", type=JsonFile(), help="The event as a JSON file (- for stdin); default {}.")
+@click.option("--event", metavar="FILE.json", type=JsonFile(), help="Event JSON file, - for stdin (default {}).")
 @click.pass_context
 def invoke(ctx: click.Context, function_id: str, event: Any) -> Any:
-    """Run one function's handler against the local stack, as a fresh Lambda environment, and print its result.
+    """Run one function's handler against the local stack and print its result.
 
     FUNCTION is a logical id of template.yaml (e.g. SendByTagsFunction). The handler runs in a new process
     with exactly that function's template environment pointed at the local endpoint, and a Lambda context.
@@ -731,7 +733,10 @@ def invoke(ctx: click.Context, function_id: str, event: Any) -> Any:
 )
 @click.pass_context
 def env_vars(ctx: click.Context, endpoint: str | None) -> dict[str, dict[str, str]]:
-    """The --env-vars file of `sam local invoke`: every function's environment pointed at the local stack."""
+    """Print sam local invoke's --env-vars file for the local stack.
+
+    Every function's template environment, resolved to the local stack's names, with AWS_ENDPOINT_URL set.
+    """
     from smsdev.invoke import sam_env_vars
 
     default = _local_only(ctx, "env-vars")
