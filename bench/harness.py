@@ -13,8 +13,8 @@ from typing import Any
 
 import botocore.session
 
+from smsdev.testing import MOTO_ACCOUNT_ENV, MotoStack
 from smsdev.testing import LambdaContextStub as LambdaContext
-from smsdev.testing import MotoStack
 from smsdev.testing import moto_stack as template_stack
 from smsdev.testing import serialised_moto as serialised_moto
 
@@ -22,6 +22,8 @@ __all__ = ["LambdaContext", "MotoStack", "serialised_moto"]
 
 # The table, not the logs.
 BENCH_ENV = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+# A whole fake account for subprocesses (smsctl, cold-start imports): moto's credentials and the quiet logs.
+FAKE_AWS = {**MOTO_ACCOUNT_ENV, **BENCH_ENV}
 
 
 @dataclass
