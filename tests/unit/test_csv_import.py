@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from smsdev.csv_import import ContactRow, CsvHeaderError, ImportReport, RejectedRow, parse_contacts, split_tags
+from smsdev.csv_import import (
+    ContactRow,
+    CsvHeaderError,
+    ImportReport,
+    RejectedRow,
+    data_rows_in,
+    parse_contacts,
+    split_tags,
+)
 
 
 def parse(text: str, country: str | None = "CO") -> list[ContactRow | RejectedRow]:
@@ -112,3 +120,17 @@ def test_report_counts_everything_but_lists_only_up_to_its_limit() -> None:
     assert (report.rejected, report.warned) == (5, 1)
     assert [r.line for r in report.rejected_rows] == [2, 3]
     assert report.warnings == [RejectedRow(9, "not_mobile")]
+
+
+@pytest.mark.parametrize(
+    ("text", "rows"),
+    [
+        ("phone,name,tags\n", 0),
+        ("phone,name,tags", 0),
+        ("", 0),
+        ("phone,name,tags\n3001234567,Ana,vip\n3001234568,Luis,vip\n", 2),
+        ("phone,name,tags\n3001234567,Ana,vip\n3001234568,Luis,vip", 2),  # no final newline
+    ],
+)
+def test_the_progress_total_counts_the_lines_after_the_header(text: str, rows: int) -> None:
+    assert data_rows_in(text) == rows
