@@ -150,8 +150,8 @@ def _engine_rate(messages: int, workers: int) -> tuple[float, int]:
     Isolates what the deliver function adds (claiming, concurrency, fencing) from the emulator's CPU cost per
     DynamoDB transaction, which on moto is serialised and dominates the end-to-end figure.
     """
-    from smscore.domain.delivery import Deliverer, RetryPolicy, StoredMessage
-    from smscore.domain.model import MessageStatus, QueueBatch
+    from smscore.domain.delivery import Deliverer, RetryPolicy
+    from smscore.domain.model import MessageStatus, QueueBatch, StoredMessage
     from smscore.providers.twilio import TwilioConfig, TwilioCredentials, TwilioProvider
     from tests.delivery_fakes import InMemoryMessageStore, ListDeadLetters, Providers
 

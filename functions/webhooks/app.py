@@ -1,5 +1,6 @@
 """Delivery receipts: Twilio status callbacks (POST /api/webhooks/twilio/status) and AWS End User Messaging
-SMS delivery events (EventBridge rule on source aws.sms-voice). Both end in smscore.domain.receipts.
+SMS delivery events (EventBridge rule on source aws.sms-voice). Each provider module parses its own format into
+a Receipt (smscore.providers.twilio, smscore.providers.aws_sms); smscore.domain.receipts applies it.
 
 Twilio's callback bypasses the bearer-token authorizer: its signature is the gate, checked before
 anything is read. No `from __future__ import annotations` here: Powertools reads the annotations at runtime.
@@ -22,16 +23,9 @@ from pydantic import BaseModel
 from smscore import wiring
 from smscore.api.errors import register_error_handlers
 from smscore.api.models import ErrorBody
-from smscore.domain.receipts import (
-    Receipt,
-    ReceiptOutcome,
-    ReceiptStore,
-    apply_receipt,
-    aws_sms_receipt,
-    twilio_receipt,
-)
-from smscore.domain.twilio_signature import verified_callback_params
-from smscore.providers.base import CredentialsUnavailable
+from smscore.domain.ports import CredentialsUnavailable, ReceiptStore
+from smscore.domain.receipts import ReceiptOutcome, apply_receipt
+from smscore.providers import aws_sms, twilio
 from smscore.wiring import WebhookDeps
 
 logger = Logger()
@@ -39,8 +33,6 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)
-
-SMS_EVENT_DETAIL_TYPE = "Text Message Delivery Status Updated"
 
 
 class ReceiptAck(BaseModel):
@@ -119,14 +111,14 @@ def record_outcome(outcome: ReceiptOutcome, provider: str, message_ref: str | No
 def twilio_status(
     signature: Annotated[str | None, Header(alias="X-Twilio-Signature")] = None,
 ) -> Response[Any]:
-    params = verified_callback_params(
+    params = twilio.verified_callback_params(
         app.current_event.decoded_body or "", signature, callback_url(), twilio_auth_token
     )
-    receipt = twilio_receipt(params, datetime.now(UTC))
+    receipt = twilio.receipt_from_callback(params, datetime.now(UTC))
     if receipt is None:
         return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck().model_dump_json())
     outcome = apply_receipt(receipt, request_deps().receipts)
-    record_outcome(outcome, "twilio", receipt.provider_message_id)
+    record_outcome(outcome, receipt.provider, receipt.provider_message_id)
     # Always 200 once the signature is good: Twilio must not retry a receipt we chose to ignore.
     return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck(outcome=outcome).model_dump_json())
 
@@ -141,16 +133,11 @@ def twilio_handler(event: dict[str, Any], context: LambdaContext, deps: WebhookD
 
 def handle_sms_event(event: EventBridgeEvent, store: ReceiptStore) -> ReceiptOutcome | None:
     """Apply one AWS End User Messaging SMS event; None when it is not a final receipt of one of our messages."""
-    if event.detail_type != SMS_EVENT_DETAIL_TYPE:
-        return None
-    detail = event.detail
-    stamp = detail.get("eventTimestamp")
-    reported_at = datetime.fromtimestamp(stamp / 1000, UTC) if isinstance(stamp, int | float) else datetime.now(UTC)
-    receipt: Receipt | None = aws_sms_receipt(detail, reported_at)
+    receipt = aws_sms.receipt_from_event(event.detail_type, event.detail, datetime.now(UTC))
     if receipt is None:
         return None
     outcome = apply_receipt(receipt, store)
-    record_outcome(outcome, "aws_sms", receipt.message_id)
+    record_outcome(outcome, receipt.provider, receipt.message_id)
     if outcome is ReceiptOutcome.NOT_YET_SENT:
         raise ReceiptNotReady(receipt.message_id)
     return outcome

@@ -14,7 +14,7 @@ from functions.webhooks import app as webhooks
 from smscore.dal.message_store import DynamoMessageStore, StatusTransition
 from smscore.dal.tables import MessageRecord
 from smscore.domain.model import MessageStatus
-from smscore.domain.twilio_signature import twilio_signature
+from smscore.providers.twilio import request_signature
 from smscore.wiring import bound_settings
 from tests.conftest import LambdaContextStub, load_event
 
@@ -68,7 +68,7 @@ def twilio_event(params: dict[str, str], signature: str | None) -> dict[str, Any
 
 
 def signed_twilio_event(params: dict[str, str], token: str = TWILIO_AUTH_TOKEN) -> dict[str, Any]:
-    return twilio_event(params, twilio_signature(CALLBACK_URL, list(params.items()), token))
+    return twilio_event(params, request_signature(CALLBACK_URL, list(params.items()), token))
 
 
 def post_twilio(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -26,7 +26,7 @@ from smscore.dal.message_store import DynamoMessageStore
 from smscore.dal.outbox_store import DynamoOutbox
 from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, OutboxRecord
 from smscore.domain.model import MessageStatus
-from smscore.providers.base import Accepted, SmsProvider, SmsRequest, TransientFailure
+from smscore.domain.ports import Accepted, SmsProvider, SmsRequest, TransientFailure
 from smscore.providers.registry import ProviderRegistry
 from smscore.providers.sandbox import (
     PERMANENT_INVALID_NUMBER,

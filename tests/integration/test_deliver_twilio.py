@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from smscore.providers.base import (
+from smscore.domain.ports import (
     CredentialsUnavailable,
     OutcomeUnknown,
     PermanentFailure,

@@ -12,7 +12,7 @@ import pytest
 from functions.send_by_tags import app as send_app
 from functions.webhooks import app as webhooks
 from smscore import wiring
-from smscore.dal.tables import DispatchRecord, MessageRecord
+from smscore.dal.tables import DispatchRecord, MessageRecord, TenantRecord
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
 from tests.integration.conftest import Campaign
 from tests.integration.receipts_helpers import (
@@ -197,7 +197,8 @@ class TestAwsSmsEvents:
     def test_an_event_ahead_of_our_sent_write_fails_so_lambda_retries_it(
         self, stack: Stack, campaign: Campaign
     ) -> None:
-        # Given a message still QUEUED (the deliver function has not recorded SENT yet)
+        # Given a tenant on AWS SMS, and its message still QUEUED (the deliver function has not recorded SENT yet)
+        TenantRecord(campaign.tenant_id).update(actions=[TenantRecord.provider.set("aws_sms")])
         _, message_id = send_one(campaign)
         # When its delivery event arrives / Then the invocation fails (async retry, then the DLQ) and nothing moves
         with pytest.raises(webhooks.ReceiptNotReady):
@@ -213,3 +214,35 @@ def test_without_a_readable_auth_token_every_callback_is_refused(stack: Stack, c
     # Then it is refused like a bad signature, and nothing moves
     assert (status, body["code"]) == (403, "INVALID_SIGNATURE")
     assert MessageRecord.get(message_id).status == "SENT"
+
+
+class TestReceiptsStayWithTheirProvider:
+    """Issue 9, item 7: a provider's receipt moves only a message sent through that provider."""
+
+    @pytest.mark.parametrize("sent_by", ["sandbox", "aws_sms"])
+    def test_a_signed_twilio_callback_for_another_providers_message_changes_nothing(
+        self, stack: Stack, campaign: Campaign, sent_by: str
+    ) -> None:
+        # Given a message the sandbox (or AWS) sent, whose provider id a Twilio callback names
+        install_twilio_credentials()
+        queue_id, message_id = send_one(campaign)
+        deliver_as_sent(message_id, provider=sent_by)
+        # When a correctly signed Twilio callback reports it undelivered
+        status, body = post_twilio(signed_twilio_event(callback(message_id, "undelivered", "30003")))
+        # Then it is acknowledged as unknown, and neither the message nor the counters move
+        assert (status, body) == (200, {"outcome": "UNKNOWN_MESSAGE"})
+        record = MessageRecord.get(message_id)
+        assert (record.status, record.provider, record.provider_error_code) == ("SENT", sent_by, None)
+        assert [h.status for h in record.history] == ["QUEUED", "SENDING", "SENT"]
+        assert counts(queue_id) == {"SENT": 1, "DELIVERED": 0, "UNDELIVERED": 0}
+
+    def test_an_aws_event_for_a_twilio_message_changes_nothing(self, stack: Stack, campaign: Campaign) -> None:
+        # Given a message Twilio sent
+        queue_id, message_id = send_one(campaign)
+        deliver_as_sent(message_id, provider="twilio")
+        # When an AWS delivery event names it
+        result = webhooks.sms_events_handler(sms_event(message_id, "TEXT_BLOCKED"), LambdaContextStub())
+        # Then nothing moves
+        assert result == {"outcome": "UNKNOWN_MESSAGE"}
+        assert MessageRecord.get(message_id).status == "SENT"
+        assert counts(queue_id) == {"SENT": 1, "DELIVERED": 0, "UNDELIVERED": 0}

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from smscore.domain.delivery import Deliverer, Outcome, RateLimiter, RetryPolicy, StoredMessage
-from smscore.domain.model import MessageStatus, QueueBatch
-from smscore.providers.base import OutcomeUnknown, PermanentFailure, TransientFailure
+from smscore.domain.delivery import Deliverer, Outcome, RateLimiter, RetryPolicy
+from smscore.domain.model import MessageStatus, QueueBatch, StoredMessage
+from smscore.domain.ports import OutcomeUnknown, PermanentFailure, TransientFailure
 from tests.delivery_fakes import InMemoryMessageStore, ListDeadLetters, Providers, ScriptedProvider
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from smscore.domain.ports import OutcomeUnknown, PermanentFailure, SmsRequest, TransientFailure
 from smscore.providers.aws_sms import AwsSmsConfig, AwsSmsProvider
-from smscore.providers.base import OutcomeUnknown, PermanentFailure, SmsRequest, TransientFailure
 from smscore.providers.sandbox import (
     PERMANENT_INVALID_NUMBER,
     PERMANENT_OPTED_OUT_NUMBER,

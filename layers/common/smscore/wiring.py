@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from smscore.dal.campaign_store import DynamoCampaignStore
     from smscore.dal.sqs_queue import SqsDeliveryQueue
     from smscore.domain.campaign import CampaignLimits
-    from smscore.domain.delivery import Deliverer, ProviderLookup
-    from smscore.domain.receipts import ReceiptStore
+    from smscore.domain.delivery import Deliverer
+    from smscore.domain.ports import ProviderLookup, ReceiptStore
     from smscore.providers.twilio import TwilioCredentials
 
 _registry: dict[str, object] = {}

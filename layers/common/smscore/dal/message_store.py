@@ -33,9 +33,8 @@ from pynamodb.transactions import TransactWrite
 
 from smscore.dal.campaign_store import ledger_entry_id
 from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, StatusChange, TenantRecord
-from smscore.domain.delivery import StoredMessage
-from smscore.domain.model import LedgerKind, MessageStatus
-from smscore.providers.base import Accepted, ProviderFailure
+from smscore.domain.model import LedgerKind, MessageStatus, StoredMessage
+from smscore.domain.ports import Accepted, ProviderFailure
 
 CONFLICT_RETRIES = 8
 CLAIMABLE = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING})

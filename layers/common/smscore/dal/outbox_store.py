@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from smscore.dal.tables import OutboxRecord
-from smscore.providers.base import SmsRequest
+from smscore.domain.ports import SmsRequest
 from smscore.providers.sandbox import OutboxEntry
 
 

@@ -1,9 +1,11 @@
 """PynamoDB implementation of the ReceiptStore port.
 
-Finding the message is ours; changing its status is delivery's `DynamoMessageStore.apply_transition`,
-the one transaction that moves a message (conditional on the status read just before: the
-status-only-moves-forward guard) together with the dispatch counters and the history, so the counts of
-GET /api/messages/queues/{queueId} stay exact under concurrent receipts and deliveries.
+A receipt only ever finds (and moves) a message sent through the provider that reports it: a signed Twilio
+callback naming a message the sandbox or AWS sent is answered as an unknown message, and the write repeats
+the check as a condition. Finding the message is ours; changing its status is delivery's
+`DynamoMessageStore.apply_transition`, the one transaction that moves a message (conditional on the status
+read just before: the status-only-moves-forward guard) together with the dispatch counters and the history,
+so the counts of GET /api/messages/queues/{queueId} stay exact under concurrent receipts and deliveries.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ from __future__ import annotations
 from smscore.dal.message_queries import DynamoMessageQueries
 from smscore.dal.message_store import DynamoMessageStore, StatusTransition
 from smscore.dal.tables import MessageRecord
-from smscore.domain.model import MessageStatus
-from smscore.domain.receipts import MessageState, Receipt
+from smscore.domain.model import MessageState, MessageStatus, Receipt
 
 
 class DynamoReceiptStore:
@@ -30,17 +31,20 @@ class DynamoReceiptStore:
             record = MessageRecord.get(
                 message_id,
                 consistent_read=True,
-                attributes_to_get=["message_id", "tenant_id", "queue_id", "status", "provider_message_id"],
+                attributes_to_get=["message_id", "tenant_id", "queue_id", "status", "provider", "provider_message_id"],
             )
         except MessageRecord.DoesNotExist:
             return None
         if receipt.message_id is None and record.provider_message_id != receipt.provider_message_id:
             return None  # the index lagged behind a change of provider id: not this message any more
+        if record.provider != receipt.provider:
+            return None  # sent through another provider: this one cannot speak for it
         return MessageState(
             message_id=record.message_id,
             tenant_id=record.tenant_id,
             queue_id=record.queue_id,
             status=MessageStatus(record.status),
+            provider=record.provider,
         )
 
     def transition(self, state: MessageState, receipt: Receipt) -> bool:
@@ -56,5 +60,6 @@ class DynamoReceiptStore:
                 code=receipt.error_code,
                 detail=f"{receipt.provider}: {receipt.provider_status}",
                 set_fields={"provider_error_code": receipt.error_code} if receipt.error_code else {},
+                condition=MessageRecord.provider == receipt.provider,
             )
         )

@@ -49,73 +49,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
 
 from smscore.domain.masking import mask
-from smscore.domain.model import MessageStatus, QueueBatch
-from smscore.providers.base import Accepted, ProviderFailure, SmsProvider, SmsRequest, TransientFailure
+from smscore.domain.model import MessageStatus, QueueBatch, StoredMessage
+from smscore.domain.ports import (
+    DeadLetters,
+    MessageStore,
+    ProviderFailure,
+    ProviderLookup,
+    SmsRequest,
+    TransientFailure,
+)
 
 log = logging.getLogger(__name__)
 
 TERMINAL = frozenset({MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED})
 SAFETY_MARGIN_SECONDS = 2.0
 MAX_CLAIM_RACES = 3
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    """What delivery needs of a persisted message, as last read."""
-
-    message_id: str
-    tenant_id: str
-    queue_id: str
-    recipient: str
-    body: str
-    segments: int
-    credits: int
-    status: MessageStatus
-    provider: str
-    attempts: int = 0
-    lease_until: datetime | None = None
-
-
-class MessageStore(Protocol):
-    """Conditional status changes of messages; each also moves the dispatch counters in the same write."""
-
-    def load(self, message_ids: Sequence[str]) -> dict[str, StoredMessage]:
-        """Strongly consistent read of the messages that exist."""
-        ...
-
-    def claim(self, message: StoredMessage, now: datetime, lease_until: datetime) -> StoredMessage | None:
-        """`message.status` (QUEUED, or SENDING with an expired lease) -> SENDING, attempts + 1, new lease.
-
-        Returns the claimed message (its `attempts` is the fencing token) or None if someone else changed it.
-        """
-        ...
-
-    def mark_sent(self, message: StoredMessage, provider: str, accepted: Accepted, now: datetime) -> bool:
-        """SENDING -> SENT with the provider's metadata, only while `message.attempts` is still the token."""
-        ...
-
-    def mark_failed(self, message: StoredMessage, provider: str, failure: ProviderFailure, now: datetime) -> bool:
-        """SENDING -> FAILED, refunding `message.credits` with a REFUND ledger entry in the same transaction."""
-        ...
-
-    def requeue(
-        self, message: StoredMessage, provider: str, next_provider: str, failure: ProviderFailure, now: datetime
-    ) -> bool:
-        """SENDING -> QUEUED for another attempt (on `next_provider`), lease released, provider code kept."""
-        ...
-
-
-class DeadLetters(Protocol):
-    def send(self, batch: QueueBatch, reason: str) -> None:
-        """Put a record (same body shape as the delivery queue) on the dead-letter queue for inspection."""
-        ...
-
-
-class ProviderLookup(Protocol):
-    def get(self, name: str) -> SmsProvider: ...
 
 
 class Outcome(StrEnum):

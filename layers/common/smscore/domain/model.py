@@ -91,3 +91,45 @@ class QueueBatch:
     tenant_id: str
     queue_id: str
     message_ids: list[str]
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """What delivery needs of a persisted message, as last read."""
+
+    message_id: str
+    tenant_id: str
+    queue_id: str
+    recipient: str
+    body: str
+    segments: int
+    credits: int
+    status: MessageStatus
+    provider: str
+    attempts: int = 0
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A provider's final word on one message, in our terms (each provider module parses its own format)."""
+
+    provider: str  # the provider that reported it: it may only move a message sent through that provider
+    status: MessageStatus  # DELIVERED or UNDELIVERED
+    reported_at: datetime
+    provider_status: str  # the provider's own status name, kept for the audit trail
+    error_code: str | None = None
+    # Which message: ours when the provider echoes it back (AWS Context), else the provider's id (Twilio SID).
+    message_id: str | None = None
+    provider_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageState:
+    """What applying a receipt needs to know about a message."""
+
+    message_id: str
+    tenant_id: str
+    queue_id: str
+    status: MessageStatus
+    provider: str

@@ -1,11 +1,31 @@
-"""Interfaces the domain depends on; the PynamoDB/SQS adapters and the in-memory test fakes implement them."""
+"""Ports: the interfaces the domain depends on, and the values that cross them.
+
+Implemented by the adapters (`smscore.dal`: DynamoDB and SQS; `smscore.providers`: one module per SMS API,
+each also owning its provider's wire formats) and by the in-memory fakes of tests/fakes.py and
+tests/delivery_fakes.py, which tests/contract holds to the same behaviour as the DynamoDB adapters.
+No boto3, no vendor format here.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Protocol
 
-from smscore.domain.model import Dispatch, OutgoingMessage, QueueBatch, TagRecipient, Tenant
+from smscore.domain.model import (
+    Dispatch,
+    MessageState,
+    OutgoingMessage,
+    QueueBatch,
+    Receipt,
+    StoredMessage,
+    TagRecipient,
+    Tenant,
+)
+
+# -- sending a campaign -------------------------------------------------------------------------------------
 
 
 class CampaignStore(Protocol):
@@ -40,4 +60,150 @@ class CampaignStore(Protocol):
 class DeliveryQueue(Protocol):
     def enqueue(self, batches: Sequence[QueueBatch]) -> list[QueueBatch]:
         """Send the batches; returns the ones that could not be enqueued after retries."""
+        ...
+
+
+# -- SMS providers ------------------------------------------------------------------------------------------
+# A provider turns one message into one call to a carrier-facing API and reports back in provider-neutral
+# terms: `Accepted` (with the provider's id, and price/segments when the provider tells them at send time),
+# `PermanentFailure` (retrying cannot help: invalid number, opted out, blocked; the message is refunded) or
+# `TransientFailure` (throttling, 5xx, timeouts, network; the message is retried, possibly elsewhere).
+# Providers never see the database; they get everything they need in `SmsRequest`.
+
+
+@dataclass(frozen=True)
+class SmsRequest:
+    message_id: str  # our id: idempotency key where the provider honours one, and the correlation id it echoes
+    tenant_id: str
+    recipient: str  # E.164
+    body: str
+    segments: int
+
+
+@dataclass(frozen=True)
+class Accepted:
+    provider_message_id: str
+    price: str | None = None  # decimal string in `price_unit`, only when the provider reports it at send time
+    price_unit: str | None = None
+    segments: int | None = None
+    provider_status: str | None = None
+
+
+class ProviderFailure(Exception):
+    """A send the provider did not accept. `code` is the provider's own code (e.g. Twilio 21211)."""
+
+    permanent: ClassVar[bool] = False
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class PermanentFailure(ProviderFailure):
+    """Retrying cannot help (invalid or unreachable number, opted out, blocked): FAILED and refunded."""
+
+    permanent = True
+
+
+class TransientFailure(ProviderFailure):
+    """Worth retrying later or on another provider (throttling, 5xx, timeout, network, credentials lookup)."""
+
+    permanent = False
+
+
+class OutcomeUnknown(TransientFailure):
+    """The request may have reached the provider but no answer came back (read timeout, dropped connection).
+
+    Retried like any transient failure; for a provider that is not idempotent this is the window in which a
+    retry can duplicate an SMS (see smscore.domain.delivery).
+    """
+
+
+class CredentialsUnavailable(Exception):
+    """The provider's credentials could not be read (parameter missing, malformed, or the lookup failed)."""
+
+
+class SmsProvider(ABC):
+    """One carrier-facing API.
+
+    Class attributes are the provider's declared facts: `name` is what TenantRecord.provider and
+    DEFAULT_PROVIDER refer to (and what its receipts carry), `character_limit` is the longest body it accepts
+    (the API refuses longer ones up front), `idempotent` says whether sending the same message id twice reaches
+    the handset once.
+    """
+
+    name: ClassVar[str]
+    character_limit: ClassVar[int]
+    idempotent: ClassVar[bool] = False
+    reports_price_at_send: ClassVar[bool] = False
+
+    @abstractmethod
+    def send(self, request: SmsRequest) -> Accepted:
+        """Hand one SMS to the provider. Raises PermanentFailure or TransientFailure; never anything else
+        for a provider-side problem (programming errors still propagate)."""
+
+
+class ProviderLookup(Protocol):
+    def get(self, name: str) -> SmsProvider:
+        """The provider of that name; LookupError when none is configured."""
+        ...
+
+
+# -- delivery -----------------------------------------------------------------------------------------------
+
+
+class MessageStore(Protocol):
+    """Conditional status changes of messages; each also moves the dispatch counters in the same write."""
+
+    def load(self, message_ids: Sequence[str]) -> dict[str, StoredMessage]:
+        """Strongly consistent read of the messages that exist."""
+        ...
+
+    def claim(self, message: StoredMessage, now: datetime, lease_until: datetime) -> StoredMessage | None:
+        """`message.status` (QUEUED, or SENDING with an expired lease) -> SENDING, attempts + 1, new lease.
+
+        Returns the claimed message (its `attempts` is the fencing token) or None if someone else changed it.
+        """
+        ...
+
+    def mark_sent(self, message: StoredMessage, provider: str, accepted: Accepted, now: datetime) -> bool:
+        """SENDING -> SENT with the provider's metadata, only while `message.attempts` is still the token."""
+        ...
+
+    def mark_failed(self, message: StoredMessage, provider: str, failure: ProviderFailure, now: datetime) -> bool:
+        """SENDING -> FAILED, refunding `message.credits` with a REFUND ledger entry in the same transaction."""
+        ...
+
+    def requeue(
+        self, message: StoredMessage, provider: str, next_provider: str, failure: ProviderFailure, now: datetime
+    ) -> bool:
+        """SENDING -> QUEUED for another attempt (on `next_provider`), lease released, provider code kept."""
+        ...
+
+
+class DeadLetters(Protocol):
+    def send(self, batch: QueueBatch, reason: str) -> None:
+        """Put a record (same body shape as the delivery queue) on the dead-letter queue for inspection."""
+        ...
+
+
+# -- delivery receipts --------------------------------------------------------------------------------------
+
+
+class ReceiptStore(Protocol):
+    def find(self, receipt: Receipt) -> MessageState | None:
+        """The message the receipt is about (by our id, else by the provider's id), read consistently.
+
+        None as well when the message was sent through another provider than the one reporting: a provider
+        only ever speaks for its own messages.
+        """
+        ...
+
+    def transition(self, state: MessageState, receipt: Receipt) -> bool:
+        """Atomically: status `state.status` -> `receipt.status`, dispatch counters moved, history appended.
+
+        Returns False, changing nothing, when the message is no longer in `state.status` or is no longer the
+        reporting provider's.
+        """
         ...

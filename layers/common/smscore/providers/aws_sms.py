@@ -15,11 +15,17 @@ Classification by error code and `Reason`, never by message text:
 - ValidationException (unparseable or blocked destination, price over MaxPrice, ...) and ConflictException
   (DESTINATION_PHONE_NUMBER_OPTED_OUT, ...): permanent;
 - read timeout / connection closed: OutcomeUnknown; cannot connect: transient.
+
+Inbound: delivery events arrive through EventBridge (source aws.sms-voice, detail-type
+"Text Message Delivery Status Updated"); `receipt_from_event` turns a final one into a provider-neutral
+Receipt, matched by the message id we put in `Context`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from botocore.exceptions import (
@@ -30,7 +36,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from smscore.providers.base import Accepted, OutcomeUnknown, PermanentFailure, SmsProvider, SmsRequest, TransientFailure
+from smscore.domain.model import MessageStatus, Receipt
+from smscore.domain.ports import Accepted, OutcomeUnknown, PermanentFailure, SmsProvider, SmsRequest, TransientFailure
 
 if TYPE_CHECKING:
     from mypy_boto3_pinpoint_sms_voice_v2 import PinpointSMSVoiceV2Client
@@ -47,6 +54,7 @@ TRANSIENT_ERRORS = frozenset(
     }
 )
 PERMANENT_ERRORS = frozenset({"ValidationException", "ConflictException"})
+PROVIDER_NAME = "aws_sms"
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class AwsSmsConfig:
 
 
 class AwsSmsProvider(SmsProvider):
-    name: ClassVar[str] = "aws_sms"
+    name: ClassVar[str] = PROVIDER_NAME
     character_limit: ClassVar[int] = 1600
     idempotent: ClassVar[bool] = False
     reports_price_at_send: ClassVar[bool] = False
@@ -104,3 +112,68 @@ class AwsSmsProvider(SmsProvider):
         except (ConnectTimeoutError, EndpointConnectionError) as exc:
             raise TransientFailure("CONNECTION_FAILED", type(exc).__name__) from exc
         return Accepted(provider_message_id=reply["MessageId"], segments=request.segments)
+
+
+# -- delivery events ----------------------------------------------------------------------------------------
+
+DELIVERY_EVENT_DETAIL_TYPE = "Text Message Delivery Status Updated"
+# Event types: configuration-sets-event-types in the AWS End User Messaging SMS user guide.
+DELIVERED_EVENTS = frozenset({"TEXT_DELIVERED", "TEXT_SUCCESSFUL"})
+UNDELIVERED_EVENTS = frozenset(
+    {
+        "TEXT_BLOCKED",
+        "TEXT_TTL_EXPIRED",
+        "TEXT_CARRIER_UNREACHABLE",
+        "TEXT_INVALID",
+        "TEXT_INVALID_MESSAGE",
+        "TEXT_CARRIER_BLOCKED",
+        "TEXT_UNREACHABLE",
+        "TEXT_SPAM",
+        "TEXT_UNKNOWN",
+        "TEXT_PROTECT_BLOCKED",
+    }
+)
+# Keys under which the deliver function may put our message id in SendTextMessage's Context.
+CONTEXT_MESSAGE_ID_KEYS = ("messageId", "message_id")
+
+
+def _reported_at(detail: Mapping[str, Any], received_at: datetime) -> datetime:
+    stamp = detail.get("eventTimestamp")
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        try:
+            return datetime.fromtimestamp(stamp / 1000, UTC)
+        except (OverflowError, OSError, ValueError):
+            pass  # not a plausible epoch in milliseconds: fall back to when we received it
+    return received_at
+
+
+def receipt_from_event(detail_type: str, detail: Mapping[str, Any], received_at: datetime) -> Receipt | None:
+    """The receipt in an EventBridge delivery event, or None when it is not a final receipt of one of ours.
+
+    Only final events count (`isFinal`; a missing flag is read as final): a non-final
+    TEXT_CARRIER_UNREACHABLE may still turn into TEXT_DELIVERED.
+    """
+    if detail_type != DELIVERY_EVENT_DETAIL_TYPE or not detail.get("isFinal", True):
+        return None
+    event_type = str(detail.get("eventType", ""))
+    if event_type in DELIVERED_EVENTS:
+        status = MessageStatus.DELIVERED
+    elif event_type in UNDELIVERED_EVENTS:
+        status = MessageStatus.UNDELIVERED
+    else:
+        return None
+    context = detail.get("context")
+    if not isinstance(context, dict):
+        return None
+    message_id = next((str(context[k]) for k in CONTEXT_MESSAGE_ID_KEYS if context.get(k)), None)
+    if message_id is None:
+        return None
+    return Receipt(
+        provider=PROVIDER_NAME,
+        status=status,
+        reported_at=_reported_at(detail, received_at),
+        provider_status=event_type,
+        error_code=str(detail.get("messageStatus") or event_type) if status is MessageStatus.UNDELIVERED else None,
+        message_id=message_id,
+        provider_message_id=str(detail["messageId"]) if detail.get("messageId") else None,
+    )

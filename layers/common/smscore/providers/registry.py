@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from smscore.domain.ports import CredentialsUnavailable, SmsProvider
 from smscore.providers.aws_sms import AwsSmsConfig, AwsSmsProvider
-from smscore.providers.base import CredentialsUnavailable, SmsProvider
 from smscore.providers.sandbox import SandboxProvider
 from smscore.providers.twilio import TwilioConfig, TwilioCredentials, TwilioProvider
 
@@ -129,6 +129,7 @@ def default_registry(settings: Settings, outbox_factory: Callable[[], Any] | Non
                 from_number=settings.twilio_from_number,
                 status_callback_url=settings.twilio_status_callback_url,
                 timeout_seconds=settings.provider_timeout_seconds,
+                max_connections=settings.delivery_workers,
             ),
             twilio_credentials_from(settings.twilio_credentials_parameter),
         )

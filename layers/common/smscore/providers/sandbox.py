@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from smscore.providers.base import Accepted, OutcomeUnknown, PermanentFailure, SmsProvider, SmsRequest, TransientFailure
+from smscore.domain.ports import Accepted, OutcomeUnknown, PermanentFailure, SmsProvider, SmsRequest, TransientFailure
 
 PERMANENT_INVALID_NUMBER = "+573000000001"
 TRANSIENT_THROTTLED_NUMBER = "+573000000002"
