@@ -140,7 +140,8 @@ class _Environment:
         ours, theirs = socket.socketpair()
         basics = {key: os.environ[key] for key in PROCESS_BASICS if key in os.environ}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "smsdev.lambdas", str(theirs.fileno())],
+            # The function id is there for people and tests that look for one environment (ps, pgrep -f).
+            [sys.executable, "-m", "smsdev.lambdas", str(theirs.fileno()), function.function_id],
             pass_fds=[theirs.fileno()],
             env={**basics, **env},
             cwd=ROOT,
@@ -272,7 +273,7 @@ class LambdaRuntime:
 
 
 def _serve(argv: list[str]) -> None:
-    """`python -m smsdev.lambdas FD`: the execution environment's entry point (FD: its end of the socket pair)."""
+    """`python -m smsdev.lambdas FD FUNCTION_ID`: an execution environment (FD: its end of the socket pair)."""
     conn = Connection(int(argv[1]))
     setup = json.loads(conn.recv_bytes())
     _worker_main(conn, setup["function"], setup["account_id"])
