@@ -18,7 +18,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from smscore.api.errors import domain_error_response
+from smscore.api.errors import PayloadTooLarge, UnsupportedMediaType, domain_error_response
 from smscore.api.messages import QueueStatusDto, queue_status_of
 from smscore.api.middlewares import check_json_body
 from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerprint
@@ -49,9 +49,7 @@ from smscore.domain.errors import (
     FieldIssue,
     InvalidRequest,
     NotFound,
-    PayloadTooLarge,
     TenantNotFound,
-    UnsupportedMediaType,
 )
 
 MAX_PAGE_SIZE = 100

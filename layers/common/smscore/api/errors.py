@@ -18,10 +18,24 @@ from smscore.domain import contacts, errors
 
 logger = Logger(child=True)
 
+
+
+class PayloadTooLarge(errors.DomainError):
+    """The request body is larger than the route accepts: an HTTP concern, refused before any parsing."""
+
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(errors.DomainError):
+    """The request body's media type is not one the route reads: an HTTP concern, refused before any parsing."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.InvalidRequest: HTTPStatus.BAD_REQUEST,
-    errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-    errors.UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     errors.InsufficientCredits: HTTPStatus.PAYMENT_REQUIRED,
     errors.TooManyRecipients: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.TenantNotFound: HTTPStatus.FORBIDDEN,

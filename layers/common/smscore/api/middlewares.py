@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from smscore.api.errors import domain_error_response
-from smscore.domain.errors import DomainError, FieldIssue, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from smscore.api.errors import PayloadTooLarge, UnsupportedMediaType, domain_error_response
+from smscore.domain.errors import DomainError, FieldIssue, InvalidRequest
 
 Handler = TypeVar("Handler", bound=Callable[[dict[str, Any], Any], dict[str, Any]])
 

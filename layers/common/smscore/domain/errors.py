@@ -28,14 +28,6 @@ class InvalidRequest(DomainError):
     code = "VALIDATION_ERROR"
 
 
-class PayloadTooLarge(DomainError):
-    code = "PAYLOAD_TOO_LARGE"
-
-
-class UnsupportedMediaType(DomainError):
-    code = "UNSUPPORTED_MEDIA_TYPE"
-
-
 class InvalidSignature(DomainError):
     code = "INVALID_SIGNATURE"
 
