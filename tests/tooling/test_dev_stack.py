@@ -6,7 +6,9 @@ short overrides (`--param`), so that timeouts and schedules show within seconds:
   its environment at the function's own Timeout; the next invocation gets a fresh one;
 - a function past its own Timeout (shorter than the gateway's) is a 502, as Lambda's "Task timed out" is;
 - each function sees exactly its own template environment;
-- `Schedule` events run at their (overridden) rate with EventBridge's scheduled event.
+- `Schedule` events run at their (overridden) rate with EventBridge's scheduled event;
+- the TOKEN authorizer: a token that fails its ValidationExpression never reaches it, its `Unauthorized` is a
+  401 and one log line, its crash is the template's AUTHORIZER_CONFIGURATION_ERROR with the trace in the log.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ GATEWAY_TIMEOUT = 3  # seconds, instead of API Gateway's 29
 SLEEPY_TIMEOUT = 6  # seconds, instead of the template's 30: past the gateway's
 SHORT_TIMEOUT = 1  # the template's own Timeout: before the gateway's
 TIMEOUT_BODY = {"code": "GATEWAY_TIMEOUT", "message": "took too long", "details": []}
+UNAUTHORIZED_BODY = {"code": "UNAUTHORIZED", "message": "no", "details": []}
+AUTHORIZER_BODY = {"code": "AUTHORIZER_FAILURE", "message": "authorizer down", "details": []}
 
 
 def probe_template(probe_dir: Path) -> dict[str, Any]:
@@ -43,8 +47,14 @@ def probe_template(probe_dir: Path) -> dict[str, Any]:
         }
         return {"Type": "AWS::Serverless::Function", "Properties": properties}
 
-    def api_event(path: str) -> dict[str, Any]:
-        return {"Type": "Api", "Properties": {"RestApiId": {"Ref": "ProbeApi"}, "Path": path, "Method": "GET"}}
+    def api_event(path: str, authorized: bool = False) -> dict[str, Any]:
+        properties: dict[str, Any] = {"RestApiId": {"Ref": "ProbeApi"}, "Path": path, "Method": "GET"}
+        if not authorized:
+            properties["Auth"] = {"Authorizer": "NONE"}
+        return {"Type": "Api", "Properties": properties}
+
+    def response(status: str, body: dict[str, Any]) -> dict[str, Any]:
+        return {"StatusCode": status, "ResponseTemplates": {"application/json": json.dumps(body)}}
 
     return {
         "Transform": "AWS::Serverless-2016-10-31",
@@ -60,16 +70,30 @@ def probe_template(probe_dir: Path) -> dict[str, Any]:
                 "Type": "AWS::Serverless::Api",
                 "Properties": {
                     "StageName": {"Ref": "Stage"},
+                    "Auth": {
+                        "DefaultAuthorizer": "ProbeAuthorizer",
+                        "Authorizers": {
+                            "ProbeAuthorizer": {
+                                "FunctionArn": {"Fn::GetAtt": ["AuthorizerProbeFunction", "Arn"]},
+                                "Identity": {
+                                    "Header": "Authorization",
+                                    "ValidationExpression": "^Bearer probe-[a-z]+$",
+                                    "ReauthorizeEvery": 0,
+                                },
+                            }
+                        },
+                    },
                     "GatewayResponses": {
-                        "INTEGRATION_TIMEOUT": {
-                            "StatusCode": "504",
-                            "ResponseTemplates": {"application/json": json.dumps(TIMEOUT_BODY)},
-                        }
+                        "INTEGRATION_TIMEOUT": response("504", TIMEOUT_BODY),
+                        "UNAUTHORIZED": response("401", UNAUTHORIZED_BODY),
+                        "AUTHORIZER_CONFIGURATION_ERROR": response("500", AUTHORIZER_BODY),
                     },
                 },
             },
             "SleepyFunction": function("sleep_handler", 30, {"SLEEPY_ONLY": "1"}, {"Sleep": api_event("/test/sleep")}),
             "ShortFunction": function("sleep_handler", SHORT_TIMEOUT, {}, {"Short": api_event("/test/short")}),
+            "GuardedFunction": function("sleep_handler", 10, {}, {"Guarded": api_event("/test/guarded", True)}),
+            "AuthorizerProbeFunction": function("authorize", 10, {}, {}),
             "TickFunction": function(
                 "tick_handler",
                 10,
@@ -236,3 +260,40 @@ def test_make_dev_passes_args_and_keeps_port() -> None:
         [*make, "PORT=not-a-port"], capture_output=True, text=True, cwd=ROOT, check=False, timeout=120
     )
     assert "PORT must be a whole number, got 'not-a-port'" in port.stderr
+
+
+def test_the_authorizer_is_skipped_for_malformed_tokens_and_its_crash_is_the_templates_500(
+    probe_stack: RunningDevStack, probe_dir: Path
+) -> None:
+    calls = probe_dir / "authorizer.calls"
+
+    def authorizer_calls() -> list[str]:
+        return calls.read_text().splitlines() if calls.exists() else []
+
+    def call(authorization: str) -> tuple[HttpAnswer, str]:
+        before = probe_stack.log_path.stat().st_size
+        answer = http_call(probe_stack.api_url, "GET", "/test/guarded", headers={"Authorization": authorization})
+        with probe_stack.log_path.open() as log:
+            log.seek(before)
+            return answer, log.read()
+
+    # Given a token the authorizer allows
+    allowed, _ = call("Bearer probe-ok")
+    assert allowed.status == 200
+    assert authorizer_calls() == ["Bearer probe-ok"]
+    # When a token fails the ValidationExpression: 401 from the gateway, the authorizer is not invoked
+    malformed, _ = call("Bearer not a probe token")
+    assert (malformed.status, malformed.body) == (401, UNAUTHORIZED_BODY)
+    assert authorizer_calls() == ["Bearer probe-ok"]
+    # When the authorizer refuses: 401, and the log has the request line, no traceback
+    refused, log = call("Bearer probe-deny")
+    assert (refused.status, refused.body) == (401, UNAUTHORIZED_BODY)
+    assert "Traceback" not in log
+    (gateway_line,) = [line for line in log.splitlines() if "smsdev.gateway" in line]
+    assert "GET /test/guarded -> 401" in gateway_line
+    # When it crashes: the template's AUTHORIZER_CONFIGURATION_ERROR body, and its stack trace in the log
+    crashed, log = call("Bearer probe-crash")
+    assert (crashed.status, crashed.body) == (500, AUTHORIZER_BODY)
+    assert "RuntimeError: probe authorizer crashed" in log
+    assert "Traceback" in log
+    assert authorizer_calls() == ["Bearer probe-ok", "Bearer probe-deny", "Bearer probe-crash"]

@@ -1,8 +1,9 @@
 """Test-only Lambda handlers that the tooling tests declare in a small template, to watch the local stack work.
 
 `sleep_handler` (behind GET /test/sleep?seconds=N) writes its process id, sleeps, then answers with its
-process id and environment; `tick_handler` (a schedule) appends each event and its environment to a file.
-Both write under PROBE_DIR, which their template environment sets.
+process id and environment; `tick_handler` (a schedule) appends each event and its environment to a file;
+`authorize` is a TOKEN authorizer that records each call. All write under PROBE_DIR, which their template
+environment sets.
 """
 
 from __future__ import annotations
@@ -25,3 +26,16 @@ def sleep_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def tick_handler(event: dict[str, Any], context: Any) -> None:
     with Path(os.environ["PROBE_DIR"], "ticks.jsonl").open("a") as ticks:
         ticks.write(json.dumps({"event": event, "env": dict(os.environ)}) + "\n")
+
+
+def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A TOKEN authorizer that counts its calls: `...-deny` is refused, `...-crash` crashes, anything else allowed."""
+    token = event["authorizationToken"]
+    with Path(os.environ["PROBE_DIR"], "authorizer.calls").open("a") as calls:
+        calls.write(token + "\n")
+    if token.endswith("-crash"):
+        raise RuntimeError("probe authorizer crashed")
+    if token.endswith("-deny"):
+        raise Exception("Unauthorized")  # API Gateway's contract for a 401 is this exact message
+    statement = {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": event["methodArn"]}
+    return {"principalId": "probe", "policyDocument": {"Version": "2012-10-17", "Statement": [statement]}}
