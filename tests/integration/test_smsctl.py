@@ -414,6 +414,8 @@ def test_a_terminal_shows_credits_and_the_ledger_as_tables(local: LocalEndpointS
         (["outbox", "--recipient", "3001234567"], "international form"),
         (["outbox", "--recipient", "+57 12"], "international form"),
         (["outbox", "--limit", "0"], "positive whole number"),
+        (["outbox", "--limit", "\u00b2"], "positive whole number"),  # a digit to str.isdigit, not to int()
+        (["credits", "add", "--tenant", NO_SUCH_ID, "--amount=--5"], "positive whole number"),
         (["contacts", "import", "--tenant", NO_SUCH_ID, "x.csv", "--workers", "0"], "--workers"),
         (["--region", "eu-west-1", "outbox"], "--region applies to --stack only"),
         (["tenant", "create", "--name", "   ", "--credits", "1"], "must not be blank"),

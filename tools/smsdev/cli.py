@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -47,16 +48,15 @@ class WholeNumber(click.ParamType):
 
     def __init__(self, minimum: int) -> None:
         self.minimum = minimum
-        self.rule = "a positive whole number" if minimum == 1 else f"a whole number of {minimum} or more"
-        if minimum == 0:
-            self.rule = "a whole number of zero or more"
+        words = {0: "a whole number of zero or more", 1: "a positive whole number"}
+        self.rule = words.get(minimum, f"a whole number of {minimum} or more")
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int):
             number = value
         else:
             text = str(value).strip()
-            if not text.lstrip("+-").isdigit():
+            if not re.fullmatch(r"[+-]?[0-9]+", text):
                 self.fail(f"must be {self.rule}, got {value!r}", param, ctx)
             number = int(text)
         if number < self.minimum:
@@ -162,6 +162,11 @@ class Session:
     stdout: Console | None = None  # tests pass a Console; otherwise built on first use from sys.stdout
     stderr: Console | None = None
     _target: Target | None = field(default=None, repr=False)
+
+    @property
+    def built_target(self) -> Target | None:
+        """The target if a command got that far (to explain a failure), without building it."""
+        return self._target
 
     def target(self) -> Target:
         if self._target is None:
@@ -273,7 +278,7 @@ def describe_aws_error(exc: BaseException) -> str:
 
 def aws_failure(exc: BaseException, session: Session) -> SmsctlError:
     causes = list(_causes(exc))
-    target = session._target
+    target = session.built_target
     if target is not None and target.local and any(isinstance(c, EndpointConnectionError) for c in causes):
         return SmsctlError(f"cannot reach the {target.description}: start it with `make dev`")
     if any(isinstance(c, NoCredentialsError) for c in causes):
