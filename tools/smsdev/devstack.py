@@ -24,7 +24,7 @@ from smsdev.emulator import LocalAws
 from smsdev.gateway import INTEGRATION_TIMEOUT_SECONDS, ApiGateway, GatewayServer, api_config
 from smsdev.lambdas import LambdaRuntime, LocalFunction
 from smsdev.poller import SqsPoller, event_source_from_template
-from smsdev.provision import create_buckets, create_queues, create_tables
+from smsdev.provision import create_resources
 from smsdev.s3_events import ObjectCreatedWatcher, object_created_rules
 from smsdev.scheduler import Scheduler
 from smsdev.template import (
@@ -160,10 +160,10 @@ class DevStack:
         resolver = Resolver(self.template, self.names)
         specs = functions(resolver)
         region = self.names.region
-        create_tables(aws_client("dynamodb", self.endpoint, region), self.names, self.template)
+        self.queue_urls = create_resources(
+            lambda service: aws_client(service, self.endpoint, region), self.names, self.template
+        )
         sqs = aws_client("sqs", self.endpoint, region)
-        self.queue_urls = create_queues(sqs, self.names, self.template)
-        create_buckets(aws_client("s3", self.endpoint, region), self.names, self.template)
         self.environments = {fid: function_env(spec, self.endpoint, region) for fid, spec in specs.items()}
         local_functions = [
             LocalFunction(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from smsdev.template import LocalNames, Resolver, functions, load_template, resources_of_type, table_create_kwargs
@@ -39,6 +40,16 @@ def create_buckets(s3: Any, names: LocalNames, template: dict[str, Any] | None =
         s3.create_bucket(Bucket=names.bucket(logical_id))
         created.append(names.bucket(logical_id))
     return created
+
+
+def create_resources(
+    client: Callable[[str], Any], names: LocalNames, template: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Every table, queue and bucket of the template, through `client(service)`; the queue URLs by logical id."""
+    create_tables(client("dynamodb"), names, template)
+    urls = create_queues(client("sqs"), names, template)
+    create_buckets(client("s3"), names, template)
+    return urls
 
 
 def function_environment(names: LocalNames, logical_id: str = "SendByTagsFunction") -> dict[str, str]:

@@ -145,14 +145,16 @@ class MotoStack:
 
 
 def build_moto_stack(stack_name: str, function_id: str = "SendByTagsFunction") -> MotoStack:
-    """Create the template's tables and queues in the moto account that is active now (see `moto_account`)."""
+    """Create the template's tables, queues and buckets in the moto account that is active now (`moto_account`)."""
     import boto3
 
-    from smsdev.provision import create_queues, create_tables, function_environment
+    from smsdev.provision import create_resources, function_environment
 
     names = LocalNames(stack_name=stack_name, endpoint="https://sqs.us-east-1.amazonaws.com")
-    create_tables(boto3.client("dynamodb", region_name=names.region), names)
-    urls = create_queues(boto3.client("sqs", region_name=names.region), names)
+    urls = create_resources(
+        lambda service: boto3.client(service, region_name=names.region),  # type: ignore[call-overload]
+        names,
+    )
     return MotoStack(names=names, queue_urls=urls, env=function_environment(names, function_id))
 
 
