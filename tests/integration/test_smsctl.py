@@ -288,7 +288,17 @@ def test_console_script_round_trip(local: LocalEndpointStack, tmp_path: Path) ->
     # Then one JSON object comes out on stdout and stderr stays free of progress output
     assert imported.returncode == 0, imported.stderr
     assert (json.loads(imported.stdout)["imported"], json.loads(imported.stdout)["rejected"]) == (1, 1)
-    assert "importing [" not in imported.stderr
+    assert "importing" not in imported.stderr
+
+    # And on a terminal (rich's TTY_COMPATIBLE switch) the progress bar is drawn on stderr, while --json keeps
+    # stdout one JSON object
+    env["TTY_COMPATIBLE"] = "1"
+    on_terminal = run("contacts", "import", "--tenant", tenant_id, str(csv_file), "--json")
+    assert on_terminal.returncode == 0, on_terminal.stderr
+    assert json.loads(on_terminal.stdout)["rejected"] == 1
+    assert "importing" in on_terminal.stderr
+    assert "2/2" in on_terminal.stderr  # rows done / rows in the file
+    del env["TTY_COMPATIBLE"]
 
     # And a bad amount fails with usage status 2 and nothing on stdout
     bad = run("credits", "add", "--tenant", tenant_id, "--amount", "-3")
