@@ -68,6 +68,10 @@ class InvocationTimeout(Exception):
     """The handler ran past the function's timeout; its environment was killed, as Lambda does."""
 
 
+class RuntimeStopped(RuntimeError):
+    """The local stack is shutting down: the invocation did not run, or its environment was stopped under it."""
+
+
 def lambda_environment(function: LocalFunction, region: str) -> dict[str, str]:
     """The whole os.environ of an execution environment: the function's own variables plus Lambda's reserved ones."""
     reserved = {
@@ -212,7 +216,7 @@ class LambdaRuntime:
         with self._changed:
             while True:
                 if self._closed:
-                    raise RuntimeError("the local Lambda runtime is stopped")
+                    raise RuntimeStopped("the local Lambda runtime is stopped")
                 idle = self._idle[function_id]
                 if idle:
                     return idle.pop()
@@ -255,6 +259,8 @@ class LambdaRuntime:
             reply = json.loads(environment.conn.recv_bytes())
         except (EOFError, OSError) as exc:
             self._discard(environment)
+            if self._closed:
+                raise RuntimeStopped(f"{function_id}: stopped with the local stack") from exc
             raise InvocationError("Runtime.ExitError", f"{function_id} environment exited: {exc}") from exc
         self._release(environment)
         if "error" in reply:

@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from smsdev.lambdas import InvocationError, InvocationTimeout
+from smsdev.lambdas import InvocationError, InvocationTimeout, RuntimeStopped
 
 log = logging.getLogger("smsdev.poller")
 
@@ -174,6 +174,9 @@ class SqsPoller:
             outcome = self._invoke({"Records": records})
         except (InvocationError, InvocationTimeout) as exc:
             log.warning("batch of %d failed, left for redelivery: %s", len(records), exc)
+            return len(records)
+        except RuntimeStopped:
+            log.info("batch of %d left for redelivery: the stack is stopping", len(records))
             return len(records)
         done = succeeded_ids(records, outcome, self.source.report_batch_item_failures)
         entries = [

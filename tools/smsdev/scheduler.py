@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from smsdev.lambdas import InvocationError, InvocationTimeout
+from smsdev.lambdas import InvocationError, InvocationTimeout, RuntimeStopped
 from smsdev.template import LocalNames, ScheduleSpec
 
 log = logging.getLogger("smsdev.scheduler")
@@ -99,6 +99,8 @@ class Scheduler:
             log.error("%s (scheduled) failed: %s\n%s", schedule.function_id, exc, "".join(exc.stack_trace).rstrip())
         except InvocationTimeout as exc:
             log.error("%s (scheduled): %s", schedule.function_id, exc)
+        except RuntimeStopped:
+            log.debug("%s (scheduled): the stack stopped first", schedule.function_id)
 
     def stop(self) -> None:
         self._stop.set()
