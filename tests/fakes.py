@@ -6,8 +6,10 @@ import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from smscore.domain.auth import TokenOwner
+from smscore.domain.campaign import DispatchState, FanoutState
 from smscore.domain.errors import InsufficientCredits
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, QueueBatch, TagRecipient, Tenant
 
@@ -19,6 +21,7 @@ class InMemoryCampaignStore:
     messages: dict[str, OutgoingMessage] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     dispatches: dict[str, Dispatch] = field(default_factory=dict)
+    fanouts: dict[str, DispatchState] = field(default_factory=dict)  # queue id -> fan-out state (open_fanout)
     ledger: list[tuple[str, int, str]] = field(default_factory=list)  # (tenant, amount, kind)
     fail_saving: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # check-and-debit is one step
@@ -57,6 +60,43 @@ class InMemoryCampaignStore:
                 raise InsufficientCredits(required=dispatch.credits_debited, available=available)
             self._move(dispatch.tenant_id, -dispatch.credits_debited, "DEBIT")
             self.dispatches[dispatch.queue_id] = dispatch
+
+    def open_fanout(self, dispatch: Dispatch, deadline: datetime, request_hash: str | None) -> None:
+        self.debit(dispatch)
+        self.fanouts[dispatch.queue_id] = DispatchState(
+            queue_id=dispatch.queue_id,
+            tenant_id=dispatch.tenant_id,
+            total_messages=dispatch.total_messages,
+            segments_per_message=dispatch.segments_per_message,
+            credits_debited=dispatch.credits_debited,
+            fanout=FanoutState.PENDING,
+            fanout_deadline=deadline,
+            request_hash=request_hash,
+        )
+
+    def find_dispatch(self, queue_id: str) -> DispatchState | None:
+        return self.fanouts.get(queue_id)
+
+    def fail_if_queued(self, messages: Sequence[OutgoingMessage], reason: str) -> list[OutgoingMessage]:
+        moved = [
+            m for m in messages if m.message_id in self.messages and self.messages[m.message_id].status == "QUEUED"
+        ]
+        self.mark_failed(moved, reason)
+        return moved
+
+    def close_fanout(
+        self, queue_id: str, tenant_id: str, *, enqueued: int, refunded_messages: int, refund_credits: int
+    ) -> bool:
+        with self._lock:
+            state = self.fanouts[queue_id]
+            if state.fanout is not FanoutState.PENDING:
+                return False
+            if refund_credits:
+                self._move(tenant_id, refund_credits, "REFUND")
+            self.fanouts[queue_id] = replace(
+                state, fanout=FanoutState.COMPLETE, fanout_enqueued=enqueued, fanout_refunded=refunded_messages
+            )
+            return True
 
     def save_messages(self, messages: Sequence[OutgoingMessage]) -> None:
         if self.fail_saving:

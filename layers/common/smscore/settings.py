@@ -40,6 +40,16 @@ class Settings(TableNames):
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     write_workers: int = Field(default=8, ge=1, le=64)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    # Fan-out deadline (smscore.domain.campaign): the send function stops starting writes when less than
+    # reserve + per-message reserve x messages left remains, and the campaign's deadline is its hard stop (the
+    # Lambda remaining time, or SEND_TIMEOUT_SECONDS without a context) plus the grace; then the reconciler may act.
+    send_timeout_seconds: float = Field(default=29.0, gt=0)
+    send_reserve_ms: int = Field(default=3_000, ge=0)
+    send_reserve_per_message_ms: float = Field(default=0.05, ge=0)
+    fanout_grace_seconds: int = Field(default=30, ge=1)
+    # Reconciler: how long one run's claim of a campaign lasts (> its Timeout) and how many campaigns one run takes.
+    reconciler_lease_seconds: int = Field(default=600, ge=5)
+    reconciler_max_campaigns: int = Field(default=20, ge=1)
     # Contacts imports (contacts functions): the bucket of presigned uploads, and what a request body may carry.
     imports_bucket: str | None = None
     import_upload_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)

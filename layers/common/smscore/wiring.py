@@ -1,9 +1,9 @@
 """Composition root: what each function depends on, and the real adapters built from the settings.
 
 Each function has one frozen dependencies object (`SendDeps`, `DeliverDeps`, `AuthorizerDeps`,
-`MessagesDeps`, `WebhookDeps`) and one factory that builds it with the real adapters. Handlers take
-`deps` as an optional argument defaulting to that factory's result, so tests pass fakes instead of
-patching modules.
+`MessagesDeps`, `WebhookDeps`, `ContactsDeps`, `ReconcilerDeps`) and one factory that builds it with the
+real adapters. Handlers take `deps` as an optional argument defaulting to that factory's result, so tests
+pass fakes instead of patching modules.
 
 Everything built here is memoised in one module-level registry for the life of the execution
 environment (a Lambda warm start reuses clients and connection pools); `reset()` forgets all of it and
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from smscore.domain.campaign import CampaignLimits
     from smscore.domain.delivery import Deliverer
     from smscore.domain.ports import ProviderLookup, ReceiptStore
+    from smscore.domain.reconciler import Reconciler
     from smscore.providers.twilio import TwilioCredentials
 
 _registry: dict[str, object] = {}
@@ -132,7 +133,7 @@ def send_deps() -> SendDeps:
     from aws_lambda_powertools import Metrics, Tracer
 
     from smscore.api.access import SpendingAccess
-    from smscore.api.campaigns import CampaignService
+    from smscore.api.campaigns import CampaignService, FanoutTiming
     from smscore.dal.identity_store import DynamoIdentityStore
 
     settings = bound_settings()
@@ -146,9 +147,43 @@ def send_deps() -> SendDeps:
             idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
             metrics=Metrics(),
             phase=lambda name: tracer.provider.in_subsegment(f"## {name}"),
+            timing=FanoutTiming(
+                timeout_seconds=settings.send_timeout_seconds,
+                reserve_seconds=settings.send_reserve_ms / 1000,
+                reserve_per_message_seconds=settings.send_reserve_per_message_ms / 1000,
+                grace_seconds=settings.fanout_grace_seconds,
+            ),
         ),
         access=SpendingAccess(DynamoIdentityStore()),
         max_body_bytes=settings.max_body_bytes,
+    )
+
+
+# -- reconciler (scheduled) -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ReconcilerDeps:
+    """The scheduled reconciler: finishes fan-outs past their deadline, at most `max_campaigns` per run."""
+
+    reconciler: Reconciler
+    max_campaigns: int
+
+
+@memoised
+def reconciler_deps() -> ReconcilerDeps:
+    from smscore.dal.reconciler_store import DynamoReconcilerStore
+    from smscore.domain.reconciler import Reconciler
+
+    settings = bound_settings()
+    return ReconcilerDeps(
+        reconciler=Reconciler(
+            store=DynamoReconcilerStore(region=settings.aws_region, workers=settings.write_workers),
+            queue=delivery_queue(),
+            recipients_per_queue_message=settings.recipients_per_queue_message,
+            lease_seconds=settings.reconciler_lease_seconds,
+        ),
+        max_campaigns=settings.reconciler_max_campaigns,
     )
 
 

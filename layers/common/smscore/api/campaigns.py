@@ -1,4 +1,12 @@
-"""The send-by-tags use case as the API exposes it: idempotency, observability and the response contract."""
+"""The send-by-tags use case as the API exposes it: idempotency, observability and the response contract.
+
+Idempotency has two layers. Powertools' record answers a retry that arrives while the first request runs (409)
+or after it answered (the first response). It cannot know about a request that was killed: its in-progress
+record expires with the killed invocation's remaining time, and the retry then runs again. So a request with a
+key gets a queue id derived from the tenant and the key (`queue_id_for`), and a run that finds that campaign
+already recorded answers from it instead of debiting again: `409 REQUEST_IN_PROGRESS` while its fan-out is open
+(the reconciler finishes it after its deadline), then the first campaign's result.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +21,21 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from smscore.api.models import EnqueuedMessage, MessageEnqueueResultDto, SmsTagsMessagePayload
-from smscore.domain.campaign import CampaignLimits, CampaignRequest, CampaignResult, send_campaign
-from smscore.domain.errors import IdempotencyKeyReused, RequestInProgress
+from smscore.domain.campaign import (
+    CampaignLimits,
+    CampaignRecorded,
+    CampaignRequest,
+    CampaignResult,
+    DispatchState,
+    FanoutBudget,
+    SendStore,
+    queue_id_for,
+    request_fingerprint,
+    send_campaign,
+)
+from smscore.domain.errors import EnqueueFailure, IdempotencyKeyReused, RequestInProgress
 from smscore.domain.masking import mask
-from smscore.domain.ports import CampaignStore, DeliveryQueue
+from smscore.domain.ports import DeliveryQueue
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
@@ -51,10 +70,31 @@ def _no_phase(_name: str) -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext()
 
 
+@dataclass(frozen=True)
+class FanoutTiming:
+    """The send function's time rules (settings): see smscore.domain.campaign.FanoutBudget."""
+
+    timeout_seconds: float = 29.0  # without a Lambda context (tests, scripts)
+    reserve_seconds: float = 3.0
+    reserve_per_message_seconds: float = 0.000_05
+    grace_seconds: float = 30.0
+
+    def budget(self, lambda_context: LambdaContext | None) -> FanoutBudget:
+        rules = {
+            "reserve_seconds": self.reserve_seconds,
+            "reserve_per_message_seconds": self.reserve_per_message_seconds,
+            "grace_seconds": self.grace_seconds,
+        }
+        if lambda_context is None:
+            return FanoutBudget.from_timeout(self.timeout_seconds, **rules)
+        context = lambda_context
+        return FanoutBudget(remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000, **rules)
+
+
 class CampaignService:
     def __init__(
         self,
-        store: CampaignStore,
+        store: SendStore,
         queue: DeliveryQueue,
         limits: CampaignLimits,
         idempotency_store: Callable[[], BasePersistenceLayer] | None,
@@ -62,7 +102,9 @@ class CampaignService:
         metrics: MetricsSink | None = None,
         phase: Callable[[str], contextlib.AbstractContextManager[Any]] = _no_phase,
         sleep: Callable[[float], None] = time.sleep,
+        timing: FanoutTiming | None = None,
     ) -> None:
+        self._timing = timing or FanoutTiming()
         self._sleep = sleep
         self._store = store
         self._queue = queue
@@ -108,8 +150,14 @@ class CampaignService:
             tag_ids=payload.unique_tag_ids(),
             country=payload.country,
         )
+        budget = self._timing.budget(lambda_context)
+        queue_id = queue_id_for(caller.tenant_id, idempotency_key) if idempotency_key else None
         if not idempotency_key or self._idempotency_store is None:
-            return self._outcome(self._run(request))
+            try:
+                return self._outcome(self._run(request, budget, queue_id))
+            except CampaignRecorded as recorded:
+                summary = self._recorded_summary(recorded.dispatch, request)
+                return self._replayed(summary["queueId"], summary["messages"])
 
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
@@ -126,7 +174,7 @@ class CampaignService:
             "request": payload.model_dump(mode="json"),
         }
         try:
-            summary = idempotent_run(data=data, request=request, fresh=fresh)
+            summary = idempotent_run(data=data, request=request, fresh=fresh, budget=budget, queue_id=queue_id)
         except IdempotencyValidationError as exc:
             raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body") from exc
         except IdempotencyAlreadyInProgressError as exc:
@@ -137,23 +185,59 @@ class CampaignService:
         return self._replayed(summary["queueId"], summary.get("messages"))
 
     def _run_recorded(
-        self, data: dict[str, Any], request: CampaignRequest, fresh: list[CampaignResult]
+        self,
+        data: dict[str, Any],
+        request: CampaignRequest,
+        fresh: list[CampaignResult],
+        budget: FanoutBudget,
+        queue_id: str | None,
     ) -> dict[str, Any]:
-        """Runs once per idempotency key; only a small summary is stored, since 50,000 recipients exceed an item."""
-        result = self._run(request)
+        """Runs once per idempotency key (or again once Powertools forgets a killed run); only a small summary is
+        stored, since 50,000 recipients exceed an item."""
+        try:
+            result = self._run(request, budget, queue_id)
+        except CampaignRecorded as recorded:
+            return self._recorded_summary(recorded.dispatch, request)
         fresh.append(result)
         return {"queueId": result.queue_id, "messages": len(result.messages)}
 
-    def _run(self, request: CampaignRequest) -> CampaignResult:
-        result = send_campaign(request, store=self._store, queue=self._queue, limits=self._limits, phase=self._phase)
+    def _run(self, request: CampaignRequest, budget: FanoutBudget, queue_id: str | None) -> CampaignResult:
+        result = send_campaign(
+            request,
+            store=self._store,
+            queue=self._queue,
+            limits=self._limits,
+            phase=self._phase,
+            budget=budget,
+            queue_id=queue_id,
+        )
         self._observe(result)
         return result
+
+    @staticmethod
+    def _recorded_summary(dispatch: DispatchState, request: CampaignRequest) -> dict[str, Any]:
+        """The answer to a retry whose campaign is recorded: its result once the fan-out is closed, never a debit."""
+        if dispatch.request_hash is not None and dispatch.request_hash != request_fingerprint(request):
+            raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body")
+        if not dispatch.finished:
+            raise RequestInProgress(
+                "The first request with this Idempotency-Key has not finished; it is completed or refunded "
+                "automatically, retry later for its result"
+            )
+        logger.info("Retry answered from the recorded campaign", extra={"queue_id": dispatch.queue_id})
+        if dispatch.fanout_refunded:
+            raise EnqueueFailure(
+                dispatch.queue_id,
+                enqueued=dispatch.fanout_enqueued or 0,
+                refunded_credits=dispatch.fanout_refunded * dispatch.segments_per_message,
+            )
+        return {"queueId": dispatch.queue_id, "messages": dispatch.total_messages}
 
     def _replayed(self, queue_id: str, expected: int | None) -> Outcome:
         """The first response, rebuilt from the messages index. The index is eventually consistent, so a retry
         that lands right behind the first answer may see it incomplete: wait for it briefly, never answer short."""
         if not queue_id:
-            return Outcome(HTTPStatus.OK, MessageEnqueueResultDto(queueId="", messages=[]))
+            return Outcome(HTTPStatus.OK, MessageEnqueueResultDto(queue_id="", messages=[]))
         messages = self._store.queue_messages(queue_id)
         for delay in REPLAY_INDEX_WAITS:
             if expected is None or len(messages) >= expected:
@@ -166,7 +250,7 @@ class CampaignService:
         return Outcome(
             HTTPStatus.CREATED,
             MessageEnqueueResultDto(
-                queueId=queue_id,
+                queue_id=queue_id,
                 messages=[EnqueuedMessage(id=mid, recipient=recipient) for mid, recipient in messages],
             ),
         )
@@ -174,7 +258,7 @@ class CampaignService:
     @staticmethod
     def _outcome(result: CampaignResult) -> Outcome:
         body = MessageEnqueueResultDto(
-            queueId=result.queue_id,
+            queue_id=result.queue_id,
             messages=[EnqueuedMessage(id=m.message_id, recipient=m.recipient) for m in result.messages],
         )
         return Outcome(HTTPStatus.CREATED if result.messages else HTTPStatus.OK, body)

@@ -1,25 +1,80 @@
-"""PynamoDB implementation of the CampaignStore port."""
+"""PynamoDB implementation of the CampaignStore port, with the send path's fan-out bookkeeping.
+
+The debit, the refunds and the closing of a fan-out are transactions; a TransactionConflict (another transaction
+on the tenant or the dispatch in flight) or throttling cancels one as a whole, so it is retried with backoff
+(`write_transaction`). A failed condition is never retried: it is the answer.
+"""
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, StatusChange, TagMemberRecord, TenantRecord
+from smscore.domain.campaign import DispatchState, FanoutState
+from smscore.domain.delivery import RetryPolicy
 from smscore.domain.errors import InsufficientCredits
 from smscore.domain.model import Dispatch, LedgerKind, MessageStatus, OutgoingMessage, TagRecipient, Tenant
 
+log = logging.getLogger(__name__)
+
 BATCH_WRITE_SIZE = 25
+FANOUT_OPEN = "OPEN"  # the by_fanout_due partition: every campaign whose fan-out is not closed
+# Cancellation reasons and error codes that mean "try the same transaction again".
+RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+RETRYABLE_ERRORS = frozenset(
+    {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "InternalServerError"}
+)
+# The layer's one jittered backoff (full jitter), with a transaction's pace: 50 ms doubling up to 1 s, 6 attempts.
+TRANSACTION_RETRY = RetryPolicy(max_attempts=6, backoff_base_seconds=0.05, backoff_cap_seconds=1.0)
+
+
+def condition_failed(exc: TransactWriteError) -> bool:
+    return any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or [])
+
+
+def retryable(exc: TransactWriteError) -> bool:
+    if condition_failed(exc):
+        return False
+    reasons = {r.code for r in exc.cancellation_reasons or [] if r is not None}
+    return bool(reasons & RETRYABLE_REASONS) or exc.cause_response_code in RETRYABLE_ERRORS
+
+
+def write_transaction(
+    connection: Connection,
+    build: Callable[[TransactWrite], None],
+    policy: RetryPolicy = TRANSACTION_RETRY,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> None:
+    """Run the transaction `build` describes, retrying conflicts and throttling with jittered backoff.
+
+    Every attempt is the same request with the same client token, so an attempt DynamoDB applied but whose answer
+    was lost is not applied twice. Raises TransactWriteError when a condition fails or the retries run out.
+    """
+    token = str(uuid.uuid4())
+    rng = rng or random.Random()
+    for attempt in range(1, policy.max_attempts + 1):
+        try:
+            with TransactWrite(connection=connection, client_request_token=token) as tx:
+                build(tx)
+            return
+        except TransactWriteError as exc:
+            if not retryable(exc) or attempt == policy.max_attempts:
+                raise
+            log.warning("Transaction retried", extra={"attempt": attempt, "code": exc.cause_response_code})
+            sleep(policy.backoff(attempt, rng))
 
 
 class UnprocessedWrites(Exception):
@@ -77,50 +132,73 @@ class DynamoCampaignStore:
             return list(chain.from_iterable(pool.map(read_tag, tag_ids)))
 
     def debit(self, dispatch: Dispatch) -> None:
+        self._debit(dispatch, deadline=None, request_hash=None)
+
+    def open_fanout(self, dispatch: Dispatch, deadline: datetime, request_hash: str | None) -> None:
+        self._debit(dispatch, deadline=deadline, request_hash=request_hash)
+
+    def _debit(self, dispatch: Dispatch, deadline: datetime | None, request_hash: str | None) -> None:
+        """Balance condition, ledger entry and dispatch in one transaction; with a deadline the dispatch's fan-out
+        is PENDING and listed in the sparse by_fanout_due index until it is closed."""
         cost = dispatch.credits_debited
+        fanout: dict[str, Any] = {}
+        if deadline is not None:
+            fanout = {
+                "fanout": FanoutState.PENDING.value,
+                "fanout_due": FANOUT_OPEN,
+                "fanout_deadline": deadline,
+                "request_hash": request_hash,
+            }
+        entry = LedgerRecord(
+            dispatch.tenant_id,
+            ledger_entry_id(dispatch.created_at),
+            kind=LedgerKind.DEBIT.value,
+            amount=-cost,
+            queue_id=dispatch.queue_id,
+            reason=f"{dispatch.total_messages} messages x {dispatch.segments_per_message} segments",
+            created_at=dispatch.created_at,
+        )
+        record = DispatchRecord(
+            dispatch.queue_id,
+            tenant_id=dispatch.tenant_id,
+            member_id=dispatch.member_id,
+            body=dispatch.body,
+            tag_ids=list(dispatch.tag_ids),
+            country=dispatch.country,
+            total_messages=dispatch.total_messages,
+            segments_per_message=dispatch.segments_per_message,
+            credits_debited=cost,
+            count_queued=dispatch.total_messages,
+            created_at=dispatch.created_at,
+            **fanout,
+        )
+
+        def build(tx: TransactWrite) -> None:
+            tx.update(
+                TenantRecord(dispatch.tenant_id),
+                actions=[TenantRecord.credits.add(-cost)],
+                condition=TenantRecord.credits >= cost,
+            )
+            tx.save(entry)
+            tx.save(record, condition=DispatchRecord.queue_id.does_not_exist())
+
         try:
-            with TransactWrite(connection=self._connection) as tx:
-                tx.update(
-                    TenantRecord(dispatch.tenant_id),
-                    actions=[TenantRecord.credits.add(-cost)],
-                    condition=TenantRecord.credits >= cost,
-                )
-                tx.save(
-                    LedgerRecord(
-                        dispatch.tenant_id,
-                        ledger_entry_id(dispatch.created_at),
-                        kind=LedgerKind.DEBIT.value,
-                        amount=-cost,
-                        queue_id=dispatch.queue_id,
-                        reason=f"{dispatch.total_messages} messages x {dispatch.segments_per_message} segments",
-                        created_at=dispatch.created_at,
-                    )
-                )
-                tx.save(
-                    DispatchRecord(
-                        dispatch.queue_id,
-                        tenant_id=dispatch.tenant_id,
-                        member_id=dispatch.member_id,
-                        body=dispatch.body,
-                        tag_ids=list(dispatch.tag_ids),
-                        country=dispatch.country,
-                        total_messages=dispatch.total_messages,
-                        segments_per_message=dispatch.segments_per_message,
-                        credits_debited=cost,
-                        count_queued=dispatch.total_messages,
-                        created_at=dispatch.created_at,
-                    ),
-                    condition=DispatchRecord.queue_id.does_not_exist(),
-                )
+            write_transaction(self._connection, build)
         except TransactWriteError as exc:
-            # Reasons come in PynamoDB's request order (checks, deletes, puts, updates), not ours: the balance
-            # update is last. The dispatch put's condition cannot fail for a fresh UUID, so any failed
-            # condition is the balance.
-            reasons = exc.cancellation_reasons or []
-            if any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons):
+            # Either condition may have failed: the balance, or the dispatch already exists (the same campaign
+            # debited by a retry that won). Both are refusals of this debit; the caller tells them apart by
+            # reading the dispatch (find_dispatch).
+            if condition_failed(exc):
                 tenant = self.get_tenant(dispatch.tenant_id)
                 raise InsufficientCredits(required=cost, available=tenant.credits if tenant else 0) from exc
             raise
+
+    def find_dispatch(self, queue_id: str) -> DispatchState | None:
+        try:
+            record = DispatchRecord.get(queue_id, consistent_read=True)
+        except DispatchRecord.DoesNotExist:
+            return None
+        return dispatch_state(record)
 
     def _write_batches(self, records: Sequence[MessageRecord]) -> None:
         def write(chunk: Sequence[MessageRecord]) -> None:
@@ -176,30 +254,134 @@ class DynamoCampaignStore:
         return sorted(((m.message_id, m.recipient) for m in found), key=lambda pair: pair[1])
 
     def mark_failed(self, messages: Sequence[OutgoingMessage], reason: str) -> None:
-        if not messages:
-            return
-        self._write_batches([self._record(m, MessageStatus.FAILED, reason) for m in messages])
-        DispatchRecord(messages[0].queue_id).update(
-            actions=[
-                DispatchRecord.count_queued.add(-len(messages)),
-                DispatchRecord.count_failed.add(len(messages)),
-            ]
-        )
+        """FAILED records, whether or not the messages were persisted; the counters move when the fan-out closes."""
+        if messages:
+            self._write_batches([self._record(m, MessageStatus.FAILED, reason) for m in messages])
+
+    def fail_if_queued(self, messages: Sequence[OutgoingMessage], reason: str) -> list[OutgoingMessage]:
+        moved = fail_if_queued([(m.message_id, m.tenant_id) for m in messages], reason, self._write_workers)
+        return [m for m in messages if m.message_id in moved]
+
+    def close_fanout(
+        self, queue_id: str, tenant_id: str, *, enqueued: int, refunded_messages: int, refund_credits: int
+    ) -> bool:
+        def build(tx: TransactWrite) -> None:
+            refund_in(tx, tenant_id, queue_id, refund_credits, f"{refunded_messages} messages {NOT_ENQUEUED_REASON}")
+            tx.update(
+                DispatchRecord(queue_id),
+                actions=closing_actions(FanoutState.COMPLETE, enqueued, refunded_messages, refund_credits),
+                condition=DispatchRecord.fanout == FanoutState.PENDING.value,
+            )
+
+        try:
+            write_transaction(self._connection, build)
+        except TransactWriteError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
 
     def refund(self, tenant_id: str, queue_id: str, amount: int, reason: str, message_ids: Sequence[str] = ()) -> None:
-        now = datetime.now(UTC)
-        with TransactWrite(connection=self._connection) as tx:
-            tx.update(TenantRecord(tenant_id), actions=[TenantRecord.credits.add(amount)])
-            tx.save(
-                LedgerRecord(
-                    tenant_id,
-                    ledger_entry_id(now),
-                    kind=LedgerKind.REFUND.value,
-                    amount=amount,
-                    queue_id=queue_id,
-                    message_ids=list(message_ids) or None,
-                    reason=reason,
-                    created_at=now,
-                )
-            )
+        def build(tx: TransactWrite) -> None:
+            refund_in(tx, tenant_id, queue_id, amount, reason, message_ids)
             tx.update(DispatchRecord(queue_id), actions=[DispatchRecord.credits_refunded.add(amount)])
+
+        write_transaction(self._connection, build)
+
+
+NOT_ENQUEUED_REASON = "not enqueued"
+
+
+def dispatch_state(record: DispatchRecord) -> DispatchState:
+    return DispatchState(
+        queue_id=record.queue_id,
+        tenant_id=record.tenant_id,
+        total_messages=int(record.total_messages),
+        segments_per_message=int(record.segments_per_message),
+        credits_debited=int(record.credits_debited),
+        fanout=FanoutState(record.fanout) if record.fanout else None,
+        fanout_deadline=record.fanout_deadline,
+        fanout_enqueued=None if record.fanout_enqueued is None else int(record.fanout_enqueued),
+        fanout_refunded=None if record.fanout_refunded is None else int(record.fanout_refunded),
+        request_hash=record.request_hash,
+    )
+
+
+def refund_in(
+    tx: TransactWrite, tenant_id: str, queue_id: str, amount: int, reason: str, message_ids: Sequence[str] = ()
+) -> None:
+    """The balance and its REFUND ledger entry, inside a transaction (nothing for a zero amount)."""
+    if amount <= 0:
+        return
+    now = datetime.now(UTC)
+    tx.update(TenantRecord(tenant_id), actions=[TenantRecord.credits.add(amount)])
+    tx.save(
+        LedgerRecord(
+            tenant_id,
+            ledger_entry_id(now),
+            kind=LedgerKind.REFUND.value,
+            amount=amount,
+            queue_id=queue_id,
+            message_ids=list(message_ids) or None,
+            reason=reason,
+            created_at=now,
+        )
+    )
+
+
+def closing_actions(state: FanoutState, enqueued: int, refunded_messages: int, refund_credits: int) -> list[Any]:
+    """Close a fan-out: final state, counts, refunded credits, and out of the by_fanout_due index.
+
+    The messages refunded here were counted QUEUED since the debit and never reached delivery (which moves the
+    counters of the others), so they move to FAILED here, once, with the money.
+    """
+    actions: list[Any] = [
+        DispatchRecord.fanout.set(state.value),
+        DispatchRecord.fanout_due.remove(),
+        DispatchRecord.fanout_owner.remove(),
+        DispatchRecord.fanout_enqueued.set(enqueued),
+        DispatchRecord.fanout_refunded.set(refunded_messages),
+    ]
+    if refunded_messages:
+        actions += [
+            DispatchRecord.count_queued.add(-refunded_messages),
+            DispatchRecord.count_failed.add(refunded_messages),
+        ]
+    if refund_credits:
+        actions.append(DispatchRecord.credits_refunded.add(refund_credits))
+    return actions
+
+
+def fail_if_queued(messages: Sequence[tuple[str, str]], reason: str, workers: int = 8) -> set[str]:
+    """(message id, tenant id) pairs moved QUEUED -> FAILED by a conditional update each; the ids that moved.
+
+    A message delivery already claimed (or that does not exist) is left alone: it is not the fan-out's to refund.
+    """
+    now = datetime.now(UTC)
+
+    def move(pair: tuple[str, str]) -> str | None:
+        message_id, tenant_id = pair
+        try:
+            MessageRecord(message_id).update(
+                actions=[
+                    *MessageRecord.status_actions(tenant_id, MessageStatus.FAILED.value),
+                    MessageRecord.failure_reason.set(reason),
+                    MessageRecord.updated_at.set(now),
+                    MessageRecord.history.set(
+                        MessageRecord.history.append(
+                            [StatusChange(status=MessageStatus.FAILED.value, at=now, detail=reason)]
+                        )
+                    ),
+                ],
+                condition=(MessageRecord.status == MessageStatus.QUEUED.value) & (MessageRecord.attempts == 0),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise
+        return message_id
+
+    if not messages:
+        return set()
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(messages)))) as pool:
+        return {mid for mid in pool.map(move, messages) if mid is not None}

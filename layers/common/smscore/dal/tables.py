@@ -354,6 +354,18 @@ class DispatchByTenantCreated(GlobalSecondaryIndex["DispatchRecord"]):
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
+class DispatchByFanoutDue(GlobalSecondaryIndex["DispatchRecord"]):
+    """Sparse: only campaigns whose fan-out is still open carry `fanout_due`; the reconciler queries the ones past
+    their deadline (`fanout_deadline <= now`) here instead of scanning the table."""
+
+    class Meta:
+        index_name = "by_fanout_due"
+        projection = KeysOnlyProjection()
+
+    fanout_due = UnicodeAttribute(hash_key=True)
+    fanout_deadline = UTCDateTimeAttribute(range_key=True)
+
+
 class DispatchRecord(Model):
     """One campaign request, named by its queueId; counters are maintained atomically as messages move."""
 
@@ -361,6 +373,7 @@ class DispatchRecord(Model):
         pass
 
     by_tenant_created = DispatchByTenantCreated()
+    by_fanout_due = DispatchByFanoutDue()
 
     queue_id = UnicodeAttribute(hash_key=True)
     tenant_id = UnicodeAttribute()
@@ -380,6 +393,14 @@ class DispatchRecord(Model):
     count_undelivered = NumberAttribute(default=0)
     count_failed = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
+    # Fan-out state (smscore.domain.campaign / smscore.domain.reconciler); absent on campaigns sent before it existed.
+    fanout = UnicodeAttribute(null=True)  # PENDING | RECONCILING | COMPLETE | RECONCILED
+    fanout_due = UnicodeAttribute(null=True)  # by_fanout_due key: set while PENDING/RECONCILING, removed when done
+    fanout_deadline = UTCDateTimeAttribute(null=True)  # the sender's hard stop (+ grace), then a reconciler's lease
+    fanout_owner = UnicodeAttribute(null=True)  # the reconciler run holding the claim (fencing token)
+    fanout_enqueued = NumberAttribute(null=True)  # messages that reached the delivery queue
+    fanout_refunded = NumberAttribute(null=True)  # messages refunded because they never reached it
+    request_hash = UnicodeAttribute(null=True)  # SHA-256 of the request of an Idempotency-Key'd campaign
 
 
 class LedgerRecord(Model):

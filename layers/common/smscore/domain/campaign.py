@@ -1,13 +1,35 @@
-"""Sending one message to every contact behind a set of tags: resolve, price, debit, persist, enqueue."""
+"""Sending one message to every contact behind a set of tags: resolve, price, debit, persist, enqueue, answer.
+
+Money moves first, so nothing is ever enqueued unpaid; every later failure is compensated. The debit opens the
+campaign's **fan-out** (`PENDING`, with a deadline) in the same transaction, and the fan-out is closed exactly
+once, by one conditional write:
+
+- by this invocation (`COMPLETE`), which watches its remaining time: it starts a write only while the time left
+  covers the write and the compensation after it, else it stops, marks what it did not enqueue `FAILED` and
+  refunds it in the closing transaction (the client gets `503 ENQUEUE_FAILED`);
+- or, when this invocation never got there (a hard timeout, an out-of-memory kill, a crash, a closing write that
+  kept failing), by the reconciler (smscore.domain.reconciler), which may only claim the campaign after the
+  deadline. The deadline is this invocation's hard stop (Lambda kills it at its Timeout) plus a grace, so by then
+  the original is dead and cannot race the reconciler; the conditional close settles the rest.
+
+Message ids are derived from the queue id and the recipient's position (`message_id_for`), so the reconciler can
+read every paid message by key, consistently, knowing only the dispatch's `total_messages`; the ones it does not
+find were paid and never persisted, and are refunded too.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
 
 from smscore.domain.errors import (
     EnqueueFailure,
@@ -21,6 +43,45 @@ from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, Queue
 from smscore.domain.phone import normalise
 from smscore.domain.ports import CampaignStore, DeliveryQueue
 from smscore.domain.segments import count_segments, provider_length
+
+log = logging.getLogger(__name__)
+
+NOT_ENQUEUED = "not enqueued"
+# Messages per persist step and per enqueue step: the remaining time is checked before each one.
+FANOUT_STEP_MESSAGES = 5_000
+_QUEUE_NAMESPACE = uuid.UUID("5b0d3c2e-6a8f-4a43-9f0e-2d1c7b9a0e11")
+_MESSAGE_NAMESPACE = uuid.UUID("8f3e2a61-0c4b-4d7e-b1a9-6c5d4e3f2a10")
+
+
+class FanoutState(StrEnum):
+    PENDING = "PENDING"  # debited; the sending invocation is (or was) persisting and enqueueing
+    RECONCILING = "RECONCILING"  # past its deadline, claimed by a reconciler run
+    COMPLETE = "COMPLETE"  # closed by the sending invocation
+    RECONCILED = "RECONCILED"  # closed by the reconciler
+
+    @property
+    def closed(self) -> bool:
+        return self in (FanoutState.COMPLETE, FanoutState.RECONCILED)
+
+
+def queue_id_for(tenant_id: str, idempotency_key: str) -> str:
+    """The queue id of a request with an Idempotency-Key: the same for every retry, so a retry can find it."""
+    return str(uuid.uuid5(_QUEUE_NAMESPACE, f"{tenant_id}#{idempotency_key}"))
+
+
+def message_id_for(queue_id: str, ordinal: int) -> str:
+    """The id of a campaign's `ordinal`-th message (recipients sorted by number): derivable from the dispatch."""
+    return str(uuid.uuid5(_MESSAGE_NAMESPACE, f"{queue_id}#{ordinal}"))
+
+
+def request_fingerprint(request: CampaignRequest) -> str:
+    """What a retry must repeat to get the first answer (the body as sent, normalised)."""
+    canonical = json.dumps(
+        {"message": request.message, "tagIds": request.tag_ids, "country": request.country},
+        sort_keys=True,
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -59,6 +120,86 @@ class CampaignResult:
     credits_debited: int
 
 
+@dataclass(frozen=True)
+class DispatchState:
+    """A recorded campaign as a retry (and the reconciler) sees it."""
+
+    queue_id: str
+    tenant_id: str
+    total_messages: int
+    segments_per_message: int
+    credits_debited: int
+    fanout: FanoutState | None  # None: recorded before fan-out states existed (always finished)
+    fanout_deadline: datetime | None = None
+    fanout_enqueued: int | None = None
+    fanout_refunded: int | None = None
+    request_hash: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.fanout is None or self.fanout.closed
+
+
+class CampaignRecorded(Exception):
+    """A request whose campaign is already recorded (a retry of the same Idempotency-Key): answer from it."""
+
+    def __init__(self, dispatch: DispatchState) -> None:
+        super().__init__(dispatch.queue_id)
+        self.dispatch = dispatch
+
+
+class SendStore(CampaignStore, Protocol):
+    """The CampaignStore with the fan-out bookkeeping of this module."""
+
+    def open_fanout(self, dispatch: Dispatch, deadline: datetime, request_hash: str | None) -> None:
+        """`debit`, with the dispatch recorded as fan-out PENDING until `deadline` (same rules as `debit`)."""
+        ...
+
+    def find_dispatch(self, queue_id: str) -> DispatchState | None:
+        """The campaign as last written (strongly consistent), or None."""
+        ...
+
+    def fail_if_queued(self, messages: Sequence[OutgoingMessage], reason: str) -> list[OutgoingMessage]:
+        """Conditionally QUEUED -> FAILED (never a message delivery already claimed); returns the ones moved."""
+        ...
+
+    def close_fanout(
+        self, queue_id: str, tenant_id: str, *, enqueued: int, refunded_messages: int, refund_credits: int
+    ) -> bool:
+        """PENDING -> COMPLETE with the counts, refunding `refund_credits` with a ledger entry in the same
+        transaction (conflicts and throttling retried with backoff). False, changing nothing, when the fan-out is
+        no longer PENDING (a reconciler claimed it: it settles instead)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FanoutBudget:
+    """How long this invocation may keep writing, and when the reconciler may take over.
+
+    `remaining_seconds` is the time left before the invocation is killed (the Lambda context's). A step starts
+    only while more than `reserve_seconds + messages_left x reserve_per_message_seconds` remains: what marking
+    the rest FAILED, refunding and answering take.
+    """
+
+    remaining_seconds: Callable[[], float]
+    reserve_seconds: float = 3.0
+    reserve_per_message_seconds: float = 0.000_05
+    grace_seconds: float = 30.0
+
+    @classmethod
+    def from_timeout(cls, timeout_seconds: float, **kwargs: Any) -> FanoutBudget:
+        """A budget counting down from now (no Lambda context: tests, scripts)."""
+        started = time.monotonic()
+        return cls(remaining_seconds=lambda: timeout_seconds - (time.monotonic() - started), **kwargs)
+
+    def may_continue(self, messages_left: int) -> bool:
+        return self.remaining_seconds() > self.reserve_seconds + messages_left * self.reserve_per_message_seconds
+
+    def deadline(self, now: datetime) -> datetime:
+        """The hard stop of this invocation plus the grace: after it, nothing of this invocation still runs."""
+        return now + timedelta(seconds=max(0.0, self.remaining_seconds()) + self.grace_seconds)
+
+
 def build_audience(memberships: Sequence[TagRecipient], country: str | None) -> Audience:
     """One recipient per normalised number: a contact in two tags, or two contacts sharing a number, get one SMS.
 
@@ -89,7 +230,7 @@ def build_audience(memberships: Sequence[TagRecipient], country: str | None) -> 
     return audience
 
 
-def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
+def _chunks[T](items: Sequence[T], size: int) -> list[list[T]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
@@ -103,18 +244,25 @@ def _untraced(_name: str) -> contextlib.AbstractContextManager[Any]:
 def send_campaign(
     request: CampaignRequest,
     *,
-    store: CampaignStore,
+    store: SendStore,
     queue: DeliveryQueue,
     limits: CampaignLimits,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     phase: Phase = _untraced,
+    budget: FanoutBudget | None = None,
+    queue_id: str | None = None,
 ) -> CampaignResult:
     """Resolve the audience and price it, then debit once before anything is persisted or enqueued.
 
-    Money moves first so that nothing is ever enqueued unpaid; every later failure is compensated:
-    what did not reach the queue is marked FAILED and refunded.
+    `queue_id` is given for a request with an Idempotency-Key (`queue_id_for`): when that campaign is already
+    recorded, CampaignRecorded is raised before anything else is done, so a retry never debits twice.
     """
+    budget = budget or FanoutBudget.from_timeout(29.0)
+    fingerprint = request_fingerprint(request) if queue_id is not None else None
+    if queue_id is not None:
+        _raise_if_recorded(store, queue_id)
+
     tenant = store.get_tenant(request.tenant_id)
     if tenant is None:
         raise TenantNotFound("The tenant of this token no longer exists")
@@ -142,10 +290,10 @@ def send_campaign(
         raise InsufficientCredits(required=cost, available=tenant.credits)
 
     created_at = now()
-    queue_id = new_id()
+    queue_id = queue_id or new_id()
     messages = [
         OutgoingMessage(
-            message_id=new_id(),
+            message_id=message_id_for(queue_id, ordinal),
             tenant_id=request.tenant_id,
             queue_id=queue_id,
             recipient=e164,
@@ -158,57 +306,163 @@ def send_campaign(
             created_at=created_at,
             status=MessageStatus.QUEUED,
         )
-        for e164, contact_id in audience.recipients
+        for ordinal, (e164, contact_id) in enumerate(audience.recipients)
     ]
+    dispatch = Dispatch(
+        queue_id=queue_id,
+        tenant_id=request.tenant_id,
+        member_id=request.member_id,
+        body=request.message,
+        tag_ids=request.tag_ids,
+        country=country,
+        total_messages=len(messages),
+        segments_per_message=segments.segments,
+        credits_debited=cost,
+        created_at=created_at,
+    )
     with phase("debit"):
-        store.debit(
-            Dispatch(
-                queue_id=queue_id,
-                tenant_id=request.tenant_id,
-                member_id=request.member_id,
-                body=request.message,
-                tag_ids=request.tag_ids,
-                country=country,
-                total_messages=len(messages),
-                segments_per_message=segments.segments,
-                credits_debited=cost,
-                created_at=created_at,
-            )
-        )
-    _persist_and_enqueue(messages, queue_id, request.tenant_id, store, queue, limits, segments.segments, phase)
+        try:
+            store.open_fanout(dispatch, deadline=budget.deadline(created_at), request_hash=fingerprint)
+        except InsufficientCredits:
+            if fingerprint is not None:
+                _raise_if_recorded(store, queue_id)  # a concurrent retry recorded it first
+            raise
+    _fan_out(messages, queue_id, request.tenant_id, store, queue, limits, segments.segments, phase, budget)
     return CampaignResult(queue_id=queue_id, messages=messages, audience=audience, credits_debited=cost)
+
+
+def _raise_if_recorded(store: SendStore, queue_id: str) -> None:
+    existing = store.find_dispatch(queue_id)
+    if existing is not None:
+        raise CampaignRecorded(existing)
+
+
+@dataclass
+class _Progress:
+    """Where the fan-out got to: what was persisted, enqueued, and what may or may not have reached the queue."""
+
+    persisted: int = 0
+    enqueued: set[str] = field(default_factory=set)
+    uncertain: set[str] = field(default_factory=set)  # handed to the queue, which failed or raised
+
+
+def _fan_out(
+    messages: list[OutgoingMessage],
+    queue_id: str,
+    tenant_id: str,
+    store: SendStore,
+    queue: DeliveryQueue,
+    limits: CampaignLimits,
+    credits_per_message: int,
+    phase: Phase,
+    budget: FanoutBudget,
+) -> None:
+    """Persist, then enqueue, step by step while time remains; then close the fan-out (compensating what was not
+    enqueued). Any failure here, expected or not, is compensated and answered as EnqueueFailure."""
+    progress = _Progress()
+    cause: Exception | None = None
+    try:
+        _persist_and_enqueue(messages, queue_id, tenant_id, store, queue, limits, phase, budget, progress)
+    except Exception as exc:  # noqa: BLE001 - compensation, not swallowing: re-raised as EnqueueFailure below
+        cause = exc
+    if len(progress.enqueued) == len(messages):
+        _close(store, queue_id, tenant_id, enqueued=len(messages), refunded=[], credits_per_message=0, phase=phase)
+        return
+    unattempted = [m for m in messages if m.message_id not in progress.enqueued | progress.uncertain]
+    uncertain = [m for m in messages if m.message_id in progress.uncertain]
+    log.warning(
+        "Fan-out stopped after the debit: %d of %d enqueued",
+        len(progress.enqueued),
+        len(messages),
+        extra={"queue_id": queue_id, "persisted": progress.persisted, "cause": repr(cause)},
+    )
+    marked: list[OutgoingMessage] = []  # FAILED now: refunded by the close below, or by the reconciler
+    try:
+        with phase("mark_failed"):
+            # Never handed to the queue: nobody else can have them, an overwrite is safe (and covers the unpersisted).
+            store.mark_failed(unattempted, reason=NOT_ENQUEUED)
+            marked = list(unattempted)
+            # Handed to a queue call that failed: one may have gone through and be claimed already; only QUEUED moves.
+            marked += store.fail_if_queued(uncertain, reason=NOT_ENQUEUED)
+    except Exception as exc:
+        log.error("Marking the messages not enqueued FAILED failed; left to the reconciler", exc_info=exc)
+        enqueued = len(progress.enqueued)
+    else:
+        enqueued = len(messages) - len(marked)  # the uncertain ones delivery already claimed did reach the queue
+        _close(
+            store,
+            queue_id,
+            tenant_id,
+            enqueued=enqueued,
+            refunded=marked,
+            credits_per_message=credits_per_message,
+            phase=phase,
+        )
+    # enqueued + refunded falls short of the total only when the compensation itself failed: the reconciler then
+    # enqueues or refunds the rest after the deadline.
+    raise EnqueueFailure(queue_id, enqueued=enqueued, refunded_credits=credits_per_message * len(marked)) from cause
 
 
 def _persist_and_enqueue(
     messages: list[OutgoingMessage],
     queue_id: str,
     tenant_id: str,
-    store: CampaignStore,
+    store: SendStore,
     queue: DeliveryQueue,
     limits: CampaignLimits,
+    phase: Phase,
+    budget: FanoutBudget,
+    progress: _Progress,
+) -> None:
+    total = len(messages)
+    with phase("persist"):
+        for step in _chunks(messages, FANOUT_STEP_MESSAGES):
+            if not budget.may_continue(total):
+                log.warning("Out of time before persisting everything", extra={"queue_id": queue_id})
+                return
+            store.save_messages(step)
+            progress.persisted += len(step)
+    batches = [
+        QueueBatch(tenant_id=tenant_id, queue_id=queue_id, message_ids=chunk)
+        for chunk in _chunks([m.message_id for m in messages], limits.recipients_per_queue_message)
+    ]
+    per_step = max(1, FANOUT_STEP_MESSAGES // limits.recipients_per_queue_message)
+    with phase("enqueue"):
+        for step_batches in _chunks(batches, per_step):
+            if not budget.may_continue(total - len(progress.enqueued)):
+                log.warning("Out of time before enqueueing everything", extra={"queue_id": queue_id})
+                return
+            step_ids = {mid for batch in step_batches for mid in batch.message_ids}
+            progress.uncertain |= step_ids  # until the queue answers
+            failed = queue.enqueue(step_batches)
+            failed_ids = {mid for batch in failed for mid in batch.message_ids}
+            progress.uncertain -= step_ids - failed_ids
+            progress.enqueued |= step_ids - failed_ids
+
+
+def _close(
+    store: SendStore,
+    queue_id: str,
+    tenant_id: str,
+    *,
+    enqueued: int,
+    refunded: Sequence[OutgoingMessage],
     credits_per_message: int,
     phase: Phase,
 ) -> None:
-    """Everything after the debit. Any failure here, expected or not, is compensated and then re-raised."""
-    not_enqueued_ids = {m.message_id for m in messages}
-    cause: Exception | None = None
+    """Close the fan-out (refund included). A close that keeps failing is not an error for the client: the fan-out
+    stays open and the reconciler settles it after the deadline, refunding what this one would have."""
     try:
-        with phase("persist"):
-            store.save_messages(messages)
-        batches = [
-            QueueBatch(tenant_id=tenant_id, queue_id=queue_id, message_ids=chunk)
-            for chunk in _chunks([m.message_id for m in messages], limits.recipients_per_queue_message)
-        ]
-        with phase("enqueue"):
-            failed = queue.enqueue(batches)
-        not_enqueued_ids = {mid for batch in failed for mid in batch.message_ids}
-    except Exception as exc:  # noqa: BLE001 - compensation, not swallowing: re-raised below
-        cause = exc
-    if not not_enqueued_ids:
+        with phase("close"):
+            closed = store.close_fanout(
+                queue_id,
+                tenant_id,
+                enqueued=enqueued,
+                refunded_messages=len(refunded),
+                refund_credits=credits_per_message * len(refunded),
+            )
+    except Exception as exc:
+        log.error("Closing the fan-out failed; the reconciler settles it", extra={"queue_id": queue_id}, exc_info=exc)
         return
-    not_enqueued = [m for m in messages if m.message_id in not_enqueued_ids]
-    refund = credits_per_message * len(not_enqueued)
-    # Money first: a refund that went through with a status left stale is recoverable, the reverse is not.
-    store.refund(tenant_id, queue_id, refund, reason="not enqueued")
-    store.mark_failed(not_enqueued, reason="not enqueued")
-    raise EnqueueFailure(queue_id, enqueued=len(messages) - len(not_enqueued), refunded_credits=refund) from cause
+    if not closed:
+        log.warning("A reconciler claimed the fan-out first; it settles it", extra={"queue_id": queue_id})
