@@ -18,6 +18,7 @@ from functions.send_by_tags import app as send_app
 from smscore.dal.campaign_store import DynamoCampaignStore
 from smscore.dal.tables import ContactRecord, TagMemberRecord, TagRecord
 from smsdev.admin_store import DynamoAdminStore
+from smsdev.moto_transactions import install as install_item_level_rollback
 from smsdev.provision import create_buckets, function_environment
 from smsdev.testing import serialised_moto
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
@@ -127,6 +128,7 @@ def contacts_stack(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[St
     from smscore import wiring
 
     wiring.reset()
+    install_item_level_rollback()
     with serialised_moto():
         yield stack
     wiring.reset()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
+from smsdev.moto_transactions import install as install_item_level_rollback
 from smsdev.testing import serialised_wsgi
 from smsdev.wsgi import BackgroundServer
 
@@ -26,5 +27,6 @@ class LocalAws(BackgroundServer):
         return self.url
 
     def start(self) -> None:
+        install_item_level_rollback()  # transactions cost what they touch, not the size of their tables
         app = serialised_wsgi(DomainDispatcherApplication(create_backend_app))
         self.serve(app, request_handler=MotoRequestHandler)

@@ -1,0 +1,217 @@
+"""The contacts API on in-process moto: a large import through the upload route and the import function,
+and the latency of one page of GET /api/contacts; each next to the bare DynamoDB calls on the same data.
+
+- Import: POST /api/contacts/imports/uploads, the file put at the presigned key, then the S3 Object Created event
+  handled by `import_handler`, timed from the event to the COMPLETED job. Baseline: BatchWriteItem of the same
+  contacts and memberships (25 items a call), which is what a blind, non-idempotent import costs; the API import
+  reads each chunk first (BatchGetItem) and writes it as a transaction with the tag counters (idempotent and
+  exact counts), so it is reported, not held to the floor.
+- List: pages of 50 contacts through the handler (authorizer context, validation, cursor codec, response
+  model) against the same pages read with a bare Query.
+
+moto answers one request at a time here (smsdev.testing.serialised_moto), as DynamoDB makes each one atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from bench.harness import LambdaContext, Row, moto_stack, serialised_moto
+from smscore import wiring
+from smscore.domain.contacts import ImportReport, import_contacts
+from smsdev.admin_store import DynamoAdminStore
+from smsdev.moto_transactions import install as install_item_level_rollback
+from smsdev.provision import create_buckets
+
+TAGS = ("vip", "buyers", "newsletter")
+PAGE = 50
+
+
+def _event(
+    method: str, path: str, tenant_id: str, member_id: str, query: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A REST proxy event as API Gateway sends it after the authorizer."""
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "body": None,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/dev{path}",
+            "stage": "dev",
+            "requestId": str(uuid.uuid4()),
+            "authorizer": {"tenantId": tenant_id, "memberId": member_id, "principalId": member_id},
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+    }
+
+
+def _csv(rows: int) -> tuple[str, int]:
+    """phone,name,tags with one or two tags a row; returns the text and the number of memberships."""
+    lines, memberships = ["phone,name,tags"], 0
+    for i in range(rows):
+        tags = [TAGS[i % 3]] + ([TAGS[(i + 1) % 3]] if i % 4 == 0 else [])
+        memberships += len(tags)
+        lines.append(f"300{i:07d},Contact {i},{';'.join(tags)}")
+    return "\n".join(lines) + "\n", memberships
+
+
+def _bare_batch_writes(tables: dict[str, str], region: str, rows: int, memberships: int) -> float:
+    dynamodb = boto3.client("dynamodb", region_name=region)
+    tenant = str(uuid.uuid4())
+
+    def puts(table: str, count: int, key: str) -> None:
+        for start in range(0, count, 25):
+            items = [
+                {
+                    "PutRequest": {
+                        "Item": {
+                            key: {"S": tenant if key == "tenant_id" else f"{tenant}#t"},
+                            "contact_id": {"S": str(uuid.uuid4())},
+                            "phone": {"S": f"+57300{i:07d}"},
+                            "opted_out": {"BOOL": False},
+                        }
+                    }
+                }
+                for i in range(start, min(count, start + 25))
+            ]
+            dynamodb.batch_write_item(RequestItems={table: items})
+
+    started = time.perf_counter()
+    puts(tables["contacts"], rows, "tenant_id")
+    puts(tables["members"], memberships, "tag_key")
+    return time.perf_counter() - started
+
+
+def measure_import(rows: int = 20_000) -> Row:
+    from functions.contacts import app
+
+    with moto_stack() as stack, serialised_moto():
+        s3 = boto3.client("s3", region_name=stack.names.region)
+        create_buckets(s3, stack.names)
+        env = stack.environment("ContactsFunction")
+        os.environ.update(env)
+        wiring.reset()
+        wiring.bound_settings()  # PynamoDB models pointed at this stack's tables
+        admin = DynamoAdminStore(region=stack.names.region)
+        tenant_id = admin.create_tenant("Bench", credits=0, default_country="CO")
+        member_id = admin.create_member(tenant_id, "bench@bench.test", accept_terms=True).member_id
+        text, memberships = _csv(rows)
+
+        started = app.lambda_handler(
+            _event("POST", "/api/contacts/imports/uploads", tenant_id, member_id), LambdaContext()
+        )
+        job_id = json.loads(started["body"])["job"]["id"]
+        key = f"uploads/{tenant_id}/{job_id}.csv"
+        s3.put_object(Bucket=env["IMPORTS_BUCKET"], Key=key, Body=text.encode())
+        event = {"detail-type": "Object Created", "source": "aws.s3", "detail": {"object": {"key": key}}}
+        began = time.perf_counter()
+        result = app.import_handler(event, LambdaContext())
+        seconds = time.perf_counter() - began
+        job_event = _event("GET", f"/api/contacts/imports/{job_id}", tenant_id, member_id)
+        job_event["resource"] = "/api/contacts/imports/{jobId}"
+        job_event["pathParameters"] = {"jobId": job_id}
+        job = json.loads(app.lambda_handler(job_event, LambdaContext())["body"])
+        tables = {
+            "contacts": stack.names.physical("ContactsTable"),
+            "members": stack.names.physical("TagMembersTable"),
+        }
+        floor = _bare_batch_writes(tables, stack.names.region, rows, memberships)
+    return Row(
+        name=f"contacts: import rows/s via the API, {rows:,} rows (upload + import function, moto)",
+        value=round(rows / seconds),
+        unit="rows/s",
+        baseline=round(rows / floor),
+        target="every row imported (rate reported)",
+        passed=result.get("status") == "COMPLETED" and job["created"] == rows,
+        details={"seconds": round(seconds, 1), "floor_seconds": round(floor, 1), "memberships": memberships},
+    )
+
+
+def measure_list_page(contacts: int = 2_000, pages: int = 40) -> Row:
+    from functions.contacts import app
+
+    with moto_stack() as stack, serialised_moto():
+        os.environ.update(stack.environment("ContactsFunction"))
+        wiring.reset()
+        wiring.bound_settings()
+        admin = DynamoAdminStore(region=stack.names.region)
+        tenant_id = admin.create_tenant("Bench", credits=0, default_country="CO")
+        member_id = admin.create_member(tenant_id, "bench@bench.test", accept_terms=True).member_id
+        text, _ = _csv(contacts)
+        store = admin.contact_store()
+        import_contacts(store, tenant_id, "CO", text.splitlines(keepends=True), ImportReport(), datetime.now(UTC))
+
+        def through_handler() -> int:
+            cursor, seen = None, 0
+            for _ in range(pages):
+                query = {"limit": str(PAGE), **({"cursor": cursor} if cursor else {})}
+                body = json.loads(
+                    app.lambda_handler(_event("GET", "/api/contacts", tenant_id, member_id, query), LambdaContext())[
+                        "body"
+                    ]
+                )
+                seen += len(body["items"])
+                cursor = body["nextCursor"]
+            return seen
+
+        dynamodb = boto3.client("dynamodb", region_name=stack.names.region)
+        table = stack.names.physical("ContactsTable")
+
+        def bare_query() -> int:
+            start: dict[str, Any] | None = None
+            seen = 0
+            for _ in range(pages):
+                kwargs: dict[str, Any] = {
+                    "TableName": table,
+                    "KeyConditionExpression": "tenant_id = :t",
+                    "ExpressionAttributeValues": {":t": {"S": tenant_id}},
+                    "Limit": PAGE,
+                }
+                if start:
+                    kwargs["ExclusiveStartKey"] = start
+                page = dynamodb.query(**kwargs)
+                seen += len(page["Items"])
+                start = page.get("LastEvaluatedKey")
+            return seen
+
+        through_handler()  # warm: imports, models, connections
+        bare_query()
+        began = time.perf_counter()
+        handled = through_handler()
+        handler_seconds = time.perf_counter() - began
+        began = time.perf_counter()
+        queried = bare_query()
+        bare_seconds = time.perf_counter() - began
+    per_page, bare_per_page = handler_seconds / pages * 1000, bare_seconds / pages * 1000
+    # moto sorts the whole partition on every Query, so both figures are mostly the emulator's; the ratio is the
+    # handler's own share (validation, cursor codec, response model) on top of the same single Query.
+    return Row(
+        name=f"contacts: list page latency, GET /api/contacts?limit={PAGE} ({contacts:,} contacts, moto)",
+        value=round(per_page, 2),
+        unit="ms",
+        baseline=round(bare_per_page, 2),
+        target="<= 2x a bare Query page",
+        passed=handled == queried == PAGE * pages and per_page <= 2 * bare_per_page,
+        details={"pages": pages, "handler_seconds": round(handler_seconds, 3), "bare_seconds": round(bare_seconds, 3)},
+    )
+
+
+def measure(rows: int = 20_000) -> list[Row]:
+    install_item_level_rollback()
+    return [measure_import(rows), measure_list_page()]
