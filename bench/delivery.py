@@ -45,7 +45,12 @@ def _enqueue_campaign(recipients: int) -> tuple[str, list[dict[str, Any]]]:
                     "messageId": message["MessageId"],
                     "receiptHandle": message["ReceiptHandle"],
                     "body": message["Body"],
-                    "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                    "attributes": {
+                        "ApproximateReceiveCount": "1",
+                        "SentTimestamp": "0",
+                        "SenderId": "bench",
+                        "ApproximateFirstReceiveTimestamp": "0",
+                    },
                     "messageAttributes": {},
                     "md5OfBody": message["MD5OfBody"],
                     "eventSource": "aws:sqs",

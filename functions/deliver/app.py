@@ -1,32 +1,45 @@
 """Consumes the delivery queue: each SQS record names up to RECIPIENTS_PER_QUEUE_MESSAGE messages to send.
 
-Thin: decode, hand to smscore.domain.delivery.Deliverer, turn its report into metrics and a partial batch
-response. A record is reported failed (and comes back after the visibility timeout, or reaches the DLQ after
-maxReceiveCount) only while some of its messages still need another attempt or are leased elsewhere.
+Thin: parse (Powertools' parser, smscore.dal.delivery_records), hand to smscore.domain.delivery.Deliverer,
+turn its report into metrics and a partial batch response. A record is reported failed (and comes back after
+the visibility timeout, or reaches the DLQ after maxReceiveCount) only while some of its messages still need
+another attempt or are leased elsewhere.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
-from smscore.dal.sqs_queue import decode_batch
 from smscore.domain.delivery import DeliveryReport, Outcome, RedeliveryNeeded
 from smscore.wiring import DeliverDeps
+
+if TYPE_CHECKING:
+    from smscore.dal.delivery_records import DeliveryRecord
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-# A batch whose every record waits for a redelivery is not an error: answer with the item failures, not a raise.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@wiring.memoised
+def processor() -> BatchProcessor:
+    """Records parsed into DeliveryRecord; Powertools' parser models load with the first batch, not at init.
+
+    A batch whose every record waits for a redelivery is not an error: answer with the item failures, not a raise.
+    """
+    from smscore.dal.delivery_records import DeliveryRecord
+
+    return BatchProcessor(event_type=EventType.SQS, model=DeliveryRecord, raise_on_entire_batch_failure=False)
+
+
 copy_config_to_registered_loggers(source_logger=logger, include={"smscore"})
 
 OUTCOME_METRICS = {
@@ -55,9 +68,9 @@ def publish(report: DeliveryReport) -> None:
 
 
 @tracer.capture_method(capture_response=False)
-def deliver_record(record: SQSRecord, lambda_context: LambdaContext, deps: DeliverDeps) -> None:
-    batch = decode_batch(record.body)
-    receive_count = int(record.attributes.approximate_receive_count or 1)
+def deliver_record(record: DeliveryRecord, lambda_context: LambdaContext, deps: DeliverDeps) -> None:
+    batch = record.body.to_batch()
+    receive_count = int(record.attributes.ApproximateReceiveCount or 1)
     report = deps.deliverer.deliver(
         batch,
         remaining_seconds=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
@@ -80,7 +93,7 @@ def lambda_handler(
 ) -> PartialItemFailureResponse:
     wired = deps or wiring.deliver_deps()
 
-    def record_handler(record: SQSRecord) -> None:
+    def record_handler(record: DeliveryRecord) -> None:
         deliver_record(record, context, wired)
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor(), context=context)

@@ -13,15 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
 from smscore.api.errors import documented_error, register_error_handlers
-from smscore.api.messages import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    IsoDateTime,
-    MessageAudit,
-    MessageDto,
-    MessagePageDto,
-    QueueStatusDto,
-)
+from smscore.api.messages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, IsoDateTime, MessageAudit
+from smscore.api.models import MessageDto, MessagePageDto, QueueStatusDto
 from smscore.api.pagination import MAX_CURSOR_LENGTH
 from smscore.domain.model import MessageStatus
 from smscore.wiring import MessagesDeps

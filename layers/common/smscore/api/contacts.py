@@ -19,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from smscore.api.errors import PayloadTooLarge, UnsupportedMediaType, domain_error_response
-from smscore.api.messages import QueueStatusDto, queue_status_of
+from smscore.api.messages import queue_status_of
 from smscore.api.middlewares import check_json_body
+from smscore.api.models import QueueStatusDto
 from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerprint
-from smscore.dal.tables import DispatchRecord, LedgerRecord
+from smscore.dal.tables import LedgerRecord
 from smscore.domain.contacts import (
     MAX_NAME_LENGTH,
     MAX_TAG_NAME_LENGTH,
@@ -51,6 +52,7 @@ from smscore.domain.errors import (
     NotFound,
     TenantNotFound,
 )
+from smscore.domain.views import DispatchView
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
@@ -309,7 +311,7 @@ class Uploads(Protocol):
 class AccountQueries(Protocol):
     def campaigns(
         self, tenant_id: str, limit: int, start_key: dict[str, str | int] | None
-    ) -> tuple[list[DispatchRecord], dict[str, str | int] | None]: ...
+    ) -> tuple[list[DispatchView], dict[str, str | int] | None]: ...
 
     def balance(self, tenant_id: str) -> int | None: ...
 

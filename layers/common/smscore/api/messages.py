@@ -1,28 +1,36 @@
-"""Status and audit read models: a campaign's counters, one message with its history, filtered message pages.
+"""Status and audit reads as the API exposes them: a campaign's counters, one message with its history, filtered
+message pages.
 
-Everything is scoped to the caller's tenant. The pagination cursor is opaque to clients: base64url of
-the index position after the last item, checked on the way back in against the partition the caller's
-own filters select, so a cursor from another tenant (or another filter) is refused, never followed.
+`MessageAudit` is the read use case: it validates and normalises the filters, scopes everything to the
+caller's tenant, turns the opaque cursor into a start key (smscore.api.pagination) and the MessageQueries
+port's plain views into the response bodies of smscore.api.models. It lives here rather than in the domain
+because all it adds to the port is HTTP-facing: parameter errors, the cursor, the DTOs.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, BeforeValidator
 
+from smscore.api.models import (
+    MessageDto,
+    MessagePageDto,
+    MessageSummaryDto,
+    QueueStatusDto,
+    StatusChangeDto,
+    StatusCounts,
+)
 from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerprint
-from smscore.dal.message_queries import IndexPlan, MessageFilters, plan_for
-from smscore.dal.tables import DispatchRecord, MessageRecord
 from smscore.domain.errors import FieldIssue, InvalidRequest, NotFound
 from smscore.domain.model import MessageStatus
+from smscore.domain.ports import MessageQueries
+from smscore.domain.views import DispatchView, MessageFilters, MessageView, PageScope
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
-
 
 _ISO_8601_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
@@ -34,173 +42,80 @@ def _iso_8601_only(value: Any) -> Any:
     return value
 
 
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]
+def _in_utc(value: datetime) -> datetime:
+    """The instant in UTC; a naive time is read as UTC. Refused (400) when UTC cannot represent it, such as
+    0001-01-01T00:00:00+01:00 (the year 0) or 9999-12-31T23:59:59-01:00 (the year 10000)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z") from None
 
 
-class _Dto(BaseModel):
-    """camelCase on the wire, snake_case in Python."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only), AfterValidator(_in_utc)]
 
 
-class StatusCounts(BaseModel):
-    """Messages of the campaign in each status, from counters updated atomically with every transition."""
-
-    QUEUED: int = 0
-    SENDING: int = 0
-    SENT: int = 0
-    DELIVERED: int = 0
-    UNDELIVERED: int = 0
-    FAILED: int = 0
-
-
-class QueueStatusDto(_Dto):
-    queue_id: str
-    channel: Literal["sms"] = "sms"
-    created_at: datetime
-    message: str = Field(description="The text sent")
-    tag_ids: list[str]
-    country: str | None = None
-    total_messages: int
-    segments_per_message: int
-    counts: StatusCounts
-    credits_debited: int
-    credits_refunded: int
+def queue_status_of(view: DispatchView) -> QueueStatusDto:
+    return QueueStatusDto(
+        queue_id=view.queue_id,
+        created_at=view.created_at,
+        message=view.body,
+        tag_ids=list(view.tag_ids),
+        country=view.country,
+        total_messages=view.total_messages,
+        segments_per_message=view.segments_per_message,
+        counts=StatusCounts(**{status.value: count for status, count in view.counts.items()}),
+        credits_debited=view.credits_debited,
+        credits_refunded=view.credits_refunded,
+    )
 
 
-class StatusChangeDto(_Dto):
-    status: str
-    at: datetime
-    code: str | None = Field(default=None, description="The provider's error or status code, where relevant")
-    detail: str | None = None
+def summary_of(view: MessageView) -> MessageSummaryDto:
+    return MessageSummaryDto(
+        id=view.message_id,
+        queue_id=view.queue_id,
+        recipient=view.recipient,
+        status=view.status,
+        provider=view.provider,
+        provider_message_id=view.provider_message_id,
+        provider_error_code=view.provider_error_code,
+        segments=view.segments,
+        credits=view.credits,
+        created_at=view.created_at,
+        updated_at=view.updated_at,
+    )
 
 
-class MessageSummaryDto(_Dto):
-    id: str
-    queue_id: str
-    channel: Literal["sms"] = "sms"
-    recipient: str
-    status: MessageStatus
-    provider: str
-    provider_message_id: str | None = None
-    provider_error_code: str | None = None
-    segments: int
-    credits: int
-    created_at: datetime
-    updated_at: datetime
+def detail_of(view: MessageView) -> MessageDto:
+    return MessageDto(
+        **dict(summary_of(view)),
+        contact_id=view.contact_id,
+        body=view.body,
+        encoding=view.encoding,
+        provider_price=view.provider_price,
+        failure_reason=view.failure_reason,
+        permanent_failure=view.permanent_failure,
+        attempts=view.attempts,
+        sent_at=view.sent_at,
+        history=[
+            StatusChangeDto(status=change.status, at=change.at, code=change.code, detail=change.detail)
+            for change in view.history
+        ],
+    )
 
 
-class MessageDto(MessageSummaryDto):
-    """One message with everything the provider told us and every status it went through."""
-
-    contact_id: str
-    body: str
-    encoding: str
-    provider_price: str | None = None
-    failure_reason: str | None = None
-    permanent_failure: bool | None = None
-    attempts: int = 0
-    sent_at: datetime | None = None
-    history: list[StatusChangeDto] = Field(default_factory=list)
-
-
-class MessagePageDto(_Dto):
-    items: list[MessageSummaryDto]
-    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
-
-
-class MessageQueries(Protocol):
-    def tenant_country(self, tenant_id: str) -> str | None: ...
-
-    def dispatch(self, tenant_id: str, queue_id: str) -> DispatchRecord | None: ...
-
-    def message(self, tenant_id: str, message_id: str) -> MessageRecord | None: ...
-
-    def list_messages(
-        self, tenant_id: str, filters: MessageFilters, limit: int, start_key: dict[str, str] | None = None
-    ) -> tuple[list[MessageRecord], dict[str, str] | None]: ...
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _string_key(key: dict[str, str | int]) -> dict[str, str]:
-    """Every attribute of the message indexes' keys is a string."""
-    return {name: str(value) for name, value in key.items()}
-
-
-def _cursor_fingerprint(plan: IndexPlan, filters: MessageFilters) -> str:
+def _cursor_fingerprint(scope: PageScope, filters: MessageFilters) -> str:
     """A cursor is good for the same index, partition and filters only."""
     return filters_fingerprint(
-        plan.index_name,
-        plan.hash_value,
+        scope.index,
+        *sorted(scope.partition.items()),
         filters.queue_id,
         filters.status.value if filters.status else None,
         filters.recipient,
         filters.created_from.isoformat() if filters.created_from else None,
         filters.created_to.isoformat() if filters.created_to else None,
         filters.channel,
-    )
-
-
-def _history(record: MessageRecord) -> list[StatusChangeDto]:
-    return [
-        StatusChangeDto(status=change.status, at=change.at, code=change.code, detail=change.detail)
-        for change in record.history or []
-    ]
-
-
-def summary_of(record: MessageRecord) -> MessageSummaryDto:
-    return MessageSummaryDto(
-        id=record.message_id,
-        queue_id=record.queue_id,
-        recipient=record.recipient,
-        status=MessageStatus(record.status),
-        provider=record.provider,
-        provider_message_id=record.provider_message_id,
-        provider_error_code=record.provider_error_code,
-        segments=int(record.segments),
-        credits=int(record.credits),
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
-
-
-def detail_of(record: MessageRecord) -> MessageDto:
-    return MessageDto(
-        **summary_of(record).model_dump(),
-        contact_id=record.contact_id,
-        body=record.body,
-        encoding=record.encoding,
-        provider_price=record.provider_price,
-        failure_reason=record.failure_reason,
-        permanent_failure=record.permanent_failure,
-        attempts=int(record.attempts or 0),
-        sent_at=record.sent_at,
-        history=_history(record),
-    )
-
-
-def queue_status_of(record: DispatchRecord) -> QueueStatusDto:
-    return QueueStatusDto(
-        queue_id=record.queue_id,
-        created_at=record.created_at,
-        message=record.body,
-        tag_ids=list(record.tag_ids),
-        country=record.country,
-        total_messages=int(record.total_messages),
-        segments_per_message=int(record.segments_per_message),
-        counts=StatusCounts(
-            QUEUED=int(record.count_queued),
-            SENDING=int(record.count_sending),
-            SENT=int(record.count_sent),
-            DELIVERED=int(record.count_delivered),
-            UNDELIVERED=int(record.count_undelivered),
-            FAILED=int(record.count_failed),
-        ),
-        credits_debited=int(record.credits_debited),
-        credits_refunded=int(record.credits_refunded),
     )
 
 
@@ -211,16 +126,16 @@ class MessageAudit:
         self._queries = queries
 
     def queue_status(self, tenant_id: str, queue_id: str) -> QueueStatusDto:
-        record = self._queries.dispatch(tenant_id, queue_id)
-        if record is None:
+        view = self._queries.dispatch(tenant_id, queue_id)
+        if view is None:
             raise NotFound("No queue with this id")
-        return queue_status_of(record)
+        return queue_status_of(view)
 
     def message(self, tenant_id: str, message_id: str) -> MessageDto:
-        record = self._queries.message(tenant_id, message_id)
-        if record is None:
+        view = self._queries.message(tenant_id, message_id)
+        if view is None:
             raise NotFound("No message with this id")
-        return detail_of(record)
+        return detail_of(view)
 
     def list_messages(
         self,
@@ -235,8 +150,11 @@ class MessageAudit:
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
     ) -> MessagePageDto:
-        created_from = _as_utc(created_from) if created_from else None
-        created_to = _as_utc(created_to) if created_to else None
+        try:
+            created_from = _in_utc(created_from) if created_from else None
+            created_to = _in_utc(created_to) if created_to else None
+        except ValueError as exc:  # already refused by IsoDateTime for HTTP callers; kept for direct ones
+            raise InvalidRequest(f"Invalid request: {exc}") from exc
         if created_from and created_to and created_from > created_to:
             message = "from must not be later than to"
             raise InvalidRequest(f"Invalid request: from: {message}", details=[FieldIssue("from", message)])
@@ -250,27 +168,20 @@ class MessageAudit:
             created_to=created_to,
             channel=channel,
         )
-        plan = plan_for(tenant_id, filters)
-        fingerprint = _cursor_fingerprint(plan, filters)
-        start_key = (
-            _string_key(
-                decode_cursor(
-                    cursor,
-                    tenant_id,
-                    fingerprint,
-                    key_attributes=plan.key_attributes(),
-                    partition={plan.hash_attribute: plan.hash_value},
-                )
+        scope = self._queries.page_scope(tenant_id, filters)
+        fingerprint = _cursor_fingerprint(scope, filters)
+        start_key = None
+        if cursor:
+            key = decode_cursor(
+                cursor, tenant_id, fingerprint, key_attributes=scope.key_attributes, partition=scope.partition
             )
-            if cursor
-            else None
-        )
+            start_key = {name: str(value) for name, value in key.items()}  # the message indexes' keys are strings
         if queue_id is not None and self._queries.dispatch(tenant_id, queue_id) is None:
             return MessagePageDto(items=[])  # another tenant's queue lists like an empty one
-        records, next_key = self._queries.list_messages(tenant_id, filters, limit, start_key)
+        page = self._queries.list_messages(tenant_id, filters, limit, start_key)
         return MessagePageDto(
-            items=[summary_of(r) for r in records],
-            next_cursor=encode_cursor(tenant_id, fingerprint, next_key) if next_key else None,
+            items=[summary_of(view) for view in page.items],
+            next_cursor=encode_cursor(tenant_id, fingerprint, page.next_key) if page.next_key else None,
         )
 
     def _normalised_recipient(self, tenant_id: str, recipient: str) -> str:

@@ -1,12 +1,20 @@
-"""Public request and response bodies of the REST API (the seed contract's names, camelCase on the wire)."""
+"""Public request and response bodies of the REST API (the seed contract's names, camelCase on the wire).
+
+One naming convention: fields are snake_case in Python and camelCase on the wire, through `ApiModel`'s alias
+generator. Request bodies accept the camelCase names only; response bodies are also built by field name.
+"""
 
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from smscore.domain.model import MessageStatus
 
 MAX_TAGS = 100
 
@@ -35,13 +43,22 @@ def checked_message_text(text: str) -> str:
     return text
 
 
-class SmsTagsMessagePayload(BaseModel):
+class ApiModel(BaseModel):
+    """camelCase on the wire, snake_case in Python; serialised by alias (so `model_dump()` is the wire shape)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_alias=True, validate_by_name=True, serialize_by_alias=True
+    )
+
+
+class SmsTagsMessagePayload(ApiModel):
     """POST /api/messages/sms/tags body. Unknown fields are ignored."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+    # A client must use the contract's names: `tag_ids` in a body is an unknown field, not `tagIds`.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, validate_by_name=False)
 
     message: Annotated[str, Field(min_length=1, description="SMS text; at most the provider's character limit")]
-    tagIds: Annotated[list[UUID], Field(min_length=1, max_length=MAX_TAGS, description="Tag UUIDs")]  # noqa: N815
+    tag_ids: Annotated[list[UUID], Field(min_length=1, max_length=MAX_TAGS, description="Tag UUIDs")]
     type: Literal["SMS"] = Field(default="SMS", description="Message type; only SMS is valid on this channel")
     country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 code used to read national numbers")
 
@@ -63,18 +80,84 @@ class SmsTagsMessagePayload(BaseModel):
 
     def unique_tag_ids(self) -> list[str]:
         """Tag ids in request order, duplicates dropped."""
-        return list(dict.fromkeys(str(tag) for tag in self.tagIds))
+        return list(dict.fromkeys(str(tag) for tag in self.tag_ids))
 
 
-class EnqueuedMessage(BaseModel):
+class EnqueuedMessage(ApiModel):
     id: str
     recipient: str
 
 
-class MessageEnqueueResultDto(BaseModel):
-    queueId: str  # noqa: N815
+class MessageEnqueueResultDto(ApiModel):
+    queue_id: str
     channel: Literal["sms"] = "sms"
     messages: list[EnqueuedMessage]
+
+
+class StatusCounts(BaseModel):
+    """Messages of the campaign in each status, from counters updated atomically with every transition."""
+
+    QUEUED: int = 0
+    SENDING: int = 0
+    SENT: int = 0
+    DELIVERED: int = 0
+    UNDELIVERED: int = 0
+    FAILED: int = 0
+
+
+class QueueStatusDto(ApiModel):
+    queue_id: str
+    channel: Literal["sms"] = "sms"
+    created_at: datetime
+    message: str = Field(description="The text sent")
+    tag_ids: list[str]
+    country: str | None = None
+    total_messages: int
+    segments_per_message: int
+    counts: StatusCounts
+    credits_debited: int
+    credits_refunded: int
+
+
+class StatusChangeDto(ApiModel):
+    status: str
+    at: datetime
+    code: str | None = Field(default=None, description="The provider's error or status code, where relevant")
+    detail: str | None = None
+
+
+class MessageSummaryDto(ApiModel):
+    id: str
+    queue_id: str
+    channel: Literal["sms"] = "sms"
+    recipient: str
+    status: MessageStatus
+    provider: str
+    provider_message_id: str | None = None
+    provider_error_code: str | None = None
+    segments: int
+    credits: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageDto(MessageSummaryDto):
+    """One message with everything the provider told us and every status it went through."""
+
+    contact_id: str
+    body: str
+    encoding: str
+    provider_price: str | None = None
+    failure_reason: str | None = None
+    permanent_failure: bool | None = None
+    attempts: int = 0
+    sent_at: datetime | None = None
+    history: list[StatusChangeDto] = Field(default_factory=list)
+
+
+class MessagePageDto(ApiModel):
+    items: list[MessageSummaryDto]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
 
 
 class ErrorDetail(BaseModel):

@@ -22,6 +22,7 @@ from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
+from smscore.dal.message_queries import dispatch_view
 from smscore.dal.tables import (
     ContactRecord,
     DispatchRecord,
@@ -53,6 +54,7 @@ from smscore.domain.contacts import (
     tag_name_key,
 )
 from smscore.domain.errors import FieldIssue, InvalidRequest, NotFound
+from smscore.domain.views import DispatchView
 
 StartKey = dict[str, str | int] | None
 MAX_TRANSACTION_ITEMS = 100
@@ -764,7 +766,7 @@ def _job(record: ImportJobRecord) -> ImportJob:
 class DynamoAccountQueries:
     """The tenant's campaigns (newest first) and its balance with the ledger (newest first)."""
 
-    def campaigns(self, tenant_id: str, limit: int, start_key: StartKey) -> tuple[list[DispatchRecord], StartKey]:
+    def campaigns(self, tenant_id: str, limit: int, start_key: StartKey) -> tuple[list[DispatchView], StartKey]:
         results = DispatchRecord.by_tenant_created.query(
             tenant_id,
             scan_index_forward=False,
@@ -774,11 +776,12 @@ class DynamoAccountQueries:
         )
         records: list[DispatchRecord] = list(results)
         if len(records) <= limit:
-            return records, None
+            return [dispatch_view(r) for r in records], None
         page = records[:limit]
         last = page[-1]
         stored = DispatchRecord.created_at.serialize(last.created_at)
-        return page, {"tenant_id": tenant_id, "created_at": stored, "queue_id": last.queue_id}
+        next_key: StartKey = {"tenant_id": tenant_id, "created_at": stored, "queue_id": last.queue_id}
+        return [dispatch_view(r) for r in page], next_key
 
     def balance(self, tenant_id: str) -> int | None:
         try:

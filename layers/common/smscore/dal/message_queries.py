@@ -16,23 +16,12 @@ from pynamodb.expressions.condition import Condition
 
 from smscore.dal.tables import DispatchRecord, MessageRecord, TenantRecord
 from smscore.domain.model import MessageStatus
+from smscore.domain.views import DispatchView, MessageFilters, MessagePage, MessageView, PageScope, StatusChangeView
 
 # A DynamoDB page read while filling one API page; larger than `limit` so sparse filters need fewer calls.
 QUERY_PAGE_SIZE = 200
 # Sorts after "#" and before every character of a message id: "<time>$" bounds every key of that instant.
 _AFTER_INSTANT = "$"
-
-
-@dataclass(frozen=True)
-class MessageFilters:
-    """GET /api/messages filters, already validated and normalised (recipient in E.164)."""
-
-    queue_id: str | None = None
-    status: MessageStatus | None = None
-    recipient: str | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +35,9 @@ class IndexPlan:
 
     def key_attributes(self) -> frozenset[str]:
         return frozenset({"message_id", self.hash_attribute, self.range_attribute})
+
+    def scope(self) -> PageScope:
+        return PageScope(self.index_name, self.key_attributes(), {self.hash_attribute: self.hash_value})
 
     def key_of(self, record: MessageRecord) -> dict[str, str]:
         """The position right after `record` in this index: what a cursor carries."""
@@ -90,6 +82,52 @@ def _all(conditions: list[Condition | None]) -> Condition | None:
     return result
 
 
+def message_view(record: MessageRecord) -> MessageView:
+    return MessageView(
+        message_id=record.message_id,
+        tenant_id=record.tenant_id,
+        queue_id=record.queue_id,
+        contact_id=record.contact_id,
+        recipient=record.recipient,
+        body=record.body,
+        encoding=record.encoding,
+        status=MessageStatus(record.status),
+        provider=record.provider,
+        segments=int(record.segments),
+        credits=int(record.credits),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        provider_message_id=record.provider_message_id,
+        provider_error_code=record.provider_error_code,
+        provider_price=record.provider_price,
+        failure_reason=record.failure_reason,
+        permanent_failure=record.permanent_failure,
+        attempts=int(record.attempts or 0),
+        sent_at=record.sent_at,
+        history=tuple(
+            StatusChangeView(status=change.status, at=change.at, code=change.code, detail=change.detail)
+            for change in record.history or []
+        ),
+    )
+
+
+def dispatch_view(record: DispatchRecord) -> DispatchView:
+    """A campaign as the read side sees it (also used by the contacts function's campaign list)."""
+    return DispatchView(
+        queue_id=record.queue_id,
+        tenant_id=record.tenant_id,
+        created_at=record.created_at,
+        body=record.body,
+        tag_ids=tuple(record.tag_ids),
+        country=record.country,
+        total_messages=int(record.total_messages),
+        segments_per_message=int(record.segments_per_message),
+        counts={status: int(getattr(record, f"count_{status.value.lower()}")) for status in MessageStatus},
+        credits_debited=int(record.credits_debited),
+        credits_refunded=int(record.credits_refunded),
+    )
+
+
 class DynamoMessageQueries:
     """Tenant-scoped reads. Something of another tenant is reported exactly like something missing: None."""
 
@@ -101,19 +139,22 @@ class DynamoMessageQueries:
         country: str | None = tenant.default_country
         return country
 
-    def dispatch(self, tenant_id: str, queue_id: str) -> DispatchRecord | None:
+    def dispatch(self, tenant_id: str, queue_id: str) -> DispatchView | None:
         try:
             record = DispatchRecord.get(queue_id, consistent_read=True)
         except DispatchRecord.DoesNotExist:
             return None
-        return record if record.tenant_id == tenant_id else None
+        return dispatch_view(record) if record.tenant_id == tenant_id else None
 
-    def message(self, tenant_id: str, message_id: str) -> MessageRecord | None:
+    def message(self, tenant_id: str, message_id: str) -> MessageView | None:
         try:
             record = MessageRecord.get(message_id, consistent_read=True)
         except MessageRecord.DoesNotExist:
             return None
-        return record if record.tenant_id == tenant_id else None
+        return message_view(record) if record.tenant_id == tenant_id else None
+
+    def page_scope(self, tenant_id: str, filters: MessageFilters) -> PageScope:
+        return plan_for(tenant_id, filters).scope()
 
     def list_messages(
         self,
@@ -121,7 +162,7 @@ class DynamoMessageQueries:
         filters: MessageFilters,
         limit: int,
         start_key: dict[str, str] | None = None,
-    ) -> tuple[list[MessageRecord], dict[str, str] | None]:
+    ) -> MessagePage:
         """Up to `limit` messages, newest first, and the key to continue from (None on the last page).
 
         Reads one item past `limit` so that a page that ends exactly at the last message says so.
@@ -152,9 +193,9 @@ class DynamoMessageQueries:
         )
         records: list[MessageRecord] = list(results)
         if len(records) <= limit:
-            return records, None
+            return MessagePage(items=[message_view(r) for r in records])
         page = records[:limit]
-        return page, plan.key_of(page[-1])
+        return MessagePage(items=[message_view(r) for r in page], next_key=plan.key_of(page[-1]))
 
     def find_by_provider_message_id(self, provider_message_id: str) -> str | None:
         """Our message id for a provider's id (sparse index, eventually consistent)."""

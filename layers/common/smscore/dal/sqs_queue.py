@@ -1,15 +1,20 @@
-"""SQS implementation of the DeliveryQueue port: SendMessageBatch, ten entries a call, failed entries retried."""
+"""SQS implementation of the DeliveryQueue port: SendMessageBatch, ten entries a call, failed entries retried.
+
+`QueueBatchModel` is the one definition of a delivery-queue body (also the dead-letter and deferred queues'):
+written here, read by the deliver function through Powertools' parser (smscore.dal.delivery_records).
+"""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from smscore.domain.model import QueueBatch
 
@@ -19,13 +24,27 @@ if TYPE_CHECKING:
 SQS_BATCH_LIMIT = 10
 
 
+class QueueBatchModel(BaseModel):
+    """`{"tenantId", "queueId", "messageIds"}`: which messages of which campaign one queue message names."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_alias=True, validate_by_name=False, serialize_by_alias=True
+    )
+
+    tenant_id: str = Field(min_length=1)
+    queue_id: str = Field(min_length=1)
+    message_ids: list[str]
+
+    def to_batch(self) -> QueueBatch:
+        return QueueBatch(tenant_id=self.tenant_id, queue_id=self.queue_id, message_ids=list(self.message_ids))
+
+
 def encode_batch(batch: QueueBatch) -> str:
-    return json.dumps({"tenantId": batch.tenant_id, "queueId": batch.queue_id, "messageIds": batch.message_ids})
-
-
-def decode_batch(body: str) -> QueueBatch:
-    data: dict[str, Any] = json.loads(body)
-    return QueueBatch(tenant_id=data["tenantId"], queue_id=data["queueId"], message_ids=list(data["messageIds"]))
+    # Built without validation: the batch comes from our own code, and the send path encodes thousands of them.
+    body = QueueBatchModel.model_construct(
+        tenant_id=batch.tenant_id, queue_id=batch.queue_id, message_ids=batch.message_ids
+    )
+    return body.model_dump_json()
 
 
 class SqsDeliveryQueue:

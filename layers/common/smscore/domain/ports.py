@@ -24,6 +24,7 @@ from smscore.domain.model import (
     TagRecipient,
     Tenant,
 )
+from smscore.domain.views import DispatchView, MessageFilters, MessagePage, MessageView, PageScope
 
 # -- sending a campaign -------------------------------------------------------------------------------------
 
@@ -112,6 +113,23 @@ class TransientFailure(ProviderFailure):
     permanent = False
 
 
+class Throttled(TransientFailure):
+    """The provider or its carrier refused for rate (Twilio 429/20429/21611, AWS throttling and quotas).
+
+    Not the message's fault: it waits (goes back to the queue with a delay) without using up an attempt, until
+    its validity period runs out. `retry_after` is the provider's hint in seconds, when it gives one.
+    """
+
+    def __init__(self, code: str, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(code, reason)
+        self.retry_after = retry_after
+
+
+class SenderUnavailable(TransientFailure):
+    """The sender cannot send at all right now (credentials, From number, origination identity, account, spend
+    limit): the sender's circuit breaker opens, an alarm fires, and its messages wait without using attempts."""
+
+
 class OutcomeUnknown(TransientFailure):
     """The request may have reached the provider but no answer came back (read timeout, dropped connection).
 
@@ -181,6 +199,53 @@ class MessageStore(Protocol):
         """SENDING -> QUEUED for another attempt (on `next_provider`), lease released, provider code kept."""
         ...
 
+    def defer(self, message: StoredMessage, provider: str, failure: ProviderFailure, now: datetime) -> bool:
+        """SENDING -> QUEUED after a wait-type failure (throttled, sender paused): `deferrals` + 1, so the claim's
+        attempt is not counted against DELIVERY_MAX_ATTEMPTS; lease released, provider code kept."""
+        ...
+
+
+class DeferredDelivery(Protocol):
+    def send_later(self, batch: QueueBatch, delay_seconds: int) -> None:
+        """Put a record (delivery queue body) back on the delivery queue, visible after `delay_seconds` (<= 900)."""
+        ...
+
+
+# -- pacing: fleet-wide rate and circuit breaker per sender -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What the fleet-wide bucket of one sender granted an invocation.
+
+    `slots` are the epoch times (seconds) at which the granted messages may go, `interval` apart; empty when
+    nothing was granted, and then `retry_at` says when asking again makes sense. `paused` is the sender's
+    circuit breaker; `probe` means the one granted slot is the half-open probe of a paused sender.
+    """
+
+    slots: tuple[float, ...] = ()
+    retry_at: float = 0.0
+    paused: bool = False
+    probe: bool = False
+
+
+class SenderGate(Protocol):
+    """Shared state of every sender: its token bucket (as the next free send time) and its circuit breaker."""
+
+    def reserve(self, sender: str, rate: float, count: int, now: float, horizon: float) -> Reservation:
+        """Up to `count` consecutive send slots at `rate`/s, the first within `horizon` seconds of `now`; one
+        conditional update whatever `count`. `rate` <= 0: unlimited, only the breaker is checked."""
+        ...
+
+    def pause(self, sender: str, until: float, code: str, now: float) -> bool:
+        """Open (or re-open after a failed probe) the sender's breaker until `until`. True when this call opened
+        a closed breaker or re-opened after a probe (worth an alarm), False when it was already open."""
+        ...
+
+    def resume(self, sender: str) -> None:
+        """Close the breaker (a probe went through)."""
+        ...
+
 
 class DeadLetters(Protocol):
     def send(self, batch: QueueBatch, reason: str) -> None:
@@ -206,4 +271,27 @@ class ReceiptStore(Protocol):
         Returns False, changing nothing, when the message is no longer in `state.status` or is no longer the
         reporting provider's.
         """
+        ...
+
+
+# -- status and audit reads ---------------------------------------------------------------------------------
+
+
+class MessageQueries(Protocol):
+    """Tenant-scoped reads: something of another tenant is reported exactly like something missing (None)."""
+
+    def tenant_country(self, tenant_id: str) -> str | None: ...
+
+    def dispatch(self, tenant_id: str, queue_id: str) -> DispatchView | None: ...
+
+    def message(self, tenant_id: str, message_id: str) -> MessageView | None: ...
+
+    def page_scope(self, tenant_id: str, filters: MessageFilters) -> PageScope:
+        """Where `list_messages` reads for these filters: what a cursor for them must point into."""
+        ...
+
+    def list_messages(
+        self, tenant_id: str, filters: MessageFilters, limit: int, start_key: dict[str, str] | None = None
+    ) -> MessagePage:
+        """Up to `limit` messages, newest first, and the key to continue from (None on the last page)."""
         ...
