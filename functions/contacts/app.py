@@ -276,14 +276,14 @@ def delete_contact(contactId: Annotated[UUID, Path()]) -> Response[None]:  # noq
 @app.post(
     "/api/contacts/imports",
     summary="Import a small CSV sent as the body (Content-Type: text/csv; header phone,name,tags), at once",
-    description="Idempotent by number: importing the same file again changes nothing; tags merge. At most 1 MiB; "
+    description="Idempotent by number: importing the same file again changes nothing; tags merge. At most 256 KiB (MAX_IMPORT_BODY_BYTES); "
     "larger files go through POST /api/contacts/imports/uploads.",
     tags=["Contacts"],
     responses={
         **_ok(ImportJobDto, "The finished import job, with its counts and rejected rows", 201),
         400: error("No body, or a header without phone,name,tags (code VALIDATION_ERROR)"),
         409: CONFLICT_UPDATE,
-        413: error("Body over 1 MiB (code PAYLOAD_TOO_LARGE): use an upload"),
+        413: error("Body over 256 KiB (code PAYLOAD_TOO_LARGE): use an upload"),
         415: error("Body is not text/csv (code UNSUPPORTED_MEDIA_TYPE)"),
     },
 )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from smsdev.admin_store import DynamoAdminStore
+from smsdev.seed import DEMO_CONTACTS
 from tests.e2e.conftest import ApiResponse, LocalStackProcess
 
 pytestmark = pytest.mark.e2e
@@ -133,3 +134,17 @@ def test_a_member_who_has_not_accepted_the_terms_reads_but_cannot_write(local_st
     assert listed.status == 200
     assert {t["name"] for t in listed.body["items"]} >= {"vip", "buyers", "newsletter"}
     assert (created.status, created.body["code"]) == (403, "TERMS_NOT_ACCEPTED")
+
+
+@pytest.mark.local_only
+def test_make_dev_prints_how_to_list_the_tags_and_it_works(local_stack: LocalStackProcess) -> None:
+    # Given what `make dev` printed
+    token = local_stack.seed["accepted"]["token"]
+    command = f"curl -sS {local_stack.api_url}/api/tags -H 'Authorization: Bearer {token}'"
+    assert command in local_stack.summary
+
+    # When that request is made, Then it lists the seed's tags with their contact counts
+    listed = local_stack.call("GET", "/api/tags", token=token)
+    counts = {t["name"]: t["contactCount"] for t in listed.body["items"]}
+    expected = {name: sum(name in c.tags for c in DEMO_CONTACTS) for name in ("vip", "buyers", "newsletter")}
+    assert {name: counts[name] for name in expected} == expected == {"vip": 8, "buyers": 8, "newsletter": 8}

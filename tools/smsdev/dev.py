@@ -63,6 +63,9 @@ def print_summary(stack: DevStack, seed: DemoSeed | None) -> None:
             "",
             "Try it:",
             seed.example_curl(stack.api_url),
+            "",
+            "List the tags (and their contact counts) with the same token:",
+            f"curl -sS {stack.api_url}/api/tags -H 'Authorization: Bearer {seed.accepted.token}'",
         ]
     lines += ["", f"ready: {stack.api_url} (Ctrl-C to stop)"]
     print("\n".join(lines), flush=True)
