@@ -22,6 +22,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, StatusChange, TagMemberRecord, TenantRecord
+from smscore.domain.backoff import Backoff
 from smscore.domain.campaign import DispatchState, FanoutState
 from smscore.domain.delivery import RetryPolicy
 from smscore.domain.errors import InsufficientCredits
@@ -75,6 +76,10 @@ def write_transaction(
                 raise
             log.warning("Transaction retried", extra={"attempt": attempt, "code": exc.cause_response_code})
             sleep(policy.backoff(attempt, rng))
+
+
+# PynamoDB's batch_write_item returns unprocessed items (throttling) without retrying them: we do, with backoff.
+UNPROCESSED_BACKOFF = Backoff(base_seconds=0.1, cap_seconds=1.0)
 
 
 class UnprocessedWrites(Exception):
@@ -216,9 +221,7 @@ class DynamoCampaignStore:
     def _write_batch(self, items: list[dict[str, Any]]) -> None:
         """One BatchWriteItem; unprocessed items (throttling) are retried with exponential backoff and full jitter."""
         connection = MessageRecord._get_connection()
-        for attempt in range(self._unprocessed_attempts):
-            if attempt:
-                time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+        for _attempt in UNPROCESSED_BACKOFF.attempts(self._unprocessed_attempts):
             response = connection.batch_write_item(put_items=items)
             unprocessed = response.get("UnprocessedItems", {}).get(connection.table_name, [])
             items = [entry["PutRequest"]["Item"] for entry in unprocessed]

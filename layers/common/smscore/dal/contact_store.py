@@ -8,7 +8,6 @@ a tag's name has a guard item in UniqueKeys, both written with `attribute_not_ex
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +33,7 @@ from smscore.dal.tables import (
     TenantRecord,
     UniqueKeyRecord,
 )
+from smscore.domain.backoff import Backoff
 from smscore.domain.contacts import (
     MAX_TAGS_PER_CONTACT,
     ConcurrentUpdate,
@@ -73,8 +73,11 @@ def _typed_key(key: StartKey) -> dict[str, dict[str, Any]] | None:
     return {name: {"S": str(value)} for name, value in key.items()} if key else None
 
 
+WRITE_BACKOFF = Backoff(base_seconds=0.01, cap_seconds=0.5)
+
+
 def _backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+    time.sleep(WRITE_BACKOFF.delay(attempt + 1))
 
 
 def _search_text(name: str | None, e164: str) -> str:

@@ -18,8 +18,6 @@ Delivery receipts (SENT -> DELIVERED / UNDELIVERED) reuse it with `expected=SENT
 from __future__ import annotations
 
 import logging
-import random
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,10 +31,12 @@ from pynamodb.transactions import TransactWrite
 
 from smscore.dal.campaign_store import ledger_entry_id
 from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, StatusChange, TenantRecord
+from smscore.domain.backoff import Backoff
 from smscore.domain.model import LedgerKind, MessageStatus, StoredMessage
 from smscore.domain.ports import Accepted, ProviderFailure
 
 CONFLICT_RETRIES = 8
+CONFLICT_BACKOFF = Backoff(base_seconds=0.01, cap_seconds=1.0)
 CLAIMABLE = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING})
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class DynamoMessageStore:
             reason=t.refund.reason,
             created_at=t.at,
         )
-        for attempt in range(CONFLICT_RETRIES):
+        for attempt in CONFLICT_BACKOFF.attempts(CONFLICT_RETRIES):
             try:
                 with TransactWrite(connection=self._connection, client_request_token=token) as tx:
                     tx.update(MessageRecord(t.message_id), actions=actions, condition=condition)
@@ -184,9 +184,8 @@ class DynamoMessageStore:
             except TransactWriteError as exc:
                 if _condition_failed(exc):
                     return False
-                if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
+                if not _is_conflict(exc) or attempt == CONFLICT_RETRIES:
                     raise
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))
         return False  # pragma: no cover - the loop either returns or raises
 
     def _move_counters(self, t: StatusTransition) -> None:

@@ -6,8 +6,6 @@ written here, read by the deliver function through Powertools' parser (smscore.d
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -16,12 +14,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from smscore.domain.backoff import Backoff
 from smscore.domain.model import QueueBatch
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 SQS_BATCH_LIMIT = 10
+# Entries SQS reports failed in a successful SendMessageBatch reply: botocore does not retry those.
+SEND_BACKOFF = Backoff(base_seconds=0.1, cap_seconds=2.0)
 
 
 class QueueBatchModel(BaseModel):
@@ -56,9 +57,7 @@ class SqsDeliveryQueue:
 
     def _send_group(self, group: Sequence[QueueBatch]) -> list[QueueBatch]:
         pending = {str(i): batch for i, batch in enumerate(group)}
-        for attempt in range(self._attempts):
-            if attempt:
-                time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
+        for _attempt in SEND_BACKOFF.attempts(self._attempts):
             try:
                 response = self._client.send_message_batch(
                     QueueUrl=self._queue_url,

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from smscore.domain.backoff import Backoff
 from smscore.domain.masking import mask
 from smscore.domain.model import MessageStatus, QueueBatch, StoredMessage
 from smscore.domain.ports import (
@@ -90,12 +91,15 @@ class RetryPolicy:
     lease_seconds: int = 180
     provider_timeout_seconds: float = 5.0
 
+    def _backoff(self) -> Backoff:
+        return Backoff(self.backoff_base_seconds, self.backoff_cap_seconds)
+
     def backoff_ceiling(self, attempt: int) -> float:
-        return min(self.backoff_cap_seconds, self.backoff_base_seconds * float(2 ** max(0, attempt - 1)))
+        return self._backoff().ceiling(attempt)
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))], so retries of many messages spread out."""
-        return rng.uniform(0, self.backoff_ceiling(attempt))
+        """Full jitter (smscore.domain.backoff), so retries of many messages spread out."""
+        return self._backoff().delay(attempt, rng)
 
 
 class RateLimiter:
