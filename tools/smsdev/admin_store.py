@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pynamodb.connection import Connection
 from pynamodb.transactions import TransactWrite
 
-from smscore.dal.campaign_store import ledger_entry_id
 from smscore.dal.contact_store import DynamoContactStore
 from smscore.dal.identity_store import TERMS_SETTING
 from smscore.dal.tables import (
@@ -27,6 +26,7 @@ from smscore.dal.tables import (
     TagRecord,
     TenantRecord,
     TokenRecord,
+    ledger_entry_id,
 )
 from smscore.domain.auth import IssuedToken, issue_token
 from smscore.domain.contacts import contact_number

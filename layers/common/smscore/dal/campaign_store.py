@@ -21,7 +21,15 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, StatusChange, TagMemberRecord, TenantRecord
+from smscore.dal.tables import (
+    DispatchRecord,
+    LedgerRecord,
+    MessageRecord,
+    StatusChange,
+    TagMemberRecord,
+    TenantRecord,
+    ledger_entry_id,
+)
 from smscore.domain.backoff import Backoff
 from smscore.domain.campaign import DispatchState, FanoutState
 from smscore.domain.delivery import RetryPolicy
@@ -84,10 +92,6 @@ UNPROCESSED_BACKOFF = Backoff(base_seconds=0.1, cap_seconds=1.0)
 
 class UnprocessedWrites(Exception):
     """DynamoDB kept returning unprocessed items (sustained throttling)."""
-
-
-def ledger_entry_id(at: datetime) -> str:
-    return f"{at.isoformat()}#{uuid.uuid4()}"
 
 
 def _slices[T](items: Sequence[T], parts: int) -> Iterator[Sequence[T]]:

@@ -29,8 +29,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from smscore.dal.campaign_store import ledger_entry_id
-from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, StatusChange, TenantRecord
+from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, StatusChange, TenantRecord, ledger_entry_id
 from smscore.domain.backoff import Backoff
 from smscore.domain.model import LedgerKind, MessageStatus, StoredMessage
 from smscore.domain.ports import Accepted, ProviderFailure

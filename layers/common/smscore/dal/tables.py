@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import (
@@ -417,6 +419,11 @@ class LedgerRecord(Model):
     message_ids = ListAttribute[str](null=True)
     reason = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+
+
+def ledger_entry_id(at: datetime) -> str:
+    """A ledger entry's range key: sorts by time, unique however many entries share the instant."""
+    return f"{at.isoformat()}#{uuid.uuid4()}"
 
 
 class OutboxRecord(Model):
