@@ -275,6 +275,10 @@ class TestValidation:
             ({"channel": "email"}, "channel"),
             ({"recipient": "12345"}, "recipient"),
             ({"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "from"),
+            # Issue 9 item 3: instants UTC cannot hold (the years 0 and 10000) were a 502 (OverflowError)
+            ({"from": "0001-01-01T00:00:00+01:00"}, "from"),
+            ({"to": "9999-12-31T23:59:59-01:00"}, "to"),
+            ({"from": "0001-01-01T00:00:00+01:00", "to": "9999-12-31T23:59:59-01:00"}, "from"),
         ],
     )
     def test_bad_parameters_are_400_with_the_field(
@@ -284,6 +288,10 @@ class TestValidation:
         assert status == 400, body
         assert body["code"] == "VALIDATION_ERROR"
         assert any(field in d["field"] for d in body["details"]), body
+
+    def test_the_extreme_instants_utc_can_hold_are_accepted(self, stack: Stack, campaign: Campaign) -> None:
+        query = {"from": "0001-01-01T00:00:00Z", "to": "9999-12-31T23:59:59.999999Z"}
+        assert get(campaign, "/api/messages", query) == (200, {"items": [], "nextCursor": None})
 
     def test_limit_100_is_allowed(self, stack: Stack, campaign: Campaign) -> None:
         status, body = get(campaign, "/api/messages", {"limit": "100"})

@@ -30,12 +30,11 @@ if TYPE_CHECKING:
     from smscore.api.authorization import IdentityStore
     from smscore.api.campaigns import CampaignService
     from smscore.api.contacts import ContactsApi
-    from smscore.api.messages import MessageQueries
     from smscore.dal.campaign_store import DynamoCampaignStore
     from smscore.dal.sqs_queue import SqsDeliveryQueue
     from smscore.domain.campaign import CampaignLimits
     from smscore.domain.delivery import Deliverer
-    from smscore.domain.ports import ProviderLookup, ReceiptStore
+    from smscore.domain.ports import MessageQueries, ProviderLookup, ReceiptStore
     from smscore.domain.reconciler import Reconciler
     from smscore.providers.twilio import TwilioCredentials
 
