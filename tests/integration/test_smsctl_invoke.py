@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +113,25 @@ def test_a_campaign_runs_through_invoked_functions(
     outbox = ok(capfd, "outbox")["items"]
     assert sorted(item["recipient"] for item in outbox) == ["+573001234567", "+573001234568"]
     assert {item["body"] for item in outbox} == {"Hello VIP"}
+
+
+def test_the_console_script_reads_the_event_from_stdin(local: LocalEndpointStack) -> None:
+    # When the installed smsctl gets the event on stdin, its stdout being a pipe
+    finished = subprocess.run(
+        [str(Path(sys.executable).with_name("smsctl")), "invoke", "MessagesFunction", "--event", "-"],
+        input=(EVENTS / "apigw_list_messages.json").read_text(),
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=120,
+        check=False,
+    )
+
+    # Then stdout holds only the handler's result as JSON (the function's logs went to stderr)
+    assert finished.returncode == 0, finished.stderr
+    result = json.loads(finished.stdout)
+    assert result["statusCode"] == 200
+    assert response_body(result) == {"items": [], "nextCursor": None}
 
 
 # ---------------------------------------------------------------------------------------------- the environment
