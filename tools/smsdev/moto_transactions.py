@@ -56,9 +56,10 @@ def install() -> None:
         if _installed:
             return
         from moto.core.exceptions import JsonRESTError
-        from moto.dynamodb import models
+        from moto.dynamodb import models as moto_models
         from moto.dynamodb.models.table import Table
 
+        models: Any = moto_models  # its `copy` import and backend class are patched: not typed for that
         original = models.DynamoDBBackend.transact_write_items
 
         @functools.wraps(original)
@@ -75,7 +76,7 @@ def install() -> None:
                     (op["TableName"], key, copy.deepcopy(current.to_json()["Attributes"]) if current else None)
                 )
             saved_copy = models.copy
-            models.copy = _NoTableCopies(Table)  # type: ignore[assignment]
+            models.copy = _NoTableCopies(Table)
             try:
                 original(self, transact_items)
             except BaseException:

@@ -21,6 +21,7 @@ from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
+from smscore.dal.dispatch_counts import with_shards
 from smscore.dal.message_queries import dispatch_view
 from smscore.dal.tables import (
     ContactRecord,
@@ -306,13 +307,21 @@ class DynamoContactStore:
         return True
 
     def _drop_deleted_tag(self, tenant_id: str, tag_id: str, contact_id: str) -> None:
-        with TransactWrite(connection=self._connection) as tx:
-            tx.delete(TagMemberRecord(TagMemberRecord.key_for(tenant_id, tag_id), contact_id))
-            tx.update(
-                ContactRecord(tenant_id, contact_id),
-                actions=[ContactRecord.tag_ids.delete({tag_id}), ContactRecord.revision.add(1)],
-                condition=ContactRecord.contact_id.exists(),
+        membership = TagMemberRecord(TagMemberRecord.key_for(tenant_id, tag_id), contact_id)
+        removed = self._commit(
+            _applying(
+                [
+                    _delete(membership),
+                    _update(
+                        ContactRecord(tenant_id, contact_id),
+                        [ContactRecord.tag_ids.delete({tag_id}), ContactRecord.revision.add(1)],
+                        ContactRecord.contact_id.exists(),
+                    ),
+                ]
             )
+        )
+        if not removed:  # a membership left behind by a contact that no longer exists
+            membership.delete()
 
     def _parallel(self, work: Callable[[str], None], items: Sequence[str]) -> None:
         if not items:
@@ -779,12 +788,15 @@ class DynamoAccountQueries:
         )
         records: list[DispatchRecord] = list(results)
         if len(records) <= limit:
-            return [dispatch_view(r) for r in records], None
+            return [dispatch_view(r) for r in with_shards(records, consistent_read=False)], None
         page = records[:limit]
         last = page[-1]
         stored = DispatchRecord.created_at.serialize(last.created_at)
-        next_key: StartKey = {"tenant_id": tenant_id, "created_at": stored, "queue_id": last.queue_id}
-        return [dispatch_view(r) for r in page], next_key
+        return [dispatch_view(r) for r in with_shards(page, consistent_read=False)], {
+            "tenant_id": tenant_id,
+            "created_at": stored,
+            "queue_id": last.queue_id,
+        }
 
     def balance(self, tenant_id: str) -> int | None:
         try:
