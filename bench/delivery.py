@@ -63,7 +63,11 @@ def _enqueue_campaign(recipients: int) -> tuple[str, list[dict[str, Any]]]:
 
 def _run(recipients: int, workers: int, per_queue_message: int) -> tuple[float, int, Counter[str], int]:
     """Deliver one campaign as the SQS event source would (batches of 10 records); returns rate and counts."""
-    env = {"DELIVERY_WORKERS": str(workers), "RECIPIENTS_PER_QUEUE_MESSAGE": str(per_queue_message)}
+    env = {
+        "DELIVERY_WORKERS": str(workers),
+        "RECIPIENTS_PER_QUEUE_MESSAGE": str(per_queue_message),
+        "PROVIDER_RATE_LIMITS": '{"twilio": 0}',  # the engine's throughput, not a sender's pace (bench/pacing.py)
+    }
     with moto_stack(env) as stack, serialised_moto(), _remote_fake_twilio() as fake_url:
         from functions.deliver import app as deliver
         from smsdev.provision import function_environment

@@ -108,6 +108,17 @@ class InMemoryMessageStore:
             return True
 
 
+    def defer(self, message: StoredMessage, provider: str, failure: ProviderFailure, now: datetime) -> bool:
+        with self._lock:
+            current = self._fenced(message)
+            if current is None:
+                return False
+            waiting = replace(current, status=MessageStatus.QUEUED, lease_until=None, deferrals=current.deferrals + 1)
+            self._move(current, waiting)
+            self.details[message.message_id].update(code=failure.code)
+            return True
+
+
 class InMemoryReceiptStore:
     """The ReceiptStore port over a dict; `interfere` moves a message between find and transition once.
 
@@ -208,7 +219,7 @@ class Providers:
 class InMemoryOutbox:
     entries: dict[str, OutboxEntry] = field(default_factory=dict)
 
-    def record(self, request: SmsRequest, provider_message_id: str) -> OutboxEntry:
+    def record(self, request: SmsRequest, provider_message_id: str, accepted_at: datetime | None = None) -> OutboxEntry:
         previous = self.entries.get(request.message_id)
         entry = OutboxEntry(
             provider_message_id=previous.provider_message_id if previous else provider_message_id,

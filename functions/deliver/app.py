@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -48,6 +48,8 @@ OUTCOME_METRICS = {
     Outcome.EXHAUSTED: "SmsFailedExhausted",
     Outcome.ALREADY_DONE: "SmsDuplicateSkipped",
     Outcome.LEASED_ELSEWHERE: "SmsLeasedElsewhere",
+    Outcome.DEFERRED: "SmsDeferred",
+    Outcome.EXPIRED: "SmsExpired",
 }
 
 
@@ -60,11 +62,16 @@ def publish(report: DeliveryReport) -> None:
         ("SmsRetried", report.retried),
         ("SmsRefunded", report.refunded_messages),
         ("CreditsRefunded", report.refunded_credits),
+        ("SmsThrottled", report.throttled),
     ):
         if value:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     for _provider, latency_ms in report.provider_latencies_ms:
         metrics.add_metric(name="ProviderLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    for sender in sorted(report.paused_senders):
+        # Its own metric blob: the sender is a dimension of this metric only (SenderPausedAlarm reads it).
+        with single_metric(name="SenderPaused", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
+            metric.add_dimension(name="sender", value=sender)
 
 
 @tracer.capture_method(capture_response=False)

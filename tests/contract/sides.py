@@ -14,6 +14,7 @@ from typing import Protocol
 import boto3
 
 from smscore.dal.campaign_store import DynamoCampaignStore
+from smscore.dal.dispatch_counts import add_to_shard, load_dispatch
 from smscore.dal.message_store import DynamoMessageStore
 from smscore.dal.receipt_store import DynamoReceiptStore
 from smscore.dal.sqs_queue import SqsDeliveryQueue
@@ -73,19 +74,20 @@ def _seed_message(message: StoredMessage, provider_message_id: str | None = None
         credits=message.credits,
         status=message.status.value,
         provider=message.provider,
-        created_at=SEEDED_AT,
+        created_at=message.created_at or SEEDED_AT,
         updated_at=SEEDED_AT,
         attempts=message.attempts,
+        deferrals=message.deferrals or None,
         lease_until=message.lease_until,
         provider_message_id=provider_message_id,
         history=[StatusChange(status=message.status.value, at=SEEDED_AT)],
     ).save()
-    counter = getattr(DispatchRecord, f"count_{message.status.value.lower()}")
-    DispatchRecord(message.queue_id).update(actions=[counter.add(1)])
+    add_to_shard(message.queue_id, message.message_id, {f"count_{message.status.value.lower()}": 1})
 
 
 def _dispatch_counts(queue_id: str) -> dict[str, int]:
-    dispatch = DispatchRecord.get(queue_id, consistent_read=True)
+    dispatch = load_dispatch(queue_id)
+    assert dispatch is not None
     counts = {status.value: int(getattr(dispatch, f"count_{status.value.lower()}") or 0) for status in MessageStatus}
     return {status: n for status, n in counts.items() if n}
 
@@ -364,5 +366,6 @@ def stored(message_id: str, tenant_id: str, **changes: object) -> StoredMessage:
         credits=2,
         status=MessageStatus.QUEUED,
         provider="sandbox",
+        created_at=SEEDED_AT,
     )
     return replace(base, **changes)  # type: ignore[arg-type]

@@ -341,3 +341,37 @@ def test_each_campaign_counts_only_its_own_messages(funded: MessageStoreSide) ->
     # Then only its campaign's counters moved
     assert funded.counts(QUEUE) == {"SENT": 1}
     assert funded.counts("q-2") == {"QUEUED": 1}
+
+
+# -- defer (waiting for the sender) -------------------------------------------------------------------------
+
+
+def test_a_deferral_requeues_without_counting_an_attempt_or_refunding(funded: MessageStoreSide) -> None:
+    # Given a claimed message that the provider throttled
+    claimed = funded.store.claim(given(funded), T0, T0 + LEASE)
+    assert claimed is not None
+    # When it is deferred
+    deferred = funded.store.defer(claimed, "sandbox", THROTTLED, T0)
+    # Then it is QUEUED again, lease released, one deferral counted against its one attempt, still paid for
+    assert deferred
+    after = current(funded)
+    assert (after.status, after.attempts, after.deferrals, after.lease_until) == (MessageStatus.QUEUED, 1, 1, None)
+    assert funded.counts(QUEUE) == {"QUEUED": 1}
+    assert funded.balance(TENANT) == 8
+    assert funded.ledger(TENANT) == sorted([OPENING, debit()])
+    # And the next claim is the next attempt, with the deferral kept
+    again = funded.store.claim(after, T0, T0 + LEASE)
+    assert again is not None
+    assert (again.attempts, again.deferrals) == (2, 1)
+
+
+def test_a_stale_owner_cannot_defer(funded: MessageStoreSide) -> None:
+    # Given a claim taken over after its lease ran out
+    stale = funded.store.claim(given(funded), T0, T0 + LEASE)
+    assert stale is not None
+    later = T0 + LEASE + timedelta(seconds=1)
+    assert funded.store.claim(current(funded), later, later + LEASE) is not None
+    # When the stale owner defers: refused, the new owner's claim stands
+    assert not funded.store.defer(stale, "sandbox", THROTTLED, later)
+    now = current(funded)
+    assert (now.status, now.attempts, now.deferrals) == (MessageStatus.SENDING, 2, 0)

@@ -183,13 +183,15 @@ def test_outbox_lists_sandbox_records_newest_first(
             provider_message_id=f"p{i}",
             recipient="+573001234567",
             body=f"hello {i}",
-            sent_at=start + timedelta(i),
+            sent_at=start + timedelta(days=i, milliseconds=250),
         ).save()
 
     # When the outbox is listed with a limit, Then the newest come first
     shown = ok(capsys, "outbox", "--limit", "2")
     assert shown["count"] == 2
     assert [(i["messageId"], i["body"]) for i in shown["items"]] == [("m2", "hello 2"), ("m1", "hello 1")]
+    # And each shows when the carrier accepted it, ISO 8601 with milliseconds in UTC
+    assert [i["acceptedAt"] for i in shown["items"]] == ["2026-01-03T00:00:00.250Z", "2026-01-02T00:00:00.250Z"]
 
     # And --recipient keeps only what went to that number (written in any international form)
     OutboxRecord("m9", provider_message_id="p9", recipient="+573109998877", body="other", sent_at=start).save()

@@ -7,9 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from smscore.domain.delivery import Deliverer, Outcome, RateLimiter, RetryPolicy
+from smscore.domain.delivery import Deliverer, Outcome, RetryPolicy
 from smscore.domain.model import MessageStatus, QueueBatch, StoredMessage
-from smscore.domain.ports import OutcomeUnknown, PermanentFailure, TransientFailure
+from smscore.domain.pacing import InProcessSenderGate, Sender
+from smscore.domain.ports import (
+    OutcomeUnknown,
+    PermanentFailure,
+    SenderUnavailable,
+    Throttled,
+    TransientFailure,
+)
 from tests.delivery_fakes import InMemoryMessageStore, ListDeadLetters, Providers, ScriptedProvider
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -260,27 +267,119 @@ def test_unknown_message_and_other_tenants_message_are_not_sent(
     assert sandbox.calls == []
 
 
-def test_rate_limiter_spaces_sends_evenly() -> None:
-    # Given 4 messages/second and a frozen clock
-    now = [100.0]
-    waits: list[float] = []
-    limiter = RateLimiter(4, clock=lambda: now[0], sleep=waits.append)
-    # When 5 sends ask at the same instant
-    for _ in range(5):
-        limiter.acquire()
-    # Then the first goes at once and the others wait 0.25s more each
-    assert waits == pytest.approx([0.25, 0.5, 0.75, 1.0])
+class ListDeferred:
+    def __init__(self) -> None:
+        self.batches: list[tuple[QueueBatch, int]] = []
+
+    def send_later(self, batch: QueueBatch, delay_seconds: int) -> None:
+        self.batches.append((batch, delay_seconds))
 
 
-def test_rate_limit_is_applied_per_provider(
+def test_sends_of_one_sender_are_spaced_at_its_rate(
     store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
 ) -> None:
+    # Given a sender limited to 2 messages/second and 5 queued messages
+    for n in range(5):
+        store.add(message(n))
+    senders = {"sandbox": Sender("sandbox", rate=2, validity_seconds=3600)}
+    worker = deliverer(store, {"sandbox": sandbox}, dead, clock, senders=senders, workers=1)
+    # When the record is delivered
+    report = worker.deliver(batch(*[f"m-{n}" for n in range(5)]))
+    # Then all are sent, the clock moved half a second per message after the first
+    assert report.count(Outcome.SENT) == 5
+    assert clock.now - T0 == timedelta(seconds=2)
+
+
+def test_no_slot_within_the_horizon_waits_on_the_queue_without_a_claim(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given a sender at 1 message/second whose bucket other invocations have filled for the next minute
+    gate = InProcessSenderGate()
+    gate.reserve("sandbox", 1, 60, T0.timestamp(), horizon=60)
+    store.add(message(1))
+    deferred = ListDeferred()
+    senders = {"sandbox": Sender("sandbox", rate=1, validity_seconds=3600)}
+    worker = deliverer(store, {"sandbox": sandbox}, dead, clock, senders=senders, gate=gate, deferred=deferred)
+    # When its record is delivered
+    report = worker.deliver(batch("m-1"))
+    # Then the message goes back to the queue with a delay, unclaimed and not sent; the record is done
+    assert report.outcomes == {"m-1": Outcome.DEFERRED}
+    assert report.needs_redelivery == []
+    assert [(b.message_ids, delay) for b, delay in deferred.batches] == [(["m-1"], 40)]
+    assert store.messages["m-1"].status == MessageStatus.QUEUED
+    assert store.messages["m-1"].attempts == 0
+    assert sandbox.calls == []
+
+
+def test_provider_throttling_defers_without_using_an_attempt(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given a provider that throttles a message 5 times (more than max_attempts = 3), then accepts it
+    store.add(message(1))
+    sandbox.fail("+573001234501", *[Throttled("20429", "Too Many Requests", retry_after=2)] * 5)
+    deferred = ListDeferred()
+    worker = deliverer(store, {"sandbox": sandbox}, dead, clock, deferred=deferred)
+    # When the record comes back each time it was deferred
+    outcomes = []
+    for _ in range(6):
+        outcomes.append(worker.deliver(batch("m-1")).outcomes["m-1"])
+    # Then it waited 5 times (2 s each, the provider's hint) and was sent on the 6th, nothing refunded
+    assert outcomes == [Outcome.DEFERRED] * 5 + [Outcome.SENT]
+    assert [delay for _, delay in deferred.batches] == [2] * 5
+    assert (store.messages["m-1"].attempts, store.messages["m-1"].deferrals) == (6, 5)
+    assert store.balance[TENANT] == -2
+    assert dead.batches == []
+
+
+def test_a_message_past_its_validity_is_failed_expired_and_refunded_once(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given a message created 2 hours ago, with a validity of 1 hour
+    store.add(message(1, created_at=T0 - timedelta(hours=2)))
+    senders = {"sandbox": Sender("sandbox", rate=0, validity_seconds=3600)}
+    worker = deliverer(store, {"sandbox": sandbox}, dead, clock, senders=senders)
+    # When its record is delivered, twice
+    first = worker.deliver(batch("m-1"))
+    second = worker.deliver(batch("m-1"))
+    # Then it is FAILED with EXPIRED, never sent, refunded exactly once
+    assert (first.outcomes, second.outcomes) == ({"m-1": Outcome.EXPIRED}, {"m-1": Outcome.ALREADY_DONE})
+    assert store.messages["m-1"].status == MessageStatus.FAILED
+    assert store.details["m-1"]["code"] == "EXPIRED"
+    assert sandbox.calls == []
+    assert store.balance[TENANT] == store.ledger_sum(TENANT) == 0
+
+
+def test_a_sender_configuration_error_pauses_the_sender_then_a_probe_resumes_it(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given a sender whose From number cannot send (Twilio 21606) once, and 3 queued messages
     for n in range(3):
         store.add(message(n))
-    worker = deliverer(store, {"sandbox": sandbox}, dead, clock, rate_limits={"sandbox": 1.0}, workers=1)
-    worker.deliver(batch("m-0", "m-1", "m-2"))
-    assert len(sandbox.calls) == 3
-    assert len(clock.slept) == 2  # the limiter made two of the three sends wait
+    sandbox.fail("+573001234500", SenderUnavailable("21606", "The From phone number is not valid for this account"))
+    gate = InProcessSenderGate()
+    deferred = ListDeferred()
+    worker = deliverer(
+        store, {"sandbox": sandbox}, dead, clock, gate=gate, deferred=deferred, pause_seconds=300, workers=1
+    )
+    # When the record is delivered
+    report = worker.deliver(batch("m-0", "m-1", "m-2"))
+    # Then the failing message and those after it wait, nothing is refunded, the sender is paused for the fleet
+    assert report.outcomes == {"m-0": Outcome.DEFERRED, "m-1": Outcome.DEFERRED, "m-2": Outcome.DEFERRED}
+    assert report.paused_senders == {"sandbox"}
+    assert gate.paused_until("sandbox") == (T0 + timedelta(seconds=300)).timestamp()
+    assert len(sandbox.calls) == 1
+    assert store.balance[TENANT] == -6
+    # When the record comes back before the cool-down ends: nothing is sent
+    clock.now += timedelta(seconds=100)
+    assert set(worker.deliver(batch("m-0", "m-1", "m-2")).outcomes.values()) == {Outcome.DEFERRED}
+    assert len(sandbox.calls) == 1
+    # When it comes back after the cool-down: the first message probes, succeeds, the breaker closes, the rest follow
+    clock.now += timedelta(seconds=201)
+    again = worker.deliver(batch("m-0", "m-1", "m-2"))
+    assert again.outcomes == {"m-0": Outcome.SENT, "m-1": Outcome.SENT, "m-2": Outcome.SENT}
+    assert gate.paused_until("sandbox") is None
+    assert len(sandbox.calls) == 4
+    assert all(store.messages[f"m-{n}"].attempts - store.messages[f"m-{n}"].deferrals == 1 for n in range(3))
 
 
 def test_backoff_has_full_jitter_under_a_capped_exponential_ceiling() -> None:

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -601,6 +602,8 @@ def _outbox_json(record: OutboxRecord) -> dict[str, Any]:
         "recipient": record.recipient,
         "body": record.body,
         "sentAt": record.sent_at.isoformat(),
+        # When the sandbox carrier accepted it (its first request), to the millisecond: the pace seen from outside.
+        "acceptedAt": record.sent_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "sendCount": int(record.send_count),
     }
 

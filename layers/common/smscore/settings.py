@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,13 +30,17 @@ class TableNames(BaseSettings):
     import_jobs_table: str
 
 
+# template.yaml's MaxRecipients MaxValue: the 201 lists every message, and Lambda answers at most 6 MB.
+MAX_RECIPIENTS_LIMIT = 60_000
+
+
 class Settings(TableNames):
     """Everything a function reads from its environment."""
 
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     delivery_queue_url: str
     default_provider: str = "sandbox"
-    max_recipients: int = Field(default=50_000, gt=0)
+    max_recipients: int = Field(default=50_000, gt=0, le=MAX_RECIPIENTS_LIMIT)
     recipients_per_queue_message: int = Field(default=50, ge=1, le=500)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     write_workers: int = Field(default=8, ge=1, le=64)
@@ -53,7 +58,7 @@ class Settings(TableNames):
     # Contacts imports (contacts functions): the bucket of presigned uploads, and what a request body may carry.
     imports_bucket: str | None = None
     import_upload_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
-    max_import_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_import_body_bytes: int = Field(default=256 * 1024, gt=0)  # ~6,000 rows: done well within 29 s
 
     # Delivery (deliver function); see smscore.domain.delivery for what each one bounds.
     delivery_dead_letter_queue_url: str | None = None
@@ -66,7 +71,12 @@ class Settings(TableNames):
     delivery_backoff_cap_ms: int = Field(default=5_000, ge=0)
     delivery_max_receive_count: int = Field(default=5, ge=1)  # the queue's maxReceiveCount
     failover_provider: str | None = None
-    provider_rate_limits: dict[str, float] = Field(default_factory=dict)  # messages/s per environment, 0 = none
+    # Fleet-wide messages/second per sender of each provider (0 = unlimited); defaults in smscore.providers.senders.
+    provider_rate_limits: dict[str, float] = Field(default_factory=dict)
+    senders_table: str | None = None  # the senders' buckets and circuit breakers (deliver function only)
+    message_validity_seconds: int = Field(default=4 * 3600, ge=60)  # how long a message may wait for its sender
+    sender_pause_seconds: int = Field(default=300, ge=60)  # circuit breaker cool-down before a half-open probe
+    sandbox_capacity_mps: float = Field(default=0, ge=0)  # the sandbox answers 429 above this (0 = unlimited)
     provider_timeout_seconds: float = Field(default=5.0, gt=0)
     sandbox_latency_ms: int = Field(default=0, ge=0)
     sandbox_timeout_seconds: float = Field(default=1.0, ge=0)
@@ -80,6 +90,9 @@ class Settings(TableNames):
     aws_sms_configuration_set: str | None = None
     aws_sms_max_price: str | None = None
     aws_sms_ttl_seconds: int | None = None
+    # AWS reserves TRANSACTIONAL for critical or time-sensitive messages (one-time passwords); campaigns are
+    # PROMOTIONAL. Some countries route and price the two differently (README, "AWS End User Messaging SMS").
+    aws_sms_message_type: Literal["PROMOTIONAL", "TRANSACTIONAL"] = "PROMOTIONAL"
 
     @field_validator(
         "delivery_dead_letter_queue_url",

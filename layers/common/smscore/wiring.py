@@ -69,7 +69,9 @@ def reset() -> None:
 def bound_settings() -> Settings:
     """Settings, with every PynamoDB model pointed at its table."""
     settings = get_settings()
-    bind_tables(settings, settings.aws_region)
+    # One DynamoDB connection per concurrent thread: DELIVERY_WORKERS sends (deliver), WRITE_WORKERS writes (send).
+    pool = max(10, settings.delivery_workers, settings.write_workers)
+    bind_tables(settings, settings.aws_region, max_pool_connections=pool)
     return settings
 
 
@@ -199,13 +201,27 @@ class DeliverDeps:
 
 def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = None) -> DeliverDeps:
     """DeliverDeps with the real store and dead-letter queue; `providers` defaults to the configured registry."""
+    import boto3
+    from botocore.config import Config
+
     from smscore.dal.dead_letters import SqsDeadLetters
+    from smscore.dal.deferred_queue import SqsDeferredDelivery
     from smscore.dal.message_store import DynamoMessageStore
+    from smscore.dal.sender_gate import DynamoSenderGate
     from smscore.domain.delivery import Deliverer, RetryPolicy
     from smscore.providers.registry import default_registry
+    from smscore.providers.senders import senders_from
 
     if not settings.delivery_dead_letter_queue_url:
         raise RuntimeError("DELIVERY_DEAD_LETTER_QUEUE_URL is not set")
+    if not settings.senders_table:
+        raise RuntimeError("SENDERS_TABLE is not set")
+    gate = DynamoSenderGate(
+        boto3.client(
+            "dynamodb", region_name=settings.aws_region, config=Config(max_pool_connections=settings.delivery_workers)
+        ),
+        settings.senders_table,
+    )
     deliverer = Deliverer(
         store=DynamoMessageStore(region=settings.aws_region),
         providers=providers if providers is not None else default_registry(settings),
@@ -219,7 +235,11 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
         ),
         workers=settings.delivery_workers,
         failover_provider=settings.failover_provider,
-        rate_limits=settings.provider_rate_limits,
+        senders=senders_from(settings),
+        gate=gate,
+        deferred=SqsDeferredDelivery(settings.aws_region, settings.delivery_queue_url),
+        validity_seconds=settings.message_validity_seconds,
+        pause_seconds=settings.sender_pause_seconds,
     )
     return DeliverDeps(deliverer=deliverer, max_receive_count=settings.delivery_max_receive_count)
 

@@ -2,13 +2,13 @@
 
 `DynamoMessageStore.apply_transition` is THE way a message changes status:
 1. the message is updated conditionally on its current status (and any extra condition such as a lease or the
-   fencing token), setting the status with its index key, appending a history entry and setting fields. Without
+   fencing token), setting the status, appending a history entry and setting fields. Without
    a refund this is one conditional UpdateItem; with a refund it is one transaction that also adds the credits
    back to the tenant and writes the REFUND ledger entry, so money never disagrees with the message;
 2. then the dispatch counters move (`count_<from>` - 1, `count_<to>` + 1, `credits_refunded` + refund) with one
-   atomic ADD on the dispatch item.
-The counters are deliberately outside the message write: every message of a campaign touches the same dispatch
-item, and transactions that share an item conflict (TransactionConflict) under concurrent delivery, which would
+   atomic ADD on the message's counter shard of the campaign (smscore.dal.dispatch_counts).
+The counters are deliberately outside the message write: the messages of a campaign share its counter items,
+and transactions that share an item conflict (TransactionConflict) under concurrent delivery, which would
 fail the SENT write right after the provider accepted -- the one window where a failure means a second SMS.
 Plain ADDs on one item never conflict. The price is that a crash between the two writes leaves a counter one
 off (logged as an error); statuses, balances and the ledger are exact regardless.
@@ -29,7 +29,8 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, StatusChange, TenantRecord, ledger_entry_id
+from smscore.dal.dispatch_counts import add_to_shard
+from smscore.dal.tables import LedgerRecord, MessageRecord, StatusChange, TenantRecord, ledger_entry_id
 from smscore.domain.backoff import Backoff
 from smscore.domain.model import LedgerKind, MessageStatus, StoredMessage
 from smscore.domain.ports import Accepted, ProviderFailure
@@ -72,8 +73,8 @@ class StatusTransition:
     refund: Refund | None = None
 
 
-def _counter(status: MessageStatus) -> Any:
-    return getattr(DispatchRecord, f"count_{status.value.lower()}")
+def _counter(status: MessageStatus) -> str:
+    return f"count_{status.value.lower()}"
 
 
 def _is_conflict(exc: TransactWriteError) -> bool:
@@ -99,12 +100,16 @@ def _to_stored(record: MessageRecord) -> StoredMessage:
         provider=record.provider,
         attempts=int(record.attempts or 0),
         lease_until=record.lease_until,
+        created_at=record.created_at,
+        deferrals=int(record.deferrals or 0),
     )
 
 
 class DynamoMessageStore:
     def __init__(self, region: str, host: str | None = None) -> None:
-        self._connection = Connection(region=region, host=host)
+        # The pool size bind_tables gave the models (DELIVERY_WORKERS threads share this connection too).
+        pool = getattr(MessageRecord.Meta, "max_pool_connections", None)
+        self._connection = Connection(region=region, host=host, max_pool_connections=pool)
 
     # -- the one generic status change ---------------------------------------------------------------------
 
@@ -188,15 +193,14 @@ class DynamoMessageStore:
         return False  # pragma: no cover - the loop either returns or raises
 
     def _move_counters(self, t: StatusTransition) -> None:
-        actions: list[Any] = []
+        """One ADD on the message's counter shard (smscore.dal.dispatch_counts), never on the Dispatch item."""
+        deltas: dict[str, int] = {}
         if t.expected != t.to:
-            actions += [_counter(t.expected).add(-1), _counter(t.to).add(1)]
+            deltas = {_counter(t.expected): -1, _counter(t.to): 1}
         if t.refund is not None:
-            actions.append(DispatchRecord.credits_refunded.add(t.refund.credits))
-        if not actions:
-            return
+            deltas["credits_refunded"] = t.refund.credits
         try:
-            DispatchRecord(t.queue_id).update(actions=actions)
+            add_to_shard(t.queue_id, t.message_id, deltas)
         except UpdateError:
             # The message write stands; only the campaign's counters are now one off. Never worth a resend.
             log.exception("dispatch counters not updated", extra={"queue_id": t.queue_id, "to": t.to.value})
@@ -307,4 +311,19 @@ class DynamoMessageStore:
                 "failure_reason": failure.reason[:MAX_REASON_CHARS] or None,
                 "lease_until": None,
             },
+        )
+
+    def defer(self, message: StoredMessage, provider: str, failure: ProviderFailure, now: datetime) -> bool:
+        return self._settle_claim(
+            message,
+            MessageStatus.QUEUED,
+            now,
+            code=failure.code,
+            detail=f"waiting for the sender ({provider})",
+            set_fields={
+                "provider_error_code": failure.code,
+                "failure_reason": failure.reason[:MAX_REASON_CHARS] or None,
+                "lease_until": None,
+            },
+            add_fields={"deferrals": 1},
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,13 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
+from pynamodb.indexes import (
+    AllProjection,
+    GlobalSecondaryIndex,
+    IncludeProjection,
+    KeysOnlyProjection,
+    LocalSecondaryIndex,
+)
 from pynamodb.models import Model
 
 from smscore.settings import TableNames
@@ -229,43 +236,53 @@ class StatusChange(MapAttribute[str, Any]):
     detail = UnicodeAttribute(null=True)
 
 
-class MessageByQueue(GlobalSecondaryIndex["MessageRecord"]):
-    class Meta:
-        index_name = "by_queue"
-        projection = AllProjection()
+# Every message of a campaign, and every message of a tenant, would otherwise share one index partition key
+# value, and one partition key value takes at most 1,000 write units/s: a 50,000-recipient campaign would need
+# 50 s to be written. Both keys are spread over MESSAGE_INDEX_SHARDS values ("<id>#<n>", n from the message id)
+# and read back by merging the shards in key order (smscore.dal.message_queries). See README, "Capacity".
+MESSAGE_INDEX_SHARDS = 16
 
-    queue_id = UnicodeAttribute(hash_key=True)
+
+def message_shard(message_id: str) -> int:
+    """The shard of a message: stable (a retried write lands where the first one did) and uniform."""
+    return zlib.crc32(message_id.encode()) % MESSAGE_INDEX_SHARDS
+
+
+def shard_keys(owner: str) -> list[str]:
+    """Every index partition key value of a campaign or tenant: the values a merged read queries."""
+    return [f"{owner}#{n}" for n in range(MESSAGE_INDEX_SHARDS)]
+
+
+class MessageByQueueShard(GlobalSecondaryIndex["MessageRecord"]):
+    """A campaign's messages by message id. Projects only what never changes after creation (what the replay of a
+    send and the list filters need), so status changes never write this index."""
+
+    class Meta:
+        index_name = "by_queue_shard"
+        projection = IncludeProjection(["tenant_id", "recipient", "created_key", "channel"])
+
+    queue_shard = UnicodeAttribute(hash_key=True)
     message_id = UnicodeAttribute(range_key=True)
 
 
-class MessageByTenantCreated(GlobalSecondaryIndex["MessageRecord"]):
-    """A tenant's messages, newest first: GET /api/messages without a more selective filter."""
+class MessageByTenantShard(GlobalSecondaryIndex["MessageRecord"]):
+    """A tenant's messages, newest first: GET /api/messages without a queue or recipient (status filtered on the
+    page's items: a status index would cost a delete and a put on every status change)."""
 
     class Meta:
-        index_name = "by_tenant_created"
-        projection = AllProjection()
+        index_name = "by_tenant_shard"
+        projection = IncludeProjection(["channel"])
 
-    tenant_id = UnicodeAttribute(hash_key=True)
+    tenant_shard = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
 
 
-class MessageByTenantStatus(GlobalSecondaryIndex["MessageRecord"]):
-    """A tenant's messages in one status, newest first (`tenant_status` = "<tenant>#<STATUS>")."""
-
-    class Meta:
-        index_name = "by_tenant_status"
-        projection = AllProjection()
-
-    tenant_status = UnicodeAttribute(hash_key=True)
-    created_key = UnicodeAttribute(range_key=True)
-
-
-class MessageByTenantRecipient(GlobalSecondaryIndex["MessageRecord"]):
+class MessageByRecipient(GlobalSecondaryIndex["MessageRecord"]):
     """A tenant's messages to one E.164 number, newest first (`tenant_recipient` = "<tenant>#<E.164>")."""
 
     class Meta:
-        index_name = "by_tenant_recipient"
-        projection = AllProjection()
+        index_name = "by_recipient"
+        projection = IncludeProjection(["channel"])
 
     tenant_recipient = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
@@ -303,6 +320,7 @@ class MessageRecord(Model):
     # Delivery bookkeeping (written by the deliver function).
     attempts = NumberAttribute(default=0)
     lease_until = UTCDateTimeAttribute(null=True)
+    deferrals = NumberAttribute(null=True)  # claims that ended waiting for the sender: not attempts
     provider_message_id = UnicodeAttribute(null=True)
     provider_error_code = UnicodeAttribute(null=True)
     provider_price = UnicodeAttribute(null=True)
@@ -310,19 +328,16 @@ class MessageRecord(Model):
     sent_at = UTCDateTimeAttribute(null=True)
     history = ListAttribute[StatusChange](of=StatusChange, null=True)
     last_write = UnicodeAttribute(null=True)  # token of the latest status change, to recognise a retried write
-    # Index keys derived from the fields above (see `serialize` and `status_actions`); never set by hand.
+    # Index keys derived from the fields above (see `serialize`); never set by hand, never changed after creation,
+    # so that a status change writes the table item only (README, "Capacity").
     created_key = UnicodeAttribute(null=True)  # "<created_at as stored>#<message_id>": unique, sorts by time
-    tenant_status = UnicodeAttribute(null=True)
     tenant_recipient = UnicodeAttribute(null=True)
-    by_queue = MessageByQueue()
-    by_tenant_created = MessageByTenantCreated()
-    by_tenant_status = MessageByTenantStatus()
-    by_tenant_recipient = MessageByTenantRecipient()
+    queue_shard = UnicodeAttribute(null=True)  # "<queue_id>#<shard>"
+    tenant_shard = UnicodeAttribute(null=True)  # "<tenant_id>#<shard>"
+    by_queue_shard = MessageByQueueShard()
+    by_tenant_shard = MessageByTenantShard()
+    by_recipient = MessageByRecipient()
     by_provider_message_id = MessageByProviderMessageId()
-
-    @staticmethod
-    def status_key(tenant_id: str, status: str) -> str:
-        return f"{tenant_id}#{status}"
 
     @staticmethod
     def recipient_key(tenant_id: str, recipient: str) -> str:
@@ -330,18 +345,22 @@ class MessageRecord(Model):
 
     @classmethod
     def status_actions(cls, tenant_id: str, status: str) -> list[Any]:
-        """Update actions that change the status AND its index key together; every status update must use them."""
-        return [cls.status.set(status), cls.tenant_status.set(cls.status_key(tenant_id, status))]
+        """Update actions that change the status; every status update uses them (no index key depends on it)."""
+        return [cls.status.set(status)]
 
     def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
         """Fill the derived index keys on every put (save, batch write, transaction), so no writer can forget them."""
         if self.created_at is not None and self.message_id is not None:
             stored_time = MessageRecord.created_at.serialize(self.created_at)
             self.created_key = f"{stored_time}#{self.message_id}"
-        if self.tenant_id is not None and self.status is not None:
-            self.tenant_status = self.status_key(self.tenant_id, self.status)
         if self.tenant_id is not None and self.recipient is not None:
             self.tenant_recipient = self.recipient_key(self.tenant_id, self.recipient)
+        if self.message_id is not None:
+            shard = message_shard(self.message_id)
+            if self.queue_id is not None:
+                self.queue_shard = f"{self.queue_id}#{shard}"
+            if self.tenant_id is not None:
+                self.tenant_shard = f"{self.tenant_id}#{shard}"
         return super().serialize(null_check=null_check)
 
 
@@ -405,6 +424,40 @@ class DispatchRecord(Model):
     request_hash = UnicodeAttribute(null=True)  # SHA-256 of the request of an Idempotency-Key'd campaign
 
 
+# Every status change of a message moves its campaign's counters. On the Dispatch item itself that is one item
+# taking every change of the campaign (at most 1,000 write units/s: 300-500 messages/s). The changes go to
+# COUNTER_SHARDS counter items instead, chosen by message id; a read adds them to the Dispatch item's own
+# counts (set at the debit, moved when a fan-out closes). README, "Capacity".
+COUNTER_SHARDS = 32
+
+
+class DispatchCounterRecord(Model):
+    """One shard of a campaign's status counters, in the Dispatches table under "<queue_id>#counts#<n>".
+
+    It has no tenant_id/created_at/fanout_due, so it is in none of the table's (sparse) indexes.
+    """
+
+    class Meta(_Unbound):
+        pass
+
+    queue_id = UnicodeAttribute(hash_key=True)
+    count_queued = NumberAttribute(default=0)
+    count_sending = NumberAttribute(default=0)
+    count_sent = NumberAttribute(default=0)
+    count_delivered = NumberAttribute(default=0)
+    count_undelivered = NumberAttribute(default=0)
+    count_failed = NumberAttribute(default=0)
+    credits_refunded = NumberAttribute(default=0)
+
+    @staticmethod
+    def key_for(queue_id: str, shard: int) -> str:
+        return f"{queue_id}#counts#{shard}"
+
+    @staticmethod
+    def shard_of(message_id: str) -> int:
+        return zlib.crc32(message_id.encode()) % COUNTER_SHARDS
+
+
 class LedgerRecord(Model):
     """Every movement of credits. The balance always equals the sum of a tenant's entries."""
 
@@ -458,10 +511,24 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
 }
 
 
-def bind_tables(names: TableNames, region: str, host: str | None = None) -> None:
-    """Point every model at its physical table. Called once per process (and again by tests)."""
-    for setting, model in MODELS_BY_SETTING.items():
+# Models that share a table with one of MODELS_BY_SETTING.
+SHARED_TABLE_MODELS: dict[type[Model], str] = {DispatchCounterRecord: "dispatches_table"}
+
+
+def all_models() -> list[tuple[str, type[Model]]]:
+    """(setting, model) of every model, those sharing a table included."""
+    return [*MODELS_BY_SETTING.items(), *((setting, model) for model, setting in SHARED_TABLE_MODELS.items())]
+
+
+def bind_tables(names: TableNames, region: str, host: str | None = None, max_pool_connections: int = 10) -> None:
+    """Point every model at its physical table. Called once per process (and again by tests).
+
+    `max_pool_connections` sizes botocore's connection pool (PynamoDB's default is 10): at least as many as the
+    threads that share it, or each one above waits for a free connection (and botocore logs "pool is full").
+    """
+    for setting, model in all_models():
         model.Meta.table_name = getattr(names, setting)
         model.Meta.region = region
         model.Meta.host = host
+        model.Meta.max_pool_connections = max_pool_connections
         model._connection = None

@@ -35,11 +35,20 @@ When time runs short the message is requeued and the SQS record reported as a ba
 redelivers it after the visibility timeout: the slow path for long outages. After DELIVERY_MAX_ATTEMPTS
 provider calls (or on the record's last allowed receive) the message is FAILED and refunded, and its id is
 sent to the dead-letter queue for inspection; replaying that record is harmless (the message is terminal).
+
+Pacing and waiting (smscore.domain.pacing): before its claim a message takes a send slot of its sender from the
+fleet-wide bucket. No slot within what the invocation can wait for, a paused sender, or the provider's own
+throttling (`Throttled`) is waiting, not failing: the message goes back to the queue with a delay (a delayed
+re-send of its id, so SQS's receive count does not grow) and a throttled claim is counted as a deferral, not
+an attempt. It waits until its validity period (from `created_at`) runs out; then it is FAILED with code
+EXPIRED and refunded. A sender configuration error (`SenderUnavailable`) opens the sender's circuit breaker for
+the fleet (metric SenderPaused); after the cool-down one message probes it (half-open) and closes it again.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -53,12 +62,18 @@ from enum import StrEnum
 from smscore.domain.backoff import Backoff
 from smscore.domain.masking import mask
 from smscore.domain.model import MessageStatus, QueueBatch, StoredMessage
+from smscore.domain.pacing import Go, InProcessSenderGate, Pacer, Sender
 from smscore.domain.ports import (
     DeadLetters,
+    DeferredDelivery,
     MessageStore,
+    PermanentFailure,
     ProviderFailure,
     ProviderLookup,
+    SenderGate,
+    SenderUnavailable,
     SmsRequest,
+    Throttled,
     TransientFailure,
 )
 
@@ -67,6 +82,11 @@ log = logging.getLogger(__name__)
 TERMINAL = frozenset({MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED})
 SAFETY_MARGIN_SECONDS = 2.0
 MAX_CLAIM_RACES = 3
+MAX_SLOT_WAIT_SECONDS = 20.0  # the furthest send slot an invocation takes; beyond it the message waits on the queue
+MAX_QUEUE_DELAY_SECONDS = 900  # SQS DelaySeconds maximum
+THROTTLE_WAIT_SECONDS = (1.0, 3.0)  # jittered wait after a provider's throttling answer without a hint
+DEFAULT_VALIDITY_SECONDS = 4 * 3600
+EXPIRED = "EXPIRED"
 
 
 class Outcome(StrEnum):
@@ -78,6 +98,8 @@ class Outcome(StrEnum):
     ALREADY_DONE = "ALREADY_DONE"  # terminal before we looked: duplicate delivery or replay
     NOT_FOUND = "NOT_FOUND"
     LOST_LEASE = "LOST_LEASE"  # our outcome write was fenced off: someone took over (should not happen)
+    DEFERRED = "DEFERRED"  # waiting for its sender (no slot, throttled, paused): re-sent to the queue with a delay
+    EXPIRED = "EXPIRED"  # its validity period ran out while waiting: FAILED, refunded
 
 
 NEEDS_REDELIVERY = frozenset({Outcome.RETRY_LATER, Outcome.LEASED_ELSEWHERE})
@@ -102,36 +124,6 @@ class RetryPolicy:
         return self._backoff().delay(attempt, rng)
 
 
-class RateLimiter:
-    """At most `rate` acquisitions per second in this process, spaced evenly (rate <= 0: unlimited).
-
-    Per execution environment: the fleet-wide rate is this times the number of concurrent deliver
-    invocations (bounded by the event source's MaximumConcurrency), so configure rate = provider limit / that.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._interval = 1.0 / rate if rate > 0 else 0.0
-        self._clock = clock
-        self._sleep = sleep
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        if not self._interval:
-            return
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next)
-            self._next = slot + self._interval
-        if slot > now:
-            self._sleep(slot - now)
-
-
 @dataclass
 class DeliveryReport:
     """What happened to one SQS record's messages; the handler turns it into metrics and a batch response."""
@@ -142,6 +134,9 @@ class DeliveryReport:
     retried: int = 0
     refunded_messages: int = 0
     refunded_credits: int = 0
+    throttled: int = 0  # provider answers that said "too fast" (each one a deferral, not an attempt)
+    deferred_seconds: dict[str, float] = field(default_factory=dict)  # message id -> how long it waits
+    paused_senders: set[str] = field(default_factory=set)  # senders found or made paused (metric SenderPaused)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, outcome: Outcome) -> int:
@@ -153,6 +148,11 @@ class DeliveryReport:
     @property
     def needs_redelivery(self) -> list[str]:
         return [mid for mid, o in self.outcomes.items() if o in NEEDS_REDELIVERY]
+
+    def defer(self, message_id: str, seconds: float) -> Outcome:
+        with self._lock:
+            self.deferred_seconds[message_id] = seconds
+        return Outcome.DEFERRED
 
     @property
     def exhausted(self) -> list[str]:
@@ -173,7 +173,7 @@ class RedeliveryNeeded(Exception):
 
 
 class Deliverer:
-    """Sends the messages of one SQS record concurrently, under the exactly-once and retry rules above."""
+    """Sends the messages of one SQS record concurrently, under the exactly-once, pacing and retry rules above."""
 
     def __init__(
         self,
@@ -184,7 +184,11 @@ class Deliverer:
         *,
         workers: int = 16,
         failover_provider: str | None = None,
-        rate_limits: dict[str, float] | None = None,
+        senders: dict[str, Sender] | None = None,
+        gate: SenderGate | None = None,
+        deferred: DeferredDelivery | None = None,
+        validity_seconds: int = DEFAULT_VALIDITY_SECONDS,
+        pause_seconds: float = 300.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -196,11 +200,19 @@ class Deliverer:
         self._policy = policy
         self._workers = workers
         self._failover = failover_provider
-        self._limiters = {name: RateLimiter(rate, sleep=sleep) for name, rate in (rate_limits or {}).items()}
+        self._senders = dict(senders or {})
+        self._gate: SenderGate = gate if gate is not None else InProcessSenderGate()
+        self._deferred = deferred
+        self._validity_seconds = validity_seconds
+        self._pause_seconds = pause_seconds
         self._now = now
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._monotonic = monotonic
+
+    def sender_of(self, provider: str) -> Sender:
+        """The sender a provider's messages go through (unlimited, default validity, when not configured)."""
+        return self._senders.get(provider) or Sender(key=provider, rate=0.0, validity_seconds=self._validity_seconds)
 
     def deliver(
         self,
@@ -209,15 +221,17 @@ class Deliverer:
         remaining_seconds: Callable[[], float] = lambda: float("inf"),
         final_receive: bool = False,
     ) -> DeliveryReport:
-        """Deliver every message of the record; dead-letter the exhausted ones. Never raises for a provider
-        problem: the report says which messages need this record again (see RedeliveryNeeded)."""
+        """Deliver every message of the record; dead-letter the exhausted ones, re-send the waiting ones with a
+        delay. Never raises for a provider problem: the report says which messages need this record again."""
         report = DeliveryReport()
         ids = list(dict.fromkeys(batch.message_ids))
         stored = self._store.load(ids)
+        demand = Counter(self.sender_of(m.provider).key for m in stored.values() if m.status not in TERMINAL)
+        pacer = Pacer(self._gate, demand, clock=lambda: self._now().timestamp())
 
         def one(message_id: str) -> None:
             outcome = self._deliver_one(
-                batch.tenant_id, message_id, stored.get(message_id), report, remaining_seconds, final_receive
+                batch.tenant_id, message_id, stored.get(message_id), report, pacer, remaining_seconds, final_receive
             )
             report.outcomes[message_id] = outcome
 
@@ -233,9 +247,31 @@ class Deliverer:
                 QueueBatch(tenant_id=batch.tenant_id, queue_id=batch.queue_id, message_ids=report.exhausted),
                 reason="retries exhausted",
             )
+        self._send_deferred(batch, report)
         return report
 
+    def _send_deferred(self, batch: QueueBatch, report: DeliveryReport) -> None:
+        """The waiting messages go back as a new record with a delay (the shortest wait among them), so this one
+        completes. Without a deferred queue (or if the re-send fails) they are redelivered with this record."""
+        waiting = [mid for mid, outcome in report.outcomes.items() if outcome == Outcome.DEFERRED]
+        if not waiting:
+            return
+        delay = min(report.deferred_seconds.get(mid, 1.0) for mid in waiting)
+        delay_seconds = int(min(MAX_QUEUE_DELAY_SECONDS, max(1, math.ceil(delay))))
+        if self._deferred is None:
+            for mid in waiting:
+                report.outcomes[mid] = Outcome.RETRY_LATER
+            return
+        self._deferred.send_later(
+            QueueBatch(tenant_id=batch.tenant_id, queue_id=batch.queue_id, message_ids=waiting), delay_seconds
+        )
+
     # -- one message -------------------------------------------------------------------------------------
+
+    def _expires_at(self, message: StoredMessage, sender: Sender) -> datetime | None:
+        if message.created_at is None:
+            return None
+        return message.created_at + timedelta(seconds=sender.validity_seconds)
 
     def _deliver_one(
         self,
@@ -243,6 +279,7 @@ class Deliverer:
         message_id: str,
         message: StoredMessage | None,
         report: DeliveryReport,
+        pacer: Pacer,
         remaining_seconds: Callable[[], float],
         final_receive: bool,
     ) -> Outcome:
@@ -260,12 +297,34 @@ class Deliverer:
             now = self._now()
             if message.status == MessageStatus.SENDING and message.lease_until and message.lease_until > now:
                 return Outcome.LEASED_ELSEWHERE
+            sender = self.sender_of(message.provider)
+            expires_at = self._expires_at(message, sender)
+            if expires_at is not None and expires_at <= now:
+                outcome = self._expire(message, report)
+                if outcome is not None:
+                    return outcome
+                races += 1
+                if races > MAX_CLAIM_RACES:
+                    return Outcome.LEASED_ELSEWHERE
+                message = self._store.load([message_id]).get(message_id)
+                continue
             if remaining_seconds() < self._policy.provider_timeout_seconds + SAFETY_MARGIN_SECONDS:
                 return Outcome.RETRY_LATER  # not claimed: no time to finish an attempt
 
-            limiter = self._limiters.get(message.provider)
-            if limiter is not None:
-                limiter.acquire()  # before the claim: the claim-to-send gap stays minimal
+            # The send slot is taken before the claim: the claim-to-send gap stays minimal.
+            horizon = min(
+                MAX_SLOT_WAIT_SECONDS,
+                remaining_seconds() - self._policy.provider_timeout_seconds - SAFETY_MARGIN_SECONDS,
+            )
+            grant = pacer.acquire(sender, horizon)
+            if not isinstance(grant, Go):
+                if grant.paused:
+                    with report._lock:
+                        report.paused_senders.add(sender.key)
+                return report.defer(message_id, self._bounded_wait(grant.seconds, expires_at, now))
+            wait = grant.at - self._now().timestamp()
+            if wait > 0:
+                self._sleep(wait)
             now = self._now()
             claimed = self._store.claim(message, now, now + timedelta(seconds=self._policy.lease_seconds))
             if claimed is None:
@@ -275,15 +334,36 @@ class Deliverer:
                 message = self._store.load([message_id]).get(message_id)
                 continue
 
-            outcome, message = self._attempt(claimed, report, final_receive, remaining_seconds)
+            outcome, message = self._attempt(claimed, report, final_receive, remaining_seconds, pacer, grant.probe)
             if outcome is not None:
                 return outcome
             # Transient failure, requeued: retry here if there is time for backoff plus one more call.
             assert message is not None
-            delay = self._policy.backoff(message.attempts, self._rng)
+            delay = self._policy.backoff(message.attempts - message.deferrals, self._rng)
             if remaining_seconds() - delay < self._policy.provider_timeout_seconds + SAFETY_MARGIN_SECONDS:
                 return Outcome.RETRY_LATER
             self._sleep(delay)
+
+    @staticmethod
+    def _bounded_wait(seconds: float, expires_at: datetime | None, now: datetime) -> float:
+        """Wait as asked, but come back right after the validity ends, to expire and refund without delay."""
+        if expires_at is None:
+            return seconds
+        return max(1.0, min(seconds, (expires_at - now).total_seconds() + 1))
+
+    def _expire(self, message: StoredMessage, report: DeliveryReport) -> Outcome | None:
+        """Its validity ran out while waiting: claim it (so one consumer decides) and fail it, refunded."""
+        now = self._now()
+        claimed = self._store.claim(message, now, now + timedelta(seconds=self._policy.lease_seconds))
+        if claimed is None:
+            return None
+        validity = self.sender_of(message.provider).validity_seconds
+        failure = PermanentFailure(EXPIRED, f"validity period of {validity}s ran out")
+        if not self._store.mark_failed(claimed, claimed.provider, failure, now):
+            return Outcome.LOST_LEASE
+        report._add(refunded_messages=1, refunded_credits=claimed.credits)
+        log.warning("validity ran out, refunded", extra={"message_id": message.message_id, "code": EXPIRED})
+        return Outcome.EXPIRED
 
     def _attempt(
         self,
@@ -291,9 +371,12 @@ class Deliverer:
         report: DeliveryReport,
         final_receive: bool,
         remaining_seconds: Callable[[], float],
+        pacer: Pacer,
+        probe: bool,
     ) -> tuple[Outcome | None, StoredMessage | None]:
         """One provider call under our claim. Returns (final outcome, None) or (None, requeued message)."""
         provider_name = claimed.provider
+        sender = self.sender_of(provider_name)
         request = SmsRequest(
             message_id=claimed.message_id,
             tenant_id=claimed.tenant_id,
@@ -315,6 +398,9 @@ class Deliverer:
                 # The exactly-once window closes here: record SENT before anything else.
                 recorded = self._store.mark_sent(claimed, provider_name, accepted, self._now())
                 report.provider_latencies_ms.append((provider_name, (self._monotonic() - started) * 1000))
+                if probe:
+                    pacer.resumed(sender)
+                    log.warning("sender resumed: probe accepted", extra={"sender": sender.key})
                 if not recorded:
                     log.error("sent, but the claim was taken over", extra={"message_id": claimed.message_id})
                     return Outcome.LOST_LEASE, None
@@ -329,6 +415,10 @@ class Deliverer:
             "code": failure.code,
             "attempt": claimed.attempts,
         }
+        if probe and not isinstance(failure, SenderUnavailable):
+            pacer.resumed(sender)  # the sender answered about the message, not about itself: it works again
+        if isinstance(failure, (Throttled, SenderUnavailable)):
+            return self._wait_for_sender(claimed, provider_name, failure, report, pacer, sender, context), None
         if failure.permanent:
             if not self._store.mark_failed(claimed, provider_name, failure, self._now()):
                 return Outcome.LOST_LEASE, None
@@ -337,11 +427,11 @@ class Deliverer:
             return Outcome.FAILED_PERMANENT, None
 
         report._add(transient_failures=1)
-        exhausted = claimed.attempts >= self._policy.max_attempts
+        exhausted = claimed.attempts - claimed.deferrals >= self._policy.max_attempts
         # On the record's last allowed receive, a message requeued for "later" would reach the DLQ unrefunded:
         # finish it now unless another in-invocation attempt surely fits.
         no_time_for_retry = (
-            remaining_seconds() - self._policy.backoff_ceiling(claimed.attempts)
+            remaining_seconds() - self._policy.backoff_ceiling(claimed.attempts - claimed.deferrals)
             < self._policy.provider_timeout_seconds + SAFETY_MARGIN_SECONDS
         )
         if exhausted or (final_receive and no_time_for_retry):
@@ -357,6 +447,34 @@ class Deliverer:
         report._add(retried=1)
         log.info("transient failure, will retry", extra={**context, "next_provider": next_provider})
         return None, replace(claimed, status=MessageStatus.QUEUED, provider=next_provider, lease_until=None)
+
+    def _wait_for_sender(
+        self,
+        claimed: StoredMessage,
+        provider_name: str,
+        failure: ProviderFailure,
+        report: DeliveryReport,
+        pacer: Pacer,
+        sender: Sender,
+        context: dict[str, object],
+    ) -> Outcome:
+        """Throttled, or the sender cannot send: back to QUEUED as a deferral (no attempt used), then wait."""
+        now = self._now()
+        if not self._store.defer(claimed, provider_name, failure, now):
+            return Outcome.LOST_LEASE
+        if isinstance(failure, SenderUnavailable):
+            until = now.timestamp() + self._pause_seconds
+            if pacer.paused(sender, until, failure.code):
+                log.error("sender paused by a configuration error", extra={**context, "sender": sender.key})
+            with report._lock:
+                report.paused_senders.add(sender.key)
+            seconds = self._pause_seconds
+        else:
+            report._add(throttled=1)
+            hint = failure.retry_after if isinstance(failure, Throttled) else None
+            seconds = hint if hint else self._rng.uniform(*THROTTLE_WAIT_SECONDS)
+            log.info("throttled by the provider, waiting", extra=context)
+        return report.defer(claimed.message_id, self._bounded_wait(seconds, self._expires_at(claimed, sender), now))
 
     def _next_provider(self, current: str) -> str:
         """After a transient failure the next attempt goes to the failover provider, when one is configured."""

@@ -108,6 +108,8 @@ class StoredMessage:
     provider: str
     attempts: int = 0
     lease_until: datetime | None = None
+    created_at: datetime | None = None  # start of the validity period
+    deferrals: int = 0  # claims that ended in a wait (throttled, sender paused): not provider attempts
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """AWS End User Messaging SMS (`pinpoint-sms-voice-v2` SendTextMessage).
 
 Sends from a configured origination identity (phone number, sender id or pool ARN) with an optional
-configuration set (where delivery events are published), MaxPrice (per segment, USD) and TimeToLive.
+configuration set (where delivery events are published), MaxPrice (per segment, USD) and TimeToLive, as
+MessageType PROMOTIONAL unless configured otherwise (AWS_SMS_MESSAGE_TYPE; AWS reserves TRANSACTIONAL for
+critical or time-sensitive messages such as one-time passwords).
 Our message id and tenant id travel in `Context`, which AWS echoes in every delivery event, so receipts
 can be matched without storing the AWS MessageId first. Price is not in the reply (it arrives in events).
 
@@ -10,15 +12,18 @@ retries off (max_attempts=1): retries, backoff and failover are the delivery pol
 retry after a read timeout would be an invisible duplicate.
 
 Classification by error code and `Reason`, never by message text:
-- ThrottlingException, InternalServerException, ServiceQuotaExceededException (spend limit reached),
-  AccessDeniedException, ResourceNotFoundException (our configuration): transient;
+- ThrottlingException and ServiceQuotaExceededException (rate or quota): `Throttled`, the message waits;
+- the sender's configuration (AccessDeniedException, ResourceNotFoundException, or Reason RESOURCE_NOT_ACTIVE,
+  INVALID_IDENTITY_FOR_DESTINATION_COUNTRY, ACCOUNT_DISABLED, MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT):
+  `SenderUnavailable`, the sender pauses (circuit breaker) and its messages wait;
+- InternalServerException, 5xx: transient;
 - ValidationException (unparseable or blocked destination, price over MaxPrice, ...) and ConflictException
   (DESTINATION_PHONE_NUMBER_OPTED_OUT, ...): permanent;
 - read timeout / connection closed: OutcomeUnknown; cannot connect: transient.
 
 Inbound: delivery events arrive through EventBridge (source aws.sms-voice, detail-type
-"Text Message Delivery Status Updated"); `receipt_from_event` turns a final one into a provider-neutral
-Receipt, matched by the message id we put in `Context`.
+"Text Message Delivery Status Updated", detail.isFinal true); `receipt_from_event` turns a final one into a
+provider-neutral Receipt, matched by the message id we put in `Context` (and only for a message AWS sent).
 """
 
 from __future__ import annotations
@@ -37,7 +42,16 @@ from botocore.exceptions import (
 )
 
 from smscore.domain.model import MessageStatus, Receipt
-from smscore.domain.ports import Accepted, OutcomeUnknown, PermanentFailure, SmsProvider, SmsRequest, TransientFailure
+from smscore.domain.ports import (
+    Accepted,
+    OutcomeUnknown,
+    PermanentFailure,
+    SenderUnavailable,
+    SmsProvider,
+    SmsRequest,
+    Throttled,
+    TransientFailure,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_pinpoint_sms_voice_v2 import PinpointSMSVoiceV2Client
@@ -54,6 +68,20 @@ TRANSIENT_ERRORS = frozenset(
     }
 )
 PERMANENT_ERRORS = frozenset({"ValidationException", "ConflictException"})
+# Waiting, not failing: the account's or the origination identity's rate or quota (message parts per second).
+THROTTLING_ERRORS = frozenset({"ThrottlingException", "ServiceQuotaExceededException"})
+# The sender cannot send (pause it, alarm, keep its messages waiting): a missing or inactive origination identity,
+# one not allowed for the destination country, a disabled account, no permission, the monthly spend limit.
+SENDER_CONFIGURATION_ERRORS = frozenset({"AccessDeniedException", "ResourceNotFoundException"})
+SENDER_CONFIGURATION_REASONS = frozenset(
+    {
+        "RESOURCE_NOT_ACTIVE",
+        "INVALID_IDENTITY_FOR_DESTINATION_COUNTRY",
+        "ACCOUNT_DISABLED",
+        "INSUFFICIENT_ACCOUNT_REPUTATION",
+        "MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT",
+    }
+)
 PROVIDER_NAME = "aws_sms"
 
 
@@ -63,7 +91,7 @@ class AwsSmsConfig:
     configuration_set: str | None = None
     max_price: str | None = None  # USD per segment, e.g. "0.05"
     time_to_live_seconds: int | None = None
-    message_type: str = "TRANSACTIONAL"
+    message_type: str = "PROMOTIONAL"  # campaigns; AWS reserves TRANSACTIONAL for critical, time-sensitive ones
 
 
 class AwsSmsProvider(SmsProvider):
@@ -102,6 +130,10 @@ class AwsSmsProvider(SmsProvider):
             reason = str(exc.response.get("Reason") or error.get("Reason") or "")
             full_code = f"{code}:{reason}" if reason else code
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+            if code in SENDER_CONFIGURATION_ERRORS or reason in SENDER_CONFIGURATION_REASONS:
+                raise SenderUnavailable(full_code, str(error.get("Message", ""))) from exc
+            if code in THROTTLING_ERRORS:
+                raise Throttled(full_code, str(error.get("Message", ""))) from exc
             if code in PERMANENT_ERRORS:
                 raise PermanentFailure(full_code, str(error.get("Message", ""))) from exc
             if code in TRANSIENT_ERRORS or status >= 500 or status == 0:
@@ -150,10 +182,11 @@ def _reported_at(detail: Mapping[str, Any], received_at: datetime) -> datetime:
 def receipt_from_event(detail_type: str, detail: Mapping[str, Any], received_at: datetime) -> Receipt | None:
     """The receipt in an EventBridge delivery event, or None when it is not a final receipt of one of ours.
 
-    Only final events count (`isFinal`; a missing flag is read as final): a non-final
-    TEXT_CARRIER_UNREACHABLE may still turn into TEXT_DELIVERED.
+    Only final events count: a non-final TEXT_CARRIER_UNREACHABLE may still turn into TEXT_DELIVERED. The
+    template's rule already lets through only `detail.isFinal: true`; the same test here (a missing flag is not
+    final, as for the rule) keeps a direct invocation or a widened rule from applying an intermediate state.
     """
-    if detail_type != DELIVERY_EVENT_DETAIL_TYPE or not detail.get("isFinal", True):
+    if detail_type != DELIVERY_EVENT_DETAIL_TYPE or detail.get("isFinal") is not True:
         return None
     event_type = str(detail.get("eventType", ""))
     if event_type in DELIVERED_EVENTS:

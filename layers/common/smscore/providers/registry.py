@@ -71,12 +71,7 @@ def twilio_credentials_from(name: str) -> Callable[[], TwilioCredentials]:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
         try:
-            data = read_secret_json(name)
-            return TwilioCredentials(
-                account_sid=str(data["account_sid"]),
-                auth_token=str(data["auth_token"]),
-                api_key_sid=data.get("api_key_sid"),
-            )
+            return TwilioCredentials.from_json(read_secret_json(name))
         except (GetParameterError, TransformParameterError, KeyError, ValueError) as exc:
             raise CredentialsUnavailable(f"{name}: {type(exc).__name__}") from exc
 
@@ -93,8 +88,22 @@ def default_registry(settings: Settings, outbox_factory: Callable[[], Any] | Non
             outbox = DynamoOutbox()
         else:
             outbox = outbox_factory()
+        capacity = None
+        if settings.sandbox_capacity_mps and settings.senders_table:
+            import boto3
+
+            from smscore.dal.outbox_store import DynamoCarrierCapacity
+
+            # The carrier's capacity spans the fleet, as a real carrier's does: counted in the Senders table.
+            capacity = DynamoCarrierCapacity(
+                boto3.client("dynamodb", region_name=settings.aws_region), settings.senders_table
+            )
         return SandboxProvider(
-            outbox, latency_ms=settings.sandbox_latency_ms, timeout_seconds=settings.sandbox_timeout_seconds
+            outbox,
+            latency_ms=settings.sandbox_latency_ms,
+            timeout_seconds=settings.sandbox_timeout_seconds,
+            capacity_mps=settings.sandbox_capacity_mps,
+            capacity=capacity,
         )
 
     def aws_sms() -> SmsProvider:
@@ -118,6 +127,7 @@ def default_registry(settings: Settings, outbox_factory: Callable[[], Any] | Non
                 configuration_set=settings.aws_sms_configuration_set,
                 max_price=settings.aws_sms_max_price,
                 time_to_live_seconds=settings.aws_sms_ttl_seconds,
+                message_type=settings.aws_sms_message_type,
             ),
         )
 

@@ -8,21 +8,35 @@ mobiles so that the send API accepts them):
     +573000000003  times out (after SANDBOX_TIMEOUT_SECONDS) -> retried like a transient failure, then as above
     +573000000004  permanent failure, opted out at the carrier -> FAILED, code SANDBOX_21610, refunded
 
-Every other number is accepted after SANDBOX_LATENCY_MS. The sandbox is idempotent by message id, as a
-provider with an idempotency key would be: asking it twice for the same message returns the first
-provider id and does not 'deliver' again, while `send_count` counts the requests, so that a duplicate
-request is still visible to tests and `smsctl outbox`.
+Every other number is accepted after SANDBOX_LATENCY_MS. With SANDBOX_CAPACITY_MPS (template parameter
+`SandboxCapacityMps`) the sandbox plays a carrier with that capacity for the whole fleet: above it, in any
+calendar second, it answers 429 (`Throttled`, code SANDBOX_CAPACITY_429), as a throttling carrier does.
+
+The sandbox is idempotent by message id, as a provider with an idempotency key would be: asking it twice for the
+same message returns the first provider id and does not 'deliver' again, while `send_count` counts the requests,
+so that a duplicate request is still visible to tests and `smsctl outbox`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import ClassVar, Protocol
 
-from smscore.domain.ports import Accepted, OutcomeUnknown, PermanentFailure, SmsProvider, SmsRequest, TransientFailure
+from smscore.domain.ports import (
+    Accepted,
+    OutcomeUnknown,
+    PermanentFailure,
+    SmsProvider,
+    SmsRequest,
+    Throttled,
+    TransientFailure,
+)
 
 PERMANENT_INVALID_NUMBER = "+573000000001"
 TRANSIENT_THROTTLED_NUMBER = "+573000000002"
@@ -44,9 +58,30 @@ class OutboxEntry:
 
 
 class Outbox(Protocol):
-    def record(self, request: SmsRequest, provider_message_id: str) -> OutboxEntry:
-        """Store the send keyed by message id; keep the first provider id; count every request."""
+    def record(self, request: SmsRequest, provider_message_id: str, accepted_at: datetime | None = None) -> OutboxEntry:
+        """Store the send keyed by message id; keep the first provider id and time; count every request."""
         ...
+
+
+class CarrierCapacity(Protocol):
+    def admit(self, second: int, capacity: int) -> bool:
+        """Count one accepted send in this epoch second, unless `capacity` were already accepted in it."""
+        ...
+
+
+class InProcessCapacity:
+    """A carrier's capacity counted in this process (tests, benchmarks); the DynamoDB one spans processes."""
+
+    def __init__(self) -> None:
+        self.accepted: Counter[int] = Counter()
+        self._lock = threading.Lock()
+
+    def admit(self, second: int, capacity: int) -> bool:
+        with self._lock:
+            if self.accepted[second] >= capacity:
+                return False
+            self.accepted[second] += 1
+            return True
 
 
 class SandboxProvider(SmsProvider):
@@ -61,11 +96,17 @@ class SandboxProvider(SmsProvider):
         latency_ms: int = 0,
         timeout_seconds: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        capacity_mps: float = 0,
+        capacity: CarrierCapacity | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._outbox = outbox
         self._latency = latency_ms / 1000
         self._timeout = timeout_seconds
         self._sleep = sleep
+        self._capacity_mps = int(capacity_mps)
+        self._capacity = capacity if capacity is not None else InProcessCapacity()
+        self._clock = clock
 
     def send(self, request: SmsRequest) -> Accepted:
         if request.recipient == TIMEOUT_NUMBER:
@@ -79,7 +120,10 @@ class SandboxProvider(SmsProvider):
             raise PermanentFailure("SANDBOX_21610", "Attempt to send to unsubscribed recipient")
         if request.recipient == TRANSIENT_THROTTLED_NUMBER:
             raise TransientFailure("SANDBOX_429", "Too many requests")
-        entry = self._outbox.record(request, f"sandbox-{uuid.uuid4().hex}")
+        accepted_at = self._clock()
+        if self._capacity_mps > 0 and not self._capacity.admit(int(accepted_at.timestamp()), self._capacity_mps):
+            raise Throttled("SANDBOX_CAPACITY_429", f"Too many requests: over {self._capacity_mps} messages/second")
+        entry = self._outbox.record(request, f"sandbox-{uuid.uuid4().hex}", accepted_at)
         return Accepted(
             provider_message_id=entry.provider_message_id,
             price="0.0000",

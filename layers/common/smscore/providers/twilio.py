@@ -1,14 +1,18 @@
 """Twilio Programmable Messaging: sending over its REST API, and its two inbound wire formats.
 
 Sending (urllib3's pool, already in the runtime with botocore: no SDK in the layer):
-POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json, HTTP Basic auth (Account SID or API key
-SID : secret), form-encoded `To`, `Body`, `MessagingServiceSid` (preferred) or `From`, optional `StatusCallback`.
+POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json, HTTP Basic auth (Account SID : Auth Token, or API key
+SID : API key secret), form-encoded `To`, `Body`, `MessagingServiceSid` (preferred) or `From`, and
+`StatusCallback`: the configured URL with our message id in its query (`?messageId=...`), so a receipt finds its
+message by primary key (Twilio signs the whole URL, query included, so the id is as trustworthy as the receipt).
 Reply 201 JSON with `sid`, `status`, `price` (null until the carrier bills: Twilio reports price late, through
 the status callback or a later GET), `num_segments`, `error_code`. Errors are JSON `{"code", "message",
 "more_info", "status"}`.
 
 Classification is by HTTP status and Twilio's numeric code, never by message text:
-- 429 (code 20429), 5xx, 401/403/404 (credentials or account problems we can fix and retry): transient;
+- 429 (code 20429) and 21611 (the From number's queue is full): `Throttled`, the message waits for its sender;
+- 401 (code 20003, authentication) and 21606 (From number cannot send): `SenderUnavailable`, the sender pauses;
+- 5xx, 403/404 (account problems we can fix and retry): transient;
 - any other 4xx (21211 invalid To, 21610 unsubscribed, 21612 unroutable, 21614 not a mobile, ...): permanent;
 - cannot connect: transient; no reply within the timeout, or a connection dropped once the request may have
   been written: OutcomeUnknown.
@@ -17,7 +21,8 @@ Twilio offers no idempotency key for message creation, so this provider is not i
 OutcomeUnknown may duplicate the SMS (the documented window in smscore.domain.delivery).
 
 Inbound: status callbacks (form-encoded `MessageSid`, `MessageStatus`, `ErrorCode`) are signed with
-X-Twilio-Signature, an HMAC-SHA1 keyed with the account's auth token over the full URL Twilio called followed
+X-Twilio-Signature, an HMAC-SHA1 keyed with the account's Auth Token (never an API key secret, even when the
+messages are sent with an API key) over the full URL Twilio called followed
 by every POST parameter as name then value, sorted by name (and by value for a repeated name); base64 of the
 digest is what the header carries. `verified_callback_params` checks it before anything in the callback is
 trusted, and `receipt_from_callback` turns a final status into a provider-neutral Receipt.
@@ -33,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ReadTimeoutError
@@ -45,24 +50,76 @@ from smscore.domain.ports import (
     CredentialsUnavailable,
     OutcomeUnknown,
     PermanentFailure,
+    SenderUnavailable,
     SmsProvider,
     SmsRequest,
+    Throttled,
     TransientFailure,
 )
 
 PROVIDER_NAME = "twilio"
 CONNECT_TIMEOUT_SECONDS = 2.0
 TRANSIENT_HTTP_STATUSES = frozenset({401, 403, 404, 408, 409, 429})
+# 20429 too many requests; 21611 this From number's queue exceeds 10 hours of sends: wait, it is the sender's pace.
+THROTTLING_CODES = frozenset({"20429", "21611"})
+# 20003 authentication failed; 21606 this From number cannot send (to this destination): the sender, not the
+# recipient, is wrong. 21211 (invalid To) and 21610 (unsubscribed) stay permanent: they are the recipient's.
+SENDER_CONFIGURATION_CODES = frozenset({"20003", "21606"})
 FAILED_STATUSES = frozenset({"failed", "undelivered", "canceled"})
+
+
+CALLBACK_MESSAGE_ID_PARAMETER = "messageId"  # our message id in the StatusCallback URL's query
 
 
 @dataclass(frozen=True)
 class TwilioCredentials:
-    """Read from SSM / Secrets Manager through Powertools parameters (see smscore.providers.registry)."""
+    """Read from SSM / Secrets Manager through Powertools parameters (see smscore.providers.registry).
+
+    Two secrets with two jobs: messages are sent with the API key (`api_key_sid` + `api_key_secret`) when one is
+    configured, else with the Auth Token; status callbacks are always signed by Twilio with the account's Auth
+    Token, so `auth_token` is what the webhook verifies with, and without it callbacks are refused.
+    """
 
     account_sid: str
-    auth_token: str  # or an API key secret, with `api_key_sid` set
-    api_key_sid: str | None = None
+    auth_token: str | None = None  # the account's Auth Token: checks X-Twilio-Signature (and sends without a key)
+    api_key_sid: str | None = None  # SK...: sends, with api_key_secret
+    api_key_secret: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TwilioCredentials:
+        """The credentials JSON (README, "Twilio credentials").
+
+        `{"account_sid", "auth_token"}`: Auth Token mode. `{"account_sid", "auth_token", "api_key_sid",
+        "api_key_secret"}`: API-key mode. The earlier API-key shape `{"account_sid", "api_key_sid", "auth_token"}`
+        held the key secret under `auth_token`: it still sends, and its callbacks are refused (that value cannot
+        verify them) until the account's Auth Token is added. Raises KeyError/ValueError when nothing can send.
+        """
+
+        def text(name: str) -> str | None:
+            value = data.get(name)
+            return str(value) if value else None
+
+        account_sid, auth_token = str(data["account_sid"]), text("auth_token")
+        api_key_sid, api_key_secret = text("api_key_sid"), text("api_key_secret")
+        if api_key_sid and not api_key_secret:  # the earlier shape: `auth_token` was the API key secret
+            api_key_secret, auth_token = auth_token, None
+        if not ((api_key_sid and api_key_secret) or auth_token):
+            raise ValueError("Twilio credentials need an auth_token, or an api_key_sid with its api_key_secret")
+        return cls(account_sid, auth_token, api_key_sid, api_key_secret)
+
+    def basic_auth(self) -> tuple[str, str]:
+        """User and password of the REST API: the API key when there is one, else the account and its Auth Token."""
+        if self.api_key_sid and self.api_key_secret:
+            return self.api_key_sid, self.api_key_secret
+        if self.auth_token:
+            return self.account_sid, self.auth_token
+        raise CredentialsUnavailable("Twilio credentials hold neither an API key nor an Auth Token")
+
+
+def status_callback_with_message_id(url: str, message_id: str) -> str:
+    """The StatusCallback URL that names our message; Twilio signs it whole, query included."""
+    separator = "&" if urlsplit(url).query else "?"
+    return f"{url}{separator}{urlencode({CALLBACK_MESSAGE_ID_PARAMETER: message_id})}"
 
 
 @dataclass(frozen=True)
@@ -102,17 +159,18 @@ class TwilioProvider(SmsProvider):
             form["MessagingServiceSid"] = self._config.messaging_service_sid
         else:
             form["From"] = self._config.from_number or ""
-        if self._config.status_callback_url:
-            form["StatusCallback"] = self._config.status_callback_url
+        callback_url = self._config.status_callback_url
+        if callback_url:
+            form["StatusCallback"] = status_callback_with_message_id(callback_url, request.message_id)
         return form
 
     def send(self, request: SmsRequest) -> Accepted:
         try:
             creds = self._credentials()
+            user, password = creds.basic_auth()
         except CredentialsUnavailable as exc:
             raise TransientFailure("CREDENTIALS_UNAVAILABLE", type(exc).__name__) from exc
-        user = creds.api_key_sid or creds.account_sid
-        auth = base64.b64encode(f"{user}:{creds.auth_token}".encode()).decode()
+        auth = base64.b64encode(f"{user}:{password}".encode()).decode()
         url = f"{self._base_url}/2010-04-01/Accounts/{creds.account_sid}/Messages.json"
         headers = {
             "Authorization": f"Basic {auth}",
@@ -153,6 +211,10 @@ class TwilioProvider(SmsProvider):
             )
         code = str(payload.get("code") or f"HTTP_{status}")
         reason = str(payload.get("message") or f"HTTP {status}")
+        if status == 429 or code in THROTTLING_CODES:
+            raise Throttled(code, reason)  # wait for the sender's pace: no attempt used
+        if status == 401 or code in SENDER_CONFIGURATION_CODES:
+            raise SenderUnavailable(code, reason)  # pause the sender (circuit breaker), keep its messages waiting
         if status >= 500 or status in TRANSIENT_HTTP_STATUSES:
             raise TransientFailure(code, reason)
         raise PermanentFailure(code, reason)
@@ -201,8 +263,14 @@ def verified_callback_params(
     return dict(params)
 
 
-def receipt_from_callback(params: Mapping[str, str], reported_at: datetime) -> Receipt | None:
-    """The receipt in a status callback, or None when it reports an intermediate state (queued, sent...)."""
+def receipt_from_callback(
+    params: Mapping[str, str], reported_at: datetime, message_id: str | None = None
+) -> Receipt | None:
+    """The receipt in a status callback, or None when it reports an intermediate state (queued, sent...).
+
+    `message_id` is ours, from the signed callback URL's query; callbacks of messages sent before it was there
+    carry only Twilio's SID, found through the by_provider_message_id index instead.
+    """
     provider_status = params.get("MessageStatus") or params.get("SmsStatus") or ""
     status = FINAL_STATUSES.get(provider_status.lower())
     sid = params.get("MessageSid") or params.get("SmsSid")
@@ -215,5 +283,6 @@ def receipt_from_callback(params: Mapping[str, str], reported_at: datetime) -> R
         reported_at=reported_at,
         provider_status=provider_status.lower(),
         error_code=error_code if status is MessageStatus.UNDELIVERED else None,
+        message_id=message_id or None,
         provider_message_id=sid,
     )

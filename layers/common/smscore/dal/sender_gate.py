@@ -1,0 +1,165 @@
+"""DynamoDB implementation of the SenderGate: one item per sender in the Senders table.
+
+Item: `sender` (key), `next_free` (epoch seconds of the next free send slot: the token bucket, GCRA style),
+`paused_until` / `pause_code` / `paused_at` (the circuit breaker; absent when closed).
+
+A reservation of `n` slots is one UpdateItem:
+- busy sender (`next_free` >= now): `ADD next_free n/rate` on condition `next_free` >= now and < now + horizon
+  and not paused; the new value says where the granted slots end;
+- idle sender (`next_free` < now or absent): `SET next_free = now + n/rate` on condition idle and not paused.
+Which one is tried first follows the last value this process saw; a failed condition (1 write unit) is
+followed by one consistent read of the item, and the answer decides: the other form, wait, or probe a paused
+sender whose cool-down has passed (`SET paused_until = now + probe hold` on condition it is unchanged, so
+exactly one invocation of the fleet probes).
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from smscore.domain.pacing import PROBE_LEASE_SECONDS
+from smscore.domain.ports import Reservation
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+MAX_ROUNDS = 4
+NOT_PAUSED = "attribute_not_exists(paused_until)"
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": str(Decimal(repr(round(value, 6))))}
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class DynamoSenderGate:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+        self._busy: dict[str, bool] = {}  # per sender: was it busy when last seen (which update to try first)
+        self._lock = threading.Lock()
+        self.writes = 0  # UpdateItem calls, failed conditions included (each one write unit: the items are tiny)
+
+    def _update(self, sender: str, expression: str, condition: str, values: dict[str, Any]) -> dict[str, Any] | None:
+        """The item's new attributes, or None when the condition failed."""
+        with self._lock:
+            self.writes += 1
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"sender": {"S": sender}},
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return response.get("Attributes", {})
+
+    def _read(self, sender: str) -> dict[str, Any]:
+        response = self._client.get_item(TableName=self._table, Key={"sender": {"S": sender}}, ConsistentRead=True)
+        return response.get("Item", {})
+
+    def reserve(self, sender: str, rate: float, count: int, now: float, horizon: float) -> Reservation:
+        if rate <= 0:
+            return self._unlimited(sender, now)
+        span = count / rate
+        interval = 1 / rate
+        busy = self._busy.get(sender, False)
+        for _ in range(MAX_ROUNDS):
+            if busy:
+                item = self._update(
+                    sender,
+                    "ADD next_free :span",
+                    f"next_free >= :now AND next_free < :limit AND {NOT_PAUSED}",
+                    {":span": _n(span), ":now": _n(now), ":limit": _n(now + horizon)},
+                )
+                if item is not None:
+                    self._busy[sender] = True
+                    start = float(item["next_free"]["N"]) - span
+                    return Reservation(slots=tuple(start + i * interval for i in range(count)))
+            else:
+                item = self._update(
+                    sender,
+                    "SET next_free = :end",
+                    f"(attribute_not_exists(next_free) OR next_free < :now) AND {NOT_PAUSED}",
+                    {":end": _n(now + span), ":now": _n(now)},
+                )
+                if item is not None:
+                    self._busy[sender] = True
+                    return Reservation(slots=tuple(now + i * interval for i in range(count)))
+            current = self._read(sender)
+            if "paused_until" in current:
+                return self._paused(sender, current, rate, now)
+            next_free = float(current.get("next_free", {}).get("N", 0))
+            if next_free >= now + horizon:
+                self._busy[sender] = True
+                return Reservation(retry_at=next_free - horizon)
+            busy = next_free >= now
+        return Reservation(retry_at=now + 1)  # contended beyond reason: come back in a second
+
+    def _unlimited(self, sender: str, now: float) -> Reservation:
+        """No bucket: only the breaker matters (one read)."""
+        current = self._read(sender)
+        if "paused_until" in current:
+            return self._paused(sender, current, 0.0, now)
+        return Reservation()
+
+    def _paused(self, sender: str, current: dict[str, Any], rate: float, now: float) -> Reservation:
+        paused_until = float(current["paused_until"]["N"])
+        if paused_until > now:
+            return Reservation(retry_at=paused_until, paused=True)
+        # Cool-down over: exactly one caller takes the half-open probe.
+        expression = "SET paused_until = :hold"
+        values = {":hold": _n(now + PROBE_LEASE_SECONDS), ":seen": current["paused_until"]}
+        if rate > 0:
+            expression += ", next_free = :next"
+            values[":next"] = _n(max(float(current.get("next_free", {}).get("N", 0)), now) + 1 / rate)
+        if self._update(sender, expression, "paused_until = :seen", values) is None:
+            return Reservation(retry_at=now + PROBE_LEASE_SECONDS, paused=True)
+        return Reservation(slots=(now,), paused=True, probe=True)
+
+    def pause(self, sender: str, until: float, code: str, now: float) -> bool:
+        with self._lock:
+            self.writes += 1
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"sender": {"S": sender}},
+                UpdateExpression="SET paused_until = :until, pause_code = :code, paused_at = :now",
+                ConditionExpression="attribute_not_exists(paused_until) OR paused_until < :until",
+                ExpressionAttributeValues={":until": _n(until), ":code": {"S": code}, ":now": _n(now)},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False  # already paused for longer by someone else
+            raise
+        old = response.get("Attributes", {})
+        if "paused_until" not in old:
+            return True
+        # Re-opened after a probe's hold (which is shorter than any cool-down): alarm again.
+        return float(old["paused_until"]["N"]) <= now + PROBE_LEASE_SECONDS
+
+    def resume(self, sender: str) -> None:
+        with self._lock:
+            self.writes += 1
+        self._client.update_item(
+            TableName=self._table,
+            Key={"sender": {"S": sender}},
+            UpdateExpression="REMOVE paused_until, pause_code, paused_at",
+        )
+
+    def paused_until(self, sender: str) -> float | None:
+        item = self._read(sender)
+        return float(item["paused_until"]["N"]) if "paused_until" in item else None
