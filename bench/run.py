@@ -34,6 +34,12 @@ def _suites(quick: bool) -> dict[str, Callable[[], list[Row]]]:
     except ImportError:
         pass
     try:
+        from bench import pacing
+
+        suites["pacing"] = pacing.measure
+    except ImportError:
+        pass
+    try:
         from bench import contacts_import
 
         suites["import"] = lambda: [contacts_import.measure(20_000 if quick else 100_000)]
