@@ -8,7 +8,6 @@ on the tenant or the dispatch in flight) or throttling cancels one as a whole, s
 from __future__ import annotations
 
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +31,6 @@ from smscore.dal.tables import (
 )
 from smscore.domain.backoff import Backoff
 from smscore.domain.campaign import DispatchState, FanoutState
-from smscore.domain.delivery import RetryPolicy
 from smscore.domain.errors import InsufficientCredits
 from smscore.domain.model import Dispatch, LedgerKind, MessageStatus, OutgoingMessage, TagRecipient, Tenant
 
@@ -45,8 +43,9 @@ RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "Provis
 RETRYABLE_ERRORS = frozenset(
     {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "InternalServerError"}
 )
-# The layer's one jittered backoff (full jitter), with a transaction's pace: 50 ms doubling up to 1 s, 6 attempts.
-TRANSACTION_RETRY = RetryPolicy(max_attempts=6, backoff_base_seconds=0.05, backoff_cap_seconds=1.0)
+# A transaction's pace with the layer's jittered backoff: 50 ms doubling up to 1 s, 6 attempts in all.
+TRANSACTION_BACKOFF = Backoff(base_seconds=0.05, cap_seconds=1.0)
+TRANSACTION_ATTEMPTS = 6
 
 
 def condition_failed(exc: TransactWriteError) -> bool:
@@ -63,9 +62,8 @@ def retryable(exc: TransactWriteError) -> bool:
 def write_transaction(
     connection: Connection,
     build: Callable[[TransactWrite], None],
-    policy: RetryPolicy = TRANSACTION_RETRY,
+    attempts: int = TRANSACTION_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
-    rng: random.Random | None = None,
 ) -> None:
     """Run the transaction `build` describes, retrying conflicts and throttling with jittered backoff.
 
@@ -73,17 +71,15 @@ def write_transaction(
     was lost is not applied twice. Raises TransactWriteError when a condition fails or the retries run out.
     """
     token = str(uuid.uuid4())
-    rng = rng or random.Random()
-    for attempt in range(1, policy.max_attempts + 1):
+    for attempt in TRANSACTION_BACKOFF.attempts(attempts, sleep=sleep):
         try:
             with TransactWrite(connection=connection, client_request_token=token) as tx:
                 build(tx)
             return
         except TransactWriteError as exc:
-            if not retryable(exc) or attempt == policy.max_attempts:
+            if not retryable(exc) or attempt == attempts:
                 raise
             log.warning("Transaction retried", extra={"attempt": attempt, "code": exc.cause_response_code})
-            sleep(policy.backoff(attempt, rng))
 
 
 # PynamoDB's batch_write_item returns unprocessed items (throttling) without retrying them: we do, with backoff.
@@ -257,8 +253,9 @@ class DynamoCampaignStore:
         self._write_batches([self._record(m, MessageStatus.QUEUED) for m in messages])
 
     def queue_messages(self, queue_id: str) -> list[tuple[str, str]]:
-        found = MessageRecord.by_queue.query(queue_id, attributes_to_get=["message_id", "recipient"])
-        return sorted(((m.message_id, m.recipient) for m in found), key=lambda pair: pair[1])
+        from smscore.dal.message_queries import queue_messages  # the queue index is sharded: read every shard
+
+        return sorted(queue_messages(queue_id), key=lambda pair: pair[1])
 
     def mark_failed(self, messages: Sequence[OutgoingMessage], reason: str) -> None:
         """FAILED records, whether or not the messages were persisted; the counters move when the fan-out closes."""
