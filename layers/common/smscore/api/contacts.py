@@ -31,7 +31,6 @@ from smscore.domain.contacts import (
     ConsentSource,
     Contact,
     ContactChange,
-    ContactExists,
     ContactFilters,
     ContactNumber,
     ContactStore,
@@ -46,6 +45,7 @@ from smscore.domain.contacts import (
     set_consent,
 )
 from smscore.domain.errors import (
+    ContactExists,
     DomainError,
     FieldIssue,
     InvalidRequest,

@@ -14,10 +14,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from smscore.api.models import ErrorBody, ErrorDetail
-from smscore.domain import contacts, errors
+from smscore.domain import errors
 
 logger = Logger(child=True)
-
 
 
 class PayloadTooLarge(errors.DomainError):
@@ -43,9 +42,9 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.TermsNotAccepted: HTTPStatus.FORBIDDEN,
     errors.InvalidSignature: HTTPStatus.FORBIDDEN,
     errors.NotFound: HTTPStatus.NOT_FOUND,
-    contacts.TagExists: HTTPStatus.CONFLICT,
-    contacts.ContactExists: HTTPStatus.CONFLICT,
-    contacts.ConcurrentUpdate: HTTPStatus.CONFLICT,
+    errors.TagExists: HTTPStatus.CONFLICT,
+    errors.ContactExists: HTTPStatus.CONFLICT,
+    errors.ConcurrentUpdate: HTTPStatus.CONFLICT,
     errors.IdempotencyKeyReused: HTTPStatus.CONFLICT,
     errors.RequestInProgress: HTTPStatus.CONFLICT,
     errors.EnqueueFailure: HTTPStatus.SERVICE_UNAVAILABLE,

@@ -37,10 +37,8 @@ from smscore.dal.tables import (
 from smscore.domain.backoff import Backoff
 from smscore.domain.contacts import (
     MAX_TAGS_PER_CONTACT,
-    ConcurrentUpdate,
     Contact,
     ContactChange,
-    ContactExists,
     ContactFilters,
     ContactNumber,
     ImportJob,
@@ -50,11 +48,10 @@ from smscore.domain.contacts import (
     MergeRow,
     RejectedRow,
     Tag,
-    TagExists,
     contact_id_for,
     tag_name_key,
 )
-from smscore.domain.errors import FieldIssue, InvalidRequest, NotFound
+from smscore.domain.errors import ConcurrentUpdate, ContactExists, FieldIssue, InvalidRequest, NotFound, TagExists
 from smscore.domain.views import DispatchView
 
 StartKey = dict[str, str | int] | None

@@ -24,7 +24,7 @@ from enum import StrEnum
 from itertools import chain
 from typing import Protocol
 
-from smscore.domain.errors import DomainError, FieldIssue, InvalidRequest, NotFound
+from smscore.domain.errors import FieldIssue, InvalidRequest, NotFound
 from smscore.domain.phone import normalise, valid_e164
 
 # ---------------------------------------------------------------------------------------------- identity rules
@@ -34,32 +34,6 @@ CONTACT_NAMESPACE = uuid.UUID("6f1f4f0e-7c1b-4d55-9b0a-3c2f3a8e9d41")
 MAX_TAG_NAME_LENGTH = 100
 MAX_NAME_LENGTH = 200
 MAX_TAGS_PER_CONTACT = 50  # keeps a consent change (contact + every membership) within one transaction
-
-
-class TagExists(DomainError):
-    """Another tag of the tenant has this name (case-insensitively); `tagId` names it."""
-
-    code = "TAG_EXISTS"
-
-    def __init__(self, existing_id: str) -> None:
-        super().__init__("A tag with this name already exists", tagId=existing_id)
-        self.existing_id = existing_id
-
-
-class ContactExists(DomainError):
-    """The tenant already has a contact with this number (in E.164); `contactId` names it."""
-
-    code = "CONTACT_EXISTS"
-
-    def __init__(self, existing_id: str) -> None:
-        super().__init__("A contact with this phone number already exists", contactId=existing_id)
-        self.existing_id = existing_id
-
-
-class ConcurrentUpdate(DomainError):
-    """The item kept changing under us (other writers won every retry); nothing of this request was written."""
-
-    code = "CONCURRENT_UPDATE"
 
 
 def contact_id_for(tenant_id: str, e164: str) -> str:

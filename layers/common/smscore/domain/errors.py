@@ -99,3 +99,29 @@ class EnqueueFailure(DomainError):
         self.queue_id = queue_id
         self.enqueued = enqueued
         self.refunded_credits = refunded_credits
+
+
+class TagExists(DomainError):
+    """Another tag of the tenant has this name (case-insensitively); `tagId` names it."""
+
+    code = "TAG_EXISTS"
+
+    def __init__(self, existing_id: str) -> None:
+        super().__init__("A tag with this name already exists", tagId=existing_id)
+        self.existing_id = existing_id
+
+
+class ContactExists(DomainError):
+    """The tenant already has a contact with this number (in E.164); `contactId` names it."""
+
+    code = "CONTACT_EXISTS"
+
+    def __init__(self, existing_id: str) -> None:
+        super().__init__("A contact with this phone number already exists", contactId=existing_id)
+        self.existing_id = existing_id
+
+
+class ConcurrentUpdate(DomainError):
+    """The item kept changing under us (other writers won every retry); nothing of this request was written."""
+
+    code = "CONCURRENT_UPDATE"
