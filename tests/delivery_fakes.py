@@ -107,7 +107,6 @@ class InMemoryMessageStore:
             self._move(current, replace(current, status=MessageStatus.QUEUED, provider=next_provider, lease_until=None))
             return True
 
-
     def defer(self, message: StoredMessage, provider: str, failure: ProviderFailure, now: datetime) -> bool:
         with self._lock:
             current = self._fenced(message)
