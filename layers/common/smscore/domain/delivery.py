@@ -62,7 +62,7 @@ from enum import StrEnum
 from smscore.domain.backoff import Backoff
 from smscore.domain.masking import mask
 from smscore.domain.model import MessageStatus, QueueBatch, StoredMessage
-from smscore.domain.pacing import Go, InProcessSenderGate, Pacer, Sender
+from smscore.domain.pacing import MIN_WAIT_SECONDS, Go, InProcessSenderGate, Pacer, Sender
 from smscore.domain.ports import (
     DeadLetters,
     DeferredDelivery,
@@ -309,7 +309,9 @@ class Deliverer:
                 message = self._store.load([message_id]).get(message_id)
                 continue
             if remaining_seconds() < self._policy.provider_timeout_seconds + SAFETY_MARGIN_SECONDS:
-                return Outcome.RETRY_LATER  # not claimed: no time to finish an attempt
+                # Not claimed, no time to finish an attempt: it waits (re-sent shortly), like a message without a
+                # slot, rather than for the record's visibility timeout. Without a deferred queue: RETRY_LATER.
+                return report.defer(message_id, MIN_WAIT_SECONDS)
 
             # The send slot is taken before the claim: the claim-to-send gap stays minimal.
             horizon = min(
