@@ -33,6 +33,9 @@ def _suites(quick: bool) -> dict[str, Callable[[], list[Row]]]:
         suites["delivery"] = lambda: [delivery.measure_engine(), *delivery.measure()]
     except ImportError:
         pass
+    from bench import capacity
+
+    suites["capacity"] = lambda: capacity.measure(10_000 if quick else 50_000)
     try:
         from bench import pacing
 

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from smscore.dal.campaign_store import DynamoCampaignStore
+from smscore.dal.dispatch_counts import load_dispatch
 from smscore.dal.message_store import DynamoMessageStore
-from smscore.dal.tables import DispatchRecord, MessageRecord
+from smscore.dal.tables import MessageRecord
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage
 from tests.conftest import Stack
 from tests.integration.conftest import Campaign
@@ -49,7 +50,7 @@ def test_a_claim_applied_but_retried_by_the_client_counts_once(stack: Stack, cam
     assert retried == ["retried"]
     assert claimed is not None
     assert MessageRecord.get("m-1").status == MessageStatus.SENDING.value
-    dispatch = DispatchRecord.get("q-1")
+    dispatch = load_dispatch("q-1")
     assert (dispatch.count_queued, dispatch.count_sending) == (0, 1)
 
 
@@ -63,5 +64,5 @@ def test_someone_elses_claim_is_not_mistaken_for_ours(stack: Stack, campaign: Ca
     assert first.claim(stored, now, now + timedelta(minutes=3)) is not None
     # Then the second loses, and the counters moved once
     assert second.claim(stored, now, now + timedelta(minutes=3)) is None
-    dispatch = DispatchRecord.get("q-1")
+    dispatch = load_dispatch("q-1")
     assert (dispatch.count_queued, dispatch.count_sending) == (0, 1)

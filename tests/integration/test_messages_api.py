@@ -11,7 +11,7 @@ import pytest
 
 from functions.messages import app as messages_app
 from functions.send_by_tags import app as send_app
-from smscore.dal.tables import DispatchRecord, MessageRecord
+from smscore.dal.tables import DispatchRecord, MessageRecord, message_shard
 from smsdev.admin_store import DynamoAdminStore
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
 from tests.integration.conftest import Campaign, make_campaign
@@ -298,13 +298,19 @@ class TestValidation:
         assert (status, body) == (200, {"items": [], "nextCursor": None})
 
 
-def test_status_index_keys_follow_every_transition(stack: Stack, campaign: Campaign) -> None:
+def test_index_keys_are_fixed_at_creation_and_the_status_filter_follows_every_transition(
+    stack: Stack, campaign: Campaign
+) -> None:
     # Given a message moved QUEUED -> SENT -> DELIVERED by the helpers the real writers use
     campaign.add("3001234567", "vip")
     message_id = send(campaign, "vip")["messages"][0]["id"]
     deliver_as_sent(message_id)
     receive(message_id, "delivered")
-    # Then the derived index key agrees with the status
+    # Then its index keys are the ones it was created with (a status change writes no index) ...
     record = MessageRecord.get(message_id)
-    assert record.tenant_status == f"{campaign.tenant_id}#DELIVERED"
     assert record.created_key.endswith(f"#{message_id}")
+    assert record.queue_shard == f"{record.queue_id}#{message_shard(message_id)}"
+    assert record.tenant_shard == f"{campaign.tenant_id}#{message_shard(message_id)}"
+    # ... and the status filter finds it in its latest status only
+    assert [m["id"] for m in listed(campaign, status="DELIVERED")] == [message_id]
+    assert listed(campaign, status="SENT") == []

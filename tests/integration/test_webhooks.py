@@ -12,7 +12,8 @@ import pytest
 from functions.send_by_tags import app as send_app
 from functions.webhooks import app as webhooks
 from smscore import wiring
-from smscore.dal.tables import DispatchRecord, MessageRecord, TenantRecord
+from smscore.dal.dispatch_counts import load_dispatch
+from smscore.dal.tables import MessageRecord, TenantRecord
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
 from tests.integration.conftest import Campaign
 from tests.integration.receipts_helpers import (
@@ -42,7 +43,7 @@ def callback(message_id: str, status: str, error_code: str | None = None) -> dic
 
 
 def counts(queue_id: str) -> dict[str, int]:
-    d = DispatchRecord.get(queue_id)
+    d = load_dispatch(queue_id)
     return {
         "SENT": int(d.count_sent),
         "DELIVERED": int(d.count_delivered),

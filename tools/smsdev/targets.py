@@ -16,7 +16,7 @@ import boto3
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 
-from smscore.dal.tables import MODELS_BY_SETTING, bind_tables
+from smscore.dal.tables import all_models, bind_tables
 from smscore.settings import TableNames
 from smsdev.admin_store import DynamoAdminStore
 
@@ -102,7 +102,7 @@ class Target:
         """Point the PynamoDB models at this target's tables, with its credentials (PynamoDB's per-model Meta)."""
         bind_tables(self.tables, self.region, host=self.endpoint)
         creds = self.credentials
-        for model in MODELS_BY_SETTING.values():
+        for _setting, model in all_models():
             model.Meta.aws_access_key_id = creds.access_key_id if creds else None
             model.Meta.aws_secret_access_key = creds.secret_access_key if creds else None
             model.Meta.aws_session_token = creds.session_token if creds else None

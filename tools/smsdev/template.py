@@ -174,7 +174,8 @@ def table_create_kwargs(logical_id: str, names: LocalNames, template: dict[str, 
     }
     for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
         if key in props:
-            kwargs[key] = props[key]
+            # Warm throughput is a deployed table's pre-warming (the capacity model reads it): moto has no throughput.
+            kwargs[key] = [{k: v for k, v in index.items() if k != "WarmThroughput"} for index in props[key]]
     return kwargs
 
 

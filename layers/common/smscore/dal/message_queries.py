@@ -1,59 +1,72 @@
-"""Read-only access to messages and dispatches for the status endpoints: GetItem and Query, never Scan.
+"""Read-only access to messages and dispatches for the status endpoints: GetItem, Query and BatchGetItem, never Scan.
 
-Each filter combination of GET /api/messages is one Query on the most selective index it allows
-(queue > recipient > status > tenant); the remaining filters ride along as a FilterExpression on
-that Query. All four list indexes sort by `created_key` ("<created_at>#<message_id>"), read
-backwards for newest first. The README's "Message indexes" table is the same plan in prose.
+Each filter combination of GET /api/messages reads the most selective index it allows (queue > recipient >
+tenant). The queue and tenant indexes are sharded (`<id>#<n>`, smscore.dal.tables.MESSAGE_INDEX_SHARDS): one
+Query per shard, read backwards, merged in key order, so the page is the same as one Query on an unsharded
+index would give. Filters on what the index projects (tenant, recipient, channel, created) ride along as a
+FilterExpression; the indexes project only what never changes, so the page's items come from one
+BatchGetItem, and a status filter is applied to those items. The cursor is the merge position -- the sort
+key of the last message returned -- which is every shard's position at once: each shard resumes strictly
+below it. The README's "Message indexes" table is the same plan in prose.
 """
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain, islice
 from typing import Any
 
 from pynamodb.expressions.condition import Condition
 
-from smscore.dal.tables import DispatchRecord, MessageRecord, TenantRecord
+from smscore.dal.dispatch_counts import with_shards
+from smscore.dal.tables import DispatchRecord, MessageRecord, TenantRecord, shard_keys
 from smscore.domain.model import MessageStatus
 from smscore.domain.views import DispatchView, MessageFilters, MessagePage, MessageView, PageScope, StatusChangeView
 
-# A DynamoDB page read while filling one API page; larger than `limit` so sparse filters need fewer calls.
+# DynamoDB items read while filling one API page under a filter; more than `limit` so sparse filters need fewer calls.
 QUERY_PAGE_SIZE = 200
+BATCH_GET_SIZE = 100  # BatchGetItem's limit
 # Sorts after "#" and before every character of a message id: "<time>$" bounds every key of that instant.
 _AFTER_INSTANT = "$"
 
 
 @dataclass(frozen=True)
 class IndexPlan:
-    """Which index serves a filter combination, and the partition of it that belongs to the caller."""
+    """Which index serves a filter combination, and the caller's partition of it.
+
+    `owner` (a queue id, tenant id or tenant#recipient) is what the cursor is bound to; `partitions` are the
+    index partition key values that hold it (one per shard) and are merged on `range_attribute`.
+    """
 
     index_name: str
-    hash_attribute: str
-    hash_value: str
+    owner_attribute: str
+    owner: str
+    partitions: tuple[str, ...]
     range_attribute: str
 
     def key_attributes(self) -> frozenset[str]:
-        return frozenset({"message_id", self.hash_attribute, self.range_attribute})
+        return frozenset({self.owner_attribute, self.range_attribute})
 
     def scope(self) -> PageScope:
-        return PageScope(self.index_name, self.key_attributes(), {self.hash_attribute: self.hash_value})
+        return PageScope(self.index_name, self.key_attributes(), {self.owner_attribute: self.owner})
 
     def key_of(self, record: MessageRecord) -> dict[str, str]:
-        """The position right after `record` in this index: what a cursor carries."""
-        return {name: str(getattr(record, name)) for name in self.key_attributes()}
+        """The merge position right after `record`: what a cursor carries."""
+        return {self.owner_attribute: self.owner, self.range_attribute: str(getattr(record, self.range_attribute))}
 
 
 def plan_for(tenant_id: str, filters: MessageFilters) -> IndexPlan:
     if filters.queue_id is not None:
-        return IndexPlan("by_queue", "queue_id", filters.queue_id, "message_id")
+        queue_id = filters.queue_id
+        return IndexPlan("by_queue_shard", "queue_id", queue_id, tuple(shard_keys(queue_id)), "message_id")
     if filters.recipient is not None:
         key = MessageRecord.recipient_key(tenant_id, filters.recipient)
-        return IndexPlan("by_tenant_recipient", "tenant_recipient", key, "created_key")
-    if filters.status is not None:
-        key = MessageRecord.status_key(tenant_id, filters.status.value)
-        return IndexPlan("by_tenant_status", "tenant_status", key, "created_key")
-    return IndexPlan("by_tenant_created", "tenant_id", tenant_id, "created_key")
+        return IndexPlan("by_recipient", "tenant_recipient", key, (key,), "created_key")
+    return IndexPlan("by_tenant_shard", "tenant_id", tenant_id, tuple(shard_keys(tenant_id)), "created_key")
 
 
 def created_bound(moment: datetime, *, upper: bool) -> str:
@@ -62,7 +75,30 @@ def created_bound(moment: datetime, *, upper: bool) -> str:
     return stored + _AFTER_INSTANT if upper else stored
 
 
+def _range_condition(plan: IndexPlan, filters: MessageFilters, position: str | None) -> Condition | None:
+    """The one sort key condition a Query allows: the created range and, past the first page, the cursor.
+
+    On the created indexes the cursor's position becomes an inclusive upper bound (DynamoDB takes a single
+    condition on the sort key); the entry at exactly that position, the last one already returned, is then
+    skipped by the caller.
+    """
+    if plan.range_attribute == "message_id":
+        return MessageRecord.message_id < position if position else None
+    low = created_bound(filters.created_from, upper=False) if filters.created_from else None
+    high = created_bound(filters.created_to, upper=True) if filters.created_to else None
+    if position is not None:
+        high = position if high is None else min(high, position)
+    if low is not None and high is not None:
+        return MessageRecord.created_key.between(low, high)
+    if low is not None:
+        return MessageRecord.created_key >= low
+    if high is not None:
+        return MessageRecord.created_key <= high
+    return None
+
+
 def _created_condition(filters: MessageFilters) -> Condition | None:
+    """The created range as a filter (on the queue index, whose sort key is the message id)."""
     low = created_bound(filters.created_from, upper=False) if filters.created_from else None
     high = created_bound(filters.created_to, upper=True) if filters.created_to else None
     if low is not None and high is not None:
@@ -128,6 +164,52 @@ def dispatch_view(record: DispatchRecord) -> DispatchView:
     )
 
 
+def _merged(
+    plan: IndexPlan, *, range_key_condition: Condition | None, filter_condition: Condition | None, wanted: int
+) -> Iterator[MessageRecord]:
+    """The index entries of every partition of `plan`, newest (highest key) first, as one stream.
+
+    Each shard is a lazy backwards Query; the first page of every shard is read in parallel, the rest only
+    as far as the merge needs it.
+    """
+    index: Any = getattr(MessageRecord, plan.index_name)
+    page_size = min(wanted, max(4, -(-2 * wanted // len(plan.partitions))))
+    streams = [
+        iter(
+            index.query(
+                partition,
+                range_key_condition=range_key_condition,
+                filter_condition=filter_condition,
+                scan_index_forward=False,
+                page_size=page_size,
+            )
+        )
+        for partition in plan.partitions
+    ]
+    if len(streams) > 1:
+        with ThreadPoolExecutor(max_workers=len(streams)) as pool:
+            firsts = list(pool.map(lambda stream: list(islice(stream, page_size)), streams))
+        streams = [chain(first, stream) for first, stream in zip(firsts, streams, strict=True)]
+    return heapq.merge(*streams, key=lambda entry: str(getattr(entry, plan.range_attribute)), reverse=True)
+
+
+def _load_in_order(message_ids: list[str]) -> list[MessageRecord]:
+    """The messages themselves (the indexes project only keys and fixed attributes), in the order asked."""
+    found = {record.message_id: record for record in MessageRecord.batch_get(message_ids)}
+    return [found[message_id] for message_id in message_ids if message_id in found]
+
+
+def queue_messages(queue_id: str) -> list[tuple[str, str]]:
+    """(message id, recipient) of every message of a campaign, from every shard of its index (any order)."""
+
+    def shard(partition: str) -> list[tuple[str, str]]:
+        found = MessageRecord.by_queue_shard.query(partition, attributes_to_get=["message_id", "recipient"])
+        return [(m.message_id, m.recipient) for m in found]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(chain.from_iterable(pool.map(shard, shard_keys(queue_id))))
+
+
 class DynamoMessageQueries:
     """Tenant-scoped reads. Something of another tenant is reported exactly like something missing: None."""
 
@@ -144,7 +226,9 @@ class DynamoMessageQueries:
             record = DispatchRecord.get(queue_id, consistent_read=True)
         except DispatchRecord.DoesNotExist:
             return None
-        return dispatch_view(record) if record.tenant_id == tenant_id else None
+        if record.tenant_id != tenant_id:
+            return None
+        return dispatch_view(with_shards([record])[0])
 
     def message(self, tenant_id: str, message_id: str) -> MessageView | None:
         try:
@@ -165,36 +249,38 @@ class DynamoMessageQueries:
     ) -> MessagePage:
         """Up to `limit` messages, newest first, and the key to continue from (None on the last page).
 
-        Reads one item past `limit` so that a page that ends exactly at the last message says so.
+        Reads one message past `limit` so that a page that ends exactly at the last message says so.
         """
         plan = plan_for(tenant_id, filters)
-        created = _created_condition(filters)
-        by_queue = plan.index_name == "by_queue"
-        filter_condition = _all(
+        by_queue = plan.range_attribute == "message_id"
+        position = start_key[plan.range_attribute] if start_key else None
+        index_filter = _all(
             [
                 MessageRecord.tenant_id == tenant_id if by_queue else None,
-                MessageRecord.tenant_recipient == MessageRecord.recipient_key(tenant_id, filters.recipient)
-                if by_queue and filters.recipient is not None
-                else None,
-                MessageRecord.status == filters.status.value if filters.status is not None else None,
+                MessageRecord.recipient == filters.recipient if by_queue and filters.recipient is not None else None,
                 MessageRecord.channel == filters.channel if filters.channel is not None else None,
-                created if by_queue else None,
+                _created_condition(filters) if by_queue else None,
             ]
         )
-        index: Any = getattr(MessageRecord, plan.index_name)
-        results = index.query(
-            plan.hash_value,
-            range_key_condition=None if by_queue else created,
-            filter_condition=filter_condition,
-            scan_index_forward=False,
-            limit=limit + 1,
-            page_size=max(limit + 1, QUERY_PAGE_SIZE) if filter_condition is not None else limit + 1,
-            last_evaluated_key={k: {"S": v} for k, v in start_key.items()} if start_key else None,
+        filtered = index_filter is not None or filters.status is not None
+        merged = _merged(
+            plan,
+            range_key_condition=_range_condition(plan, filters, position),
+            filter_condition=index_filter,
+            wanted=max(limit + 1, QUERY_PAGE_SIZE) if filtered else limit + 1,
         )
-        records: list[MessageRecord] = list(results)
-        if len(records) <= limit:
-            return MessagePage(items=[message_view(r) for r in records])
-        page = records[:limit]
+        keys = (key for key in merged if getattr(key, plan.range_attribute) != position)
+        found: list[MessageRecord] = []
+        while len(found) <= limit:
+            chunk = [key.message_id for key in islice(keys, BATCH_GET_SIZE if filtered else limit + 1 - len(found))]
+            if not chunk:
+                break
+            for record in _load_in_order(chunk):
+                if filters.status is None or record.status == filters.status.value:
+                    found.append(record)
+        if len(found) <= limit:
+            return MessagePage(items=[message_view(r) for r in found])
+        page = found[:limit]
         return MessagePage(items=[message_view(r) for r in page], next_key=plan.key_of(page[-1]))
 
     def find_by_provider_message_id(self, provider_message_id: str) -> str | None:
