@@ -93,7 +93,9 @@ def _run(recipients: int, workers: int, per_queue_message: int) -> tuple[float, 
         seconds = time.perf_counter() - start
         from smscore.dal.tables import MessageRecord
 
-        statuses = Counter(m.status for m in MessageRecord.by_queue.query(queue_id))
+        from smscore.dal.message_queries import queue_messages  # the queue index is sharded
+
+        statuses = Counter(m.status for m in MessageRecord.batch_get([mid for mid, _ in queue_messages(queue_id)]))
         sends = _received(fake_url)
     duplicates = sum(count - 1 for count in sends.values() if count > 1)
     return recipients / seconds, duplicates, statuses, failures + (recipients - len(sends))

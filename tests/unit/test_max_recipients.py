@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from smscore.api.models import EnqueuedMessage, MessageEnqueueResultDto
 from smscore.settings import MAX_RECIPIENTS_LIMIT, Settings
 from smsdev.template import load_template
-from tests.conftest import LambdaContextStub, api_event
+from smsdev.testing import LambdaContextStub
+from tests.conftest import api_event
 
 # Lambda's synchronous response limit is 6 MB; keep half a megabyte for headers and growth.
 RESPONSE_BUDGET_BYTES = 5_500_000
@@ -60,4 +61,4 @@ def test_settings_refuse_a_max_recipients_above_the_bound(monkeypatch: pytest.Mo
     monkeypatch.setenv("DELIVERY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/q")
     # Then the settings do not load
     with pytest.raises(ValidationError, match="max_recipients"):
-        Settings()  # type: ignore[call-arg]
+        Settings()
