@@ -49,28 +49,34 @@ def request_deps() -> WebhookDeps:
 
 
 def twilio_auth_token() -> str | None:
-    """From the same SSM/Secrets Manager JSON the Twilio provider sends with; cached by Powertools for 5 min."""
+    """The account's Auth Token, from the same SSM/Secrets Manager JSON the Twilio provider sends with (cached by
+    Powertools for 5 min). Twilio signs callbacks with it even when messages are sent with an API key."""
     try:
-        return request_deps().twilio_credentials().auth_token
+        token = request_deps().twilio_credentials().auth_token
     except CredentialsUnavailable:
         # Nothing to verify against: refuse (and alarm through the log) rather than accept unverified receipts.
-        logger.exception("Twilio callback refused: the auth token parameter cannot be read")
+        logger.exception("Twilio callback refused: the credentials parameter cannot be read")
         return None
+    if token is None:
+        logger.error(
+            "Twilio callback refused: the credentials hold no account Auth Token (API-key mode needs `auth_token` "
+            "next to `api_key_sid` and `api_key_secret`; README, 'Twilio credentials')"
+        )
+    return token
 
 
 def callback_url() -> str:
-    """The URL Twilio signed: the configured StatusCallback URL, else this request's public URL."""
-    configured = request_deps().status_callback_url
-    if configured:
-        return configured
+    """The URL Twilio signed: the configured StatusCallback URL (else this request's public URL), with the query
+    this request came with (our message id, which the deliver function added and Twilio signed)."""
     event = app.current_event
-    # Powertools' headers are case-insensitive: one lookup finds "Host" and "host" alike.
-    proto = event.headers.get("X-Forwarded-Proto") or "https"
-    host = event.headers.get("Host") or event.request_context.domain_name or ""
-    url = f"{proto}://{host}{event.request_context.path or event.path}"
-    if event.query_string_parameters:
-        url += "?" + urlencode(event.query_string_parameters)
-    return url
+    base = request_deps().status_callback_url
+    if not base:
+        # Powertools' headers are case-insensitive: one lookup finds "Host" and "host" alike.
+        proto = event.headers.get("X-Forwarded-Proto") or "https"
+        host = event.headers.get("Host") or event.request_context.domain_name or ""
+        base = f"{proto}://{host}{event.request_context.path or event.path}"
+    query = event.multi_value_query_string_parameters
+    return f"{base}?{urlencode(query, doseq=True)}" if query else base
 
 
 def record_outcome(outcome: ReceiptOutcome, provider: str, message_ref: str | None) -> None:
@@ -114,11 +120,13 @@ def twilio_status(
     params = twilio.verified_callback_params(
         app.current_event.decoded_body or "", signature, callback_url(), twilio_auth_token
     )
-    receipt = twilio.receipt_from_callback(params, datetime.now(UTC))
+    # Read only now: the query is part of the URL the signature covered, so the id is Twilio's word too.
+    message_id = app.current_event.get_query_string_value(twilio.CALLBACK_MESSAGE_ID_PARAMETER)
+    receipt = twilio.receipt_from_callback(params, datetime.now(UTC), message_id=message_id)
     if receipt is None:
         return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck().model_dump_json())
     outcome = apply_receipt(receipt, request_deps().receipts)
-    record_outcome(outcome, receipt.provider, receipt.provider_message_id)
+    record_outcome(outcome, receipt.provider, receipt.message_id or receipt.provider_message_id)
     # Always 200 once the signature is good: Twilio must not retry a receipt we chose to ignore.
     return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck(outcome=outcome).model_dump_json())
 

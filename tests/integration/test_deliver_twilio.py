@@ -58,7 +58,8 @@ def test_success_posts_the_real_form_and_returns_the_message_sid(fake: FakeTwili
     assert received.form["To"] == OK_NUMBER
     assert received.form["Body"] == "Hola 30% off"
     assert received.form["MessagingServiceSid"] == MESSAGING_SERVICE_SID
-    assert received.form["StatusCallback"] == "https://api.example.test/api/webhooks/twilio/status"
+    # (our message id in the callback URL, which Twilio signs whole: the receipt finds it by primary key)
+    assert received.form["StatusCallback"] == "https://api.example.test/api/webhooks/twilio/status?messageId=m-1"
     assert "From" not in received.form
     # And the reply is read: the SM sid, no price yet (Twilio bills later)
     assert accepted.provider_message_id.startswith("SM")

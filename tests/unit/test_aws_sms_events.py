@@ -45,6 +45,12 @@ class TestAwsMapping:
     def test_non_final_events_change_nothing(self) -> None:
         assert aws_sms_receipt(self.detail("TEXT_CARRIER_UNREACHABLE", final=False), NOW) is None
 
+    def test_an_event_without_is_final_is_not_final(self) -> None:
+        # The template's rule passes only detail.isFinal true; a missing flag is read the same way here
+        detail = self.detail("TEXT_DELIVERED")
+        del detail["isFinal"]
+        assert aws_sms_receipt(detail, NOW) is None
+
     @pytest.mark.parametrize("event_type", ["TEXT_QUEUED", "TEXT_PENDING", "VOICE_COMPLETED"])
     def test_intermediate_and_foreign_events_change_nothing(self, event_type: str) -> None:
         assert aws_sms_receipt(self.detail(event_type), NOW) is None

@@ -87,7 +87,7 @@ class TestAwsSms:
                 "DestinationPhoneNumber": "+573001234567",
                 "OriginationIdentity": "+15550100000",
                 "MessageBody": "hola",
-                "MessageType": "TRANSACTIONAL",
+                "MessageType": "PROMOTIONAL",  # campaigns, unless configured: AWS reserves TRANSACTIONAL
                 "ConfigurationSetName": "sms-events",
                 "MaxPrice": "0.05",
                 "TimeToLive": 300,
@@ -97,6 +97,20 @@ class TestAwsSms:
         accepted = provider.send(request("+573001234567"))
         assert accepted.provider_message_id == "aws-123"
         assert accepted.price is None
+
+    def test_the_message_type_is_configurable(self, aws_env: None) -> None:
+        client = boto3.client("pinpoint-sms-voice-v2", region_name="us-east-1")
+        provider = AwsSmsProvider(client, AwsSmsConfig(message_type="TRANSACTIONAL"))
+        with Stubber(client) as stubber:
+            expected = {
+                "DestinationPhoneNumber": "+573001234567",
+                "MessageBody": "hola",
+                "MessageType": "TRANSACTIONAL",
+                "Context": {"messageId": "m-1", "tenantId": "t-1"},
+            }
+            stubber.add_response("send_text_message", {"MessageId": "aws-9"}, expected)
+            assert provider.send(request("+573001234567")).provider_message_id == "aws-9"
+            stubber.assert_no_pending_responses()
 
     @pytest.mark.parametrize(
         ("error", "reason", "status", "permanent"),

@@ -58,6 +58,8 @@ class FakeTwilio:
     hang_seconds: float = 2.0
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
+    # (SK..., secret): also accepted, as Twilio accepts an API key of the account instead of its Auth Token
+    api_key: tuple[str, str] | None = None
     requests: list[ReceivedRequest] = field(default_factory=list)
     _scripts: dict[str, deque[int | str]] = field(default_factory=lambda: defaultdict(deque))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -151,10 +153,11 @@ class FakeTwilio:
         with self._lock:
             self.requests.append(received)
             scripted = self._scripts[form.get("To", "")].popleft() if self._scripts.get(form.get("To", "")) else None
-        expected_auth = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        accepted = [(self.account_sid, self.auth_token), *([self.api_key] if self.api_key else [])]
+        expected_auth = {"Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode() for user, secret in accepted}
         if path != f"/2010-04-01/Accounts/{self.account_sid}/Messages.json":
             return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
-        if authorization != expected_auth:
+        if authorization not in expected_auth:
             return self._error(20003)
         if scripted == "hang":
             time.sleep(self.hang_seconds)

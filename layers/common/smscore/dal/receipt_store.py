@@ -10,21 +10,35 @@ so the counts of GET /api/messages/queues/{queueId} stay exact under concurrent 
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from smscore.dal.message_queries import DynamoMessageQueries
 from smscore.dal.message_store import DynamoMessageStore, StatusTransition
 from smscore.dal.tables import MessageRecord
 from smscore.domain.model import MessageState, MessageStatus, Receipt
 
 
+class ProviderIdIndex(Protocol):
+    """Our message id for a provider's id: the by_provider_message_id index, eventually consistent."""
+
+    def find_by_provider_message_id(self, provider_message_id: str) -> str | None: ...
+
+
 class DynamoReceiptStore:
-    def __init__(self, region: str, host: str | None = None) -> None:
+    """Finds a receipt's message by our id when the receipt carries it (AWS `Context`, the id in Twilio's signed
+    StatusCallback URL): a strongly consistent read by primary key, right after the send. Only a receipt without
+    it (a Twilio callback of a message sent before the id was in the URL) goes through the provider-id index,
+    which may not have the message yet; `index` replaces that index in tests.
+    """
+
+    def __init__(self, region: str, host: str | None = None, index: ProviderIdIndex | None = None) -> None:
         self._messages = DynamoMessageStore(region=region, host=host)
-        self._queries = DynamoMessageQueries()
+        self._index: ProviderIdIndex = index if index is not None else DynamoMessageQueries()
 
     def find(self, receipt: Receipt) -> MessageState | None:
         message_id = receipt.message_id
         if message_id is None and receipt.provider_message_id:
-            message_id = self._queries.find_by_provider_message_id(receipt.provider_message_id)
+            message_id = self._index.find_by_provider_message_id(receipt.provider_message_id)
         if not message_id:
             return None
         try:
