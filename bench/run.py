@@ -46,7 +46,7 @@ def _suites(quick: bool) -> dict[str, Callable[[], list[Row]]]:
         from bench import contacts_import
 
         # smsctl imports through the contacts layer (one transaction per chunk, idempotent): on the serialised
-        # emulator that is ~5x the bare batch writes, so 100,000 rows would take most of the 15-minute budget.
+        # emulator that is ~2.5x slower than bare batch writes: 100,000 rows would take most of the bench budget.
         suites["import"] = lambda: [contacts_import.measure(5_000 if quick else 20_000)]
     except ImportError:
         pass
