@@ -276,8 +276,8 @@ def delete_contact(contactId: Annotated[UUID, Path()]) -> Response[None]:  # noq
 @app.post(
     "/api/contacts/imports",
     summary="Import a small CSV sent as the body (Content-Type: text/csv; header phone,name,tags), at once",
-    description="Idempotent by number: importing the same file again changes nothing; tags merge. At most 256 KiB (MAX_IMPORT_BODY_BYTES); "
-    "larger files go through POST /api/contacts/imports/uploads.",
+    description="Idempotent by number: importing the same file again changes nothing; tags merge. "
+    "At most 256 KiB (MAX_IMPORT_BODY_BYTES); larger files go through POST /api/contacts/imports/uploads.",
     tags=["Contacts"],
     responses={
         **_ok(ImportJobDto, "The finished import job, with its counts and rejected rows", 201),
