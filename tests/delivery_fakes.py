@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from smscore.domain.model import MessageState, MessageStatus, QueueBatch, Receipt, StoredMessage
-from smscore.domain.ports import Accepted, ProviderFailure, SmsProvider, SmsRequest
+from smscore.domain.ports import Accepted, FailedSend, ProviderFailure, SmsProvider, SmsRequest
 from smscore.providers.sandbox import OutboxEntry
 
 
@@ -106,6 +106,26 @@ class InMemoryMessageStore:
                 return False
             self._move(current, replace(current, status=MessageStatus.QUEUED, provider=next_provider, lease_until=None))
             return True
+
+    def fail_all(self, failures: Sequence[FailedSend], now: datetime) -> list[str]:
+        """Like DynamoDB: per tenant and campaign, the messages still under their claim fail together with one
+        refund naming them; a message whose claim was taken over is left out."""
+        with self._lock:
+            groups: dict[tuple[str, str], list[StoredMessage]] = {}
+            for failed in failures:
+                current = self._fenced(failed.message)
+                if current is None:
+                    continue
+                self._move(
+                    current, replace(current, status=MessageStatus.FAILED, provider=failed.provider, lease_until=None)
+                )
+                self.details[current.message_id].update(code=failed.failure.code, permanent=failed.failure.permanent)
+                groups.setdefault((current.tenant_id, current.queue_id), []).append(current)
+            for (tenant_id, _), messages in groups.items():
+                credits = sum(m.credits for m in messages)
+                self.balance[tenant_id] += credits
+                self.ledger.append((tenant_id, credits, "REFUND", [m.message_id for m in messages]))
+            return [m.message_id for messages in groups.values() for m in messages]
 
     def defer(self, message: StoredMessage, provider: str, failure: ProviderFailure, now: datetime) -> bool:
         with self._lock:

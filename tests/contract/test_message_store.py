@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from smscore.domain.model import MessageStatus, StoredMessage
-from smscore.domain.ports import Accepted, PermanentFailure, TransientFailure
+from smscore.domain.ports import Accepted, FailedSend, PermanentFailure, TransientFailure
 from tests.contract.sides import LedgerLine, MessageStoreSide, stored
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -375,3 +375,44 @@ def test_a_stale_owner_cannot_defer(funded: MessageStoreSide) -> None:
     assert not funded.store.defer(stale, "sandbox", THROTTLED, later)
     now = current(funded)
     assert (now.status, now.attempts, now.deferrals) == (MessageStatus.SENDING, 2, 0)
+
+
+# -- batched refunds ----------------------------------------------------------------------------------------
+
+
+def test_a_batch_of_failures_is_refunded_once_with_one_entry(funded: MessageStoreSide) -> None:
+    # Given three claimed messages of one campaign
+    claimed = [funded.store.claim(given(funded, f"m-{n}"), T0, T0 + LEASE) for n in range(3)]
+    assert all(c is not None for c in claimed)
+    failures = [FailedSend(c, "sandbox", BAD_NUMBER) for c in claimed if c is not None]
+    # When they fail together, and the same batch is recorded again
+    first = funded.store.fail_all(failures, T0)
+    again = funded.store.fail_all(failures, T0)
+    # Then all three are FAILED and refunded by one entry naming them; the repeat changes nothing
+    assert sorted(first) == ["m-0", "m-1", "m-2"]
+    assert again == []
+    assert {current(funded, f"m-{n}").status for n in range(3)} == {MessageStatus.FAILED}
+    assert funded.counts(QUEUE) == {"FAILED": 3}
+    assert funded.balance(TENANT) == 10
+    assert funded.ledger(TENANT) == sorted(
+        [OPENING, debit("m-0"), debit("m-1"), debit("m-2"), LedgerLine("REFUND", 6, ("m-0", "m-1", "m-2"))]
+    )
+
+
+def test_a_batch_leaves_out_a_message_whose_claim_was_taken_over(funded: MessageStoreSide) -> None:
+    # Given two claimed messages, one of which another consumer took over after its lease ran out
+    kept = funded.store.claim(given(funded, "m-1"), T0, T0 + LEASE)
+    stale = funded.store.claim(given(funded, "m-2"), T0, T0 + LEASE)
+    assert kept is not None
+    assert stale is not None
+    later = T0 + LEASE + timedelta(seconds=1)
+    assert funded.store.claim(current(funded, "m-2"), later, later + LEASE) is not None
+    # When both are recorded as failed together
+    failed = funded.store.fail_all(
+        [FailedSend(kept, "sandbox", BAD_NUMBER), FailedSend(stale, "sandbox", BAD_NUMBER)], later
+    )
+    # Then only the one still under its claim failed and was refunded; the other is its new owner's
+    assert failed == ["m-1"]
+    assert current(funded, "m-2").status == MessageStatus.SENDING
+    assert funded.ledger(TENANT) == sorted([OPENING, debit("m-1"), debit("m-2"), LedgerLine("REFUND", 2, ("m-1",))])
+    assert funded.balance(TENANT) == 8

@@ -1,4 +1,4 @@
-"""Pacing, waiting and the sender circuit breaker through the deliver handler on moto.
+"""Pacing, waiting, the sender circuit breaker and batched refunds through the deliver handler on moto.
 
 Campaigns go through the real send handler; the deliver handler runs with the production wiring (DynamoDB sender
 gate in the template's Senders table, delayed re-sends on the delivery queue) and a scripted provider in place of
@@ -19,11 +19,12 @@ import boto3
 import pytest
 
 from smscore import wiring
+from smscore.dal.dispatch_counts import load_dispatch
 from smscore.dal.outbox_store import DynamoOutbox
 from smscore.dal.sender_gate import DynamoSenderGate
 from smscore.dal.tables import LedgerRecord, MessageRecord
 from smscore.domain.pacing import Go, Pacer, Sender
-from smscore.domain.ports import SenderUnavailable, Throttled
+from smscore.domain.ports import PermanentFailure, SenderUnavailable, Throttled
 from smscore.providers.sandbox import SandboxProvider
 from smsdev.provision import function_environment
 from smsdev.testing import serialised_moto
@@ -222,3 +223,36 @@ def test_a_sender_configuration_error_pauses_the_sender_until_a_probe_resumes_it
     waiting = MessageRecord.get(later[NUMBERS[4]], consistent_read=True)
     assert (waiting.status, int(waiting.attempts or 0)) == ("QUEUED", 0)
     assert campaign.balance() == campaign.ledger_sum() == 1000 - 2
+
+
+# -- batched refunds ------------------------------------------------------------------------------------------
+
+
+def test_a_records_failures_are_refunded_together_exactly_once_per_message(
+    delivery: Delivery, campaign: Campaign
+) -> None:
+    # Given a campaign of 6 numbers, 4 of which the provider refuses for good (invalid, unsubscribed)
+    provider = scripted(delivery)
+    failing = NUMBERS[:4]
+    for number in failing:
+        provider.always_fail(number, PermanentFailure("21211", "The 'To' number is not a valid phone number"))
+    queue_id, ids = delivery.send_campaign(campaign, *NUMBERS)
+    bodies = delivery.sqs_bodies()
+    # When two consumers deliver the same record at the same time (a duplicate SQS delivery), then once more
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: delivery.deliver(*bodies), range(2)))
+    later = delivery.deliver(*bodies)
+    # Then every record completed or was left to the other consumer's lease
+    assert later == {"batchItemFailures": []}
+    assert all(set(r) == {"batchItemFailures"} for r in results)
+    # And the 4 are FAILED, each named by exactly one REFUND entry, refunded once; the other 2 SENT once
+    failed_ids = sorted(ids[n] for n in failing)
+    assert [MessageRecord.get(ids[n], consistent_read=True).status for n in failing] == ["FAILED"] * 4
+    named = sorted(m for _, mids in refunds(campaign.tenant_id) for m in mids)
+    assert named == failed_ids
+    assert sum(amount for amount, _ in refunds(campaign.tenant_id)) == 4
+    assert all(provider.calls_for(ids[n]) == 1 for n in NUMBERS[4:])
+    # And the balance is the ledger: 6 debited, 4 refunded
+    assert campaign.balance() == campaign.ledger_sum() == 1000 - 2
+    dispatch = load_dispatch(queue_id)
+    assert (dispatch.count_sent, dispatch.count_failed, dispatch.credits_refunded) == (2, 4, 4)

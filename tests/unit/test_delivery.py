@@ -403,3 +403,23 @@ def test_character_limits_come_from_the_provider_classes() -> None:
         "aws_sms": AwsSmsProvider.character_limit,
         "twilio": TwilioProvider.character_limit,
     } == CHARACTER_LIMITS
+
+
+def test_the_failures_of_a_record_are_refunded_together_once(
+    store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given a record of 6 messages, 4 of them to numbers the provider refuses for good
+    for n in range(6):
+        store.add(message(n))
+    for n in range(4):
+        sandbox.always_fail(f"+5730012345{n:02d}", PermanentFailure("21211", "invalid To"))
+    worker = deliverer(store, {"sandbox": sandbox}, dead, clock, workers=4)
+    # When it is delivered, and delivered again
+    report = worker.deliver(batch(*[f"m-{n}" for n in range(6)]))
+    worker.deliver(batch(*[f"m-{n}" for n in range(6)]))
+    # Then the 4 are FAILED with one refund entry naming all of them; balance = ledger
+    assert report.count(Outcome.FAILED_PERMANENT) == 4
+    assert (report.refunded_messages, report.refunded_credits) == (4, 8)
+    refunds = [(amount, sorted(ids)) for _, amount, kind, ids in store.ledger if kind == "REFUND"]
+    assert refunds == [(8, ["m-0", "m-1", "m-2", "m-3"])]
+    assert store.balance[TENANT] == store.ledger_sum(TENANT) == -4

@@ -18,6 +18,7 @@ Delivery receipts (SENT -> DELIVERED / UNDELIVERED) reuse it with `expected=SENT
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,9 +34,10 @@ from smscore.dal.dispatch_counts import add_to_shard
 from smscore.dal.tables import LedgerRecord, MessageRecord, StatusChange, TenantRecord, ledger_entry_id
 from smscore.domain.backoff import Backoff
 from smscore.domain.model import LedgerKind, MessageStatus, StoredMessage
-from smscore.domain.ports import Accepted, ProviderFailure
+from smscore.domain.ports import Accepted, FailedSend, ProviderFailure
 
 CONFLICT_RETRIES = 8
+MAX_MESSAGES_PER_REFUND = 98  # + the ledger entry and the tenant: DynamoDB's 100 items per transaction
 CONFLICT_BACKOFF = Backoff(base_seconds=0.01, cap_seconds=1.0)
 CLAIMABLE = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING})
 
@@ -326,4 +328,91 @@ class DynamoMessageStore:
                 "lease_until": None,
             },
             add_fields={"deferrals": 1},
+        )
+
+    # -- batched refunds -----------------------------------------------------------------------------------
+
+    def fail_all(self, failures: Sequence[FailedSend], now: datetime) -> list[str]:
+        """One transaction per tenant, campaign and up to MAX_MESSAGES_PER_REFUND messages: every message's fenced
+        FAILED write, one ADD on the balance and one REFUND entry naming them. A mass failure thus costs the tenant
+        item one update per record instead of one per message (no TransactionConflict storm), and a crash leaves
+        either all of them failed and refunded or none (they are then still SENDING, and taken over after their
+        lease). A message whose condition fails is dropped from the group and the rest retried."""
+        groups: dict[tuple[str, str], list[FailedSend]] = {}
+        for failed in failures:
+            groups.setdefault((failed.message.tenant_id, failed.message.queue_id), []).append(failed)
+        done: list[str] = []
+        for group in groups.values():
+            for start in range(0, len(group), MAX_MESSAGES_PER_REFUND):
+                done += self._fail_group(group[start : start + MAX_MESSAGES_PER_REFUND], now)
+        return done
+
+    def _fail_group(self, group: list[FailedSend], now: datetime) -> list[str]:
+        pending = list(group)
+        conflicts = 0
+        while pending:
+            token = str(uuid.uuid4())
+            transitions = [self._failed_transition(f, now) for f in pending]
+            credits = sum(f.message.credits for f in pending)
+            first = pending[0].message
+            codes = sorted({f.failure.code for f in pending})
+            entry = LedgerRecord(
+                first.tenant_id,
+                ledger_entry_id(now),
+                kind=LedgerKind.REFUND.value,
+                amount=credits,
+                queue_id=first.queue_id,
+                message_ids=[f.message.message_id for f in pending],
+                reason=f"{len(pending)} message(s) failed ({', '.join(codes)})"[:MAX_REASON_CHARS],
+                created_at=now,
+            )
+            try:
+                with TransactWrite(connection=self._connection, client_request_token=token) as tx:
+                    tx.save(entry, condition=LedgerRecord.entry_id.does_not_exist())  # first in the request
+                    for t in transitions:
+                        actions, condition = self._message_actions(t, token)
+                        tx.update(MessageRecord(t.message_id), actions=actions, condition=condition)
+                    tx.update(TenantRecord(first.tenant_id), actions=[TenantRecord.credits.add(credits)])
+            except TransactWriteError as exc:
+                reasons = list(exc.cancellation_reasons or [])
+                # Request order: the ledger put, then the messages in order, then the tenant.
+                stale = {
+                    i
+                    for i, reason in enumerate(reasons[1 : 1 + len(pending)])
+                    if reason is not None and reason.code == "ConditionalCheckFailed"
+                }
+                if stale:
+                    pending = [f for i, f in enumerate(pending) if i not in stale]
+                    continue
+                if _is_conflict(exc) and conflicts < CONFLICT_RETRIES - 1:
+                    conflicts += 1
+                    time.sleep(CONFLICT_BACKOFF.delay(conflicts))
+                    continue
+                raise
+            for t in transitions:
+                self._move_counters(t)
+            return [f.message.message_id for f in pending]
+        return []
+
+    def _failed_transition(self, failed: FailedSend, now: datetime) -> StatusTransition:
+        message, failure, provider = failed.message, failed.failure, failed.provider
+        why = "permanent failure" if failure.permanent else "retries exhausted"
+        return StatusTransition(
+            message_id=message.message_id,
+            tenant_id=message.tenant_id,
+            queue_id=message.queue_id,
+            expected=MessageStatus.SENDING,
+            to=MessageStatus.FAILED,
+            at=now,
+            code=failure.code,
+            detail=f"{why} via {provider}",
+            set_fields={
+                "provider": provider,
+                "provider_error_code": failure.code,
+                "failure_reason": f"{why}: {failure.reason}"[:MAX_REASON_CHARS],
+                "permanent_failure": failure.permanent,
+                "lease_until": None,
+            },
+            condition=self._fenced(message),
+            refund=Refund(credits=message.credits, reason=f"{why} ({failure.code})"),
         )

@@ -36,6 +36,12 @@ redelivers it after the visibility timeout: the slow path for long outages. Afte
 provider calls (or on the record's last allowed receive) the message is FAILED and refunded, and its id is
 sent to the dead-letter queue for inspection; replaying that record is harmless (the message is terminal).
 
+Refunds: the failures of one record (permanent, exhausted, expired) are recorded together after its messages
+were tried: one transaction with every message's fenced FAILED write, one balance update and one REFUND entry
+naming the message ids (MessageStore.fail_all). A crash before it leaves the messages SENDING under a lease that
+expires, so they are taken over and decided again; never refunded twice, since each FAILED write is conditional
+on the claim and the refund is in the same transaction.
+
 Pacing and waiting (smscore.domain.pacing): before its claim a message takes a send slot of its sender from the
 fleet-wide bucket. No slot within what the invocation can wait for, a paused sender, or the provider's own
 throttling (`Throttled`) is waiting, not failing: the message goes back to the queue with a delay (a delayed
@@ -66,6 +72,7 @@ from smscore.domain.pacing import MIN_WAIT_SECONDS, Go, InProcessSenderGate, Pac
 from smscore.domain.ports import (
     DeadLetters,
     DeferredDelivery,
+    FailedSend,
     MessageStore,
     PermanentFailure,
     ProviderFailure,
@@ -137,6 +144,7 @@ class DeliveryReport:
     throttled: int = 0  # provider answers that said "too fast" (each one a deferral, not an attempt)
     deferred_seconds: dict[str, float] = field(default_factory=dict)  # message id -> how long it waits
     paused_senders: set[str] = field(default_factory=set)  # senders found or made paused (metric SenderPaused)
+    to_fail: list[tuple[FailedSend, Outcome]] = field(default_factory=list)  # settled together, one refund
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, outcome: Outcome) -> int:
@@ -148,6 +156,11 @@ class DeliveryReport:
     @property
     def needs_redelivery(self) -> list[str]:
         return [mid for mid, o in self.outcomes.items() if o in NEEDS_REDELIVERY]
+
+    def fail(self, failed: FailedSend, outcome: Outcome) -> Outcome:
+        with self._lock:
+            self.to_fail.append((failed, outcome))
+        return outcome
 
     def defer(self, message_id: str, seconds: float) -> Outcome:
         with self._lock:
@@ -242,6 +255,7 @@ class Deliverer:
             with ThreadPoolExecutor(max_workers=min(self._workers, len(ids))) as pool:
                 list(pool.map(one, ids))  # list() re-raises the first unexpected error
 
+        self._settle_failures(report)
         if report.exhausted:
             self._dead_letters.send(
                 QueueBatch(tenant_id=batch.tenant_id, queue_id=batch.queue_id, message_ids=report.exhausted),
@@ -249,6 +263,24 @@ class Deliverer:
             )
         self._send_deferred(batch, report)
         return report
+
+    def _settle_failures(self, report: DeliveryReport) -> None:
+        """The record's failed messages become FAILED and are refunded together: one balance update and one ledger
+        entry for all of them (smscore.dal.message_store.fail_all), instead of one transaction per message on the
+        tenant item. Each message's write is still fenced by its claim, so it is refunded exactly once; one that
+        was taken over meanwhile is left to its new owner (LOST_LEASE)."""
+        if not report.to_fail:
+            return
+        failed = set(self._store.fail_all([f for f, _ in report.to_fail], self._now()))
+        for item, outcome in report.to_fail:
+            message = item.message
+            if message.message_id in failed:
+                report.refunded_messages += 1
+                report.refunded_credits += message.credits
+                report.outcomes[message.message_id] = outcome
+            else:
+                log.error("failure not recorded: the claim was taken over", extra={"message_id": message.message_id})
+                report.outcomes[message.message_id] = Outcome.LOST_LEASE
 
     def _send_deferred(self, batch: QueueBatch, report: DeliveryReport) -> None:
         """The waiting messages go back as a new record with a delay (the shortest wait among them), so this one
@@ -361,11 +393,8 @@ class Deliverer:
             return None
         validity = self.sender_of(message.provider).validity_seconds
         failure = PermanentFailure(EXPIRED, f"validity period of {validity}s ran out")
-        if not self._store.mark_failed(claimed, claimed.provider, failure, now):
-            return Outcome.LOST_LEASE
-        report._add(refunded_messages=1, refunded_credits=claimed.credits)
-        log.warning("validity ran out, refunded", extra={"message_id": message.message_id, "code": EXPIRED})
-        return Outcome.EXPIRED
+        log.warning("validity ran out, to refund", extra={"message_id": message.message_id, "code": EXPIRED})
+        return report.fail(FailedSend(claimed, claimed.provider, failure), Outcome.EXPIRED)
 
     def _attempt(
         self,
@@ -422,11 +451,8 @@ class Deliverer:
         if isinstance(failure, (Throttled, SenderUnavailable)):
             return self._wait_for_sender(claimed, provider_name, failure, report, pacer, sender, context), None
         if failure.permanent:
-            if not self._store.mark_failed(claimed, provider_name, failure, self._now()):
-                return Outcome.LOST_LEASE, None
-            report._add(refunded_messages=1, refunded_credits=claimed.credits)
-            log.warning("permanent failure, refunded", extra=context)
-            return Outcome.FAILED_PERMANENT, None
+            log.warning("permanent failure, to refund", extra=context)
+            return report.fail(FailedSend(claimed, provider_name, failure), Outcome.FAILED_PERMANENT), None
 
         report._add(transient_failures=1)
         exhausted = claimed.attempts - claimed.deferrals >= self._policy.max_attempts
@@ -437,11 +463,8 @@ class Deliverer:
             < self._policy.provider_timeout_seconds + SAFETY_MARGIN_SECONDS
         )
         if exhausted or (final_receive and no_time_for_retry):
-            if not self._store.mark_failed(claimed, provider_name, failure, self._now()):
-                return Outcome.LOST_LEASE, None
-            report._add(refunded_messages=1, refunded_credits=claimed.credits)
-            log.warning("transient failures exhausted, refunded, dead-lettered", extra=context)
-            return Outcome.EXHAUSTED, None
+            log.warning("transient failures exhausted, to refund and dead-letter", extra=context)
+            return report.fail(FailedSend(claimed, provider_name, failure), Outcome.EXHAUSTED), None
 
         next_provider = self._next_provider(provider_name)
         if not self._store.requeue(claimed, provider_name, next_provider, failure, self._now()):

@@ -199,10 +199,26 @@ class MessageStore(Protocol):
         """SENDING -> QUEUED for another attempt (on `next_provider`), lease released, provider code kept."""
         ...
 
+    def fail_all(self, failures: Sequence[FailedSend], now: datetime) -> list[str]:
+        """Every claimed message SENDING -> FAILED and its credits refunded, together: one balance update and one
+        REFUND ledger entry (naming the message ids) per tenant and campaign, in the same transaction as the
+        messages' fenced FAILED writes, so each message is refunded exactly once or not at all. A message whose
+        claim was taken over is left out (not failed, not refunded). Returns the ids that were failed."""
+        ...
+
     def defer(self, message: StoredMessage, provider: str, failure: ProviderFailure, now: datetime) -> bool:
         """SENDING -> QUEUED after a wait-type failure (throttled, sender paused): `deferrals` + 1, so the claim's
         attempt is not counted against DELIVERY_MAX_ATTEMPTS; lease released, provider code kept."""
         ...
+
+
+@dataclass(frozen=True)
+class FailedSend:
+    """A claimed message to record as FAILED (and refund): under our claim, through `provider`, for `failure`."""
+
+    message: StoredMessage
+    provider: str
+    failure: ProviderFailure
 
 
 class DeferredDelivery(Protocol):
