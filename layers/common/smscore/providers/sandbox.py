@@ -4,7 +4,7 @@ Test numbers (deterministic, like the magic numbers of the big providers' test m
 mobiles so that the send API accepts them):
 
     +573000000001  permanent failure, invalid number    -> FAILED, code SANDBOX_21211, refunded
-    +573000000002  transient failure, provider throttled -> retried, then FAILED SANDBOX_429, refunded, DLQ
+    +573000000002  transient failure that never clears -> retried, then FAILED SANDBOX_429, refunded, DLQ
     +573000000003  times out (after SANDBOX_TIMEOUT_SECONDS) -> retried like a transient failure, then as above
     +573000000004  permanent failure, opted out at the carrier -> FAILED, code SANDBOX_21610, refunded
 
