@@ -44,10 +44,13 @@ def lambda_context() -> LambdaContextStub:
 
 
 def reset_process_caches() -> None:
-    """Forget settings and adapters built for a previous test's account."""
+    """Forget settings, adapters and cached parameters (Twilio credentials) read from a previous test's account."""
+    from aws_lambda_powertools.utilities import parameters
+
     from smscore import wiring
 
     wiring.reset()
+    parameters.clear_caches()
 
 
 @pytest.fixture
