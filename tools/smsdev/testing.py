@@ -217,6 +217,7 @@ def serialised_wsgi(app: WsgiApp) -> WsgiApp:
 
 # ---------------------------------------------------------------------------------------------- the dev stack
 STARTUP_SECONDS = 180  # spawning the Lambda environments on a busy 2-core CI machine
+STOP_SECONDS = 60  # pollers and schedules finish the invocation they are in (a delivery may take a while)
 
 
 @dataclass(frozen=True)
@@ -311,7 +312,7 @@ def dev_stack_process(
         finally:
             process.send_signal(signal.SIGTERM)
             try:
-                code = process.wait(timeout=30)
+                code = process.wait(timeout=STOP_SECONDS)
             except subprocess.TimeoutExpired:
                 process.kill()
                 code = None
