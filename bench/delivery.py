@@ -91,9 +91,8 @@ def _run(recipients: int, workers: int, per_queue_message: int) -> tuple[float, 
             )
             failures += len(result["batchItemFailures"])
         seconds = time.perf_counter() - start
-        from smscore.dal.tables import MessageRecord
-
         from smscore.dal.message_queries import queue_messages  # the queue index is sharded
+        from smscore.dal.tables import MessageRecord
 
         statuses = Counter(m.status for m in MessageRecord.batch_get([mid for mid, _ in queue_messages(queue_id)]))
         sends = _received(fake_url)
