@@ -498,6 +498,7 @@ def capture_delivery(recipients: int) -> tuple[Stream, Stream]:
         "DELIVERY_WORKERS": "10",
         "RECIPIENTS_PER_QUEUE_MESSAGE": "50",
         "PROVIDER_RATE_LIMITS": json.dumps({"twilio": TARGET_CEILING}),
+        "POWERTOOLS_METRICS_DISABLED": "true",
     }
     with moto_stack(env) as stack, serialised_moto(), _remote_fake_twilio() as fake_url:
         for function_id in ("DeliverFunction", "TwilioStatusFunction"):
