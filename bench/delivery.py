@@ -27,11 +27,11 @@ def _enqueue_campaign(recipients: int) -> tuple[str, list[dict[str, Any]]]:
     """A campaign through the real send path; returns its queueId and the SQS records it produced."""
     from bench.send_path import _invoke, _seed
 
-    tenant_id, member_id, tag_ids = _seed(recipients)
+    sender = _seed(recipients)
     from smscore.dal.tables import TenantRecord
 
-    TenantRecord(tenant_id).update(actions=[TenantRecord.provider.set("twilio")])
-    queue_id = json.loads(_invoke(tenant_id, member_id, tag_ids)["body"])["queueId"]
+    TenantRecord(sender.tenant_id).update(actions=[TenantRecord.provider.set("twilio")])
+    queue_id = json.loads(_invoke(sender)["body"])["queueId"]
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = os.environ["DELIVERY_QUEUE_URL"]
     records: list[dict[str, Any]] = []
