@@ -344,9 +344,7 @@ class TestIdempotency:
         assert post(campaign, body, headers={"Idempotency-Key": "k"})[0] == 201
         assert campaign.balance() == 4
 
-    def test_a_retry_while_the_first_is_running_is_409_in_progress(
-        self, stack: Stack, audience: Campaign, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_a_retry_while_the_first_is_running_is_409_in_progress(self, stack: Stack, audience: Campaign) -> None:
         # Given a first request held inside its enqueue step
         entered, release = threading.Event(), threading.Event()
         real_queue = delivery_queue()
@@ -374,7 +372,7 @@ class TestIdempotency:
         first.start()
         assert entered.wait(10)
         # When the client retries meanwhile
-        status, error = post(audience, body, headers={"Idempotency-Key": "slow"})
+        status, error = post(audience, body, headers={"Idempotency-Key": "slow"}, deps=held)
         release.set()
         first.join(10)
         # Then the retry is told to wait, and only the first request was charged
