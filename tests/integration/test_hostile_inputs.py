@@ -143,6 +143,15 @@ class TestCorpus:
         assert_documented_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
         assert_nothing_persisted_or_charged(stack, vip)
 
+    @pytest.mark.parametrize("content_type", ["multipart/form-data; boundary=", "multipart/form-data", ";;;"])
+    def test_an_empty_body_of_any_declared_type_is_400_not_502(
+        self, stack: Stack, vip: Campaign, content_type: str
+    ) -> None:
+        # Powertools parses an empty body by its declared type: multipart without a boundary raised (502)
+        response = send_raw(vip, "", content_type)
+        assert_documented_error(response, 400, "VALIDATION_ERROR")
+        assert_nothing_persisted_or_charged(stack, vip)
+
     @pytest.mark.parametrize(
         "message",
         [

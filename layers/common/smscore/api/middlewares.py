@@ -98,10 +98,14 @@ def check_json_body(event: dict[str, Any], max_bytes: int, other_media_types: Co
     `other_media_types` names the non-JSON types a route also takes as they are (text/csv for an import).
     A JSON body reaches Powertools with Content-Type `application/json`, whatever spelling the client used.
     """
-    if not event.get("body"):
-        return
     content_type = APIGatewayProxyEvent(event).headers.get("content-type")
     media = media_type(content_type) if content_type is not None else JSON
+    if not event.get("body"):
+        # Nothing to refuse, but Powertools would still parse "nothing" by the declared type (an empty multipart
+        # body without a boundary raises): an empty body is an empty JSON body, which validation then answers.
+        if content_type is not None and not is_json(media) and media not in other_media_types:
+            _set_content_type(event, JSON)
+        return
     if not media:
         raise UnsupportedMediaType(f"{content_type!r} is not a media type; send the body as {JSON}")
     if media in other_media_types:
