@@ -49,7 +49,7 @@ from typing import Any
 
 import botocore.session
 
-from bench.harness import Row
+from bench.harness import Row, drain_sqs_records
 
 KB = 1024
 PARTITION_WCU_PER_SECOND = 1_000
@@ -450,35 +450,6 @@ def capture_post(recipients: int) -> tuple[Stream, int]:
     return Stream(schemas, tally, recipients), len(response["body"].encode())
 
 
-def _sqs_records(url: str) -> list[dict[str, Any]]:
-    import boto3
-
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    records: list[dict[str, Any]] = []
-    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        for message in got:
-            records.append(
-                {
-                    "messageId": message["MessageId"],
-                    "receiptHandle": message["ReceiptHandle"],
-                    "body": message["Body"],
-                    "attributes": {
-                        "ApproximateReceiveCount": "1",
-                        "SentTimestamp": "0",
-                        "SenderId": "bench",
-                        "ApproximateFirstReceiveTimestamp": "0",
-                    },
-                    "messageAttributes": {},
-                    "md5OfBody": message["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench-DeliveryQueue",
-                    "awsRegion": "us-east-1",
-                }
-            )
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return records
-
-
 def capture_delivery(recipients: int) -> tuple[Stream, Stream]:
     """(b) A campaign from its POST through the deliver handler (Twilio answering over HTTP) to a signed
     `delivered` status callback per message through the webhook handler. Returns (POST, delivery) streams."""
@@ -520,7 +491,7 @@ def capture_delivery(recipients: int) -> tuple[Stream, Stream]:
         with captured(schemas) as post:
             response = _invoke(sender)
         message_ids = [m["id"] for m in json.loads(response["body"])["messages"]]
-        records = _sqs_records(stack.delivery_queue_url)
+        records = drain_sqs_records(stack.delivery_queue_url)
         with captured(schemas) as delivery:
             for start in range(0, len(records), 10):
                 batch = records[start : start + 10]

@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 
-from bench.harness import LambdaContext, Row, moto_stack, serialised_moto
+from bench.harness import LambdaContext, Row, drain_sqs_records, moto_stack, serialised_moto
 from smsdev.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, MESSAGING_SERVICE_SID
 
 LATENCY_MS = 50
@@ -32,33 +32,7 @@ def _enqueue_campaign(recipients: int) -> tuple[str, list[dict[str, Any]]]:
 
     TenantRecord(sender.tenant_id).update(actions=[TenantRecord.provider.set("twilio")])
     queue_id = json.loads(_invoke(sender)["body"])["queueId"]
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    url = os.environ["DELIVERY_QUEUE_URL"]
-    records: list[dict[str, Any]] = []
-    while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
-        if not got.get("Messages"):
-            return queue_id, records
-        for message in got["Messages"]:
-            records.append(
-                {
-                    "messageId": message["MessageId"],
-                    "receiptHandle": message["ReceiptHandle"],
-                    "body": message["Body"],
-                    "attributes": {
-                        "ApproximateReceiveCount": "1",
-                        "SentTimestamp": "0",
-                        "SenderId": "bench",
-                        "ApproximateFirstReceiveTimestamp": "0",
-                    },
-                    "messageAttributes": {},
-                    "md5OfBody": message["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench-DeliveryQueue",
-                    "awsRegion": "us-east-1",
-                }
-            )
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return queue_id, drain_sqs_records(os.environ["DELIVERY_QUEUE_URL"])
 
 
 def _run(recipients: int, workers: int, per_queue_message: int) -> tuple[float, int, Counter[str], int]:

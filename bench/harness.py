@@ -135,3 +135,33 @@ class RssSampler:
     @property
     def growth(self) -> int:
         return self.peak_bytes - self.start_bytes
+
+
+def drain_sqs_records(url: str) -> list[dict[str, Any]]:
+    """Every message on the queue as the Lambda SQS event source hands it over (and removed from the queue)."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    records: list[dict[str, Any]] = []
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for message in got:
+            records.append(
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": {
+                        "ApproximateReceiveCount": "1",
+                        "SentTimestamp": "0",
+                        "SenderId": "bench",
+                        "ApproximateFirstReceiveTimestamp": "0",
+                    },
+                    "messageAttributes": {},
+                    "md5OfBody": message["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench-DeliveryQueue",
+                    "awsRegion": "us-east-1",
+                }
+            )
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return records
