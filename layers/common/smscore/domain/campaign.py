@@ -39,10 +39,10 @@ from smscore.domain.errors import (
     TenantNotFound,
     TooManyRecipients,
 )
-from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, QueueBatch, TagRecipient
+from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, QueueBatch, TagRecipient, Tenant
 from smscore.domain.phone import normalise
 from smscore.domain.ports import CampaignStore, DeliveryQueue
-from smscore.domain.segments import count_segments, provider_length
+from smscore.domain.segments import SegmentCount, count_segments, provider_length
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,11 @@ def message_id_for(queue_id: str, ordinal: int) -> str:
 
 def request_fingerprint(request: CampaignRequest) -> str:
     """What a retry must repeat to get the first answer (the body as sent, normalised)."""
+    fields: dict[str, Any] = {"message": request.message, "tagIds": request.tag_ids, "country": request.country}
+    if request.resend_of is not None:  # absent for sends, so campaigns recorded before resends keep their hash
+        fields["resendOf"] = request.resend_of
     canonical = json.dumps(
-        {"message": request.message, "tagIds": request.tag_ids, "country": request.country},
+        fields,
         sort_keys=True,
         ensure_ascii=True,
     )
@@ -91,6 +94,7 @@ class CampaignRequest:
     message: str
     tag_ids: list[str]
     country: str | None = None
+    resend_of: str | None = None  # the campaign whose failed recipients this one sends to again
 
 
 @dataclass(frozen=True)
@@ -241,6 +245,52 @@ def _untraced(_name: str) -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext()
 
 
+@dataclass(frozen=True)
+class CampaignPlan:
+    """What a request would send and cost, decided before anything is written. The send path and the preview both
+    use `plan_campaign`, so a preview's price is exactly what the send then debits."""
+
+    provider: str
+    country: str | None
+    audience: Audience
+    segments: SegmentCount
+    cost: int  # credits: segments per message x recipients
+
+
+def plan_campaign(
+    request: CampaignRequest,
+    tenant: Tenant,
+    members: Callable[[], Sequence[TagRecipient]],
+    limits: CampaignLimits,
+    phase: Phase = _untraced,
+) -> CampaignPlan:
+    """Check the text against the provider's limit, resolve the audience from `members` and price it.
+
+    Raises InvalidRequest (text too long) and TooManyRecipients; never InsufficientCredits (the caller decides
+    what a short balance means: a refusal for a send, a figure for a preview). Reads nothing but `members`.
+    """
+    provider = tenant.provider or limits.default_provider
+    char_limit = limits.character_limits.get(provider, 1600)
+    if provider_length(request.message) > char_limit:
+        raise InvalidRequest(
+            f"message is longer than the {char_limit} characters provider {provider} accepts",
+            details=[FieldIssue("message", f"at most {char_limit} characters")],
+        )
+    country = request.country or tenant.default_country
+    with phase("resolve"):
+        audience = build_audience(members(), country)
+    if len(audience.recipients) > limits.max_recipients:
+        raise TooManyRecipients(len(audience.recipients), limits.max_recipients)
+    segments = count_segments(request.message)
+    return CampaignPlan(
+        provider=provider,
+        country=country,
+        audience=audience,
+        segments=segments,
+        cost=segments.segments * len(audience.recipients),
+    )
+
+
 def send_campaign(
     request: CampaignRequest,
     *,
@@ -252,8 +302,12 @@ def send_campaign(
     phase: Phase = _untraced,
     budget: FanoutBudget | None = None,
     queue_id: str | None = None,
+    members: Callable[[], Sequence[TagRecipient]] | None = None,
 ) -> CampaignResult:
-    """Resolve the audience and price it, then debit once before anything is persisted or enqueued.
+    """Resolve the audience and price it (`plan_campaign`), then debit once before anything is persisted or enqueued.
+
+    `members` replaces the tags' memberships as the source of recipients (a resend reads the original campaign's
+    failed recipients); everything after it is the same.
 
     `queue_id` is given for a request with an Idempotency-Key (`queue_id_for`): when that campaign is already
     recorded, CampaignRecorded is raised before anything else is done, so a retry never debits twice.
@@ -266,25 +320,12 @@ def send_campaign(
     tenant = store.get_tenant(request.tenant_id)
     if tenant is None:
         raise TenantNotFound("The tenant of this token no longer exists")
-
-    provider = tenant.provider or limits.default_provider
-    char_limit = limits.character_limits.get(provider, 1600)
-    if provider_length(request.message) > char_limit:
-        raise InvalidRequest(
-            f"message is longer than the {char_limit} characters provider {provider} accepts",
-            details=[FieldIssue("message", f"at most {char_limit} characters")],
-        )
-
-    country = request.country or tenant.default_country
-    with phase("resolve"):
-        audience = build_audience(store.tag_recipients(request.tenant_id, request.tag_ids), country)
+    plan = plan_campaign(
+        request, tenant, members or (lambda: store.tag_recipients(request.tenant_id, request.tag_ids)), limits, phase
+    )
+    audience, segments, provider, country, cost = plan.audience, plan.segments, plan.provider, plan.country, plan.cost
     if not audience.recipients:
         return CampaignResult(queue_id="", messages=[], audience=audience, credits_debited=0)
-    if len(audience.recipients) > limits.max_recipients:
-        raise TooManyRecipients(len(audience.recipients), limits.max_recipients)
-
-    segments = count_segments(request.message)
-    cost = segments.segments * len(audience.recipients)
     if cost > tenant.credits:
         # Cheap early answer; the conditional debit below is what actually guards the balance.
         raise InsufficientCredits(required=cost, available=tenant.credits)
