@@ -76,6 +76,12 @@ class NotFound(DomainError):
     code = "NOT_FOUND"
 
 
+class QueueNotFound(NotFound):
+    """No campaign with this queueId, or one of another tenant (reported alike): resend, cancel."""
+
+    code = "QUEUE_NOT_FOUND"
+
+
 class IdempotencyKeyReused(DomainError):
     code = "IDEMPOTENCY_KEY_REUSED"
 
