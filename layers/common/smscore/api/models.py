@@ -7,16 +7,18 @@ generator. Request bodies accept the camelCase names only; response bodies are a
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from smscore.domain.model import MessageStatus
+from smscore.domain.model import MessageStatus, Purpose
 
 MAX_TAGS = 100
+# How far ahead a campaign may be scheduled (sendAt).
+MAX_SCHEDULE_AHEAD = timedelta(days=35)
 
 
 # Categories that print nothing: control (Cc), format (Cf: zero-width joiners, BOM...) and separators (Z*).
@@ -43,6 +45,21 @@ def checked_message_text(text: str) -> str:
     return text
 
 
+def checked_send_at(send_at: datetime, now: datetime) -> datetime:
+    """A sendAt must be strictly in the future and at most MAX_SCHEDULE_AHEAD away; returned in UTC."""
+    if send_at.tzinfo is None:
+        raise ValueError("sendAt must carry a UTC offset, such as 2026-12-01T09:00:00-05:00")
+    try:
+        in_utc = send_at.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00: before anything UTC can represent
+        raise ValueError("sendAt must be in the future") from None
+    if in_utc <= now:
+        raise ValueError("sendAt must be in the future")
+    if in_utc - now > MAX_SCHEDULE_AHEAD:
+        raise ValueError(f"sendAt must be at most {MAX_SCHEDULE_AHEAD.days} days ahead")
+    return in_utc
+
+
 class ApiModel(BaseModel):
     """camelCase on the wire, snake_case in Python; serialised by alias (so `model_dump()` is the wire shape)."""
 
@@ -61,6 +78,21 @@ class SmsTagsMessagePayload(ApiModel):
     tag_ids: Annotated[list[UUID], Field(min_length=1, max_length=MAX_TAGS, description="Tag UUIDs")]
     type: Literal["SMS"] = Field(default="SMS", description="Message type; only SMS is valid on this channel")
     country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 code used to read national numbers")
+    purpose: Purpose = Field(
+        default=Purpose.MARKETING,
+        description="marketing (default): waits for the recipient country's legal send window and the tenant's "
+        "quiet hours; transactional: goes now",
+    )
+    send_at: AwareDatetime | None = Field(
+        default=None,
+        description="ISO 8601 date-time with an offset, in the future, at most 35 days ahead: the messages wait "
+        "(SCHEDULED) until then, then the send windows apply. Credits are debited at once.",
+    )
+
+    @field_validator("send_at")
+    @classmethod
+    def _schedulable(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else checked_send_at(value, datetime.now(UTC))
 
     @field_validator("message")
     @classmethod
@@ -92,17 +124,25 @@ class MessageEnqueueResultDto(ApiModel):
     queue_id: str
     channel: Literal["sms"] = "sms"
     messages: list[EnqueuedMessage]
+    scheduled_for: datetime | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Present when delivery waits (sendAt and/or the send window): the earliest instant, in UTC, "
+        "at which any message of the campaign may go. Absent when it goes now.",
+    )
 
 
 class StatusCounts(BaseModel):
     """Messages of the campaign in each status, from counters updated atomically with every transition."""
 
+    SCHEDULED: int = 0
     QUEUED: int = 0
     SENDING: int = 0
     SENT: int = 0
     DELIVERED: int = 0
     UNDELIVERED: int = 0
     FAILED: int = 0
+    CANCELLED: int = 0
 
 
 class QueueStatusDto(ApiModel):

@@ -13,12 +13,14 @@ from typing import Any
 from smscore.dal.tables import COUNTER_SHARDS, DispatchCounterRecord, DispatchRecord
 
 COUNTED_ATTRIBUTES = (
+    "count_scheduled",
     "count_queued",
     "count_sending",
     "count_sent",
     "count_delivered",
     "count_undelivered",
     "count_failed",
+    "count_cancelled",
     "credits_refunded",
 )
 

@@ -117,6 +117,18 @@ class ContactByPhone(GlobalSecondaryIndex["ContactRecord"]):
     e164 = UnicodeAttribute(range_key=True)
 
 
+class ContactByNumber(GlobalSecondaryIndex["ContactRecord"]):
+    """Every tenant's contacts with one E.164 number (keys only): an opt-out reply marks them all without a Scan.
+    Sparse: contacts without `e164` are not in it."""
+
+    class Meta:
+        index_name = "by_number"
+        projection = KeysOnlyProjection()
+
+    e164 = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute(range_key=True)
+
+
 class ContactRecord(Model):
     """A contact. Written by the contacts API/import with `contact_id` = UUIDv5(tenant#E.164) (see
     smscore.domain.contacts): the natural key is the key. `phone` is E.164 then (as typed for older contacts)."""
@@ -138,6 +150,7 @@ class ContactRecord(Model):
     updated_at = UTCDateTimeAttribute(null=True)
     revision = NumberAttribute(null=True)  # +1 on every change: writes are conditional on the revision read
     by_phone = ContactByPhone()
+    by_number = ContactByNumber()
 
 
 class TagByName(LocalSecondaryIndex["TagRecord"]):
@@ -407,12 +420,14 @@ class DispatchRecord(Model):
     segments_per_message = NumberAttribute()
     credits_debited = NumberAttribute()
     credits_refunded = NumberAttribute(default=0)
+    count_scheduled = NumberAttribute(default=0)
     count_queued = NumberAttribute(default=0)
     count_sending = NumberAttribute(default=0)
     count_sent = NumberAttribute(default=0)
     count_delivered = NumberAttribute(default=0)
     count_undelivered = NumberAttribute(default=0)
     count_failed = NumberAttribute(default=0)
+    count_cancelled = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     # Fan-out state (smscore.domain.campaign / smscore.domain.reconciler); absent on campaigns sent before it existed.
     fanout = UnicodeAttribute(null=True)  # PENDING | RECONCILING | COMPLETE | RECONCILED
@@ -422,6 +437,7 @@ class DispatchRecord(Model):
     fanout_enqueued = NumberAttribute(null=True)  # messages that reached the delivery queue
     fanout_refunded = NumberAttribute(null=True)  # messages refunded because they never reached it
     request_hash = UnicodeAttribute(null=True)  # SHA-256 of the request of an Idempotency-Key'd campaign
+    resend_of = UnicodeAttribute(null=True)  # the queue id whose failed recipients this campaign resent to
 
 
 # Every status change of a message moves its campaign's counters. On the Dispatch item itself that is one item
@@ -441,12 +457,14 @@ class DispatchCounterRecord(Model):
         pass
 
     queue_id = UnicodeAttribute(hash_key=True)
+    count_scheduled = NumberAttribute(default=0)
     count_queued = NumberAttribute(default=0)
     count_sending = NumberAttribute(default=0)
     count_sent = NumberAttribute(default=0)
     count_delivered = NumberAttribute(default=0)
     count_undelivered = NumberAttribute(default=0)
     count_failed = NumberAttribute(default=0)
+    count_cancelled = NumberAttribute(default=0)
     credits_refunded = NumberAttribute(default=0)
 
     @staticmethod
@@ -494,6 +512,22 @@ class OutboxRecord(Model):
     send_count = NumberAttribute(default=1)
 
 
+class SuppressionRecord(Model):
+    """One recipient number's consent for one sender (smscore.dal.suppression_store): opted out after a STOP-type
+    reply, kept (opted_out false) after a START-type one, so the latest change and its time stay auditable."""
+
+    class Meta(_Unbound):
+        pass
+
+    sender = UnicodeAttribute(hash_key=True)
+    number = UnicodeAttribute(range_key=True)
+    opted_out = BooleanAttribute()
+    keyword = UnicodeAttribute()
+    changed_at = UTCDateTimeAttribute()
+    provider = UnicodeAttribute()
+    reference = UnicodeAttribute(null=True)
+
+
 MODELS_BY_SETTING: dict[str, type[Model]] = {
     "tenants_table": TenantRecord,
     "members_table": MemberRecord,
@@ -508,6 +542,7 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
     "outbox_table": OutboxRecord,
     "unique_keys_table": UniqueKeyRecord,
     "import_jobs_table": ImportJobRecord,
+    "suppressions_table": SuppressionRecord,
 }
 
 

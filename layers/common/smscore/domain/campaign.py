@@ -39,7 +39,7 @@ from smscore.domain.errors import (
     TenantNotFound,
     TooManyRecipients,
 )
-from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, QueueBatch, TagRecipient, Tenant
+from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, Purpose, QueueBatch, TagRecipient, Tenant
 from smscore.domain.phone import normalise
 from smscore.domain.ports import CampaignStore, DeliveryQueue
 from smscore.domain.segments import SegmentCount, count_segments, provider_length
@@ -79,6 +79,11 @@ def request_fingerprint(request: CampaignRequest) -> str:
     fields: dict[str, Any] = {"message": request.message, "tagIds": request.tag_ids, "country": request.country}
     if request.resend_of is not None:  # absent for sends, so campaigns recorded before resends keep their hash
         fields["resendOf"] = request.resend_of
+    # Likewise only when not the default, so that campaigns recorded before these fields keep their hash.
+    if request.purpose is not Purpose.MARKETING:
+        fields["purpose"] = request.purpose.value
+    if request.send_at is not None:
+        fields["sendAt"] = request.send_at.astimezone(UTC).isoformat()
     canonical = json.dumps(
         fields,
         sort_keys=True,
@@ -94,6 +99,8 @@ class CampaignRequest:
     message: str
     tag_ids: list[str]
     country: str | None = None
+    purpose: Purpose = Purpose.MARKETING
+    send_at: datetime | None = None  # aware; checked by the API (future, at most 35 days ahead)
     resend_of: str | None = None  # the campaign whose failed recipients this one sends to again
 
 

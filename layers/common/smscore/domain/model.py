@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 
 
 class MessageStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"  # paid, waiting for its sendAt or a send window; not in the delivery queue
     QUEUED = "QUEUED"
     SENDING = "SENDING"
     SENT = "SENT"
     DELIVERED = "DELIVERED"
     UNDELIVERED = "UNDELIVERED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"  # cancelled before delivery claimed it; refunded (terminal)
+
+
+class Purpose(StrEnum):
+    """Why a message is sent: marketing waits for the legal send window and the tenant's quiet hours,
+    transactional (codes, receipts, alerts the recipient asked for) does not."""
+
+    MARKETING = "marketing"
+    TRANSACTIONAL = "transactional"
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A tenant's own daily pause for marketing messages, in local wall-clock time: `start` <= t < `end`
+    (wrapping midnight when start > end, e.g. 21:00-08:00)."""
+
+    start: time
+    end: time
+    time_zone: str
 
 
 class LedgerKind(StrEnum):
@@ -29,6 +49,7 @@ class Tenant:
     credits: int
     default_country: str | None = None
     provider: str | None = None
+    quiet_hours: QuietHours | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +75,7 @@ class OutgoingMessage:
     provider: str
     created_at: datetime
     status: MessageStatus = MessageStatus.QUEUED
+    scheduled_for: datetime | None = None  # SCHEDULED: when it may go (sendAt and/or the next window opening)
 
 
 @dataclass(frozen=True)
@@ -70,6 +92,10 @@ class Dispatch:
     segments_per_message: int
     credits_debited: int
     created_at: datetime
+    purpose: Purpose = Purpose.MARKETING
+    send_at: datetime | None = None  # the client's sendAt
+    scheduled_for: datetime | None = None  # the earliest instant any message of the campaign may go
+    resend_of: str | None = None  # the campaign whose failed recipients this one sends to again
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,14 @@ from smscore.domain.ports import ReceiptStore
 # Position of each status in a message's life; a transition is allowed only to a higher rank.
 # The three outcomes share the last rank: whichever final status is recorded first stays.
 STATUS_RANK: dict[MessageStatus, int] = {
+    MessageStatus.SCHEDULED: 0,
     MessageStatus.QUEUED: 0,
     MessageStatus.SENDING: 1,
     MessageStatus.SENT: 2,
     MessageStatus.DELIVERED: 3,
     MessageStatus.UNDELIVERED: 3,
     MessageStatus.FAILED: 3,
+    MessageStatus.CANCELLED: 3,
 }
 
 # Receipts are about messages a provider accepted: they apply to SENT messages only.
