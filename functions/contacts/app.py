@@ -31,6 +31,7 @@ from smscore.api.contacts import (
     CreditsDto,
     ImportJobDto,
     ImportUploadDto,
+    SessionDto,
     TagDto,
     TagNameRequest,
     TagPageDto,
@@ -341,6 +342,20 @@ def list_campaigns(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> C
 )
 def get_credits(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> CreditsDto:
     return contacts().credits(tenant_id(), limit, cursor)
+
+
+@app.get(
+    "/api/me",
+    summary="The caller: tenant name, member, access (FULL or READ_ONLY until the terms are accepted), balance",
+    tags=["Credits"],
+    responses={
+        **_ok(SessionDto, "The token's tenant and member"),
+        403: error("The token's tenant no longer exists (code TENANT_NOT_FOUND)"),
+    },
+)
+def get_session() -> SessionDto:
+    access = str(app.current_event.request_context.authorizer.get("access") or "READ_ONLY")
+    return contacts().session(caller(), access)
 
 
 # ---------------------------------------------------------------------------------------------- handlers

@@ -648,3 +648,43 @@ def test_contacts_written_before_the_api_are_found_and_keep_their_number_unique(
     assert (again.status, again.body["contactId"]) == (409, legacy_id)
     assert client.tags()["vip"]["contactCount"] == 1
     assert ContactRecord.get(client.campaign.tenant_id, legacy_id).e164 == "+573001234567"
+
+
+class TestSession:
+    """GET /api/me: what the admin UI's header shows and whether it opens read-only."""
+
+    def test_names_the_tenant_the_member_the_access_and_the_balance(self, client: Client) -> None:
+        # Given a member of "Acme" with 1,000 credits and accepted terms (the authorizer says FULL)
+        # When it asks who it is
+        reply = client.call("GET", "/api/me")
+
+        # Then it gets its tenant's name and balance and full access
+        assert reply.status == 200
+        assert reply.body == {
+            "tenantId": client.campaign.tenant_id,
+            "tenantName": "Acme",
+            "memberId": client.campaign.member_id,
+            "access": "FULL",
+            "balance": 1000,
+        }
+
+    def test_a_member_without_the_current_terms_is_read_only(
+        self, client: Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Given the authorizer's context says READ_ONLY (terms not accepted)
+        read_only = copy.deepcopy(load_event("apigw_send_by_tags.json"))
+        read_only["requestContext"]["authorizer"]["access"] = "READ_ONLY"
+        monkeypatch.setattr("tests.integration.test_contacts_api.load_event", lambda _name: read_only)
+
+        # When it asks who it is, Then it is told it is read-only
+        assert client.call("GET", "/api/me").body["access"] == "READ_ONLY"
+
+    def test_a_deleted_tenant_is_403_tenant_not_found(self, client: Client) -> None:
+        # Given the token's tenant was deleted
+        from smscore.dal.tables import TenantRecord
+
+        TenantRecord.get(client.campaign.tenant_id).delete()
+
+        # When the member asks who it is, Then 403 TENANT_NOT_FOUND
+        reply = client.call("GET", "/api/me")
+        assert (reply.status, reply.body["code"]) == (403, "TENANT_NOT_FOUND")

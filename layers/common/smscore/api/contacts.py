@@ -206,6 +206,18 @@ class LedgerEntryDto(_Dto):
     created_at: datetime
 
 
+class SessionDto(_Dto):
+    """GET /api/me: who the token belongs to, what it may do, and the balance (the admin UI's header)."""
+
+    tenant_id: str
+    tenant_name: str
+    member_id: str
+    access: Literal["FULL", "READ_ONLY"] = Field(
+        description="READ_ONLY: the member has not accepted the current terms, so only GET routes are allowed"
+    )
+    balance: int = Field(description="Current credits")
+
+
 class CreditsDto(_Dto):
     balance: int = Field(description="Current credits; always the sum of the whole ledger")
     entries: list[LedgerEntryDto] = Field(description="Ledger entries, newest first")
@@ -314,6 +326,10 @@ class AccountQueries(Protocol):
     ) -> tuple[list[DispatchView], dict[str, str | int] | None]: ...
 
     def balance(self, tenant_id: str) -> int | None: ...
+
+    def tenant_summary(self, tenant_id: str) -> tuple[str, int] | None:
+        """(name, balance) of the tenant; None when it no longer exists."""
+        ...
 
     def ledger(
         self, tenant_id: str, limit: int, start_key: dict[str, str | int] | None
@@ -619,6 +635,19 @@ class ContactsApi:
         return CampaignPageDto(
             items=[queue_status_of(r) for r in records],
             next_cursor=encode_cursor(tenant_id, fingerprint, next_key) if next_key else None,
+        )
+
+    def session(self, caller: Caller, access: str) -> SessionDto:
+        summary = self._accounts.tenant_summary(caller.tenant_id)
+        if summary is None:
+            raise TenantNotFound("The token's tenant no longer exists")
+        name, balance = summary
+        return SessionDto(
+            tenant_id=caller.tenant_id,
+            tenant_name=name,
+            member_id=caller.member_id,
+            access="FULL" if access == "FULL" else "READ_ONLY",
+            balance=balance,
         )
 
     def credits(self, tenant_id: str, limit: int, cursor: str | None) -> CreditsDto:

@@ -801,6 +801,13 @@ class DynamoAccountQueries:
         except TenantRecord.DoesNotExist:
             return None
 
+    def tenant_summary(self, tenant_id: str) -> tuple[str, int] | None:
+        try:
+            tenant = TenantRecord.get(tenant_id, consistent_read=True, attributes_to_get=["name", "credits"])
+        except TenantRecord.DoesNotExist:
+            return None
+        return str(tenant.name), int(tenant.credits)
+
     def ledger(self, tenant_id: str, limit: int, start_key: StartKey) -> tuple[list[LedgerRecord], StartKey]:
         results = LedgerRecord.query(
             tenant_id,
