@@ -28,6 +28,7 @@ class TableNames(BaseSettings):
     outbox_table: str
     unique_keys_table: str
     import_jobs_table: str
+    suppressions_table: str
 
 
 # template.yaml's MaxRecipients MaxValue: the 201 lists every message, and Lambda answers at most 6 MB.
@@ -93,6 +94,20 @@ class Settings(TableNames):
     # AWS reserves TRANSACTIONAL for critical or time-sensitive messages (one-time passwords); campaigns are
     # PROMOTIONAL. Some countries route and price the two differently (README, "AWS End User Messaging SMS").
     aws_sms_message_type: Literal["PROMOTIONAL", "TRANSACTIONAL"] = "PROMOTIONAL"
+
+    # Opt-out / opt-in keywords of inbound SMS (smscore.domain.keywords), comma-separated, and the confirmation
+    # sent where the provider does not answer the keyword itself (empty: no confirmation).
+    opt_out_keywords: str = "STOP,STOPALL,UNSUBSCRIBE,CANCEL,END,QUIT,BAJA,ALTO,PARAR,SALIR,CANCELAR"
+    opt_in_keywords: str = "START,UNSTOP,ALTA"
+    opt_out_confirmation: str = (
+        "You will receive no more messages from this number. Reply START to subscribe again. "
+        "/ No recibiras mas mensajes de este numero. Responde ALTA para volver."
+    )
+    opt_in_confirmation: str = (
+        "You are subscribed again. Reply STOP to unsubscribe. / Te suscribiste de nuevo. Responde BAJA para salir."
+    )
+    # The notional number the sandbox sends from: a reply to it (smsctl inbound) opts out of the `sandbox` sender.
+    sandbox_sender_number: str = "+15005550006"
 
     @field_validator(
         "delivery_dead_letter_queue_url",

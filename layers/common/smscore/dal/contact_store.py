@@ -382,6 +382,11 @@ class DynamoContactStore:
             raise
         return _contact(record)
 
+    def contacts_with_number(self, e164: str) -> list[tuple[str, str]]:
+        """(tenant id, contact id) of every tenant's contact with this number: the sparse `by_number` index, one
+        Query (keys only), for the opt-out keyword handler (smscore.domain.inbound)."""
+        return [(r.tenant_id, r.contact_id) for r in ContactRecord.by_number.query(e164)]
+
     def get_contact(self, tenant_id: str, contact_id: str) -> Contact | None:
         record = self._contact_record(tenant_id, contact_id)
         return _contact(record) if record else None

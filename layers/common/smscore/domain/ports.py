@@ -311,3 +311,37 @@ class MessageQueries(Protocol):
     ) -> MessagePage:
         """Up to `limit` messages, newest first, and the key to continue from (None on the last page)."""
         ...
+
+
+# -- opt-outs: the suppression list -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    """A recipient's opt-out (STOP) or opt-in (START) for one sender, as a keyword reply reported it.
+
+    `at` orders the changes of one (number, sender): a change older than the one stored is ignored, so a STOP and
+    a START delivered out of order (SNS and webhooks do not guarantee order) end in the later one's state.
+    """
+
+    number: str  # E.164 of the recipient (who replied)
+    sender: str  # sender key (smscore.providers.senders.sender_key): what the carrier ties the opt-out to
+    opted_out: bool
+    keyword: str
+    at: datetime
+    provider: str  # the channel the reply came in on
+    reference: str | None = None  # the provider's id of the inbound message (audit)
+
+
+class SuppressionList(Protocol):
+    """Who must not be sent to, per (recipient number, sender): every tenant sending through that sender."""
+
+    def record(self, change: ConsentChange) -> bool:
+        """Store the change unless a later one is stored already; True when it was applied."""
+        ...
+
+    def is_suppressed(self, number: str, sender: str) -> bool: ...
+
+    def suppressed(self, numbers: Sequence[str], sender: str) -> set[str]:
+        """The subset of `numbers` opted out of `sender` (bulk form for the send and delivery paths)."""
+        ...

@@ -28,6 +28,7 @@ provider-neutral Receipt, matched by the message id we put in `Context` (and onl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -210,3 +211,74 @@ def receipt_from_event(detail_type: str, detail: Mapping[str, Any], received_at:
         message_id=message_id,
         provider_message_id=str(detail["messageId"]) if detail.get("messageId") else None,
     )
+
+
+# -- two-way SMS (opt-out and opt-in replies) ---------------------------------------------------------------
+
+# The opt-out keywords AWS itself answers and enforces (adds the number to the origination identity's opt-out
+# list) unless self-managed opt-outs are enabled: https://docs.aws.amazon.com/sms-voice/latest/userguide/
+# opt-out-list-keywords.html. We send no confirmation for these (the recipient would get two).
+AWS_CONFIRMED_KEYWORDS = frozenset(
+    {"arret", "cancel", "end", "opt-out", "optout", "quit", "remove", "stop", "td", "unsubscribe"}
+)
+
+
+@dataclass(frozen=True)
+class TwoWayMessage:
+    """An incoming SMS as two-way SMS publishes it to the number's SNS topic (JSON in the SNS `Message`):
+    https://docs.aws.amazon.com/sms-voice/latest/userguide/two-way-sms-payload.html"""
+
+    origination_number: str  # the customer who replied
+    destination_number: str  # our number that received it
+    body: str
+    inbound_message_id: str | None
+    keyword: str | None  # AWS's registered keyword the message matched, if any (informational)
+    previous_published_message_id: str | None
+
+
+class NotTwoWayMessage(ValueError):
+    """The SNS message is not a two-way SMS payload (malformed JSON or missing numbers)."""
+
+
+def two_way_message(sns_message: str) -> TwoWayMessage:
+    """Parse the payload; raises NotTwoWayMessage for anything else (logged and dropped by the function)."""
+    try:
+        payload = json.loads(sns_message)
+    except ValueError as exc:
+        raise NotTwoWayMessage("not JSON") from exc
+    if not isinstance(payload, dict):
+        raise NotTwoWayMessage("not a JSON object")
+    origination, destination = payload.get("originationNumber"), payload.get("destinationNumber")
+    if not isinstance(origination, str) or not origination or not isinstance(destination, str) or not destination:
+        raise NotTwoWayMessage("originationNumber and destinationNumber are required")
+    body = payload.get("messageBody")
+
+    def text(name: str) -> str | None:
+        value = payload.get(name)
+        return str(value) if value else None
+
+    return TwoWayMessage(
+        origination_number=origination,
+        destination_number=destination,
+        body=body if isinstance(body, str) else "",
+        inbound_message_id=text("inboundMessageId"),
+        keyword=text("messageKeyword"),
+        previous_published_message_id=text("previousPublishedMessageId"),
+    )
+
+
+class TwoWayReplier:
+    """Sends a keyword's confirmation back from the number that received the reply (SendTextMessage, TRANSACTIONAL:
+    it answers the recipient's own request). Not charged to any tenant: honouring STOP is the platform's duty."""
+
+    def __init__(self, client: PinpointSMSVoiceV2Client) -> None:
+        self._client = client
+
+    def reply(self, message: TwoWayMessage, text: str) -> str:
+        answer = self._client.send_text_message(
+            DestinationPhoneNumber=message.origination_number,
+            OriginationIdentity=message.destination_number,
+            MessageBody=text,
+            MessageType="TRANSACTIONAL",
+        )
+        return str(answer.get("MessageId", ""))

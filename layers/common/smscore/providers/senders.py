@@ -29,6 +29,23 @@ def sender_key(provider: str, settings: Settings) -> str:
     return provider
 
 
+def inbound_sender(provider: str, address: str, settings: Settings) -> str:
+    """The sender key a reply belongs to: `address` is what received it (our number, or the Twilio Messaging
+    Service it belongs to), `provider` the channel it came in on.
+
+    The opt-out must land on the key the send path and delivery use (`sender_key`). Twilio's key is the
+    Messaging Service or From number itself, so the address is the key. AWS may be configured with a pool, a
+    phone-number id or an ARN instead of the number: every reply reaching our two-way topic then belongs to
+    that configured identity. A reply to the sandbox's notional number (local stack) is the sandbox's.
+    """
+    if address == settings.sandbox_sender_number:
+        return "sandbox"
+    configured = sender_key(provider, settings)
+    if provider == "aws_sms" and not configured.removeprefix("aws_sms:").startswith("+"):
+        return configured
+    return f"{provider}:{address}"
+
+
 def senders_from(settings: Settings) -> dict[str, Sender]:
     rates = {**DEFAULT_RATES, **settings.provider_rate_limits}
     return {

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
+from xml.sax.saxutils import escape
 
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ReadTimeoutError
@@ -286,3 +287,52 @@ def receipt_from_callback(
         message_id=message_id or None,
         provider_message_id=sid,
     )
+
+
+# -- inbound messages (opt-out and opt-in replies) ----------------------------------------------------------
+
+# Twilio's default Advanced Opt-Out keywords, which Twilio itself answers (and enforces: error 21610 on later
+# sends) on long codes and toll-free numbers: our TwiML stays empty for these, or the recipient gets two replies.
+# https://help.twilio.com/articles/223134027 (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT;
+# START, YES, UNSTOP; HELP, INFO).
+TWILIO_CONFIRMED_KEYWORDS = frozenset(
+    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "start", "yes", "unstop"}
+)
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """An incoming SMS as Twilio's messaging webhook posts it (form-encoded, signed like status callbacks)."""
+
+    message_sid: str | None
+    from_number: str
+    to: str  # our number that received it
+    messaging_service_sid: str | None  # present when that number belongs to a Messaging Service
+    body: str
+
+    @property
+    def sender_address(self) -> str:
+        """What we send from, as senders.sender_key names it: the Messaging Service, else the number."""
+        return self.messaging_service_sid or self.to
+
+
+def inbound_from_webhook(params: Mapping[str, str]) -> InboundMessage | None:
+    """The reply in a verified webhook's parameters; None when it is not an SMS with a sender and a recipient."""
+    from_number, to = params.get("From") or "", params.get("To") or ""
+    if not from_number or not to:
+        return None
+    return InboundMessage(
+        message_sid=params.get("MessageSid") or params.get("SmsSid") or None,
+        from_number=from_number,
+        to=to,
+        messaging_service_sid=params.get("MessagingServiceSid") or None,
+        body=params.get("Body") or "",
+    )
+
+
+def twiml_reply(text: str | None) -> str:
+    """TwiML answering the webhook: one <Message> with the text, or an empty <Response/> (no reply)."""
+    head = '<?xml version="1.0" encoding="UTF-8"?>'
+    if not text:
+        return f"{head}<Response/>"
+    return f"{head}<Response><Message>{escape(text)}</Message></Response>"
