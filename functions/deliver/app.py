@@ -50,6 +50,7 @@ OUTCOME_METRICS = {
     Outcome.LEASED_ELSEWHERE: "SmsLeasedElsewhere",
     Outcome.DEFERRED: "SmsDeferred",
     Outcome.EXPIRED: "SmsExpired",
+    Outcome.OPTED_OUT: "SmsOptedOut",
 }
 
 

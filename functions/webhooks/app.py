@@ -23,6 +23,8 @@ from pydantic import BaseModel
 from smscore import wiring
 from smscore.api.errors import register_error_handlers
 from smscore.api.models import ErrorBody
+from smscore.domain.inbound import Confirmations, InboundSms, handle_inbound
+from smscore.domain.keywords import KeywordAction
 from smscore.domain.ports import CredentialsUnavailable, ReceiptStore
 from smscore.domain.receipts import ReceiptOutcome, apply_receipt
 from smscore.providers import aws_sms, twilio
@@ -68,8 +70,12 @@ def twilio_auth_token() -> str | None:
 def callback_url() -> str:
     """The URL Twilio signed: the configured StatusCallback URL (else this request's public URL), with the query
     this request came with (our message id, which the deliver function added and Twilio signed)."""
+    return request_url(request_deps().status_callback_url)
+
+
+def request_url(base: str | None = None) -> str:
+    """The URL Twilio called: `base` (a configured URL) or this request's public URL, plus its query."""
     event = app.current_event
-    base = request_deps().status_callback_url
     if not base:
         # Powertools' headers are case-insensitive: one lookup finds "Host" and "host" alike.
         proto = event.headers.get("X-Forwarded-Proto") or "https"
@@ -129,6 +135,79 @@ def twilio_status(
     record_outcome(outcome, receipt.provider, receipt.message_id or receipt.provider_message_id)
     # Always 200 once the signature is good: Twilio must not retry a receipt we chose to ignore.
     return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck(outcome=outcome).model_dump_json())
+
+
+@app.post(
+    "/api/webhooks/twilio/inbound",
+    summary="Twilio incoming-message webhook: opt-out/opt-in keywords (X-Twilio-Signature; no bearer token)",
+    tags=["Receipts"],
+    responses={
+        200: {
+            "description": "TwiML: one <Message> confirming a keyword Twilio does not confirm itself, else empty",
+            "content": {"application/xml": {"schema": {"type": "string"}}},
+        },
+        403: {"description": "Missing or invalid signature", "content": {"application/json": {"model": ErrorBody}}},
+    },
+    openapi_extensions={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "MessageSid": {"type": "string"},
+                            "From": {"type": "string"},
+                            "To": {"type": "string"},
+                            "Body": {"type": "string"},
+                            "MessagingServiceSid": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+@tracer.capture_method(capture_response=False)
+def twilio_inbound(
+    signature: Annotated[str | None, Header(alias="X-Twilio-Signature")] = None,
+) -> Response[Any]:
+    # Signed like status callbacks, over the URL configured on the number (this request's own URL).
+    params = twilio.verified_callback_params(
+        app.current_event.decoded_body or "", signature, request_url(), twilio_auth_token
+    )
+    message = twilio.inbound_from_webhook(params)
+    reply: str | None = None
+    if message is not None:
+        deps = (request_deps().inbound or wiring.inbound_deps)()
+        result = handle_inbound(
+            InboundSms(
+                provider=twilio.PROVIDER_NAME,
+                sender=deps.sender_of(twilio.PROVIDER_NAME, message.sender_address),
+                from_number=message.from_number,
+                body=message.body,
+                received_at=datetime.now(UTC),
+                reference=message.message_sid,
+            ),
+            keywords=deps.keywords,
+            suppressions=deps.suppressions,
+            contacts=deps.contacts,
+            confirmations=Confirmations(
+                deps.opt_out_confirmation, deps.opt_in_confirmation, twilio.TWILIO_CONFIRMED_KEYWORDS
+            ),
+        )
+        record_keyword(result.as_json())
+        reply = result.reply
+    # Always 200 once signed: a non-2xx makes Twilio report an error on the number, and retrying changes nothing.
+    return Response(HTTPStatus.OK.value, "application/xml", twilio.twiml_reply(reply))
+
+
+def record_keyword(result: dict[str, object]) -> None:
+    if result["action"] != KeywordAction.NONE.value:
+        metrics.add_metric(
+            name=f"Keyword{str(result['action']).title().replace('_', '')}", unit=MetricUnit.Count, value=1
+        )
+    logger.info("Inbound SMS processed", extra={"inbound": result})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)

@@ -45,7 +45,7 @@ def test_every_alarm_notifies_the_alarm_topic_when_it_fires_and_when_it_clears()
     # Given the template's alarms (the function error alarms, dead letters, queue age, paused sender...)
     assert len(alarms()) >= 10
     # Then each one publishes to the one SNS topic on ALARM and on OK
-    assert resources("AWS::SNS::Topic").keys() == {"AlarmTopic"}
+    assert resources("AWS::SNS::Topic").keys() == {"AlarmTopic", "InboundSmsTopic"}  # the other: two-way SMS in
     without_topic = [name for name, props in alarms().items() if TOPIC not in props.get("AlarmActions", [])]
     without_ok = [name for name, props in alarms().items() if TOPIC not in props.get("OKActions", [])]
     assert (without_topic, without_ok) == ([], [])
@@ -56,7 +56,11 @@ def test_the_alarm_email_is_subscribed_only_when_given() -> None:
     parameter = load_template()["Parameters"]["AlarmEmail"]
     assert parameter["Default"] == ""
     # Then the e-mail subscription exists only under the condition that the address is not empty
-    subscriptions = resources("AWS::SNS::Subscription")
+    subscriptions = {
+        name: props
+        for name, props in resources("AWS::SNS::Subscription").items()
+        if props["Properties"].get("TopicArn") == TOPIC  # not the two-way SMS topic's Lambda subscription
+    }
     assert list(subscriptions) == ["AlarmEmailSubscription"]
     (subscription,) = subscriptions.values()
     assert subscription["Condition"] == "HasAlarmEmail"

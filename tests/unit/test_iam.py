@@ -23,6 +23,10 @@ ALLOWED_WILDCARD_RESOURCES: dict[tuple[str, str], str] = {
         )
         for kind in ("phone-number", "pool", "sender-id", "configuration-set")
     },
+    ("InboundSmsFunctionRole", "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:phone-number/*"): (
+        "a keyword's confirmation goes out from whichever of this account's numbers received the reply; the number "
+        "is in the event, so the statement is scoped to this account's and region's phone numbers"
+    ),
     ("ContactsFunctionRole", "${ImportsBucket.Arn}/uploads/*"): (
         "presigned uploads: the object key is generated per import, the prefix is the narrowest scope"
     ),

@@ -32,10 +32,14 @@ if TYPE_CHECKING:
     from smscore.api.contacts import ContactsApi
     from smscore.dal.campaign_store import DynamoCampaignStore
     from smscore.dal.sqs_queue import SqsDeliveryQueue
+    from smscore.dal.suppression_store import DynamoSuppressionList
     from smscore.domain.campaign import CampaignLimits
     from smscore.domain.delivery import Deliverer
-    from smscore.domain.ports import MessageQueries, ProviderLookup, ReceiptStore
+    from smscore.domain.inbound import ConsentContacts
+    from smscore.domain.keywords import Keywords
+    from smscore.domain.ports import MessageQueries, ProviderLookup, ReceiptStore, SuppressionList
     from smscore.domain.reconciler import Reconciler
+    from smscore.providers.aws_sms import TwoWayReplier
     from smscore.providers.twilio import TwilioCredentials
 
 _registry: dict[str, object] = {}
@@ -80,7 +84,8 @@ def bound_settings() -> Settings:
 
 @dataclass(frozen=True, eq=False)
 class SendDeps:
-    """POST /api/messages/sms/tags: the campaign use case and the fresh access check on the money path."""
+    """POST /api/messages/sms/tags (and its preview, and a campaign's resend): the campaign use case and the fresh
+    access check on the money path."""
 
     campaigns: CampaignService
     access: SpendingAccess
@@ -120,13 +125,25 @@ def idempotency_store() -> DynamoDBPersistenceLayer:
 def campaign_limits(settings: Settings) -> CampaignLimits:
     from smscore.domain.campaign import CampaignLimits
     from smscore.providers.limits import CHARACTER_LIMITS
+    from smscore.providers.senders import sender_key
 
     return CampaignLimits(
         max_recipients=settings.max_recipients,
         recipients_per_queue_message=settings.recipients_per_queue_message,
         default_provider=settings.default_provider,
         character_limits=CHARACTER_LIMITS,
+        sender_keys={provider: sender_key(provider, settings) for provider in CHARACTER_LIMITS},
+        suppressions=suppression_list(),
     )
+
+
+@memoised
+def suppression_list() -> DynamoSuppressionList:
+    """The opt-outs per (number, sender): read by the send path, delivery and the keyword handlers."""
+    from smscore.dal.suppression_store import DynamoSuppressionList
+
+    bound_settings()
+    return DynamoSuppressionList()
 
 
 @memoised
@@ -136,6 +153,7 @@ def send_deps() -> SendDeps:
     from smscore.api.access import SpendingAccess
     from smscore.api.campaigns import CampaignService, FanoutTiming
     from smscore.dal.identity_store import DynamoIdentityStore
+    from smscore.dal.resend_source import DynamoResendSource
 
     settings = bound_settings()
     tracer = Tracer()  # Powertools shares one tracer and one metric set per process across instances
@@ -154,6 +172,7 @@ def send_deps() -> SendDeps:
                 reserve_per_message_seconds=settings.send_reserve_per_message_ms / 1000,
                 grace_seconds=settings.fanout_grace_seconds,
             ),
+            resend_source=DynamoResendSource(workers=settings.write_workers),
         ),
         access=SpendingAccess(DynamoIdentityStore()),
         max_body_bytes=settings.max_body_bytes,
@@ -240,6 +259,7 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
         deferred=SqsDeferredDelivery(settings.aws_region, settings.delivery_queue_url),
         validity_seconds=settings.message_validity_seconds,
         pause_seconds=settings.sender_pause_seconds,
+        suppressions=suppression_list(),
     )
     return DeliverDeps(deliverer=deliverer, max_receive_count=settings.delivery_max_receive_count)
 
@@ -295,6 +315,8 @@ class WebhookDeps:
     receipts: ReceiptStore
     twilio_credentials: Callable[[], TwilioCredentials]
     status_callback_url: str | None
+    # The keyword handling of Twilio's inbound-message webhook (same function), built on its first use only.
+    inbound: Callable[[], InboundDeps] | None = None
 
 
 @memoised
@@ -307,6 +329,55 @@ def webhook_deps() -> WebhookDeps:
         receipts=DynamoReceiptStore(region=settings.aws_region),
         twilio_credentials=twilio_credentials_from(settings.twilio_credentials_parameter),
         status_callback_url=settings.twilio_status_callback_url,
+        inbound=inbound_deps,
+    )
+
+
+# -- inbound SMS (opt-out and opt-in keywords) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class InboundDeps:
+    """Keyword replies (Twilio's inbound webhook, AWS two-way SMS through SNS): the keyword lists, the suppression
+    list, every tenant's contacts by number, the confirmation texts, and how a reply's address names its sender
+    (`sender_of(provider, address)`, smscore.providers.senders.inbound_sender)."""
+
+    keywords: Keywords
+    suppressions: SuppressionList
+    contacts: ConsentContacts
+    opt_out_confirmation: str
+    opt_in_confirmation: str
+    sender_of: Callable[[str, str], str]
+    aws_replier: Callable[[], TwoWayReplier] | None = None  # confirmations AWS does not send itself
+
+
+@memoised
+def inbound_deps() -> InboundDeps:
+    from smscore.dal.contact_store import DynamoContactStore
+    from smscore.domain.keywords import Keywords
+    from smscore.providers.senders import inbound_sender
+
+    settings = bound_settings()
+    return InboundDeps(
+        keywords=Keywords.parse(settings.opt_out_keywords, settings.opt_in_keywords),
+        suppressions=suppression_list(),
+        contacts=DynamoContactStore(region=settings.aws_region, host=None, workers=1),
+        opt_out_confirmation=settings.opt_out_confirmation,
+        opt_in_confirmation=settings.opt_in_confirmation,
+        sender_of=lambda provider, address: inbound_sender(provider, address, settings),
+        aws_replier=aws_two_way_replier,
+    )
+
+
+@memoised
+def aws_two_way_replier() -> TwoWayReplier:
+    import boto3
+
+    from smscore.providers.aws_sms import TwoWayReplier
+
+    settings = bound_settings()
+    return TwoWayReplier(
+        boto3.client("pinpoint-sms-voice-v2", region_name=settings.aws_sms_region or settings.aws_region)
     )
 
 

@@ -41,8 +41,9 @@ from smscore.domain.errors import (
 )
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, Purpose, QueueBatch, TagRecipient, Tenant
 from smscore.domain.phone import normalise
-from smscore.domain.ports import CampaignStore, DeliveryQueue
+from smscore.domain.ports import CampaignStore, DeliveryQueue, SuppressionList
 from smscore.domain.segments import SegmentCount, count_segments, provider_length
+from smscore.domain.windows import OpeningRule, country_of, next_opening
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,13 @@ class CampaignLimits:
     recipients_per_queue_message: int
     default_provider: str
     character_limits: dict[str, int]
+    # Opt-outs are per sender (smscore.domain.inbound): provider -> the sender key its messages go out through,
+    # and the suppression list the audience is checked against (None: no check, as in tests of other rules).
+    sender_keys: dict[str, str] = field(default_factory=dict)
+    suppressions: SuppressionList | None = None
+
+    def sender_for(self, provider: str) -> str:
+        return self.sender_keys.get(provider, provider)
 
 
 @dataclass
@@ -118,9 +126,10 @@ class Audience:
 
     recipients: list[tuple[str, str]] = field(default_factory=list)  # (e164, contact_id), sorted by e164
     skipped_invalid: int = 0
-    skipped_opted_out: int = 0
+    skipped_opted_out: int = 0  # opted-out contacts, and numbers suppressed for the sender (STOP replies)
     duplicates_removed: int = 0
     invalid_samples: list[str] = field(default_factory=list)
+    skipped_suppressed: int = 0  # of skipped_opted_out: numbers opted out of the campaign's sender by a reply
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,7 @@ class CampaignResult:
     messages: list[OutgoingMessage]
     audience: Audience
     credits_debited: int
+    scheduled_for: datetime | None = None  # when every message waits: the earliest of them may go then
 
 
 @dataclass(frozen=True)
@@ -145,6 +155,7 @@ class DispatchState:
     fanout_enqueued: int | None = None
     fanout_refunded: int | None = None
     request_hash: str | None = None
+    scheduled_for: datetime | None = None
 
     @property
     def finished(self) -> bool:
@@ -171,15 +182,24 @@ class SendStore(CampaignStore, Protocol):
         ...
 
     def fail_if_queued(self, messages: Sequence[OutgoingMessage], reason: str) -> list[OutgoingMessage]:
-        """Conditionally QUEUED -> FAILED (never a message delivery already claimed); returns the ones moved."""
+        """Conditionally QUEUED or SCHEDULED -> FAILED (never a message delivery already claimed); returns the ones
+        moved."""
         ...
 
     def close_fanout(
-        self, queue_id: str, tenant_id: str, *, enqueued: int, refunded_messages: int, refund_credits: int
+        self,
+        queue_id: str,
+        tenant_id: str,
+        *,
+        enqueued: int,
+        refunded_messages: int,
+        refund_credits: int,
+        refunded_scheduled: int = 0,
     ) -> bool:
         """PENDING -> COMPLETE with the counts, refunding `refund_credits` with a ledger entry in the same
         transaction (conflicts and throttling retried with backoff). False, changing nothing, when the fan-out is
-        no longer PENDING (a reconciler claimed it: it settles instead)."""
+        no longer PENDING (a reconciler claimed it: it settles instead). `refunded_scheduled` of the refunded
+        messages were counted SCHEDULED at the debit, the rest QUEUED."""
         ...
 
 
@@ -241,6 +261,18 @@ def build_audience(memberships: Sequence[TagRecipient], country: str | None) -> 
     return audience
 
 
+def exclude_suppressed(audience: Audience, suppressions: SuppressionList | None, sender: str) -> None:
+    """Numbers opted out of the sender (STOP-type replies) leave the audience before pricing, so they are never
+    charged; counted with the opted-out contacts (`skipped_opted_out`, what the preview reports) and on their own."""
+    if suppressions is None or not audience.recipients:
+        return
+    blocked = suppressions.suppressed([e164 for e164, _ in audience.recipients], sender)
+    if blocked:
+        audience.recipients = [r for r in audience.recipients if r[0] not in blocked]
+        audience.skipped_suppressed += len(blocked)
+        audience.skipped_opted_out += len(blocked)
+
+
 def _chunks[T](items: Sequence[T], size: int) -> list[list[T]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
@@ -286,6 +318,7 @@ def plan_campaign(
     country = request.country or tenant.default_country
     with phase("resolve"):
         audience = build_audience(members(), country)
+        exclude_suppressed(audience, limits.suppressions, limits.sender_for(provider))
     if len(audience.recipients) > limits.max_recipients:
         raise TooManyRecipients(len(audience.recipients), limits.max_recipients)
     segments = count_segments(request.message)
@@ -296,6 +329,40 @@ def plan_campaign(
         segments=segments,
         cost=segments.segments * len(audience.recipients),
     )
+
+
+@dataclass(frozen=True)
+class CampaignSchedule:
+    """When each message of a campaign may go: sendAt (or now), then the send window of the recipient's country
+    and the tenant's quiet hours (marketing only). `scheduled_for` is the earliest of them when every message
+    waits, None when at least one goes now (the 201's and the preview's `scheduledFor`)."""
+
+    now: datetime
+    openings: dict[str | None, datetime]  # by recipient country
+    scheduled_for: datetime | None
+
+    def opening_of(self, e164: str) -> datetime:
+        return self.openings[country_of(e164)]
+
+    def waits(self, e164: str) -> bool:
+        return self.opening_of(e164) > self.now
+
+
+def plan_schedule(
+    request: CampaignRequest,
+    tenant: Tenant,
+    recipients: Sequence[str],
+    now: datetime,
+    opening: OpeningRule = next_opening,
+) -> CampaignSchedule:
+    """The schedule of a campaign to `recipients` (E.164) requested at `now`; one window computation per country."""
+    start = max(now, request.send_at) if request.send_at is not None else now
+    openings = {
+        country: opening(start, country, request.purpose, tenant.quiet_hours)
+        for country in {country_of(e164) for e164 in recipients}
+    }
+    earliest = min(openings.values(), default=now)
+    return CampaignSchedule(now=now, openings=openings, scheduled_for=earliest if earliest > now else None)
 
 
 def send_campaign(
@@ -310,8 +377,13 @@ def send_campaign(
     budget: FanoutBudget | None = None,
     queue_id: str | None = None,
     members: Callable[[], Sequence[TagRecipient]] | None = None,
+    opening: OpeningRule = next_opening,
 ) -> CampaignResult:
     """Resolve the audience and price it (`plan_campaign`), then debit once before anything is persisted or enqueued.
+
+    Messages that may not go yet (sendAt, the send window, the tenant's quiet hours: `plan_schedule` with the
+    `opening` rule) are persisted SCHEDULED with their due time instead of being enqueued; the scheduler releases
+    them. They are paid now like the others.
 
     `members` replaces the tags' memberships as the source of recipients (a resend reads the original campaign's
     failed recipients); everything after it is the same.
@@ -338,6 +410,7 @@ def send_campaign(
         raise InsufficientCredits(required=cost, available=tenant.credits)
 
     created_at = now()
+    schedule = plan_schedule(request, tenant, [e164 for e164, _ in audience.recipients], created_at, opening)
     queue_id = queue_id or new_id()
     messages = [
         OutgoingMessage(
@@ -352,7 +425,9 @@ def send_campaign(
             credits=segments.segments,
             provider=provider,
             created_at=created_at,
-            status=MessageStatus.QUEUED,
+            status=MessageStatus.SCHEDULED if schedule.waits(e164) else MessageStatus.QUEUED,
+            scheduled_for=schedule.opening_of(e164) if schedule.waits(e164) else None,
+            purpose=request.purpose,
         )
         for ordinal, (e164, contact_id) in enumerate(audience.recipients)
     ]
@@ -367,6 +442,11 @@ def send_campaign(
         segments_per_message=segments.segments,
         credits_debited=cost,
         created_at=created_at,
+        resend_of=request.resend_of,
+        purpose=request.purpose,
+        send_at=request.send_at,
+        scheduled_for=schedule.scheduled_for,
+        scheduled_messages=sum(1 for m in messages if m.status is MessageStatus.SCHEDULED),
     )
     with phase("debit"):
         try:
@@ -376,7 +456,13 @@ def send_campaign(
                 _raise_if_recorded(store, queue_id)  # a concurrent retry recorded it first
             raise
     _fan_out(messages, queue_id, request.tenant_id, store, queue, limits, segments.segments, phase, budget)
-    return CampaignResult(queue_id=queue_id, messages=messages, audience=audience, credits_debited=cost)
+    return CampaignResult(
+        queue_id=queue_id,
+        messages=messages,
+        audience=audience,
+        credits_debited=cost,
+        scheduled_for=schedule.scheduled_for,
+    )
 
 
 def _raise_if_recorded(store: SendStore, queue_id: str) -> None:
@@ -390,8 +476,8 @@ class _Progress:
     """Where the fan-out got to: what was persisted, enqueued, and what may or may not have reached the queue."""
 
     persisted: int = 0
-    enqueued: set[str] = field(default_factory=set)
-    uncertain: set[str] = field(default_factory=set)  # handed to the queue, which failed or raised
+    enqueued: set[str] = field(default_factory=set)  # QUEUED and on the queue, or SCHEDULED and persisted
+    uncertain: set[str] = field(default_factory=set)  # handed to the queue (or a persist) that failed or raised
 
 
 def _fan_out(
@@ -416,6 +502,7 @@ def _fan_out(
     if len(progress.enqueued) == len(messages):
         _close(store, queue_id, tenant_id, enqueued=len(messages), refunded=[], credits_per_message=0, phase=phase)
         return
+    # A persisted SCHEDULED message is in the scheduler's hands like an enqueued one is in delivery's.
     unattempted = [m for m in messages if m.message_id not in progress.enqueued | progress.uncertain]
     uncertain = [m for m in messages if m.message_id in progress.uncertain]
     log.warning(
@@ -430,7 +517,8 @@ def _fan_out(
             # Never handed to the queue: nobody else can have them, an overwrite is safe (and covers the unpersisted).
             store.mark_failed(unattempted, reason=NOT_ENQUEUED)
             marked = list(unattempted)
-            # Handed to a queue call that failed: one may have gone through and be claimed already; only QUEUED moves.
+            # Handed to a queue call (or a SCHEDULED persist) that failed: one may have gone through and be claimed
+            # already; only a message still QUEUED or SCHEDULED and never claimed moves.
             marked += store.fail_if_queued(uncertain, reason=NOT_ENQUEUED)
     except Exception as exc:
         log.error("Marking the messages not enqueued FAILED failed; left to the reconciler", exc_info=exc)
@@ -468,11 +556,17 @@ def _persist_and_enqueue(
             if not budget.may_continue(total):
                 log.warning("Out of time before persisting everything", extra={"queue_id": queue_id})
                 return
+            scheduled = {m.message_id for m in step if m.status is MessageStatus.SCHEDULED}
+            progress.uncertain |= scheduled  # until the write answers: the scheduler may release them at once
             store.save_messages(step)
+            progress.uncertain -= scheduled
+            progress.enqueued |= scheduled
             progress.persisted += len(step)
     batches = [
         QueueBatch(tenant_id=tenant_id, queue_id=queue_id, message_ids=chunk)
-        for chunk in _chunks([m.message_id for m in messages], limits.recipients_per_queue_message)
+        for chunk in _chunks(
+            [m.message_id for m in messages if m.status is MessageStatus.QUEUED], limits.recipients_per_queue_message
+        )
     ]
     per_step = max(1, FANOUT_STEP_MESSAGES // limits.recipients_per_queue_message)
     with phase("enqueue"):
@@ -508,6 +602,7 @@ def _close(
                 enqueued=enqueued,
                 refunded_messages=len(refunded),
                 refund_credits=credits_per_message * len(refunded),
+                refunded_scheduled=sum(1 for m in refunded if m.status is MessageStatus.SCHEDULED),
             )
     except Exception as exc:
         log.error("Closing the fan-out failed; the reconciler settles it", extra={"queue_id": queue_id}, exc_info=exc)

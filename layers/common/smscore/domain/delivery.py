@@ -80,6 +80,7 @@ from smscore.domain.ports import (
     SenderGate,
     SenderUnavailable,
     SmsRequest,
+    SuppressionList,
     Throttled,
     TransientFailure,
 )
@@ -94,6 +95,7 @@ MAX_QUEUE_DELAY_SECONDS = 900  # SQS DelaySeconds maximum
 THROTTLE_WAIT_SECONDS = (1.0, 3.0)  # jittered wait after a provider's throttling answer without a hint
 DEFAULT_VALIDITY_SECONDS = 4 * 3600
 EXPIRED = "EXPIRED"
+OPTED_OUT = "OPTED_OUT"  # failure code (and reason) of a message whose recipient opted out of its sender
 
 
 class Outcome(StrEnum):
@@ -107,6 +109,7 @@ class Outcome(StrEnum):
     LOST_LEASE = "LOST_LEASE"  # our outcome write was fenced off: someone took over (should not happen)
     DEFERRED = "DEFERRED"  # waiting for its sender (no slot, throttled, paused): re-sent to the queue with a delay
     EXPIRED = "EXPIRED"  # its validity period ran out while waiting: FAILED, refunded
+    OPTED_OUT = "OPTED_OUT"  # its recipient opted out of its sender (STOP) since the send: FAILED, refunded
 
 
 NEEDS_REDELIVERY = frozenset({Outcome.RETRY_LATER, Outcome.LEASED_ELSEWHERE})
@@ -202,6 +205,7 @@ class Deliverer:
         deferred: DeferredDelivery | None = None,
         validity_seconds: int = DEFAULT_VALIDITY_SECONDS,
         pause_seconds: float = 300.0,
+        suppressions: SuppressionList | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -218,6 +222,7 @@ class Deliverer:
         self._deferred = deferred
         self._validity_seconds = validity_seconds
         self._pause_seconds = pause_seconds
+        self._suppressions = suppressions
         self._now = now
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -241,8 +246,14 @@ class Deliverer:
         stored = self._store.load(ids)
         demand = Counter(self.sender_of(m.provider).key for m in stored.values() if m.status not in TERMINAL)
         pacer = Pacer(self._gate, demand, clock=lambda: self._now().timestamp())
+        opted_out = self._opted_out(stored)
 
         def one(message_id: str) -> None:
+            if message_id in opted_out:
+                refused = self._refuse_opted_out(batch.tenant_id, stored[message_id], report)
+                if refused is not None:
+                    report.outcomes[message_id] = refused
+                    return
             outcome = self._deliver_one(
                 batch.tenant_id, message_id, stored.get(message_id), report, pacer, remaining_seconds, final_receive
             )
@@ -263,6 +274,37 @@ class Deliverer:
             )
         self._send_deferred(batch, report)
         return report
+
+    def _opted_out(self, stored: dict[str, StoredMessage]) -> set[str]:
+        """Ids of the record's messages whose recipient opted out of their sender since the campaign was sent:
+        checked right before the record's sends start (one bulk read per sender), so a STOP that arrives in the
+        middle of a campaign stops the rest of it."""
+        if self._suppressions is None:
+            return set()
+        by_sender: dict[str, list[StoredMessage]] = {}
+        for message in stored.values():
+            if message.status not in TERMINAL:
+                by_sender.setdefault(self.sender_of(message.provider).key, []).append(message)
+        opted_out: set[str] = set()
+        for sender, messages in by_sender.items():
+            blocked = self._suppressions.suppressed([m.recipient for m in messages], sender)
+            opted_out |= {m.message_id for m in messages if m.recipient in blocked}
+        return opted_out
+
+    def _refuse_opted_out(self, tenant_id: str, message: StoredMessage, report: DeliveryReport) -> Outcome | None:
+        """Claim the message (so one consumer decides) and fail it OPTED_OUT, refunded with the record's failures.
+        None when it is not ours to decide (another tenant's, terminal, leased): the normal path answers that."""
+        now = self._now()
+        leased = message.status == MessageStatus.SENDING and message.lease_until and message.lease_until > now
+        if message.tenant_id != tenant_id or message.status in TERMINAL or leased:
+            return None
+        claimed = self._store.claim(message, now, now + timedelta(seconds=self._policy.lease_seconds))
+        if claimed is None:
+            return Outcome.LEASED_ELSEWHERE  # someone else moved it: the record comes back and is checked again
+        sender = self.sender_of(claimed.provider).key
+        failure = PermanentFailure(OPTED_OUT, f"{OPTED_OUT}: the recipient opted out of sender {sender}")
+        log.info("recipient opted out, to refund", extra={"message_id": claimed.message_id, "code": OPTED_OUT})
+        return report.fail(FailedSend(claimed, claimed.provider, failure), Outcome.OPTED_OUT)
 
     def _settle_failures(self, report: DeliveryReport) -> None:
         """The record's failed messages become FAILED and are refunded together: one balance update and one ledger
