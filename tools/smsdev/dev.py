@@ -52,6 +52,7 @@ def print_summary(stack: DevStack, seed: DemoSeed | None) -> None:
         f"AWS endpoint  {stack.endpoint}   (AWS_ENDPOINT_URL for the aws CLI / boto3, any credentials)",
         f"API           {stack.api_url}",
     ]
+    admin_url = f"{stack.api_url}/admin/"
     if seed is not None:
         lines += [
             "",
@@ -59,6 +60,7 @@ def print_summary(stack: DevStack, seed: DemoSeed | None) -> None:
             f"Terms         {seed.terms_version}",
             f"Token (accepted terms)      {seed.accepted.token}",
             f"Token (terms not accepted)  {seed.pending.token}",
+            f"Admin UI      {admin_url}   (sign in with either token; the second one is read-only)",
             "Tags          " + "  ".join(f"{name}={tag_id}" for name, tag_id in sorted(seed.tag_ids.items())),
             "",
             "Try it:",
@@ -67,6 +69,8 @@ def print_summary(stack: DevStack, seed: DemoSeed | None) -> None:
             "List the tags (and their contact counts) with the same token:",
             f"curl -sS {stack.api_url}/api/tags -H 'Authorization: Bearer {seed.accepted.token}'",
         ]
+    else:
+        lines.append(f"Admin UI      {admin_url}")
     lines += ["", f"ready: {stack.api_url} (Ctrl-C to stop)"]
     print("\n".join(lines), flush=True)
 

@@ -29,6 +29,7 @@ from typing import Any
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from smsdev.admin_ui import is_admin_path, serve_admin
 from smsdev.lambdas import InvocationError, InvocationTimeout
 from smsdev.openapi_doc import DOCUMENT_PATH
 from smsdev.template import Resolver, functions, resources_of_type
@@ -554,6 +555,8 @@ class GatewayServer(BackgroundServer):
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = WerkzeugRequest(environ)
+        if is_admin_path(request.path):  # the admin SPA's static files, on the API's origin (as CloudFront does)
+            return serve_admin(environ, start_response)
         if request.method == "GET" and request.path == OPENAPI_ROUTE:
             # The checked-in document (generated from the handlers' models), served like a static asset.
             document = WerkzeugResponse(DOCUMENT_PATH.read_bytes(), status=200, content_type="application/json")

@@ -1,0 +1,205 @@
+// The admin SPA: sign-in, header (tenant, balance), hash routes to the screens. Token in sessionStorage only.
+import { api, ApiError, session } from "./api.js";
+import { h, notice, replace } from "./dom.js";
+import { campaignsView, campaignView, messageView } from "./campaigns.js";
+import { composeView } from "./compose.js";
+import { contactsView, tagsView } from "./contacts.js";
+
+const root = document.getElementById("app");
+
+const ROUTES = [
+  [/^#\/compose$/, composeView, "Compose"],
+  [/^#\/campaigns$/, campaignsView, "Campaigns"],
+  [/^#\/campaigns\/([\w-]+)$/, campaignView, "Campaign"],
+  [/^#\/messages\/([\w-]+)$/, messageView, "Message"],
+  [/^#\/contacts$/, contactsView, "Contacts"],
+  [/^#\/tags$/, tagsView, "Tags"],
+];
+const NAV = [
+  ["#/compose", "Compose"],
+  ["#/campaigns", "Campaigns"],
+  ["#/contacts", "Contacts"],
+  ["#/tags", "Tags"],
+];
+
+/** What every screen gets: who is signed in, the tags by id, helpers, and cleanup on leaving. */
+const ctx = {
+  me: null,
+  tags: new Map(),
+  cleanups: [],
+  get readOnly() {
+    return ctx.me?.access !== "FULL";
+  },
+  onLeave(fn) {
+    ctx.cleanups.push(fn);
+  },
+  /** Poll `fn` every `ms` while this screen is shown and the tab visible. */
+  every(ms, fn) {
+    const timer = setInterval(() => {
+      if (!document.hidden) fn();
+    }, ms);
+    ctx.onLeave(() => clearInterval(timer));
+  },
+  async refreshMe() {
+    const before = ctx.me;
+    ctx.me = await api("GET", "/api/me");
+    const balance = document.querySelector("#balance b");
+    if (balance && before?.access === ctx.me.access && before?.tenantName === ctx.me.tenantName) {
+      balance.textContent = ctx.me.balance.toLocaleString(); // in place: focus and the nav stay where they are
+    } else {
+      renderHeader();
+    }
+    return ctx.me;
+  },
+  async loadTags() {
+    const tags = [];
+    let cursor;
+    do {
+      const page = await api("GET", "/api/tags", { query: { limit: 100, cursor } });
+      tags.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    ctx.tags = new Map(tags.map((t) => [t.id, t]));
+    return tags;
+  },
+  tagName(id) {
+    return ctx.tags.get(id)?.name ?? "(deleted tag)";
+  },
+  /** A read-only member sees why an action is disabled. */
+  writeGuard() {
+    return ctx.readOnly ? { disabled: true, title: "Read-only: the current terms are not accepted" } : {};
+  },
+};
+
+// ---------------------------------------------------------------------------------------------- sign in
+function signInView(message) {
+  const input = h("input", { type: "password", name: "token", autocomplete: "off", required: true, spellcheck: false });
+  const status = h("div", { "aria-live": "polite" }, message && notice("error", message));
+  const form = h(
+    "form",
+    { class: "card signin", onsubmit: (e) => signIn(e, input, status) },
+    h("h1", {}, "SMS admin"),
+    h("p", {}, "Sign in with your API token. It is kept in this tab only and forgotten when you sign out or close it."),
+    h("div", { class: "field" }, h("label", { for: "token" }, "API token"), Object.assign(input, { id: "token" })),
+    h("button", { type: "submit" }, "Sign in"),
+    status,
+  );
+  replace(document.getElementById("header"));
+  replace(root, form);
+  input.focus();
+}
+
+async function signIn(event, input, status) {
+  event.preventDefault();
+  const token = input.value.trim();
+  const button = event.target.querySelector("button");
+  button.disabled = true;
+  session.token = token;
+  try {
+    await ctx.refreshMe();
+    input.value = "";
+    if (!location.hash || location.hash === "#/") location.hash = ctx.readOnly ? "#/campaigns" : "#/compose";
+    route();
+  } catch (error) {
+    session.clear();
+    ctx.me = null;
+    const text =
+      error instanceof ApiError && (error.status === 401 || error.status === 403)
+        ? "That token was refused: it is wrong, revoked, or its member was disabled."
+        : error.sentence || String(error);
+    replace(status, notice("error", text));
+    button.disabled = false;
+    input.focus();
+  }
+}
+
+function signOut(message) {
+  session.clear();
+  ctx.me = null;
+  leave();
+  history.replaceState(null, "", location.pathname);
+  signInView(message);
+}
+
+window.addEventListener("api:unauthorized", () => {
+  if (ctx.me) signOut("Your token is no longer accepted (revoked, or its member disabled). Sign in again.");
+});
+
+// ---------------------------------------------------------------------------------------------- header
+function renderHeader() {
+  const header = document.getElementById("header");
+  if (!ctx.me) return replace(header);
+  const current = location.hash.split("/").slice(0, 2).join("/");
+  replace(
+    header,
+    h(
+      "div",
+      { class: "bar-top" },
+      h("strong", { class: "tenant", id: "tenant-name" }, ctx.me.tenantName),
+      h(
+        "span",
+        { class: "balance", id: "balance", "aria-live": "polite" },
+        "Balance: ",
+        h("b", {}, ctx.me.balance.toLocaleString()),
+        " credits",
+      ),
+      h("button", { class: "secondary small", onclick: () => signOut("You are signed out.") }, "Sign out"),
+    ),
+    h(
+      "nav",
+      { "aria-label": "Main" },
+      NAV.map(([href, label]) =>
+        h("a", { href, "aria-current": current === href ? "page" : false }, label),
+      ),
+    ),
+    ctx.readOnly &&
+      h(
+        "p",
+        { class: "notice warn", role: "status", id: "read-only" },
+        "Read-only mode: this member has not accepted the current terms of service. You can look at everything, " +
+          "but sending, importing and editing are disabled until the terms are accepted.",
+      ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------- router
+function leave() {
+  for (const fn of ctx.cleanups.splice(0)) fn();
+}
+
+async function route() {
+  leave();
+  if (!session.token) return signInView();
+  if (!ctx.me) {
+    try {
+      await ctx.refreshMe();
+    } catch (error) {
+      return signOut(error.sentence);
+    }
+  }
+  const hash = location.hash || "#/campaigns";
+  const found = ROUTES.find(([pattern]) => pattern.test(hash));
+  renderHeader();
+  const main = h("section", { class: "screen", tabindex: "-1" });
+  replace(root, main);
+  if (!found) {
+    replace(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/campaigns" }, "Go to the campaigns")));
+    return;
+  }
+  const [pattern, view, title] = found;
+  document.title = `${title} · SMS admin`;
+  const params = hash.match(pattern).slice(1);
+  try {
+    await view(main, ctx, ...params);
+  } catch (error) {
+    main.append(notice("error", error.sentence || String(error)));
+  }
+  main.focus({ preventScroll: true });
+}
+
+window.addEventListener("hashchange", route);
+// The balance moves with deliveries and refunds: keep the header current while signed in.
+setInterval(() => {
+  if (ctx.me && !document.hidden) ctx.refreshMe().catch(() => {});
+}, 15000);
+route();
