@@ -1,10 +1,11 @@
-"""POST /api/messages/sms/tags: parse, call the campaign service, shape the response."""
+"""POST /api/messages/sms/tags, its preview, and a campaign's resend: parse, call the campaign service, shape the
+response."""
 
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -12,7 +13,7 @@ from smscore import wiring
 from smscore.api.campaigns import Caller
 from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.middlewares import json_body_guard
-from smscore.api.models import MessageEnqueueResultDto, SmsTagsMessagePayload
+from smscore.api.models import CampaignPreviewDto, MessageEnqueueResultDto, ResendPayload, SmsTagsMessagePayload
 from smscore.wiring import SendDeps
 
 logger = Logger()
@@ -21,6 +22,8 @@ metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)
 
+
+QUEUE_ID_MAX_LENGTH = 64
 
 SEND_RESPONSES: dict[int, Any] = {
     201: {
@@ -68,6 +71,62 @@ def send_sms_by_tags(
     deps, who = request_deps(), caller()
     deps.access.require(app.current_event.headers.get("Authorization"), who.tenant_id, who.member_id)
     outcome = deps.campaigns.send(who, payload, idempotency_key, app.lambda_context)
+    return Response(
+        status_code=outcome.status.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=outcome.body,
+    )
+
+
+PREVIEW_RESPONSES: dict[int, Any] = {
+    200: {
+        "description": "What a send of this body would reach and debit now; nothing written, nothing debited",
+        "content": {"application/json": {"model": CampaignPreviewDto}},
+    },
+    **{status: SEND_RESPONSES[status] for status in (400, 403, 413, 415, 422)},
+}
+
+RESEND_RESPONSES: dict[int, Any] = {
+    **SEND_RESPONSES,
+    201: {
+        "description": "A new campaign (resendOf = this queueId) to the recipients whose messages ended FAILED or "
+        "UNDELIVERED, except invalid numbers and opt-outs",
+        "content": {"application/json": {"model": MessageEnqueueResultDto}},
+    },
+    200: {
+        "description": "Nobody qualifies: empty queueId and messages, nothing debited",
+        "content": {"application/json": {"model": MessageEnqueueResultDto}},
+    },
+    404: documented_error("No campaign with this queueId, or another tenant's (code QUEUE_NOT_FOUND)"),
+}
+
+
+@app.post(
+    "/api/messages/sms/tags/preview",
+    summary="What sending this body would reach and cost, without sending",
+    tags=["Messaging"],
+    responses=PREVIEW_RESPONSES,
+)
+@tracer.capture_method(capture_response=False)
+def preview_sms_by_tags(payload: Annotated[SmsTagsMessagePayload, Body()]) -> CampaignPreviewDto:
+    return request_deps().campaigns.preview(caller(), payload)
+
+
+@app.post(
+    "/api/messages/queues/<queueId>/resend",
+    summary="Send a campaign's text again to its recipients whose messages failed",
+    tags=["Messaging"],
+    responses=RESEND_RESPONSES,
+)
+@tracer.capture_method(capture_response=False)
+def resend_to_failed(
+    queueId: Annotated[str, Path(min_length=1, max_length=QUEUE_ID_MAX_LENGTH)],  # noqa: N803
+    payload: Annotated[ResendPayload | None, Body()] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> Response[MessageEnqueueResultDto]:
+    deps, who = request_deps(), caller()
+    deps.access.require(app.current_event.headers.get("Authorization"), who.tenant_id, who.member_id)
+    outcome = deps.campaigns.resend(who, queueId, payload or ResendPayload(), idempotency_key, app.lambda_context)
     return Response(
         status_code=outcome.status.value,
         content_type=content_types.APPLICATION_JSON,

@@ -68,6 +68,7 @@ def queue_status_of(view: DispatchView) -> QueueStatusDto:
         counts=StatusCounts(**{status.value: count for status, count in view.counts.items()}),
         credits_debited=view.credits_debited,
         credits_refunded=view.credits_refunded,
+        resend_of=view.resend_of,
     )
 
 

@@ -132,6 +132,38 @@ class MessageEnqueueResultDto(ApiModel):
     )
 
 
+class ResendPayload(ApiModel):
+    """POST /api/messages/queues/{queueId}/resend body (optional): the text, tags and country are the original's."""
+
+    model_config = ConfigDict(extra="ignore", validate_by_name=False)
+
+    purpose: Purpose = Field(
+        default=Purpose.MARKETING, description="As for a send: marketing (default) or transactional"
+    )
+    send_at: AwareDatetime | None = Field(default=None, description="As for a send: ISO 8601 with an offset, future")
+
+    @field_validator("send_at")
+    @classmethod
+    def _schedulable(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else checked_send_at(value, datetime.now(UTC))
+
+
+class CampaignPreviewDto(ApiModel):
+    """What a send of the same body would reach and debit now (POST /api/messages/sms/tags/preview)."""
+
+    recipients: int = Field(description="Messages the send would create: one per distinct valid number")
+    skipped_invalid: int = Field(description="Contacts whose number is not valid for SMS")
+    skipped_opted_out: int = Field(description="Contacts opted out, or numbers suppressed after a STOP")
+    duplicates_removed: int = Field(description="Contacts in several tags, or sharing a number, counted once")
+    segments: int = Field(description="Segments per message")
+    encoding: str = Field(description="GSM-7 or UCS-2")
+    credits_required: int = Field(description="Exactly what the send would debit: segments x recipients")
+    credits_available: int = Field(description="The balance now")
+    scheduled_for: datetime | None = Field(
+        default=None, description="When delivery would wait (sendAt and/or the send window): the earliest instant, UTC"
+    )
+
+
 class StatusCounts(BaseModel):
     """Messages of the campaign in each status, from counters updated atomically with every transition."""
 
@@ -157,6 +189,7 @@ class QueueStatusDto(ApiModel):
     counts: StatusCounts
     credits_debited: int
     credits_refunded: int
+    resend_of: str | None = Field(default=None, description="The campaign this one resent to (POST .../resend)")
 
 
 class StatusChangeDto(ApiModel):

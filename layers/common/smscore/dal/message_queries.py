@@ -161,6 +161,7 @@ def dispatch_view(record: DispatchRecord) -> DispatchView:
         counts={status: int(getattr(record, f"count_{status.value.lower()}")) for status in MessageStatus},
         credits_debited=int(record.credits_debited),
         credits_refunded=int(record.credits_refunded),
+        resend_of=record.resend_of,
     )
 
 

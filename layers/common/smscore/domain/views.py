@@ -75,6 +75,7 @@ class DispatchView:
     counts: Mapping[MessageStatus, int]
     credits_debited: int
     credits_refunded: int
+    resend_of: str | None = None
 
 
 @dataclass(frozen=True)
