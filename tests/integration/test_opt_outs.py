@@ -1,0 +1,342 @@
+"""Opt-out and opt-in keywords through the real handlers on moto: Twilio's signed inbound webhook, AWS two-way SMS
+through SNS (InboundSmsFunction), then what the send and deliver handlers do with a suppressed number."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from functions.inbound import app as inbound_app
+from functions.webhooks import app as webhooks
+from smscore import wiring
+from smscore.dal.dispatch_counts import load_dispatch
+from smscore.dal.outbox_store import DynamoOutbox
+from smscore.dal.suppression_store import DynamoSuppressionList
+from smscore.dal.tables import ContactRecord, LedgerRecord, MessageRecord, SuppressionRecord, TagMemberRecord
+from smscore.domain.delivery import OPTED_OUT
+from smscore.providers.aws_sms import TwoWayReplier
+from smscore.providers.sandbox import SandboxProvider
+from smscore.providers.twilio import request_signature
+from smsdev.provision import function_environment
+from smsdev.testing import serialised_moto
+from tests.conftest import LambdaContextStub, Stack, load_event
+from tests.integration.conftest import Campaign, make_campaign
+from tests.integration.receipts_helpers import TWILIO_AUTH_TOKEN, install_twilio_credentials
+from tests.integration.test_deliver import Counting, Delivery
+
+ANA = "+573001234567"
+TWILIO_NUMBER = "+15550001111"
+AWS_NUMBER = "+15550002222"
+INBOUND_URL = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/dev/api/webhooks/twilio/inbound"
+
+
+@pytest.fixture
+def inbound_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The Twilio webhook function's environment, sending from TWILIO_NUMBER, and its credentials in SSM."""
+    for key, value in function_environment(stack.names, "TwilioStatusFunction").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("TWILIO_FROM_NUMBER", TWILIO_NUMBER)
+    monkeypatch.setenv("AWS_SMS_ORIGINATION_IDENTITY", AWS_NUMBER)
+    wiring.reset()
+    install_twilio_credentials()
+    yield
+    wiring.reset()
+
+
+def twilio_reply(body: str, from_number: str = ANA, signature: str | None = None, **extra: str) -> dict[str, Any]:
+    """Twilio's incoming-message webhook (tests/events/apigw_twilio_inbound.json) with this Body, signed."""
+    event = copy.deepcopy(load_event("apigw_twilio_inbound.json"))
+    params = dict(parse_qsl(event["body"])) | {"Body": body, "From": from_number} | extra
+    event["body"] = urlencode(params)
+    signed = (
+        signature if signature is not None else request_signature(INBOUND_URL, list(params.items()), TWILIO_AUTH_TOKEN)
+    )
+    for headers in (event["headers"], event["multiValueHeaders"]):
+        headers["X-Twilio-Signature"] = signed if headers is event["headers"] else [signed]
+    return event
+
+
+def post(event: dict[str, Any]) -> tuple[int, str, str]:
+    response = webhooks.twilio_handler(event, LambdaContextStub())
+    return response["statusCode"], response["multiValueHeaders"]["Content-Type"][0], response["body"]
+
+
+def sns_reply(
+    body: str, to: str = AWS_NUMBER, from_number: str = ANA, at: str = "2026-11-27T13:00:00.000Z"
+) -> dict[str, Any]:
+    """AWS two-way SMS as SNS delivers it to the function (tests/events/sns_two_way_sms.json)."""
+    event = copy.deepcopy(load_event("sns_two_way_sms.json"))
+    sns = event["Records"][0]["Sns"]
+    payload = json.loads(sns["Message"]) | {
+        "messageBody": body,
+        "destinationNumber": to,
+        "originationNumber": from_number,
+    }
+    sns["Message"], sns["Timestamp"] = json.dumps(payload), at
+    return event
+
+
+def contact_of(campaign: Campaign, contact_id: str) -> ContactRecord:
+    return ContactRecord.get(campaign.tenant_id, contact_id, consistent_read=True)
+
+
+def suppression(sender: str, number: str = ANA) -> SuppressionRecord | None:
+    try:
+        return SuppressionRecord.get(sender, number, consistent_read=True)
+    except SuppressionRecord.DoesNotExist:
+        return None
+
+
+@pytest.fixture
+def delivery(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Delivery]:
+    """The deliver function's environment on moto (one request at a time, as DynamoDB is atomic), the sandbox
+    provider counted per message (tests/integration/test_deliver.py's Delivery)."""
+    for key, value in function_environment(stack.names, "DeliverFunction").items():
+        monkeypatch.setenv(key, value)
+    wiring.reset()
+    with serialised_moto():
+        yield Delivery(stack=stack, sandbox=Counting(SandboxProvider(DynamoOutbox())))
+    wiring.reset()
+
+
+# -- Twilio: the signed inbound-message webhook ----------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_twilio_baja_suppresses_the_number_for_the_sender_marks_every_tenants_contact_and_confirms(
+    admin: Any,
+) -> None:
+    # Given Ana is a contact (tagged) of two tenants
+    shop, bakery = make_campaign(admin), make_campaign(admin)
+    shop_contact, bakery_contact = shop.add("3001234567", "vip"), bakery.add(ANA, "news")
+    # When she replies "BAJA" to our Twilio number, signed by Twilio
+    status, content_type, body = post(twilio_reply("BAJA"))
+    # Then Twilio gets TwiML confirming it (Twilio does not answer BAJA itself)
+    assert (status, content_type) == (200, "application/xml")
+    assert body.startswith('<?xml version="1.0" encoding="UTF-8"?><Response><Message>You will receive no more')
+    # And the number is suppressed for that sender, with the keyword and the inbound message id
+    stored = suppression(f"twilio:{TWILIO_NUMBER}")
+    assert stored is not None
+    assert (stored.opted_out, stored.keyword, stored.provider) == (True, "BAJA", "twilio")
+    assert stored.reference == "SM5f1d0c3a9b8e7d6c5b4a39281706f5e4"
+    # And both tenants' contacts are opted out by keyword, membership copies included (what the send path reads)
+    for campaign, contact_id in ((shop, shop_contact), (bakery, bakery_contact)):
+        record = contact_of(campaign, contact_id)
+        assert (record.opted_out, record.consent_source) == (True, "keyword")
+        (tag_id,) = record.tag_ids
+        assert TagMemberRecord.get(TagMemberRecord.key_for(campaign.tenant_id, tag_id), contact_id).opted_out
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_twilio_stop_is_applied_without_a_second_confirmation(admin: Any) -> None:
+    # Given Ana's number is a contact / When she replies "stop" (Twilio answers STOP itself)
+    shop = make_campaign(admin)
+    contact_id = shop.add(ANA, "vip")
+    status, _, body = post(twilio_reply(" stop "))
+    # Then the TwiML is empty, and the opt-out is recorded all the same
+    assert (status, body) == (200, '<?xml version="1.0" encoding="UTF-8"?><Response/>')
+    assert DynamoSuppressionList().is_suppressed(ANA, f"twilio:{TWILIO_NUMBER}")
+    assert contact_of(shop, contact_id).opted_out
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_a_reply_through_a_messaging_service_is_tied_to_the_service() -> None:
+    # When the number belongs to a Messaging Service (Twilio adds MessagingServiceSid) / Then the service is the sender
+    status, _, _ = post(twilio_reply("STOP", MessagingServiceSid="MG0123456789abcdef0123456789abcdef"))
+    assert status == 200
+    assert suppression("twilio:MG0123456789abcdef0123456789abcdef") is not None
+    assert suppression(f"twilio:{TWILIO_NUMBER}") is None
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_a_reply_that_is_not_a_keyword_changes_nothing(admin: Any) -> None:
+    shop = make_campaign(admin)
+    contact_id = shop.add(ANA, "vip")
+    status, _, body = post(twilio_reply("Stop sending me offers"))
+    assert (status, body) == (200, '<?xml version="1.0" encoding="UTF-8"?><Response/>')
+    assert suppression(f"twilio:{TWILIO_NUMBER}") is None
+    assert not contact_of(shop, contact_id).opted_out
+
+
+@pytest.mark.usefixtures("inbound_env")
+@pytest.mark.parametrize(
+    "signature",
+    [
+        pytest.param("", id="missing"),
+        pytest.param("bm90IGEgc2lnbmF0dXJlIGF0IGFsbA==", id="garbage"),
+        pytest.param(
+            request_signature(INBOUND_URL, [("Body", "STOP"), ("From", ANA)], "someone-elses-token"), id="other-token"
+        ),
+        pytest.param(
+            request_signature(INBOUND_URL.replace("inbound", "status"), [("Body", "STOP")], TWILIO_AUTH_TOKEN),
+            id="signed-for-another-url",
+        ),
+    ],
+)
+def test_a_badly_signed_reply_is_403_and_writes_nothing(admin: Any, signature: str) -> None:
+    shop = make_campaign(admin)
+    contact_id = shop.add(ANA, "vip")
+    response = webhooks.twilio_handler(twilio_reply("STOP", signature=signature), LambdaContextStub())
+    assert response["statusCode"] == 403
+    assert json.loads(response["body"])["code"] == "INVALID_SIGNATURE"
+    assert list(SuppressionRecord.scan()) == []
+    assert not contact_of(shop, contact_id).opted_out
+
+
+# -- AWS End User Messaging: two-way SMS through SNS --------------------------------------------------------------
+
+
+def invoke_inbound(event: dict[str, Any], replier: TwoWayReplier | None = None) -> dict[str, Any]:
+    deps = wiring.inbound_deps()
+    if replier is not None:
+        deps = replace(deps, aws_replier=lambda: replier)
+    result: dict[str, Any] = inbound_app.lambda_handler(event, LambdaContextStub(), deps=deps)
+    return result
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_aws_two_way_baja_is_suppressed_for_the_origination_number_and_confirmed_from_it(admin: Any) -> None:
+    # Given Ana is a contact, and AWS sends from AWS_NUMBER (moto lacks SendTextMessage: a Stubber checks the call)
+    shop = make_campaign(admin)
+    contact_id = shop.add(ANA, "vip")
+    client = boto3.client("pinpoint-sms-voice-v2", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "send_text_message",
+            {"MessageId": "aws-reply-1"},
+            {
+                "DestinationPhoneNumber": ANA,
+                "OriginationIdentity": AWS_NUMBER,
+                "MessageBody": wiring.bound_settings().opt_out_confirmation,
+                "MessageType": "TRANSACTIONAL",
+            },
+        )
+        # When the documented two-way payload ("Bája") arrives through SNS
+        result = invoke_inbound(load_event("sns_two_way_sms.json"), TwoWayReplier(client))
+        stubber.assert_no_pending_responses()
+    # Then the number is suppressed for the AWS sender, the contact opted out, and the confirmation went out once
+    assert result["results"][0] | {"reply": None} == {
+        "action": "OPT_OUT",
+        "keyword": "BAJA",
+        "number": "+********4567",
+        "sender": f"aws_sms:{AWS_NUMBER}",
+        "applied": True,
+        "contactsUpdated": 1,
+        "reply": None,
+        "replySent": True,
+    }
+    stored = suppression(f"aws_sms:{AWS_NUMBER}")
+    assert stored is not None
+    assert (stored.opted_out, stored.provider, stored.reference) == (
+        True,
+        "aws_sms",
+        "cae173d2-66b9-564c-8309-21f858e9fb84",
+    )
+    assert contact_of(shop, contact_id).opted_out
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_aws_stop_is_recorded_and_left_to_aws_to_confirm() -> None:
+    # Given a client that would refuse any call (no stubbed response) / When STOP arrives
+    client = boto3.client("pinpoint-sms-voice-v2", region_name="us-east-1")
+    with Stubber(client):
+        result = invoke_inbound(sns_reply("STOP"), TwoWayReplier(client))
+    # Then it is recorded and nothing is sent: AWS answers STOP itself
+    assert (result["results"][0]["action"], result["results"][0]["replySent"]) == ("OPT_OUT", False)
+    assert suppression(f"aws_sms:{AWS_NUMBER}") is not None
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_aws_stop_then_a_later_start_leave_the_number_subscribed_whatever_the_order_sns_delivers_them() -> None:
+    # When the START (13:05) is delivered before the STOP (13:00)
+    invoke_inbound(sns_reply("START", at="2026-11-27T13:05:00.000Z"))
+    late = invoke_inbound(sns_reply("STOP", at="2026-11-27T13:00:00.000Z"))
+    # Then the late STOP is not applied
+    assert late["results"][0]["applied"] is False
+    assert not DynamoSuppressionList().is_suppressed(ANA, f"aws_sms:{AWS_NUMBER}")
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_an_sns_message_that_is_not_a_two_way_payload_is_dropped() -> None:
+    event = load_event("sns_two_way_sms.json")
+    event["Records"][0]["Sns"]["Message"] = "not json"
+    assert invoke_inbound(event)["results"] == [{"action": "NONE", "dropped": "not JSON"}]
+    assert list(SuppressionRecord.scan()) == []
+
+
+# -- the send and deliver paths ---------------------------------------------------------------------------------
+
+
+def stop_through_the_sandbox(body: str = "STOP", number: str = ANA, at: str = "2026-11-27T13:00:00.000Z") -> None:
+    """A reply to the sandbox's notional number (what `smsctl inbound` sends on the local stack)."""
+    result = invoke_inbound(
+        sns_reply(body, to=wiring.bound_settings().sandbox_sender_number, from_number=number, at=at)
+    )
+    assert result["results"][0]["sender"] == "sandbox"
+
+
+def refunds(tenant_id: str) -> list[tuple[int, list[str]]]:
+    return sorted(
+        (int(e.amount), list(e.message_ids or [])) for e in LedgerRecord.query(tenant_id) if e.kind == "REFUND"
+    )
+
+
+def test_a_stop_in_the_middle_of_a_campaign_stops_its_message_not_sent_and_refunded(
+    delivery: Delivery, campaign: Campaign
+) -> None:
+    # Given a paid campaign of three messages waiting on the delivery queue
+    numbers = [ANA, "+573001110000", "+573002220000"]
+    queue_id, ids = delivery.send_campaign(campaign, *numbers)
+    bodies = delivery.sqs_bodies()
+    assert campaign.balance() == 1000 - 3
+    # When Ana replies STOP before her message goes out
+    stop_through_the_sandbox()
+    result = delivery.deliver(*bodies)
+    # Then her message never reaches the provider: FAILED with OPTED_OUT, refunded with a ledger entry naming it
+    assert result == {"batchItemFailures": []}
+    assert ids[ANA] not in delivery.sandbox.calls
+    assert sorted(delivery.sandbox.calls) == sorted(ids[n] for n in numbers[1:])
+    record = MessageRecord.get(ids[ANA], consistent_read=True)
+    assert (record.status, record.provider_error_code, record.permanent_failure) == ("FAILED", OPTED_OUT, True)
+    assert record.history[-1].code == OPTED_OUT
+    assert refunds(campaign.tenant_id) == [(1, [ids[ANA]])]
+    assert campaign.balance() == campaign.ledger_sum() == 1000 - 2
+    assert {MessageRecord.get(ids[n]).status for n in numbers[1:]} == {"SENT"}
+    assert load_dispatch(queue_id).count_failed == 1
+
+
+def test_a_suppressed_number_is_left_out_of_the_next_send_uncharged_until_it_opts_back_in(
+    delivery: Delivery, campaign: Campaign
+) -> None:
+    # Given Ana replied STOP to the sandbox sender before she was even a contact of this tenant
+    stop_through_the_sandbox()
+    # When the tenant sends to her and another contact
+    _, first = delivery.send_campaign(campaign, ANA, "+573001110000")
+    # Then only the other one is sent and paid (she is skipped as opted out, not charged)
+    assert sorted(first) == ["+573001110000"]
+    assert campaign.balance() == campaign.ledger_sum() == 1000 - 1
+    # When she replies ALTA, and the tenant sends again
+    stop_through_the_sandbox("ALTA", at="2026-11-27T13:10:00.000Z")
+    _, second = delivery.send_campaign(campaign, ANA, "+573001110000")
+    # Then she is reached again
+    assert sorted(second) == sorted([ANA, "+573001110000"])
+
+
+def test_a_suppression_for_another_sender_does_not_stop_this_senders_campaign(
+    delivery: Delivery, campaign: Campaign
+) -> None:
+    # Given Ana opted out of the AWS number only, before she became a contact of this tenant (on the sandbox)
+    result = invoke_inbound(sns_reply("STOP"))
+    assert result["results"][0]["sender"].startswith("aws_sms:")
+    # When the tenant sends to her / Then she is reached and paid for: the sandbox sender is not suppressed
+    _, ids = delivery.send_campaign(campaign, ANA)
+    assert list(ids) == [ANA]
+    assert campaign.balance() == 1000 - 1
