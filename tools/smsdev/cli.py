@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -731,6 +731,88 @@ def invoke(ctx: click.Context, function_id: str, event: Any) -> Any:
         raise SmsctlError(f"cannot reach the local stack at {endpoint}: start it with `make dev`") from exc
     except (InvocationError, InvocationTimeout) as exc:
         raise SmsctlError(f"{function_id} failed: {exc}") from exc
+
+
+class SenderNumber(click.ParamType):
+    """One of our sender numbers in E.164 (a test number such as the sandbox's +15005550006 included)."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip()
+        if not re.fullmatch(r"\+[1-9][0-9]{6,14}", text):
+            self.fail(f"{value!r} is not a number in E.164 form (e.g. +15005550006)", param, ctx)
+        return text
+
+
+def two_way_sns_event(from_number: str, body: str, to: str, at: datetime) -> dict[str, Any]:
+    """The SNS event AWS End User Messaging two-way SMS produces for a reply (smscore.providers.aws_sms)."""
+    inbound_id = str(uuid.uuid4())
+    payload = {
+        "originationNumber": from_number,
+        "destinationNumber": to,
+        "messageKeyword": "",
+        "messageBody": body,
+        "inboundMessageId": inbound_id,
+        "previousPublishedMessageId": "",
+    }
+    topic = "arn:aws:sns:us-east-1:000000000000:local-InboundSmsTopic"
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{topic}:{inbound_id}",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": inbound_id,
+                    "TopicArn": topic,
+                    "Message": json.dumps(payload),
+                    "Timestamp": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
+
+
+def _default_sender_number() -> str:
+    from smscore.settings import Settings
+
+    return str(Settings.model_fields["sandbox_sender_number"].default)
+
+
+@smsctl.command("inbound", json_only=True)
+@click.option("--from", "from_number", required=True, type=E164(), help="Who replies, e.g. +573001234567.")
+@click.option("--body", required=True, help="The reply's text, e.g. STOP, BAJA, ALTA.")
+@click.option(
+    "--to",
+    type=SenderNumber(),
+    default=_default_sender_number,
+    show_default="the sandbox sender's number, +15005550006",
+    help="Our number the reply went to (the sender it opts out of).",
+)
+@click.pass_context
+def inbound(ctx: click.Context, from_number: str, body: str, to: str) -> Any:
+    """Reply to one of our numbers on the local stack, as AWS two-way SMS would deliver it.
+
+    Runs InboundSmsFunction (the same handler code as on AWS) with an SNS two-way SMS event, in a fresh local
+    Lambda environment, and prints what it did: the keyword action (OPT_OUT, OPT_IN or NONE), the sender, the
+    contacts updated and the confirmation text. The default --to is the sandbox's number, so a STOP there
+    removes the number from the local stack's next send.
+    """
+    from smsdev.invoke import LocalStackUnreachable, invoke_locally
+    from smsdev.lambdas import InvocationError, InvocationTimeout
+
+    endpoint = _local_only(ctx, "inbound")
+    event = two_way_sns_event(from_number, body, to, datetime.now(UTC))
+    try:
+        result = invoke_locally("InboundSmsFunction", event, endpoint)
+    except LocalStackUnreachable as exc:
+        raise SmsctlError(f"cannot reach the local stack at {endpoint}: start it with `make dev`") from exc
+    except (InvocationError, InvocationTimeout) as exc:
+        raise SmsctlError(f"InboundSmsFunction failed: {exc}") from exc
+    return result["results"][0]
 
 
 @smsctl.command("env-vars", json_only=True)
