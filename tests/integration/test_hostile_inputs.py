@@ -51,6 +51,28 @@ def send_raw(campaign: Campaign, body: str | None, content_type: str | None = "a
     return response
 
 
+def post_raw(
+    campaign: Campaign,
+    path: str,
+    body: str | None,
+    content_type: str | None = "application/json",
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A POST to another route of the send function (preview, resend), with whatever body and headers."""
+    event = api_event(
+        body, tenant_id=campaign.tenant_id, member_id=campaign.member_id, token=campaign.token, headers=headers
+    )
+    event["path"] = path
+    event["requestContext"]["path"] = f"/dev{path}"
+    for field in ("headers", "multiValueHeaders"):
+        event[field].pop("Content-Type", None)
+    if content_type is not None:
+        event["headers"]["Content-Type"] = content_type
+        event["multiValueHeaders"]["Content-Type"] = [content_type]
+    response: dict[str, Any] = send_app.lambda_handler(event, LambdaContextStub())
+    return response
+
+
 def send_json(campaign: Campaign, body: Any, content_type: str = "application/json") -> tuple[int, dict[str, Any]]:
     response = send_raw(campaign, json.dumps(body), content_type)
     return response["statusCode"], json.loads(response["body"])
@@ -272,6 +294,9 @@ list_queries = st.fixed_dictionaries(
         name: query_values for name in ("queueId", "status", "recipient", "from", "to", "channel", "limit", "cursor")
     },
 )
+resend_bodies = st.fixed_dictionaries(
+    {}, optional={"purpose": json_value, "sendAt": st.one_of(edge_dates, json_value)}
+).map(json.dumps)
 path_ids = st.one_of(scalar_text.filter(lambda s: "/" not in s and s.strip()), st.uuids().map(str), st.just("x" * 300))
 
 
@@ -298,6 +323,37 @@ class TestEveryRouteUnderGeneratedInput:
             )
             assert_no_5xx_and_error_shape(send_app.lambda_handler(event, LambdaContextStub()))
         # The tags are random UUIDs, so no input can reach a recipient: nothing may be charged either way
+        assert_nothing_persisted_or_charged(stack, campaign)
+
+    @FUZZ
+    @given(body=send_bodies, content_type=content_types)
+    def test_preview_route(self, stack: Stack, campaign: Campaign, body: str, content_type: str | None) -> None:
+        response = post_raw(campaign, "/api/messages/sms/tags/preview", body, content_type)
+        assert_no_5xx_and_error_shape(response)
+        assert response["statusCode"] != 201
+        assert_nothing_persisted_or_charged(stack, campaign)
+
+    @FUZZ
+    @given(
+        identifier=path_ids,
+        body=st.one_of(st.none(), send_bodies, resend_bodies),
+        content_type=content_types,
+        key=st.one_of(st.none(), scalar_text),
+    )
+    def test_resend_route(
+        self,
+        stack: Stack,
+        campaign: Campaign,
+        identifier: str,
+        body: str | None,
+        content_type: str | None,
+        key: str | None,
+    ) -> None:
+        headers = {"Idempotency-Key": key} if key else None
+        response = post_raw(campaign, f"/api/messages/queues/{identifier}/resend", body, content_type, headers)
+        assert_no_5xx_and_error_shape(response)
+        # No campaign exists, so every answer is a refusal (or no route for an id the path cannot carry)
+        assert response["statusCode"] in (400, 404, 413, 415)
         assert_nothing_persisted_or_charged(stack, campaign)
 
     @FUZZ

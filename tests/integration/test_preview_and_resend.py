@@ -5,13 +5,16 @@ whose messages failed for a reason another attempt may overcome, and is paid, id
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from functions.messages import app as messages_handler
 from functions.send_by_tags import app as handler
+from smscore import wiring
 from smscore.dal.tables import ContactRecord, DispatchRecord, LedgerRecord, MessageRecord
+from smscore.domain.ports import ConsentChange
 from tests.conftest import LambdaContextStub, Stack, api_event
 from tests.integration.conftest import Campaign, make_campaign
 
@@ -66,6 +69,15 @@ def queue_status(campaign: Campaign, queue_id: str) -> dict[str, Any]:
     assert response["statusCode"] == 200, response["body"]
     body: dict[str, Any] = json.loads(response["body"])
     return body
+
+
+def stop_received(number: str) -> None:
+    """Given: the number replied STOP to the sandbox's sender (the suppression list only, no contact changed)."""
+    sender = wiring.campaign_limits(wiring.bound_settings()).sender_for("sandbox")
+    change = ConsentChange(
+        number=number, sender=sender, opted_out=True, keyword="STOP", at=datetime.now(UTC), provider="sandbox"
+    )
+    assert wiring.suppression_list().record(change)
 
 
 def writes(stack: Stack, campaign: Campaign) -> dict[str, Any]:
@@ -143,13 +155,46 @@ def test_the_preview_is_exactly_what_the_send_then_debits(
     assert {key: shown[key] for key in expected} == expected
     assert shown["creditsRequired"] == expected["recipients"] * expected["segments"]
     assert shown["creditsAvailable"] == 1000
-    assert shown["scheduledFor"] is None
-    # And a send of the same body then debits exactly that, for exactly that many messages
+    # And a send of the same body then debits exactly that, for exactly that many messages, waiting as said
     status, sent = send(audience, body)
     assert status == 201
+    assert sent.get("scheduledFor") == shown["scheduledFor"]
     assert len(sent["messages"]) == shown["recipients"]
     assert audience.balance() == 1000 - shown["creditsRequired"]
     assert DispatchRecord.get(sent["queueId"]).credits_debited == shown["creditsRequired"]
+
+
+def test_numbers_suppressed_by_a_stop_are_previewed_as_skipped_and_not_charged(
+    stack: Stack, audience: Campaign
+) -> None:
+    # Given Beto's number replied STOP to the sender
+    stop_received("+573009876543")
+    body = {"message": "Hi", "tagIds": [audience.tags["vip"], audience.tags["buyers"]]}
+    # When the body is previewed, then sent
+    _, shown = preview(audience, body)
+    status, sent = send(audience, body)
+    # Then both leave Beto out, counted as opted out, and the send debits what the preview said
+    assert (shown["recipients"], shown["skippedOptedOut"], shown["creditsRequired"]) == (2, 2, 2)
+    assert status == 201
+    assert "+573009876543" not in {m["recipient"] for m in sent["messages"]}
+    assert audience.balance() == 1000 - shown["creditsRequired"]
+
+
+def test_a_scheduled_body_previews_the_opening_the_send_then_answers(stack: Stack, audience: Campaign) -> None:
+    # Given a marketing body for next Sunday 10:00 in Bogota
+    bogota_now = datetime.now(UTC) - timedelta(hours=5)
+    sunday = (bogota_now + timedelta(days=(6 - bogota_now.weekday()) % 7 or 7)).date()
+    send_at = f"{sunday.isoformat()}T10:00:00-05:00"
+    body = {"message": "Hi", "tagIds": [audience.tags["vip"]], "sendAt": send_at}
+    # When it is previewed, then sent
+    _, shown = preview(audience, body)
+    status, sent = send(audience, body)
+    # Then the preview says the campaign waits until sendAt at least (then the window), and the send says the same
+    assert status == 201
+    assert shown["scheduledFor"] is not None
+    assert datetime.fromisoformat(shown["scheduledFor"]) >= datetime.fromisoformat(send_at)
+    assert sent["scheduledFor"] == shown["scheduledFor"]
+    assert audience.balance() == 1000 - shown["creditsRequired"]
 
 
 def test_the_preview_writes_nothing(stack: Stack, audience: Campaign) -> None:
@@ -241,7 +286,8 @@ def finish(stack: Stack, campaign: Campaign) -> str:
     """A campaign of one message per OUTCOMES number, each ended as OUTCOMES says; the queue drained."""
     for number in OUTCOMES:
         campaign.add(number, "all")
-    status, sent = send(campaign, {"message": "Tu pedido está listo", "tagIds": [campaign.tags["all"]]})
+    body = {"message": "Tu pedido está listo", "tagIds": [campaign.tags["all"]], "purpose": "transactional"}
+    status, sent = send(campaign, body)
     assert status == 201
     stack.drain_delivery_queue()
     for message in sent["messages"]:
@@ -259,8 +305,8 @@ def test_a_resend_reaches_only_the_failures_another_attempt_may_fix(
 ) -> None:
     campaign, original = finished
     balance = campaign.balance()
-    # When the campaign is resent
-    status, body = resend(campaign, original)
+    # When the campaign is resent (transactional: it goes now, whatever the hour)
+    status, body = resend(campaign, original, {"purpose": "transactional"})
     # Then a new campaign goes to exactly the recipients that failed for a reason that is not theirs for good
     expected = sorted(number for number, outcome in OUTCOMES.items() if outcome[3])
     assert status == 201
@@ -283,6 +329,14 @@ def test_a_resend_reaches_only_the_failures_another_attempt_may_fix(
     assert queue_status(campaign, original)["resendOf"] is None
 
 
+@pytest.mark.parametrize("body", [None, "", "{}", {"purpose": "marketing"}])
+def test_the_resend_body_is_optional(stack: Stack, finished: tuple[Campaign, str], body: Any) -> None:
+    campaign, original = finished
+    status, sent = resend(campaign, original, body)
+    assert status == 201, sent
+    assert len(sent["messages"]) == 3
+
+
 def test_contacts_opted_out_or_deleted_since_are_not_resent(stack: Stack, finished: tuple[Campaign, str]) -> None:
     campaign, original = finished
     # Given one failed recipient opted out and another was deleted since
@@ -296,6 +350,18 @@ def test_contacts_opted_out_or_deleted_since_are_not_resent(stack: Stack, finish
     # Then only the remaining qualifying recipient is reached
     assert status == 201
     assert [m["recipient"] for m in body["messages"]] == ["+573001110003"]
+
+
+def test_numbers_suppressed_since_are_not_resent(stack: Stack, finished: tuple[Campaign, str]) -> None:
+    campaign, original = finished
+    # Given a failed recipient replied STOP since
+    stop_received("+573001110001")
+    # When the campaign is resent
+    status, body = resend(campaign, original)
+    # Then it is left out, and not charged
+    assert status == 201
+    assert [m["recipient"] for m in body["messages"]] == ["+573001110002", "+573001110003"]
+    assert DispatchRecord.get(body["queueId"]).credits_debited == 2
 
 
 def test_a_retry_with_the_same_key_answers_the_first_resend_and_charges_once(
