@@ -14,13 +14,21 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
-from smscore.api.models import EnqueuedMessage, MessageEnqueueResultDto, SmsTagsMessagePayload
+from smscore.api.models import (
+    CampaignPreviewDto,
+    CancelResultDto,
+    EnqueuedMessage,
+    MessageEnqueueResultDto,
+    ResendPayload,
+    SmsTagsMessagePayload,
+)
 from smscore.domain.campaign import (
     CampaignLimits,
     CampaignRecorded,
@@ -29,15 +37,29 @@ from smscore.domain.campaign import (
     DispatchState,
     FanoutBudget,
     SendStore,
+    plan_campaign,
+    plan_schedule,
     queue_id_for,
     request_fingerprint,
     send_campaign,
 )
-from smscore.domain.errors import EnqueueFailure, IdempotencyKeyReused, RequestInProgress
+from smscore.domain.cancel import CancelStore, cancel_campaign
+from smscore.domain.errors import (
+    EnqueueFailure,
+    IdempotencyKeyReused,
+    QueueNotFound,
+    RequestInProgress,
+    TenantNotFound,
+)
 from smscore.domain.masking import mask
+from smscore.domain.model import TagRecipient
 from smscore.domain.ports import DeliveryQueue
+from smscore.domain.resend import ResendSource, read_resend_members
+from smscore.domain.windows import OpeningRule, next_opening
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -103,8 +125,14 @@ class CampaignService:
         phase: Callable[[str], contextlib.AbstractContextManager[Any]] = _no_phase,
         sleep: Callable[[float], None] = time.sleep,
         timing: FanoutTiming | None = None,
+        resend_source: ResendSource | None = None,
+        opening: OpeningRule = next_opening,
+        cancel_store: CancelStore | None = None,
     ) -> None:
+        self._cancel_store = cancel_store
+        self._opening = opening  # the send-window rule (smscore.domain.windows); sendat_only with SEND_WINDOWS=off
         self._timing = timing or FanoutTiming()
+        self._resend_source = resend_source
         self._sleep = sleep
         self._store = store
         self._queue = queue
@@ -136,6 +164,47 @@ class CampaignService:
             self._idempotent = (config, run)
         return self._idempotent
 
+    @staticmethod
+    def _request(caller: Caller, payload: SmsTagsMessagePayload) -> CampaignRequest:
+        """The send body as the domain reads it: one place, so a preview plans exactly what a send would."""
+        return CampaignRequest(
+            tenant_id=caller.tenant_id,
+            member_id=caller.member_id,
+            message=payload.message,
+            tag_ids=payload.unique_tag_ids(),
+            country=payload.country,
+            purpose=payload.purpose,
+            send_at=payload.send_at,
+        )
+
+    def preview(self, caller: Caller, payload: SmsTagsMessagePayload) -> CampaignPreviewDto:
+        """What a send of this body would reach and debit now, from the same `plan_campaign`; writes nothing."""
+        request = self._request(caller, payload)
+        tenant = self._store.get_tenant(request.tenant_id)
+        if tenant is None:
+            raise TenantNotFound("The tenant of this token no longer exists")
+        plan = plan_campaign(
+            request,
+            tenant,
+            lambda: self._store.tag_recipients(request.tenant_id, request.tag_ids),
+            self._limits,
+            self._phase,
+        )
+        audience = plan.audience
+        recipients = [e164 for e164, _contact in audience.recipients]
+        schedule = plan_schedule(request, tenant, recipients, datetime.now(UTC), self._opening)
+        return CampaignPreviewDto(
+            recipients=len(audience.recipients),
+            skipped_invalid=audience.skipped_invalid,
+            skipped_opted_out=audience.skipped_opted_out,
+            duplicates_removed=audience.duplicates_removed,
+            segments=plan.segments.segments,
+            encoding=plan.segments.encoding.value,
+            credits_required=plan.cost,
+            credits_available=tenant.credits,
+            scheduled_for=schedule.scheduled_for,
+        )
+
     def send(
         self,
         caller: Caller,
@@ -143,21 +212,73 @@ class CampaignService:
         idempotency_key: str | None = None,
         lambda_context: LambdaContext | None = None,
     ) -> Outcome:
+        request = self._request(caller, payload)
+        return self._submit(request, payload.model_dump(mode="json"), idempotency_key, lambda_context)
+
+    def cancel(self, caller: Caller, queue_id: str) -> CancelResultDto:
+        """Cancel what delivery has not claimed yet, refunded (smscore.domain.cancel)."""
+        assert self._cancel_store is not None, "cancel needs a CancelStore"
+        result = cancel_campaign(caller.tenant_id, queue_id, self._cancel_store)
+        if self._metrics is not None and result.cancelled:
+            self._metrics.add_metric(name="MessagesCancelled", unit=MetricUnit.Count, value=result.cancelled)
+            self._metrics.add_metric(
+                name="CreditsRefundedByCancel", unit=MetricUnit.Count, value=result.refunded_credits
+            )
+        return CancelResultDto(
+            queue_id=result.queue_id, cancelled=result.cancelled, refunded_credits=result.refunded_credits
+        )
+
+    def resend(
+        self,
+        caller: Caller,
+        queue_id: str,
+        payload: ResendPayload,
+        idempotency_key: str | None = None,
+        lambda_context: LambdaContext | None = None,
+    ) -> Outcome:
+        """A new campaign, same text, tags and country, to the original's recipients worth another attempt
+        (smscore.domain.resend); then exactly a send: priced, debited, fanned out, idempotent, reconciled."""
+        assert self._resend_source is not None, "resend needs a ResendSource"
+        source = self._resend_source
+        original = source.original_campaign(caller.tenant_id, queue_id)
+        if original is None:
+            raise QueueNotFound("No queue with this id")
         request = CampaignRequest(
             tenant_id=caller.tenant_id,
             member_id=caller.member_id,
-            message=payload.message,
-            tag_ids=payload.unique_tag_ids(),
-            country=payload.country,
+            message=original.body,
+            tag_ids=original.tag_ids,
+            country=original.country,
+            purpose=payload.purpose,
+            send_at=payload.send_at,
+            resend_of=original.queue_id,
         )
+        return self._submit(
+            request,
+            {"resendOf": original.queue_id, **payload.model_dump(mode="json")},
+            idempotency_key,
+            lambda_context,
+            members=lambda: read_resend_members(source, original, caller.tenant_id),
+        )
+
+    def _submit(
+        self,
+        request: CampaignRequest,
+        body: dict[str, Any],
+        idempotency_key: str | None,
+        lambda_context: LambdaContext | None,
+        members: Callable[[], Sequence[TagRecipient]] | None = None,
+    ) -> Outcome:
+        """Run a campaign request once per Idempotency-Key (see the module docstring); `body` is what a retry with
+        the same key must repeat."""
         budget = self._timing.budget(lambda_context)
-        queue_id = queue_id_for(caller.tenant_id, idempotency_key) if idempotency_key else None
+        queue_id = queue_id_for(request.tenant_id, idempotency_key) if idempotency_key else None
         if not idempotency_key or self._idempotency_store is None:
             try:
-                return self._outcome(self._run(request, budget, queue_id))
+                return self._outcome(self._run(request, budget, queue_id, members))
             except CampaignRecorded as recorded:
                 summary = self._recorded_summary(recorded.dispatch, request)
-                return self._replayed(summary["queueId"], summary["messages"])
+                return self._replayed(summary["queueId"], summary["messages"], summary.get("scheduledFor"))
 
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
@@ -168,13 +289,11 @@ class CampaignService:
         if lambda_context is not None:
             config.register_lambda_context(lambda_context)
         fresh: list[CampaignResult] = []
-        data = {
-            "tenantId": caller.tenant_id,
-            "idempotencyKey": idempotency_key,
-            "request": payload.model_dump(mode="json"),
-        }
+        data = {"tenantId": request.tenant_id, "idempotencyKey": idempotency_key, "request": body}
         try:
-            summary = idempotent_run(data=data, request=request, fresh=fresh, budget=budget, queue_id=queue_id)
+            summary = idempotent_run(
+                data=data, request=request, fresh=fresh, budget=budget, queue_id=queue_id, members=members
+            )
         except IdempotencyValidationError as exc:
             raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body") from exc
         except IdempotencyAlreadyInProgressError as exc:
@@ -182,7 +301,7 @@ class CampaignService:
         if fresh:
             return self._outcome(fresh[0])
         logger.info("Idempotent replay", extra={"queue_id": summary["queueId"]})
-        return self._replayed(summary["queueId"], summary.get("messages"))
+        return self._replayed(summary["queueId"], summary.get("messages"), summary.get("scheduledFor"))
 
     def _run_recorded(
         self,
@@ -191,17 +310,28 @@ class CampaignService:
         fresh: list[CampaignResult],
         budget: FanoutBudget,
         queue_id: str | None,
+        members: Callable[[], Sequence[TagRecipient]] | None = None,
     ) -> dict[str, Any]:
         """Runs once per idempotency key (or again once Powertools forgets a killed run); only a small summary is
         stored, since 50,000 recipients exceed an item."""
         try:
-            result = self._run(request, budget, queue_id)
+            result = self._run(request, budget, queue_id, members)
         except CampaignRecorded as recorded:
             return self._recorded_summary(recorded.dispatch, request)
         fresh.append(result)
-        return {"queueId": result.queue_id, "messages": len(result.messages)}
+        return {
+            "queueId": result.queue_id,
+            "messages": len(result.messages),
+            "scheduledFor": result.scheduled_for.isoformat() if result.scheduled_for else None,
+        }
 
-    def _run(self, request: CampaignRequest, budget: FanoutBudget, queue_id: str | None) -> CampaignResult:
+    def _run(
+        self,
+        request: CampaignRequest,
+        budget: FanoutBudget,
+        queue_id: str | None,
+        members: Callable[[], Sequence[TagRecipient]] | None = None,
+    ) -> CampaignResult:
         result = send_campaign(
             request,
             store=self._store,
@@ -210,6 +340,8 @@ class CampaignService:
             phase=self._phase,
             budget=budget,
             queue_id=queue_id,
+            members=members,
+            opening=self._opening,
         )
         self._observe(result)
         return result
@@ -231,9 +363,13 @@ class CampaignService:
                 enqueued=dispatch.fanout_enqueued or 0,
                 refunded_credits=dispatch.fanout_refunded * dispatch.segments_per_message,
             )
-        return {"queueId": dispatch.queue_id, "messages": dispatch.total_messages}
+        return {
+            "queueId": dispatch.queue_id,
+            "messages": dispatch.total_messages,
+            "scheduledFor": dispatch.scheduled_for.isoformat() if dispatch.scheduled_for else None,
+        }
 
-    def _replayed(self, queue_id: str, expected: int | None) -> Outcome:
+    def _replayed(self, queue_id: str, expected: int | None, scheduled_for: str | None = None) -> Outcome:
         """The first response, rebuilt from the messages index. The index is eventually consistent, so a retry
         that lands right behind the first answer may see it incomplete: wait for it briefly, never answer short."""
         if not queue_id:
@@ -252,6 +388,7 @@ class CampaignService:
             MessageEnqueueResultDto(
                 queue_id=queue_id,
                 messages=[EnqueuedMessage(id=mid, recipient=recipient) for mid, recipient in messages],
+                scheduled_for=datetime.fromisoformat(scheduled_for) if scheduled_for else None,
             ),
         )
 
@@ -260,6 +397,7 @@ class CampaignService:
         body = MessageEnqueueResultDto(
             queue_id=result.queue_id,
             messages=[EnqueuedMessage(id=m.message_id, recipient=m.recipient) for m in result.messages],
+            scheduled_for=result.scheduled_for,
         )
         return Outcome(HTTPStatus.CREATED if result.messages else HTTPStatus.OK, body)
 
