@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup dev test lint typecheck template build pytest unit integration contract e2e bench clean openapi
+.PHONY: help setup dev test lint typecheck template build pytest unit integration contract e2e browser browser-tests bench clean openapi
 
 help:
 	@echo "make dev    start the local stack (moto + API + delivery poller) with demo data"
@@ -51,8 +51,9 @@ template: $(STAMP)
 build: $(STAMP)
 	$(BIN)/sam build --region us-east-1 --parallel --cached
 
+# loadgroup: the browser tests (xdist_group "browser") share one worker, so one local stack and one Chromium.
 pytest: $(STAMP)
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
@@ -66,9 +67,20 @@ contract: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
 
-test: lint typecheck template build pytest
+# Debian's Chromium for the admin UI's browser tests (Playwright drives it; it never downloads a browser).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "Chromium is missing: install Debian's chromium package (apt-get install chromium)"; exit 1; fi
 
-bench: $(STAMP)
+browser-tests: $(STAMP) browser
+	$(BIN)/pytest tests/browser
+
+test: lint typecheck template build browser pytest
+
+bench: $(STAMP) browser
 	$(BIN)/python -m bench.run
 
 clean:

@@ -121,7 +121,7 @@ export async function composeView(main, ctx) {
           h(
             "dd",
             { id: "preview-credits", class: short ? "bad" : "" },
-            `${p.creditsRequired} required of ${p.creditsAvailable} available`,
+            `${p.creditsRequired.toLocaleString()} required of ${p.creditsAvailable.toLocaleString()} available`,
           ),
           h("dt", {}, "Delivery"),
           h(

@@ -8,6 +8,7 @@ export function h(tag, attrs = {}, ...children) {
     if (key.startsWith("on") && typeof value === "function") element.addEventListener(key.slice(2), value);
     else if (key === "class") element.className = value;
     else if (key === "dataset") Object.assign(element.dataset, value);
+    else if (key === "style") Object.assign(element.style, value); // CSSOM, which the CSP allows (style attributes it does not)
     else if (key in element && typeof value !== "string") element[key] = value;
     else element.setAttribute(key, value === true ? "" : value);
   }
@@ -103,7 +104,7 @@ export function statusBar(counts, total) {
     h(
       "div",
       { class: "bar", role: "img", "aria-label": label },
-      present.map((s) => h("span", { class: `seg s-${s}`, style: `width:${(100 * counts[s]) / sum}%` })),
+      present.map((s) => h("span", { class: `seg s-${s}`, style: { width: `${(100 * counts[s]) / sum}%` } })),
     ),
     h(
       "ul",

@@ -1,0 +1,109 @@
+"""Browser tests of the admin SPA: Debian's Chromium, driven by Playwright for Python, against a local stack.
+
+The stack is this folder's own (`python -m smsdev.dev` with the demo seed, on free ports), so the campaigns, refunds
+and imports made here never meet the assertions of tests/e2e. Chromium is the system's (`/usr/bin/chromium`,
+installed by `make test` when missing); Playwright never downloads a browser. Every test leaves a screenshot of the
+page as it ended in tests/browser/screenshots/ (git-ignored; the README's two are copied to docs/).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smsdev.testing import HttpAnswer, RunningDevStack, dev_stack_process, http_call
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+BROWSER_ZONE = "America/Bogota"  # the browser's time zone in these tests: dates must be shown in it
+
+
+@dataclass(frozen=True)
+class AdminStack:
+    stack: RunningDevStack
+
+    @property
+    def url(self) -> str:
+        return f"{self.stack.api_url}/admin/"
+
+    @property
+    def seed(self) -> dict[str, Any]:
+        assert self.stack.seed is not None
+        return dict(self.stack.seed)
+
+    @property
+    def token(self) -> str:
+        return str(self.seed["accepted"]["token"])
+
+    @property
+    def read_only_token(self) -> str:
+        return str(self.seed["pending"]["token"])
+
+    def tag_id(self, name: str) -> str:
+        return str(self.seed["tagIds"][name])
+
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> HttpAnswer:
+        return http_call(self.stack.api_url, method, path, token=self.token, body=body, headers=headers)
+
+    def balance(self) -> int:
+        return int(self.call("GET", "/api/me").body["balance"])
+
+
+@pytest.fixture(scope="session")
+def admin_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminStack]:
+    with dev_stack_process(tmp_path_factory.mktemp("admin-stack")) as running:
+        yield AdminStack(running)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context (empty sessionStorage) per test; its last screen saved as a screenshot."""
+    width, height = getattr(request, "param", (1024, 900))
+    context = browser.new_context(viewport={"width": width, "height": height}, timezone_id=BROWSER_ZONE, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+        context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+def sign_in(page: Any, admin_stack: AdminStack, token: str | None = None, screen: str = "") -> None:
+    """Sign in with the keyboard alone: the token field has the focus, Enter submits."""
+    page.goto(admin_stack.url + screen)
+    page.get_by_label("API token").fill(token or admin_stack.token)
+    page.keyboard.press("Enter")
+    page.locator("#tenant-name").wait_for()

@@ -1,0 +1,255 @@
+"""The admin SPA in headless Chromium against the local stack: what a person signing in sees and can do."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from smsdev.seed import DEMO_CONTACTS, expected_recipients
+from smsdev.template import ROOT
+from tests.browser.conftest import AdminStack, sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.local_only, pytest.mark.xdist_group("browser")]
+
+COMPOSED = "Sábado de ofertas: 30% en toda la tienda. Responde BAJA para no recibir más."
+
+
+def send_now(admin_stack: AdminStack, tags: tuple[str, ...], message: str = "Your order is ready") -> dict[str, Any]:
+    sent = admin_stack.call(
+        "POST",
+        "/api/messages/sms/tags",
+        {"message": message, "tagIds": [admin_stack.tag_id(t) for t in tags], "purpose": "transactional"},
+    )
+    assert sent.status == 201, sent.body
+    return dict(sent.body)
+
+
+def wait_until_sent(admin_stack: AdminStack, queue_id: str, total: int) -> dict[str, Any]:
+    """The campaign once every message is SENT (the sandbox sends no receipts, so SENT is final locally)."""
+    for _ in range(120):
+        campaign = admin_stack.call("GET", f"/api/messages/queues/{queue_id}").body
+        if campaign["counts"].get("SENT", 0) == total:
+            return dict(campaign)
+        time.sleep(0.5)
+    raise AssertionError(f"campaign {queue_id} never reached SENT: {campaign['counts']}")
+
+
+def test_sign_in_shows_the_tenant_and_balance_and_keeps_the_token_out_of_the_url(
+    page: Any, admin_stack: AdminStack
+) -> None:
+    # Given the admin page
+    # When a member signs in with its token, using the keyboard only
+    sign_in(page, admin_stack)
+
+    # Then the header names the tenant and shows its balance, and no read-only notice
+    expect(page.locator("#tenant-name")).to_have_text("Demo Store")
+    expect(page.locator("#balance")).to_contain_text(f"{admin_stack.balance():,} credits")
+    expect(page.locator("#read-only")).to_have_count(0)
+    # And the token lives in this tab's sessionStorage only: never in the URL or localStorage
+    assert admin_stack.token not in page.url
+    assert page.evaluate("Object.values(sessionStorage)") == [admin_stack.token]
+    assert page.evaluate("localStorage.length") == 0
+
+    # When it signs out, Then the token is forgotten and the sign-in form is back
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("API token")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_a_wrong_token_is_refused_with_a_sentence(page: Any, admin_stack: AdminStack) -> None:
+    # Given a token of the right shape that was never issued
+    page.goto(admin_stack.url)
+    page.get_by_label("API token").fill("sms_" + "A" * 43)
+
+    # When it is used to sign in
+    page.get_by_role("button", name="Sign in").click()
+
+    # Then the page says it was refused, in words, and keeps nothing
+    expect(page.get_by_role("alert")).to_have_text(re.compile("That token was refused"))
+    expect(page.locator("#tenant-name")).to_have_count(0)
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_a_member_without_the_current_terms_gets_a_read_only_admin(page: Any, admin_stack: AdminStack) -> None:
+    # When the member who has not accepted the terms signs in
+    sign_in(page, admin_stack, admin_stack.read_only_token, "#/compose")
+
+    # Then the page says it is read-only and why, and sending is disabled
+    expect(page.locator("#read-only")).to_contain_text("has not accepted the current terms")
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()
+
+
+def test_compose_to_two_tags_previews_recipients_and_credits(page: Any, admin_stack: AdminStack) -> None:
+    # Given the seeded tags vip and buyers (a shared number, invalid numbers and an opted-out contact among them)
+    recipients = len(expected_recipients(("vip", "buyers"), DEMO_CONTACTS))
+    sign_in(page, admin_stack, screen="#/compose")
+
+    # When a message is composed to both tags
+    page.get_by_label("vip").check()
+    page.get_by_label("buyers").check()
+    page.get_by_label("Message").fill(COMPOSED)
+
+    # Then the counter shows the encoding (á is not GSM-7) and segments as they are billed
+    expect(page.locator("#counter")).to_contain_text(f"{len(COMPOSED)} / 1600 characters · UCS-2 · 2 segments")
+    # And the preview shows the recipients after dedupe and skips, and the credits against the balance
+    expect(page.locator("#preview-recipients")).to_have_text(str(recipients))
+    expect(page.locator("#preview-credits")).to_have_text(
+        f"{recipients * 2} required of {admin_stack.balance():,} available"
+    )
+
+
+def test_send_once_on_a_double_click_and_watch_the_counts_reach_sent(page: Any, admin_stack: AdminStack) -> None:
+    # Given a composed transactional message (sent now, whatever the hour) and the balance before
+    before = admin_stack.balance()
+    campaigns_before = len(admin_stack.call("GET", "/api/messages/queues?limit=100").body["items"])
+    recipients = len(expected_recipients(("vip", "buyers"), DEMO_CONTACTS))
+    sign_in(page, admin_stack, screen="#/compose")
+    page.get_by_label("vip").check()
+    page.get_by_label("buyers").check()
+    page.get_by_label("Message").fill("Your order is ready for pickup at the store.")
+    page.get_by_label("Purpose").select_option("transactional")
+    expect(page.locator("#preview-recipients")).to_have_text(str(recipients))
+
+    # When Send is clicked twice in a row
+    page.get_by_role("button", name="Send").dblclick()
+
+    # Then one campaign is accepted and charged once
+    expect(page.locator("#send-result")).to_contain_text(f"Campaign accepted: {recipients} messages.")
+    assert len(admin_stack.call("GET", "/api/messages/queues?limit=100").body["items"]) == campaigns_before + 1
+    assert admin_stack.balance() == before - recipients
+
+    # When the campaign is followed, Then its counts move until every message is SENT
+    page.locator("#open-campaign").click()
+    expect(page.locator("#counts tr[data-status=SENT] td")).to_have_text(str(recipients), timeout=90_000)
+    expect(page.locator("#counts tr[data-status=QUEUED] td")).to_have_text("0")
+    expect(page.locator("#campaign-credits")).to_have_text(f"{recipients} debited, 0 refunded")
+    expect(page.locator("#messages tbody tr")).to_have_count(recipients)
+
+
+def test_a_message_shows_its_provider_metadata_and_history(page: Any, admin_stack: AdminStack) -> None:
+    # Given a campaign whose messages were all sent
+    sent = send_now(admin_stack, ("newsletter",))
+    wait_until_sent(admin_stack, sent["queueId"], len(sent["messages"]))
+    message = sent["messages"][0]
+
+    # When its first message is opened from the campaign
+    sign_in(page, admin_stack, screen=f"#/campaigns/{sent['queueId']}")
+    page.get_by_role("link", name=message["recipient"]).click()
+
+    # Then the provider's metadata and every status it went through, in order, are shown
+    expect(page.get_by_role("heading", name=f"Message to {message['recipient']}")).to_be_visible()
+    expect(page.locator("#message-facts")).to_contain_text("sandbox")
+    history = page.locator("#history li")
+    expect(history.first).to_have_attribute("data-status", "QUEUED")
+    expect(history.last).to_have_attribute("data-status", "SENT")
+    # And the times are in the browser's zone (Bogotá is UTC-5 all year)
+    stored = admin_stack.call("GET", f"/api/messages/{message['id']}").body["history"][-1]["at"]
+    shown = datetime.fromisoformat(stored).astimezone(UTC) - timedelta(hours=5)
+    expect(history.last.locator("time")).to_contain_text(shown.strftime("%-I:%M:%S"))
+
+
+def test_cancelling_a_scheduled_campaign_refunds_it_in_the_header(page: Any, admin_stack: AdminStack) -> None:
+    # Given a campaign scheduled two days ahead (paid at accept)
+    send_at = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0).isoformat()
+    sent = admin_stack.call(
+        "POST",
+        "/api/messages/sms/tags",
+        {"message": "See you next week", "tagIds": [admin_stack.tag_id("vip")], "sendAt": send_at},
+    )
+    assert sent.status == 201, sent.body
+    queue_id, paid = sent.body["queueId"], len(sent.body["messages"])
+    sign_in(page, admin_stack, screen=f"#/campaigns/{queue_id}")
+    balance = admin_stack.balance()
+    expect(page.locator("#balance")).to_contain_text(f"{balance:,} credits")
+    expect(page.locator("#counts tr[data-status=SCHEDULED] td")).to_have_text(str(paid))
+
+    # When it is cancelled and the confirmation accepted
+    page.get_by_role("button", name="Cancel campaign").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"The {paid} messages not yet sent will not be sent")
+    dialog.get_by_role("button", name="Cancel campaign").click()
+
+    # Then the page reports the refund, the counts show CANCELLED and the header shows the balance refunded
+    expect(page.locator("#campaign-actions-result")).to_have_text(
+        f"Cancelled {paid} messages; {paid} credits refunded."
+    )
+    expect(page.locator("#counts tr[data-status=CANCELLED] td")).to_have_text(str(paid))
+    expect(page.locator("#messages tbody tr[data-status=CANCELLED]")).to_have_count(paid)
+    expect(page.locator("#balance")).to_contain_text(f"{balance + paid:,} credits")
+    assert admin_stack.balance() == balance + paid
+
+
+def test_a_csv_import_reports_its_one_bad_row(page: Any, admin_stack: AdminStack) -> None:
+    # Given a CSV with two good rows and one bad number on line 3
+    csv = (
+        "phone,name,tags\n"
+        "3001112233,Lucía Ramos,vip;imported\n"
+        "12345,Bad Number,imported\n"
+        "3104445566,Mateo Gil,imported\n"
+    )
+    sign_in(page, admin_stack, screen="#/contacts")
+
+    # When it is imported
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "contacts.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
+    )
+    page.get_by_role("button", name="Import").click()
+
+    # Then the progress completes and the report names the rejected line and why
+    expect(page.locator("#import-progress-label")).to_have_text("Done: 3 rows read.")
+    expect(page.locator("#import-report")).to_contain_text("Imported 2 of 3 rows")
+    rejected = page.locator("#rejected-rows tbody tr")
+    expect(rejected).to_have_count(1)
+    expect(rejected.locator("td").first).to_have_text("3")
+    expect(rejected.locator("td").last).to_contain_text("not a valid number")
+    # And the new contacts are listed
+    expect(page.locator("#contacts")).to_contain_text("Lucía Ramos")
+
+
+@pytest.mark.parametrize("page", [(375, 800)], indirect=True)
+def test_the_campaigns_screen_fits_a_375_pixel_screen(page: Any, admin_stack: AdminStack) -> None:
+    # Given at least one campaign
+    send_now(admin_stack, ("vip",))
+
+    # When the campaigns are shown on a 375 px wide screen
+    sign_in(page, admin_stack, screen="#/campaigns")
+    expect(page.locator("#campaigns li.campaign").first).to_be_visible()
+
+    # Then nothing is wider than the screen (no sideways scrolling of the page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_every_documented_error_code_reads_as_a_sentence(page: Any, admin_stack: AdminStack) -> None:
+    # Given every error code the README documents
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("### Error codes", 1)[1].split("\n\n", 2)[1]
+    codes = sorted(set(re.findall(r"^\| \d{3} \| `([A-Z_]+)`", table, flags=re.MULTILINE)))
+    assert "INSUFFICIENT_CREDITS" in codes
+    assert len(codes) >= 15
+
+    # When the page turns each into what it shows
+    page.goto(admin_stack.url)
+    shown = page.evaluate(
+        """async (codes) => {
+          const { sentence } = await import("./api.js");
+          const details = [{ field: "message", message: "too long" }];
+          const body = { message: "raw message", required: 10, available: 3, details };
+          return Object.fromEntries(codes.map((code) => [code, sentence(400, code, { ...body, code })]));
+        }""",
+        codes,
+    )
+
+    # Then each is its own sentence, never the raw body or the API's message echoed
+    for code, text in shown.items():
+        assert text.endswith("."), (code, text)
+        assert "{" not in text, (code, text)
+        assert code not in text, (code, text)
+        assert "raw message" not in text, (code, text)
+    assert shown["INSUFFICIENT_CREDITS"] == (
+        "Not enough credits: this needs 10 and the balance is 3. Nothing was sent or charged."
+    )
