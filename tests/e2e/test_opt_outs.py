@@ -7,15 +7,18 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from smscore.dal.tables import SuppressionRecord
 from smsdev.admin_store import ContactInput, DynamoAdminStore
 from tests.e2e.conftest import LocalStackProcess
+from tests.e2e.test_local_stack import AUTH_TOKEN, twilio_credentials, twilio_signature  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local_only]  # smsctl inbound runs the function on the local stack
 
@@ -77,3 +80,24 @@ def test_a_stop_through_smsctl_inbound_removes_the_number_from_the_next_send(
 def test_smsctl_inbound_reports_a_reply_that_is_not_a_keyword(local_stack: LocalStackProcess) -> None:
     result = smsctl(local_stack, "inbound", "--from", "+573129999999", "--body", "gracias")
     assert (result["action"], result["applied"], result["reply"]) == ("NONE", False, None)
+
+
+@pytest.mark.usefixtures("twilio_credentials")
+def test_a_signed_twilio_reply_through_the_local_gateway_opts_out_of_that_number(
+    local_stack: LocalStackProcess, admin: DynamoAdminStore
+) -> None:
+    # Given Twilio's auth token in the emulator's SSM, and a reply "BAJA" to our Twilio number, signed for the URL
+    number = f"+57312{uuid.uuid4().int % 10_000_000:07d}"
+    params = {"MessageSid": "SM" + "2" * 32, "From": number, "To": "+15550001111", "Body": "BAJA"}
+    url = local_stack.api_url + "/api/webhooks/twilio/inbound"
+    request = urllib.request.Request(url, data=urlencode(params).encode(), method="POST")
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    request.add_header("X-Twilio-Signature", twilio_signature(url, params, AUTH_TOKEN))
+    # When Twilio posts it to the local API
+    with urllib.request.urlopen(request, timeout=60) as response:
+        status, content_type, body = response.status, response.headers["Content-Type"], response.read().decode()
+    # Then the answer is TwiML confirming it, and the number is suppressed for that Twilio number
+    assert (status, content_type) == (200, "application/xml")
+    assert "<Response><Message>" in body
+    stored = SuppressionRecord.get("twilio:+15550001111", number, consistent_read=True)
+    assert (stored.opted_out, stored.keyword) == (True, "BAJA")
