@@ -30,6 +30,9 @@ ALLOWED_WILDCARD_RESOURCES: dict[tuple[str, str], str] = {
     ("ContactsFunctionRole", "${ImportsBucket.Arn}/uploads/*"): (
         "presigned uploads: the object key is generated per import, the prefix is the narrowest scope"
     ),
+    ("AdminSitePublisherFunctionRole", "${AdminSiteBucket.Arn}/admin/*"): (
+        "the publisher writes and deletes the admin site's files, whose names are the site's, under admin/ only"
+    ),
     ("ContactsImportFunctionRole", "${ImportsBucket.Arn}/uploads/*"): (
         "the import function reads whichever upload its S3 event names, under the uploads/ prefix only"
     ),
