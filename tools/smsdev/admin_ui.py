@@ -17,7 +17,7 @@ from werkzeug.wrappers import Request, Response
 
 from smsdev.template import ROOT
 
-ADMIN_DIR = ROOT / "admin"
+ADMIN_DIR = ROOT / "admin" / "site"  # admin/publish.py beside it is the AWS publisher, never served
 ADMIN_PREFIX = "/admin"
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
