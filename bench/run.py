@@ -53,6 +53,9 @@ def _suites(quick: bool) -> dict[str, Callable[[], list[Row]]]:
     from bench import contacts_api
 
     suites["contacts"] = lambda: contacts_api.measure(5_000 if quick else 20_000)
+    from bench import admin_ui
+
+    suites["admin"] = admin_ui.measure  # a few seconds: two page loads in headless Chromium
     return suites
 
 
