@@ -4,6 +4,8 @@ contacts, confirmation), the send path leaving suppressed numbers out uncharged,
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -239,3 +241,18 @@ def test_a_stop_that_arrives_mid_campaign_fails_the_rest_opted_out_refunded_and_
     assert (report.refunded_messages, report.refunded_credits) == (1, 1)
     assert store.ledger[-1] == ("t", 1, "REFUND", ["m-1"])
     assert store.balance["t"] == -1  # two debited, one refunded
+
+
+def test_the_keyword_consent_source_is_the_contacts_modules() -> None:
+    # smscore.domain.inbound names it without importing smscore.domain.contacts (which loads phonenumbers)
+    from smscore.domain.contacts import ConsentSource
+    from smscore.domain.inbound import KEYWORD_SOURCE
+
+    assert ConsentSource.KEYWORD.value == KEYWORD_SOURCE
+
+
+def test_the_webhook_and_inbound_functions_load_no_phone_library_at_cold_start() -> None:
+    # Given a fresh interpreter / When both handlers are imported / Then phonenumbers waits for a keyword reply
+    probe = "import functions.webhooks.app, functions.inbound.app, sys; print('phonenumbers' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "False"

@@ -18,14 +18,19 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from smscore.domain.contacts import ConsentSource, Contact
 from smscore.domain.errors import NotFound
 from smscore.domain.keywords import KeywordAction, Keywords, fold
 from smscore.domain.masking import mask
-from smscore.domain.phone import valid_e164
 from smscore.domain.ports import ConsentChange, SuppressionList
+
+if TYPE_CHECKING:
+    from smscore.domain.contacts import Contact
+
+# smscore.domain.contacts.ConsentSource.KEYWORD: not imported at module level, because that module loads
+# phonenumbers, which the webhook function only needs for a keyword reply (cold starts stay small).
+KEYWORD_SOURCE = "keyword"
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +108,11 @@ class ConsentContacts(Protocol):
 def e164_of(raw: str) -> str | None:
     """The replying number in E.164, or None (a short code or alphanumeric id cannot be a recipient of ours)."""
     text = raw.strip()
-    if not text.startswith("+"):
+    if not text.startswith("+") or not _E164.match(text):
         return None
-    return valid_e164(text, None) or (text if _E164.match(text) else None)
+    from smscore.domain.phone import valid_e164  # loads phonenumbers: only for a keyword reply
+
+    return valid_e164(text, None) or text
 
 
 def handle_inbound(
@@ -118,9 +125,9 @@ def handle_inbound(
 ) -> InboundResult:
     """Apply one reply: a keyword changes the suppression list and the contacts; anything else changes nothing."""
     match = keywords.match(sms.body)
-    number = e164_of(sms.from_number)
-    if match.action is KeywordAction.NONE or number is None:
-        return InboundResult(KeywordAction.NONE, None, number, sms.sender, False, 0, None)
+    number = e164_of(sms.from_number) if match.action is not KeywordAction.NONE else None
+    if number is None:
+        return InboundResult(KeywordAction.NONE, None, None, sms.sender, False, 0, None)
 
     opted_out = match.action is KeywordAction.OPT_OUT
     keyword = match.keyword or ""
@@ -152,10 +159,10 @@ def _update_contacts(contacts: ConsentContacts, number: str, opted_out: bool, at
         contact = contacts.get_contact(tenant_id, contact_id)
         if contact is None or contact.opted_out == opted_out:
             continue
-        if not opted_out and contact.consent_source != ConsentSource.KEYWORD.value:
+        if not opted_out and contact.consent_source != KEYWORD_SOURCE:
             continue  # opted out by the tenant (API, UI): a START does not overrule it
         try:
-            contacts.set_opted_out(tenant_id, contact_id, opted_out, ConsentSource.KEYWORD.value, at)
+            contacts.set_opted_out(tenant_id, contact_id, opted_out, KEYWORD_SOURCE, at)
         except NotFound:
             continue  # deleted meanwhile
         updated += 1
