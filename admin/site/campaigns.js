@@ -86,8 +86,15 @@ export async function campaignView(main, ctx, queueId) {
   const from = h("input", { name: "from", type: "datetime-local" });
   const to = h("input", { name: "to", type: "datetime-local" });
 
+  // Only the newest answer is shown: a poll that started before a cancel must not overwrite what came after it.
+  let campaignLoads = 0;
+  let messageLoads = 0;
+
   async function loadCampaign() {
-    campaign = await api("GET", `/api/messages/queues/${encodeURIComponent(queueId)}`);
+    const load = ++campaignLoads;
+    const fresh = await api("GET", `/api/messages/queues/${encodeURIComponent(queueId)}`);
+    if (load !== campaignLoads) return;
+    campaign = fresh;
     renderSummary();
   }
 
@@ -185,8 +192,10 @@ export async function campaignView(main, ctx, queueId) {
       limit: 20,
       cursor: cursors[pageIndex] || undefined,
     };
+    const load = ++messageLoads;
     try {
       const page = await api("GET", "/api/messages", { query });
+      if (load !== messageLoads) return;
       nextCursor = page.nextCursor;
       renderMessages(page.items);
     } catch (error) {

@@ -163,6 +163,12 @@ export async function composeView(main, ctx) {
         );
         key = null; // the next message is a new send
         keyedBody = null;
+        // A sent message leaves the form, so a later click cannot send it again by accident.
+        text.value = "";
+        chosen.clear();
+        for (const box of tagBoxes.querySelectorAll("input[type=checkbox]")) box.checked = false;
+        updateCounter();
+        replace(preview, h("p", { class: "muted" }, "Choose tags and write the message to see the cost."));
       }
     } catch (error) {
       replace(result, notice("error", error.sentence));

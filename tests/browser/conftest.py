@@ -75,7 +75,11 @@ def admin_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminStack
 def browser() -> Iterator[Any]:
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # A Lambda environment's first call on a loaded 2-core machine takes seconds: waits are for what the page shows,
+    # never timings, so they may be long.
+    expect.set_options(timeout=30_000)
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

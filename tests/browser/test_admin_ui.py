@@ -42,8 +42,12 @@ def wait_until_sent(admin_stack: AdminStack, queue_id: str, total: int) -> dict[
 def test_sign_in_shows_the_tenant_and_balance_and_keeps_the_token_out_of_the_url(
     page: Any, admin_stack: AdminStack
 ) -> None:
-    # Given the admin page
-    # When a member signs in with its token, using the keyboard only
+    # Given the admin URL `make dev` printed next to the tokens
+    printed = re.search(r"^Admin UI +(\S+)", admin_stack.stack.summary, flags=re.MULTILINE)
+    assert printed is not None, admin_stack.stack.summary
+    assert printed.group(1) == admin_stack.url
+
+    # When a member signs in there with its token, using the keyboard only
     sign_in(page, admin_stack)
 
     # Then the header names the tenant and shows its balance, and no read-only notice
