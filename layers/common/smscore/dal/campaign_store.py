@@ -175,6 +175,7 @@ class DynamoCampaignStore:
             credits_debited=cost,
             count_queued=dispatch.total_messages,
             created_at=dispatch.created_at,
+            resend_of=dispatch.resend_of,
             **fanout,
         )
 
