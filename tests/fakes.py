@@ -79,13 +79,22 @@ class InMemoryCampaignStore:
 
     def fail_if_queued(self, messages: Sequence[OutgoingMessage], reason: str) -> list[OutgoingMessage]:
         moved = [
-            m for m in messages if m.message_id in self.messages and self.messages[m.message_id].status == "QUEUED"
+            m
+            for m in messages
+            if m.message_id in self.messages and self.messages[m.message_id].status in ("QUEUED", "SCHEDULED")
         ]
         self.mark_failed(moved, reason)
         return moved
 
     def close_fanout(
-        self, queue_id: str, tenant_id: str, *, enqueued: int, refunded_messages: int, refund_credits: int
+        self,
+        queue_id: str,
+        tenant_id: str,
+        *,
+        enqueued: int,
+        refunded_messages: int,
+        refund_credits: int,
+        refunded_scheduled: int = 0,
     ) -> bool:
         with self._lock:
             state = self.fanouts[queue_id]
@@ -101,7 +110,7 @@ class InMemoryCampaignStore:
     def save_messages(self, messages: Sequence[OutgoingMessage]) -> None:
         if self.fail_saving:
             raise ConnectionError("DynamoDB is unreachable")
-        self.messages.update({m.message_id: replace(m, status=MessageStatus.QUEUED) for m in messages})
+        self.messages.update({m.message_id: m for m in messages})  # QUEUED, or SCHEDULED with its due time
 
     def queue_messages(self, queue_id: str) -> list[tuple[str, str]]:
         found = [(m.message_id, m.recipient) for m in self.messages.values() if m.queue_id == queue_id]

@@ -13,7 +13,13 @@ from smscore import wiring
 from smscore.api.campaigns import Caller
 from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.middlewares import json_body_guard
-from smscore.api.models import CampaignPreviewDto, MessageEnqueueResultDto, ResendPayload, SmsTagsMessagePayload
+from smscore.api.models import (
+    CampaignPreviewDto,
+    CancelResultDto,
+    MessageEnqueueResultDto,
+    ResendPayload,
+    SmsTagsMessagePayload,
+)
 from smscore.wiring import SendDeps
 
 logger = Logger()
@@ -132,6 +138,35 @@ def resend_to_failed(
         content_type=content_types.APPLICATION_JSON,
         body=outcome.body,
     )
+
+
+CANCEL_RESPONSES: dict[int, Any] = {
+    200: {
+        "description": "Messages not yet claimed by delivery (SCHEDULED, QUEUED) cancelled and refunded; 0 and 0 when "
+        "there are none left (a repeated cancel)",
+        "content": {"application/json": {"model": CancelResultDto}},
+    },
+    400: documented_error("Invalid queue id (code VALIDATION_ERROR)"),
+    401: documented_error("Token revoked or member disabled since the cached authorization (code UNAUTHORIZED)"),
+    403: documented_error("Current terms not accepted (TERMS_NOT_ACCEPTED) or tenant gone (TENANT_NOT_FOUND)"),
+    404: documented_error("No such queue for this tenant (code QUEUE_NOT_FOUND)"),
+    409: documented_error("The campaign is still being enqueued (code REQUEST_IN_PROGRESS): retry shortly"),
+}
+
+
+@app.post(
+    "/api/messages/queues/<queueId>/cancel",
+    summary="Cancel a campaign's messages that delivery has not claimed yet, and refund them",
+    tags=["Messaging"],
+    responses=CANCEL_RESPONSES,
+)
+@tracer.capture_method(capture_response=False)
+def cancel_campaign(
+    queueId: Annotated[str, Path(min_length=1, max_length=QUEUE_ID_MAX_LENGTH)],  # noqa: N803
+) -> CancelResultDto:
+    deps, who = request_deps(), caller()
+    deps.access.require(app.current_event.headers.get("Authorization"), who.tenant_id, who.member_id)
+    return deps.campaigns.cancel(who, queueId)
 
 
 @json_body_guard(lambda: request_deps().max_body_bytes)

@@ -180,6 +180,15 @@ def test_the_queue_status_counts_come_from_the_view(queries: InMemoryMessageQuer
     )
     status, body = get(MessagesDeps(queries=queries), "/api/messages/queues/q-1")
     assert status == 200
-    assert body["counts"] == {"QUEUED": 0, "SENDING": 0, "SENT": 4, "DELIVERED": 0, "UNDELIVERED": 0, "FAILED": 1}
+    assert body["counts"] == {
+        "SCHEDULED": 0,
+        "QUEUED": 0,
+        "SENDING": 0,
+        "SENT": 4,
+        "DELIVERED": 0,
+        "UNDELIVERED": 0,
+        "FAILED": 1,
+        "CANCELLED": 0,
+    }
     assert (body["tagIds"], body["creditsRefunded"]) == (["tag-1"], 1)
     assert get(MessagesDeps(queries=replace(queries, dispatches={})), "/api/messages/queues/q-1")[0] == 404

@@ -201,3 +201,20 @@ def test_a_run_that_lost_its_claim_settles_nothing() -> None:
     assert done is not None
     assert done.settled is False
     assert store.settled == []
+
+
+def test_scheduled_messages_are_the_schedulers_never_enqueued_nor_refunded_by_the_reconciler() -> None:
+    # Given a campaign past its deadline whose 3 persisted messages wait SCHEDULED (sendAt, send window)
+    # and whose 4th was never persisted
+    store = InMemoryReconcilerStore()
+    open_campaign(store, total=4)
+    for n in range(3):
+        given(store, n, MessageStatus.SCHEDULED)
+    queue = InMemoryQueue()
+    # When the reconciler runs
+    (done,) = Reconciler(store, queue, 2, lease_seconds=600, now=lambda: T0 + timedelta(seconds=1)).run(10)
+    # Then nothing reaches the delivery queue (the scheduler releases them when due) and only the unpersisted one
+    # is refunded; the SCHEDULED ones stay SCHEDULED and paid
+    assert queue.message_ids == []
+    assert (done.enqueued, done.reenqueued, done.refunded_messages, done.refunded_credits) == (3, 0, 1, 2)
+    assert {store.messages[message_id_for("q-1", n)].status for n in range(3)} == {MessageStatus.SCHEDULED}

@@ -150,7 +150,11 @@ def build_moto_stack(stack_name: str, function_id: str = "SendByTagsFunction") -
 
     from smsdev.provision import create_resources, function_environment
 
-    names = LocalNames(stack_name=stack_name, endpoint="https://sqs.us-east-1.amazonaws.com")
+    # SendWindows=off: a test that does not assert send windows must not depend on the hour it runs at (the ones
+    # that do set SEND_WINDOWS=enforced and inject their clock).
+    names = LocalNames(
+        stack_name=stack_name, endpoint="https://sqs.us-east-1.amazonaws.com", parameters={"SendWindows": "off"}
+    )
     urls = create_resources(
         lambda service: boto3.client(service, region_name=names.region),  # type: ignore[call-overload]
         names,
@@ -300,6 +304,10 @@ def dev_stack_process(
     RuntimeError when it does not start, or does not exit cleanly (0) on SIGTERM.
     """
     info_path, log_path = workdir / "info.json", workdir / "stack.log"
+    args = list(args)
+    if not any("SendWindows=" in arg for arg in args):
+        # Tests that do not assert send windows must not depend on the hour they run at (README, "Send windows").
+        args = [*args, "--param", "SendWindows=off"]
     environment = {**os.environ, "PORT": "0", "LOCAL_AWS_PORT": "0", "PYTHONUNBUFFERED": "1", **(env or {})}
     command = [sys.executable, "-m", "smsdev.dev", "--json", str(info_path), *args]
     with log_path.open("w") as log:

@@ -53,6 +53,10 @@ class Settings(TableNames):
     send_reserve_ms: int = Field(default=3_000, ge=0)
     send_reserve_per_message_ms: float = Field(default=0.05, ge=0)
     fanout_grace_seconds: int = Field(default=30, ge=1)
+    # Send windows (smscore.domain.windows): "off" only for test stacks that must not depend on the wall clock.
+    send_windows: Literal["enforced", "off"] = "enforced"
+    # Scheduler: how many due messages one run releases at most (the rest next run).
+    scheduler_max_messages: int = Field(default=20_000, ge=1)
     # Reconciler: how long one run's claim of a campaign lasts (> its Timeout) and how many campaigns one run takes.
     reconciler_lease_seconds: int = Field(default=600, ge=5)
     reconciler_max_campaigns: int = Field(default=20, ge=1)

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from smscore.domain.keywords import Keywords
     from smscore.domain.ports import MessageQueries, ProviderLookup, ReceiptStore, SuppressionList
     from smscore.domain.reconciler import Reconciler
+    from smscore.domain.scheduler import Scheduler
+    from smscore.domain.windows import OpeningRule
     from smscore.providers.aws_sms import TwoWayReplier
     from smscore.providers.twilio import TwilioCredentials
 
@@ -173,9 +175,46 @@ def send_deps() -> SendDeps:
                 grace_seconds=settings.fanout_grace_seconds,
             ),
             resend_source=DynamoResendSource(workers=settings.write_workers),
+            opening=opening_rule(settings),
+            cancel_store=campaign_store(),
         ),
         access=SpendingAccess(DynamoIdentityStore()),
         max_body_bytes=settings.max_body_bytes,
+    )
+
+
+def opening_rule(settings: Settings) -> OpeningRule:
+    """The send-window rule: the legal windows and quiet hours, or (SEND_WINDOWS=off, test stacks) sendAt only."""
+    from smscore.domain.windows import next_opening, sendat_only
+
+    return next_opening if settings.send_windows == "enforced" else sendat_only
+
+
+# -- scheduler (scheduled) ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class SchedulerDeps:
+    """The scheduled release of due SCHEDULED messages: at most `max_messages` per run."""
+
+    scheduler: Scheduler
+    max_messages: int
+
+
+@memoised
+def scheduler_deps() -> SchedulerDeps:
+    from smscore.dal.message_store import DynamoMessageStore
+    from smscore.dal.scheduler_store import DynamoSchedulerStore
+    from smscore.domain.scheduler import Scheduler
+
+    settings = bound_settings()
+    return SchedulerDeps(
+        scheduler=Scheduler(
+            store=DynamoSchedulerStore(DynamoMessageStore(region=settings.aws_region), workers=settings.write_workers),
+            queue=delivery_queue(),
+            recipients_per_queue_message=settings.recipients_per_queue_message,
+        ),
+        max_messages=settings.scheduler_max_messages,
     )
 
 
@@ -227,7 +266,9 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
     from smscore.dal.deferred_queue import SqsDeferredDelivery
     from smscore.dal.message_store import DynamoMessageStore
     from smscore.dal.sender_gate import DynamoSenderGate
+    from smscore.dal.tenant_settings import TenantQuietHours
     from smscore.domain.delivery import Deliverer, RetryPolicy
+    from smscore.domain.windows import DeliveryWindows
     from smscore.providers.registry import default_registry
     from smscore.providers.senders import senders_from
 
@@ -241,8 +282,12 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
         ),
         settings.senders_table,
     )
+    store = DynamoMessageStore(region=settings.aws_region)
+    windows = None
+    if settings.send_windows == "enforced":
+        windows = DeliveryWindows(quiet_hours_of=TenantQuietHours(), store=store)
     deliverer = Deliverer(
-        store=DynamoMessageStore(region=settings.aws_region),
+        store=store,
         providers=providers if providers is not None else default_registry(settings),
         dead_letters=SqsDeadLetters(settings.aws_region, settings.delivery_dead_letter_queue_url),
         policy=RetryPolicy(
@@ -260,6 +305,7 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
         validity_seconds=settings.message_validity_seconds,
         pause_seconds=settings.sender_pause_seconds,
         suppressions=suppression_list(),
+        windows=windows,
     )
     return DeliverDeps(deliverer=deliverer, max_receive_count=settings.delivery_max_receive_count)
 

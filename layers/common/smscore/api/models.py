@@ -164,6 +164,14 @@ class CampaignPreviewDto(ApiModel):
     )
 
 
+class CancelResultDto(ApiModel):
+    """POST /api/messages/queues/{queueId}/cancel: what this cancel changed (0 and 0 when repeated)."""
+
+    queue_id: str
+    cancelled: int = Field(description="Messages moved from SCHEDULED or QUEUED to CANCELLED by this request")
+    refunded_credits: int = Field(description="Credits given back for them (REFUND ledger entries, reason CANCELLED)")
+
+
 class StatusCounts(BaseModel):
     """Messages of the campaign in each status, from counters updated atomically with every transition."""
 

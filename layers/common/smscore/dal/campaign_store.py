@@ -27,12 +27,22 @@ from smscore.dal.tables import (
     StatusChange,
     TagMemberRecord,
     TenantRecord,
+    due_shard_key,
     ledger_entry_id,
 )
+from smscore.dal.tenant_settings import stored_quiet_hours
 from smscore.domain.backoff import Backoff
 from smscore.domain.campaign import DispatchState, FanoutState
+from smscore.domain.cancel import CANCEL_REASON, CANCELLABLE, PendingMessage
 from smscore.domain.errors import InsufficientCredits
-from smscore.domain.model import Dispatch, LedgerKind, MessageStatus, OutgoingMessage, TagRecipient, Tenant
+from smscore.domain.model import (
+    Dispatch,
+    LedgerKind,
+    MessageStatus,
+    OutgoingMessage,
+    TagRecipient,
+    Tenant,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +127,7 @@ class DynamoCampaignStore:
             credits=int(record.credits),
             default_country=record.default_country,
             provider=record.provider,
+            quiet_hours=stored_quiet_hours(record),
         )
 
     def tag_recipients(self, tenant_id: str, tag_ids: Sequence[str]) -> list[TagRecipient]:
@@ -173,8 +184,12 @@ class DynamoCampaignStore:
             total_messages=dispatch.total_messages,
             segments_per_message=dispatch.segments_per_message,
             credits_debited=cost,
-            count_queued=dispatch.total_messages,
+            count_queued=dispatch.total_messages - dispatch.scheduled_messages,
+            count_scheduled=dispatch.scheduled_messages,
             created_at=dispatch.created_at,
+            purpose=dispatch.purpose.value,
+            send_at=dispatch.send_at,
+            scheduled_for=dispatch.scheduled_for,
             resend_of=dispatch.resend_of,
             **fanout,
         )
@@ -232,6 +247,9 @@ class DynamoCampaignStore:
 
     @staticmethod
     def _record(message: OutgoingMessage, status: MessageStatus, reason: str | None = None) -> MessageRecord:
+        due: dict[str, Any] = {}
+        if status is MessageStatus.SCHEDULED:
+            due = {"due_shard": due_shard_key(message.message_id), "due_at": message.scheduled_for}
         return MessageRecord(
             message.message_id,
             tenant_id=message.tenant_id,
@@ -247,11 +265,13 @@ class DynamoCampaignStore:
             created_at=message.created_at,
             updated_at=message.created_at if reason is None else datetime.now(UTC),
             failure_reason=reason,
-            history=[StatusChange(status=status.value, at=datetime.now(UTC), detail=reason)],
+            history=[StatusChange(status=status.value, at=datetime.now(UTC), detail=reason or _waiting(message))],
+            purpose=message.purpose.value,
+            **due,
         )
 
     def save_messages(self, messages: Sequence[OutgoingMessage]) -> None:
-        self._write_batches([self._record(m, MessageStatus.QUEUED) for m in messages])
+        self._write_batches([self._record(m, m.status) for m in messages])
 
     def queue_messages(self, queue_id: str) -> list[tuple[str, str]]:
         from smscore.dal.message_queries import queue_messages  # the queue index is sharded: read every shard
@@ -268,13 +288,22 @@ class DynamoCampaignStore:
         return [m for m in messages if m.message_id in moved]
 
     def close_fanout(
-        self, queue_id: str, tenant_id: str, *, enqueued: int, refunded_messages: int, refund_credits: int
+        self,
+        queue_id: str,
+        tenant_id: str,
+        *,
+        enqueued: int,
+        refunded_messages: int,
+        refund_credits: int,
+        refunded_scheduled: int = 0,
     ) -> bool:
         def build(tx: TransactWrite) -> None:
             refund_in(tx, tenant_id, queue_id, refund_credits, f"{refunded_messages} messages {NOT_ENQUEUED_REASON}")
             tx.update(
                 DispatchRecord(queue_id),
-                actions=closing_actions(FanoutState.COMPLETE, enqueued, refunded_messages, refund_credits),
+                actions=closing_actions(
+                    FanoutState.COMPLETE, enqueued, refunded_messages, refund_credits, refunded_scheduled
+                ),
                 condition=DispatchRecord.fanout == FanoutState.PENDING.value,
             )
 
@@ -293,8 +322,119 @@ class DynamoCampaignStore:
 
         write_transaction(self._connection, build)
 
+    # -- cancel (smscore.domain.cancel) -------------------------------------------------------------------------
+
+    def pending_messages(self, message_ids: Sequence[str]) -> list[PendingMessage]:
+        """Strongly consistent BatchGets, in parallel; only SCHEDULED and QUEUED messages are returned."""
+        chunks = [message_ids[i : i + BATCH_GET_SIZE] for i in range(0, len(message_ids), BATCH_GET_SIZE)]
+
+        def read(chunk: Sequence[str]) -> list[PendingMessage]:
+            return [
+                PendingMessage(record.message_id, MessageStatus(record.status), int(record.credits))
+                for record in MessageRecord.batch_get(
+                    list(chunk), consistent_read=True, attributes_to_get=["message_id", "status", "credits"]
+                )
+                if MessageStatus(record.status) in CANCELLABLE
+            ]
+
+        if not chunks:
+            return []
+        with ThreadPoolExecutor(max_workers=max(1, min(self._write_workers, len(chunks)))) as pool:
+            return list(chain.from_iterable(pool.map(read, chunks)))
+
+    def cancel_messages(
+        self, tenant_id: str, queue_id: str, messages: Sequence[PendingMessage], now: datetime
+    ) -> list[str]:
+        """Transactions of up to MESSAGES_PER_CANCEL messages, each with one balance ADD, one REFUND entry naming
+        them and one ADD of the campaign's counters; a message whose condition fails is dropped and the rest
+        retried (so one claimed message never blocks its group)."""
+        done: list[str] = []
+        for start in range(0, len(messages), MESSAGES_PER_CANCEL):
+            done += self._cancel_group(tenant_id, queue_id, list(messages[start : start + MESSAGES_PER_CANCEL]), now)
+        return done
+
+    def _cancel_group(self, tenant_id: str, queue_id: str, group: list[PendingMessage], now: datetime) -> list[str]:
+        pending = group
+        while pending:
+            members = list(pending)
+            try:
+                write_transaction(self._connection, _cancel_transaction(tenant_id, queue_id, members, now))
+            except TransactWriteError as exc:
+                reasons = list(exc.cancellation_reasons or [])
+                stale = {
+                    i
+                    for i, reason in enumerate(reasons[1 : 1 + len(members)])
+                    if reason is not None and reason.code == "ConditionalCheckFailed"
+                }
+                if not stale:
+                    raise
+                pending = [m for i, m in enumerate(members) if i not in stale]
+                continue
+            return [m.message_id for m in members]
+        return []
+
+
+def _cancel_transaction(
+    tenant_id: str, queue_id: str, members: Sequence[PendingMessage], now: datetime
+) -> Callable[[TransactWrite], None]:
+    """One cancel group: the REFUND entry (first, so the messages' cancellation reasons follow it), each message's
+    conditional CANCELLED write (out of the due index), the balance and the campaign's counters."""
+    credits = sum(m.credits for m in members)
+    scheduled = sum(1 for m in members if m.status is MessageStatus.SCHEDULED)
+    entry = LedgerRecord(
+        tenant_id,
+        ledger_entry_id(now),
+        kind=LedgerKind.REFUND.value,
+        amount=credits,
+        queue_id=queue_id,
+        message_ids=[m.message_id for m in members],
+        reason=CANCEL_REASON,
+        created_at=now,
+    )
+
+    def build(tx: TransactWrite) -> None:
+        tx.save(entry)
+        for message in members:
+            tx.update(
+                MessageRecord(message.message_id),
+                actions=[
+                    *MessageRecord.status_actions(tenant_id, MessageStatus.CANCELLED.value),
+                    MessageRecord.updated_at.set(now),
+                    MessageRecord.failure_reason.set(CANCEL_REASON),
+                    MessageRecord.due_shard.remove(),
+                    MessageRecord.due_at.remove(),
+                    MessageRecord.history.set(
+                        MessageRecord.history.append(
+                            [StatusChange(status=MessageStatus.CANCELLED.value, at=now, detail="cancelled")]
+                        )
+                    ),
+                ],
+                condition=(MessageRecord.status == message.status.value) & (MessageRecord.tenant_id == tenant_id),
+            )
+        tx.update(TenantRecord(tenant_id), actions=[TenantRecord.credits.add(credits)])
+        tx.update(
+            DispatchRecord(queue_id),
+            actions=[
+                DispatchRecord.count_scheduled.add(-scheduled),
+                DispatchRecord.count_queued.add(-(len(members) - scheduled)),
+                DispatchRecord.count_cancelled.add(len(members)),
+                DispatchRecord.credits_refunded.add(credits),
+            ],
+        )
+
+    return build
+
 
 NOT_ENQUEUED_REASON = "not enqueued"
+BATCH_GET_SIZE = 100
+# + the ledger entry, the tenant and the dispatch: DynamoDB's 100 items per transaction.
+MESSAGES_PER_CANCEL = 97
+
+
+def _waiting(message: OutgoingMessage) -> str | None:
+    if message.status is MessageStatus.SCHEDULED and message.scheduled_for is not None:
+        return f"waiting until {message.scheduled_for.isoformat()}"
+    return None
 
 
 def dispatch_state(record: DispatchRecord) -> DispatchState:
@@ -309,6 +449,7 @@ def dispatch_state(record: DispatchRecord) -> DispatchState:
         fanout_enqueued=None if record.fanout_enqueued is None else int(record.fanout_enqueued),
         fanout_refunded=None if record.fanout_refunded is None else int(record.fanout_refunded),
         request_hash=record.request_hash,
+        scheduled_for=record.scheduled_for,
     )
 
 
@@ -334,11 +475,14 @@ def refund_in(
     )
 
 
-def closing_actions(state: FanoutState, enqueued: int, refunded_messages: int, refund_credits: int) -> list[Any]:
+def closing_actions(
+    state: FanoutState, enqueued: int, refunded_messages: int, refund_credits: int, refunded_scheduled: int = 0
+) -> list[Any]:
     """Close a fan-out: final state, counts, refunded credits, and out of the by_fanout_due index.
 
-    The messages refunded here were counted QUEUED since the debit and never reached delivery (which moves the
-    counters of the others), so they move to FAILED here, once, with the money.
+    The messages refunded here were counted QUEUED (`refunded_scheduled` of them SCHEDULED) since the debit and
+    never reached delivery or the scheduler (which move the counters of the others), so they move to FAILED here,
+    once, with the money.
     """
     actions: list[Any] = [
         DispatchRecord.fanout.set(state.value),
@@ -349,16 +493,19 @@ def closing_actions(state: FanoutState, enqueued: int, refunded_messages: int, r
     ]
     if refunded_messages:
         actions += [
-            DispatchRecord.count_queued.add(-refunded_messages),
+            DispatchRecord.count_queued.add(-(refunded_messages - refunded_scheduled)),
             DispatchRecord.count_failed.add(refunded_messages),
         ]
+    if refunded_scheduled:
+        actions.append(DispatchRecord.count_scheduled.add(-refunded_scheduled))
     if refund_credits:
         actions.append(DispatchRecord.credits_refunded.add(refund_credits))
     return actions
 
 
 def fail_if_queued(messages: Sequence[tuple[str, str]], reason: str, workers: int = 8) -> set[str]:
-    """(message id, tenant id) pairs moved QUEUED -> FAILED by a conditional update each; the ids that moved.
+    """(message id, tenant id) pairs moved QUEUED or SCHEDULED -> FAILED by a conditional update each (out of the
+    due index); the ids that moved.
 
     A message delivery already claimed (or that does not exist) is left alone: it is not the fan-out's to refund.
     """
@@ -372,13 +519,16 @@ def fail_if_queued(messages: Sequence[tuple[str, str]], reason: str, workers: in
                     *MessageRecord.status_actions(tenant_id, MessageStatus.FAILED.value),
                     MessageRecord.failure_reason.set(reason),
                     MessageRecord.updated_at.set(now),
+                    MessageRecord.due_shard.remove(),
+                    MessageRecord.due_at.remove(),
                     MessageRecord.history.set(
                         MessageRecord.history.append(
                             [StatusChange(status=MessageStatus.FAILED.value, at=now, detail=reason)]
                         )
                     ),
                 ],
-                condition=(MessageRecord.status == MessageStatus.QUEUED.value) & (MessageRecord.attempts == 0),
+                condition=MessageRecord.status.is_in(MessageStatus.QUEUED.value, MessageStatus.SCHEDULED.value)
+                & (MessageRecord.attempts == 0),
             )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":

@@ -31,15 +31,24 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from smscore.dal.dispatch_counts import add_to_shard
-from smscore.dal.tables import LedgerRecord, MessageRecord, StatusChange, TenantRecord, ledger_entry_id
+from smscore.dal.tables import (
+    LedgerRecord,
+    MessageRecord,
+    StatusChange,
+    TenantRecord,
+    due_shard_key,
+    ledger_entry_id,
+)
 from smscore.domain.backoff import Backoff
-from smscore.domain.model import LedgerKind, MessageStatus, StoredMessage
+from smscore.domain.model import LedgerKind, MessageStatus, Purpose, StoredMessage
 from smscore.domain.ports import Accepted, FailedSend, ProviderFailure
 
 CONFLICT_RETRIES = 8
 MAX_MESSAGES_PER_REFUND = 98  # + the ledger entry and the tenant: DynamoDB's 100 items per transaction
 CONFLICT_BACKOFF = Backoff(base_seconds=0.01, cap_seconds=1.0)
-CLAIMABLE = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING})
+CLAIMABLE = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SCHEDULED})
+# Leaving SCHEDULED takes a message out of the sparse due index (smscore.dal.tables.MessageByDue).
+OUT_OF_DUE_INDEX: dict[str, Any] = {"due_shard": None, "due_at": None}
 
 log = logging.getLogger(__name__)
 MAX_REASON_CHARS = 500
@@ -102,8 +111,11 @@ def _to_stored(record: MessageRecord) -> StoredMessage:
         provider=record.provider,
         attempts=int(record.attempts or 0),
         lease_until=record.lease_until,
-        created_at=record.created_at,
+        # The validity period starts when the message may go: released from SCHEDULED, or due, or created.
+        created_at=record.valid_from or record.due_at or record.created_at,
         deferrals=int(record.deferrals or 0),
+        purpose=Purpose(record.purpose) if record.purpose else Purpose.MARKETING,
+        due_at=record.due_at,
     )
 
 
@@ -220,8 +232,13 @@ class DynamoMessageStore:
         condition: Condition = MessageRecord.attempts == message.attempts
         if message.attempts == 0:
             condition = MessageRecord.attempts.does_not_exist() | (MessageRecord.attempts == 0)
+        set_fields: dict[str, Any] = {"lease_until": lease_until}
         if message.status == MessageStatus.SENDING:
             condition = condition & (MessageRecord.lease_until < now)  # takeover of an expired lease only
+        if message.status == MessageStatus.SCHEDULED:
+            # Due, enqueued by the scheduler before its release write landed: claimed straight from SCHEDULED.
+            condition = condition & (MessageRecord.due_at <= now)
+            set_fields.update(OUT_OF_DUE_INDEX, valid_from=now)
         attempt = message.attempts + 1
         applied = self.apply_transition(
             StatusTransition(
@@ -233,7 +250,7 @@ class DynamoMessageStore:
                 at=now,
                 detail=f"attempt {attempt} via {message.provider}"
                 + (" (lease takeover)" if message.status == MessageStatus.SENDING else ""),
-                set_fields={"lease_until": lease_until},
+                set_fields=set_fields,
                 add_fields={"attempts": 1},
                 condition=condition,
             )
@@ -328,6 +345,45 @@ class DynamoMessageStore:
                 "lease_until": None,
             },
             add_fields={"deferrals": 1},
+        )
+
+    # -- send windows and scheduling ----------------------------------------------------------------------
+
+    def reschedule(self, message: StoredMessage, due_at: datetime, now: datetime) -> bool:
+        """QUEUED (or SCHEDULED and due) -> SCHEDULED until `due_at`, back in the due index; conditional on the
+        status and attempts as read, so a claim in between wins. No attempt is used."""
+        condition: Condition = MessageRecord.attempts == message.attempts
+        if message.attempts == 0:
+            condition = MessageRecord.attempts.does_not_exist() | (MessageRecord.attempts == 0)
+        return self.apply_transition(
+            StatusTransition(
+                message_id=message.message_id,
+                tenant_id=message.tenant_id,
+                queue_id=message.queue_id,
+                expected=message.status,
+                to=MessageStatus.SCHEDULED,
+                at=now,
+                detail=f"outside the send window, waiting until {due_at.isoformat()}",
+                set_fields={"due_shard": due_shard_key(message.message_id), "due_at": due_at, "valid_from": None},
+                condition=condition,
+            )
+        )
+
+    def release(self, message_id: str, tenant_id: str, queue_id: str, now: datetime) -> bool:
+        """SCHEDULED and due -> QUEUED, out of the due index, its validity period starting now. False when it is no
+        longer SCHEDULED (claimed, cancelled) or no longer due (rescheduled later)."""
+        return self.apply_transition(
+            StatusTransition(
+                message_id=message_id,
+                tenant_id=tenant_id,
+                queue_id=queue_id,
+                expected=MessageStatus.SCHEDULED,
+                to=MessageStatus.QUEUED,
+                at=now,
+                detail="due: released to delivery",
+                set_fields={**OUT_OF_DUE_INDEX, "valid_from": now},
+                condition=MessageRecord.due_at <= now,
+            )
         )
 
     # -- batched refunds -----------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ class TenantRecord(Model):
     credits = NumberAttribute(default=0)
     default_country = UnicodeAttribute(null=True)
     provider = UnicodeAttribute(null=True)
+    # The tenant's own pause for marketing messages: {"start": "21:00", "end": "08:00", "timeZone": "..."}
+    quiet_hours = MapAttribute[str, Any](null=True)
     created_at = UTCDateTimeAttribute()
 
 
@@ -311,6 +313,31 @@ class MessageByProviderMessageId(GlobalSecondaryIndex["MessageRecord"]):
     provider_message_id = UnicodeAttribute(hash_key=True)
 
 
+# SCHEDULED messages are spread over DUE_SHARDS partitions of the sparse by_due index, so that releasing a large
+# campaign at its opening is not one partition's 1,000 writes/s; the scheduler queries every shard.
+DUE_SHARDS = 16
+
+
+def due_shard_key(message_id: str) -> str:
+    return f"due#{message_shard(message_id) % DUE_SHARDS}"
+
+
+def due_shard_keys() -> list[str]:
+    return [f"due#{n}" for n in range(DUE_SHARDS)]
+
+
+class MessageByDue(GlobalSecondaryIndex["MessageRecord"]):
+    """Sparse: only SCHEDULED messages carry `due_shard` / `due_at`; the scheduler queries `due_at <= now` here
+    (never a Scan). Releasing or cancelling a message removes both, taking it out of the index."""
+
+    class Meta:
+        index_name = "by_due"
+        projection = IncludeProjection(["tenant_id", "queue_id"])
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = UTCDateTimeAttribute(range_key=True)
+
+
 class MessageRecord(Model):
     class Meta(_Unbound):
         pass
@@ -341,6 +368,10 @@ class MessageRecord(Model):
     sent_at = UTCDateTimeAttribute(null=True)
     history = ListAttribute[StatusChange](of=StatusChange, null=True)
     last_write = UnicodeAttribute(null=True)  # token of the latest status change, to recognise a retried write
+    purpose = UnicodeAttribute(null=True)  # marketing | transactional (absent: marketing)
+    due_shard = UnicodeAttribute(null=True)  # by_due key: SCHEDULED only
+    due_at = UTCDateTimeAttribute(null=True)  # SCHEDULED: when it may go (sendAt, then the next window opening)
+    valid_from = UTCDateTimeAttribute(null=True)  # released from SCHEDULED: its validity period starts here
     # Index keys derived from the fields above (see `serialize`); never set by hand, never changed after creation,
     # so that a status change writes the table item only (README, "Capacity").
     created_key = UnicodeAttribute(null=True)  # "<created_at as stored>#<message_id>": unique, sorts by time
@@ -351,6 +382,7 @@ class MessageRecord(Model):
     by_tenant_shard = MessageByTenantShard()
     by_recipient = MessageByRecipient()
     by_provider_message_id = MessageByProviderMessageId()
+    by_due = MessageByDue()
 
     @staticmethod
     def recipient_key(tenant_id: str, recipient: str) -> str:
@@ -438,6 +470,9 @@ class DispatchRecord(Model):
     fanout_refunded = NumberAttribute(null=True)  # messages refunded because they never reached it
     request_hash = UnicodeAttribute(null=True)  # SHA-256 of the request of an Idempotency-Key'd campaign
     resend_of = UnicodeAttribute(null=True)  # the queue id whose failed recipients this campaign resent to
+    purpose = UnicodeAttribute(null=True)  # marketing | transactional (absent: marketing)
+    send_at = UTCDateTimeAttribute(null=True)  # the client's sendAt
+    scheduled_for = UTCDateTimeAttribute(null=True)  # when every message waited: the earliest may go then
 
 
 # Every status change of a message moves its campaign's counters. On the Dispatch item itself that is one item

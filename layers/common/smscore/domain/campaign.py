@@ -411,6 +411,7 @@ def send_campaign(
 
     created_at = now()
     schedule = plan_schedule(request, tenant, [e164 for e164, _ in audience.recipients], created_at, opening)
+    deadline = budget.deadline(created_at)
     queue_id = queue_id or new_id()
     messages = [
         OutgoingMessage(
@@ -426,7 +427,9 @@ def send_campaign(
             provider=provider,
             created_at=created_at,
             status=MessageStatus.SCHEDULED if schedule.waits(e164) else MessageStatus.QUEUED,
-            scheduled_for=schedule.opening_of(e164) if schedule.waits(e164) else None,
+            # Never due before the fan-out's deadline: until then only this invocation (or, after it, the
+            # reconciler) may touch the campaign's messages, so its compensation can overwrite them safely.
+            scheduled_for=max(schedule.opening_of(e164), deadline) if schedule.waits(e164) else None,
             purpose=request.purpose,
         )
         for ordinal, (e164, contact_id) in enumerate(audience.recipients)
@@ -450,7 +453,7 @@ def send_campaign(
     )
     with phase("debit"):
         try:
-            store.open_fanout(dispatch, deadline=budget.deadline(created_at), request_hash=fingerprint)
+            store.open_fanout(dispatch, deadline=deadline, request_hash=fingerprint)
         except InsufficientCredits:
             if fingerprint is not None:
                 _raise_if_recorded(store, queue_id)  # a concurrent retry recorded it first
@@ -477,7 +480,7 @@ class _Progress:
 
     persisted: int = 0
     enqueued: set[str] = field(default_factory=set)  # QUEUED and on the queue, or SCHEDULED and persisted
-    uncertain: set[str] = field(default_factory=set)  # handed to the queue (or a persist) that failed or raised
+    uncertain: set[str] = field(default_factory=set)  # handed to the queue, which failed or raised
 
 
 def _fan_out(
@@ -517,8 +520,8 @@ def _fan_out(
             # Never handed to the queue: nobody else can have them, an overwrite is safe (and covers the unpersisted).
             store.mark_failed(unattempted, reason=NOT_ENQUEUED)
             marked = list(unattempted)
-            # Handed to a queue call (or a SCHEDULED persist) that failed: one may have gone through and be claimed
-            # already; only a message still QUEUED or SCHEDULED and never claimed moves.
+            # Handed to a queue call that failed: one may have gone through and be claimed already; only a message
+            # still QUEUED (or SCHEDULED) and never claimed moves.
             marked += store.fail_if_queued(uncertain, reason=NOT_ENQUEUED)
     except Exception as exc:
         log.error("Marking the messages not enqueued FAILED failed; left to the reconciler", exc_info=exc)
@@ -556,11 +559,10 @@ def _persist_and_enqueue(
             if not budget.may_continue(total):
                 log.warning("Out of time before persisting everything", extra={"queue_id": queue_id})
                 return
-            scheduled = {m.message_id for m in step if m.status is MessageStatus.SCHEDULED}
-            progress.uncertain |= scheduled  # until the write answers: the scheduler may release them at once
             store.save_messages(step)
-            progress.uncertain -= scheduled
-            progress.enqueued |= scheduled
+            # Persisted SCHEDULED messages are the scheduler's now; it releases none before the fan-out's deadline
+            # (their due time is at least that), so a failed step's are safely overwritten FAILED and refunded.
+            progress.enqueued |= {m.message_id for m in step if m.status is MessageStatus.SCHEDULED}
             progress.persisted += len(step)
     batches = [
         QueueBatch(tenant_id=tenant_id, queue_id=queue_id, message_ids=chunk)

@@ -84,10 +84,19 @@ from smscore.domain.ports import (
     Throttled,
     TransientFailure,
 )
+from smscore.domain.windows import DeliveryWindows
 
 log = logging.getLogger(__name__)
 
-TERMINAL = frozenset({MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED})
+TERMINAL = frozenset(
+    {
+        MessageStatus.SENT,
+        MessageStatus.DELIVERED,
+        MessageStatus.UNDELIVERED,
+        MessageStatus.FAILED,
+        MessageStatus.CANCELLED,
+    }
+)
 SAFETY_MARGIN_SECONDS = 2.0
 MAX_CLAIM_RACES = 3
 MAX_SLOT_WAIT_SECONDS = 20.0  # the furthest send slot an invocation takes; beyond it the message waits on the queue
@@ -110,6 +119,7 @@ class Outcome(StrEnum):
     DEFERRED = "DEFERRED"  # waiting for its sender (no slot, throttled, paused): re-sent to the queue with a delay
     EXPIRED = "EXPIRED"  # its validity period ran out while waiting: FAILED, refunded
     OPTED_OUT = "OPTED_OUT"  # its recipient opted out of its sender (STOP) since the send: FAILED, refunded
+    SCHEDULED = "SCHEDULED"  # not due, or outside its send window now: SCHEDULED until the next opening (no attempt)
 
 
 NEEDS_REDELIVERY = frozenset({Outcome.RETRY_LATER, Outcome.LEASED_ELSEWHERE})
@@ -206,6 +216,7 @@ class Deliverer:
         validity_seconds: int = DEFAULT_VALIDITY_SECONDS,
         pause_seconds: float = 300.0,
         suppressions: SuppressionList | None = None,
+        windows: DeliveryWindows | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -223,6 +234,7 @@ class Deliverer:
         self._validity_seconds = validity_seconds
         self._pause_seconds = pause_seconds
         self._suppressions = suppressions
+        self._windows = windows
         self._now = now
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -371,6 +383,20 @@ class Deliverer:
             now = self._now()
             if message.status == MessageStatus.SENDING and message.lease_until and message.lease_until > now:
                 return Outcome.LEASED_ELSEWHERE
+            if message.status == MessageStatus.SCHEDULED and (message.due_at is None or message.due_at > now):
+                return Outcome.SCHEDULED  # not due: the scheduler enqueues it when it is
+            if self._windows is not None and message.status in (MessageStatus.QUEUED, MessageStatus.SCHEDULED):
+                # The send window is checked again right before sending: a campaign still going when it closes
+                # pauses (SCHEDULED until the next opening, no attempt used) and resumes when it opens.
+                opening = self._windows.opening(message, now)
+                if opening > now:
+                    if self._windows.reschedule(message, opening, now):
+                        return Outcome.SCHEDULED
+                    races += 1
+                    if races > MAX_CLAIM_RACES:
+                        return Outcome.LEASED_ELSEWHERE
+                    message = self._store.load([message_id]).get(message_id)
+                    continue
             sender = self.sender_of(message.provider)
             expires_at = self._expires_at(message, sender)
             if expires_at is not None and expires_at <= now:

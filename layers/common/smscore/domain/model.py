@@ -76,6 +76,7 @@ class OutgoingMessage:
     created_at: datetime
     status: MessageStatus = MessageStatus.QUEUED
     scheduled_for: datetime | None = None  # SCHEDULED: when it may go (sendAt and/or the next window opening)
+    purpose: Purpose = Purpose.MARKETING
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Dispatch:
     purpose: Purpose = Purpose.MARKETING
     send_at: datetime | None = None  # the client's sendAt
     scheduled_for: datetime | None = None  # the earliest instant any message of the campaign may go
+    scheduled_messages: int = 0  # of total_messages, persisted SCHEDULED (the rest QUEUED)
     resend_of: str | None = None  # the campaign whose failed recipients this one sends to again
 
 
@@ -136,6 +138,8 @@ class StoredMessage:
     lease_until: datetime | None = None
     created_at: datetime | None = None  # start of the validity period
     deferrals: int = 0  # claims that ended in a wait (throttled, sender paused): not provider attempts
+    purpose: Purpose = Purpose.MARKETING
+    due_at: datetime | None = None  # SCHEDULED: when it may go
 
 
 @dataclass(frozen=True)

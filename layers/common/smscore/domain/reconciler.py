@@ -15,7 +15,9 @@ a scheduled reconciler run:
      message conditionally, so it is sent once); one that cannot be enqueued is moved to `FAILED` conditionally;
    - `FAILED` and never claimed by delivery: the sender marked it but did not get to refund it;
    - not found: paid and never persisted;
-   - anything else is in delivery's hands (delivery refunds its own failures);
+   - anything else is in delivery's hands (delivery refunds its own failures), or the scheduler's: a SCHEDULED
+     message waits for its sendAt or send window, is never enqueued nor refunded here, and is released when due
+     (smscore.domain.scheduler);
 4. settles in one transaction, conditional on still owning the claim: refund (credits + REFUND ledger entry) of
    everything not enqueued, the counts, `RECONCILED`, out of the index.
 

@@ -11,31 +11,40 @@ tenant's quiet hours apply there).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import holidays
 import phonenumbers
 
-from smscore.domain.model import Purpose, QuietHours
+from smscore.domain.model import Purpose, QuietHours, StoredMessage
 
 __all__ = [
     "LEGAL_WINDOWS",
+    "DeliveryWindows",
     "LegalWindow",
+    "OpeningRule",
     "Purpose",
     "QuietHours",
+    "Rescheduler",
     "country_of",
     "is_allowed",
     "next_opening",
     "parse_quiet_hours",
     "quiet_hours_json",
+    "sendat_only",
 ]
 
 # A window is looked for at most this far ahead; past it something is misconfigured (a window with no open day).
 _HORIZON_DAYS = 400
+
+
+# next_opening's shape: what the send path, the preview and delivery call (tests and SEND_WINDOWS=off pass another).
+OpeningRule = Callable[[datetime, "str | None", Purpose, "QuietHours | None"], datetime]
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,11 @@ def next_opening(
     raise RuntimeError("the legal window and the quiet hours never overlap")
 
 
+def sendat_only(at: datetime, country: str | None, purpose: Purpose | str, quiet_hours: QuietHours | None) -> datetime:
+    """The rule with send windows switched off (SEND_WINDOWS=off): only sendAt delays a message."""
+    return _utc(at)
+
+
 def is_allowed(at: datetime, country: str | None, purpose: Purpose | str, quiet_hours: QuietHours | None) -> bool:
     """Whether a message may go at `at` (what delivery re-checks just before sending)."""
     return next_opening(at, country, purpose, quiet_hours) == _utc(at)
@@ -179,3 +193,25 @@ def country_of(e164: str) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     return region if region and region != "ZZ" else None
+
+
+class Rescheduler(Protocol):
+    def reschedule(self, message: StoredMessage, due_at: datetime, now: datetime) -> bool:
+        """QUEUED (or SCHEDULED and due) -> SCHEDULED until `due_at`, conditional on the status and attempts read."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeliveryWindows:
+    """Delivery's re-check of the window just before sending (smscore.domain.delivery): the rule, the tenant's
+    quiet hours (a cached lookup) and the store that puts a message back to SCHEDULED."""
+
+    quiet_hours_of: Callable[[str], QuietHours | None]
+    store: Rescheduler
+    rule: OpeningRule = next_opening
+
+    def opening(self, message: StoredMessage, now: datetime) -> datetime:
+        return self.rule(now, country_of(message.recipient), message.purpose, self.quiet_hours_of(message.tenant_id))
+
+    def reschedule(self, message: StoredMessage, due_at: datetime, now: datetime) -> bool:
+        return self.store.reschedule(message, due_at, now)
