@@ -81,6 +81,12 @@ export async function campaignView(main, ctx, queueId) {
   let pageIndex = 0;
   let nextCursor = null;
 
+  const resendPurpose = h(
+    "select",
+    { name: "resendPurpose", id: "resend-purpose" },
+    h("option", { value: "marketing" }, "marketing"),
+    h("option", { value: "transactional" }, "transactional"),
+  );
   const status = h("select", { name: "status" }, h("option", { value: "" }, "Any"), STATUS_ORDER.map((s) => h("option", { value: s }, s)));
   const recipient = h("input", { name: "recipient", type: "search", inputmode: "tel", placeholder: "+573001234567" });
   const from = h("input", { name: "from", type: "datetime-local" });
@@ -133,6 +139,7 @@ export async function campaignView(main, ctx, queueId) {
         { class: "actions" },
         h("button", { class: "danger", id: "cancel", onclick: cancel, ...ctx.writeGuard(), disabled: ctx.readOnly || !cancellable }, "Cancel campaign"),
         h("button", { class: "secondary", id: "resend", onclick: resend, ...ctx.writeGuard(), disabled: ctx.readOnly || !resendable }, "Resend to failed"),
+        resendable && h("label", { class: "check", for: "resend-purpose" }, "as", resendPurpose),
       ),
     );
   }
@@ -155,7 +162,7 @@ export async function campaignView(main, ctx, queueId) {
     }
   }
 
-  let resendKey = null;
+  const resendKeys = {}; // one Idempotency-Key per purpose: a double confirmation resends once
   async function resend() {
     const ok = await confirmDialog(
       "Resend to the failed recipients?",
@@ -163,14 +170,18 @@ export async function campaignView(main, ctx, queueId) {
       "Resend",
     );
     if (!ok) return;
-    resendKey = resendKey || newKey();
+    const purpose = resendPurpose.value;
+    resendKeys[purpose] ||= newKey();
     try {
-      const r = await api("POST", `/api/messages/queues/${encodeURIComponent(queueId)}/resend`, { headers: { "Idempotency-Key": resendKey }, body: {} });
+      const r = await api("POST", `/api/messages/queues/${encodeURIComponent(queueId)}/resend`, {
+        headers: { "Idempotency-Key": resendKeys[purpose] },
+        body: { purpose },
+      });
       ctx.refreshMe().catch(() => {});
       replace(
         actionsResult,
         r.queueId
-          ? [notice("ok", `Resent: a new campaign of ${r.messages.length} messages.`), h("p", {}, h("a", { href: `#/campaigns/${r.queueId}` }, "Open the new campaign"))]
+          ? [notice("ok", `Resent: a new campaign of ${r.messages.length} messages.`), h("p", {}, h("a", { href: `#/campaigns/${r.queueId}`, id: "open-resend" }, "Open the new campaign"))]
           : notice("info", "Nobody qualifies for a resend (invalid and opted-out numbers are left out). Nothing was charged."),
       );
     } catch (error) {

@@ -257,3 +257,44 @@ def test_every_documented_error_code_reads_as_a_sentence(page: Any, admin_stack:
     assert shown["INSUFFICIENT_CREDITS"] == (
         "Not enough credits: this needs 10 and the balance is 3. Nothing was sent or charged."
     )
+
+
+def test_resend_to_failed_goes_to_the_transient_failures_only(page: Any, admin_stack: AdminStack) -> None:
+    # Given a tag over an ordinary number and the sandbox's test numbers (invalid, opted out, throttled, timing out)
+    from smscore.providers.sandbox import (
+        PERMANENT_INVALID_NUMBER,
+        PERMANENT_OPTED_OUT_NUMBER,
+        TIMEOUT_NUMBER,
+        TRANSIENT_THROTTLED_NUMBER,
+    )
+
+    tag = admin_stack.call("POST", "/api/tags", {"name": "flaky"}).body["id"]
+    numbers = ["+573001110001", PERMANENT_INVALID_NUMBER, PERMANENT_OPTED_OUT_NUMBER]
+    retryable = [TRANSIENT_THROTTLED_NUMBER, TIMEOUT_NUMBER]
+    for number in numbers + retryable:
+        assert admin_stack.call("POST", "/api/contacts", {"phone": number, "tagIds": [tag]}).status == 201
+    sent = admin_stack.call(
+        "POST", "/api/messages/sms/tags", {"message": "Shipped", "tagIds": [tag], "purpose": "transactional"}
+    )
+    assert sent.status == 201, sent.body
+    queue_id = sent.body["queueId"]
+    for _ in range(240):
+        counts = admin_stack.call("GET", f"/api/messages/queues/{queue_id}").body["counts"]
+        if counts["SENT"] + counts["FAILED"] == 5:
+            break
+        time.sleep(0.5)
+    assert (counts["SENT"], counts["FAILED"]) == (1, 4)
+
+    # When its detail page resends to the failed, as transactional, and the confirmation is accepted
+    sign_in(page, admin_stack, screen=f"#/campaigns/{queue_id}")
+    page.get_by_label("as").select_option("transactional")
+    page.get_by_role("button", name="Resend to failed").click()
+    page.get_by_role("dialog").get_by_role("button", name="Resend").click()
+
+    # Then a new campaign goes to the two numbers another attempt may reach, and says what it resends
+    expect(page.locator("#campaign-actions-result")).to_contain_text("Resent: a new campaign of 2 messages.")
+    page.locator("#open-resend").click()
+    expect(page.get_by_role("link", name="the original campaign")).to_have_attribute("href", f"#/campaigns/{queue_id}")
+    expect(page.locator("#messages tbody tr")).to_have_count(2)
+    for number in retryable:
+        expect(page.locator("#messages")).to_contain_text(number)
