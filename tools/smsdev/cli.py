@@ -381,6 +381,35 @@ def tenant_create(ctx: click.Context, name: str, credits: int, country: str | No
     return {"tenantId": tenant_id, "name": name, "credits": credits, "defaultCountry": country}
 
 
+@tenant.command("quiet-hours")
+@click.option("--tenant", "tenant_id", required=True, type=Id())
+@click.option("--start", help="Local time the pause starts, HH:MM (e.g. 21:00).")
+@click.option("--end", help="Local time it ends, HH:MM (e.g. 08:00; before --start: it spans midnight).")
+@click.option("--time-zone", "time_zone", default="America/Bogota", show_default=True, help="IANA time zone.")
+@click.option("--clear", is_flag=True, help="Remove the tenant's quiet hours.")
+@click.pass_context
+def tenant_quiet_hours(
+    ctx: click.Context, tenant_id: str, start: str | None, end: str | None, time_zone: str, clear: bool
+) -> dict[str, Any]:
+    """Set (or --clear) the tenant's own quiet hours: marketing messages wait until they end (README, "Send
+    windows"); transactional messages ignore them."""
+    from smscore.dal.tenant_settings import set_quiet_hours
+    from smscore.domain.windows import parse_quiet_hours, quiet_hours_json
+
+    if (clear and (start or end)) or (not clear and not (start and end)):
+        raise click.UsageError("give --start and --end, or --clear")
+    quiet = None
+    if not clear:
+        try:
+            quiet = parse_quiet_hours({"start": start or "", "end": end or "", "timeZone": time_zone})
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+    store = session_of(ctx).target().admin_store()
+    store.tenant(tenant_id)  # an unknown tenant is an error here, not a silent write
+    set_quiet_hours(tenant_id, quiet)
+    return {"tenantId": tenant_id, "quietHours": quiet_hours_json(quiet) if quiet else None}
+
+
 @smsctl.group()
 def member() -> None:
     """Members and their tokens."""
