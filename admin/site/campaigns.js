@@ -83,7 +83,7 @@ export async function campaignView(main, ctx, queueId) {
 
   const resendPurpose = h(
     "select",
-    { name: "resendPurpose", id: "resend-purpose" },
+    { name: "resendPurpose", id: "resend-purpose", onchange: () => (resendPurpose.dataset.chosen = "yes") },
     h("option", { value: "marketing" }, "marketing"),
     h("option", { value: "transactional" }, "transactional"),
   );
@@ -106,6 +106,7 @@ export async function campaignView(main, ctx, queueId) {
 
   function renderSummary() {
     const c = campaign;
+    if (c.purpose && !resendPurpose.dataset.chosen) resendPurpose.value = c.purpose; // resend as the original was sent
     const zone = windowZone(c.country);
     const cancellable = (c.counts?.SCHEDULED || 0) + (c.counts?.QUEUED || 0) > 0;
     const resendable = (c.counts?.FAILED || 0) + (c.counts?.UNDELIVERED || 0) > 0;
@@ -124,7 +125,9 @@ export async function campaignView(main, ctx, queueId) {
         h("dd", {}, `${c.totalMessages} × ${c.segmentsPerMessage} segment${c.segmentsPerMessage === 1 ? "" : "s"}`),
         h("dt", {}, "Credits"),
         h("dd", { id: "campaign-credits" }, `${c.creditsDebited} debited, ${c.creditsRefunded} refunded`),
-        c.scheduledFor && [h("dt", {}, "Scheduled for"), h("dd", {}, when(c.scheduledFor, { zone }))],
+        c.purpose && [h("dt", {}, "Purpose"), h("dd", {}, c.purpose)],
+        c.sendAt && [h("dt", {}, "Send at"), h("dd", {}, when(c.sendAt, { zone }))],
+        c.scheduledFor && [h("dt", {}, "Scheduled for"), h("dd", { id: "campaign-scheduled" }, when(c.scheduledFor, { zone }))],
         c.resendOf && [h("dt", {}, "Resend of"), h("dd", {}, h("a", { href: `#/campaigns/${c.resendOf}` }, "the original campaign"))],
       ),
       statusBar(c.counts, c.totalMessages),
