@@ -304,7 +304,7 @@ export async function messageView(main, ctx, messageId) {
         { class: "facts", id: "message-facts" },
         fact("Status", h("span", { class: `pill s-${m.status}` }, m.status)),
         fact("Text", h("span", { class: "text" }, m.body)),
-        fact("Encoding", `${m.encoding}, ${m.segments} segment${m.segments === 1 ? "" : "s"}, ${m.credits} credits`),
+        fact("Encoding", `${m.encoding}, ${m.segments} segment${m.segments === 1 ? "" : "s"}, ${m.credits} credit${m.credits === 1 ? "" : "s"}`),
         fact("Provider", m.provider),
         fact("Provider message id", m.providerMessageId),
         fact("Provider error code", m.providerErrorCode),
