@@ -46,7 +46,7 @@ def handle_record(message: str, received_at: datetime, deps: InboundDeps) -> dic
     except aws_sms.NotTwoWayMessage as exc:
         logger.warning("Not a two-way SMS payload: dropped", extra={"reason": str(exc)})
         return {"action": KeywordAction.NONE.value, "dropped": str(exc)}
-    sender = deps.sender_of(aws_sms.PROVIDER_NAME, reply_to.destination_number)
+    sender = deps.sender_of(aws_sms.PROVIDER_NAME, [reply_to.destination_number])
     result = handle_inbound(
         InboundSms(
             provider=aws_sms.PROVIDER_NAME,

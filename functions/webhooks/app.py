@@ -183,7 +183,7 @@ def twilio_inbound(
         result = handle_inbound(
             InboundSms(
                 provider=twilio.PROVIDER_NAME,
-                sender=deps.sender_of(twilio.PROVIDER_NAME, message.sender_address),
+                sender=deps.sender_of(twilio.PROVIDER_NAME, message.sender_addresses),
                 from_number=message.from_number,
                 body=message.body,
                 received_at=datetime.now(UTC),

@@ -148,12 +148,24 @@ def test_twilio_stop_is_applied_without_a_second_confirmation(admin: Any) -> Non
 
 
 @pytest.mark.usefixtures("inbound_env")
-def test_a_reply_through_a_messaging_service_is_tied_to_the_service() -> None:
-    # When the number belongs to a Messaging Service (Twilio adds MessagingServiceSid) / Then the service is the sender
+@pytest.mark.parametrize(
+    ("configured_service", "expected_sender"),
+    [
+        pytest.param("", f"twilio:{TWILIO_NUMBER}", id="we-send-from-the-number"),
+        pytest.param("MG0123456789abcdef0123456789abcdef", "twilio:MG0123456789abcdef0123456789abcdef", id="service"),
+    ],
+)
+def test_a_reply_to_a_number_of_a_messaging_service_is_tied_to_what_we_send_from(
+    monkeypatch: pytest.MonkeyPatch, configured_service: str, expected_sender: str
+) -> None:
+    # Given we send from the From number, or through the Messaging Service the number belongs to
+    monkeypatch.setenv("TWILIO_MESSAGING_SERVICE_SID", configured_service)
+    wiring.reset()
+    # When a STOP comes in on the number (Twilio adds the MessagingServiceSid)
     status, _, _ = post(twilio_reply("STOP", MessagingServiceSid="MG0123456789abcdef0123456789abcdef"))
+    # Then it is recorded for the sender the send path and delivery use
     assert status == 200
-    assert suppression("twilio:MG0123456789abcdef0123456789abcdef") is not None
-    assert suppression(f"twilio:{TWILIO_NUMBER}") is None
+    assert [(item.sender, item.number) for item in SuppressionRecord.scan()] == [(expected_sender, ANA)]
 
 
 @pytest.mark.usefixtures("inbound_env")

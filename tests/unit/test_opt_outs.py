@@ -16,6 +16,8 @@ from smscore.domain.inbound import Confirmations, InboundResult, InboundSms, han
 from smscore.domain.keywords import KeywordAction, Keywords
 from smscore.domain.model import MessageStatus, QueueBatch, StoredMessage, TagRecipient
 from smscore.domain.pacing import Sender
+from smscore.providers.senders import inbound_sender
+from smscore.settings import Settings
 from tests.consent_fakes import InMemoryConsentContacts, InMemorySuppressionList
 from tests.delivery_fakes import InMemoryMessageStore, ListDeadLetters, Providers, ScriptedProvider
 from tests.fakes import InMemoryCampaignStore, InMemoryQueue
@@ -256,3 +258,36 @@ def test_the_webhook_and_inbound_functions_load_no_phone_library_at_cold_start()
     probe = "import functions.webhooks.app, functions.inbound.app, sys; print('phonenumbers' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("provider", "addresses", "configured", "expected"),
+    [
+        ("twilio", ["MG1", "+15550001111"], {"twilio_messaging_service_sid": "MG1"}, "twilio:MG1"),
+        ("twilio", ["MG1", "+15550001111"], {"twilio_from_number": "+15550001111"}, "twilio:+15550001111"),
+        ("twilio", ["+15550009999"], {"twilio_from_number": "+15550001111"}, "twilio:+15550009999"),
+        ("aws_sms", ["+15550002222"], {"aws_sms_origination_identity": "+15550002222"}, "aws_sms:+15550002222"),
+        (
+            "aws_sms",
+            ["+15550002222"],
+            {"aws_sms_origination_identity": "pool-0123456789abcdef"},
+            "aws_sms:pool-0123456789abcdef",
+        ),
+        ("aws_sms", ["+15550002222"], {}, "aws_sms:default"),
+        ("aws_sms", ["+15550003333"], {"aws_sms_origination_identity": "+15550002222"}, "aws_sms:+15550003333"),
+        ("aws_sms", ["+15005550006"], {"aws_sms_origination_identity": "+15550002222"}, "sandbox"),
+    ],
+)
+def test_a_reply_lands_on_the_sender_key_the_send_path_uses(
+    provider: str, addresses: list[str], configured: dict[str, str], expected: str
+) -> None:
+    settings = Settings.model_construct(**{**SENDER_SETTINGS, **configured})
+    assert inbound_sender(provider, addresses, settings) == expected
+
+
+SENDER_SETTINGS: dict[str, object] = {
+    "sandbox_sender_number": "+15005550006",
+    "twilio_messaging_service_sid": None,
+    "twilio_from_number": None,
+    "aws_sms_origination_identity": None,
+}

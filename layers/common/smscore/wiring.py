@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -386,14 +386,14 @@ def webhook_deps() -> WebhookDeps:
 class InboundDeps:
     """Keyword replies (Twilio's inbound webhook, AWS two-way SMS through SNS): the keyword lists, the suppression
     list, every tenant's contacts by number, the confirmation texts, and how a reply's address names its sender
-    (`sender_of(provider, address)`, smscore.providers.senders.inbound_sender)."""
+    (`sender_of(provider, addresses)`, smscore.providers.senders.inbound_sender)."""
 
     keywords: Keywords
     suppressions: SuppressionList
     contacts: ConsentContacts
     opt_out_confirmation: str
     opt_in_confirmation: str
-    sender_of: Callable[[str, str], str]
+    sender_of: Callable[[str, Sequence[str]], str]
     aws_replier: Callable[[], TwoWayReplier] | None = None  # confirmations AWS does not send itself
 
 
@@ -410,7 +410,7 @@ def inbound_deps() -> InboundDeps:
         contacts=DynamoContactStore(region=settings.aws_region, host=None, workers=1),
         opt_out_confirmation=settings.opt_out_confirmation,
         opt_in_confirmation=settings.opt_in_confirmation,
-        sender_of=lambda provider, address: inbound_sender(provider, address, settings),
+        sender_of=lambda provider, addresses: inbound_sender(provider, addresses, settings),
         aws_replier=aws_two_way_replier,
     )
 

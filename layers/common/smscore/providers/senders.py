@@ -9,6 +9,7 @@ sandbox is unlimited. The validity period is MESSAGE_VALIDITY_SECONDS, capped by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from smscore.domain.pacing import Sender
@@ -29,21 +30,23 @@ def sender_key(provider: str, settings: Settings) -> str:
     return provider
 
 
-def inbound_sender(provider: str, address: str, settings: Settings) -> str:
-    """The sender key a reply belongs to: `address` is what received it (our number, or the Twilio Messaging
-    Service it belongs to), `provider` the channel it came in on.
+def inbound_sender(provider: str, addresses: Sequence[str], settings: Settings) -> str:
+    """The sender key a reply belongs to. `addresses` name what received it, most specific first (the Twilio
+    Messaging Service the number belongs to, then the number), `provider` is the channel it came in on.
 
-    The opt-out must land on the key the send path and delivery use (`sender_key`). Twilio's key is the
-    Messaging Service or From number itself, so the address is the key. AWS may be configured with a pool, a
-    phone-number id or an ARN instead of the number: every reply reaching our two-way topic then belongs to
-    that configured identity. A reply to the sandbox's notional number (local stack) is the sandbox's.
+    The opt-out must land on the key the send path and delivery use (`sender_key`): the configured Messaging
+    Service, From number or origination identity when one of the addresses is it, else the first address (a
+    number we do not send from today). AWS may be configured with a pool, a phone-number id or an ARN instead of
+    a number: every reply reaching our two-way topic then belongs to that identity. A reply to the sandbox's
+    notional number (the local stack's `smsctl inbound`) is the sandbox's.
     """
-    if address == settings.sandbox_sender_number:
+    if settings.sandbox_sender_number in addresses:
         return "sandbox"
     configured = sender_key(provider, settings)
-    if provider == "aws_sms" and not configured.removeprefix("aws_sms:").startswith("+"):
+    identity = configured.removeprefix(f"{provider}:")
+    if identity in addresses or (provider == "aws_sms" and not identity.startswith("+")):
         return configured
-    return f"{provider}:{address}"
+    return f"{provider}:{addresses[0]}"
 
 
 def senders_from(settings: Settings) -> dict[str, Sender]:

@@ -311,9 +311,9 @@ class InboundMessage:
     body: str
 
     @property
-    def sender_address(self) -> str:
-        """What we send from, as senders.sender_key names it: the Messaging Service, else the number."""
-        return self.messaging_service_sid or self.to
+    def sender_addresses(self) -> list[str]:
+        """What received it, as senders.sender_key may name our sender: the Messaging Service, then the number."""
+        return [a for a in (self.messaging_service_sid, self.to) if a]
 
 
 def inbound_from_webhook(params: Mapping[str, str]) -> InboundMessage | None:
