@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl, urlencode
 import boto3
 import pytest
 from botocore.stub import Stubber
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from functions.inbound import app as inbound_app
 from functions.webhooks import app as webhooks
@@ -352,3 +354,51 @@ def test_a_suppression_for_another_sender_does_not_stop_this_senders_campaign(
     _, ids = delivery.send_campaign(campaign, ANA)
     assert list(ids) == [ANA]
     assert campaign.balance() == 1000 - 1
+
+
+# -- hostile input: the webhook never answers 5xx, and only a signed keyword changes anything ----------------------
+
+FUZZ = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,  # the same examples on every CI run
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+hostile = st.text(st.characters(codec="utf-8"), max_size=300) | st.sampled_from(["STOP", " bája ", "ALTA", "+1", ""])
+
+
+@pytest.mark.usefixtures("inbound_env")
+@FUZZ
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["Body", "From", "To", "MessageSid", "MessagingServiceSid", "SmsSid"]) | st.text(max_size=20),
+        hostile,
+        max_size=6,
+    ),
+    signed=st.booleans(),
+    signature=st.one_of(st.none(), st.text(max_size=60)),
+)
+def test_any_inbound_webhook_is_200_twiml_when_signed_and_403_otherwise(
+    params: dict[str, str], signed: bool, signature: str | None
+) -> None:
+    # Given any form parameters, signed or not
+    event = copy.deepcopy(load_event("apigw_twilio_inbound.json"))
+    event["body"] = urlencode(params)
+    sig = request_signature(INBOUND_URL, list(params.items()), TWILIO_AUTH_TOKEN) if signed else signature
+    for headers in (event["headers"], event["multiValueHeaders"]):
+        headers.pop("X-Twilio-Signature", None)
+    if sig is not None:
+        event["headers"]["X-Twilio-Signature"], event["multiValueHeaders"]["X-Twilio-Signature"] = sig, [sig]
+    # When it is posted
+    response = webhooks.twilio_handler(event, LambdaContextStub())
+    # Then signed is 200 TwiML, anything else 403 with nothing recorded
+    if signed:
+        assert response["statusCode"] == 200, response["body"]
+        assert response["body"].startswith('<?xml version="1.0" encoding="UTF-8"?><Response')
+    else:
+        assert response["statusCode"] == 403, response["body"]
+    recorded = list(SuppressionRecord.scan())
+    if not signed:
+        assert recorded == []
+    for record in recorded:
+        record.delete()  # each example starts from an empty list
