@@ -298,3 +298,45 @@ def test_resend_to_failed_goes_to_the_transient_failures_only(page: Any, admin_s
     expect(page.locator("#messages tbody tr")).to_have_count(2)
     for number in retryable:
         expect(page.locator("#messages")).to_contain_text(number)
+
+
+def test_every_input_on_every_screen_has_a_label(page: Any, admin_stack: AdminStack) -> None:
+    # Given a signed-in member and a campaign to open
+    queue_id = send_now(admin_stack, ("vip",))["queueId"]
+    sign_in(page, admin_stack)
+    unlabelled = {}
+    for screen, ready in (
+        ("#/compose", "#counter"),
+        ("#/campaigns", "#campaigns li"),
+        (f"#/campaigns/{queue_id}", "#counts"),
+        ("#/contacts", "#contacts tbody tr"),
+        ("#/tags", "#tags tbody tr"),
+    ):
+        # When the screen is shown
+        page.goto(admin_stack.url + screen)
+        page.locator(ready).first.wait_for()
+        # Then every form control is named by a <label> or aria-label
+        unlabelled[screen] = page.evaluate(
+            """() => [...document.querySelectorAll("input, select, textarea")]
+                 .filter((el) => el.type !== "hidden" && el.labels.length === 0 && !el.getAttribute("aria-label"))
+                 .map((el) => el.outerHTML)"""
+        )
+    assert unlabelled == {screen: [] for screen in unlabelled}
+
+
+def test_a_tag_is_created_with_the_keyboard_alone(page: Any, admin_stack: AdminStack) -> None:
+    # Given the tags screen
+    sign_in(page, admin_stack, screen="#/tags")
+    page.locator("#tags tbody tr").first.wait_for()
+
+    # When Tab moves the focus to the new tag's field, and a name is typed and Enter pressed
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.name") == "name":
+            break
+    page.keyboard.type("keyboard-made")
+    page.keyboard.press("Enter")
+
+    # Then the tag is created and listed with no contacts
+    expect(page.get_by_role("status").filter(has_text="keyboard-made")).to_have_text("Tag “keyboard-made” created.")
+    expect(page.locator("#tags tbody tr", has_text="keyboard-made").locator("td").nth(1)).to_have_text("0")
