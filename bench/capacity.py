@@ -434,20 +434,21 @@ class Stream:
     messages: int
 
 
-def capture_post(recipients: int) -> tuple[Stream, int]:
-    """(a) One POST /api/messages/sms/tags to `recipients` contacts through the send handler; returns the stream
-    and the response body's size in bytes."""
-    from bench.harness import moto_stack
+def capture_post(recipients: int) -> tuple[Stream, int, int]:
+    """(a) One POST /api/messages/sms/tags to `recipients` contacts through the send handler; returns the stream,
+    the response body's size in bytes and the process's peak RSS growth during the request (this is the suite's
+    one large POST: the send suite's memory and response-size rows are measured here rather than by a second one)."""
+    from bench.harness import RssSampler, moto_stack
     from bench.send_path import _invoke, _seed
 
     with moto_stack() as stack:
         sender = _seed(recipients)
         schemas = schemas_from_template(stack.names)
-        with captured(schemas) as tally:
+        with captured(schemas) as tally, RssSampler() as rss:
             response = _invoke(sender)
     created = json.loads(response["body"])["messages"]
     assert len(created) == recipients, f"{len(created)} messages for {recipients} recipients"
-    return Stream(schemas, tally, recipients), len(response["body"].encode())
+    return Stream(schemas, tally, recipients), len(response["body"].encode()), rss.growth
 
 
 def capture_delivery(recipients: int) -> tuple[Stream, Stream]:
@@ -524,7 +525,7 @@ def _per_message(tally: Tally, messages: int) -> dict[str, float]:
 
 
 def measure(post_recipients: int = 50_000, delivered: int = 200) -> list[Row]:
-    post, response_bytes = capture_post(post_recipients)
+    post, response_bytes, rss_growth = capture_post(post_recipients)
     campaign_post, delivery = capture_delivery(delivered)
     schemas = post.schemas
 
@@ -585,4 +586,31 @@ def measure(post_recipients: int = 50_000, delivered: int = 200) -> list[Row]:
             "delivery_write_units_per_message": _per_message(delivery.tally, delivered),
         },
     )
-    return [per_message_row, post_row, ceiling_row]
+    return [per_message_row, post_row, ceiling_row, *send_size_rows(post_recipients, rss_growth, response_bytes)]
+
+
+def send_size_rows(recipients: int, rss_growth: int, response_bytes: int) -> list[Row]:
+    """What the largest allowed POST costs the function: memory (half its MemorySize in the template, as moto's
+    copy of every item and this suite's write capture are counted too) and the response (Lambda's 6 MB)."""
+    from smsdev.template import load_template
+
+    memory_mib = int(load_template()["Resources"]["SendByTagsFunction"]["Properties"]["MemorySize"])
+    budget_mib = memory_mib // 2
+    return [
+        Row(
+            name=f"send: peak RSS growth during the request, {recipients:,} recipients (incl. moto's copy, capture)",
+            value=round(rss_growth / 2**20, 1),
+            unit="MiB",
+            baseline=budget_mib,
+            target=f"< {budget_mib} MiB (half the function's {memory_mib} MB)",
+            passed=rss_growth < budget_mib * 2**20,
+        ),
+        Row(
+            name=f"send: response size, {recipients:,} recipients",
+            value=round(response_bytes / 2**20, 2),
+            unit="MiB",
+            baseline=6,
+            target="< 6 MiB (Lambda response limit)",
+            passed=response_bytes < 6 * 2**20,
+        ),
+    ]

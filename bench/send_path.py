@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import boto3
 
-from bench.harness import AwsCallCounter, LambdaContext, Row, RssSampler, moto_stack, timed
+from bench.harness import AwsCallCounter, LambdaContext, Row, moto_stack, timed
 
 TAGS = ("regulars", "newsletter")
 
@@ -186,16 +186,16 @@ def _stack_env(name: str) -> str:
     return os.environ[name]
 
 
-def measure_time(recipients: int, measure_memory: bool = False) -> list[Row]:
+def measure_time(recipients: int) -> list[Row]:
+    """The handler's wall time against the bare floor: the same item writes and queue sends, batched, with nothing
+    else. The 50,000-recipient POST is the capacity suite's (memory and response size are measured there)."""
     with moto_stack() as stack:
         sender = _seed(recipients)
         per_queue_message = int(_stack_env("RECIPIENTS_PER_QUEUE_MESSAGE"))
         _invoke(sender, sender.tag_ids[:1])  # warm: imports and clients, a small campaign
         floor = _bare_floor_seconds(sender.tenant_id, sender.tag_ids, recipients, per_queue_message, stack.queue_urls)
-        with RssSampler() as rss:
-            seconds, response = timed(lambda: _invoke(sender))
-        peak = rss.growth
-    rows = [
+        seconds, _response = timed(lambda: _invoke(sender))
+    return [
         Row(
             name=f"send: handler wall time, {recipients:,} recipients (moto in-process)",
             value=round(seconds, 3),
@@ -205,26 +205,3 @@ def measure_time(recipients: int, measure_memory: bool = False) -> list[Row]:
             passed=seconds <= 1.5 * floor,
         )
     ]
-    if measure_memory:
-        size = len(response["body"].encode())
-        rows.append(
-            Row(
-                name=f"send: peak RSS growth during the request, {recipients:,} recipients (incl. moto's copy)",
-                value=round(peak / 2**20, 1),
-                unit="MiB",
-                baseline=512,
-                target="< 512 MiB",
-                passed=peak < 512 * 2**20,
-            )
-        )
-        rows.append(
-            Row(
-                name=f"send: response size, {recipients:,} recipients",
-                value=round(size / 2**20, 2),
-                unit="MiB",
-                baseline=6,
-                target="< 6 MiB (Lambda response limit)",
-                passed=size < 6 * 2**20,
-            )
-        )
-    return rows
