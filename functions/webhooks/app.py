@@ -2,7 +2,10 @@
 SMS delivery events (EventBridge rule on source aws.sms-voice). Each provider module parses its own format into
 a Receipt (smscore.providers.twilio, smscore.providers.aws_sms); smscore.domain.receipts applies it.
 
-Twilio's callback bypasses the bearer-token authorizer: its signature is the gate, checked before
+Also Twilio's incoming-message webhook (POST /api/webhooks/twilio/inbound): opt-out and opt-in keyword replies
+(smscore.domain.inbound), answered with TwiML.
+
+Twilio's callbacks bypass the bearer-token authorizer: their signature is the gate, checked before
 anything is read. No `from __future__ import annotations` here: Powertools reads the annotations at runtime.
 """
 

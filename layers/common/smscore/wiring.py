@@ -1,7 +1,7 @@
 """Composition root: what each function depends on, and the real adapters built from the settings.
 
 Each function has one frozen dependencies object (`SendDeps`, `DeliverDeps`, `AuthorizerDeps`,
-`MessagesDeps`, `WebhookDeps`, `ContactsDeps`, `ReconcilerDeps`) and one factory that builds it with the
+`MessagesDeps`, `WebhookDeps`, `InboundDeps`, `ContactsDeps`, `ReconcilerDeps`) and one factory that builds it with the
 real adapters. Handlers take `deps` as an optional argument defaulting to that factory's result, so tests
 pass fakes instead of patching modules.
 
