@@ -119,6 +119,7 @@ def test_send_at_on_a_future_sunday_answers_the_next_opening_and_counts_schedule
     status = tenant.call("GET", f"/api/messages/queues/{sent.body['queueId']}")
     assert status.status == 200
     assert (status.body["counts"]["SCHEDULED"], status.body["counts"]["QUEUED"]) == (3, 0)
+    assert (status.body["purpose"], status.body["scheduledFor"]) == ("marketing", sent.body["scheduledFor"])
     listed = tenant.call("GET", "/api/messages/queues")
     assert [item["counts"]["SCHEDULED"] for item in listed.body["items"]] == [3]
     # And the messages can be filtered by that status
@@ -156,10 +157,10 @@ def test_cancel_refunds_a_scheduled_campaign_and_a_second_cancel_changes_nothing
 
 
 def test_the_local_scheduler_releases_a_campaign_when_its_send_at_comes(stack: RunningDevStack) -> None:
-    # Given a transactional campaign scheduled 3 seconds ahead
+    # Given a transactional campaign scheduled 20 seconds ahead (a cold start on a busy machine takes seconds)
     tenant = Tenant(stack)
     tag_id = tenant.tag("+573004569001", "+573004569002")
-    send_at = datetime.now(UTC) + timedelta(seconds=3)
+    send_at = datetime.now(UTC) + timedelta(seconds=20)
     sent = tenant.call(
         "POST",
         "/api/messages/sms/tags",

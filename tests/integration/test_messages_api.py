@@ -71,7 +71,16 @@ class TestQueueStatus:
         assert body["message"] == "VIP sale"
         assert body["tagIds"] == [campaign.tags["vip"]]
         assert body["totalMessages"] == 3
-        assert body["counts"] == {"QUEUED": 1, "SENDING": 0, "SENT": 0, "DELIVERED": 1, "UNDELIVERED": 1, "FAILED": 0}
+        assert body["counts"] == {
+            "SCHEDULED": 0,
+            "QUEUED": 1,
+            "SENDING": 0,
+            "SENT": 0,
+            "DELIVERED": 1,
+            "UNDELIVERED": 1,
+            "FAILED": 0,
+            "CANCELLED": 0,
+        }
         assert (body["creditsDebited"], body["creditsRefunded"]) == (3, 0)
         assert body["createdAt"].startswith(str(DispatchRecord.get(sent["queueId"]).created_at.date()))
 

@@ -197,7 +197,14 @@ class QueueStatusDto(ApiModel):
     counts: StatusCounts
     credits_debited: int
     credits_refunded: int
-    resend_of: str | None = Field(default=None, description="The campaign this one resent to (POST .../resend)")
+    resend_of: str | None = Field(
+        default=None, description="The campaign whose failed recipients this one resends to (POST .../resend)"
+    )
+    purpose: Purpose = Field(default=Purpose.MARKETING, description="marketing or transactional (send windows)")
+    send_at: datetime | None = Field(default=None, description="The sendAt the campaign was sent with")
+    scheduled_for: datetime | None = Field(
+        default=None, description="When every message waited at accept: the earliest instant (UTC) any could go"
+    )
 
 
 class StatusChangeDto(ApiModel):

@@ -76,6 +76,9 @@ class DispatchView:
     credits_debited: int
     credits_refunded: int
     resend_of: str | None = None
+    purpose: str = "marketing"
+    send_at: datetime | None = None
+    scheduled_for: datetime | None = None
 
 
 @dataclass(frozen=True)
