@@ -171,6 +171,10 @@ def test_cancelling_a_scheduled_campaign_refunds_it_in_the_header(page: Any, adm
     balance = admin_stack.balance()
     expect(page.locator("#balance")).to_contain_text(f"{balance:,} credits")
     expect(page.locator("#counts tr[data-status=SCHEDULED] td")).to_have_text(str(paid))
+    # And when it will go is shown in the browser's zone (Bogotá, UTC-5)
+    scheduled = datetime.fromisoformat(sent.body["scheduledFor"]).astimezone(UTC) - timedelta(hours=5)
+    expect(page.locator("#campaign-scheduled")).to_contain_text(f"{scheduled:%b} {scheduled.day}, {scheduled.year}")
+    expect(page.locator("#campaign-scheduled")).to_contain_text(scheduled.strftime("%-I:%M:%S"))
 
     # When it is cancelled and the confirmation accepted
     page.get_by_role("button", name="Cancel campaign").click()
