@@ -182,10 +182,12 @@ export async function composeView(main, ctx) {
   sendAt.addEventListener("change", changed);
   const [messageField] = field("Message", text);
   const [purposeField] = field("Purpose", purpose);
+  const zone = windowZone(ctx.me.country);
   const [sendAtField] = field(
     "Send at (optional)",
     sendAt,
-    `Your time zone: ${browserZone}. Empty: now (marketing waits for the recipients' legal window).`,
+    `Your time zone: ${browserZone}. Empty: now. Marketing waits for the recipients' legal window` +
+      (zone ? ` (${zone} time).` : "."),
   );
   replace(
     main,

@@ -105,6 +105,10 @@ def test_compose_to_two_tags_previews_recipients_and_credits(page: Any, admin_st
     expect(page.locator("#preview-credits")).to_have_text(
         f"{recipients * 2} required of {admin_stack.balance():,} available"
     )
+    # And sendAt is read in the browser's zone, the legal window in the tenant country's (GET /api/me says CO)
+    expect(page.get_by_label("Send at (optional)")).to_have_accessible_description(
+        re.compile(r"^Your time zone: America/Bogota\..*legal window \(America/Bogota time\)\.$")
+    )
 
 
 def test_send_once_on_a_double_click_and_watch_the_counts_reach_sent(page: Any, admin_stack: AdminStack) -> None:

@@ -666,6 +666,7 @@ class TestSession:
             "memberId": client.campaign.member_id,
             "access": "FULL",
             "balance": 1000,
+            "country": "CO",
         }
 
     def test_a_member_without_the_current_terms_is_read_only(

@@ -216,6 +216,9 @@ class SessionDto(_Dto):
         description="READ_ONLY: the member has not accepted the current terms, so only GET routes are allowed"
     )
     balance: int = Field(description="Current credits")
+    country: str | None = Field(
+        default=None, description="The tenant's default country (ISO 3166-1 alpha-2): national numbers are read in it"
+    )
 
 
 class CreditsDto(_Dto):
@@ -327,8 +330,8 @@ class AccountQueries(Protocol):
 
     def balance(self, tenant_id: str) -> int | None: ...
 
-    def tenant_summary(self, tenant_id: str) -> tuple[str, int] | None:
-        """(name, balance) of the tenant; None when it no longer exists."""
+    def tenant_summary(self, tenant_id: str) -> tuple[str, int, str | None] | None:
+        """(name, balance, default country) of the tenant; None when it no longer exists."""
         ...
 
     def ledger(
@@ -641,13 +644,14 @@ class ContactsApi:
         summary = self._accounts.tenant_summary(caller.tenant_id)
         if summary is None:
             raise TenantNotFound("The token's tenant no longer exists")
-        name, balance = summary
+        name, balance, country = summary
         return SessionDto(
             tenant_id=caller.tenant_id,
             tenant_name=name,
             member_id=caller.member_id,
             access="FULL" if access == "FULL" else "READ_ONLY",
             balance=balance,
+            country=country,
         )
 
     def credits(self, tenant_id: str, limit: int, cursor: str | None) -> CreditsDto:

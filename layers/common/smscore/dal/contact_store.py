@@ -806,12 +806,14 @@ class DynamoAccountQueries:
         except TenantRecord.DoesNotExist:
             return None
 
-    def tenant_summary(self, tenant_id: str) -> tuple[str, int] | None:
+    def tenant_summary(self, tenant_id: str) -> tuple[str, int, str | None] | None:
         try:
-            tenant = TenantRecord.get(tenant_id, consistent_read=True, attributes_to_get=["name", "credits"])
+            tenant = TenantRecord.get(
+                tenant_id, consistent_read=True, attributes_to_get=["name", "credits", "default_country"]
+            )
         except TenantRecord.DoesNotExist:
             return None
-        return str(tenant.name), int(tenant.credits)
+        return str(tenant.name), int(tenant.credits), tenant.default_country
 
     def ledger(self, tenant_id: str, limit: int, start_key: StartKey) -> tuple[list[LedgerRecord], StartKey]:
         results = LedgerRecord.query(
