@@ -165,6 +165,7 @@ def test_send_at_on_a_sunday_answers_the_next_opening_and_counts_scheduled(
         ((datetime.now(UTC) + timedelta(days=36)).isoformat(), "35 days"),
         ("tomorrow", "datetime"),
     ],
+    ids=["no offset", "in the past", "over 35 days ahead", "not a date-time"],  # stable ids: one is computed now
 )
 def test_a_wrong_send_at_is_400_and_leaves_nothing(
     stack: Stack, windows_on: None, campaign: Campaign, send_at: str, field_message: str

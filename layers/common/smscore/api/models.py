@@ -51,8 +51,8 @@ def checked_send_at(send_at: datetime, now: datetime) -> datetime:
         raise ValueError("sendAt must carry a UTC offset, such as 2026-12-01T09:00:00-05:00")
     try:
         in_utc = send_at.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00+01:00: before anything UTC can represent
-        raise ValueError("sendAt must be in the future") from None
+    except OverflowError:  # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00: outside what UTC can represent
+        raise ValueError(f"sendAt must be in the future and at most {MAX_SCHEDULE_AHEAD.days} days ahead") from None
     if in_utc <= now:
         raise ValueError("sendAt must be in the future")
     if in_utc - now > MAX_SCHEDULE_AHEAD:

@@ -308,8 +308,9 @@ class Deliverer:
         None when it is not ours to decide (another tenant's, terminal, leased): the normal path answers that."""
         now = self._now()
         leased = message.status == MessageStatus.SENDING and message.lease_until and message.lease_until > now
-        if message.tenant_id != tenant_id or message.status in TERMINAL or leased:
-            return None
+        not_due = message.status == MessageStatus.SCHEDULED and (message.due_at is None or message.due_at > now)
+        if message.tenant_id != tenant_id or message.status in TERMINAL or leased or not_due:
+            return None  # not due: the scheduler's until then, and checked again when delivered
         claimed = self._store.claim(message, now, now + timedelta(seconds=self._policy.lease_seconds))
         if claimed is None:
             return Outcome.LEASED_ELSEWHERE  # someone else moved it: the record comes back and is checked again

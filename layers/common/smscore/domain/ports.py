@@ -179,7 +179,8 @@ class MessageStore(Protocol):
         ...
 
     def claim(self, message: StoredMessage, now: datetime, lease_until: datetime) -> StoredMessage | None:
-        """`message.status` (QUEUED, or SENDING with an expired lease) -> SENDING, attempts + 1, new lease.
+        """`message.status` (QUEUED, SENDING with an expired lease, or SCHEDULED and due) -> SENDING, attempts + 1,
+        new lease (a SCHEDULED one also leaves the due index).
 
         Returns the claimed message (its `attempts` is the fencing token) or None if someone else changed it.
         """
