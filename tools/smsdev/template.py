@@ -122,6 +122,10 @@ class Resolver:
             return {"Arn": self.names.queue_arn(name), "QueueName": self.names.physical(name)}[attribute]
         if resource_type == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:aws:s3:::{self.names.bucket(name)}"
+        if resource_type == "AWS::CloudFront::Distribution" and attribute == "DomainName":
+            # No CloudFront locally (the local gateway serves /admin itself): a reserved .invalid name (RFC 2606)
+            # keeps the Outputs that name the distribution resolvable, and can never be reached by mistake.
+            return f"{self.names.physical(name).lower()}.cloudfront.invalid"
         if attribute == "Arn":
             service = {"AWS::DynamoDB::Table": "dynamodb"}.get(resource_type, "lambda")
             return f"arn:aws:{service}:{self.names.region}:{self.names.account_id}:{self.names.physical(name)}"
