@@ -18,9 +18,6 @@ from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import holidays
-import phonenumbers
-
 from smscore.domain.model import Purpose, QuietHours, StoredMessage
 
 __all__ = [
@@ -77,7 +74,12 @@ LEGAL_WINDOWS: dict[str, LegalWindow] = {
 
 @lru_cache(maxsize=8)
 def _holidays(country: str) -> Any:
-    """The country's public holidays, years filled in on demand by the package (`expand=True`)."""
+    """The country's public holidays, years filled in on demand by the package (`expand=True`).
+
+    Imported on first use: `holidays` costs about a quarter of `import boto3`, and a cold start that sends only
+    transactional messages (or runs with SEND_WINDOWS=off) never needs it."""
+    import holidays
+
     return holidays.country_holidays(country)
 
 
@@ -188,6 +190,8 @@ def quiet_hours_json(quiet: QuietHours) -> dict[str, str]:
 @lru_cache(maxsize=65_536)
 def country_of(e164: str) -> str | None:
     """The ISO country of an E.164 number: its window applies to it (None when the number names none)."""
+    import phonenumbers  # on first use, like smscore.domain.phone: not part of the handlers' cold start
+
     try:
         region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
