@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 
+from bench.contacts_data import CSV_HEADER, bare_batch_writes, contact_rows
 from bench.harness import LambdaContext, Row, moto_stack, serialised_moto
 from smscore import wiring
 from smscore.domain.contacts import ImportReport, import_contacts
@@ -30,7 +31,6 @@ from smsdev.admin_store import DynamoAdminStore
 from smsdev.moto_transactions import install as install_item_level_rollback
 from smsdev.provision import create_buckets
 
-TAGS = ("vip", "buyers", "newsletter")
 PAGE = 50
 
 
@@ -63,39 +63,8 @@ def _event(
 
 def _csv(rows: int) -> tuple[str, int]:
     """phone,name,tags with one or two tags a row; returns the text and the number of memberships."""
-    lines, memberships = ["phone,name,tags"], 0
-    for i in range(rows):
-        tags = [TAGS[i % 3]] + ([TAGS[(i + 1) % 3]] if i % 4 == 0 else [])
-        memberships += len(tags)
-        lines.append(f"300{i:07d},Contact {i},{';'.join(tags)}")
-    return "\n".join(lines) + "\n", memberships
-
-
-def _bare_batch_writes(tables: dict[str, str], region: str, rows: int, memberships: int) -> float:
-    dynamodb = boto3.client("dynamodb", region_name=region)
-    tenant = str(uuid.uuid4())
-
-    def puts(table: str, count: int, key: str) -> None:
-        for start in range(0, count, 25):
-            items = [
-                {
-                    "PutRequest": {
-                        "Item": {
-                            key: {"S": tenant if key == "tenant_id" else f"{tenant}#t"},
-                            "contact_id": {"S": str(uuid.uuid4())},
-                            "phone": {"S": f"+57300{i:07d}"},
-                            "opted_out": {"BOOL": False},
-                        }
-                    }
-                }
-                for i in range(start, min(count, start + 25))
-            ]
-            dynamodb.batch_write_item(RequestItems={table: items})
-
-    started = time.perf_counter()
-    puts(tables["contacts"], rows, "tenant_id")
-    puts(tables["members"], memberships, "tag_key")
-    return time.perf_counter() - started
+    lines, memberships = contact_rows(rows)
+    return "\n".join(",".join(line) for line in [CSV_HEADER, *lines]) + "\n", memberships
 
 
 def measure_import(rows: int = 20_000) -> Row:
@@ -127,11 +96,7 @@ def measure_import(rows: int = 20_000) -> Row:
         job_event["resource"] = "/api/contacts/imports/{jobId}"
         job_event["pathParameters"] = {"jobId": job_id}
         job = json.loads(app.lambda_handler(job_event, LambdaContext())["body"])
-        tables = {
-            "contacts": stack.names.physical("ContactsTable"),
-            "members": stack.names.physical("TagMembersTable"),
-        }
-        floor = _bare_batch_writes(tables, stack.names.region, rows, memberships)
+        floor = bare_batch_writes(stack.names, rows, memberships, phone_prefix="+57")
     return Row(
         name=f"contacts: import rows/s via the API, {rows:,} rows (upload + import function, moto)",
         value=round(rows / seconds),

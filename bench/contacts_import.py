@@ -14,59 +14,25 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import boto3
 
+from bench.contacts_data import CSV_HEADER, bare_batch_writes, contact_rows
 from bench.harness import FAKE_AWS, Row
 from smsdev.emulator import LocalAws
 from smsdev.provision import create_queues, create_tables
 from smsdev.template import LocalNames
 
-TAGS = ("vip", "buyers", "newsletter")
-
 
 def _write_csv(path: Path, rows: int) -> int:
     """Rows of phone,name,tags; returns the number of memberships (each row carries one or two tags)."""
-    memberships = 0
+    lines, memberships = contact_rows(rows)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["phone", "name", "tags"])
-        for i in range(rows):
-            tags = [TAGS[i % 3]] + ([TAGS[(i + 1) % 3]] if i % 4 == 0 else [])
-            memberships += len(tags)
-            writer.writerow([f"300{i:07d}", f"Contact {i}", ";".join(tags)])
+        writer.writerow(CSV_HEADER)
+        writer.writerows(lines)
     return memberships
-
-
-def _floor_seconds(names: LocalNames, rows: int, memberships: int) -> float:
-    """The same BatchWriteItem calls, made directly: what any import must at least do."""
-    dynamodb = boto3.client("dynamodb", region_name=names.region)
-    contacts, members = names.physical("ContactsTable"), names.physical("TagMembersTable")
-    tenant = str(uuid.uuid4())
-
-    def puts(table: str, count: int, key: str) -> None:
-        for start in range(0, count, 25):
-            items = [
-                {
-                    "PutRequest": {
-                        "Item": {
-                            key: {"S": tenant if key == "tenant_id" else f"{tenant}#t"},
-                            "contact_id": {"S": str(uuid.uuid4())},
-                            "phone": {"S": f"300{i:07d}"},
-                            "opted_out": {"BOOL": False},
-                        }
-                    }
-                }
-                for i in range(start, min(count, start + 25))
-            ]
-            dynamodb.batch_write_item(RequestItems={table: items})
-
-    started = time.perf_counter()
-    puts(contacts, rows, "tenant_id")
-    puts(members, memberships, "tag_key")
-    return time.perf_counter() - started
 
 
 def measure(rows: int = 100_000) -> Row:
@@ -104,7 +70,7 @@ def measure(rows: int = 100_000) -> Row:
             )
             seconds = time.perf_counter() - started
         report = json.loads(result.stdout)
-        floor = _floor_seconds(names, rows, memberships)
+        floor = bare_batch_writes(names, rows, memberships)
     finally:
         aws.stop()
         os.environ.clear()
