@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +46,27 @@ def encode_batch(batch: QueueBatch) -> str:
         tenant_id=batch.tenant_id, queue_id=batch.queue_id, message_ids=batch.message_ids
     )
     return body.model_dump_json()
+
+
+class LazySqsSender:
+    """Sends single delivery-queue bodies to one queue; the SQS client is created on the first send, since most
+    invocations never send one."""
+
+    def __init__(self, region: str, queue_url: str, client: SQSClient | None = None) -> None:
+        self._region = region
+        self._queue_url = queue_url
+        self._client = client
+
+    def _sqs(self) -> SQSClient:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("sqs", region_name=self._region)
+        return self._client
+
+    def _send_batch(self, batch: QueueBatch, **options: Any) -> None:
+        """One SendMessage of `batch` as the delivery queue's body, with SendMessage's other `options`."""
+        self._sqs().send_message(QueueUrl=self._queue_url, MessageBody=encode_batch(batch), **options)
 
 
 class SqsDeliveryQueue:
