@@ -18,9 +18,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from smscore.api.errors import PayloadTooLarge, UnsupportedMediaType, domain_error_response
+from smscore.api.errors import PayloadTooLarge, UnsupportedMediaType
 from smscore.api.messages import queue_status_of
-from smscore.api.middlewares import check_json_body
+from smscore.api.middlewares import check_json_body, refusal_response
 from smscore.api.models import QueueStatusDto
 from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerprint
 from smscore.dal.tables import LedgerRecord
@@ -46,7 +46,6 @@ from smscore.domain.contacts import (
 )
 from smscore.domain.errors import (
     ContactExists,
-    DomainError,
     FieldIssue,
     InvalidRequest,
     NotFound,
@@ -711,18 +710,6 @@ def body_refusal(event: dict[str, Any], max_json_bytes: int, max_csv_bytes: int)
     Runs before Powertools' validation, which would try form or multipart parsing on other media types.
     """
     route = event.get("resource") or event.get("path") or ""
-    try:
-        if event.get("httpMethod") == "POST" and route == IMPORT_CSV_ROUTE:
-            check_csv_body(event, max_csv_bytes)
-        else:
-            check_json_body(event, max_json_bytes)
-    except DomainError as refused:
-        response = domain_error_response(refused)
-        return {
-            "statusCode": response.status_code,
-            "headers": {"Content-Type": "application/json"},
-            "multiValueHeaders": {"Content-Type": ["application/json"]},
-            "body": response.body,
-            "isBase64Encoded": False,
-        }
-    return None
+    if event.get("httpMethod") == "POST" and route == IMPORT_CSV_ROUTE:
+        return refusal_response(lambda: check_csv_body(event, max_csv_bytes))
+    return refusal_response(lambda: check_json_body(event, max_json_bytes))

@@ -122,6 +122,22 @@ def check_json_body(event: dict[str, Any], max_bytes: int, other_media_types: Co
         _set_content_type(event, JSON)
 
 
+def refusal_response(check: Callable[[], None]) -> dict[str, Any] | None:
+    """The REST proxy response of the error `check` raises for a body (413, 415, 400, ...), else None."""
+    try:
+        check()
+    except DomainError as refused:
+        response = domain_error_response(refused)
+        return {
+            "statusCode": response.status_code,
+            "headers": {"Content-Type": JSON},
+            "multiValueHeaders": {"Content-Type": [JSON]},
+            "body": response.body,
+            "isBase64Encoded": False,
+        }
+    return None
+
+
 def json_body_guard(
     max_bytes: Callable[[], int], other_media_types: Collection[str] = ()
 ) -> Callable[[Handler], Handler]:
@@ -130,18 +146,8 @@ def json_body_guard(
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         def guarded(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            try:
-                check_json_body(event, max_bytes(), other_media_types)
-            except DomainError as refused:
-                response = domain_error_response(refused)
-                return {
-                    "statusCode": response.status_code,
-                    "headers": {"Content-Type": "application/json"},
-                    "multiValueHeaders": {"Content-Type": ["application/json"]},
-                    "body": response.body,
-                    "isBase64Encoded": False,
-                }
-            return handler(event, context)
+            refused = refusal_response(lambda: check_json_body(event, max_bytes(), other_media_types))
+            return refused if refused is not None else handler(event, context)
 
         return guarded  # type: ignore[return-value]
 
