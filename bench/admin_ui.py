@@ -18,19 +18,9 @@ from werkzeug.wrappers import Request, Response
 
 from bench.harness import Row
 from smsdev.admin_ui import ADMIN_DIR, admin_response
+from smsdev.chromium import launch_chromium
 from smsdev.wsgi import BackgroundServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 BUDGET_GZIP_BYTES = 30 * 1024  # what a first visit costs on AWS
 BUDGET_PLAIN_BYTES = 80 * 1024  # the same page uncompressed (make dev)
 
@@ -52,7 +42,7 @@ def _first_load(url: str) -> tuple[int, list[dict[str, Any]]]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_context().new_page()
             requests: list[Any] = []

@@ -8,7 +8,6 @@ page as it ended in tests/browser/screenshots/ (git-ignored; the README's two ar
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,19 +16,9 @@ from typing import Any
 
 import pytest
 
+from smsdev.chromium import CHROMIUM, launch_chromium
 from smsdev.testing import HttpAnswer, RunningDevStack, dev_stack_process, http_call
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 BROWSER_ZONE = "America/Bogota"  # the browser's time zone in these tests: dates must be shown in it
 
@@ -82,7 +71,7 @@ def browser() -> Iterator[Any]:
     expect.set_options(timeout=30_000)
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 
