@@ -24,8 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from smscore import wiring
-from smscore.api.errors import register_error_handlers
-from smscore.api.models import ErrorBody
+from smscore.api.errors import documented_error, register_error_handlers
 from smscore.domain.inbound import Confirmations, InboundSms, handle_inbound
 from smscore.domain.keywords import KeywordAction
 from smscore.domain.ports import CredentialsUnavailable, ReceiptStore
@@ -88,9 +87,31 @@ def request_url(base: str | None = None) -> str:
     return f"{base}?{urlencode(query, doseq=True)}" if query else base
 
 
+def signed_form(signature: str | None, url: str) -> dict[str, str]:
+    """This request's form parameters, once X-Twilio-Signature checks out over `url` and the body (403 otherwise)."""
+    return twilio.verified_callback_params(app.current_event.decoded_body or "", signature, url, twilio_auth_token)
+
+
 def record_outcome(outcome: ReceiptOutcome, provider: str, message_ref: str | None) -> None:
     metrics.add_metric(name=f"Receipt{outcome.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
     logger.info("Receipt processed", extra={"outcome": outcome.value, "provider": provider, "message_ref": message_ref})
+
+
+BAD_SIGNATURE: Any = documented_error("Missing or invalid signature")
+
+
+def twilio_form(*fields: str) -> dict[str, Any]:
+    """The OpenAPI request body of a Twilio webhook: a required form of these string fields (Twilio sends more)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {"type": "object", "properties": {field: {"type": "string"} for field in fields}}
+                }
+            },
+        }
+    }
 
 
 @app.post(
@@ -102,33 +123,15 @@ def record_outcome(outcome: ReceiptOutcome, provider: str, message_ref: str | No
             "description": "Accepted (also for unknown or stale receipts)",
             "content": {"application/json": {"model": ReceiptAck}},
         },
-        403: {"description": "Missing or invalid signature", "content": {"application/json": {"model": ErrorBody}}},
+        403: BAD_SIGNATURE,
     },
-    openapi_extensions={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/x-www-form-urlencoded": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "MessageSid": {"type": "string"},
-                            "MessageStatus": {"type": "string"},
-                            "ErrorCode": {"type": "string"},
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extensions=twilio_form("MessageSid", "MessageStatus", "ErrorCode"),
 )
 @tracer.capture_method(capture_response=False)
 def twilio_status(
     signature: Annotated[str | None, Header(alias="X-Twilio-Signature")] = None,
 ) -> Response[Any]:
-    params = twilio.verified_callback_params(
-        app.current_event.decoded_body or "", signature, callback_url(), twilio_auth_token
-    )
+    params = signed_form(signature, callback_url())
     # Read only now: the query is part of the URL the signature covered, so the id is Twilio's word too.
     message_id = app.current_event.get_query_string_value(twilio.CALLBACK_MESSAGE_ID_PARAMETER)
     receipt = twilio.receipt_from_callback(params, datetime.now(UTC), message_id=message_id)
@@ -149,36 +152,16 @@ def twilio_status(
             "description": "TwiML: one <Message> confirming a keyword Twilio does not confirm itself, else empty",
             "content": {"application/xml": {"schema": {"type": "string"}}},
         },
-        403: {"description": "Missing or invalid signature", "content": {"application/json": {"model": ErrorBody}}},
+        403: BAD_SIGNATURE,
     },
-    openapi_extensions={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/x-www-form-urlencoded": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "MessageSid": {"type": "string"},
-                            "From": {"type": "string"},
-                            "To": {"type": "string"},
-                            "Body": {"type": "string"},
-                            "MessagingServiceSid": {"type": "string"},
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extensions=twilio_form("MessageSid", "From", "To", "Body", "MessagingServiceSid"),
 )
 @tracer.capture_method(capture_response=False)
 def twilio_inbound(
     signature: Annotated[str | None, Header(alias="X-Twilio-Signature")] = None,
 ) -> Response[Any]:
     # Signed like status callbacks, over the URL configured on the number (this request's own URL).
-    params = twilio.verified_callback_params(
-        app.current_event.decoded_body or "", signature, request_url(), twilio_auth_token
-    )
+    params = signed_form(signature, request_url())
     message = twilio.inbound_from_webhook(params)
     reply: str | None = None
     if message is not None:
