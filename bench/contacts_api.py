@@ -23,7 +23,7 @@ from typing import Any
 
 import boto3
 
-from bench.contacts_data import CSV_HEADER, bare_batch_writes, contact_rows
+from bench.contacts_data import CSV_HEADER, bare_batch_writes, contact_rows, import_rate_row
 from bench.harness import LambdaContext, Row, moto_stack, serialised_moto
 from smscore import wiring
 from smscore.domain.contacts import ImportReport, import_contacts
@@ -97,14 +97,13 @@ def measure_import(rows: int = 20_000) -> Row:
         job_event["pathParameters"] = {"jobId": job_id}
         job = json.loads(app.lambda_handler(job_event, LambdaContext())["body"])
         floor = bare_batch_writes(stack.names, rows, memberships, phone_prefix="+57")
-    return Row(
-        name=f"contacts: import rows/s via the API, {rows:,} rows (upload + import function, moto)",
-        value=round(rows / seconds),
-        unit="rows/s",
-        baseline=round(rows / floor),
-        target="every row imported (rate reported)",
+    return import_rate_row(
+        f"contacts: import rows/s via the API, {rows:,} rows (upload + import function, moto)",
+        rows,
+        seconds,
+        floor,
         passed=result.get("status") == "COMPLETED" and job["created"] == rows,
-        details={"seconds": round(seconds, 1), "floor_seconds": round(floor, 1), "memberships": memberships},
+        memberships=memberships,
     )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from bench.harness import Row
 from smsdev.template import LocalNames
 
 if TYPE_CHECKING:
@@ -55,3 +56,16 @@ def bare_batch_writes(names: LocalNames, rows: int, memberships: int, phone_pref
     puts(names.physical("ContactsTable"), rows, "tenant_id")
     puts(names.physical("TagMembersTable"), memberships, "tag_key")
     return time.perf_counter() - started
+
+
+def import_rate_row(name: str, rows: int, seconds: float, floor: float, passed: bool, **details: Any) -> Row:
+    """An import's row: rows per second against the bare floor's, with both times (and `details`)."""
+    return Row(
+        name=name,
+        value=round(rows / seconds),
+        unit="rows/s",
+        baseline=round(rows / floor),
+        target="every row imported (rate reported)",
+        passed=passed,
+        details={"seconds": round(seconds, 1), "floor_seconds": round(floor, 1), **details},
+    )

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import boto3
 
-from bench.contacts_data import CSV_HEADER, bare_batch_writes, contact_rows
+from bench.contacts_data import CSV_HEADER, bare_batch_writes, contact_rows, import_rate_row
 from bench.harness import FAKE_AWS, Row
 from smsdev.emulator import LocalAws
 from smsdev.provision import create_queues, create_tables
@@ -75,12 +75,11 @@ def measure(rows: int = 100_000) -> Row:
         aws.stop()
         os.environ.clear()
         os.environ.update(saved)
-    return Row(
-        name=f"import: smsctl contacts import, {rows:,} rows (local stack endpoint)",
-        value=round(rows / seconds),
-        unit="rows/s",
-        baseline=round(rows / floor),
-        target="every row imported (rate reported)",
+    return import_rate_row(
+        f"import: smsctl contacts import, {rows:,} rows (local stack endpoint)",
+        rows,
+        seconds,
+        floor,
         passed=report.get("imported") == rows,
-        details={"seconds": round(seconds, 1), "floor_seconds": round(floor, 1), "report": report},
+        report=report,
     )
