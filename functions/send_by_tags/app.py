@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
-from smscore.api.campaigns import Caller
+from smscore.api.campaigns import Caller, Outcome
 from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.middlewares import json_body_guard
 from smscore.api.models import (
@@ -63,6 +63,19 @@ def caller() -> Caller:
     return Caller(tenant_id=authorizer["tenantId"], member_id=authorizer["memberId"])
 
 
+def spending_caller() -> tuple[SendDeps, Caller]:
+    """This invocation's dependencies and caller, once the fresh access check of a spending route passed (the token,
+    its member and the current terms, re-read: the authorizer's cached policy may be stale)."""
+    deps, who = request_deps(), caller()
+    deps.access.require(app.current_event.headers.get("Authorization"), who.tenant_id, who.member_id)
+    return deps, who
+
+
+def enqueue_response(outcome: Outcome) -> Response[MessageEnqueueResultDto]:
+    """A send's or resend's answer: 201 with the enqueued messages, or 200 when nobody qualified."""
+    return Response(status_code=outcome.status.value, content_type=content_types.APPLICATION_JSON, body=outcome.body)
+
+
 @app.post(
     "/api/messages/sms/tags",
     summary="Send an SMS to every contact carrying any of the tags",
@@ -74,14 +87,8 @@ def send_sms_by_tags(
     payload: Annotated[SmsTagsMessagePayload, Body()],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Response[MessageEnqueueResultDto]:
-    deps, who = request_deps(), caller()
-    deps.access.require(app.current_event.headers.get("Authorization"), who.tenant_id, who.member_id)
-    outcome = deps.campaigns.send(who, payload, idempotency_key, app.lambda_context)
-    return Response(
-        status_code=outcome.status.value,
-        content_type=content_types.APPLICATION_JSON,
-        body=outcome.body,
-    )
+    deps, who = spending_caller()
+    return enqueue_response(deps.campaigns.send(who, payload, idempotency_key, app.lambda_context))
 
 
 PREVIEW_RESPONSES: dict[int, Any] = {
@@ -130,13 +137,9 @@ def resend_to_failed(
     payload: Annotated[ResendPayload | None, Body()] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Response[MessageEnqueueResultDto]:
-    deps, who = request_deps(), caller()
-    deps.access.require(app.current_event.headers.get("Authorization"), who.tenant_id, who.member_id)
-    outcome = deps.campaigns.resend(who, queueId, payload or ResendPayload(), idempotency_key, app.lambda_context)
-    return Response(
-        status_code=outcome.status.value,
-        content_type=content_types.APPLICATION_JSON,
-        body=outcome.body,
+    deps, who = spending_caller()
+    return enqueue_response(
+        deps.campaigns.resend(who, queueId, payload or ResendPayload(), idempotency_key, app.lambda_context)
     )
 
 
@@ -164,8 +167,7 @@ CANCEL_RESPONSES: dict[int, Any] = {
 def cancel_campaign(
     queueId: Annotated[str, Path(min_length=1, max_length=QUEUE_ID_MAX_LENGTH)],  # noqa: N803
 ) -> CancelResultDto:
-    deps, who = request_deps(), caller()
-    deps.access.require(app.current_event.headers.get("Authorization"), who.tenant_id, who.member_id)
+    deps, who = spending_caller()
     return deps.campaigns.cancel(who, queueId)
 
 
