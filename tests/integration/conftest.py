@@ -62,6 +62,18 @@ def campaign(admin: DynamoAdminStore) -> Campaign:
     return make_campaign(admin)
 
 
+@pytest.fixture
+def audience(campaign: Campaign) -> Campaign:
+    """vip: 3 numbers (Ana also in buyers); buyers: a number shared with vip, an invalid one, one opted out."""
+    campaign.add("3001234567", "vip", "buyers", name="Ana")
+    campaign.add("+57 300 987 6543", "vip", name="Beto")
+    campaign.add("(311) 555-0101", "vip", name="Caro")
+    campaign.add("573009876543", "buyers", name="Beto's shop")
+    campaign.add("12345", "buyers", name="Typo")
+    campaign.add("3205550202", "buyers", name="Dani", opted_out=True)
+    return campaign
+
+
 # ---------------------------------------------------------------------------------------------- smsctl over HTTP
 def free_port() -> int:
     with socket.socket() as sock:

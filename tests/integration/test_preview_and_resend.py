@@ -91,18 +91,6 @@ def writes(stack: Stack, campaign: Campaign) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def audience(campaign: Campaign) -> Campaign:
-    """vip: 3 numbers (Ana also in buyers); buyers: a number shared with vip, an invalid one, one opted out."""
-    campaign.add("3001234567", "vip", "buyers", name="Ana")
-    campaign.add("+57 300 987 6543", "vip", name="Beto")
-    campaign.add("(311) 555-0101", "vip", name="Caro")
-    campaign.add("573009876543", "buyers", name="Beto's shop")
-    campaign.add("12345", "buyers", name="Typo")
-    campaign.add("3205550202", "buyers", name="Dani", opted_out=True)
-    return campaign
-
-
 # -- preview -------------------------------------------------------------------------------------------------
 
 BODIES = {

@@ -53,18 +53,6 @@ def assert_nothing_happened(stack: Stack, campaign: Campaign, balance: int = 100
     assert list(DispatchRecord.scan()) == []
 
 
-@pytest.fixture
-def audience(campaign: Campaign) -> Campaign:
-    """vip: 3 numbers (one contact also in buyers); buyers: a number shared with vip, an invalid one, one opted out."""
-    campaign.add("3001234567", "vip", "buyers", name="Ana")
-    campaign.add("+57 300 987 6543", "vip", name="Beto")
-    campaign.add("(311) 555-0101", "vip", name="Caro")
-    campaign.add("573009876543", "buyers", name="Beto's shop")
-    campaign.add("12345", "buyers", name="Typo")
-    campaign.add("3205550202", "buyers", name="Dani", opted_out=True)
-    return campaign
-
-
 def test_sends_one_message_per_distinct_valid_number_and_debits_its_segments(stack: Stack, audience: Campaign) -> None:
     # When the seed's example is sent to both tags
     status, body = post(
