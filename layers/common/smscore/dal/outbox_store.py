@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from smscore.dal.tables import OutboxRecord
-from smscore.domain.ports import SmsRequest
-from smscore.providers.sandbox import OutboxEntry
+from smscore.domain.ports import OutboxEntry, SmsRequest
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -168,6 +168,27 @@ class ProviderLookup(Protocol):
         ...
 
 
+# The sandbox provider's own storage (smscore.providers.sandbox; the DynamoDB side in smscore.dal.outbox_store).
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    provider_message_id: str
+    send_count: int
+
+
+class Outbox(Protocol):
+    def record(self, request: SmsRequest, provider_message_id: str, accepted_at: datetime | None = None) -> OutboxEntry:
+        """Store the send keyed by message id; keep the first provider id and time; count every request."""
+        ...
+
+
+class CarrierCapacity(Protocol):
+    def admit(self, second: int, capacity: int) -> bool:
+        """Count one accepted send in this epoch second, unless `capacity` were already accepted in it."""
+        ...
+
+
 # -- delivery -----------------------------------------------------------------------------------------------
 
 

@@ -24,12 +24,13 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 from smscore.domain.ports import (
     Accepted,
+    CarrierCapacity,
+    Outbox,
     OutcomeUnknown,
     PermanentFailure,
     SmsProvider,
@@ -37,6 +38,7 @@ from smscore.domain.ports import (
     Throttled,
     TransientFailure,
 )
+from smscore.domain.ports import OutboxEntry as OutboxEntry  # re-exported: tests and bench import it from here
 
 PERMANENT_INVALID_NUMBER = "+573000000001"
 TRANSIENT_THROTTLED_NUMBER = "+573000000002"
@@ -49,24 +51,6 @@ TEST_NUMBERS: dict[str, str] = {
     TIMEOUT_NUMBER: "times out (SANDBOX_TIMEOUT)",
     PERMANENT_OPTED_OUT_NUMBER: "permanent failure: opted out at the carrier (SANDBOX_21610)",
 }
-
-
-@dataclass(frozen=True)
-class OutboxEntry:
-    provider_message_id: str
-    send_count: int
-
-
-class Outbox(Protocol):
-    def record(self, request: SmsRequest, provider_message_id: str, accepted_at: datetime | None = None) -> OutboxEntry:
-        """Store the send keyed by message id; keep the first provider id and time; count every request."""
-        ...
-
-
-class CarrierCapacity(Protocol):
-    def admit(self, second: int, capacity: int) -> bool:
-        """Count one accepted send in this epoch second, unless `capacity` were already accepted in it."""
-        ...
 
 
 class InProcessCapacity:
