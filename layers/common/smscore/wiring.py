@@ -20,9 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from smscore.dal.tables import bind_tables
-from smscore.settings import Settings, get_settings
-
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
 
@@ -41,8 +38,10 @@ if TYPE_CHECKING:
     from smscore.domain.reconciler import Reconciler
     from smscore.domain.scheduler import Scheduler
     from smscore.domain.windows import OpeningRule
+    from smscore.identity_settings import IdentitySettings
     from smscore.providers.aws_sms import TwoWayReplier
     from smscore.providers.twilio import TwilioCredentials
+    from smscore.settings import Settings
 
 _registry: dict[str, object] = {}
 _lock = threading.RLock()
@@ -66,6 +65,8 @@ def memoised[T](factory: Callable[[], T]) -> Callable[[], T]:
 
 def reset() -> None:
     """Forget every adapter and the settings: the next call rebuilds them from the current environment."""
+    from smscore.settings import get_settings
+
     with _lock:
         _registry.clear()
     get_settings.cache_clear()
@@ -74,6 +75,9 @@ def reset() -> None:
 @memoised
 def bound_settings() -> Settings:
     """Settings, with every PynamoDB model pointed at its table."""
+    from smscore.dal.tables import bind_tables
+    from smscore.settings import get_settings
+
     settings = get_settings()
     # One DynamoDB connection per concurrent thread: DELIVERY_WORKERS sends (deliver), WRITE_WORKERS writes (send).
     pool = max(10, settings.delivery_workers, settings.write_workers)
@@ -324,10 +328,24 @@ class AuthorizerDeps:
 
 
 @memoised
+def bound_identity_settings() -> IdentitySettings:
+    """The authorizer's settings (region and three tables, without pydantic-settings), with those tables' models
+    pointed at them: the authorizer reads nothing else, and imports neither Settings nor the other stores."""
+    from smscore.dal.tables import MemberRecord, SettingRecord, TokenRecord, bind_model
+    from smscore.identity_settings import IdentitySettings
+
+    settings = IdentitySettings.from_environment()
+    bind_model(TokenRecord, settings.tokens_table, settings.aws_region)
+    bind_model(MemberRecord, settings.members_table, settings.aws_region)
+    bind_model(SettingRecord, settings.settings_table, settings.aws_region)
+    return settings
+
+
+@memoised
 def authorizer_deps() -> AuthorizerDeps:
     from smscore.dal.identity_store import DynamoIdentityStore
 
-    bound_settings()
+    bound_identity_settings()
     return AuthorizerDeps(identities=DynamoIdentityStore())
 
 

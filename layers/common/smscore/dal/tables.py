@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 import zlib
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -25,7 +25,8 @@ from pynamodb.indexes import (
 )
 from pynamodb.models import Model
 
-from smscore.settings import TableNames
+if TYPE_CHECKING:  # a name source only: the authorizer binds its models without pydantic-settings
+    from smscore.settings import TableNames
 
 
 class _Unbound:
@@ -597,8 +598,15 @@ def bind_tables(names: TableNames, region: str, host: str | None = None, max_poo
     threads that share it, or each one above waits for a free connection (and botocore logs "pool is full").
     """
     for setting, model in all_models():
-        model.Meta.table_name = getattr(names, setting)
-        model.Meta.region = region
-        model.Meta.host = host
-        model.Meta.max_pool_connections = max_pool_connections
-        model._connection = None
+        bind_model(model, getattr(names, setting), region, host, max_pool_connections)
+
+
+def bind_model(
+    model: type[Model], table_name: str, region: str, host: str | None = None, max_pool_connections: int = 10
+) -> None:
+    """Point one model at its physical table (bind_tables does it for every model)."""
+    model.Meta.table_name = table_name
+    model.Meta.region = region
+    model.Meta.host = host
+    model.Meta.max_pool_connections = max_pool_connections
+    model._connection = None
