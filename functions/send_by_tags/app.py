@@ -1,7 +1,8 @@
 """POST /api/messages/sms/tags, its preview, and a campaign's resend: parse, call the campaign service, shape the
 response."""
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -29,7 +30,10 @@ app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)
 
 
+Route = TypeVar("Route", bound=Callable[..., Any])
+
 QUEUE_ID_MAX_LENGTH = 64
+QueueId = Annotated[str, Path(min_length=1, max_length=QUEUE_ID_MAX_LENGTH)]
 
 SEND_RESPONSES: dict[int, Any] = {
     201: {
@@ -63,6 +67,16 @@ def caller() -> Caller:
     return Caller(tenant_id=authorizer["tenantId"], member_id=authorizer["memberId"])
 
 
+def messaging_route(path: str, responses: dict[int, Any], *, summary: str) -> Callable[[Route], Route]:
+    """POST `path`, documented under Messaging with these responses, traced without its response."""
+
+    def register(route: Route) -> Route:
+        traced: Route = tracer.capture_method(capture_response=False)(route)
+        return app.post(path, summary=summary, tags=["Messaging"], responses=responses)(traced)
+
+    return register
+
+
 def spending_caller() -> tuple[SendDeps, Caller]:
     """This invocation's dependencies and caller, once the fresh access check of a spending route passed (the token,
     its member and the current terms, re-read: the authorizer's cached policy may be stale)."""
@@ -76,13 +90,9 @@ def enqueue_response(outcome: Outcome) -> Response[MessageEnqueueResultDto]:
     return Response(status_code=outcome.status.value, content_type=content_types.APPLICATION_JSON, body=outcome.body)
 
 
-@app.post(
-    "/api/messages/sms/tags",
-    summary="Send an SMS to every contact carrying any of the tags",
-    tags=["Messaging"],
-    responses=SEND_RESPONSES,
+@messaging_route(
+    "/api/messages/sms/tags", SEND_RESPONSES, summary="Send an SMS to every contact carrying any of the tags"
 )
-@tracer.capture_method(capture_response=False)
 def send_sms_by_tags(
     payload: Annotated[SmsTagsMessagePayload, Body()],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
@@ -114,26 +124,22 @@ RESEND_RESPONSES: dict[int, Any] = {
 }
 
 
-@app.post(
+@messaging_route(
     "/api/messages/sms/tags/preview",
+    PREVIEW_RESPONSES,
     summary="What sending this body would reach and cost, without sending",
-    tags=["Messaging"],
-    responses=PREVIEW_RESPONSES,
 )
-@tracer.capture_method(capture_response=False)
 def preview_sms_by_tags(payload: Annotated[SmsTagsMessagePayload, Body()]) -> CampaignPreviewDto:
     return request_deps().campaigns.preview(caller(), payload)
 
 
-@app.post(
+@messaging_route(
     "/api/messages/queues/<queueId>/resend",
+    RESEND_RESPONSES,
     summary="Send a campaign's text again to its recipients whose messages failed",
-    tags=["Messaging"],
-    responses=RESEND_RESPONSES,
 )
-@tracer.capture_method(capture_response=False)
 def resend_to_failed(
-    queueId: Annotated[str, Path(min_length=1, max_length=QUEUE_ID_MAX_LENGTH)],  # noqa: N803
+    queueId: QueueId,  # noqa: N803
     payload: Annotated[ResendPayload | None, Body()] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Response[MessageEnqueueResultDto]:
@@ -157,15 +163,13 @@ CANCEL_RESPONSES: dict[int, Any] = {
 }
 
 
-@app.post(
+@messaging_route(
     "/api/messages/queues/<queueId>/cancel",
+    CANCEL_RESPONSES,
     summary="Cancel a campaign's messages that delivery has not claimed yet, and refund them",
-    tags=["Messaging"],
-    responses=CANCEL_RESPONSES,
 )
-@tracer.capture_method(capture_response=False)
 def cancel_campaign(
-    queueId: Annotated[str, Path(min_length=1, max_length=QUEUE_ID_MAX_LENGTH)],  # noqa: N803
+    queueId: QueueId,  # noqa: N803
 ) -> CancelResultDto:
     deps, who = spending_caller()
     return deps.campaigns.cancel(who, queueId)
