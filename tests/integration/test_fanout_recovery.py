@@ -128,6 +128,7 @@ class World:
             idempotency_ttl_seconds=3600,
             phase=faults.phase,
             timing=timing or FanoutTiming(grace_seconds=30),
+            opening=wiring.opening_rule(settings),
         )
         return dataclasses.replace(wiring.send_deps(), campaigns=service)
 

@@ -27,7 +27,7 @@ from smscore.dal.tenant_settings import TenantQuietHours, set_quiet_hours
 from smscore.domain.campaign import CampaignRequest, FanoutBudget, send_campaign
 from smscore.domain.delivery import Deliverer, RetryPolicy
 from smscore.domain.model import Purpose, QueueBatch, QuietHours
-from smscore.domain.windows import DeliveryWindows
+from smscore.domain.windows import DeliveryWindows, next_opening
 from smscore.providers.registry import ProviderRegistry
 from smscore.providers.sandbox import SandboxProvider
 from smsdev.provision import function_environment
@@ -207,6 +207,7 @@ def test_outside_the_window_at_send_the_messages_wait_and_the_sweep_releases_the
         limits=wiring.campaign_limits(wiring.bound_settings()),
         now=lambda: SATURDAY_1530.astimezone(UTC),
         budget=FanoutBudget.from_timeout(29.0),
+        opening=next_opening,
     )
     ids = [m.message_id for m in result.messages]
     # Then they wait SCHEDULED until Monday 07:00, paid, nothing on the queue

@@ -22,6 +22,7 @@ from smscore.wiring import (
     campaign_store,
     delivery_queue,
     idempotency_store,
+    opening_rule,
     send_deps,
 )
 from tests.conftest import LambdaContextStub, Stack, api_event, reset_process_caches
@@ -291,6 +292,7 @@ class TestIdempotency:
             idempotency_store=idempotency_store,
             idempotency_ttl_seconds=60,
             sleep=lambda _: None,
+            opening=opening_rule(bound_settings()),
         )
         payload = SmsTagsMessagePayload.model_validate({"message": "Hi", "tagIds": [audience.tags["vip"]]})
         caller = Caller(audience.tenant_id, audience.member_id)
@@ -350,6 +352,7 @@ class TestIdempotency:
             limits=campaign_limits(settings),
             idempotency_store=idempotency_store,
             idempotency_ttl_seconds=60,
+            opening=opening_rule(settings),
         )
         held = dataclasses.replace(send_deps(), campaigns=service)
         body = {"message": "Hi", "tagIds": [audience.tags["vip"]]}

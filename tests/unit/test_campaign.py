@@ -7,6 +7,7 @@ import pytest
 from smscore.domain.campaign import CampaignLimits, CampaignRequest, build_audience, send_campaign
 from smscore.domain.errors import EnqueueFailure, InsufficientCredits, InvalidRequest, TooManyRecipients
 from smscore.domain.model import TagRecipient
+from smscore.domain.windows import sendat_only
 from tests.fakes import InMemoryCampaignStore, InMemoryQueue
 
 LIMITS = CampaignLimits(
@@ -62,7 +63,7 @@ def test_charges_segments_times_recipients_and_enqueues_every_message(store: InM
     # Given 3 reachable numbers and a 2-segment message
     queue = InMemoryQueue()
     # When the campaign is sent
-    result = send_campaign(request("a" * 161), store=store, queue=queue, limits=LIMITS)
+    result = send_campaign(request("a" * 161), store=store, queue=queue, limits=LIMITS, opening=sendat_only)
     # Then 3 messages are queued in recipient order, 6 credits taken, batches of 2 ids
     assert [m.recipient for m in result.messages] == ["+573001234567", "+573007654321", "+573115550001"]
     assert store.balance(TENANT) == 94
@@ -73,7 +74,7 @@ def test_charges_segments_times_recipients_and_enqueues_every_message(store: InM
 
 def test_no_valid_recipient_answers_empty_and_takes_nothing(store: InMemoryCampaignStore) -> None:
     queue = InMemoryQueue()
-    result = send_campaign(request(tags=("unknown-tag",)), store=store, queue=queue, limits=LIMITS)
+    result = send_campaign(request(tags=("unknown-tag",)), store=store, queue=queue, limits=LIMITS, opening=sendat_only)
     assert (result.queue_id, result.messages) == ("", [])
     assert store.balance(TENANT) == 100
     assert queue.batches == []
@@ -84,7 +85,7 @@ def test_insufficient_credits_leaves_everything_untouched(store: InMemoryCampaig
     store.add_tenant(TENANT, credits=20)
     queue = InMemoryQueue()
     with pytest.raises(InsufficientCredits) as refused:
-        send_campaign(request("a" * 153 * 10), store=store, queue=queue, limits=LIMITS)
+        send_campaign(request("a" * 153 * 10), store=store, queue=queue, limits=LIMITS, opening=sendat_only)
     assert (refused.value.required, refused.value.available) == (30, 20)
     assert store.balance(TENANT) == 20
     assert store.messages == {}
@@ -94,14 +95,14 @@ def test_insufficient_credits_leaves_everything_untouched(store: InMemoryCampaig
 def test_too_many_recipients_is_refused_before_any_debit(store: InMemoryCampaignStore) -> None:
     limits = CampaignLimits(2, 2, "sandbox", {"sandbox": 1600})
     with pytest.raises(TooManyRecipients):
-        send_campaign(request(), store=store, queue=InMemoryQueue(), limits=limits)
+        send_campaign(request(), store=store, queue=InMemoryQueue(), limits=limits, opening=sendat_only)
     assert store.balance(TENANT) == 100
 
 
 def test_message_longer_than_the_provider_limit_is_refused(store: InMemoryCampaignStore) -> None:
     limits = CampaignLimits(100, 2, "sandbox", {"sandbox": 10})
     with pytest.raises(InvalidRequest):
-        send_campaign(request("x" * 11), store=store, queue=InMemoryQueue(), limits=limits)
+        send_campaign(request("x" * 11), store=store, queue=InMemoryQueue(), limits=limits, opening=sendat_only)
     assert store.balance(TENANT) == 100
 
 
@@ -110,7 +111,7 @@ def test_queue_outage_midway_refunds_and_fails_exactly_what_was_not_enqueued(sto
     queue = InMemoryQueue(reject_after=1)
     # When the campaign is sent
     with pytest.raises(EnqueueFailure) as failure:
-        send_campaign(request(), store=store, queue=queue, limits=LIMITS)
+        send_campaign(request(), store=store, queue=queue, limits=LIMITS, opening=sendat_only)
     # Then the third message is FAILED and its credit refunded; the two enqueued stay paid
     assert failure.value.enqueued == 2
     assert failure.value.refunded_credits == 1
@@ -123,7 +124,7 @@ def test_persistence_failure_refunds_everything_and_enqueues_nothing(store: InMe
     store.fail_saving = True
     queue = InMemoryQueue()
     with pytest.raises(EnqueueFailure) as failure:
-        send_campaign(request(), store=store, queue=queue, limits=LIMITS)
+        send_campaign(request(), store=store, queue=queue, limits=LIMITS, opening=sendat_only)
     assert isinstance(failure.value.__cause__, ConnectionError)
     assert queue.batches == []
     assert store.balance(TENANT) == 100

@@ -16,6 +16,7 @@ from smscore.domain.inbound import Confirmations, InboundResult, InboundSms, han
 from smscore.domain.keywords import KeywordAction, Keywords
 from smscore.domain.model import MessageStatus, QueueBatch, StoredMessage, TagRecipient
 from smscore.domain.pacing import Sender
+from smscore.domain.windows import sendat_only
 from smscore.providers.senders import inbound_sender
 from smscore.settings import Settings
 from tests.consent_fakes import InMemoryConsentContacts, InMemorySuppressionList
@@ -173,6 +174,7 @@ def test_numbers_suppressed_for_the_campaigns_sender_are_skipped_counted_and_not
         store=store,
         queue=queue,
         limits=limits(suppressions),
+        opening=sendat_only,
     )
     # Then Ana gets nothing and is counted as opted out; only two messages are paid for
     assert [m.recipient for m in result.messages] == ["+573001110000", "+573002220000"]
@@ -191,6 +193,7 @@ def test_a_campaign_whose_every_number_is_suppressed_debits_nothing(suppressions
         store=store,
         queue=InMemoryQueue(),
         limits=limits(suppressions),
+        opening=sendat_only,
     )
     assert (result.queue_id, result.messages, result.credits_debited) == ("", [], 0)
     assert store.balance("t") == 100

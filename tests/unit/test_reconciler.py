@@ -21,6 +21,7 @@ from smscore.domain.campaign import (
 from smscore.domain.errors import EnqueueFailure
 from smscore.domain.model import MessageStatus, TagRecipient
 from smscore.domain.reconciler import PaidMessage, Reconciler
+from smscore.domain.windows import sendat_only
 from tests.fakes import InMemoryCampaignStore, InMemoryQueue
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -67,6 +68,7 @@ def test_a_send_out_of_time_before_enqueueing_refunds_everything_and_closes_the_
             limits=LIMITS,
             budget=budget,
             phase=phase,
+            opening=sendat_only,
         )
     # Then nothing was enqueued, every message is FAILED and refunded, and the fan-out is closed by the sender
     assert (failure.value.enqueued, failure.value.refunded_credits) == (0, 3)

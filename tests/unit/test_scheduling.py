@@ -13,7 +13,7 @@ from smscore.domain.campaign import CampaignLimits, CampaignRequest, send_campai
 from smscore.domain.errors import EnqueueFailure
 from smscore.domain.model import MessageStatus, Purpose, QuietHours, TagRecipient
 from smscore.domain.scheduler import DueMessage, Scheduler
-from smscore.domain.windows import sendat_only
+from smscore.domain.windows import next_opening, sendat_only
 from tests.fakes import InMemoryCampaignStore, InMemoryQueue
 
 LIMITS = CampaignLimits(
@@ -43,7 +43,9 @@ def send(
     **fields: object,
 ) -> tuple[list[MessageStatus], datetime | None, int]:
     request = CampaignRequest(tenant_id=TENANT, member_id="m", message="Hola", tag_ids=list(tags), **fields)  # type: ignore[arg-type]
-    result = send_campaign(request, store=store, queue=queue, limits=LIMITS, now=lambda: now.astimezone(UTC))
+    result = send_campaign(
+        request, store=store, queue=queue, limits=LIMITS, now=lambda: now.astimezone(UTC), opening=next_opening
+    )
     return [store.messages[m.message_id].status for m in result.messages], result.scheduled_for, result.credits_debited
 
 

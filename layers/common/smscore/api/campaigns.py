@@ -55,7 +55,7 @@ from smscore.domain.masking import mask
 from smscore.domain.model import TagRecipient
 from smscore.domain.ports import DeliveryQueue
 from smscore.domain.resend import ResendSource, read_resend_members
-from smscore.domain.windows import OpeningRule, next_opening
+from smscore.domain.windows import OpeningRule
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -116,6 +116,7 @@ class FanoutTiming:
 class CampaignService:
     def __init__(
         self,
+        *,
         store: SendStore,
         queue: DeliveryQueue,
         limits: CampaignLimits,
@@ -126,9 +127,13 @@ class CampaignService:
         sleep: Callable[[float], None] = time.sleep,
         timing: FanoutTiming | None = None,
         resend_source: ResendSource | None = None,
-        opening: OpeningRule = next_opening,
+        opening: OpeningRule,
         cancel_store: CancelStore | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """`opening` (the send-window rule) has no default and `clock` is injectable: a test states both the rule
+        and, where the rule depends on it, the instant, instead of inheriting the legal window at the hour it runs."""
+        self._clock = clock
         self._cancel_store = cancel_store
         self._opening = opening  # the send-window rule (smscore.domain.windows); sendat_only with SEND_WINDOWS=off
         self._timing = timing or FanoutTiming()
@@ -192,7 +197,7 @@ class CampaignService:
         )
         audience = plan.audience
         recipients = [e164 for e164, _contact in audience.recipients]
-        schedule = plan_schedule(request, tenant, recipients, datetime.now(UTC), self._opening)
+        schedule = plan_schedule(request, tenant, recipients, self._clock(), self._opening)
         return CampaignPreviewDto(
             recipients=len(audience.recipients),
             skipped_invalid=audience.skipped_invalid,
@@ -342,6 +347,7 @@ class CampaignService:
             queue_id=queue_id,
             members=members,
             opening=self._opening,
+            now=self._clock,
         )
         self._observe(result)
         return result

@@ -43,7 +43,7 @@ from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, Purpo
 from smscore.domain.phone import normalise
 from smscore.domain.ports import CampaignStore, DeliveryQueue, SuppressionList
 from smscore.domain.segments import SegmentCount, count_segments, provider_length
-from smscore.domain.windows import OpeningRule, country_of, next_opening
+from smscore.domain.windows import OpeningRule, country_of
 
 log = logging.getLogger(__name__)
 
@@ -353,7 +353,7 @@ def plan_schedule(
     tenant: Tenant,
     recipients: Sequence[str],
     now: datetime,
-    opening: OpeningRule = next_opening,
+    opening: OpeningRule,
 ) -> CampaignSchedule:
     """The schedule of a campaign to `recipients` (E.164) requested at `now`; one window computation per country."""
     start = max(now, request.send_at) if request.send_at is not None else now
@@ -377,12 +377,13 @@ def send_campaign(
     budget: FanoutBudget | None = None,
     queue_id: str | None = None,
     members: Callable[[], Sequence[TagRecipient]] | None = None,
-    opening: OpeningRule = next_opening,
+    opening: OpeningRule,
 ) -> CampaignResult:
     """Resolve the audience and price it (`plan_campaign`), then debit once before anything is persisted or enqueued.
 
     Messages that may not go yet (sendAt, the send window, the tenant's quiet hours: `plan_schedule` with the
-    `opening` rule) are persisted SCHEDULED with their due time instead of being enqueued; the scheduler releases
+    `opening` rule, which every caller names, so that no test inherits the legal window at the hour it runs) are
+    persisted SCHEDULED with their due time instead of being enqueued; the scheduler releases
     them. They are paid now like the others.
 
     `members` replaces the tags' memberships as the source of recipients (a resend reads the original campaign's
