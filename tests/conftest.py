@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from smsdev.testing import (
     build_moto_stack,
     moto_account,
 )
+from tests.clocks import frozen_instants
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -27,6 +29,36 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 Stack = MotoStack  # the name the tests use for the moto stack fixture's value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "clock_sensitive: sends through the send-window seams; also run with the clock frozen at each instant of "
+        "tests/clocks.py (Sunday night, a holiday, a weekday noon in Bogota) to prove it does not read the wall clock",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A `clock_sensitive` test runs once at the wall clock and once frozen at each of the guard's instants."""
+    if metafunc.definition.get_closest_marker("clock_sensitive") is None:
+        return
+    instants = frozen_instants()
+    metafunc.parametrize("frozen_clock", [None, *instants.values()], ids=["wall-clock", *instants], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(request: pytest.FixtureRequest) -> Iterator[datetime | None]:
+    """The process clock frozen at the test's instant, ticking from there (monotonic time is untouched, so
+    deadlines and waits behave); the wall clock for every test that is not `clock_sensitive`."""
+    instant: datetime | None = getattr(request, "param", None)
+    if instant is None:
+        yield None
+        return
+    import time_machine
+
+    with time_machine.travel(instant, tick=True):
+        yield instant
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -311,6 +311,7 @@ def test_an_exception_after_the_debit_is_compensated_and_the_reconciler_agrees(
     assert world.assert_settled(queue_id) == (sent, refunded)
 
 
+@pytest.mark.clock_sensitive
 def test_an_invocation_running_out_of_time_stops_refunds_and_answers_503(world: World) -> None:
     # Given an invocation whose remaining time drops below its reserve once the messages are persisted
     faults = Faults(out_of_time_at_phase="enqueue")
@@ -440,6 +441,7 @@ def test_a_refund_that_keeps_failing_is_left_to_the_reconciler_never_dropped(wor
 # -- an idempotent retry after a crash ------------------------------------------------------------------------
 
 
+@pytest.mark.clock_sensitive
 def test_a_retry_after_a_crash_gets_409_then_the_first_campaigns_result_with_one_debit(world: World) -> None:
     # Given a request with an Idempotency-Key killed before enqueueing, with 1 s left when it started (so that
     # Powertools' in-progress record expires at once, as it does when Lambda kills an invocation at its Timeout)

@@ -255,6 +255,7 @@ def test_queue_failure_after_the_debit_refunds_and_fails_the_messages(stack: Sta
     )
 
 
+@pytest.mark.clock_sensitive
 class TestIdempotency:
     def test_a_retry_with_the_same_key_returns_the_first_response_and_charges_once(
         self, stack: Stack, audience: Campaign

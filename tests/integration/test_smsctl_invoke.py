@@ -68,6 +68,7 @@ def test_each_function_runs_its_sample_event(
         assert result.json == expected
 
 
+@pytest.mark.clock_sensitive
 def test_a_campaign_runs_through_invoked_functions(
     local: LocalEndpointStack, capfd: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

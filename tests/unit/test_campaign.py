@@ -10,6 +10,8 @@ from smscore.domain.model import TagRecipient
 from smscore.domain.windows import sendat_only
 from tests.fakes import InMemoryCampaignStore, InMemoryQueue
 
+pytestmark = pytest.mark.clock_sensitive  # sends through the send-window seams: also run at the guard's frozen instants
+
 LIMITS = CampaignLimits(
     max_recipients=100, recipients_per_queue_message=2, default_provider="sandbox", character_limits={"sandbox": 1600}
 )

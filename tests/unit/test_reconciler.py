@@ -24,6 +24,8 @@ from smscore.domain.reconciler import PaidMessage, Reconciler
 from smscore.domain.windows import sendat_only
 from tests.fakes import InMemoryCampaignStore, InMemoryQueue
 
+pytestmark = pytest.mark.clock_sensitive  # sends through the send-window seams: also run at the guard's frozen instants
+
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 LIMITS = CampaignLimits(100, 2, "sandbox", {"sandbox": 1600})
 

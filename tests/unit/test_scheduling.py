@@ -16,6 +16,8 @@ from smscore.domain.scheduler import DueMessage, Scheduler
 from smscore.domain.windows import next_opening, sendat_only
 from tests.fakes import InMemoryCampaignStore, InMemoryQueue
 
+pytestmark = pytest.mark.clock_sensitive  # sends through the send-window seams: also run at the guard's frozen instants
+
 LIMITS = CampaignLimits(
     max_recipients=100, recipients_per_queue_message=2, default_provider="sandbox", character_limits={"sandbox": 1600}
 )
