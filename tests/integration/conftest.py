@@ -16,8 +16,10 @@ from moto.server import ThreadedMotoServer
 
 from smsdev import cli, targets
 from smsdev.admin_store import ContactInput, DynamoAdminStore
-from smsdev.provision import create_buckets, create_queues, create_tables
+from smsdev.moto_transactions import install as install_item_level_rollback
+from smsdev.provision import create_buckets, create_queues, create_tables, function_environment
 from smsdev.template import LocalNames
+from smsdev.testing import serialised_moto
 from tests.conftest import Stack
 
 
@@ -72,6 +74,26 @@ def audience(campaign: Campaign) -> Campaign:
     campaign.add("12345", "buyers", name="Typo")
     campaign.add("3205550202", "buyers", name="Dani", opted_out=True)
     return campaign
+
+
+@pytest.fixture
+def contacts_stack(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """The moto stack plus the imports bucket, with the contacts function's own environment.
+
+    moto answers one request at a time: in-process it applies a condition and its write (and a transaction and
+    its rollback) as separate steps, where DynamoDB makes each request atomic; races and the import's worker
+    threads need DynamoDB's behaviour.
+    """
+    create_buckets(boto3.client("s3", region_name=stack.names.region), stack.names)
+    for key, value in function_environment(stack.names, "ContactsFunction").items():
+        monkeypatch.setenv(key, value)
+    from smscore import wiring
+
+    wiring.reset()
+    install_item_level_rollback()
+    with serialised_moto():
+        yield stack
+    wiring.reset()
 
 
 # ---------------------------------------------------------------------------------------------- smsctl over HTTP

@@ -6,7 +6,6 @@ import copy
 import json
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +17,7 @@ from functions.send_by_tags import app as send_app
 from smscore.dal.campaign_store import DynamoCampaignStore
 from smscore.dal.tables import ContactRecord, TagMemberRecord, TagRecord
 from smsdev.admin_store import DynamoAdminStore
-from smsdev.moto_transactions import install as install_item_level_rollback
-from smsdev.provision import create_buckets, function_environment
-from smsdev.testing import serialised_moto
+from smsdev.provision import function_environment
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
 from tests.integration.conftest import Campaign, make_campaign
 
@@ -112,26 +109,6 @@ class Client:
             cursor = page.body["nextCursor"]
             if cursor is None:
                 return items
-
-
-@pytest.fixture
-def contacts_stack(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """The moto stack plus the imports bucket, with the contacts function's own environment.
-
-    moto answers one request at a time: in-process it applies a condition and its write (and a transaction and
-    its rollback) as separate steps, where DynamoDB makes each request atomic; races and the import's worker
-    threads need DynamoDB's behaviour.
-    """
-    create_buckets(boto3.client("s3", region_name=stack.names.region), stack.names)
-    for key, value in function_environment(stack.names, "ContactsFunction").items():
-        monkeypatch.setenv(key, value)
-    from smscore import wiring
-
-    wiring.reset()
-    install_item_level_rollback()
-    with serialised_moto():
-        yield stack
-    wiring.reset()
 
 
 @pytest.fixture
