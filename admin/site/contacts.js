@@ -1,4 +1,4 @@
-// Tags (counts, create, rename) and contacts (search, tag filter, add, edit tags, opt out, CSV import).
+// Tags (counts, create, rename) and contacts (search, tag filter, add, edit tags, opt out and why, CSV import).
 import { api } from "./api.js";
 import { confirmDialog, field, h, notice, replace, when } from "./dom.js";
 
@@ -190,7 +190,7 @@ export async function contactsView(main, ctx) {
       h("td", {}, contact.name || "—"),
       h("td", {}, contact.phone),
       h("td", {}, contact.tagIds.map((id) => ctx.tagName(id)).join(", ") || "—"),
-      h("td", {}, contact.optedOut ? ["Opted out", contact.optedOutAt && [" ", when(contact.optedOutAt)]] : "Subscribed"),
+      h("td", { class: "consent" }, consentCell(contact)),
       h(
         "td",
         { class: "actions" },
@@ -249,6 +249,40 @@ export async function contactsView(main, ctx) {
   );
   tagFilter.addEventListener("change", () => load(true));
   await load(true);
+}
+
+// ---------------------------------------------------------------------------------------------- consent
+// Why every send skips a contact (the API's consent.reasons): the account's own opt-out, or an opt-out keyword the
+// number replied to a sender this account sends through. A keyword to another sender never shows here.
+const PROVIDER_NAMES = { twilio: "Twilio", aws_sms: "AWS" };
+
+export function senderName(sender) {
+  if (!sender) return "one of your senders (recorded before senders were kept)";
+  if (sender === "sandbox") return "the sandbox sender";
+  const split = sender.indexOf(":");
+  if (split < 0) return sender;
+  const provider = sender.slice(0, split);
+  return `${PROVIDER_NAMES[provider] || provider} ${sender.slice(split + 1)}`;
+}
+
+export function reasonText(reason) {
+  if (reason.reason === "TENANT_OPT_OUT") return "Opted out by your account";
+  const word = reason.keyword ? `“${reason.keyword}”` : "an opt-out keyword";
+  return `Replied ${word} to ${senderName(reason.sender)}`;
+}
+
+function consentCell(contact) {
+  const reasons = (contact.consent && contact.consent.reasons) || [];
+  if (!contact.optedOut) return "Subscribed";
+  if (reasons.length === 0) return ["Opted out", contact.optedOutAt && [" ", when(contact.optedOutAt)]];
+  return [
+    h("span", {}, "Opted out"),
+    h(
+      "ul",
+      { class: "reasons" },
+      reasons.map((r) => h("li", { dataset: { reason: r.reason } }, reasonText(r), r.at && [" · ", when(r.at)])),
+    ),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------- import

@@ -4,7 +4,7 @@ Thin: each SNS record's `Message` is the two-way payload (smscore.providers.aws_
 reply changes the suppression list and the contacts (smscore.domain.inbound), and where AWS does not answer
 that keyword itself the confirmation is sent back from the number that received it. A payload that is not a
 two-way message is logged and dropped (retrying cannot fix it); a store failure raises, so Lambda retries the
-event (replaying a change is harmless: an equal or older change is not applied twice).
+event (a redelivered message is recognised by its inboundMessageId, and an equal or older change is not applied).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from smscore import wiring
 from smscore.domain.inbound import Confirmations, InboundResult, InboundSms, handle_inbound
 from smscore.domain.keywords import KeywordAction
+from smscore.domain.ports import RecordOutcome
 from smscore.providers import aws_sms
 from smscore.wiring import InboundDeps
 
@@ -31,16 +32,19 @@ metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"smscore"})
 
 
-def published_at(timestamp: str | None) -> datetime:
+def published_at(timestamp: str | None, now: datetime) -> datetime:
     """When SNS published the reply: orders a STOP and a START of one number (SNS does not keep their order)."""
     try:
         return datetime.fromisoformat(timestamp or "").astimezone(UTC)
     except ValueError:
-        return datetime.now(UTC)
+        return now
 
 
-def handle_record(message: str, received_at: datetime, deps: InboundDeps) -> dict[str, object]:
-    """One two-way payload -> what was done (as `smsctl inbound` prints it)."""
+def handle_record(
+    message: str, received_at: datetime, deps: InboundDeps, *, now: datetime, sns_message_id: str | None = None
+) -> dict[str, object]:
+    """One two-way payload -> what was done (as `smsctl inbound` prints it). `received_at` is the SNS Timestamp;
+    the message is recognised by its inboundMessageId (the SNS MessageId, the same on every redelivery, if absent)."""
     try:
         reply_to = aws_sms.two_way_message(message)
     except aws_sms.NotTwoWayMessage as exc:
@@ -54,17 +58,19 @@ def handle_record(message: str, received_at: datetime, deps: InboundDeps) -> dic
             from_number=reply_to.origination_number,
             body=reply_to.body,
             received_at=received_at,
-            reference=reply_to.inbound_message_id,
+            reference=reply_to.inbound_message_id or sns_message_id,
         ),
         keywords=deps.keywords,
         suppressions=deps.suppressions,
-        contacts=deps.contacts,
         confirmations=Confirmations(
             deps.opt_out_confirmation, deps.opt_in_confirmation, aws_sms.AWS_CONFIRMED_KEYWORDS
         ),
+        now=now,
     )
     outcome = {**result.as_json(), "replySent": _confirm(result, reply_to, deps)}
-    if result.action is not KeywordAction.NONE:
+    if result.outcome is RecordOutcome.DUPLICATE:
+        metrics.add_metric(name="KeywordDuplicate", unit=MetricUnit.Count, value=1)
+    elif result.action is not KeywordAction.NONE:
         metrics.add_metric(
             name=f"Keyword{result.action.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1
         )
@@ -91,7 +97,15 @@ def _confirm(result: InboundResult, message: aws_sms.TwoWayMessage, deps: Inboun
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: InboundDeps | None = None) -> dict[str, Any]:
     deps = deps or wiring.inbound_deps()
+    now = datetime.now(UTC)
     results = [
-        handle_record(r.sns.message, published_at(r.sns.get("Timestamp")), deps) for r in SNSEvent(event).records
+        handle_record(
+            r.sns.message,
+            published_at(r.sns.get("Timestamp"), now),
+            deps,
+            now=now,
+            sns_message_id=r.sns.get("MessageId"),
+        )
+        for r in SNSEvent(event).records
     ]
     return {"results": results}

@@ -166,30 +166,34 @@ def twilio_inbound(
     reply: str | None = None
     if message is not None:
         deps = (request_deps().inbound or wiring.inbound_deps)()
+        now = datetime.now(UTC)
         result = handle_inbound(
             InboundSms(
                 provider=twilio.PROVIDER_NAME,
                 sender=deps.sender_of(twilio.PROVIDER_NAME, message.sender_addresses),
                 from_number=message.from_number,
                 body=message.body,
-                received_at=datetime.now(UTC),
+                received_at=now,  # Twilio's webhook carries no time: ordered by our receipt
                 reference=message.message_sid,
             ),
             keywords=deps.keywords,
             suppressions=deps.suppressions,
-            contacts=deps.contacts,
             confirmations=Confirmations(
                 deps.opt_out_confirmation, deps.opt_in_confirmation, twilio.TWILIO_CONFIRMED_KEYWORDS
             ),
+            now=now,
         )
         record_keyword(result.as_json())
         reply = result.reply
     # Always 200 once signed: a non-2xx makes Twilio report an error on the number, and retrying changes nothing.
+    # A replayed or redelivered MessageSid is answered the same way, with an empty <Response/>: no second reply.
     return Response(HTTPStatus.OK.value, "application/xml", twilio.twiml_reply(reply))
 
 
 def record_keyword(result: dict[str, object]) -> None:
-    if result["action"] != KeywordAction.NONE.value:
+    if result["duplicate"]:
+        metrics.add_metric(name="KeywordDuplicate", unit=MetricUnit.Count, value=1)
+    elif result["action"] != KeywordAction.NONE.value:
         metrics.add_metric(
             name=f"Keyword{str(result['action']).title().replace('_', '')}", unit=MetricUnit.Count, value=1
         )

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -348,3 +353,32 @@ def test_a_tag_is_created_with_the_keyboard_alone(page: Any, admin_stack: AdminS
     # Then the tag is created and listed with no contacts
     expect(page.get_by_role("status").filter(has_text="keyboard-made")).to_have_text("Tag “keyboard-made” created.")
     expect(page.locator("#tags tbody tr", has_text="keyboard-made").locator("td").nth(1)).to_have_text("0")
+
+
+def test_a_contact_skipped_for_a_keyword_says_which_keyword_and_sender(page: Any, admin_stack: AdminStack) -> None:
+    # Given a new contact (in no tag the other tests send to), and her number replied BAJA to the sandbox's number,
+    # the sender this tenant sends through (`smsctl inbound`: InboundSmsFunction, as AWS two-way SMS delivers it)
+    created = admin_stack.call("POST", "/api/contacts", {"phone": "+573009990001", "name": "Valeria Ibáñez"})
+    assert created.status == 201, created.body
+    smsctl = Path(sys.executable).with_name("smsctl")
+    port = str(urlsplit(admin_stack.stack.endpoint).port)
+    done = subprocess.run(
+        [str(smsctl), "--json", "inbound", "--from", "+573009990001", "--body", "BAJA"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LOCAL_AWS_PORT": port},
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+    # When the contacts screen finds her
+    sign_in(page, admin_stack, screen="#/contacts")
+    page.get_by_label("Search by name or phone").fill("Valeria")
+    page.get_by_role("button", name="Search").click()
+
+    # Then her row says she is opted out, and why: her BAJA to the sandbox sender, with its date
+    consent = page.locator("#contacts tbody tr", has_text="Valeria Ibáñez").locator("td.consent")
+    expect(consent).to_contain_text("Opted out")
+    expect(consent.locator("li")).to_have_text(re.compile(r"^Replied “BAJA” to the sandbox sender · \w"))
+    expect(consent.locator("li")).to_have_attribute("data-reason", "KEYWORD")

@@ -1,14 +1,18 @@
 """The SuppressionList: the in-memory fake and the Suppressions table (DynamoSuppressionList on moto) agree on
-scope (number and sender), order (a later change wins, an older one is ignored) and the bulk reads."""
+scope (number and sender), order (a later change wins, an older one is ignored), replays (a provider message is
+applied once, whatever its time) and the bulk reads."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from smscore.dal.suppression_store import BATCH_GET_KEYS, DynamoSuppressionList
-from smscore.domain.ports import ConsentChange, SuppressionList
+from smscore.domain.ports import ConsentChange, RecordOutcome, SuppressionList
+from smsdev.testing import serialised_moto
 from tests.consent_fakes import InMemorySuppressionList
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -24,13 +28,19 @@ def suppressions(request: pytest.FixtureRequest) -> SuppressionList:
     return DynamoSuppressionList()
 
 
-def change(opted_out: bool, at: datetime = T0, number: str = ANA, sender: str = SENDER) -> ConsentChange:
-    return ConsentChange(number, sender, opted_out, "STOP" if opted_out else "START", at, "twilio", "SM1")
+UNTIL = T0 + timedelta(days=30)
+APPLIED, SUPERSEDED, DUPLICATE = RecordOutcome.APPLIED, RecordOutcome.SUPERSEDED, RecordOutcome.DUPLICATE
+
+
+def change(
+    opted_out: bool, at: datetime = T0, number: str = ANA, sender: str = SENDER, reference: str | None = "SM1"
+) -> ConsentChange:
+    return ConsentChange(number, sender, opted_out, "STOP" if opted_out else "START", at, "twilio", reference)
 
 
 def test_an_opt_out_covers_that_number_for_that_sender_only(suppressions: SuppressionList) -> None:
     # When Ana opts out of one sender
-    assert suppressions.record(change(True)) is True
+    assert suppressions.record(change(True)) is APPLIED
     # Then she is suppressed there, and neither another number nor another sender is
     assert suppressions.is_suppressed(ANA, SENDER)
     assert not suppressions.is_suppressed("+573009999999", SENDER)
@@ -40,15 +50,76 @@ def test_an_opt_out_covers_that_number_for_that_sender_only(suppressions: Suppre
 def test_a_later_opt_in_lifts_it_and_an_older_or_equal_change_is_ignored(suppressions: SuppressionList) -> None:
     # Given an opt-out at 12:00 and an opt-in at 12:05
     suppressions.record(change(True, T0))
-    assert suppressions.record(change(False, T0 + timedelta(minutes=5))) is True
+    assert suppressions.record(change(False, T0 + timedelta(minutes=5))) is APPLIED
     # When the 12:00 opt-out is delivered again, or another change with the same time
-    assert suppressions.record(change(True, T0)) is False
-    assert suppressions.record(change(True, T0 + timedelta(minutes=5))) is False
+    assert suppressions.record(change(True, T0)) is SUPERSEDED
+    assert suppressions.record(change(True, T0 + timedelta(minutes=5))) is SUPERSEDED
     # Then the later opt-in stands
     assert not suppressions.is_suppressed(ANA, SENDER)
     # And a newer opt-out applies again
-    assert suppressions.record(change(True, T0 + timedelta(minutes=6))) is True
+    assert suppressions.record(change(True, T0 + timedelta(minutes=6))) is APPLIED
     assert suppressions.is_suppressed(ANA, SENDER)
+
+
+def test_a_remembered_message_is_applied_once_whatever_the_time_it_comes_back_with(
+    suppressions: SuppressionList,
+) -> None:
+    # Given Ana's STOP (SM1, 12:00) and START (SM2, 12:05), each remembered
+    assert suppressions.record(change(True, T0, reference="SM1"), UNTIL) is APPLIED
+    assert suppressions.record(change(False, T0 + timedelta(minutes=5), reference="SM2"), UNTIL) is APPLIED
+    # When SM1 comes back dated 13:00 (a Twilio replay is dated at its receipt), and SM2 exactly as before
+    assert suppressions.record(change(True, T0 + timedelta(hours=1), reference="SM1"), UNTIL) is DUPLICATE
+    assert suppressions.record(change(False, T0 + timedelta(minutes=5), reference="SM2"), UNTIL) is DUPLICATE
+    # Then she stays subscribed
+    assert not suppressions.is_suppressed(ANA, SENDER)
+
+
+def test_a_superseded_message_is_remembered_in_case_it_comes_back_newer(suppressions: SuppressionList) -> None:
+    # Given a START at 12:05, then a STOP (SM1) of 12:00 that arrives late and is not applied
+    suppressions.record(change(False, T0 + timedelta(minutes=5), reference="SM2"), UNTIL)
+    assert suppressions.record(change(True, T0, reference="SM1"), UNTIL) is SUPERSEDED
+    # When SM1 is posted again, now dated 13:00 / Then it is a duplicate: the START stands
+    assert suppressions.record(change(True, T0 + timedelta(hours=1), reference="SM1"), UNTIL) is DUPLICATE
+    assert not suppressions.is_suppressed(ANA, SENDER)
+
+
+def test_the_same_message_delivered_concurrently_is_applied_exactly_once(suppressions: SuppressionList) -> None:
+    # When eight deliveries of one STOP race (a redelivery overlapping the first, or replays in parallel)
+    barrier = threading.Barrier(8)
+
+    def deliver() -> RecordOutcome:
+        barrier.wait()
+        return suppressions.record(change(True, T0, reference="SM1"), UNTIL)
+
+    with serialised_moto(), ThreadPoolExecutor(max_workers=8) as pool:  # DynamoDB's atomic requests, on moto
+        outcomes = list(pool.map(lambda _: deliver(), range(8)))
+    # Then exactly one applied it; every other one is a duplicate
+    assert sorted(outcomes) == [APPLIED] + [DUPLICATE] * 7
+    assert suppressions.is_suppressed(ANA, SENDER)
+
+
+def test_message_ids_are_per_provider_and_unremembered_changes_are_only_ordered(suppressions: SuppressionList) -> None:
+    # The same id from another provider is another message
+    assert suppressions.record(change(True, T0, reference="X1"), UNTIL) is APPLIED
+    aws = ConsentChange(ANA, "aws_sms:+15550002222", True, "STOP", T0, "aws_sms", "X1")
+    assert suppressions.record(aws, UNTIL) is APPLIED
+    # Without remember_until (or without an id) nothing is remembered: a newer time applies again
+    assert suppressions.record(change(True, T0 + timedelta(seconds=1), reference="X2")) is APPLIED
+    assert suppressions.record(change(True, T0 + timedelta(seconds=2), reference="X2"), UNTIL) is APPLIED
+    assert suppressions.record(change(True, T0 + timedelta(seconds=3), reference=None), UNTIL) is APPLIED
+
+
+def test_the_opt_outs_of_a_page_carry_their_keyword_and_time(suppressions: SuppressionList) -> None:
+    # Given Ana opted out of the sender, Beto opted out and back in, Caro opted out of another sender
+    beto, caro = "+573001110000", "+573002220000"
+    suppressions.record(change(True, T0, reference=None))
+    suppressions.record(change(True, T0, number=beto, reference=None))
+    suppressions.record(change(False, T0 + timedelta(minutes=1), number=beto, reference=None))
+    suppressions.record(change(True, T0, number=caro, sender="sandbox", reference=None))
+    # When the page's numbers are read for the sender / Then only Ana's opt-out, with what she replied and when
+    found = suppressions.opt_outs([ANA, beto, caro, "+573009999999"], SENDER)
+    assert {n: (c.sender, c.opted_out, c.keyword, c.at) for n, c in found.items()} == {ANA: (SENDER, True, "STOP", T0)}
+    assert suppressions.opt_outs([], SENDER) == {}
 
 
 @pytest.mark.parametrize("audience", [3, BATCH_GET_KEYS + 30])

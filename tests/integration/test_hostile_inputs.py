@@ -10,6 +10,7 @@ import copy
 import json
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,8 +20,9 @@ from functions.authorizer import app as authorizer_app
 from functions.messages import app as messages_app
 from functions.send_by_tags import app as send_app
 from smscore.api.authorization import Unauthorized
-from smscore.dal.tables import DispatchRecord, MessageRecord
+from smscore.dal.tables import DispatchRecord, MessageRecord, SuppressionRecord
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
+from tests.integration import test_opt_outs as inbound
 from tests.integration.conftest import Campaign
 from tests.integration.receipts_helpers import (
     install_twilio_credentials,
@@ -28,6 +30,7 @@ from tests.integration.receipts_helpers import (
     signed_twilio_event,
     twilio_event,
 )
+from tests.integration.test_opt_outs import inbound_env  # noqa: F401 - a fixture
 
 FUZZ = settings(
     max_examples=40,
@@ -217,6 +220,60 @@ class TestCorpus:
         self, stack: Stack, campaign: Campaign, query: dict[str, str]
     ) -> None:
         assert_documented_error(get_raw(campaign, "/api/messages", query), 400, "VALIDATION_ERROR")
+
+
+# ---------------------------------------------------------------------------------------------- replays
+# Keyword replies posted again: the captured signed Twilio request (its signature never expires), re-encoded or
+# tampered with, and AWS two-way events delivered twice. A provider message applies once (issue 19, item 2).
+
+SIGNED_SIDS = {
+    "a Twilio MessageSid": "SM" + "a" * 32,
+    "300 characters": "SM" + "9" * 298,
+    "non-ASCII and spaces": "SM ñ\u200b🇨🇴 ",
+    "a NUL": "SM\x00",
+}
+
+
+@pytest.mark.usefixtures("inbound_env")
+class TestInboundReplays:
+    def test_the_exact_bytes_of_a_signed_stop_posted_again_after_start(self, stack: Stack) -> None:
+        captured = inbound.twilio_reply("STOP", sid="SM" + "a" * 32)
+        inbound.post(copy.deepcopy(captured))
+        inbound.post(inbound.twilio_reply("START", sid="SM" + "b" * 32))
+        assert inbound.post(captured) == (200, "application/xml", inbound.EMPTY_TWIML)
+        assert inbound.suppressions()[0].opted_out is False
+
+    def test_the_same_signed_form_re_encoded_in_another_order_is_the_same_message(self, stack: Stack) -> None:
+        # The signature covers the sorted parameters, so reordering the form keeps it valid: still a replay
+        captured = inbound.twilio_reply("BAJA", sid="SM" + "a" * 32)
+        inbound.post(copy.deepcopy(captured))
+        inbound.post(inbound.twilio_reply("ALTA", sid="SM" + "b" * 32))
+        reordered = copy.deepcopy(captured)
+        reordered["body"] = urlencode(sorted(parse_qsl(captured["body"]), reverse=True))
+        assert inbound.post(reordered) == (200, "application/xml", inbound.EMPTY_TWIML)
+        assert inbound.suppressions()[0].opted_out is False
+
+    @pytest.mark.parametrize("field", ["MessageSid", "Body", "From"])
+    def test_a_captured_request_with_a_field_changed_is_403_and_writes_nothing(self, stack: Stack, field: str) -> None:
+        captured = inbound.twilio_reply("STOP", sid="SM" + "a" * 32)
+        tampered = dict(parse_qsl(captured["body"])) | {field: "SM" + "c" * 32 if field == "MessageSid" else "+1"}
+        captured["body"] = urlencode(tampered)
+        assert inbound.post(captured)[0] == 403
+        assert list(SuppressionRecord.scan()) == []
+
+    @pytest.mark.parametrize("sid", list(SIGNED_SIDS.values()), ids=list(SIGNED_SIDS))
+    def test_any_signed_message_id_is_200_and_a_second_post_is_a_duplicate(self, stack: Stack, sid: str) -> None:
+        captured = inbound.twilio_reply("BAJA", sid=sid)
+        first = inbound.post(copy.deepcopy(captured))
+        assert (first[0], "<Message>" in first[2]) == (200, True)
+        assert inbound.post(captured) == (200, "application/xml", inbound.EMPTY_TWIML)
+
+    def test_an_aws_event_delivered_again_with_a_later_timestamp_is_still_the_same_message(self, stack: Stack) -> None:
+        inbound.invoke_inbound(inbound.sns_reply("STOP", message_id="m-1", at="2026-11-27T13:00:00.000Z"))
+        inbound.invoke_inbound(inbound.sns_reply("START", message_id="m-2", at="2026-11-27T13:05:00.000Z"))
+        again = inbound.invoke_inbound(inbound.sns_reply("STOP", message_id="m-1", at="2026-11-27T14:00:00.000Z"))
+        assert (again["results"][0]["applied"], again["results"][0]["duplicate"]) == (False, True)
+        assert inbound.suppressions()[0].opted_out is False
 
 
 # ---------------------------------------------------------------------------------------------- strategies

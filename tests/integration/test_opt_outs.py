@@ -1,12 +1,16 @@
 """Opt-out and opt-in keywords through the real handlers on moto: Twilio's signed inbound webhook, AWS two-way SMS
-through SNS (InboundSmsFunction), then what the send and deliver handlers do with a suppressed number."""
+through SNS (InboundSmsFunction), replays and late deliveries of both, what the contacts API shows of them (only
+the keywords of the sender a tenant sends through), and what the send and deliver handlers do with a suppressed
+number."""
 
 from __future__ import annotations
 
 import copy
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -22,8 +26,17 @@ from smscore import wiring
 from smscore.dal.dispatch_counts import load_dispatch
 from smscore.dal.outbox_store import DynamoOutbox
 from smscore.dal.suppression_store import DynamoSuppressionList
-from smscore.dal.tables import ContactRecord, LedgerRecord, MessageRecord, SuppressionRecord, TagMemberRecord
+from smscore.dal.tables import (
+    ContactRecord,
+    InboundMessageRecord,
+    LedgerRecord,
+    MessageRecord,
+    SuppressionRecord,
+    TagMemberRecord,
+    TenantRecord,
+)
 from smscore.domain.delivery import OPTED_OUT
+from smscore.domain.inbound import REPLAY_WINDOW
 from smscore.providers.aws_sms import TwoWayReplier
 from smscore.providers.sandbox import SandboxProvider
 from smscore.providers.twilio import request_signature
@@ -32,7 +45,9 @@ from smsdev.testing import serialised_moto
 from tests.conftest import LambdaContextStub, Stack, load_event
 from tests.integration.conftest import Campaign, make_campaign
 from tests.integration.receipts_helpers import TWILIO_AUTH_TOKEN, install_twilio_credentials
+from tests.integration.test_contacts_api import Client
 from tests.integration.test_deliver import Counting, Delivery
+from tests.integration.test_preview_and_resend import preview
 
 ANA = "+573001234567"
 TWILIO_NUMBER = "+15550001111"
@@ -53,10 +68,15 @@ def inbound_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     wiring.reset()
 
 
-def twilio_reply(body: str, from_number: str = ANA, signature: str | None = None, **extra: str) -> dict[str, Any]:
-    """Twilio's incoming-message webhook (tests/events/apigw_twilio_inbound.json) with this Body, signed."""
+def twilio_reply(
+    body: str, from_number: str = ANA, signature: str | None = None, sid: str | None = None, **extra: str
+) -> dict[str, Any]:
+    """Twilio's incoming-message webhook (tests/events/apigw_twilio_inbound.json) with this Body, signed; `sid`
+    replaces the recorded MessageSid (each reply of a conversation is a message of its own)."""
     event = copy.deepcopy(load_event("apigw_twilio_inbound.json"))
     params = dict(parse_qsl(event["body"])) | {"Body": body, "From": from_number} | extra
+    if sid is not None:
+        params |= {"MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid}
     event["body"] = urlencode(params)
     signed = (
         signature if signature is not None else request_signature(INBOUND_URL, list(params.items()), TWILIO_AUTH_TOKEN)
@@ -72,17 +92,24 @@ def post(event: dict[str, Any]) -> tuple[int, str, str]:
 
 
 def sns_reply(
-    body: str, to: str = AWS_NUMBER, from_number: str = ANA, at: str = "2026-11-27T13:00:00.000Z"
+    body: str,
+    to: str = AWS_NUMBER,
+    from_number: str = ANA,
+    at: str = "2026-11-27T13:00:00.000Z",
+    message_id: str | None = None,
 ) -> dict[str, Any]:
-    """AWS two-way SMS as SNS delivers it to the function (tests/events/sns_two_way_sms.json)."""
+    """AWS two-way SMS as SNS delivers it to the function (tests/events/sns_two_way_sms.json), a new inbound
+    message (its own inboundMessageId and SNS MessageId) unless `message_id` names one."""
     event = copy.deepcopy(load_event("sns_two_way_sms.json"))
     sns = event["Records"][0]["Sns"]
+    message_id = message_id or str(uuid.uuid4())
     payload = json.loads(sns["Message"]) | {
         "messageBody": body,
         "destinationNumber": to,
         "originationNumber": from_number,
+        "inboundMessageId": message_id,
     }
-    sns["Message"], sns["Timestamp"] = json.dumps(payload), at
+    sns["Message"], sns["Timestamp"], sns["MessageId"] = json.dumps(payload), at, f"sns-{message_id}"
     return event
 
 
@@ -95,6 +122,38 @@ def suppression(sender: str, number: str = ANA) -> SuppressionRecord | None:
         return SuppressionRecord.get(sender, number, consistent_read=True)
     except SuppressionRecord.DoesNotExist:
         return None
+
+
+def suppressions() -> list[SuppressionRecord]:
+    """Every (sender, number) item of the table (the replay markers it also holds left out)."""
+    return [item for item in SuppressionRecord.scan() if not item.sender.startswith("inbound#")]
+
+
+def sends_through(campaign: Campaign, provider: str) -> None:
+    """Given: the tenant's campaigns go out through `provider` (TenantRecord.provider; the stack's default else)."""
+    TenantRecord(campaign.tenant_id).update(actions=[TenantRecord.provider.set(provider)])
+
+
+def shown(campaign: Campaign, contact_id: str) -> dict[str, Any]:
+    """The contact as GET /api/contacts/{id} shows it to the tenant (the admin UI reads the same)."""
+    reply = Client(campaign).item("GET", "/api/contacts", contact_id)
+    assert reply.status == 200, reply.body
+    contact: dict[str, Any] = reply.body
+    return contact
+
+
+def consent(campaign: Campaign, contact_id: str) -> tuple[bool, list[tuple[str, str | None, str | None]]]:
+    """(optedOut, [(reason, sender, keyword)...]) as shown."""
+    contact = shown(campaign, contact_id)
+    reasons = [(r["reason"], r["sender"], r["keyword"]) for r in contact["consent"]["reasons"]]
+    return contact["optedOut"], reasons
+
+
+def previewed_skips(campaign: Campaign, *tags: str) -> int:
+    status, body = preview(campaign, {"message": "Hola", "tagIds": [campaign.tags[t] for t in tags]})
+    assert status == 200, body
+    skipped: int = body["skippedOptedOut"]
+    return skipped
 
 
 @pytest.fixture
@@ -113,9 +172,7 @@ def delivery(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Delivery
 
 
 @pytest.mark.usefixtures("inbound_env")
-def test_twilio_baja_suppresses_the_number_for_the_sender_marks_every_tenants_contact_and_confirms(
-    admin: Any,
-) -> None:
+def test_twilio_baja_suppresses_the_number_for_that_sender_confirms_and_writes_no_contact(admin: Any) -> None:
     # Given Ana is a contact (tagged) of two tenants
     shop, bakery = make_campaign(admin), make_campaign(admin)
     shop_contact, bakery_contact = shop.add("3001234567", "vip"), bakery.add(ANA, "news")
@@ -129,24 +186,30 @@ def test_twilio_baja_suppresses_the_number_for_the_sender_marks_every_tenants_co
     assert stored is not None
     assert (stored.opted_out, stored.keyword, stored.provider) == (True, "BAJA", "twilio")
     assert stored.reference == "SM5f1d0c3a9b8e7d6c5b4a39281706f5e4"
-    # And both tenants' contacts are opted out by keyword, membership copies included (what the send path reads)
+    # And the message is remembered for the replay window (a TTL'd marker in the same table)
+    marker = InboundMessageRecord.get("inbound#twilio#SM5f1d0c3a9b8e7d6c5b4a39281706f5e4", "message")
+    assert marker.outcome == "APPLIED"
+    assert REPLAY_WINDOW - timedelta(seconds=1) <= marker.expires_at - marker.handled_at <= REPLAY_WINDOW
+    # And no contact is written (nor its membership copies, what the send path reads): consent is derived on read
     for campaign, contact_id in ((shop, shop_contact), (bakery, bakery_contact)):
         record = contact_of(campaign, contact_id)
-        assert (record.opted_out, record.consent_source) == (True, "keyword")
+        assert (record.opted_out, record.consent_source) == (False, None)
         (tag_id,) = record.tag_ids
-        assert TagMemberRecord.get(TagMemberRecord.key_for(campaign.tenant_id, tag_id), contact_id).opted_out
+        assert not TagMemberRecord.get(TagMemberRecord.key_for(campaign.tenant_id, tag_id), contact_id).opted_out
 
 
 @pytest.mark.usefixtures("inbound_env")
 def test_twilio_stop_is_applied_without_a_second_confirmation(admin: Any) -> None:
-    # Given Ana's number is a contact / When she replies "stop" (Twilio answers STOP itself)
+    # Given Ana's number is a contact of a tenant sending through Twilio / When she replies "stop" (Twilio answers
+    # STOP itself)
     shop = make_campaign(admin)
+    sends_through(shop, "twilio")
     contact_id = shop.add(ANA, "vip")
     status, _, body = post(twilio_reply(" stop "))
-    # Then the TwiML is empty, and the opt-out is recorded all the same
+    # Then the TwiML is empty, and the opt-out is recorded all the same (and shown to the tenant)
     assert (status, body) == (200, '<?xml version="1.0" encoding="UTF-8"?><Response/>')
     assert DynamoSuppressionList().is_suppressed(ANA, f"twilio:{TWILIO_NUMBER}")
-    assert contact_of(shop, contact_id).opted_out
+    assert consent(shop, contact_id) == (True, [("KEYWORD", f"twilio:{TWILIO_NUMBER}", "STOP")])
 
 
 @pytest.mark.usefixtures("inbound_env")
@@ -167,7 +230,7 @@ def test_a_reply_to_a_number_of_a_messaging_service_is_tied_to_what_we_send_from
     status, _, _ = post(twilio_reply("STOP", MessagingServiceSid="MG0123456789abcdef0123456789abcdef"))
     # Then it is recorded for the sender the send path and delivery use
     assert status == 200
-    assert [(item.sender, item.number) for item in SuppressionRecord.scan()] == [(expected_sender, ANA)]
+    assert [(item.sender, item.number) for item in suppressions()] == [(expected_sender, ANA)]
 
 
 @pytest.mark.usefixtures("inbound_env")
@@ -176,7 +239,7 @@ def test_a_reply_that_is_not_a_keyword_changes_nothing(admin: Any) -> None:
     contact_id = shop.add(ANA, "vip")
     status, _, body = post(twilio_reply("Stop sending me offers"))
     assert (status, body) == (200, '<?xml version="1.0" encoding="UTF-8"?><Response/>')
-    assert suppression(f"twilio:{TWILIO_NUMBER}") is None
+    assert list(SuppressionRecord.scan()) == []  # neither a suppression nor a marker
     assert not contact_of(shop, contact_id).opted_out
 
 
@@ -203,6 +266,51 @@ def test_a_badly_signed_reply_is_403_and_writes_nothing(admin: Any, signature: s
     assert json.loads(response["body"])["code"] == "INVALID_SIGNATURE"
     assert list(SuppressionRecord.scan()) == []
     assert not contact_of(shop, contact_id).opted_out
+
+
+# -- Twilio: replays of signed requests (a webhook carries no time: ordered by receipt, recognised by MessageSid) ---
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+SID_STOP, SID_START, SID_STOP_AGAIN = ("SM" + c * 32 for c in "abc")
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_re_posting_a_captured_signed_stop_is_200_empty_twiml_and_does_not_opt_out_again() -> None:
+    # Given Ana replied STOP (SMaaa...) and later START (SMbbb...) to our Twilio number, both signed and applied
+    captured_stop = twilio_reply("STOP", sid=SID_STOP)
+    assert post(copy.deepcopy(captured_stop))[0] == 200
+    assert post(twilio_reply("START", sid=SID_START))[0] == 200
+    assert not DynamoSuppressionList().is_suppressed(ANA, f"twilio:{TWILIO_NUMBER}")
+    # When the captured STOP bytes are posted again (same body, same signature)
+    status, content_type, body = post(captured_stop)
+    # Then Twilio's expected answer, with nothing in it, and she stays subscribed
+    assert (status, content_type, body) == (200, "application/xml", EMPTY_TWIML)
+    assert not DynamoSuppressionList().is_suppressed(ANA, f"twilio:{TWILIO_NUMBER}")
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_re_posting_a_captured_signed_start_does_not_resubscribe_a_number_whose_latest_word_was_stop() -> None:
+    # Given STOP, START, then STOP again: her latest word is STOP
+    captured_start = twilio_reply("START", sid=SID_START)
+    post(twilio_reply("STOP", sid=SID_STOP))
+    post(copy.deepcopy(captured_start))
+    post(twilio_reply("STOP", sid=SID_STOP_AGAIN))
+    # When the captured START is posted again
+    status, _, body = post(captured_start)
+    # Then it changes nothing: still suppressed, her latest STOP still the stored change
+    assert (status, body) == (200, EMPTY_TWIML)
+    stored = suppression(f"twilio:{TWILIO_NUMBER}")
+    assert stored is not None
+    assert (stored.opted_out, stored.reference) == (True, SID_STOP_AGAIN)
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_a_replayed_baja_is_not_confirmed_a_second_time() -> None:
+    # Given a signed BAJA, confirmed in its TwiML
+    captured = twilio_reply("BAJA", sid=SID_STOP)
+    assert "<Message>" in post(copy.deepcopy(captured))[2]
+    # When the same request arrives again (a Twilio retry, or a replay) / Then an empty answer: no second SMS
+    assert post(captured)[2] == EMPTY_TWIML
 
 
 # -- AWS End User Messaging: two-way SMS through SNS --------------------------------------------------------------
@@ -236,14 +344,14 @@ def test_aws_two_way_baja_is_suppressed_for_the_origination_number_and_confirmed
         # When the documented two-way payload ("Bája") arrives through SNS
         result = invoke_inbound(load_event("sns_two_way_sms.json"), TwoWayReplier(client))
         stubber.assert_no_pending_responses()
-    # Then the number is suppressed for the AWS sender, the contact opted out, and the confirmation went out once
+    # Then the number is suppressed for the AWS sender, and the confirmation went out once
     assert result["results"][0] | {"reply": None} == {
         "action": "OPT_OUT",
         "keyword": "BAJA",
         "number": "+********4567",
         "sender": f"aws_sms:{AWS_NUMBER}",
         "applied": True,
-        "contactsUpdated": 1,
+        "duplicate": False,
         "reply": None,
         "replySent": True,
     }
@@ -254,7 +362,9 @@ def test_aws_two_way_baja_is_suppressed_for_the_origination_number_and_confirmed
         "aws_sms",
         "cae173d2-66b9-564c-8309-21f858e9fb84",
     )
-    assert contact_of(shop, contact_id).opted_out
+    # And a tenant sending through that AWS number sees why its contact is skipped
+    sends_through(shop, "aws_sms")
+    assert consent(shop, contact_id) == (True, [("KEYWORD", f"aws_sms:{AWS_NUMBER}", "BAJA")])
 
 
 @pytest.mark.usefixtures("inbound_env")
@@ -279,11 +389,138 @@ def test_aws_stop_then_a_later_start_leave_the_number_subscribed_whatever_the_or
 
 
 @pytest.mark.usefixtures("inbound_env")
+def test_a_redelivered_two_way_message_is_recognised_by_its_inbound_message_id_and_not_confirmed_again() -> None:
+    # Given a BAJA through SNS, applied and confirmed (a Stubber holds exactly one SendTextMessage)
+    event = sns_reply("BAJA", message_id="cae173d2-0000-4000-8000-000000000001")
+    client = boto3.client("pinpoint-sms-voice-v2", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        stubber.add_response("send_text_message", {"MessageId": "aws-reply-1"})
+        first = invoke_inbound(copy.deepcopy(event), TwoWayReplier(client))["results"][0]
+        # When Lambda delivers the same event again (a retry after a timeout, or SNS's redelivery)
+        again = invoke_inbound(event, TwoWayReplier(client))["results"][0]
+        stubber.assert_no_pending_responses()
+    # Then the second changes nothing and sends nothing
+    assert (first["applied"], first["duplicate"], first["replySent"]) == (True, False, True)
+    assert (again["applied"], again["duplicate"], again["reply"], again["replySent"]) == (False, True, None, False)
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_an_older_alta_delivered_after_a_newer_baja_is_not_applied_nor_confirmed() -> None:
+    # Given BAJA at 13:05 was handled (and confirmed), and her ALTA of 13:00 arrives after it
+    client = boto3.client("pinpoint-sms-voice-v2", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        stubber.add_response("send_text_message", {"MessageId": "aws-reply-1"})
+        invoke_inbound(sns_reply("BAJA", at="2026-11-27T13:05:00.000Z"), TwoWayReplier(client))
+        late = invoke_inbound(sns_reply("ALTA", at="2026-11-27T13:00:00.000Z"), TwoWayReplier(client))
+        stubber.assert_no_pending_responses()
+    # Then she stays opted out, and is not told she is subscribed again
+    assert (late["results"][0]["applied"], late["results"][0]["reply"], late["results"][0]["replySent"]) == (
+        False,
+        None,
+        False,
+    )
+    assert DynamoSuppressionList().is_suppressed(ANA, f"aws_sms:{AWS_NUMBER}")
+
+
+@pytest.mark.usefixtures("inbound_env")
 def test_an_sns_message_that_is_not_a_two_way_payload_is_dropped() -> None:
     event = load_event("sns_two_way_sms.json")
     event["Records"][0]["Sns"]["Message"] = "not json"
     assert invoke_inbound(event)["results"] == [{"action": "NONE", "dropped": "not JSON"}]
     assert list(SuppressionRecord.scan()) == []
+
+
+# -- what a tenant is shown: its own opt-out, and the keywords of the sender it sends through -----------------------
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_a_stop_to_the_twilio_number_does_not_touch_tenants_that_send_through_the_sandbox(admin: Any) -> None:
+    # Given tenants A and B both send through the sandbox, and both have Ana as a contact
+    tenant_a, tenant_b = make_campaign(admin), make_campaign(admin)
+    contact_a, contact_b = tenant_a.add(ANA, "vip"), tenant_b.add(ANA, "vip")
+    # When she replies STOP to the Twilio number, signed by Twilio
+    assert post(twilio_reply("STOP"))[0] == 200
+    # Then B's preview still reaches her, and neither tenant shows her opted out
+    assert previewed_skips(tenant_b, "vip") == 0
+    assert [shown(t, c)["optedOut"] for t, c in ((tenant_a, contact_a), (tenant_b, contact_b))] == [False, False]
+    assert consent(tenant_a, contact_a) == (False, [])
+    assert shown(tenant_b, contact_b)["consent"] == {"state": "SUBSCRIBED", "reasons": []}
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_a_stop_to_the_twilio_number_shows_only_where_the_tenant_sends_through_twilio(admin: Any) -> None:
+    # Given tenant A sends through Twilio and tenant B through the sandbox, both with Ana
+    tenant_a, tenant_b = make_campaign(admin), make_campaign(admin)
+    sends_through(tenant_a, "twilio")
+    contact_a, contact_b = tenant_a.add(ANA, "vip"), tenant_b.add(ANA, "vip")
+    # When she replies STOP to the Twilio number
+    post(twilio_reply("STOP"))
+    # Then B is untouched; A shows her skipped because of that keyword to that sender, and its preview skips her
+    assert (shown(tenant_b, contact_b)["optedOut"], previewed_skips(tenant_b, "vip")) == (False, 0)
+    assert consent(tenant_b, contact_b) == (False, [])
+    assert consent(tenant_a, contact_a) == (True, [("KEYWORD", f"twilio:{TWILIO_NUMBER}", "STOP")])
+    assert previewed_skips(tenant_a, "vip") == 1
+    # And A's list, filtered on optedOut, agrees with what is shown
+    assert [c["id"] for c in Client(tenant_a).all_contacts(optedOut="true")] == [contact_a]
+    assert Client(tenant_b).all_contacts(optedOut="true") == []
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_a_twilio_start_after_baja_to_the_sandbox_does_not_show_subscribed_a_number_every_send_skips(
+    admin: Any,
+) -> None:
+    # Given a tenant sending through the sandbox, and Ana replied BAJA to the sandbox's number
+    shop = make_campaign(admin)
+    contact_id = shop.add(ANA, "vip")
+    stop_through_the_sandbox("BAJA")
+    assert shown(shop, contact_id)["optedOut"] is True
+    # When she replies START to the Twilio number
+    assert post(twilio_reply("START"))[0] == 200
+    # Then the contact still shows opted out, by her BAJA to the sandbox, as every send still skips her
+    assert (shown(shop, contact_id)["optedOut"], previewed_skips(shop, "vip")) == (True, 1)
+    assert consent(shop, contact_id) == (True, [("KEYWORD", "sandbox", "BAJA")])
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_the_tenants_own_opt_out_and_a_keyword_are_shown_apart_and_lifting_one_leaves_the_other(admin: Any) -> None:
+    # Given Ana replied BAJA to the sandbox (the tenant's sender), and the tenant opted her out too
+    shop = make_campaign(admin)
+    contact_id = shop.add(ANA, "vip")
+    stop_through_the_sandbox("BAJA")
+    client = Client(shop)
+    assert client.item("PATCH", "/api/contacts", contact_id, {"optedOut": True}).status == 200
+    # When the tenant lifts its own opt-out
+    lifted = client.item("PATCH", "/api/contacts", contact_id, {"optedOut": False})
+    # Then the answer says she is still skipped, and why: her keyword, which only she can undo
+    assert (lifted.status, lifted.body["optedOut"]) == (200, True)
+    assert lifted.body["consent"]["state"] == "OPTED_OUT"
+    assert [(r["reason"], r["sender"]) for r in lifted.body["consent"]["reasons"]] == [("KEYWORD", "sandbox")]
+    assert previewed_skips(shop, "vip") == 1
+    # And with both, both are listed, the tenant's own first
+    both = client.item("PATCH", "/api/contacts", contact_id, {"optedOut": True})
+    assert [r["reason"] for r in both.body["consent"]["reasons"]] == ["TENANT_OPT_OUT", "KEYWORD"]
+    # And once she replies ALTA to the sandbox and the tenant lifts its own, she is subscribed again
+    stop_through_the_sandbox("ALTA", at="2026-11-27T13:10:00.000Z")
+    client.item("PATCH", "/api/contacts", contact_id, {"optedOut": False})
+    assert consent(shop, contact_id) == (False, [])
+    assert previewed_skips(shop, "vip") == 0
+
+
+@pytest.mark.usefixtures("inbound_env")
+def test_a_contact_flagged_by_a_keyword_before_derived_consent_shows_why_until_the_flag_is_cleared(
+    admin: Any,
+) -> None:
+    # Given a contact the keyword handler used to flag (consentSource keyword, membership copies too)
+    shop = make_campaign(admin)
+    contact_id = shop.add(ANA, "vip")
+    admin.contact_store().set_opted_out(shop.tenant_id, contact_id, True, "keyword", datetime(2026, 11, 1, tzinfo=UTC))
+    # Then it shows what the send path does with it: skipped, by a keyword of unknown sender
+    assert consent(shop, contact_id) == (True, [("KEYWORD", None, None)])
+    assert previewed_skips(shop, "vip") == 1
+    # When the flags keywords left are cleared / Then it is subscribed, in the contacts API and the send path
+    assert admin.clear_keyword_flags() == 1
+    assert consent(shop, contact_id) == (False, [])
+    assert previewed_skips(shop, "vip") == 0
 
 
 # -- the send and deliver paths ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Opt-outs on in-memory ports: a keyword reply's effect (suppression per number and sender, every tenant's
-contacts, confirmation), the send path leaving suppressed numbers out uncharged, and delivery's re-check."""
+"""Opt-outs on in-memory ports: a keyword reply's effect (suppression per number and sender, nothing else, once per
+provider message, in the provider's order, confirmed once), the send path leaving suppressed numbers out
+uncharged, and delivery's re-check."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ import pytest
 
 from smscore.domain.campaign import CampaignLimits, CampaignRequest, send_campaign
 from smscore.domain.delivery import OPTED_OUT, Deliverer, Outcome, RetryPolicy
-from smscore.domain.inbound import Confirmations, InboundResult, InboundSms, handle_inbound
+from smscore.domain.inbound import REPLAY_WINDOW, Confirmations, InboundResult, InboundSms, handle_inbound
 from smscore.domain.keywords import KeywordAction, Keywords
 from smscore.domain.model import MessageStatus, QueueBatch, StoredMessage, TagRecipient
 from smscore.domain.pacing import Sender
+from smscore.domain.ports import RecordOutcome
 from smscore.domain.windows import sendat_only
 from smscore.providers.senders import inbound_sender
 from smscore.settings import Settings
-from tests.consent_fakes import InMemoryConsentContacts, InMemorySuppressionList
+from tests.consent_fakes import InMemorySuppressionList
 from tests.delivery_fakes import InMemoryMessageStore, ListDeadLetters, Providers, ScriptedProvider
 from tests.fakes import InMemoryCampaignStore, InMemoryQueue
 
@@ -35,109 +37,144 @@ def suppressions() -> InMemorySuppressionList:
     return InMemorySuppressionList()
 
 
-@pytest.fixture
-def contacts() -> InMemoryConsentContacts:
-    contacts = InMemoryConsentContacts()
-    contacts.add("tenant-a", "ca", ANA)
-    contacts.add("tenant-b", "cb", ANA)
-    contacts.add("tenant-b", "other", "+573009999999")
-    return contacts
-
-
 def reply(
     body: str,
     suppressions: InMemorySuppressionList,
-    contacts: InMemoryConsentContacts,
     *,
     at: datetime = T0,
     sender: str = SENDER,
     from_number: str = ANA,
+    reference: str | None = None,
+    now: datetime | None = None,
 ) -> InboundResult:
     return handle_inbound(
-        InboundSms(provider="twilio", sender=sender, from_number=from_number, body=body, received_at=at),
+        InboundSms(
+            provider="twilio", sender=sender, from_number=from_number, body=body, received_at=at, reference=reference
+        ),
         keywords=Keywords.of(),
         suppressions=suppressions,
-        contacts=contacts,
         confirmations=CONFIRMATIONS,
+        now=now or at,
     )
 
 
-def test_an_opt_out_suppresses_the_number_for_that_sender_and_marks_every_tenants_contact(
-    suppressions: InMemorySuppressionList, contacts: InMemoryConsentContacts
-) -> None:
-    # Given Ana is a contact of two tenants
-    # When she replies "Bája" to our number
-    result = reply(" Bája ", suppressions, contacts)
-    # Then her number is suppressed for that sender only, and both tenants' contacts are opted out by keyword
+def test_an_opt_out_suppresses_the_number_for_that_sender_only(suppressions: InMemorySuppressionList) -> None:
+    # When Ana replies "Bája" to our number
+    result = reply(" Bája ", suppressions, reference="SM1")
+    # Then her number is suppressed for that sender only (contacts are not written: their consent is derived)
     assert result.as_json() == {
         "action": "OPT_OUT",
         "keyword": "BAJA",
         "number": "+********4567",
         "sender": SENDER,
         "applied": True,
-        "contactsUpdated": 2,
+        "duplicate": False,
         "reply": "Unsubscribed.",  # Twilio does not answer BAJA itself
     }
     assert suppressions.suppressed([ANA, "+573009999999"], SENDER) == {ANA}
     assert not suppressions.is_suppressed(ANA, OTHER_SENDER)
-    for tenant_id, contact_id in (("tenant-a", "ca"), ("tenant-b", "cb")):
-        contact = contacts.contact(tenant_id, contact_id)
-        assert (contact.opted_out, contact.consent_source, contact.opted_out_at) == (True, "keyword", T0)
-    assert contacts.contact("tenant-b", "other").opted_out is False
 
 
-def test_no_confirmation_where_the_provider_answers_the_keyword_itself(
-    suppressions: InMemorySuppressionList, contacts: InMemoryConsentContacts
-) -> None:
+def test_no_confirmation_where_the_provider_answers_the_keyword_itself(suppressions: InMemorySuppressionList) -> None:
     # When she replies STOP (which the provider confirms on its own) / Then it is applied, with no second reply
-    result = reply("stop", suppressions, contacts)
+    result = reply("stop", suppressions)
     assert (result.action, result.applied, result.reply) == (KeywordAction.OPT_OUT, True, None)
 
 
-def test_a_message_that_is_not_a_keyword_changes_nothing(
-    suppressions: InMemorySuppressionList, contacts: InMemoryConsentContacts
-) -> None:
-    result = reply("Stop sending me offers please", suppressions, contacts)
+def test_a_message_that_is_not_a_keyword_changes_nothing(suppressions: InMemorySuppressionList) -> None:
+    result = reply("Stop sending me offers please", suppressions, reference="SM1")
     assert result.as_json()["action"] == "NONE"
-    assert (result.reply, result.contacts_updated) == (None, 0)
-    assert suppressions.entries == {}
-    assert not contacts.contact("tenant-a", "ca").opted_out
+    assert (result.reply, result.outcome) == (None, None)
+    assert (suppressions.entries, suppressions.seen) == ({}, {})
 
 
-def test_an_opt_in_restores_what_a_keyword_opted_out_but_not_a_tenants_own_opt_out(
-    suppressions: InMemorySuppressionList, contacts: InMemoryConsentContacts
-) -> None:
-    # Given Ana opted out by keyword, and tenant C had opted her out itself (through the API)
-    contacts.add("tenant-c", "cc", ANA, opted_out=True, source="api")
-    reply("BAJA", suppressions, contacts)
-    # When she replies ALTA later
-    result = reply("alta", suppressions, contacts, at=T0 + timedelta(minutes=5))
-    # Then the sender may send to her again, and the contacts a keyword opted out are back; tenant C's stays out
-    assert (result.action, result.applied, result.contacts_updated) == (KeywordAction.OPT_IN, True, 2)
-    assert result.reply == "Subscribed again."
+def test_an_opt_in_lifts_the_opt_out_of_that_sender(suppressions: InMemorySuppressionList) -> None:
+    # Given Ana opted out by keyword / When she replies ALTA later
+    reply("BAJA", suppressions, reference="SM1")
+    result = reply("alta", suppressions, at=T0 + timedelta(minutes=5), reference="SM2")
+    # Then the sender may send to her again, and she is told so
+    assert (result.action, result.applied, result.reply) == (KeywordAction.OPT_IN, True, "Subscribed again.")
     assert not suppressions.is_suppressed(ANA, SENDER)
-    assert not contacts.contact("tenant-a", "ca").opted_out
-    assert not contacts.contact("tenant-b", "cb").opted_out
-    assert contacts.contact("tenant-c", "cc").opted_out
 
 
-def test_an_older_change_arriving_late_does_not_undo_a_newer_one(
-    suppressions: InMemorySuppressionList, contacts: InMemoryConsentContacts
-) -> None:
+def test_an_older_change_arriving_late_does_not_undo_a_newer_one(suppressions: InMemorySuppressionList) -> None:
     # Given Ana's START (12:05) was processed before her earlier STOP (12:00) arrived (SNS does not keep order)
-    reply("START", suppressions, contacts, at=T0 + timedelta(minutes=5))
-    late = reply("STOP", suppressions, contacts, at=T0)
+    reply("START", suppressions, at=T0 + timedelta(minutes=5))
+    late = reply("STOP", suppressions, at=T0)
     # Then the STOP is not applied: she stays subscribed
-    assert late.applied is False
+    assert (late.applied, late.outcome) == (False, RecordOutcome.SUPERSEDED)
     assert not suppressions.is_suppressed(ANA, SENDER)
-    assert not contacts.contact("tenant-a", "ca").opted_out
+
+
+def test_an_older_alta_delivered_after_a_newer_baja_is_neither_applied_nor_confirmed(
+    suppressions: InMemorySuppressionList,
+) -> None:
+    # Given Ana replied ALTA at 12:00 and BAJA at 12:05, and the BAJA was handled first (and confirmed)
+    assert reply("BAJA", suppressions, at=T0 + timedelta(minutes=5), reference="SM2").reply == "Unsubscribed."
+    # When the 12:00 ALTA arrives
+    late = reply("ALTA", suppressions, at=T0, reference="SM1", now=T0 + timedelta(minutes=6))
+    # Then she stays opted out, and is not told "Subscribed again" (her latest word was BAJA)
+    assert (late.outcome, late.reply) == (RecordOutcome.SUPERSEDED, None)
+    assert suppressions.is_suppressed(ANA, SENDER)
+
+
+def test_the_same_provider_message_again_changes_nothing_and_is_not_confirmed_again(
+    suppressions: InMemorySuppressionList,
+) -> None:
+    # Given Ana's BAJA (SM1, 12:00) and then her ALTA (SM2, 12:05)
+    reply("BAJA", suppressions, reference="SM1")
+    reply("ALTA", suppressions, at=T0 + timedelta(minutes=5), reference="SM2")
+    # When SM1 is posted again at 12:10 (Twilio dates a webhook at receipt: the replay looks newer)
+    replayed = reply("BAJA", suppressions, at=T0 + timedelta(minutes=10), reference="SM1")
+    # Then it is recognised, changes nothing and sends no second confirmation: she stays subscribed
+    assert replayed.as_json() | {"number": None} == {
+        "action": "OPT_OUT",
+        "keyword": "BAJA",
+        "number": None,
+        "sender": SENDER,
+        "applied": False,
+        "duplicate": True,
+        "reply": None,
+    }
+    assert not suppressions.is_suppressed(ANA, SENDER)
+
+
+def test_a_superseded_message_is_remembered_too(suppressions: InMemorySuppressionList) -> None:
+    # Given a STOP (SM1) that arrived after a newer START (SM2) and was not applied
+    reply("START", suppressions, at=T0 + timedelta(minutes=5), reference="SM2")
+    assert reply("STOP", suppressions, at=T0, reference="SM1").outcome is RecordOutcome.SUPERSEDED
+    # When SM1 is replayed later, dated at its new receipt / Then it is a duplicate, not a newer STOP
+    assert reply("STOP", suppressions, at=T0 + timedelta(hours=1), reference="SM1").outcome is RecordOutcome.DUPLICATE
+    assert not suppressions.is_suppressed(ANA, SENDER)
+
+
+@pytest.mark.parametrize(
+    ("received_at", "now"),
+    [
+        pytest.param(T0, T0 + timedelta(hours=6), id="dated-by-the-provider-before-now"),
+        pytest.param(T0 + timedelta(minutes=1), T0, id="provider-clock-ahead-of-ours"),
+    ],
+)
+def test_a_message_is_remembered_for_the_replay_window_from_the_later_of_its_time_and_now(
+    suppressions: InMemorySuppressionList, received_at: datetime, now: datetime
+) -> None:
+    reply("STOP", suppressions, at=received_at, reference="SM1", now=now)
+    assert suppressions.seen == {("twilio", "SM1"): max(received_at, now) + REPLAY_WINDOW}
+    assert timedelta(days=23, hours=6) <= REPLAY_WINDOW  # SNS's retries to Lambda, then Lambda's event age
+
+
+def test_a_keyword_without_a_message_id_is_ordered_but_not_deduplicated(suppressions: InMemorySuppressionList) -> None:
+    # Two STOPs with no provider id (no replay can be told from a repeat): the later one applies again
+    assert reply("BAJA", suppressions).outcome is RecordOutcome.APPLIED
+    assert reply("BAJA", suppressions, at=T0 + timedelta(seconds=1)).outcome is RecordOutcome.APPLIED
+    assert suppressions.seen == {}
 
 
 @pytest.mark.parametrize("from_number", ["MyShop", "12345", "+1"])
 def test_a_reply_from_something_that_is_not_a_phone_number_is_ignored(
-    from_number: str, suppressions: InMemorySuppressionList, contacts: InMemoryConsentContacts
+    from_number: str, suppressions: InMemorySuppressionList
 ) -> None:
-    result = reply("STOP", suppressions, contacts, from_number=from_number)
+    result = reply("STOP", suppressions, from_number=from_number)
     assert result.action is KeywordAction.NONE
     assert suppressions.entries == {}
 
@@ -249,9 +286,9 @@ def test_a_stop_that_arrives_mid_campaign_fails_the_rest_opted_out_refunded_and_
 
 
 def test_the_keyword_consent_source_is_the_contacts_modules() -> None:
-    # smscore.domain.inbound names it without importing smscore.domain.contacts (which loads phonenumbers)
+    # smscore.domain.consent names it without importing smscore.domain.contacts (which loads phonenumbers)
+    from smscore.domain.consent import KEYWORD_SOURCE
     from smscore.domain.contacts import ConsentSource
-    from smscore.domain.inbound import KEYWORD_SOURCE
 
     assert ConsentSource.KEYWORD.value == KEYWORD_SOURCE
 

@@ -138,3 +138,25 @@ def test_every_function_logs_to_a_retained_group_and_has_an_error_alarm() -> Non
         assert json.dumps({"Ref": logical_id}) in alarmed, f"{logical_id} has no error alarm"
         assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == ["arm64"]
+
+
+def test_every_models_keys_and_time_to_live_are_its_tables_in_the_template() -> None:
+    from pynamodb.attributes import TTLAttribute
+
+    from smscore.dal.tables import all_models
+
+    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    tables = of_type("AWS::DynamoDB::Table")
+    ttl_by_table: dict[str, set[str]] = {}
+    for setting, model in all_models():
+        table = variables[setting.upper()]["Ref"]
+        declared = {k["KeyType"]: k["AttributeName"] for k in tables[table]["KeySchema"]}
+        attributes = model.get_attributes().values()
+        keys = {"HASH": model._hash_key_attribute().attr_name}
+        if model._range_key_attribute() is not None:
+            keys["RANGE"] = model._range_key_attribute().attr_name
+        assert keys == declared, f"{model.__name__} keys {keys}, {table} declares {declared}"
+        ttl_by_table.setdefault(table, set()).update(a.attr_name for a in attributes if isinstance(a, TTLAttribute))
+    for table, ttl in ttl_by_table.items():
+        spec = tables[table].get("TimeToLiveSpecification")
+        assert ttl == ({spec["AttributeName"]} if spec and spec.get("Enabled") else set()), table

@@ -246,6 +246,22 @@ class DynamoAdminStore:
             TagRecord(tenant_id, tag_id).update(actions=[TagRecord.contact_count.add(count)])  # GET /api/tags
         return [c.contact_id for c in contact_records]
 
+    def clear_keyword_flags(self) -> int:
+        """Clear the opt-out flags the keyword handler used to write on every tenant's contacts (consent source
+        "keyword"), with their membership copies, so that a keyword reaches a tenant only through the suppression
+        of the sender it sends through (smscore.domain.consent). The keywords stay in the Suppressions table. A
+        Scan of the Contacts table: a one-off migration from smsctl, never a request path. Safe to run again."""
+        store = self.contact_store()
+        flagged = (ContactRecord.opted_out == True) & (ContactRecord.consent_source == "keyword")  # noqa: E712
+        cleared = 0
+        for record in ContactRecord.scan(flagged, attributes_to_get=["tenant_id", "contact_id"]):
+            try:
+                store.set_opted_out(record.tenant_id, record.contact_id, False, "keyword", _now())
+            except NotFound:
+                continue  # deleted meanwhile
+            cleared += 1
+        return cleared
+
     # ------------------------------------------------------------------ sandbox outbox
     def recent_outbox(self, limit: int, recipient: str | None = None) -> list[OutboxRecord]:
         """What the sandbox provider sent (to `recipient`, an E.164 number, when given), newest first.

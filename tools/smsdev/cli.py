@@ -603,6 +603,18 @@ def contacts_import(ctx: click.Context, tenant_id: str, file: Path, workers: int
     }
 
 
+@contacts.command("clear-keyword-flags")
+@click.pass_context
+def contacts_clear_keyword_flags(ctx: click.Context) -> dict[str, Any]:
+    """Clear the opt-outs that STOP-type replies wrote on contacts before consent was derived per sender.
+
+    A keyword now changes only the suppression of the sender it was sent to, and each tenant sees it only if it
+    sends through that sender. Contacts flagged earlier (every tenant's contact with the number) are cleared here;
+    a contact the tenant opted out itself is left as it is. Scans the Contacts table once; safe to run again.
+    """
+    return {"cleared": session_of(ctx).target().admin_store().clear_keyword_flags()}
+
+
 @smsctl.group()
 def tags() -> None:
     """Tags."""
@@ -826,8 +838,8 @@ def inbound(ctx: click.Context, from_number: str, body: str, to: str) -> Any:
     """Reply to one of our numbers on the local stack, as AWS two-way SMS would deliver it.
 
     Runs InboundSmsFunction (the same handler code as on AWS) with an SNS two-way SMS event, in a fresh local
-    Lambda environment, and prints what it did: the keyword action (OPT_OUT, OPT_IN or NONE), the sender, the
-    contacts updated and the confirmation text. The default --to is the sandbox's number, so a STOP there
+    Lambda environment, and prints what it did: the keyword action (OPT_OUT, OPT_IN or NONE), the sender, whether
+    it applied (or was a duplicate) and the confirmation text. The default --to is the sandbox's number, so a STOP there
     removes the number from the local stack's next send.
     """
     from smsdev.invoke import LocalStackUnreachable, invoke_locally

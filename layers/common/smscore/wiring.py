@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from smscore.dal.sqs_queue import SqsDeliveryQueue
     from smscore.dal.suppression_store import DynamoSuppressionList
     from smscore.domain.campaign import CampaignLimits
+    from smscore.domain.consent import ConsentReader
     from smscore.domain.delivery import Deliverer
-    from smscore.domain.inbound import ConsentContacts
     from smscore.domain.keywords import Keywords
     from smscore.domain.ports import MessageQueries, ProviderLookup, ReceiptStore, SuppressionList
     from smscore.domain.reconciler import Reconciler
@@ -141,6 +141,16 @@ def campaign_limits(settings: Settings) -> CampaignLimits:
         sender_keys={provider: sender_key(provider, settings) for provider in CHARACTER_LIMITS},
         suppressions=suppression_list(),
     )
+
+
+def consent_reader(settings: Settings) -> ConsentReader:
+    """A contact's shown consent: its own flag and the keyword opt-outs of the sender its tenant sends through,
+    chosen as the send path chooses it (CampaignLimits.tenant_sender)."""
+    from smscore.dal.tenant_senders import tenant_provider
+    from smscore.domain.consent import ConsentReader
+
+    limits = campaign_limits(settings)
+    return ConsentReader(suppression_list(), lambda tenant_id: [limits.tenant_sender(tenant_provider(tenant_id))])
 
 
 @memoised
@@ -403,12 +413,11 @@ def webhook_deps() -> WebhookDeps:
 @dataclass(frozen=True, eq=False)
 class InboundDeps:
     """Keyword replies (Twilio's inbound webhook, AWS two-way SMS through SNS): the keyword lists, the suppression
-    list, every tenant's contacts by number, the confirmation texts, and how a reply's address names its sender
-    (`sender_of(provider, addresses)`, smscore.providers.senders.inbound_sender)."""
+    list, the confirmation texts, and how a reply's address names its sender (`sender_of(provider, addresses)`,
+    smscore.providers.senders.inbound_sender). No contacts: a keyword changes the suppression list only."""
 
     keywords: Keywords
     suppressions: SuppressionList
-    contacts: ConsentContacts
     opt_out_confirmation: str
     opt_in_confirmation: str
     sender_of: Callable[[str, Sequence[str]], str]
@@ -417,7 +426,6 @@ class InboundDeps:
 
 @memoised
 def inbound_deps() -> InboundDeps:
-    from smscore.dal.contact_store import DynamoContactStore
     from smscore.domain.keywords import Keywords
     from smscore.providers.senders import inbound_sender
 
@@ -425,7 +433,6 @@ def inbound_deps() -> InboundDeps:
     return InboundDeps(
         keywords=Keywords.parse(settings.opt_out_keywords, settings.opt_in_keywords),
         suppressions=suppression_list(),
-        contacts=DynamoContactStore(region=settings.aws_region, host=None, workers=1),
         opt_out_confirmation=settings.opt_out_confirmation,
         opt_in_confirmation=settings.opt_in_confirmation,
         sender_of=lambda provider, addresses: inbound_sender(provider, addresses, settings),
@@ -481,6 +488,7 @@ def contacts_deps() -> ContactsDeps:
             access=SpendingAccess(DynamoIdentityStore()),
             uploads=uploads,
             upload_ttl_seconds=settings.import_upload_ttl_seconds,
+            consent=consent_reader(settings),
         ),
         max_body_bytes=settings.max_body_bytes,
         max_import_body_bytes=settings.max_import_body_bytes,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 from uuid import UUID
@@ -24,6 +24,7 @@ from smscore.api.middlewares import check_json_body, refusal_response
 from smscore.api.models import QueueStatusDto
 from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerprint
 from smscore.dal.tables import LedgerRecord
+from smscore.domain.consent import Consent, ConsentReader, ConsentState, OptOutReason, consent_of
 from smscore.domain.contacts import (
     MAX_NAME_LENGTH,
     MAX_TAG_NAME_LENGTH,
@@ -108,15 +109,31 @@ class TagNameRequest(_Request):
             raise ValueError(exc.details[0].message) from exc
 
 
+class OptOutCauseDto(_Dto):
+    reason: OptOutReason = Field(
+        description="TENANT_OPT_OUT: opted out by the tenant (API, UI); KEYWORD: the number replied an opt-out keyword "
+        "(STOP, BAJA...) to a sender this tenant sends through"
+    )
+    sender: str | None = Field(default=None, description="KEYWORD: the sender it replied to, e.g. twilio:+15550001111")
+    keyword: str | None = Field(default=None, description="KEYWORD: the keyword, as configured")
+    at: datetime | None = None
+
+
+class ConsentDto(_Dto):
+    state: ConsentState
+    reasons: list[OptOutCauseDto] = Field(description="Why every send skips the contact; empty when SUBSCRIBED")
+
+
 class ContactDto(_Dto):
     id: str
     phone: str = Field(description="E.164")
     name: str | None = None
-    opted_out: bool
+    opted_out: bool = Field(description="Every send skips it: consent.state is OPTED_OUT")
     opted_out_at: datetime | None = None
     tag_ids: list[str]
     created_at: datetime
     updated_at: datetime | None = None
+    consent: ConsentDto
 
 
 class ContactPageDto(_Dto):
@@ -230,16 +247,25 @@ def tag_dto(tag: Tag) -> TagDto:
     return TagDto(id=tag.tag_id, name=tag.name, contact_count=tag.contact_count, created_at=tag.created_at)
 
 
-def contact_dto(contact: Contact) -> ContactDto:
+def contact_dto(contact: Contact, consent: Consent | None = None) -> ContactDto:
+    """The contact as shown: `consent` derived from its own flag and its senders' keyword opt-outs
+    (smscore.domain.consent); without one, from its own flag only."""
+    consent = consent or consent_of(contact)
     return ContactDto(
         id=contact.contact_id,
         phone=contact.phone,
         name=contact.name,
-        opted_out=contact.opted_out,
-        opted_out_at=contact.opted_out_at,
+        opted_out=consent.opted_out,
+        opted_out_at=consent.opted_out_at,
         tag_ids=sorted(contact.tag_ids),
         created_at=contact.created_at,
         updated_at=contact.updated_at,
+        consent=ConsentDto(
+            state=consent.state,
+            reasons=[
+                OptOutCauseDto(reason=c.reason, sender=c.sender, keyword=c.keyword, at=c.at) for c in consent.causes
+            ],
+        ),
     )
 
 
@@ -391,8 +417,10 @@ class ContactsApi:
         max_upload_bytes: int = 50 * 1024 * 1024,
         import_workers: int = 4,
         clock: Callable[[], datetime] = _now,
+        consent: ConsentReader | None = None,
     ) -> None:
         self._store = store
+        self._consent = consent  # None: a contact shows its own flag only (no suppression list)
         self._accounts = accounts
         self._access = access
         self._uploads = uploads
@@ -438,6 +466,13 @@ class ContactsApi:
             raise NotFound("No tag with this id")
 
     # -- contacts
+    def _dtos(self, tenant_id: str, contacts: list[Contact]) -> list[ContactDto]:
+        consents = self._consent.consents(tenant_id, contacts) if self._consent else {}
+        return [contact_dto(c, consents.get(c.contact_id)) for c in contacts]
+
+    def _dto(self, tenant_id: str, contact: Contact) -> ContactDto:
+        return self._dtos(tenant_id, [contact])[0]
+
     def _number(self, tenant_id: str, raw: str, country: str | None, field_name: str = "phone") -> ContactNumber:
         return require_contact_number(raw, country or self._store.tenant_country(tenant_id), field_name)
 
@@ -470,9 +505,11 @@ class ContactsApi:
         start = (
             decode_cursor(cursor, tenant_id, fingerprint, key_attributes=keys, partition=partition) if cursor else None
         )
-        contacts, next_key = self._store.list_contacts(tenant_id, filters, limit, start)
+        # optedOut filters the shown (derived) state, after the read: the stored flag is only the tenant's own part.
+        contacts, next_key = self._store.list_contacts(tenant_id, replace(filters, opted_out=None), limit, start)
+        items = [d for d in self._dtos(tenant_id, contacts) if opted_out is None or d.opted_out == opted_out]
         return ContactPageDto(
-            items=[contact_dto(c) for c in contacts],
+            items=items,
             next_cursor=encode_cursor(tenant_id, fingerprint, next_key) if next_key else None,
         )
 
@@ -480,12 +517,12 @@ class ContactsApi:
         contact = self._store.get_contact(tenant_id, contact_id)
         if contact is None:
             raise NotFound("No contact with this id")
-        return contact_dto(contact)
+        return self._dto(tenant_id, contact)
 
     def create_contact(self, tenant_id: str, request: ContactRequest) -> ContactDto:
         number = self._number(tenant_id, request.phone, request.country)
         tag_ids = frozenset(str(t) for t in request.tag_ids)
-        return contact_dto(self._store.create_contact(tenant_id, number, request.name, tag_ids, self._clock()))
+        return self._dto(tenant_id, self._store.create_contact(tenant_id, number, request.name, tag_ids, self._clock()))
 
     def upsert_contact(self, tenant_id: str, request: ContactRequest) -> tuple[bool, ContactDto]:
         """(created, contact): a new number is created; a known one gets the tags added and the name if given."""
@@ -494,7 +531,7 @@ class ContactsApi:
         except ContactExists as exists:
             change = ContactChange(name=request.name, add_tag_ids=frozenset(str(t) for t in request.tag_ids))
             updated = self._store.update_contact(tenant_id, exists.existing_id, change, self._clock())
-            return False, contact_dto(updated)
+            return False, self._dto(tenant_id, updated)
 
     def update_contact(self, caller: Caller, contact_id: str, request: ContactPatchRequest) -> ContactDto:
         tenant_id = caller.tenant_id
@@ -525,7 +562,7 @@ class ContactsApi:
             contact = self._store.get_contact(tenant_id, contact_id)
             if contact is None:
                 raise NotFound("No contact with this id")
-        return contact_dto(contact)
+        return self._dto(tenant_id, contact)
 
     def delete_contact(self, tenant_id: str, contact_id: str) -> None:
         if not self._store.delete_contact(tenant_id, contact_id):

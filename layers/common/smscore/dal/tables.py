@@ -12,6 +12,7 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
@@ -564,6 +565,28 @@ class SuppressionRecord(Model):
     reference = UnicodeAttribute(null=True)
 
 
+class InboundMessageRecord(Model):
+    """A provider's inbound keyword message, once handled (smscore.dal.suppression_store): a redelivery or a replay
+    of it within the provider's retry window changes nothing. In the Suppressions table under the key
+    ("inbound#<provider>#<message id>", "message"), which no sender key can take; deleted by DynamoDB's TTL at
+    `expires_at` (the table's TimeToLiveSpecification)."""
+
+    class Meta(_Unbound):
+        pass
+
+    message_key = UnicodeAttribute(hash_key=True, attr_name="sender")
+    marker = UnicodeAttribute(range_key=True, attr_name="number")
+    outcome = UnicodeAttribute()  # what the message did the first time: APPLIED or SUPERSEDED
+    handled_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
+
+    MARKER = "message"
+
+    @staticmethod
+    def key_for(provider: str, reference: str) -> str:
+        return f"inbound#{provider}#{reference}"
+
+
 MODELS_BY_SETTING: dict[str, type[Model]] = {
     "tenants_table": TenantRecord,
     "members_table": MemberRecord,
@@ -583,7 +606,10 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
 
 
 # Models that share a table with one of MODELS_BY_SETTING.
-SHARED_TABLE_MODELS: dict[type[Model], str] = {DispatchCounterRecord: "dispatches_table"}
+SHARED_TABLE_MODELS: dict[type[Model], str] = {
+    DispatchCounterRecord: "dispatches_table",
+    InboundMessageRecord: "suppressions_table",
+}
 
 
 def all_models() -> list[tuple[str, type[Model]]]:

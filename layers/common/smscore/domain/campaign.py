@@ -119,6 +119,11 @@ class CampaignLimits:
     def sender_for(self, provider: str) -> str:
         return self.sender_keys.get(provider, provider)
 
+    def tenant_sender(self, tenant_provider: str | None) -> str:
+        """The sender a tenant's campaigns go out through (its provider, else the default): whose suppressions
+        the send path applies and the contacts API shows (smscore.domain.consent)."""
+        return self.sender_for(tenant_provider or self.default_provider)
+
 
 @dataclass
 class Audience:
@@ -318,7 +323,7 @@ def plan_campaign(
     country = request.country or tenant.default_country
     with phase("resolve"):
         audience = build_audience(members(), country)
-        exclude_suppressed(audience, limits.suppressions, limits.sender_for(provider))
+        exclude_suppressed(audience, limits.suppressions, limits.tenant_sender(tenant.provider))
     if len(audience.recipients) > limits.max_recipients:
         raise TooManyRecipients(len(audience.recipients), limits.max_recipients)
     segments = count_segments(request.message)

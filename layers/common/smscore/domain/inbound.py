@@ -3,10 +3,17 @@
 Where the carrier sees it: an opt-out is tied to the recipient's number and the sender it replied to (the
 number, Messaging Service or origination identity we send from), so it is recorded in the suppression list
 for that (number, sender) and covers every tenant sending through that sender: the send path skips the number
-(uncharged) and delivery re-checks it just before sending (FAILED `OPTED_OUT`, refunded). It also marks every
-tenant's contact with that number opted out (source `keyword`), so the contacts API and the UI show it. An
-opt-in removes the suppression for that sender and restores the contacts a keyword had opted out; a contact
-opted out through the API or the UI stays opted out (a START is not the tenant's decision to undo).
+(uncharged) and delivery re-checks it just before sending (FAILED `OPTED_OUT`, refunded). An opt-in lifts it.
+A keyword writes nothing else: no contact changes. What a tenant's contact shows is derived when it is read,
+from the tenant's own opt-out and the suppressions of the senders that tenant sends through
+(smscore.domain.consent), so a keyword to another sender never reaches it.
+
+Replays and order. Each reply is handled once: its provider message id (Twilio MessageSid, AWS
+inboundMessageId) is remembered for REPLAY_WINDOW in the same write as the change, so a provider's redelivery,
+or a captured signed request posted again, is DUPLICATE and changes nothing (and is not confirmed again). And a
+change applies only if it is newer than the stored one (conditional write on its time): the provider's
+timestamp where it has one (AWS: the SNS `Timestamp`), our receipt time for Twilio (its webhook carries none),
+so an older START delivered late never undoes a newer STOP.
 
 Each provider module turns its own wire format into an `InboundSms` (smscore.providers.twilio for the
 webhook, smscore.providers.aws_sms for the two-way SNS payload); plain Python here, stores injected.
@@ -17,36 +24,38 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from datetime import datetime, timedelta
 
-from smscore.domain.errors import NotFound
 from smscore.domain.keywords import KeywordAction, Keywords, fold
 from smscore.domain.masking import mask
-from smscore.domain.ports import ConsentChange, SuppressionList
-
-if TYPE_CHECKING:
-    from smscore.domain.contacts import Contact
-
-# smscore.domain.contacts.ConsentSource.KEYWORD: not imported at module level, because that module loads
-# phonenumbers, which the webhook function only needs for a keyword reply (cold starts stay small).
-KEYWORD_SOURCE = "keyword"
+from smscore.domain.ports import ConsentChange, RecordOutcome, SuppressionList
 
 log = logging.getLogger(__name__)
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
+# How long a handled provider message is remembered (its marker's TTL). The longest provider retry window: SNS
+# retries a delivery to Lambda for up to 23 days, then Lambda's async queue keeps the event up to 6 hours
+# (MaximumEventAgeInSeconds). Twilio retries a webhook only within the request (connection overrides, seconds),
+# but a captured signed request carries no time and stays valid: for Twilio the window is what bounds a replay.
+# Past it, a replay of the latest applied message still changes nothing (same state); an older one would apply.
+REPLAY_WINDOW = timedelta(days=30)
+
 
 @dataclass(frozen=True)
 class InboundSms:
-    """One reply, provider-neutral. `sender` is the sender key it came in on (smscore.providers.senders)."""
+    """One reply, provider-neutral. `sender` is the sender key it came in on (smscore.providers.senders).
+
+    `received_at` orders the changes of one number and sender: the provider's timestamp where it has one (AWS: the
+    SNS `Timestamp`), else when we received it (Twilio's inbound webhook carries no time).
+    """
 
     provider: str
     sender: str
     from_number: str
     body: str
     received_at: datetime
-    reference: str | None = None  # the provider's id of the inbound message
+    reference: str | None = None  # the provider's id of the inbound message: what replays are recognised by
 
 
 @dataclass(frozen=True)
@@ -74,9 +83,12 @@ class InboundResult:
     keyword: str | None
     number: str | None  # E.164; None when the sender of the reply is not a phone number
     sender: str
-    applied: bool  # False: not a keyword, or an older change than the one stored
-    contacts_updated: int
+    outcome: RecordOutcome | None  # None: not a keyword
     reply: str | None  # the confirmation to send back, if any
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome is RecordOutcome.APPLIED
 
     def as_json(self) -> dict[str, object]:
         """What `smsctl inbound` prints and the AWS handler returns (number masked: it may reach logs)."""
@@ -86,23 +98,9 @@ class InboundResult:
             "number": mask(self.number) if self.number else None,
             "sender": self.sender,
             "applied": self.applied,
-            "contactsUpdated": self.contacts_updated,
+            "duplicate": self.outcome is RecordOutcome.DUPLICATE,
             "reply": self.reply,
         }
-
-
-class ConsentContacts(Protocol):
-    """The contacts an opt-out reaches: every tenant's contact with the number (smscore.dal.contact_store)."""
-
-    def contacts_with_number(self, e164: str) -> list[tuple[str, str]]:
-        """(tenant id, contact id) of every contact, any tenant, whose E.164 number is `e164` (no Scan)."""
-        ...
-
-    def get_contact(self, tenant_id: str, contact_id: str) -> Contact | None: ...
-
-    def set_opted_out(self, tenant_id: str, contact_id: str, opted_out: bool, source: str, at: datetime) -> Contact:
-        """The contact's flag and every membership copy, in one transaction. Raises NotFound."""
-        ...
 
 
 def e164_of(raw: str) -> str | None:
@@ -120,50 +118,44 @@ def handle_inbound(
     *,
     keywords: Keywords,
     suppressions: SuppressionList,
-    contacts: ConsentContacts,
     confirmations: Confirmations,
+    now: datetime,
 ) -> InboundResult:
-    """Apply one reply: a keyword changes the suppression list and the contacts; anything else changes nothing."""
+    """Apply one reply: a keyword changes the suppression list of its sender; anything else changes nothing.
+
+    Only an applied change is confirmed: a duplicate was answered the first time, and a superseded one (older than
+    the stored change) was overtaken by a later keyword, which got its own answer.
+    """
     match = keywords.match(sms.body)
     number = e164_of(sms.from_number) if match.action is not KeywordAction.NONE else None
     if number is None:
-        return InboundResult(KeywordAction.NONE, None, None, sms.sender, False, 0, None)
+        return InboundResult(KeywordAction.NONE, None, None, sms.sender, None, None)
 
-    opted_out = match.action is KeywordAction.OPT_OUT
     keyword = match.keyword or ""
-    applied = suppressions.record(
+    outcome = suppressions.record(
         ConsentChange(
             number=number,
             sender=sms.sender,
-            opted_out=opted_out,
+            opted_out=match.action is KeywordAction.OPT_OUT,
             keyword=keyword,
             at=sms.received_at,
             provider=sms.provider,
             reference=sms.reference,
-        )
+        ),
+        remember_until=max(now, sms.received_at) + REPLAY_WINDOW,
     )
-    updated = _update_contacts(contacts, number, opted_out, sms.received_at) if applied else 0
     log.info(
-        "Keyword reply applied" if applied else "Keyword reply older than the stored change: ignored",
+        _LOG_LINES[outcome],
         extra={"action": match.action.value, "keyword": keyword, "number": mask(number), "sender": sms.sender},
     )
-    # Confirm even a repeated keyword: the recipient asked, and carriers expect an answer to every STOP.
-    reply = confirmations.text_for(match.action, match.keyword)
-    return InboundResult(match.action, match.keyword, number, sms.sender, applied, updated, reply)
+    # A repeated keyword in a new message is APPLIED (and confirmed): the recipient asked, and carriers expect an
+    # answer to every STOP.
+    reply = confirmations.text_for(match.action, match.keyword) if outcome is RecordOutcome.APPLIED else None
+    return InboundResult(match.action, match.keyword, number, sms.sender, outcome, reply)
 
 
-def _update_contacts(contacts: ConsentContacts, number: str, opted_out: bool, at: datetime) -> int:
-    """Every tenant's contact with the number: opted out; or back in, only if a keyword had opted it out."""
-    updated = 0
-    for tenant_id, contact_id in contacts.contacts_with_number(number):
-        contact = contacts.get_contact(tenant_id, contact_id)
-        if contact is None or contact.opted_out == opted_out:
-            continue
-        if not opted_out and contact.consent_source != KEYWORD_SOURCE:
-            continue  # opted out by the tenant (API, UI): a START does not overrule it
-        try:
-            contacts.set_opted_out(tenant_id, contact_id, opted_out, KEYWORD_SOURCE, at)
-        except NotFound:
-            continue  # deleted meanwhile
-        updated += 1
-    return updated
+_LOG_LINES = {
+    RecordOutcome.APPLIED: "Keyword reply applied",
+    RecordOutcome.SUPERSEDED: "Keyword reply older than the stored change: ignored",
+    RecordOutcome.DUPLICATE: "Keyword reply already handled (a redelivery or a replay): ignored",
+}

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar, Protocol
 
 from smscore.domain.model import (
@@ -343,7 +344,8 @@ class ConsentChange:
     """A recipient's opt-out (STOP) or opt-in (START) for one sender, as a keyword reply reported it.
 
     `at` orders the changes of one (number, sender): a change older than the one stored is ignored, so a STOP and
-    a START delivered out of order (SNS and webhooks do not guarantee order) end in the later one's state.
+    a START delivered out of order (SNS and webhooks do not guarantee order) end in the later one's state. It is
+    the provider's time where it gives one (AWS: the SNS `Timestamp`), else when we received it (Twilio).
     """
 
     number: str  # E.164 of the recipient (who replied)
@@ -352,18 +354,33 @@ class ConsentChange:
     keyword: str
     at: datetime
     provider: str  # the channel the reply came in on
-    reference: str | None = None  # the provider's id of the inbound message (audit)
+    reference: str | None = None  # the provider's id of the inbound message (MessageSid, inboundMessageId)
+
+
+class RecordOutcome(StrEnum):
+    APPLIED = "APPLIED"  # stored: the (number, sender) is now in this change's state
+    SUPERSEDED = "SUPERSEDED"  # a change as recent or more recent is stored: this one changes nothing
+    DUPLICATE = "DUPLICATE"  # this provider message was handled before (a redelivery or a replay): nothing changes
 
 
 class SuppressionList(Protocol):
     """Who must not be sent to, per (recipient number, sender): every tenant sending through that sender."""
 
-    def record(self, change: ConsentChange) -> bool:
-        """Store the change unless a later one is stored already; True when it was applied."""
+    def record(self, change: ConsentChange, remember_until: datetime | None = None) -> RecordOutcome:
+        """Store the change unless a later one is stored already.
+
+        With a `reference` and `remember_until`, the provider message is remembered until then, in the same atomic
+        write (also when it is SUPERSEDED): delivering it again before then is DUPLICATE, whatever its time.
+        """
         ...
 
     def is_suppressed(self, number: str, sender: str) -> bool: ...
 
     def suppressed(self, numbers: Sequence[str], sender: str) -> set[str]:
         """The subset of `numbers` opted out of `sender` (bulk form for the send and delivery paths)."""
+        ...
+
+    def opt_outs(self, numbers: Sequence[str], sender: str) -> dict[str, ConsentChange]:
+        """The stored opt-out of each of `numbers` suppressed for `sender` (keyword, time): for showing why a
+        contact is skipped. By key, for a page of contacts (at most a few hundred numbers)."""
         ...
