@@ -40,10 +40,12 @@ from smscore.domain.inbound import REPLAY_WINDOW
 from smscore.providers.aws_sms import TwoWayReplier
 from smscore.providers.sandbox import SandboxProvider
 from smscore.providers.twilio import request_signature
+from smsdev import targets
+from smsdev.admin_store import ContactInput
 from smsdev.provision import function_environment
 from smsdev.testing import serialised_moto
 from tests.conftest import LambdaContextStub, Stack, load_event
-from tests.integration.conftest import Campaign, make_campaign
+from tests.integration.conftest import Campaign, LocalEndpointStack, make_campaign, ok
 from tests.integration.receipts_helpers import TWILIO_AUTH_TOKEN, install_twilio_credentials
 from tests.integration.test_contacts_api import Client
 from tests.integration.test_deliver import Counting, Delivery
@@ -521,6 +523,26 @@ def test_a_contact_flagged_by_a_keyword_before_derived_consent_shows_why_until_t
     assert admin.clear_keyword_flags() == 1
     assert consent(shop, contact_id) == (False, [])
     assert previewed_skips(shop, "vip") == 0
+
+
+def test_smsctl_clears_the_flags_the_old_keyword_handler_left_and_nothing_else(
+    local: LocalEndpointStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given, on the local stack, a contact the old keyword handler flagged, one the tenant opted out, one subscribed
+    tenant_id = ok(capsys, "tenant", "create", "--name", "Acme", "--credits", "0", "--country", "CO")["tenantId"]
+    store = targets.local_target().admin_store()
+    numbers = [ANA, "+573001110000", "+573002220000"]
+    ids = store.add_contacts(tenant_id, [ContactInput(phone=n, tag_names=["vip"]) for n in numbers])
+    flagged_at = datetime(2026, 11, 1, tzinfo=UTC)
+    store.contact_store().set_opted_out(tenant_id, ids[0], True, "keyword", flagged_at)
+    store.contact_store().set_opted_out(tenant_id, ids[1], True, "api", flagged_at)
+    # When `smsctl contacts clear-keyword-flags` runs, twice
+    assert ok(capsys, "contacts", "clear-keyword-flags") == {"cleared": 1}
+    assert ok(capsys, "contacts", "clear-keyword-flags") == {"cleared": 0}
+    # Then only the keyword's flag is gone, membership copy included; the tenant's own opt-out stays
+    assert [bool(ContactRecord.get(tenant_id, i).opted_out) for i in ids] == [False, True, False]
+    tag_key = TagMemberRecord.key_for(tenant_id, store.tags(tenant_id)[0].tag_id)
+    assert [bool(TagMemberRecord.get(tag_key, i).opted_out) for i in ids] == [False, True, False]
 
 
 # -- the send and deliver paths ---------------------------------------------------------------------------------
