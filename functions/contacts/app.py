@@ -1,9 +1,9 @@
 """Tags, contacts, imports, the campaign list and credits: thin routes over smscore.api.contacts.ContactsApi.
 
 Reading needs a valid token; writing needs a member who accepted the current terms (the authorizer's policy
-allows only GET otherwise: 403 TERMS_NOT_ACCEPTED), and a consent change (optedOut) re-checks the token, the
-member and the terms fresh, like the send route. No `from __future__ import annotations`: Powertools reads
-the parameter annotations at runtime.
+allows only GET otherwise: 403 TERMS_NOT_ACCEPTED), and every write re-checks the token, the member and the
+terms fresh before it is routed (smscore.api.access.fresh_access_guard), like the send route. No
+`from __future__ import annotations`: Powertools reads the parameter annotations at runtime.
 """
 
 from typing import Annotated, Any
@@ -16,6 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
+from smscore.api.access import fresh_access_guard
 from smscore.api.contacts import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -80,11 +81,7 @@ def tenant_id() -> str:
 
 def caller() -> Caller:
     authorizer = app.current_event.request_context.authorizer
-    return Caller(
-        tenant_id=authorizer["tenantId"],
-        member_id=authorizer["memberId"],
-        authorization=app.current_event.headers.get("Authorization"),
-    )
+    return Caller(tenant_id=authorizer["tenantId"], member_id=authorizer["memberId"])
 
 
 def created[T](body: T) -> Response[T]:
@@ -370,6 +367,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Contacts
     if refused is not None:
         return refused
     app.append_context(deps=deps)  # type: ignore[no-untyped-call]
+    return resolve(event, context)
+
+
+@fresh_access_guard(wiring.fresh_access)
+def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """A write whose caller lost access since the authorizer's cached Allow is refused before routing."""
     return app.resolve(event, context)
 
 

@@ -12,6 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
+from smscore.api.access import fresh_access_guard
 from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.messages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, IsoDateTime, MessageAudit
 from smscore.api.models import MessageDto, MessagePageDto, QueueStatusDto
@@ -106,4 +107,10 @@ def list_messages(
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: MessagesDeps | None = None) -> dict[str, Any]:
     app.append_context(deps=deps or wiring.messages_deps())  # type: ignore[no-untyped-call]  # untyped in Powertools
+    return resolve(event, context)
+
+
+@fresh_access_guard(wiring.fresh_access)
+def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Only reads today; a write added later is re-checked fresh like every other (smscore.api.access)."""
     return app.resolve(event, context)

