@@ -44,19 +44,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# `sam validate --lint` is cfn-lint run by the SAM CLI (us-east-1's resource specs): one pass, not two.
 template: $(STAMP)
-	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint --region us-east-1
 
 build: $(STAMP)
 	$(BIN)/sam build --region us-east-1 --parallel --cached
 
-# loadgroup: the browser tests (xdist_group "browser") share one worker, so one local stack and one Chromium.
+# loadgroup: one worker runs tests/e2e and tests/browser, module after module, on one shared demo stack (and each
+# module's own stack, one at a time); the other worker runs the in-process tests (tests/conftest.py groups them).
 # The schemathesis suite runs in one process after the rest: under xdist its 26 per-route cases were reported as
 # one test and only one route was fuzzed (1 passed, against 26 without -n).
 OPENAPI_FUZZ := tests/e2e/test_openapi_fuzz.py
+# --durations=25: the slowest tests close every run, so the next regression shows.
 pytest: $(STAMP)
-	$(BIN)/pytest -n 2 --dist loadgroup --ignore=$(OPENAPI_FUZZ)
+	$(BIN)/pytest -n 2 --dist loadgroup --ignore=$(OPENAPI_FUZZ) --durations=25
 	$(BIN)/pytest -p no:xdist $(OPENAPI_FUZZ)
 
 unit: $(STAMP)
@@ -82,7 +84,10 @@ browser:
 browser-tests: $(STAMP) browser
 	$(BIN)/pytest tests/browser
 
-test: lint typecheck template build browser pytest
+# The static checks and the SAM build run side by side (sam build mostly waits on pip), then the tests.
+test: $(STAMP) browser
+	$(MAKE) --no-print-directory -j 4 --output-sync=target lint typecheck template build
+	$(MAKE) --no-print-directory pytest
 
 bench: $(STAMP) browser
 	$(BIN)/python -m bench.run

@@ -16,8 +16,11 @@ from smsdev.testing import (
     MOTO_ACCOUNT_UNSET,
     LambdaContextStub,
     MotoStack,
+    RunningDevStack,
     build_moto_stack,
+    dev_stack_process,
     moto_account,
+    share_botocore_models,
 )
 from tests.clocks import frozen_instants
 
@@ -32,11 +35,57 @@ Stack = MotoStack  # the name the tests use for the moto stack fixture's value
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    share_botocore_models()
+    # xdist registers this marker only when it is loaded; `-p no:xdist` runs (one process) must still collect.
+    config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker (--dist loadgroup)")
     config.addinivalue_line(
         "markers",
         "clock_sensitive: sends through the send-window seams; also run with the clock frozen at each instant of "
         "tests/clocks.py (Sunday night, a holiday, a weekday noon in Bogota) to prove it does not read the wall clock",
     )
+
+
+LOCAL_STACK_DIRS = ("e2e", "browser")  # tests that talk to a local stack over HTTP (`python -m smsdev.dev`)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup`, one xdist worker runs every test of tests/e2e and tests/browser, module after module.
+
+    Their stacks then start once each (the shared demo stack once, not once per worker), a module's own stack is
+    stopped before the next module starts, and no two stacks compete for the two cores; the other worker takes
+    the in-process tests meanwhile. xdist 3.8 tags a grouped test by assigning `Item._nodeid`, which pytest 9.2
+    no longer reads (it keeps `_id`), so its `xdist_group` marks had no effect: the group suffix is applied here.
+    """
+    tests_dir = Path(__file__).parent
+
+    def folder(item: pytest.Item) -> str:
+        return item.path.relative_to(tests_dir).parts[0] if item.path.is_relative_to(tests_dir) else ""
+
+    # The browser tests edit the Demo Store (tags, contacts, campaigns); the e2e tests that assert its pristine seed
+    # (the example payload's audience, the tag counts `make dev` prints) run before them on the shared stack.
+    items.sort(key=lambda item: folder(item) == "browser")
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        groups = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        if folder(item) in LOCAL_STACK_DIRS:
+            groups = {"local-stack"}
+        if groups and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(groups))}")
+
+
+@pytest.fixture(scope="session")
+def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevStack]:
+    """The local stack with the demo seed, as `make dev` starts it: one per test process, shared by tests/e2e and
+    tests/browser (each test works in its own tenant, or reads the demo tenant's figures relative to before)."""
+    with dev_stack_process(tmp_path_factory.mktemp("devstack")) as running:
+        yield running
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -1,7 +1,8 @@
 """Browser tests of the admin SPA: Debian's Chromium, driven by Playwright for Python, against a local stack.
 
-The stack is this folder's own (`python -m smsdev.dev` with the demo seed, on free ports), so the campaigns, refunds
-and imports made here never meet the assertions of tests/e2e. Chromium is the system's (`/usr/bin/chromium`,
+The stack is the demo stack tests/e2e shares (`python -m smsdev.dev` with the demo seed, on free ports; one per
+test process, tests/conftest.py): every assertion on the Demo Store is relative to what the test read before, or
+about the campaign, tag or contact the test itself made. Chromium is the system's (`/usr/bin/chromium`,
 installed by `make test` when missing); Playwright never downloads a browser. Every test leaves a screenshot of the
 page as it ended in tests/browser/screenshots/ (git-ignored; the README's two are copied to docs/).
 """
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from smsdev.chromium import CHROMIUM, launch_chromium
-from smsdev.testing import HttpAnswer, RunningDevStack, dev_stack_process, http_call
+from smsdev.testing import HttpAnswer, RunningDevStack, http_call
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 BROWSER_ZONE = "America/Bogota"  # the browser's time zone in these tests: dates must be shown in it
@@ -55,9 +56,9 @@ class AdminStack:
 
 
 @pytest.fixture(scope="session")
-def admin_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminStack]:
-    with dev_stack_process(tmp_path_factory.mktemp("admin-stack")) as running:
-        yield AdminStack(running)
+def admin_stack(demo_stack: RunningDevStack) -> AdminStack:
+    """The demo stack the e2e tests share (tests/conftest.py): the Demo Store seen through the admin."""
+    return AdminStack(demo_stack)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ from smsdev.gateway import ApiConfig, api_config
 from smsdev.provision import function_environment
 from smsdev.seed import seed_demo
 from smsdev.template import LocalNames, Resolver, load_template
-from smsdev.testing import HttpAnswer, dev_stack_process, http_call
+from smsdev.testing import HttpAnswer, RunningDevStack, http_call
 
 ApiResponse = HttpAnswer
 
@@ -130,27 +130,25 @@ def _deployed(stack_name: str) -> LocalStackProcess:
 
 
 @pytest.fixture(scope="session")
-def local_stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LocalStackProcess]:
+def local_stack(request: pytest.FixtureRequest) -> Iterator[LocalStackProcess]:
     if against_deployment(request.config):
         stack_name = deployed_stack_name(request.config)
         if stack_name is None:
             pytest.skip("E2E_API_URL needs --stack NAME (or E2E_STACK): the tests write their data into its tables")
         yield _deployed(stack_name)
         return
-    with dev_stack_process(tmp_path_factory.mktemp("devstack")) as running:
-        names = LocalNames(endpoint=running.endpoint)
-        yield LocalStackProcess(
-            api_url=running.api_url,
-            endpoint=running.endpoint,
-            seed=running.seed or {},
-            summary=running.summary,
-            names=names,
-            api=api_config(Resolver(load_template(), names)),
-            log_path=running.log_path,
-            environment=function_environment(names),
-        )
+    running: RunningDevStack = request.getfixturevalue("demo_stack")  # started only when not against a deployment
+    names = LocalNames(endpoint=running.endpoint)
+    yield LocalStackProcess(
+        api_url=running.api_url,
+        endpoint=running.endpoint,
+        seed=running.seed or {},
+        summary=running.summary,
+        names=names,
+        api=api_config(Resolver(load_template(), names)),
+        log_path=running.log_path,
+        environment=function_environment(names),
+    )
 
 
 @pytest.fixture

@@ -32,10 +32,10 @@ from smsdev.testing import HttpAnswer, RunningDevStack, dev_stack_process, http_
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local_only]
 
-RECIPIENTS = 2_000
+RECIPIENTS = 1_000  # enough that the worker is killed while it writes the messages, few enough to deliver quickly
 # The send function's Timeout here: long enough to resolve the audience on a busy emulator, short enough that the
-# campaign's deadline (the invocation's hard stop + the grace) comes soon.
-SEND_TIMEOUT_SECONDS = 60
+# campaign's deadline (the invocation's hard stop + the grace), which the reconciler must wait for, comes soon.
+SEND_TIMEOUT_SECONDS = 30
 STACK_ARGS = [
     "--no-seed",
     "--param",
@@ -125,7 +125,7 @@ def message_exists(message_id: str) -> bool:
 
 
 def test_a_send_worker_killed_mid_post_is_finished_by_the_reconciler(stack: RunningDevStack) -> None:
-    # Given a tenant with 2,000 recipients under one tag, on a stack whose send Timeout is 60 s
+    # Given a tenant with 1,000 recipients under one tag, on a stack whose send Timeout is 30 s
     names = LocalNames(endpoint=stack.endpoint)
     bind_local_tables(function_environment(names), names.region, stack.endpoint)
     admin = DynamoAdminStore(region=names.region, host=stack.endpoint)
@@ -187,7 +187,7 @@ def test_a_send_worker_killed_mid_post_is_finished_by_the_reconciler(stack: Runn
     assert set(outbox.values()) <= {1}
     assert all(states.get(mid, "never persisted") in ("FAILED", "never persisted") for mid in set(ids) - sent)
     assert len(sent) + refunded == RECIPIENTS
-    # And the ledger adds up: one debit of 2,000, refunds of exactly what was not sent, balance = ledger
+    # And the ledger adds up: one debit of 1,000, refunds of exactly what was not sent, balance = ledger
     entries = [e for e in LedgerRecord.query(tenant_id) if e.queue_id == queue_id]
     assert [int(e.amount) for e in entries if e.kind == "DEBIT"] == [-RECIPIENTS]
     assert sum(int(e.amount) for e in entries if e.kind == "REFUND") == refunded
