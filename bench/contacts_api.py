@@ -35,15 +35,22 @@ PAGE = 50
 
 
 def _event(
-    method: str, path: str, tenant_id: str, member_id: str, query: dict[str, str] | None = None
+    method: str,
+    path: str,
+    tenant_id: str,
+    member_id: str,
+    query: dict[str, str] | None = None,
+    token: str | None = None,
 ) -> dict[str, Any]:
-    """A REST proxy event as API Gateway sends it after the authorizer."""
+    """A REST proxy event as API Gateway sends it after the authorizer (a write carries the member's token: the
+    function re-checks it, smscore.api.access)."""
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
     return {
         "resource": path,
         "path": path,
         "httpMethod": method,
-        "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "headers": headers,
+        "multiValueHeaders": {key: [value] for key, value in headers.items()},
         "queryStringParameters": query,
         "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": None,
@@ -79,11 +86,13 @@ def measure_import(rows: int = 20_000) -> Row:
         wiring.bound_settings()  # PynamoDB models pointed at this stack's tables
         admin = DynamoAdminStore(region=stack.names.region)
         tenant_id = admin.create_tenant("Bench", credits=0, default_country="CO")
-        member_id = admin.create_member(tenant_id, "bench@bench.test", accept_terms=True).member_id
+        member = admin.create_member(tenant_id, "bench@bench.test", accept_terms=True)
+        member_id = member.member_id
         text, memberships = _csv(rows)
 
         started = app.lambda_handler(
-            _event("POST", "/api/contacts/imports/uploads", tenant_id, member_id), LambdaContext()
+            _event("POST", "/api/contacts/imports/uploads", tenant_id, member_id, token=member.token.token),
+            LambdaContext(),
         )
         job_id = json.loads(started["body"])["job"]["id"]
         key = f"uploads/{tenant_id}/{job_id}.csv"

@@ -35,8 +35,8 @@ def response_body(result: dict[str, Any]) -> Any:
     [
         # Nobody holds the sample's token: the authorizer raises Unauthorized (API Gateway's 401).
         ("AuthorizerFunction", "apigw_token_authorizer.json", "Unauthorized"),
-        # The sample's placeholder tag id is not a UUID: refused before anything is read or charged.
-        ("SendByTagsFunction", "apigw_send_by_tags.json", (400, "VALIDATION_ERROR")),
+        # A write: nobody holds the sample's token, so the fresh access check refuses it before its body is read.
+        ("SendByTagsFunction", "apigw_send_by_tags.json", (401, "UNAUTHORIZED")),
         # Nothing sent yet: an empty page.
         ("MessagesFunction", "apigw_list_messages.json", (200, {"items": [], "nextCursor": None})),
         # The local stack has no Twilio auth token parameter, so no signature can be checked: refused.
