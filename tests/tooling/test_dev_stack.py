@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-from smsdev.template import ROOT
+from smsdev.template import ROOT, load_template
 from smsdev.testing import HttpAnswer, RunningDevStack, dev_stack_process, http_call
 
 GATEWAY_TIMEOUT = 3  # seconds, instead of API Gateway's 29
@@ -186,6 +188,26 @@ def test_past_its_own_timeout_before_the_gateways_the_answer_is_502(probe_stack:
     # Then Lambda ends it ("Task timed out") and API Gateway reports a failed integration
     assert response.status == 502
     assert response.body == {"message": "Internal server error"}  # the probe template has no DEFAULT_5XX
+
+
+def test_an_environment_killed_between_invocations_is_replaced_for_the_next_one(probe_stack: RunningDevStack) -> None:
+    # Given the one warm environment the short function may have (LOCAL_LAMBDA_WORKERS=1)
+    warm = get(probe_stack, "/test/short?seconds=0")
+    assert warm.status == 200
+    # When something outside kills it while it waits for work, as the out-of-memory killer would
+    os.kill(warm.body["pid"], signal.SIGKILL)
+    # Then the next invocation is answered, from a fresh environment, as Lambda starts one (no 502 first)
+    after = get(probe_stack, "/test/short?seconds=0")
+    assert (after.status, after.body.get("message")) == (200, None), after.body
+    assert after.body["pid"] != warm.body["pid"]
+
+
+def test_the_admin_page_carries_the_templates_csp_with_the_emulator_for_uploads(probe_stack: RunningDevStack) -> None:
+    policy = load_template()["Resources"]["AdminSiteHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+    template_csp = policy["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    with urllib.request.urlopen(f"{probe_stack.api_url}/admin/") as response:
+        csp = response.headers["Content-Security-Policy"]
+    assert csp == template_csp.replace("https://*.amazonaws.com", probe_stack.endpoint)
 
 
 def test_each_function_runs_with_exactly_its_own_environment(probe_stack: RunningDevStack, probe_dir: Path) -> None:

@@ -31,7 +31,7 @@ from smscore.dal.tables import LedgerRecord, OutboxRecord
 from smscore.domain.errors import DomainError, InvalidRequest
 from smscore.domain.phone import is_supported_country, normalise
 from smsdev.csv_import import CsvHeaderError, ImportReport, data_rows_in, import_contacts, parse_contacts
-from smsdev.targets import Target, TargetError, deployed_target, local_target
+from smsdev.targets import LocalEndpoint, Target, TargetError, deployed_target, find_local_endpoint, local_target
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -159,6 +159,7 @@ class Session:
 
     stack: str | None = None
     region: str | None = None
+    endpoint: str | None = None  # --endpoint: the local stack's AWS endpoint
     force_json: bool = False
     stdout: Console | None = None  # tests pass a Console; otherwise built on first use from sys.stdout
     stderr: Console | None = None
@@ -171,8 +172,12 @@ class Session:
 
     def target(self) -> Target:
         if self._target is None:
-            self._target = deployed_target(self.stack, self.region) if self.stack else local_target()
+            self._target = deployed_target(self.stack, self.region) if self.stack else local_target(self.local())
         return self._target
+
+    def local(self) -> LocalEndpoint:
+        """Where the local stack is: --endpoint, LOCAL_AWS_PORT, make dev's .smsdev/stack.json, or the default."""
+        return find_local_endpoint(self.endpoint)
 
     def out(self) -> Console:
         if self.stdout is None:
@@ -281,7 +286,7 @@ def aws_failure(exc: BaseException, session: Session) -> SmsctlError:
     causes = list(_causes(exc))
     target = session.built_target
     if target is not None and target.local and any(isinstance(c, EndpointConnectionError) for c in causes):
-        return SmsctlError(f"cannot reach the {target.description}: start it with `make dev`")
+        return SmsctlError(target.unreachable or f"cannot reach the {target.description}")
     if any(isinstance(c, NoCredentialsError) for c in causes):
         return SmsctlError("no AWS credentials found (configure a profile or environment credentials)")
     return SmsctlError(f"AWS request failed: {describe_aws_error(exc)}")
@@ -345,18 +350,29 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 @click.group(cls=RootGroup, context_settings=CONTEXT)
 @click.option("--stack", metavar="NAME", help="A deployed CloudFormation stack (names from its outputs).")
 @click.option("--region", help="Region of --stack (default: the AWS credential chain's region).")
+@click.option(
+    "--endpoint",
+    metavar="URL",
+    help="The local stack's AWS endpoint (default: 127.0.0.1:$LOCAL_AWS_PORT, else what `make dev` wrote to "
+    ".smsdev/stack.json, else 127.0.0.1:4566).",
+)
 @click.option("--json", "force_json", is_flag=True, help="Print JSON even on a terminal.")
 @click.pass_context
-def smsctl(ctx: click.Context, stack: str | None, region: str | None, force_json: bool) -> None:
+def smsctl(ctx: click.Context, stack: str | None, region: str | None, endpoint: str | None, force_json: bool) -> None:
     """Admin CLI of sms-by-tags.
 
-    Acts on the local stack (127.0.0.1:$LOCAL_AWS_PORT, default 4566) unless --stack is given. Prints
-    tables on a terminal and one JSON object otherwise (pipes, files, or --json).
+    Acts on the local stack unless --stack is given: at --endpoint, else 127.0.0.1:$LOCAL_AWS_PORT, else the
+    endpoint `make dev` wrote to .smsdev/stack.json, else 127.0.0.1:4566. Prints tables on a terminal and one
+    JSON object otherwise (pipes, files, or --json).
     """
     if region and not stack:
         raise click.UsageError("--region applies to --stack only; the local stack is in us-east-1")
+    if endpoint and stack:
+        raise click.UsageError("--endpoint names the local stack's endpoint; --stack a deployed stack: give one")
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        raise click.BadParameter(f"{endpoint!r} is not an http(s) URL", param_hint="--endpoint")
     session = ctx.ensure_object(Session)
-    session.stack, session.region = stack, region
+    session.stack, session.region, session.endpoint = stack, region, endpoint
     session.force_json = session.force_json or force_json
 
 
@@ -742,13 +758,11 @@ def dlq_replay(ctx: click.Context, limit: int | None, rate: int | None) -> dict[
 
 
 # ---------------------------------------------------------------------------------------------- local invoke
-def _local_only(ctx: click.Context, command: str) -> str:
+def _local_only(ctx: click.Context, command: str) -> LocalEndpoint:
     """The local endpoint for commands that only make sense against `make dev`."""
-    from smsdev.targets import local_endpoint
-
     if session_of(ctx).stack:
         raise click.UsageError(f"{command} works with the local stack only; drop --stack")
-    return local_endpoint()
+    return session_of(ctx).local()
 
 
 @smsctl.command("invoke", json_only=True)
@@ -765,11 +779,11 @@ def invoke(ctx: click.Context, function_id: str, event: Any) -> Any:
     from smsdev.invoke import LocalStackUnreachable, invoke_locally
     from smsdev.lambdas import InvocationError, InvocationTimeout
 
-    endpoint = _local_only(ctx, "invoke")
+    local = _local_only(ctx, "invoke")
     try:
-        return invoke_locally(function_id, {} if event is None else event, endpoint)
+        return invoke_locally(function_id, {} if event is None else event, local.url)
     except LocalStackUnreachable as exc:
-        raise SmsctlError(f"cannot reach the local stack at {endpoint}: start it with `make dev`") from exc
+        raise SmsctlError(local.unreachable()) from exc
     except (InvocationError, InvocationTimeout) as exc:
         raise SmsctlError(f"{function_id} failed: {exc}") from exc
 
@@ -845,12 +859,12 @@ def inbound(ctx: click.Context, from_number: str, body: str, to: str) -> Any:
     from smsdev.invoke import LocalStackUnreachable, invoke_locally
     from smsdev.lambdas import InvocationError, InvocationTimeout
 
-    endpoint = _local_only(ctx, "inbound")
+    local = _local_only(ctx, "inbound")
     event = two_way_sns_event(from_number, body, to, datetime.now(UTC))
     try:
-        result = invoke_locally("InboundSmsFunction", event, endpoint)
+        result = invoke_locally("InboundSmsFunction", event, local.url)
     except LocalStackUnreachable as exc:
-        raise SmsctlError(f"cannot reach the local stack at {endpoint}: start it with `make dev`") from exc
+        raise SmsctlError(local.unreachable()) from exc
     except (InvocationError, InvocationTimeout) as exc:
         raise SmsctlError(f"InboundSmsFunction failed: {exc}") from exc
     return result["results"][0]
@@ -860,7 +874,7 @@ def inbound(ctx: click.Context, from_number: str, body: str, to: str) -> Any:
 @click.option(
     "--endpoint",
     metavar="URL",
-    help="AWS endpoint the functions should use (default: the local stack, http://127.0.0.1:$LOCAL_AWS_PORT).",
+    help="AWS endpoint the functions should use (default: the local stack's, as smsctl finds it).",
 )
 @click.pass_context
 def env_vars(ctx: click.Context, endpoint: str | None) -> dict[str, dict[str, str]]:
@@ -871,7 +885,7 @@ def env_vars(ctx: click.Context, endpoint: str | None) -> dict[str, dict[str, st
     from smsdev.invoke import sam_env_vars
 
     default = _local_only(ctx, "env-vars")
-    return sam_env_vars(endpoint or default)
+    return sam_env_vars(endpoint or default.url)
 
 
 # ---------------------------------------------------------------------------------------------- entry point

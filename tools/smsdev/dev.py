@@ -4,7 +4,9 @@
 
 (`make dev ARGS='...'` passes the options.) Ports: LOCAL_AWS_PORT (default 4566) for the AWS endpoint, PORT
 (default 3000) for the API. Each function runs in up to LOCAL_LAMBDA_WORKERS (default 2) execution environments.
-`--param` takes template parameters and the local stack's own settings (see smsdev.devstack).
+`--param` takes template parameters and the local stack's own settings (see smsdev.devstack). The endpoints,
+ports and seed go to .smsdev/stack.json (git-ignored; removed on a clean stop), where smsctl finds the stack
+whatever its ports; `--json FILE` writes them elsewhere instead.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from smsdev.admin_store import DynamoAdminStore
 from smsdev.devstack import FAKE_CREDENTIALS, DevStack, bind_local_tables
 from smsdev.seed import DemoSeed, seed_demo
+from smsdev.targets import STACK_FILE
 from smsdev.template import TEMPLATE_PATH
 
 
@@ -44,6 +48,35 @@ def _parameters(pairs: list[str]) -> dict[str, Any]:
             sys.exit(f"--param takes Name=Value (a template parameter), got {pair!r}")
         parameters[key] = value
     return parameters
+
+
+def write_stack_file(path: Path, *, api_url: str, aws_endpoint: str, seed: DemoSeed | None) -> None:
+    """The running stack's endpoints, ports, process and seed, for smsctl (smsdev.targets) and tests."""
+
+    def port(url: str) -> int | None:
+        return urlsplit(url).port if url else None
+
+    info = {
+        "apiUrl": api_url,
+        "awsEndpoint": aws_endpoint,
+        "apiPort": port(api_url),
+        "awsPort": port(aws_endpoint),
+        "pid": os.getpid(),
+        "seed": seed.as_json() if seed else None,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(info, indent=2))
+    partial.replace(path)  # a reader never sees half a file
+
+
+def forget_stack_file(path: Path) -> None:
+    """Remove the file when it still describes this process (another `make dev` may have written it since)."""
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def print_summary(stack: DevStack, seed: DemoSeed | None) -> None:
@@ -75,11 +108,17 @@ def print_summary(stack: DevStack, seed: DemoSeed | None) -> None:
     print("\n".join(lines), flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m smsdev.dev", description="Local stack with demo data.")
-    parser.add_argument("--no-seed", action="store_true", help="start empty")
-    parser.add_argument("--json", type=Path, help="also write the endpoints and seed (tokens, tag ids) here")
-    parser.add_argument(
+def parser() -> argparse.ArgumentParser:
+    command = argparse.ArgumentParser(prog="python -m smsdev.dev", description="Local stack with demo data.")
+    command.add_argument("--no-seed", action="store_true", help="start empty")
+    command.add_argument(
+        "--json",
+        type=Path,
+        default=STACK_FILE,
+        help="write the endpoints, ports and seed (tokens, tag ids) here (default: .smsdev/stack.json, which smsctl "
+        "reads to find the stack)",
+    )
+    command.add_argument(
         "--param",
         action="append",
         default=[],
@@ -87,8 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         help="template parameter override, or a local setting: LocalGatewayTimeoutSeconds, LocalScheduleRateSeconds, "
         "<FunctionId>.Timeout",
     )
-    parser.add_argument("--template", type=Path, default=TEMPLATE_PATH, help="SAM template (default: template.yaml)")
-    args = parser.parse_args(argv)
+    command.add_argument("--template", type=Path, default=TEMPLATE_PATH, help="SAM template (default: template.yaml)")
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parser()
+    args = arguments.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(name)s] %(levelname)s %(message)s")
     # The poller's short polls would fill the screen; the API logs its own requests.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -106,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             template_path=args.template.resolve(),
         )
     except (OSError, ValueError) as exc:
-        parser.error(str(exc))
+        arguments.error(str(exc))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -125,14 +169,14 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_seed:
             bind_local_tables(stack.shared_environment, stack.names.region, stack.endpoint)
             seed = seed_demo(DynamoAdminStore(region=stack.names.region, host=stack.endpoint))
-        if args.json:
-            info = {"apiUrl": stack.api_url, "awsEndpoint": stack.endpoint, "seed": seed.as_json() if seed else None}
-            args.json.write_text(json.dumps(info, indent=2))
+        write_stack_file(args.json, api_url=stack.api_url, aws_endpoint=stack.endpoint, seed=seed)
         logging.getLogger("smsdev.dev").info("started in %.1f s", time.monotonic() - started)
         print_summary(stack, seed)
         stop.wait()
     finally:
         print("stopping...", file=sys.stderr, flush=True)
+        if args.json == STACK_FILE:
+            forget_stack_file(STACK_FILE)
         stack.stop()
     return 0
 

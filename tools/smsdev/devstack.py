@@ -186,7 +186,7 @@ class DevStack:
         self.runtime.start(warm=sorted(warm))
         runtime = self.runtime
         gateway = ApiGateway(config, runtime.invoke, integration_timeout_seconds=self.settings.gateway_timeout_seconds)
-        self.api = GatewayServer(gateway, self.api_port)
+        self.api = GatewayServer(gateway, self.api_port, aws_endpoint=self.endpoint)
         self.api.start()
         arn_to_queue = {self.names.queue_arn(q): url for q, url in self.queue_urls.items()}
         for fid, spec in specs.items():

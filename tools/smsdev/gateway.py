@@ -549,14 +549,17 @@ OPENAPI_ROUTE = "/api/openapi.json"
 class GatewayServer(BackgroundServer):
     """ApiGateway on http://host:port, one thread per connection (handlers run in Lambda environments)."""
 
-    def __init__(self, gateway: ApiGateway, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, gateway: ApiGateway, port: int, host: str = "127.0.0.1", aws_endpoint: str | None = None
+    ) -> None:
         super().__init__(port, host, name="api-gateway")
         self.gateway = gateway
+        self.aws_endpoint = aws_endpoint  # where the admin page's presigned uploads go (its CSP names it)
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = WerkzeugRequest(environ)
         if is_admin_path(request.path):  # the admin SPA's static files, on the API's origin (as CloudFront does)
-            return serve_admin(environ, start_response)
+            return serve_admin(environ, start_response, self.aws_endpoint)
         if request.method == "GET" and request.path == OPENAPI_ROUTE:
             # The checked-in document (generated from the handlers' models), served like a static asset.
             document = WerkzeugResponse(DOCUMENT_PATH.read_bytes(), status=200, content_type="application/json")

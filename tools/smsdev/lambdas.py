@@ -9,7 +9,11 @@ function's handler once (a warm start). Events and results cross the process bou
 socket pair, exactly what a real invocation allows.
 
 As on Lambda, an invocation that runs past the function's Timeout has its environment killed, and the
-next invocation of that function starts a fresh one.
+next invocation of that function starts a fresh one. An environment that dies while it waits for work (killed from
+outside, as by the out-of-memory killer) is replaced for the invocation that finds it dead: an environment
+acknowledges each invocation before its handler runs (`STARTED`), so one that never acknowledged never ran it, and
+the invocation goes to a fresh environment instead of failing. One that dies after acknowledging fails its
+invocation (Runtime.ExitError), which is never run twice.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ log = logging.getLogger("smsdev.lambdas")
 
 ROOT = Path(__file__).resolve().parents[2]  # handler modules are importable from the project root
 INIT_TIMEOUT_SECONDS = 120  # spawning and importing on a busy 2-core machine; Lambda's own init limit is 10 s
+STARTED = b"started"  # an environment's acknowledgement of an invocation, sent before its handler runs
 # What a process needs to run at all; everything else in the dev shell stays out of a Lambda environment.
 PROCESS_BASICS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT")
 
@@ -114,6 +119,7 @@ def _worker_main(conn: Connection, function: dict[str, Any], account_id: str) ->
             raw = conn.recv_bytes()
         except EOFError:
             return
+        conn.send_bytes(STARTED)
         request = json.loads(raw)
         context = LambdaContextStub.for_invocation(
             spec.function_name, spec.memory_mb, spec.timeout_seconds, request["request_id"], region, account_id
@@ -155,6 +161,10 @@ class _Environment:
         theirs.close()
         self.conn = Connection(ours.detach())
         self.conn.send_bytes(json.dumps({"function": asdict(function), "account_id": account_id}).encode())
+
+    @property
+    def exited(self) -> bool:
+        return self.process.poll() is not None
 
     def wait_ready(self, timeout: float) -> None:
         if not self.conn.poll(timeout) or self.conn.recv_bytes() != b"ready":
@@ -213,17 +223,14 @@ class LambdaRuntime:
         return environment
 
     def _acquire(self, function_id: str) -> _Environment:
-        with self._changed:
-            while True:
-                if self._closed:
-                    raise RuntimeStopped("the local Lambda runtime is stopped")
-                idle = self._idle[function_id]
-                if idle:
-                    return idle.pop()
-                if self._count[function_id] < self._max:
-                    self._count[function_id] += 1
-                    break
-                self._changed.wait(0.5)
+        dead: list[_Environment] = []
+        try:
+            idle = self._take_idle(function_id, dead)
+        finally:
+            for environment in dead:  # reaped outside the lock
+                environment.discard()
+        if idle is not None:
+            return idle
         environment = self._spawn(function_id)  # a cold start
         try:
             environment.wait_ready(INIT_TIMEOUT_SECONDS)
@@ -232,26 +239,67 @@ class LambdaRuntime:
             raise InvocationError("Runtime.InitError", str(exc)) from exc
         return environment
 
+    def _take_idle(self, function_id: str, dead: list[_Environment]) -> _Environment | None:
+        """An idle live environment of the function, or None once one more may be started (counted already).
+        Environments found dead while idle (killed from outside) go to `dead`: they will not take this invocation."""
+        with self._changed:
+            while True:
+                if self._closed:
+                    raise RuntimeStopped("the local Lambda runtime is stopped")
+                idle = self._idle[function_id]
+                while idle and idle[-1].exited:
+                    dead.append(idle.pop())
+                    self._uncount(dead[-1])
+                if idle:
+                    return idle.pop()
+                if self._count[function_id] < self._max:
+                    self._count[function_id] += 1
+                    return None
+                self._changed.wait(0.5)
+
     def _release(self, environment: _Environment) -> None:
         with self._changed:
             self._idle[environment.function.function_id].append(environment)
             self._changed.notify_all()
 
+    def _uncount(self, environment: _Environment) -> None:
+        """Under the lock: the environment no longer counts towards its function's."""
+        if environment in self._all:
+            self._all.remove(environment)
+            self._count[environment.function.function_id] -= 1
+        self._changed.notify_all()
+
     def _discard(self, environment: _Environment) -> None:
         environment.discard()
         with self._changed:
-            if environment in self._all:
-                self._all.remove(environment)
-                self._count[environment.function.function_id] -= 1
-            self._changed.notify_all()
+            self._uncount(environment)
+
+    def _started(self, environment: _Environment, payload: bytes, timeout: float) -> bool:
+        """Hand the invocation over; False when the environment turned out dead before acknowledging it (so its
+        handler never saw it). An environment that takes `timeout` to acknowledge is dead to us too."""
+        try:
+            environment.conn.send_bytes(payload)
+            if environment.conn.poll(timeout) and environment.conn.recv_bytes() == STARTED:
+                return True
+        except (EOFError, OSError):
+            pass
+        self._discard(environment)
+        return False
 
     def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
         """The handler's JSON result; raises InvocationError when it raised, InvocationTimeout past its timeout."""
         function = self.functions[function_id]
-        environment = self._acquire(function_id)
-        request = {"event": event, "request_id": str(uuid.uuid4())}
+        payload = json.dumps({"event": event, "request_id": str(uuid.uuid4())}).encode()
+        for _attempt in range(self._max + 1):  # every idle environment may have died, then a fresh one
+            environment = self._acquire(function_id)
+            if self._started(environment, payload, function.timeout_seconds):
+                break
+            if self._closed:
+                raise RuntimeStopped(f"{function_id}: stopped with the local stack")
+            log.warning("%s: an execution environment had exited; this invocation starts a fresh one", function_id)
+        else:
+            raise InvocationError("Runtime.ExitError", f"{function_id}: execution environments keep exiting at start")
         try:
-            environment.conn.send_bytes(json.dumps(request).encode())
             if not environment.conn.poll(function.timeout_seconds):
                 self._discard(environment)
                 log.warning("%s: task timed out after %.2f seconds", function_id, function.timeout_seconds)

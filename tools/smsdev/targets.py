@@ -8,6 +8,7 @@ process.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from pynamodb.connection import Connection
 from smscore.dal.tables import all_models, bind_tables
 from smscore.settings import TableNames
 from smsdev.admin_store import DynamoAdminStore
+from smsdev.template import ROOT
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -43,6 +45,51 @@ class TargetError(Exception):
     """The target cannot be used (bad LOCAL_AWS_PORT, unknown stack, missing outputs); exit status 1."""
 
 
+# `make dev` (smsdev.dev) writes its endpoints here; git-ignored. smsctl reads it when neither --endpoint nor
+# LOCAL_AWS_PORT says where the local stack is.
+STACK_FILE = ROOT / ".smsdev" / "stack.json"
+
+
+@dataclass(frozen=True)
+class LocalEndpoint:
+    url: str
+    source: str  # how it was chosen, said when nothing answers there
+
+    def unreachable(self) -> str:
+        """What to tell a developer when nothing answers at this endpoint."""
+        return (
+            f"cannot reach the local stack at {self.url} ({self.source}): start it with `make dev`, or point smsctl "
+            f"at the one running: `smsctl --endpoint URL ...`, LOCAL_AWS_PORT=<port>, or {STACK_FILE} (which "
+            "`make dev` writes with its ports, and smsctl reads by default)"
+        )
+
+
+def find_local_endpoint(explicit: str | None = None) -> LocalEndpoint:
+    """The local stack's AWS endpoint: --endpoint, else LOCAL_AWS_PORT (as `make dev` reads it), else the file
+    `make dev` wrote (STACK_FILE), else 127.0.0.1:4566."""
+    if explicit:
+        return LocalEndpoint(explicit.rstrip("/"), "--endpoint")
+    if os.environ.get("LOCAL_AWS_PORT", "").strip():
+        return LocalEndpoint(f"http://127.0.0.1:{local_aws_port()}", "LOCAL_AWS_PORT")
+    written = _written_endpoint()
+    if written is not None:
+        return LocalEndpoint(written, f"from {STACK_FILE}, written by `make dev`")
+    return LocalEndpoint(f"http://127.0.0.1:{DEFAULT_LOCAL_PORT}", f"the default; no {STACK_FILE}")
+
+
+def _written_endpoint() -> str | None:
+    try:
+        written = json.loads(STACK_FILE.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise TargetError(f"{STACK_FILE} cannot be read ({exc}): remove it, or pass --endpoint") from exc
+    endpoint = written.get("awsEndpoint") if isinstance(written, dict) else None
+    if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+        raise TargetError(f"{STACK_FILE} names no awsEndpoint: remove it, or pass --endpoint")
+    return endpoint
+
+
 def local_aws_port() -> int:
     """The port of the local AWS endpoint, read the way `make dev` reads it (LOCAL_AWS_PORT, default 4566)."""
     raw = os.environ.get("LOCAL_AWS_PORT", "").strip()
@@ -51,10 +98,6 @@ def local_aws_port() -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise TargetError(f"LOCAL_AWS_PORT must be a TCP port number, got {raw!r}")
     return int(raw)
-
-
-def local_endpoint() -> str:
-    return f"http://127.0.0.1:{local_aws_port()}"
 
 
 @dataclass(frozen=True)
@@ -70,6 +113,7 @@ class Target:
     dead_letter_queue_url: str
     delivery_queue_arn: str
     dead_letter_queue_arn: str
+    unreachable: str | None = None  # the local stack's "nothing answers here" message, with how to point smsctl
 
     @property
     def local(self) -> bool:
@@ -116,16 +160,18 @@ def table_names_from(values: dict[str, str]) -> TableNames:
     return TableNames.model_validate({field: values[field] for field in TableNames.model_fields})
 
 
-def local_target() -> Target:
+def local_target(where: LocalEndpoint | None = None) -> Target:
     """Names of the local stack, derived from template.yaml exactly as smsdev.provision creates them."""
     from smsdev.provision import function_environment
     from smsdev.template import LocalNames
 
-    endpoint = local_endpoint()
+    where = where or find_local_endpoint()
+    endpoint = where.url
     names = LocalNames(stack_name=LOCAL_STACK_NAME, region=LOCAL_REGION, endpoint=endpoint)
     env = {key.lower(): value for key, value in function_environment(names).items()}
     return Target(
         description=f"local stack at {endpoint}",
+        unreachable=where.unreachable(),
         tables=table_names_from(env),
         region=names.region,
         endpoint=endpoint,
