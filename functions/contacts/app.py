@@ -39,6 +39,7 @@ from smscore.api.contacts import (
     body_refusal,
 )
 from smscore.api.errors import documented_error, register_error_handlers
+from smscore.api.middlewares import request_body_bytes
 from smscore.api.pagination import MAX_CURSOR_LENGTH
 from smscore.wiring import ContactsDeps
 
@@ -55,6 +56,10 @@ def error(description: str) -> Any:
 
 
 BAD_REQUEST = error("Invalid parameters or body (code VALIDATION_ERROR)")
+NAME_REFUSED = error(
+    "Invalid parameters or body (code VALIDATION_ERROR; a body that is not UTF-8 names its byteOffset), or a name "
+    "holding an invisible, control or noncharacter (code INVALID_CHARACTER, with codePoint and position)"
+)
 NOT_FOUND = error("No such item, or it belongs to another tenant (code NOT_FOUND)")
 TOO_LARGE = error("Body too large (code PAYLOAD_TOO_LARGE)")
 NOT_JSON = error("Body is not application/json (code UNSUPPORTED_MEDIA_TYPE)")
@@ -111,7 +116,7 @@ def list_tags(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> TagPag
     tags=["Tags"],
     responses={
         **_ok(TagDto, "The new tag", 201),
-        400: BAD_REQUEST,
+        400: NAME_REFUSED,
         409: error("A tag with this name exists (code TAG_EXISTS, tagId: the existing tag)"),
         413: TOO_LARGE,
         415: NOT_JSON,
@@ -137,7 +142,7 @@ def get_tag(tagId: Annotated[UUID, Path()]) -> TagDto:  # noqa: N803
     tags=["Tags"],
     responses={
         **_ok(TagDto, "The renamed tag"),
-        400: BAD_REQUEST,
+        400: NAME_REFUSED,
         404: NOT_FOUND,
         409: error("Another tag has this name (TAG_EXISTS, tagId), or CONCURRENT_UPDATE"),
         413: TOO_LARGE,
@@ -197,7 +202,7 @@ def list_contacts(
     tags=["Contacts"],
     responses={
         **_ok(ContactDto, "The new contact", 201),
-        400: BAD_REQUEST,
+        400: NAME_REFUSED,
         404: error("A tag in tagIds does not exist (code NOT_FOUND)"),
         409: error("A contact with this number exists (code CONTACT_EXISTS, contactId)"),
         413: TOO_LARGE,
@@ -215,7 +220,7 @@ def create_contact(request: Annotated[ContactRequest, Body()]) -> Response[Conta
     responses={
         **_ok(ContactDto, "Merged into the existing contact"),
         **_ok(ContactDto, "Created", 201),
-        400: BAD_REQUEST,
+        400: NAME_REFUSED,
         404: error("A tag in tagIds does not exist (code NOT_FOUND)"),
         409: CONFLICT_UPDATE,
         413: TOO_LARGE,
@@ -243,7 +248,7 @@ def get_contact(contactId: Annotated[UUID, Path()]) -> ContactDto:  # noqa: N803
     tags=["Contacts"],
     responses={
         **_ok(ContactDto, "The contact as changed"),
-        400: BAD_REQUEST,
+        400: NAME_REFUSED,
         404: error("No such contact, or a tag in addTagIds does not exist (code NOT_FOUND)"),
         409: CONFLICT_UPDATE,
         413: TOO_LARGE,
@@ -279,14 +284,17 @@ def delete_contact(contactId: Annotated[UUID, Path()]) -> Response[None]:  # noq
     tags=["Contacts"],
     responses={
         **_ok(ImportJobDto, "The finished import job, with its counts and rejected rows", 201),
-        400: error("No body, or a header without phone,name,tags (code VALIDATION_ERROR)"),
+        400: error(
+            "No body, a header without phone,name,tags, bytes that are not UTF-8 (line, byteOffset) or a quote never "
+            "closed (line): code VALIDATION_ERROR, nothing written"
+        ),
         409: CONFLICT_UPDATE,
         413: error("Body over 256 KiB (code PAYLOAD_TOO_LARGE): use an upload"),
         415: error("Body is not text/csv (code UNSUPPORTED_MEDIA_TYPE)"),
     },
 )
 def import_csv() -> Response[ImportJobDto]:
-    return created(contacts().import_csv(caller(), app.current_event.decoded_body or ""))
+    return created(contacts().import_csv(caller(), request_body_bytes(app.current_event.raw_event)))
 
 
 @app.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import threading
@@ -46,6 +47,8 @@ class Client:
         path_parameters: dict[str, str] | None = None,
     ) -> Reply:
         event = copy.deepcopy(load_event("apigw_send_by_tags.json"))
+        if isinstance(body, bytes):  # raw bytes: as API Gateway passes a binary media type, base64-encoded
+            event["isBase64Encoded"], body = True, base64.b64encode(body).decode()
         event.update(
             httpMethod=method,
             path=path,
@@ -96,7 +99,7 @@ class Client:
         assert reply.status == 200, reply.body
         return {tag["name"]: tag for tag in reply.body["items"]}
 
-    def import_csv(self, text: str) -> Reply:
+    def import_csv(self, text: str | bytes) -> Reply:
         return self.call("POST", "/api/contacts/imports", text, content_type="text/csv")
 
     def all_contacts(self, **query: str) -> list[dict[str, Any]]:
@@ -109,6 +112,17 @@ class Client:
             cursor = page.body["nextCursor"]
             if cursor is None:
                 return items
+
+
+def land_upload(client: Client, stack: Stack, job_id: str, data: bytes) -> dict[str, Any]:
+    """The file of an upload lands in the imports bucket: S3's Object Created event (via EventBridge) for it."""
+    bucket = function_environment(stack.names, "ContactsFunction")["IMPORTS_BUCKET"]
+    key = f"uploads/{client.campaign.tenant_id}/{job_id}.csv"
+    boto3.client("s3", region_name=stack.names.region).put_object(Bucket=bucket, Key=key, Body=data)
+    event = copy.deepcopy(load_event("eventbridge_s3_object_created.json"))
+    event["detail"]["bucket"]["name"] = bucket
+    event["detail"]["object"]["key"] = key
+    return event
 
 
 @pytest.fixture
@@ -534,14 +548,10 @@ class TestImport:
         assert started.body["uploadUrl"].startswith("https://")
 
         # When the file lands in the bucket and S3's Object Created event (via EventBridge) arrives, twice
-        bucket = function_environment(contacts_stack.names, "ContactsFunction")["IMPORTS_BUCKET"]
-        key = f"uploads/{client.campaign.tenant_id}/{job_id}.csv"
         rows = "".join(f"3{n:09d},Person {n},bulk\n" for n in range(1_000_000, 1_000_300))
-        s3 = boto3.client("s3", region_name=contacts_stack.names.region)
-        s3.put_object(Bucket=bucket, Key=key, Body=("\ufeffphone,name,tags\n" + rows + "oops,x,bulk\n").encode())
-        event = copy.deepcopy(load_event("eventbridge_s3_object_created.json"))
-        event["detail"]["bucket"]["name"] = bucket
-        event["detail"]["object"]["key"] = key
+        event = land_upload(
+            client, contacts_stack, job_id, ("\ufeffphone,name,tags\n" + rows + "12345,x,bulk\n").encode()
+        )
         first = contacts_app.import_handler(event, LambdaContextStub())
         repeat = contacts_app.import_handler(event, LambdaContextStub())
 

@@ -20,7 +20,8 @@ from functions.authorizer import app as authorizer_app
 from functions.messages import app as messages_app
 from functions.send_by_tags import app as send_app
 from smscore.api.authorization import Unauthorized
-from smscore.dal.tables import DispatchRecord, MessageRecord, SuppressionRecord
+from smscore.dal.tables import ContactRecord, DispatchRecord, MessageRecord, SuppressionRecord, TagRecord
+from smscore.domain.names import refused_character
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
 from tests.integration import test_opt_outs as inbound
 from tests.integration.conftest import Campaign
@@ -30,6 +31,7 @@ from tests.integration.receipts_helpers import (
     signed_twilio_event,
     twilio_event,
 )
+from tests.integration.test_contacts_api import Client
 from tests.integration.test_opt_outs import inbound_env  # noqa: F401 - a fixture
 
 FUZZ = settings(
@@ -220,6 +222,164 @@ class TestCorpus:
         self, stack: Stack, campaign: Campaign, query: dict[str, str]
     ) -> None:
         assert_documented_error(get_raw(campaign, "/api/messages", query), 400, "VALIDATION_ERROR")
+
+    @pytest.mark.parametrize("body", ['{"message": "Mar\ufffda", "tagIds": []}', '{"message": "\ufffd"}'])
+    def test_a_body_api_gateway_could_not_decode_is_400_naming_the_byte(
+        self, stack: Stack, vip: Campaign, body: str
+    ) -> None:
+        # `Mar\xeda` sent as Latin-1 reaches the function as `Mar\ufffda`: refused, never sent with a lost letter
+        response = send_raw(vip, body.replace("[]", json.dumps([vip.tags["vip"]])))
+        assert_documented_error(response, 400, "VALIDATION_ERROR")
+        assert json.loads(response["body"])["byteOffset"] == body.encode().index(b"\xef\xbf\xbd")
+        assert_nothing_persisted_or_charged(stack, vip)
+
+
+# ---------------------------------------------------------------------------------------------- names, numbers, CSVs
+# The probe's inputs to the contacts function (issue 19, items 4-7): refused as written, in the documented shape,
+# and nothing of a refused request is written.
+
+PROBE_NUMBERS = {
+    "vanity letters": "300ABC4567",
+    "letter O for zero": "3OO1234567",
+    "an extension": "+57 300 123 4575 ext 12",
+    "an extension after #": "+57 300 123 4575#12",
+    "an RFC 3966 extension": "+57 300 123 4575;ext=12",
+    "a tel: URI": "tel:+573001234567",
+    "a zero-width space": "\u200b3001234567",
+    "a superscript digit": "300\u00b21234567",
+    "full-width letters": "\uff13\uff10\uff10\uff21\uff22\uff23\uff14\uff15\uff16\uff17",
+}
+PROBE_NAMES = {
+    "a zero-width space": "\u200b",
+    "a zero-width space inside vip": "vi\u200bp",
+    "a right-to-left override": "abc\u202egnp.exe",
+    "an isolate": "a\u2066b\u2069",
+    "NUL": "vip\x00",
+    "BEL": "v\x07ip",
+    "U+FFFF": "vip\uffff",
+    "U+FDD0": "\ufdd0",
+    "a byte order mark": "\ufeffvip",
+    "a line separator": "a\u2028b",
+}
+PROBE_BYTES = {  # JSON bodies as bytes, base64-encoded by API Gateway for a binary media type
+    "Latin-1": b'{"name": "Mar\xeda"}',
+    "0xFF": b'{"name": "\xff"}',
+    "a cut sequence": b'{"name": "\xc3("}',
+    "an encoded surrogate": b'{"name": "\xed\xa0\x80"}',
+    "an overlong slash": b'{"name": "\xc0\xaf"}',
+    "truncated at the end": b'{"name": "x"}\xe2\x82',
+}
+UNREADABLE_CSVS = {  # files that cannot be read to their end: the whole file is refused, at its row
+    "an unclosed quote mid-file": (
+        'phone,name,tags\n3001234567,Ana,vip\n3105550101,"Luis,vip\n3205550202,Caro,vip\n',
+        3,
+    ),
+    "an unclosed quote on the last line": ('phone,name,tags\n3001234567,"Ana', 2),
+    "an unclosed quote in the header": ('phone,"name,tags\n3001234567,Ana,vip\n', 1),
+    "a Latin-1 byte": (b"phone,name,tags\n3001234567,Mar\xeda,vip\n", 2),
+    "a byte order mark then a bad byte": (b"\xef\xbb\xbfphone,name,tags\n\xff,Ana,vip\n", 2),
+    "a Latin-1 byte in the header": (b"ph\xf3ne,name,tags\n", 1),
+    "U+FFFD as API Gateway passes it": ("phone,name,tags\n3001234567,Mar\ufffda,vip\n", 2),
+}
+# Files of 3 data rows with a character str.splitlines() splits on inside a cell: 3 rows, never more
+SPLITLINES_BREAKS = ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"]
+
+
+@pytest.fixture
+def contacts(contacts_stack: Stack, campaign: Campaign) -> Client:
+    return Client(campaign)
+
+
+def assert_nothing_stored(campaign: Campaign) -> None:
+    assert list(ContactRecord.query(campaign.tenant_id)) == []
+    assert list(TagRecord.query(campaign.tenant_id)) == []
+
+
+def stored_names(campaign: Campaign) -> list[str]:
+    return [t.name for t in TagRecord.query(campaign.tenant_id)] + [
+        c.name for c in ContactRecord.query(campaign.tenant_id) if c.name
+    ]
+
+
+class TestContactsCorpus:
+    @pytest.mark.parametrize("phone", list(PROBE_NUMBERS.values()), ids=list(PROBE_NUMBERS))
+    def test_numbers_not_taken_literally_are_400_on_every_route(self, contacts: Client, phone: str) -> None:
+        for method in ("POST", "PUT"):
+            reply = contacts.call(method, "/api/contacts", {"phone": phone, "name": "Ana"})
+            assert (reply.status, reply.body["code"], reply.body["details"][0]["field"]) == (
+                400,
+                "VALIDATION_ERROR",
+                "phone",
+            )
+        assert contacts.call("GET", "/api/contacts", query={"phone": phone}).status == 400
+        job = contacts.import_csv(f"phone,name,tags\n{phone},Ana,vip\n").body
+        assert (job["rowsProcessed"], job["rejected"], job["rejectedRows"][0]["line"]) == (1, 1, 2)
+        assert_nothing_stored(contacts.campaign)
+
+    @pytest.mark.parametrize("name", list(PROBE_NAMES.values()), ids=list(PROBE_NAMES))
+    def test_names_that_can_spoof_are_400_invalid_character_everywhere(self, contacts: Client, name: str) -> None:
+        for path, body in (("/api/tags", {"name": name}), ("/api/contacts", {"phone": "3001234567", "name": name})):
+            reply = contacts.call("POST", path, body)
+            assert (reply.status, reply.body["code"]) == (400, "INVALID_CHARACTER"), reply.body
+            assert {"codePoint", "position", "message", "details"} <= set(reply.body)
+        cell = '"' + name.replace('"', '""') + '"'  # quoted, so that a line break stays inside the cell
+        job = contacts.import_csv(f"phone,name,tags\n3001234567,{cell},\n3105550101,Luis,{cell}\n").body
+        assert [(r["line"], "contains" in r["reason"]) for r in job["rejectedRows"]] == [(2, True), (3, True)]
+        assert_nothing_stored(contacts.campaign)
+
+    def test_the_replacement_character_is_refused_as_a_name_and_as_text(self, contacts: Client) -> None:
+        # A JSON escape reaches the name rule; the character itself is a body API Gateway could not decode
+        escaped = contacts.call("POST", "/api/tags", '{"name": "Mar\\ufffda"}')
+        assert (escaped.status, escaped.body["code"], escaped.body["codePoint"]) == (400, "INVALID_CHARACTER", "U+FFFD")
+        literal = contacts.call("POST", "/api/tags", '{"name": "Mar\ufffda"}')
+        assert (literal.status, literal.body["code"], literal.body["byteOffset"]) == (400, "VALIDATION_ERROR", 13)
+        assert_nothing_stored(contacts.campaign)
+
+    @pytest.mark.parametrize("data", list(PROBE_BYTES.values()), ids=list(PROBE_BYTES))
+    def test_bodies_that_are_not_utf8_are_400_naming_the_byte_offset(self, contacts: Client, data: bytes) -> None:
+        for path in ("/api/tags", "/api/contacts"):
+            reply = contacts.call("POST", path, data)
+            assert (reply.status, reply.body["code"]) == (400, "VALIDATION_ERROR"), reply.body
+            assert isinstance(reply.body["byteOffset"], int)
+            assert f"at byte offset {reply.body['byteOffset']} cannot be read" in reply.body["message"]
+        assert_nothing_stored(contacts.campaign)
+
+    @pytest.mark.parametrize(("body", "line"), list(UNREADABLE_CSVS.values()), ids=list(UNREADABLE_CSVS))
+    def test_csvs_that_cannot_be_read_are_400_at_their_row_and_write_nothing(
+        self, contacts: Client, body: str | bytes, line: int
+    ) -> None:
+        reply = contacts.import_csv(body)
+        assert (reply.status, reply.body["code"], reply.body["line"]) == (400, "VALIDATION_ERROR", line), reply.body
+        assert_nothing_stored(contacts.campaign)
+
+    @pytest.mark.parametrize("separator", SPLITLINES_BREAKS, ids=repr)
+    def test_a_unicode_line_break_in_a_cell_never_makes_more_rows(self, contacts: Client, separator: str) -> None:
+        job = contacts.import_csv(
+            f"phone,name,tags\n3001234567,Ana,vip\n3105550101,Luis{separator}P,news{separator}x\n3205550202,Caro,vip\n"
+        ).body
+        assert (job["rowsProcessed"], job["imported"], job["rejected"]) == (3, 2, 1)
+        assert [r["line"] for r in job["rejectedRows"]] == [3]
+        assert all(refused_character(name) is None for name in stored_names(contacts.campaign))
+
+    @FUZZ
+    @given(
+        text=st.text(
+            st.sampled_from([*'3001234567,;"\r\n xA', "\u2028", "\x85", "\x0b", "\u200b", "\ufeff", "\x00"]),
+            max_size=120,
+        )
+    )
+    def test_any_csv_body_is_read_to_rows_that_exist_and_stores_no_refused_name(
+        self, contacts: Client, text: str
+    ) -> None:
+        reply = contacts.import_csv("phone,name,tags\n" + text)
+        assert reply.status in (201, 400), reply.body
+        if reply.status == 201:
+            rows = 1 + text.count("\n") + text.count("\r") + 1  # physical lines bound the spreadsheet's rows
+            assert all(2 <= r["line"] <= rows for r in reply.body["rejectedRows"])
+            assert reply.body["rowsProcessed"] <= rows
+        else:
+            assert reply.body["code"] == "VALIDATION_ERROR"
+        assert all(refused_character(name) is None for name in stored_names(contacts.campaign))
 
 
 # ---------------------------------------------------------------------------------------------- replays

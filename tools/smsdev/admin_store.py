@@ -29,7 +29,7 @@ from smscore.dal.tables import (
     ledger_entry_id,
 )
 from smscore.domain.auth import IssuedToken, issue_token
-from smscore.domain.contacts import contact_number
+from smscore.domain.contacts import contact_number, tag_name_key
 from smscore.domain.errors import InvalidRequest, NotFound
 from smscore.domain.model import LedgerKind
 
@@ -182,7 +182,7 @@ class DynamoAdminStore:
         )
 
     def ensure_tag(self, tenant_id: str, name: str) -> str:
-        key = name.strip().casefold()
+        key = tag_name_key(name)
         if not key:
             raise InvalidRequest("tag name must not be blank")
         # The contacts API's race-safe path (name guard + tag in one transaction), so names stay unique.
@@ -213,7 +213,7 @@ class DynamoAdminStore:
             contact_id = str(uuid.uuid4())
             ids = []
             for tag_name in contact.tag_names:
-                key = tag_name.strip().casefold()
+                key = tag_name_key(tag_name)
                 if key not in tag_ids:
                     tag_ids[key] = self.ensure_tag(tenant_id, tag_name)
                 ids.append(tag_ids[key])

@@ -7,7 +7,6 @@ resources, unreachable endpoint). Run `smsctl --help` for the commands.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -28,9 +27,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 from rich.table import Table
 
 from smscore.dal.tables import LedgerRecord, OutboxRecord
+from smscore.domain.encoding import decode_chunks, text_lines
 from smscore.domain.errors import DomainError, InvalidRequest
 from smscore.domain.phone import is_supported_country, normalise
-from smsdev.csv_import import CsvHeaderError, ImportReport, data_rows_in, import_contacts, parse_contacts
+from smsdev.csv_import import CsvFileError, ImportReport, data_rows_in, import_contacts, parse_contacts
 from smsdev.targets import LocalEndpoint, Target, TargetError, deployed_target, find_local_endpoint, local_target
 
 if TYPE_CHECKING:
@@ -104,8 +104,10 @@ class E164(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value).strip()
-        checked = normalise(text, None) if text.startswith("+") else None
-        if checked is None or checked.e164 is None:
+        checked = normalise(text, None)
+        if checked.detail is not None:  # letters, an extension, a character that is not part of a number
+            self.fail(f"{value!r}: {checked.detail}", param, ctx)
+        if not text.startswith("+") or checked.e164 is None:
             self.fail(f"{value!r} is not a mobile number in international form (e.g. +573001234567)", param, ctx)
         return str(checked.e164)
 
@@ -577,26 +579,23 @@ def contacts_import(ctx: click.Context, tenant_id: str, file: Path, workers: int
     session = session_of(ctx)
     if not file.is_file():  # checked here, not by click, so that it is exit 1 as documented
         raise SmsctlError(f"{file}: no such file")
-    try:
-        text = file.read_text(encoding="utf-8-sig")  # decode everything first: no half import on bad bytes
-    except UnicodeDecodeError as exc:
-        raise SmsctlError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    data = file.read_bytes()  # decoded by the API's rule (smscore.domain.encoding) as the rows are parsed
     store = session.target().admin_store()
     country = store.tenant(tenant_id).default_country
     report = ImportReport(limit=max_listed)
     started = time.monotonic()
     with import_progress(session.err()) as progress:
-        task = progress.add_task("import", total=data_rows_in(text))
+        task = progress.add_task("import", total=data_rows_in(data))
         try:
             tags = import_contacts(
-                parse_contacts(io.StringIO(text, newline=None), country),
+                parse_contacts(text_lines(decode_chunks([data])), country),
                 tenant_id,
                 store.contact_store(),
                 report,
                 workers=workers,
                 on_progress=lambda done: progress.update(task, completed=done),
             )
-        except CsvHeaderError as exc:
+        except CsvFileError as exc:  # a bad header, bytes that are not UTF-8, an unclosed quote: nothing written
             raise SmsctlError(f"{file}: {exc}") from exc
         except AWS_ERRORS as exc:
             raise SmsctlError(
@@ -629,6 +628,28 @@ def contacts_clear_keyword_flags(ctx: click.Context) -> dict[str, Any]:
     a contact the tenant opted out itself is left as it is. Scans the Contacts table once; safe to run again.
     """
     return {"cleared": session_of(ctx).target().admin_store().clear_keyword_flags()}
+
+
+@smsctl.group()
+def names() -> None:
+    """Stored tag and contact names against the name rules."""
+
+
+@names.command("check")
+@click.option("--tenant", "tenant_id", type=Id(), help="One tenant (default: every tenant: a Scan of Tenants).")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes (see below); the others are reported.")
+@click.pass_context
+def names_check(ctx: click.Context, tenant_id: str | None, fix: bool) -> dict[str, Any]:
+    """Report stored names the name rules refuse, or whose uniqueness keys moved or now collide.
+
+    Tag and contact names with invisible, control or noncharacters, tags whose stored key is not the NFKC
+    case-folded key of their name, and tags that are now one name. --fix moves keys, and removes the refused
+    characters where something visible remains and no other tag has the result; two tags that are now one name,
+    or a tag name with nothing visible, need a person (rename, or move the contacts and delete one).
+    """
+    from smsdev.names_check import check_names
+
+    return check_names(session_of(ctx).target().admin_store(), tenant_id, fix)
 
 
 @smsctl.group()

@@ -18,12 +18,14 @@ from smscore.domain.contacts import (
     TAG_SEPARATOR,
     ContactRow,
     ContactStore,
+    CsvFileError,
     CsvHeaderError,
     ImportReport,
     RejectedRow,
     import_rows,
     parse_contacts,
     split_tags,
+    tag_name_key,
     validate_row,
 )
 
@@ -31,6 +33,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "TAG_SEPARATOR",
     "ContactRow",
+    "CsvFileError",
     "CsvHeaderError",
     "ImportReport",
     "ImportedTag",
@@ -50,9 +53,9 @@ class ImportedTag:
     tag_id: str
 
 
-def data_rows_in(text: str) -> int:
-    """Lines after the header: the progress total (quoted multi-line fields make it an upper bound)."""
-    return max(text.count("\n") + (not text.endswith("\n")) - 1, 0)
+def data_rows_in(data: bytes) -> int:
+    """Lines after the header: the progress total (quoted multi-line fields and \\r line breaks make it a bound)."""
+    return max(data.count(b"\n") + (not data.endswith(b"\n")) - 1, 0)
 
 
 def import_contacts(
@@ -68,13 +71,13 @@ def import_contacts(
     """Write the importable rows through the contacts layer (smscore.domain.contacts.import_rows).
 
     `store` is the contacts API's store (DynamoContactStore). Running the same file twice changes nothing.
-    Raises CsvHeaderError (from `parse_contacts`) before anything is written.
+    Raises CsvHeaderError / CsvFileError (from `parse_contacts`) before anything is written.
     """
-    parsed = list(rows)  # parse everything (and refuse a bad header) before writing
-    names: dict[str, str] = {}  # folded -> as first seen in the file
+    parsed = list(rows)  # parse everything (and refuse a bad header, bad bytes, an unclosed quote) before writing
+    names: dict[str, str] = {}  # tag_name_key -> as first seen in the file
     for row in parsed:
         for name in row.tags if isinstance(row, ContactRow) else ():
-            names.setdefault(name.casefold(), name)
+            names.setdefault(tag_name_key(name), name)
     tag_ids = import_rows(
         store,
         tenant_id,

@@ -35,11 +35,13 @@ from smscore.domain.contacts import (
     ContactFilters,
     ContactNumber,
     ContactStore,
-    CsvHeaderError,
+    CsvFileError,
     ImportJob,
     ImportReport,
     ImportStatus,
     Tag,
+    checked_csv_lines,
+    clean_contact_name,
     clean_tag_name,
     import_contacts,
     require_contact_number,
@@ -49,6 +51,7 @@ from smscore.domain.errors import (
     ContactExists,
     DomainError,
     FieldIssue,
+    InvalidCharacter,
     InvalidRequest,
     NotFound,
     TenantNotFound,
@@ -69,6 +72,20 @@ class _Dto(BaseModel):
 
 class _Request(_Dto):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True, extra="ignore")
+
+
+def _cleaned[T](clean: Callable[[str], T], value: str) -> T:
+    """A name cleaned by the domain's rule inside a model's validator.
+
+    InvalidCharacter is not a ValueError, so pydantic lets it through to the error handler: 400 INVALID_CHARACTER
+    with `codePoint` and `position`. Every other refusal is a field error: 400 VALIDATION_ERROR.
+    """
+    try:
+        return clean(value)
+    except InvalidCharacter:
+        raise
+    except InvalidRequest as exc:
+        raise ValueError(exc.details[0].message) from exc
 
 
 def _country(value: str | None) -> str | None:
@@ -104,10 +121,7 @@ class TagNameRequest(_Request):
     @field_validator("name")
     @classmethod
     def _valid(cls, value: str) -> str:
-        try:
-            return clean_tag_name(value)
-        except InvalidRequest as exc:
-            raise ValueError(exc.details[0].message) from exc
+        return _cleaned(clean_tag_name, value)
 
 
 class OptOutCauseDto(_Dto):
@@ -165,7 +179,7 @@ class ContactRequest(_Request):
     @field_validator("name")
     @classmethod
     def _trim(cls, value: str | None) -> str | None:
-        return (value.strip() or None) if value is not None else None
+        return _cleaned(clean_contact_name, value) if value is not None else None
 
 
 class ContactPatchRequest(_Request):
@@ -177,6 +191,11 @@ class ContactPatchRequest(_Request):
     opted_out: bool | None = Field(
         default=None, description="true: opt out (no SMS is sent to it any more), false: opt back in"
     )
+
+    @field_validator("name")
+    @classmethod
+    def _trim(cls, value: str | None) -> str | None:
+        return _cleaned(clean_contact_name, value) if value is not None else None
 
 
 class RejectedRowDto(_Dto):
@@ -346,7 +365,9 @@ class Uploads(Protocol):
 
     def size(self, key: str) -> int: ...
 
-    def lines(self, key: str) -> Iterable[str]: ...
+    def chunks(self, key: str) -> Iterable[bytes]:
+        """The file's bytes, streamed in chunks (a 100,000-row file is never held whole)."""
+        ...
 
 
 class AccountQueries(Protocol):
@@ -569,16 +590,25 @@ class ContactsApi:
             raise NotFound("No contact with this id")
 
     # -- imports
-    def import_csv(self, caller: Caller, text: str) -> ImportJobDto:
-        """A small CSV in the request body, imported at once: the answer is the finished job."""
+    def import_csv(self, caller: Caller, body: bytes) -> ImportJobDto:
+        """A small CSV in the request body, imported at once: the answer is the finished job.
+
+        Read as an upload is (checked_csv_lines): bytes that are not UTF-8, an unclosed quote or a bad header are a
+        400 naming the row (`line`, and `byteOffset` for bytes), and nothing is written.
+        """
         tenant_id, at = caller.tenant_id, self._clock()
         country = self._store.tenant_country(tenant_id)
         report = ImportReport()
-        lines = text.lstrip("\ufeff").splitlines(keepends=True)
         try:
+            lines = checked_csv_lines(lambda: [body])
             import_contacts(self._store, tenant_id, country, lines, report, at, workers=self._import_workers)
-        except CsvHeaderError as exc:
-            raise InvalidRequest(f"Invalid request: body: {exc}", details=[FieldIssue("body", str(exc))]) from exc
+        except CsvFileError as exc:
+            extras = {"line": exc.line, "byteOffset": exc.byte_offset}
+            raise InvalidRequest(
+                f"Invalid request: body: {exc}",
+                details=[FieldIssue("body", str(exc))],
+                **{name: value for name, value in extras.items() if value is not None},
+            ) from exc
         job_id = str(uuid.uuid4())
         self._store.create_job(
             tenant_id, job_id, member_id=caller.member_id, source="body", status=ImportStatus.COMPLETED, at=at
@@ -639,18 +669,19 @@ class ContactsApi:
                 last_saved[0] = current.rows_processed
                 self._store.save_progress(tenant_id, job_id, current, self._clock())
 
+        uploads = self._uploads
         try:
             import_contacts(
                 self._store,
                 tenant_id,
                 self._store.tenant_country(tenant_id),
-                self._uploads.lines(key),
+                checked_csv_lines(lambda: uploads.chunks(key)),
                 report,
                 self._clock(),
                 workers=self._import_workers,
                 on_progress=on_progress,
             )
-        except (CsvHeaderError, UnicodeDecodeError) as exc:
+        except CsvFileError as exc:
             self._store.save_progress(tenant_id, job_id, report, self._clock(), ImportStatus.FAILED, error=str(exc))
             return self._store.get_job(tenant_id, job_id)
         self._store.save_progress(tenant_id, job_id, report, self._clock(), ImportStatus.COMPLETED)

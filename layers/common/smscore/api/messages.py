@@ -193,7 +193,7 @@ class MessageAudit:
         from smscore.domain.phone import normalise  # only this filter needs phonenumbers
 
         normalised = normalise(recipient, self._queries.tenant_country(tenant_id))
-        if normalised.e164 is None:
-            message = "recipient is not a valid mobile number (use E.164, e.g. +573001234567)"
+        if normalised.e164 is None:  # letters, an extension...: refused as written, never read as other digits
+            message = normalised.detail or "recipient is not a valid mobile number (use E.164, e.g. +573001234567)"
             raise InvalidRequest(f"Invalid request: recipient: {message}", details=[FieldIssue("recipient", message)])
         return normalised.e164

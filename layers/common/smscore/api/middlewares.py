@@ -5,6 +5,10 @@ Powertools parses a JSON body with `json.loads` as soon as a route has a body pa
 int-digits `ValueError`) escapes as a 5xx. Media types are case-insensitive, so `APPLICATION/JSON` and
 `application/vnd.x+json` are JSON, but Powertools compares them case-sensitively and answers its own 415 shape.
 So every body is checked here first, and a JSON media type is handed on as plain `application/json`.
+
+Every body must be UTF-8 (smscore.domain.encoding, the rule uploads follow too): API Gateway hands a function the
+bytes `Mar\\xeda` as the text `Mar\\ufffda`, so a body holding U+FFFD, or bytes that are not UTF-8 when the body
+comes base64-encoded, is a 400 naming the byte offset (`byteOffset`) instead of text stored with a character lost.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any, TypeVar
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from smscore.api.errors import PayloadTooLarge, UnsupportedMediaType, domain_error_response
+from smscore.domain.encoding import UndecodableText, decode_text
 from smscore.domain.errors import DomainError, FieldIssue, InvalidRequest
 
 Handler = TypeVar("Handler", bound=Callable[[dict[str, Any], Any], dict[str, Any]])
@@ -69,17 +74,29 @@ def check_json_shape(body: str) -> None:
         )
 
 
-def _decoded_body(event: dict[str, Any]) -> str:
+def request_body_bytes(event: dict[str, Any]) -> bytes:
+    """The body as sent: base64-decoded when API Gateway encoded it, else the text it passed, in UTF-8."""
     body = event.get("body") or ""
     if not event.get("isBase64Encoded"):
-        return str(body)
+        return str(body).encode("utf-8", "surrogatepass")  # a lone surrogate stays a byte sequence decoding refuses
     try:
-        return base64.b64decode(body, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+        return base64.b64decode(body, validate=True)
+    except binascii.Error as exc:
         raise InvalidRequest(
-            "The request body is not valid base64-encoded UTF-8",
-            details=[FieldIssue("body", "not valid base64-encoded UTF-8")],
+            "The request body is not valid base64", details=[FieldIssue("body", "not valid base64")]
         ) from exc
+
+
+def body_text(data: bytes) -> str:
+    """A body's bytes as text by the one UTF-8 rule (smscore.domain.encoding); a 400 naming the byte offset."""
+    try:
+        return decode_text(data)
+    except UndecodableText as exc:
+        raise InvalidRequest(
+            f"The request body is not valid UTF-8: {exc.what}",
+            details=[FieldIssue("body", f"not valid UTF-8: {exc.what}")],
+            byteOffset=exc.offset,
+        ) from None
 
 
 def _set_content_type(event: dict[str, Any], value: str) -> None:
@@ -108,15 +125,14 @@ def check_json_body(event: dict[str, Any], max_bytes: int, other_media_types: Co
         return
     if not media:
         raise UnsupportedMediaType(f"{content_type!r} is not a media type; send the body as {JSON}")
-    if media in other_media_types:
-        if len(_decoded_body(event).encode()) > max_bytes:
-            raise PayloadTooLarge(f"Request body is larger than {max_bytes} bytes")
-        return
-    if not is_json(media):
+    if media not in other_media_types and not is_json(media):
         raise UnsupportedMediaType(f"Send the body as {JSON}, not {media}")
-    body = _decoded_body(event)
-    if len(body.encode()) > max_bytes:
+    data = request_body_bytes(event)
+    if len(data) > max_bytes:
         raise PayloadTooLarge(f"Request body is larger than {max_bytes} bytes")
+    body = body_text(data)
+    if media in other_media_types:
+        return
     check_json_shape(body)
     if media != JSON or content_type != JSON:
         _set_content_type(event, JSON)

@@ -1,10 +1,11 @@
-"""The imports bucket: presigned uploads of large contacts CSV files, read back line by line by the import."""
+"""The imports bucket: presigned uploads of large contacts CSV files, streamed back to the import in chunks."""
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Iterator
 from typing import Any
+
+CHUNK_BYTES = 1 << 20
 
 
 class S3Uploads:
@@ -23,18 +24,8 @@ class S3Uploads:
     def size(self, key: str) -> int:
         return int(self._client.head_object(Bucket=self._bucket, Key=key)["ContentLength"])
 
-    def lines(self, key: str) -> Iterator[str]:
-        """The file's text lines, streamed (a 100,000-row file is never held whole); UTF-8, BOM dropped."""
+    def chunks(self, key: str) -> Iterator[bytes]:
+        """The file's bytes, streamed (a 100,000-row file is never held whole); decoded by the import itself
+        (smscore.domain.encoding), by the rule request bodies follow."""
         body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
-        decoder = codecs.getincrementaldecoder("utf-8-sig")()
-        pending = ""
-        for chunk in body.iter_chunks(chunk_size=1 << 20):
-            pending += decoder.decode(chunk)
-            *complete, pending = pending.splitlines(keepends=True) or [""]
-            if pending.endswith(("\n", "\r")):
-                complete.append(pending)
-                pending = ""
-            yield from complete
-        pending += decoder.decode(b"", final=True)
-        if pending:
-            yield pending
+        yield from body.iter_chunks(chunk_size=CHUNK_BYTES)

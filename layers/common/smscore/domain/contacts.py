@@ -4,11 +4,13 @@ Decisions (README, "Contacts and tags"):
 - A contact is unique per tenant by its number in E.164. Its id is derived from that key (UUIDv5 of
   `tenant#E.164`), so the natural key IS the primary key: two concurrent creates of one number write the same
   item, and a conditional put lets exactly one of them win. The same id makes imports idempotent.
-- Tag names are unique per tenant case-insensitively (`casefold`); a guard item keyed by the folded name is
-  written in the same transaction as the tag, so concurrent creates (or renames) cannot both succeed.
+- Tag names are unique per tenant by their key (NFKC, case-folded: smscore.domain.names.name_key); a guard item
+  keyed by it is written in the same transaction as the tag, so concurrent creates (or renames) cannot both
+  succeed. Tag and contact names holding invisible, control or noncharacters are refused (InvalidCharacter).
 - Consent (opted out or not) changes in one place, `set_consent`, which the API uses today and the STOP/START
   keyword handler will use: the contact and every copy of the flag on its tag memberships move together.
-- The CSV format is the one `smsctl contacts import` has always read (`phone,name,tags`).
+- The CSV format is the one `smsctl contacts import` has always read (`phone,name,tags`), read by the csv module
+  as a stream of lines split only on \r\n, \r and \n; every cell goes through the API's own cleaning.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from enum import StrEnum
 from itertools import chain
 from typing import Protocol
 
-from smscore.domain.errors import FieldIssue, InvalidRequest, NotFound
+from smscore.domain.encoding import UndecodableText, decode_chunks, text_lines
+from smscore.domain.errors import FieldIssue, InvalidCharacter, InvalidRequest, NotFound
+from smscore.domain.names import name_key, refused_character
 from smscore.domain.phone import normalise, valid_e164
 
 # ---------------------------------------------------------------------------------------------- identity rules
@@ -42,22 +46,48 @@ def contact_id_for(tenant_id: str, e164: str) -> str:
 
 
 def tag_name_key(name: str) -> str:
-    return name.strip().casefold()
+    """What makes two tag names one: NFKC, case-folded, trimmed (full-width `\\uff36\\uff29\\uff30` is `vip`)."""
+    return name_key(name)
 
 
 def _invalid(field_name: str, message: str) -> InvalidRequest:
     return InvalidRequest(f"Invalid request: {field_name}: {message}", details=[FieldIssue(field_name, message)])
 
 
+def refuse_invisible(value: str, field_name: str) -> None:
+    """InvalidCharacter (400 INVALID_CHARACTER) naming the first character a name may not hold, and where."""
+    refused = refused_character(value)
+    if refused is not None:
+        message = refused.sentence(field_name)
+        raise InvalidCharacter(
+            f"Invalid request: {field_name}: {message}",
+            details=[FieldIssue(field_name, message)],
+            codePoint=refused.code_point,
+            position=refused.position,
+        )
+
+
 def clean_tag_name(name: str, field_name: str = "name") -> str:
+    refuse_invisible(name, field_name)
     cleaned = name.strip()
     if not cleaned:
         raise _invalid(field_name, "tag name must not be blank")
     if len(cleaned) > MAX_TAG_NAME_LENGTH:
         raise _invalid(field_name, f"tag name must be at most {MAX_TAG_NAME_LENGTH} characters")
-    if any(ch in cleaned for ch in ";\r\n"):
-        raise _invalid(field_name, "tag name must not contain ';' or line breaks (the CSV tag separator)")
+    if TAG_SEPARATOR in cleaned:
+        raise _invalid(field_name, f"tag name must not contain {TAG_SEPARATOR!r} (the CSV tag separator)")
     return cleaned
+
+
+def clean_contact_name(name: str | None, field_name: str = "name") -> str | None:
+    """A contact's name trimmed (blank: no name), refused when it holds invisible or control characters."""
+    if name is None:
+        return None
+    refuse_invisible(name, field_name)
+    cleaned = name.strip()
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise _invalid(field_name, f"name must be at most {MAX_NAME_LENGTH} characters")
+    return cleaned or None
 
 
 @dataclass(frozen=True)
@@ -78,11 +108,19 @@ def contact_number(raw: str, country: str | None) -> ContactNumber | None:
     return None
 
 
+def number_refusal(raw: str, country: str | None) -> str:
+    """Why `raw` is no contact number: how it is written (letters, an extension...), or not a number in `country`."""
+    detail = normalise(raw, country).detail
+    if detail is not None:
+        return detail
+    where = f"in {country}" if country else "(no default country: write it as +<country code>...)"
+    return f"phone is not a valid number {where}"
+
+
 def require_contact_number(raw: str, country: str | None, field_name: str = "phone") -> ContactNumber:
     number = contact_number(raw, country)
     if number is None:
-        where = f"in {country}" if country else "(no default country: write it as +<country code>...)"
-        raise _invalid(field_name, f"phone is not a valid number {where}")
+        raise _invalid(field_name, number_refusal(raw, country))
     return number
 
 
@@ -157,11 +195,11 @@ class ContactStore(Protocol):
     """Persistence of tags, contacts and memberships; DynamoContactStore in production, a fake in unit tests."""
 
     def create_tag(self, tenant_id: str, name: str, at: datetime) -> Tag:
-        """Raises TagExists with the holder's id when the folded name is taken."""
+        """Raises TagExists with the holder's id when the name's key (tag_name_key) is taken."""
         ...
 
     def ensure_tags(self, tenant_id: str, names: Sequence[str], at: datetime) -> dict[str, str]:
-        """Folded name -> id for every name, creating the missing ones (race-safe, like create_tag)."""
+        """tag_name_key -> id for every name, creating the missing ones (race-safe, like create_tag)."""
         ...
 
     def get_tag(self, tenant_id: str, tag_id: str) -> Tag | None: ...
@@ -236,8 +274,17 @@ REQUIRED_COLUMNS = ("phone", "name", "tags")
 TAG_SEPARATOR = ";"
 
 
-class CsvHeaderError(ValueError):
-    """The file cannot be imported at all (empty, or the header lacks a required column)."""
+class CsvFileError(ValueError):
+    """The file cannot be imported at all: nothing of it is written. `line` is the row it stops at, if any."""
+
+    def __init__(self, message: str, *, line: int | None = None, byte_offset: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.byte_offset = byte_offset
+
+
+class CsvHeaderError(CsvFileError):
+    """Empty, or the header lacks a required column."""
 
 
 @dataclass(frozen=True)
@@ -257,12 +304,12 @@ class RejectedRow:
 
 
 def split_tags(cell: str) -> list[str]:
-    """Tag names of a cell, trimmed, without blanks or case-insensitive repeats, in first-seen order."""
+    """Tag names of a cell, trimmed, without blanks or repeats (by tag_name_key), in first-seen order."""
     seen: dict[str, str] = {}
     for part in cell.split(TAG_SEPARATOR):
         name = part.strip()
-        if name and name.casefold() not in seen:
-            seen[name.casefold()] = name
+        if name and tag_name_key(name) not in seen:
+            seen[tag_name_key(name)] = name
     return list(seen.values())
 
 
@@ -287,56 +334,128 @@ def validate_row(
 ) -> ContactRow | RejectedRow:
     """One data row checked against the header and the tenant's default country.
 
-    A valid number that cannot receive SMS (a landline) is imported with a `not_mobile` warning: the address
-    book is the tenant's, numbering metadata changes, and the send path skips it without charging.
+    The cells go through the API's own rules: the number as POST /api/contacts reads it, the name as a contact's
+    name, the tags cell refused as a whole when it holds an invisible or control character (its position is in
+    the cell), then each tag as POST /api/tags cleans a name. A valid number that cannot receive SMS (a landline)
+    is imported with a `not_mobile` warning: the address book is the tenant's, numbering metadata changes, and
+    the send path skips it without charging.
     """
     if len(fields) != width:
         return RejectedRow(line, f"expected {width} columns, found {len(fields)}")
-    phone = fields[positions["phone"]].strip()
+    raw_phone = fields[positions["phone"]]
+    phone = raw_phone.strip()
     if not phone:
         return RejectedRow(line, "phone is missing")
-    number = contact_number(phone, country)
+    number = contact_number(raw_phone, country)
     if number is None:
-        where = f"in {country}" if country else "(no default country: write it as +<country code>...)"
-        return RejectedRow(line, f"phone is not a valid number {where}")
+        return RejectedRow(line, number_refusal(raw_phone, country))
     warning = None if number.mobile else "not_mobile: imported, but this number cannot receive SMS"
-    name = fields[positions["name"]].strip() or None
-    if name is not None and len(name) > MAX_NAME_LENGTH:
-        return RejectedRow(line, f"name is longer than {MAX_NAME_LENGTH} characters")
-    tags = split_tags(fields[positions["tags"]])
-    if any(len(t) > MAX_TAG_NAME_LENGTH for t in tags):
-        return RejectedRow(line, f"tag name longer than {MAX_TAG_NAME_LENGTH} characters")
+    try:
+        name = clean_contact_name(fields[positions["name"]])
+        refuse_invisible(fields[positions["tags"]], "tags")
+        tags = [clean_tag_name(tag, "tags") for tag in split_tags(fields[positions["tags"]])]
+    except InvalidRequest as refused:
+        return RejectedRow(line, refused.details[0].message)
     if len(tags) > MAX_TAGS_PER_CONTACT:
         return RejectedRow(line, f"more than {MAX_TAGS_PER_CONTACT} tags")
     return ContactRow(line, phone, name, tags, warning, number.e164)
 
 
-def parse_contacts(lines: Iterable[str], country: str | None) -> Iterator[ContactRow | RejectedRow]:
-    """Rows of a contacts CSV, each either importable or rejected with its (1-based) line number and reason.
+_CSV_REASONS = {  # the csv module's messages (strict mode), as a row's reason
+    "',' expected after '\"'": "a closing quote must be followed by a comma or the end of the line",
+}
 
-    Raises CsvHeaderError before yielding anything when the header is missing or incomplete.
+
+def csv_records(lines: Iterable[str]) -> Iterator[tuple[int, list[str] | str]]:
+    """(row, fields) of every record of a CSV, or (row, reason) for a row that is not valid CSV.
+
+    `lines` are split only on \r\n, \r and \n with their breaks kept (encoding.text_lines), so the csv module
+    reads them as a file opened with newline="". Rows are numbered as a spreadsheet numbers them: the header is
+    1, a blank line is a row, and a quoted field spanning several lines is one row. Raises CsvFileError when the
+    rest of the file cannot be read: bytes that are not text (encoding.UndecodableText), or a quote never closed.
     """
-    reader = csv.reader(lines)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise CsvHeaderError("file is empty: expected a header phone,name,tags") from None
-    except csv.Error as exc:
-        raise CsvHeaderError(f"header is not valid CSV: {exc}") from None
-    positions = _header_positions(header)
-    width = len(header)
+    reader = csv.reader(lines, strict=True)
+    row = 0
     while True:
-        line = reader.line_num + 1  # a quoted field may span lines: report where the record starts
+        row += 1
         try:
             fields = next(reader)
         except StopIteration:
             return
+        except UndecodableText as exc:
+            raise CsvFileError(
+                f"the file is not valid UTF-8: on line {row}, {exc.what}; save it as UTF-8 (CSV UTF-8) and try again",
+                line=row,
+                byte_offset=exc.offset,
+            ) from None
         except csv.Error as exc:
-            yield RejectedRow(line, f"not valid CSV: {exc}")
+            reason = str(exc)
+            if reason == "unexpected end of data":
+                raise CsvFileError(
+                    f"line {row}: a quoted field starts on this line and is never closed (a quote is missing), "
+                    "so the rest of the file cannot be read",
+                    line=row,
+                ) from None
+            if reason.startswith("field larger than field limit"):
+                raise CsvFileError(
+                    f"line {row}: a field is longer than {csv.field_size_limit():,} characters "
+                    "(is the closing quote of a field on this line missing?)",
+                    line=row,
+                ) from None
+            yield row, f"not valid CSV: {_CSV_REASONS.get(reason, reason)}"
             continue
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
-            continue  # blank line
-        yield validate_row(line, fields, positions, width, country)
+        yield row, fields
+
+
+def _header(records: Iterator[tuple[int, list[str] | str]]) -> list[str]:
+    try:
+        _, header = next(records)
+    except StopIteration:
+        raise CsvHeaderError("file is empty: expected a header phone,name,tags") from None
+    if isinstance(header, str):
+        raise CsvHeaderError(f"header is {header}", line=1)
+    return header
+
+
+def parse_contacts(lines: Iterable[str], country: str | None) -> Iterator[ContactRow | RejectedRow]:
+    """Rows of a contacts CSV, each either importable or rejected with its row number (see csv_records) and reason.
+
+    Raises CsvHeaderError before yielding anything when the header is missing or incomplete, and CsvFileError
+    where the file stops being readable (check_csv_file finds that before anything is written).
+    """
+    records = csv_records(lines)
+    header = _header(records)
+    positions = _header_positions(header)
+    width = len(header)
+    for line, fields in records:
+        if isinstance(fields, str):
+            yield RejectedRow(line, fields)
+        elif fields and not (len(fields) == 1 and not fields[0].strip()):  # not a blank line
+            yield validate_row(line, fields, positions, width, country)
+
+
+def checked_csv_lines(read: Callable[[], Iterable[bytes]]) -> Iterator[str]:
+    """The lines of a CSV file (a request body, an upload), decoded by the one UTF-8 rule (encoding.decode_chunks)
+    and split as CSV splits them (encoding.text_lines), once the whole file was found importable.
+
+    `read` gives the file's bytes, streamed: it is called twice, a first pass checking the file (check_csv_file:
+    CsvHeaderError, CsvFileError) and a second one for the import, so that memory stays bounded by a chunk and a
+    fault half way through the file writes nothing.
+    """
+    check_csv_file(text_lines(decode_chunks(read())))
+    return text_lines(decode_chunks(read()))
+
+
+def check_csv_file(lines: Iterable[str]) -> None:
+    """Read a whole CSV without validating its rows: CsvHeaderError / CsvFileError if it cannot be imported.
+
+    Imports call it first, so that a file that stops being readable half way (bytes that are not UTF-8, a quote
+    never closed) writes nothing, rather than the rows before the fault.
+    """
+    records = csv_records(lines)
+    _header_positions(_header(records))
+    for _ in records:
+        pass
 
 
 # ---------------------------------------------------------------------------------------------- import jobs
@@ -400,7 +519,7 @@ def merge_rows(rows: Sequence[ContactRow], tag_ids: dict[str, str]) -> list[Merg
     merged: dict[str, MergeRow] = {}
     for row in rows:
         assert row.e164 is not None  # parse_contacts sets it on every accepted row
-        tags = frozenset(tag_ids[name.casefold()] for name in row.tags)
+        tags = frozenset(tag_ids[tag_name_key(name)] for name in row.tags)
         previous = merged.get(row.e164)
         if previous is None:
             merged[row.e164] = MergeRow(row.e164, row.name, tags)
@@ -424,7 +543,8 @@ def import_contacts(
     chunk_rows: int = IMPORT_CHUNK_ROWS,
     on_progress: Callable[[ImportReport], None] | None = None,
 ) -> dict[str, str]:
-    """Validate and write every line of a CSV (see import_rows). Raises CsvHeaderError before writing anything."""
+    """Validate and write every line of a CSV (see import_rows). Raises CsvHeaderError before writing anything, and
+    CsvFileError where the file stops being readable (run check_csv_file on it first to write nothing then)."""
     rows = parse_contacts(lines, country)
     first = next(rows, None)  # the header is read (and refused) before any write
     return import_rows(
@@ -455,7 +575,7 @@ def import_rows(
     Tag names are resolved on this thread before a chunk goes to a worker, so workers never race on a name
     (and concurrent imports are settled by the tag name guard). `report` counts what was written as it goes,
     so after a failure (the store's exception propagates) it says how far the import got; running the file
-    again is safe. Returns folded tag name -> tag id of every tag the rows named.
+    again is safe. Returns tag_name_key -> tag id of every tag the rows named.
     """
     tag_ids: dict[str, str] = {}
     in_flight: deque[tuple[Future[MergeCounts], int]] = deque()
@@ -466,9 +586,9 @@ def import_rows(
             on_progress(report)
 
     def submit(pool: ThreadPoolExecutor, chunk: list[ContactRow]) -> None:
-        wanted: dict[str, str] = {}  # folded -> the name as first seen in the file
-        for name in (name for row in chunk for name in row.tags if name.casefold() not in tag_ids):
-            wanted.setdefault(name.casefold(), name)
+        wanted: dict[str, str] = {}  # key -> the name as first seen in the file
+        for name in (name for row in chunk for name in row.tags if tag_name_key(name) not in tag_ids):
+            wanted.setdefault(tag_name_key(name), name)
         if wanted:
             tag_ids.update(store.ensure_tags(tenant_id, list(wanted.values()), at))
         in_flight.append((pool.submit(store.merge_contacts, tenant_id, merge_rows(chunk, tag_ids), at), len(chunk)))

@@ -28,6 +28,12 @@ class InvalidRequest(DomainError):
     code = "VALIDATION_ERROR"
 
 
+class InvalidCharacter(InvalidRequest):
+    """A name holds a character it may not (smscore.domain.names); `codePoint` and `position` (1-based) say which."""
+
+    code = "INVALID_CHARACTER"
+
+
 class InvalidSignature(DomainError):
     code = "INVALID_SIGNATURE"
 
