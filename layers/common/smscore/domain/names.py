@@ -16,6 +16,7 @@ A name is shown to people (the admin UI, Compose's tag boxes), so it must look l
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ __all__ = ["RefusedCharacter", "is_noncharacter", "name_key", "refused_character
 # spaces, private use) is allowed.
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 REPLACEMENT_CHARACTER = "\ufffd"
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def is_noncharacter(code_point: int) -> bool:
@@ -67,6 +69,9 @@ def _refused(char: str) -> bool:
 
 def refused_character(text: str) -> RefusedCharacter | None:
     """The first character of `text` a name may not hold, with its 1-based position; None when there is none."""
+    if text.isascii():  # the usual case, read at C speed: only the ASCII controls are refused there
+        control = _ASCII_CONTROL.search(text)
+        return RefusedCharacter(control.group(), control.start() + 1) if control else None
     for index, char in enumerate(text):
         if _refused(char):
             return RefusedCharacter(char, index + 1)

@@ -49,6 +49,7 @@ class Normalised:
 # Separators people type between digits, as the ASCII character phonenumbers is given.
 _SEPARATORS = {"(": "(", ")": ")", "[": "[", "]": "]", ".": ".", "/": "/", "+": "+", "\u2212": "-"}
 _SEPARATORS.update({chr(ord(ascii_char) + 0xFEE0): ascii_char for ascii_char in "()[]./+"})  # full-width forms
+_PLAIN = re.compile(r"[0-9 ()\[\]./+-]*")
 # An extension after the number: "ext 12", "ext. 12", "extension 12", "x12", "#12", ",12", ";ext=12", "anexo 12".
 _EXTENSION = re.compile(
     r"(?<=[\d\s.)\]-])\s*(?:;\s*ext\s*=|,+|\#|(?:extension|extn|ext|anexo|x)\.?:?)\s*\d{1,9}\s*\#?\s*$",
@@ -62,6 +63,8 @@ def _refusal(reason: str, detail: str) -> Normalised:
 
 def read_literally(raw: str) -> str | Normalised:
     """`raw` as ASCII digits and separators (trimmed), or the refusal of a number not taken literally."""
+    if _PLAIN.fullmatch(raw):  # the usual case: nothing to read but ASCII digits and separators
+        return raw.strip()
     ascii_text: list[str] = []
     for char in raw:
         category = unicodedata.category(char)
