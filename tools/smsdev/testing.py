@@ -113,7 +113,7 @@ def share_botocore_models() -> None:
         return loaders[search_path_string]
 
     shared_loader.shared = True  # type: ignore[attr-defined]
-    botocore.session.create_loader = shared_loader  # type: ignore[assignment]
+    botocore.session.create_loader = shared_loader
 
 
 @contextlib.contextmanager
