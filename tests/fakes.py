@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from smscore.domain.auth import TokenOwner
-from smscore.domain.campaign import DispatchState, FanoutState
+from smscore.domain.campaign import DispatchState, FanoutState, ResendRaced
 from smscore.domain.errors import InsufficientCredits
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, QueueBatch, TagRecipient, Tenant
 
@@ -22,6 +22,7 @@ class InMemoryCampaignStore:
     failed: dict[str, str] = field(default_factory=dict)
     dispatches: dict[str, Dispatch] = field(default_factory=dict)
     fanouts: dict[str, DispatchState] = field(default_factory=dict)  # queue id -> fan-out state (open_fanout)
+    resends: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # queue id -> its resends
     ledger: list[tuple[str, int, str]] = field(default_factory=list)  # (tenant, amount, kind)
     fail_saving: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # check-and-debit is one step
@@ -52,14 +53,23 @@ class InMemoryCampaignStore:
     def debit(self, dispatch: Dispatch) -> None:
         """As DynamoCampaignStore: conditional on the balance (an unknown tenant has none), and on the campaign not
         being recorded yet (DynamoDB refuses the second dispatch put; the store reports any failed condition as
-        InsufficientCredits)."""
+        InsufficientCredits). A resend is recorded on its original, conditionally on the resends it was planned
+        with (ResendRaced otherwise)."""
         with self._lock:
+            original = dispatch.resend_of
+            if original is not None and (
+                original not in self.dispatches
+                or dispatch.resends_seen not in (None, len(self.resends.get(original, ())))
+            ):
+                raise ResendRaced(original)
             tenant = self.tenants.get(dispatch.tenant_id)
             available = tenant.credits if tenant else 0
             if tenant is None or available < dispatch.credits_debited or dispatch.queue_id in self.dispatches:
                 raise InsufficientCredits(required=dispatch.credits_debited, available=available)
             self._move(dispatch.tenant_id, -dispatch.credits_debited, "DEBIT")
             self.dispatches[dispatch.queue_id] = dispatch
+            if original is not None:
+                self.resends[original].add(dispatch.queue_id)
 
     def open_fanout(self, dispatch: Dispatch, deadline: datetime, request_hash: str | None) -> None:
         self.debit(dispatch)

@@ -112,14 +112,20 @@ RESEND_RESPONSES: dict[int, Any] = {
     **SEND_RESPONSES,
     201: {
         "description": "A new campaign (resendOf = this queueId) to the recipients whose messages ended FAILED or "
-        "UNDELIVERED, except invalid numbers and opt-outs",
+        "UNDELIVERED, except invalid numbers, opt-outs and (unless force) those an earlier resend of this campaign "
+        "already targeted: skippedAlreadyResent",
         "content": {"application/json": {"model": MessageEnqueueResultDto}},
     },
     200: {
-        "description": "Nobody qualifies: empty queueId and messages, nothing debited",
+        "description": "Nobody qualifies: empty queueId and messages, nothing debited (skippedAlreadyResent: how "
+        "many an earlier resend already targeted)",
         "content": {"application/json": {"model": MessageEnqueueResultDto}},
     },
     404: documented_error("No campaign with this queueId, or another tenant's (code QUEUE_NOT_FOUND)"),
+    409: documented_error(
+        "Idempotency-Key reused with another body, or still running; or other resends of this campaign kept being "
+        "recorded meanwhile (code CONCURRENT_UPDATE: retry)"
+    ),
 }
 
 

@@ -191,6 +191,9 @@ class CampaignStoreSide(Protocol):
     def dispatch(self, queue_id: str) -> tuple[int, int] | None:
         """(credits debited, total messages) of a recorded campaign, or None."""
 
+    def resends(self, queue_id: str) -> set[str]:
+        """The queue ids of the resends recorded on a campaign."""
+
     def status(self, message_id: str) -> str | None:
         """The stored status of a message, or None if it was never written."""
 
@@ -212,6 +215,9 @@ class InMemoryCampaigns:
     def dispatch(self, queue_id: str) -> tuple[int, int] | None:
         found = self.fake.dispatches.get(queue_id)
         return None if found is None else (found.credits_debited, found.total_messages)
+
+    def resends(self, queue_id: str) -> set[str]:
+        return set(self.fake.resends.get(queue_id, ()))
 
     def status(self, message_id: str) -> str | None:
         found = self.fake.messages.get(message_id)
@@ -246,6 +252,9 @@ class DynamoCampaigns:
         except DispatchRecord.DoesNotExist:
             return None
         return int(found.credits_debited), int(found.total_messages)
+
+    def resends(self, queue_id: str) -> set[str]:
+        return set(DispatchRecord.get(queue_id, consistent_read=True).resends or ())
 
     def status(self, message_id: str) -> str | None:
         try:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from smscore.domain.campaign import ResendRaced
 from smscore.domain.errors import InsufficientCredits
 from smscore.domain.model import Dispatch, OutgoingMessage, TagRecipient, Tenant
 from tests.contract.sides import CampaignStoreSide, LedgerLine
@@ -186,6 +187,37 @@ def test_the_same_campaign_is_never_debited_twice(funded: CampaignStoreSide) -> 
     assert balance(funded) == 8
     assert funded.ledger(TENANT) == [LedgerLine("DEBIT", -2), LedgerLine("TOPUP", 10)]
     assert funded.dispatch("q-1") == (2, 1)
+
+
+# -- resends -----------------------------------------------------------------------------------------------
+
+
+def resend_of(original: str, queue_id: str, seen: int | None) -> Dispatch:
+    return replace(dispatch(queue_id, messages=1, segments=1), resend_of=original, resends_seen=seen)
+
+
+def test_a_resends_debit_records_it_on_its_original(funded: CampaignStoreSide) -> None:
+    funded.store.debit(dispatch("q-1", messages=1, segments=1))
+    funded.store.debit(resend_of("q-1", "q-r1", seen=0))
+    funded.store.debit(resend_of("q-1", "q-r2", seen=1))
+    funded.store.debit(resend_of("q-1", "q-forced", seen=None))  # force: whatever the original has
+    assert funded.resends("q-1") == {"q-r1", "q-r2", "q-forced"}
+    assert balance(funded) == 6
+
+
+def test_a_resend_planned_before_another_was_recorded_is_refused_and_changes_nothing(
+    funded: CampaignStoreSide,
+) -> None:
+    # Given two resends planned from the same read of the original (no resend yet), the first recorded
+    funded.store.debit(dispatch("q-1", messages=1, segments=1))
+    funded.store.debit(resend_of("q-1", "q-r1", seen=0))
+    # When the second one's debit lands
+    with pytest.raises(ResendRaced):
+        funded.store.debit(resend_of("q-1", "q-r2", seen=0))
+    # Then it is refused as a whole: not charged, not recorded, not listed
+    assert balance(funded) == 8
+    assert funded.dispatch("q-r2") is None
+    assert funded.resends("q-1") == {"q-r1"}
 
 
 # -- refund -------------------------------------------------------------------------------------------------

@@ -61,6 +61,19 @@ def test_audience_dedupes_contacts_and_numbers_and_skips_invalid_and_opted_out()
     assert (audience.duplicates_removed, audience.skipped_invalid, audience.skipped_opted_out) == (2, 1, 1)
 
 
+def test_a_resends_recipients_an_earlier_resend_texted_are_skipped_and_counted() -> None:
+    audience = build_audience(
+        [
+            TagRecipient("c1", "3001234567", already_resent=True),
+            TagRecipient("c2", "3009999999", opted_out=True, already_resent=True),  # counted as opted out
+            TagRecipient("c3", "3115550001"),
+        ],
+        "CO",
+    )
+    assert audience.recipients == [("+573115550001", "c3")]
+    assert (audience.skipped_already_resent, audience.skipped_opted_out) == (1, 1)
+
+
 def test_charges_segments_times_recipients_and_enqueues_every_message(store: InMemoryCampaignStore) -> None:
     # Given 3 reachable numbers and a 2-segment message
     queue = InMemoryQueue()

@@ -109,3 +109,55 @@ def test_nobody_failed_reads_no_contact() -> None:
     source = FakeResendSource([MessageOutcome("+573001110004", "dani", MessageStatus.SENT)], {"dani": False})
     assert read_resend_members(source, source.original_campaign("t", "q"), "t") == []
     assert source.contacts_asked == []
+
+
+class FakeResendSourceWithResends(FakeResendSource):
+    """The original's outcomes, and one earlier resend ("r1") with its own outcomes."""
+
+    def __init__(self, outcomes: list[MessageOutcome], resent: list[MessageOutcome]) -> None:
+        super().__init__(outcomes, contacts={o.contact_id: False for o in outcomes})
+        self.resent = resent
+
+    def original_campaign(self, tenant_id: str, queue_id: str) -> OriginalCampaign | None:
+        resends = ("r1",) if queue_id == "q" else ()
+        return OriginalCampaign(queue_id, "Hi", ["t1"], "CO", 0, resends=resends)
+
+    def message_outcomes(self, campaign: OriginalCampaign, tenant_id: str) -> list[MessageOutcome]:
+        return self.resent if campaign.queue_id == "r1" else self.outcomes
+
+
+@pytest.mark.parametrize(
+    ("ended", "skipped"),
+    [
+        (MessageStatus.QUEUED, True),
+        (MessageStatus.SCHEDULED, True),
+        (MessageStatus.SENDING, True),
+        (MessageStatus.SENT, True),
+        (MessageStatus.DELIVERED, True),
+        (MessageStatus.FAILED, False),
+        (MessageStatus.UNDELIVERED, False),
+        (MessageStatus.CANCELLED, False),
+    ],
+)
+def test_a_recipient_an_earlier_resend_texted_is_passed_on_as_already_resent(
+    ended: MessageStatus, skipped: bool
+) -> None:
+    # Given two transient failures, one of which an earlier resend targeted, its message ending `ended`
+    source = FakeResendSourceWithResends(
+        [
+            MessageOutcome("+573001110001", "ana", FAILED, "SANDBOX_429"),
+            MessageOutcome("+573001110002", "beto", FAILED),
+        ],
+        resent=[MessageOutcome("+573001110001", "ana", ended)],
+    )
+    original = source.original_campaign("t", "q")
+    assert original is not None
+    # Then the plan gets it flagged (skipped and counted there) unless that message texted nobody
+    members = read_resend_members(source, original, "t")
+    assert members == [
+        TagRecipient("ana", "+573001110001", already_resent=skipped),
+        TagRecipient("beto", "+573001110002"),
+    ]
+    # And with force, nobody is flagged
+    forced = read_resend_members(source, original, "t", skip_resent=False)
+    assert [m.already_resent for m in forced] == [False, False]

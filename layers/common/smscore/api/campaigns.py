@@ -11,6 +11,7 @@ already recorded answers from it instead of debiting again: `409 REQUEST_IN_PROG
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from smscore.domain.campaign import (
     CampaignResult,
     DispatchState,
     FanoutBudget,
+    ResendRaced,
     SendStore,
     plan_campaign,
     plan_schedule,
@@ -45,6 +47,7 @@ from smscore.domain.campaign import (
 )
 from smscore.domain.cancel import CancelStore, cancel_campaign
 from smscore.domain.errors import (
+    ConcurrentUpdate,
     EnqueueFailure,
     IdempotencyKeyReused,
     QueueNotFound,
@@ -68,6 +71,8 @@ logger = Logger(child=True)
 
 # Pauses (seconds) while a replay waits for the messages index to catch up with the first response.
 REPLAY_INDEX_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8)
+# Plans of one resend when other resends of the campaign keep being recorded in between (each a full re-read).
+RESEND_ATTEMPTS = 5
 
 
 class MetricsSink(Protocol):
@@ -242,29 +247,38 @@ class CampaignService:
         lambda_context: LambdaContext | None = None,
     ) -> Outcome:
         """A new campaign, same text, tags and country, to the original's recipients worth another attempt
-        (smscore.domain.resend); then exactly a send: priced, debited, fanned out, idempotent, reconciled."""
+        (smscore.domain.resend), except whoever an earlier resend of it already texted (unless `force`); then exactly
+        a send: priced, debited, fanned out, idempotent, reconciled. When another resend of the campaign is recorded
+        between this one's plan and its debit (ResendRaced: nothing written), it is planned again."""
         assert self._resend_source is not None, "resend needs a ResendSource"
         source = self._resend_source
-        original = source.original_campaign(caller.tenant_id, queue_id)
-        if original is None:
-            raise QueueNotFound("No queue with this id")
-        request = CampaignRequest(
-            tenant_id=caller.tenant_id,
-            member_id=caller.member_id,
-            message=original.body,
-            tag_ids=original.tag_ids,
-            country=original.country,
-            purpose=payload.purpose,
-            send_at=payload.send_at,
-            resend_of=original.queue_id,
-        )
-        return self._submit(
-            request,
-            {"resendOf": original.queue_id, **payload.model_dump(mode="json")},
-            idempotency_key,
-            lambda_context,
-            members=lambda: read_resend_members(source, original, caller.tenant_id),
-        )
+        # `force` only when given, so that a retry of a key used before the field existed still matches its body
+        body = payload.model_dump(mode="json", exclude=None if payload.force else {"force"})
+        for _attempt in range(RESEND_ATTEMPTS):
+            original = source.original_campaign(caller.tenant_id, queue_id)
+            if original is None:
+                raise QueueNotFound("No queue with this id")
+            request = CampaignRequest(
+                tenant_id=caller.tenant_id,
+                member_id=caller.member_id,
+                message=original.body,
+                tag_ids=original.tag_ids,
+                country=original.country,
+                purpose=payload.purpose,
+                send_at=payload.send_at,
+                resend_of=original.queue_id,
+                resends_seen=None if payload.force else len(original.resends),
+            )
+            members = functools.partial(
+                read_resend_members, source, original, caller.tenant_id, skip_resent=not payload.force
+            )
+            try:
+                return self._submit(
+                    request, {"resendOf": original.queue_id, **body}, idempotency_key, lambda_context, members=members
+                )
+            except ResendRaced:
+                logger.info("Another resend of this campaign was recorded meanwhile: planned again")
+        raise ConcurrentUpdate("Other resends of this campaign kept being recorded meanwhile; retry")
 
     def _submit(
         self,
@@ -278,9 +292,10 @@ class CampaignService:
         the same key must repeat."""
         budget = self._timing.budget(lambda_context)
         queue_id = queue_id_for(request.tenant_id, idempotency_key) if idempotency_key else None
+        resend = request.resend_of is not None
         if not idempotency_key or self._idempotency_store is None:
             try:
-                return self._outcome(self._run(request, budget, queue_id, members))
+                return self._outcome(self._run(request, budget, queue_id, members), resend)
             except CampaignRecorded as recorded:
                 summary = self._recorded_summary(recorded.dispatch, request)
                 return self._replayed(summary["queueId"], summary["messages"], summary.get("scheduledFor"))
@@ -304,9 +319,14 @@ class CampaignService:
         except IdempotencyAlreadyInProgressError as exc:
             raise RequestInProgress("A request with this Idempotency-Key is still being processed") from exc
         if fresh:
-            return self._outcome(fresh[0])
+            return self._outcome(fresh[0], resend)
         logger.info("Idempotent replay", extra={"queue_id": summary["queueId"]})
-        return self._replayed(summary["queueId"], summary.get("messages"), summary.get("scheduledFor"))
+        return self._replayed(
+            summary["queueId"],
+            summary.get("messages"),
+            summary.get("scheduledFor"),
+            summary.get("skippedAlreadyResent"),
+        )
 
     def _run_recorded(
         self,
@@ -324,10 +344,12 @@ class CampaignService:
         except CampaignRecorded as recorded:
             return self._recorded_summary(recorded.dispatch, request)
         fresh.append(result)
+        resent = {"skippedAlreadyResent": result.audience.skipped_already_resent} if request.resend_of else {}
         return {
             "queueId": result.queue_id,
             "messages": len(result.messages),
             "scheduledFor": result.scheduled_for.isoformat() if result.scheduled_for else None,
+            **resent,
         }
 
     def _run(
@@ -375,11 +397,22 @@ class CampaignService:
             "scheduledFor": dispatch.scheduled_for.isoformat() if dispatch.scheduled_for else None,
         }
 
-    def _replayed(self, queue_id: str, expected: int | None, scheduled_for: str | None = None) -> Outcome:
+    def _replayed(
+        self,
+        queue_id: str,
+        expected: int | None,
+        scheduled_for: str | None = None,
+        skipped_already_resent: int | None = None,
+    ) -> Outcome:
         """The first response, rebuilt from the messages index. The index is eventually consistent, so a retry
-        that lands right behind the first answer may see it incomplete: wait for it briefly, never answer short."""
+        that lands right behind the first answer may see it incomplete: wait for it briefly, never answer short.
+        A resend's `skippedAlreadyResent` comes from the idempotency record; a retry answered from the recorded
+        campaign after a killed run has none to give."""
         if not queue_id:
-            return Outcome(HTTPStatus.OK, MessageEnqueueResultDto(queue_id="", messages=[]))
+            return Outcome(
+                HTTPStatus.OK,
+                MessageEnqueueResultDto(queue_id="", messages=[], skipped_already_resent=skipped_already_resent),
+            )
         messages = self._store.queue_messages(queue_id)
         for delay in REPLAY_INDEX_WAITS:
             if expected is None or len(messages) >= expected:
@@ -395,15 +428,17 @@ class CampaignService:
                 queue_id=queue_id,
                 messages=[EnqueuedMessage(id=mid, recipient=recipient) for mid, recipient in messages],
                 scheduled_for=datetime.fromisoformat(scheduled_for) if scheduled_for else None,
+                skipped_already_resent=skipped_already_resent,
             ),
         )
 
     @staticmethod
-    def _outcome(result: CampaignResult) -> Outcome:
+    def _outcome(result: CampaignResult, resend: bool = False) -> Outcome:
         body = MessageEnqueueResultDto(
             queue_id=result.queue_id,
             messages=[EnqueuedMessage(id=m.message_id, recipient=m.recipient) for m in result.messages],
             scheduled_for=result.scheduled_for,
+            skipped_already_resent=result.audience.skipped_already_resent if resend else None,
         )
         return Outcome(HTTPStatus.CREATED if result.messages else HTTPStatus.OK, body)
 
@@ -417,6 +452,7 @@ class CampaignService:
                 "skipped_invalid": audience.skipped_invalid,
                 "skipped_opted_out": audience.skipped_opted_out,
                 "duplicates_removed": audience.duplicates_removed,
+                "skipped_already_resent": audience.skipped_already_resent,
                 "credits_debited": result.credits_debited,
                 "invalid_samples": [mask(n) for n in audience.invalid_samples],
             },

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic.alias_generators import to_camel
 
 from smscore.domain.model import MessageStatus, Purpose
@@ -130,6 +130,12 @@ class MessageEnqueueResultDto(ApiModel):
         description="Present when delivery waits (sendAt and/or the send window): the earliest instant, in UTC, "
         "at which any message of the campaign may go. Absent when it goes now.",
     )
+    skipped_already_resent: int | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Resends only: failed recipients left out because an earlier resend of the same campaign "
+        "already targeted them and that message did not end FAILED, UNDELIVERED or CANCELLED (0 with force)",
+    )
 
 
 class ResendPayload(ApiModel):
@@ -141,6 +147,11 @@ class ResendPayload(ApiModel):
         default=Purpose.MARKETING, description="As for a send: marketing (default) or transactional"
     )
     send_at: AwareDatetime | None = Field(default=None, description="As for a send: ISO 8601 with an offset, future")
+    force: StrictBool = Field(
+        default=False,
+        description="true: resend to every failed recipient, even those an earlier resend of this campaign already "
+        "targeted (by default they are skipped and counted in skippedAlreadyResent)",
+    )
 
     @field_validator("send_at")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import And, Condition, size
 from pynamodb.transactions import TransactWrite
 
 from smscore.dal.tables import (
@@ -32,7 +33,7 @@ from smscore.dal.tables import (
 )
 from smscore.dal.tenant_settings import stored_quiet_hours
 from smscore.domain.backoff import Backoff
-from smscore.domain.campaign import DispatchState, FanoutState
+from smscore.domain.campaign import DispatchState, FanoutState, ResendRaced
 from smscore.domain.cancel import CANCEL_REASON, CANCELLABLE, PendingMessage
 from smscore.domain.errors import InsufficientCredits
 from smscore.domain.model import (
@@ -58,8 +59,27 @@ TRANSACTION_BACKOFF = Backoff(base_seconds=0.05, cap_seconds=1.0)
 TRANSACTION_ATTEMPTS = 6
 
 
-def condition_failed(exc: TransactWriteError) -> bool:
-    return any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or [])
+def condition_failed(exc: TransactWriteError, item: int | None = None) -> bool:
+    """A condition of the transaction failed (of its `item`-th action, counted from 0, when given)."""
+    reasons = list(exc.cancellation_reasons or [])
+    if item is not None:
+        reasons = reasons[item : item + 1]
+    return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+
+
+# A resend's debit: balance, ledger entry, dispatch, then the original's list of resends (_debit).
+RESEND_ITEM = 3
+
+
+def resends_still(seen: int | None) -> Condition:
+    """The original campaign exists and, when `seen` is given, still has exactly that many resends."""
+    exists: Condition = DispatchRecord.queue_id.exists()
+    if seen is None:
+        return exists
+    unchanged: Condition = (
+        DispatchRecord.resends.does_not_exist() if seen == 0 else size(DispatchRecord.resends) == seen
+    )
+    return And(exists, unchanged)
 
 
 def retryable(exc: TransactWriteError) -> bool:
@@ -155,7 +175,9 @@ class DynamoCampaignStore:
 
     def _debit(self, dispatch: Dispatch, deadline: datetime | None, request_hash: str | None) -> None:
         """Balance condition, ledger entry and dispatch in one transaction; with a deadline the dispatch's fan-out
-        is PENDING and listed in the sparse by_fanout_due index until it is closed."""
+        is PENDING and listed in the sparse by_fanout_due index until it is closed. A resend is added to its
+        original's `resends` in the same transaction, on the condition that the original still has the number of
+        resends the resend was planned with (`resends_seen`; None: unconditionally), else ResendRaced."""
         cost = dispatch.credits_debited
         fanout: dict[str, Any] = {}
         if deadline is not None:
@@ -202,10 +224,18 @@ class DynamoCampaignStore:
             )
             tx.save(entry)
             tx.save(record, condition=DispatchRecord.queue_id.does_not_exist())
+            if dispatch.resend_of is not None:  # the fourth item: RESEND_ITEM
+                tx.update(
+                    DispatchRecord(dispatch.resend_of),
+                    actions=[DispatchRecord.resends.add({dispatch.queue_id})],
+                    condition=resends_still(dispatch.resends_seen),
+                )
 
         try:
             write_transaction(self._connection, build)
         except TransactWriteError as exc:
+            if dispatch.resend_of is not None and condition_failed(exc, RESEND_ITEM):
+                raise ResendRaced(dispatch.resend_of) from exc
             # Either condition may have failed: the balance, or the dispatch already exists (the same campaign
             # debited by a retry that won). Both are refusals of this debit; the caller tells them apart by
             # reading the dispatch (find_dispatch).

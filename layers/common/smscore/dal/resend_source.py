@@ -47,6 +47,7 @@ class DynamoResendSource:
             tag_ids=list(record.tag_ids or []),
             country=record.country,
             total_messages=int(record.total_messages),
+            resends=tuple(sorted(record.resends or ())),
         )
 
     def message_outcomes(self, campaign: OriginalCampaign, tenant_id: str) -> list[MessageOutcome]:

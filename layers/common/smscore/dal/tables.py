@@ -472,6 +472,7 @@ class DispatchRecord(Model):
     fanout_refunded = NumberAttribute(null=True)  # messages refunded because they never reached it
     request_hash = UnicodeAttribute(null=True)  # SHA-256 of the request of an Idempotency-Key'd campaign
     resend_of = UnicodeAttribute(null=True)  # the queue id whose failed recipients this campaign resent to
+    resends = UnicodeSetAttribute(null=True)  # the queue ids of this campaign's resends (each added by its debit)
     purpose = UnicodeAttribute(null=True)  # marketing | transactional (absent: marketing)
     send_at = UTCDateTimeAttribute(null=True)  # the client's sendAt
     scheduled_for = UTCDateTimeAttribute(null=True)  # when every message waited: the earliest may go then

@@ -103,6 +103,12 @@ class CampaignRequest:
     purpose: Purpose = Purpose.MARKETING
     send_at: datetime | None = None  # aware; checked by the API (future, at most 35 days ahead)
     resend_of: str | None = None  # the campaign whose failed recipients this one sends to again
+    resends_seen: int | None = None  # see Dispatch.resends_seen
+
+
+class ResendRaced(Exception):
+    """Another resend of the same campaign was recorded after this one was planned: nothing of this one was written,
+    and its plan (who an earlier resend already texted) is stale. Plan again."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,7 @@ class Audience:
     duplicates_removed: int = 0
     invalid_samples: list[str] = field(default_factory=list)
     skipped_suppressed: int = 0  # of skipped_opted_out: numbers opted out of the campaign's sender by a reply
+    skipped_already_resent: int = 0  # a resend's recipients an earlier resend of the campaign already texted
 
 
 @dataclass(frozen=True)
@@ -251,6 +258,9 @@ def build_audience(memberships: Sequence[TagRecipient], country: str | None) -> 
         seen_contacts.add(member.contact_id)
         if member.opted_out:
             audience.skipped_opted_out += 1
+            continue
+        if member.already_resent:
+            audience.skipped_already_resent += 1
             continue
         normalised = normalise(member.phone, country)
         if normalised.e164 is None:
@@ -452,6 +462,7 @@ def send_campaign(
         credits_debited=cost,
         created_at=created_at,
         resend_of=request.resend_of,
+        resends_seen=request.resends_seen,
         purpose=request.purpose,
         send_at=request.send_at,
         scheduled_for=schedule.scheduled_for,

@@ -59,6 +59,7 @@ class TagRecipient:
     contact_id: str
     phone: str
     opted_out: bool = False
+    already_resent: bool = False  # a resend's recipient an earlier resend of the campaign already texted
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ class Dispatch:
     scheduled_for: datetime | None = None  # the earliest instant any message of the campaign may go
     scheduled_messages: int = 0  # of total_messages, persisted SCHEDULED (the rest QUEUED)
     resend_of: str | None = None  # the campaign whose failed recipients this one sends to again
+    # A resend that skipped earlier resends' recipients: how many resends the original had when it was planned. The
+    # debit records this resend on the original only while that still holds (else smscore.domain.campaign.ResendRaced).
+    resends_seen: int | None = None
 
 
 @dataclass(frozen=True)

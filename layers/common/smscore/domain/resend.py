@@ -9,17 +9,25 @@ step (`smscore.domain.campaign.plan_campaign`), exactly as for a send.
 
 The codes are the providers' own, as stored on the message (`provider_error_code`): a send-time refusal keeps the
 provider's code, an UNDELIVERED receipt keeps the receipt's (Twilio `ErrorCode`, AWS `messageStatus`).
+
+A recipient an earlier resend of the same campaign already targeted is skipped (counted `skipped_already_resent`),
+unless that message ended without reaching anyone: FAILED, UNDELIVERED or CANCELLED. So resends with different
+Idempotency-Keys do not text the same failed numbers again and again; `force` resends to them all the same. Each
+campaign lists its resends (`OriginalCampaign.resends`, recorded by the resend's debit, conditionally on the list
+the resend was planned with: smscore.domain.campaign.ResendRaced).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Protocol
 
 from smscore.domain.model import MessageStatus, TagRecipient
 
 RESENDABLE_STATUSES = frozenset({MessageStatus.FAILED, MessageStatus.UNDELIVERED})
+# How an earlier resend's message may have ended and still leave its recipient to a later resend: nobody was texted.
+NOT_TEXTED_STATUSES = RESENDABLE_STATUSES | {MessageStatus.CANCELLED}
 # Our own reason for a message stopped at delivery time by an opt-out (smscore.domain.delivery).
 OPTED_OUT_REASON = "OPTED_OUT"
 
@@ -74,6 +82,7 @@ class OriginalCampaign:
     tag_ids: list[str]
     country: str | None
     total_messages: int
+    resends: tuple[str, ...] = ()  # queue ids of the resends of this campaign, as recorded by their debits
 
 
 class ResendSource(Protocol):
@@ -105,23 +114,44 @@ def resend_candidates(outcomes: Iterable[MessageOutcome]) -> list[MessageOutcome
     return [o for o in outcomes if o.status in RESENDABLE_STATUSES and not recipient_fault(o)]
 
 
-def resend_members(candidates: Iterable[MessageOutcome], contacts_now: Mapping[str, bool]) -> list[TagRecipient]:
+def texted(outcomes: Iterable[MessageOutcome]) -> set[str]:
+    """The recipients (E.164) of an earlier resend's messages that did not end without texting them."""
+    return {o.recipient for o in outcomes if o.status not in NOT_TEXTED_STATUSES}
+
+
+def resend_members(
+    candidates: Iterable[MessageOutcome], contacts_now: Mapping[str, bool], already_resent: Set[str] = frozenset()
+) -> list[TagRecipient]:
     """The candidates as memberships for `plan_campaign`, with their contacts as they are now.
 
     `contacts_now` maps each still-existing contact to its current opt-out flag: a contact deleted since is not
     sent to again; one opted out since is passed on opted out, so the plan skips and counts it like a send does.
+    A number in `already_resent` is passed on as such: the plan skips and counts it (`skipped_already_resent`).
     """
     return [
-        TagRecipient(contact_id=c.contact_id, phone=c.recipient, opted_out=contacts_now[c.contact_id])
+        TagRecipient(
+            contact_id=c.contact_id,
+            phone=c.recipient,
+            opted_out=contacts_now[c.contact_id],
+            already_resent=c.recipient in already_resent,
+        )
         for c in candidates
         if c.contact_id in contacts_now
     ]
 
 
-def read_resend_members(source: ResendSource, campaign: OriginalCampaign, tenant_id: str) -> list[TagRecipient]:
-    """Read the campaign's outcomes and the candidates' contacts, and answer `resend_members`."""
+def read_resend_members(
+    source: ResendSource, campaign: OriginalCampaign, tenant_id: str, *, skip_resent: bool = True
+) -> list[TagRecipient]:
+    """Read the campaign's outcomes, its earlier resends' outcomes (unless `skip_resent` is off: `force`) and the
+    candidates' contacts, and answer `resend_members`."""
     candidates = resend_candidates(source.message_outcomes(campaign, tenant_id))
     if not candidates:
         return []
+    already_resent: set[str] = set()
+    for queue_id in campaign.resends if skip_resent else ():
+        earlier = source.original_campaign(tenant_id, queue_id)
+        if earlier is not None:
+            already_resent |= texted(source.message_outcomes(earlier, tenant_id))
     contacts = source.contacts_opted_out(tenant_id, sorted({c.contact_id for c in candidates}))
-    return resend_members(candidates, contacts)
+    return resend_members(candidates, contacts, already_resent)
