@@ -39,6 +39,7 @@ from smscore.api.contacts import (
     body_refusal,
 )
 from smscore.api.errors import documented_error, register_error_handlers
+from smscore.api.invocation import InvocationDeps
 from smscore.api.middlewares import request_body_bytes
 from smscore.api.pagination import MAX_CURSOR_LENGTH
 from smscore.wiring import ContactsDeps
@@ -47,6 +48,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
+invocation_deps: InvocationDeps[ContactsDeps] = InvocationDeps("contacts_deps")
 register_error_handlers(app)
 
 
@@ -75,7 +77,7 @@ def _ok(model: type, description: str, status: int = 200) -> dict[int, Any]:
 
 
 def contacts() -> ContactsApi:
-    deps: ContactsDeps = app.context["deps"]
+    deps: ContactsDeps = invocation_deps.get()
     return deps.contacts
 
 
@@ -374,7 +376,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Contacts
     refused = body_refusal(event, deps.max_body_bytes, deps.max_import_body_bytes)
     if refused is not None:
         return refused
-    app.append_context(deps=deps)  # type: ignore[no-untyped-call]
+    invocation_deps.bind(deps)
     return resolve(event, context)
 
 

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from smscore import wiring
 from smscore.api.access import fresh_access_guard
 from smscore.api.errors import documented_error, register_error_handlers
+from smscore.api.invocation import InvocationDeps
 from smscore.api.messages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, IsoDateTime, MessageAudit
 from smscore.api.models import MessageDto, MessagePageDto, QueueStatusDto
 from smscore.api.pagination import MAX_CURSOR_LENGTH
@@ -24,6 +25,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
+invocation_deps: InvocationDeps[MessagesDeps] = InvocationDeps("messages_deps")
 register_error_handlers(app)
 
 ID_MAX_LENGTH = 64
@@ -39,7 +41,7 @@ def _ok(model: type, description: str) -> dict[int, Any]:
 
 def audit() -> MessageAudit:
     """The read use cases over this invocation's data access (see lambda_handler)."""
-    deps: MessagesDeps = app.context["deps"]
+    deps: MessagesDeps = invocation_deps.get()
     return MessageAudit(deps.queries)
 
 
@@ -106,7 +108,7 @@ def list_messages(
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: MessagesDeps | None = None) -> dict[str, Any]:
-    app.append_context(deps=deps or wiring.messages_deps())  # type: ignore[no-untyped-call]  # untyped in Powertools
+    invocation_deps.bind(deps or wiring.messages_deps())
     return resolve(event, context)
 
 

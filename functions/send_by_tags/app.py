@@ -14,6 +14,7 @@ from smscore import wiring
 from smscore.api.access import fresh_access_guard
 from smscore.api.campaigns import Caller, Outcome
 from smscore.api.errors import documented_error, register_error_handlers
+from smscore.api.invocation import InvocationDeps
 from smscore.api.middlewares import json_body_guard
 from smscore.api.models import (
     CampaignPreviewDto,
@@ -28,6 +29,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
+invocation_deps: InvocationDeps[SendDeps] = InvocationDeps("send_by_tags_deps")
 register_error_handlers(app)
 
 
@@ -59,7 +61,7 @@ SEND_RESPONSES: dict[int, Any] = {
 
 def request_deps() -> SendDeps:
     """This invocation's dependencies (see lambda_handler)."""
-    deps: SendDeps = app.context["deps"]
+    deps: SendDeps = invocation_deps.get()
     return deps
 
 
@@ -193,5 +195,5 @@ def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: SendDeps | None = None) -> dict[str, Any]:
-    app.append_context(deps=deps or wiring.send_deps())  # type: ignore[no-untyped-call]  # untyped in Powertools
+    invocation_deps.bind(deps or wiring.send_deps())
     return resolve(event, context)

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from smscore import wiring
 from smscore.api.errors import documented_error, register_error_handlers
+from smscore.api.invocation import InvocationDeps
 from smscore.domain.inbound import Confirmations, InboundSms, handle_inbound
 from smscore.domain.keywords import KeywordAction
 from smscore.domain.ports import CredentialsUnavailable, ReceiptStore
@@ -36,6 +37,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
+invocation_deps: InvocationDeps[WebhookDeps] = InvocationDeps("webhooks_deps")
 register_error_handlers(app)
 
 
@@ -48,7 +50,7 @@ class ReceiptNotReady(Exception):
 
 
 def request_deps() -> WebhookDeps:
-    deps: WebhookDeps = app.context["deps"]
+    deps: WebhookDeps = invocation_deps.get()
     return deps
 
 
@@ -204,7 +206,7 @@ def record_keyword(result: dict[str, object]) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def twilio_handler(event: dict[str, Any], context: LambdaContext, deps: WebhookDeps | None = None) -> dict[str, Any]:
-    app.append_context(deps=deps or wiring.webhook_deps())  # type: ignore[no-untyped-call]  # untyped in Powertools
+    invocation_deps.bind(deps or wiring.webhook_deps())
     return app.resolve(event, context)
 
 
