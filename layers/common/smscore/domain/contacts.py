@@ -29,7 +29,6 @@ from typing import Protocol
 from smscore.domain.encoding import UndecodableText, decode_chunks, text_lines
 from smscore.domain.errors import FieldIssue, InvalidCharacter, InvalidRequest, NotFound
 from smscore.domain.names import name_key, refused_character
-from smscore.domain.phone import normalise, valid_e164
 
 # ---------------------------------------------------------------------------------------------- identity rules
 
@@ -98,6 +97,8 @@ class ContactNumber:
 
 def contact_number(raw: str, country: str | None) -> ContactNumber | None:
     """The E.164 key of a typed number (national numbers read in `country`); None when it is not a number."""
+    from smscore.domain.phone import normalise, valid_e164  # phonenumbers: on the first number, not at init
+
     checked = normalise(raw, country)
     if checked.e164 is not None:
         return ContactNumber(checked.e164, mobile=True)
@@ -110,6 +111,8 @@ def contact_number(raw: str, country: str | None) -> ContactNumber | None:
 
 def number_refusal(raw: str, country: str | None) -> str:
     """Why `raw` is no contact number: how it is written (letters, an extension...), or not a number in `country`."""
+    from smscore.domain.phone import normalise
+
     detail = normalise(raw, country).detail
     if detail is not None:
         return detail
