@@ -187,6 +187,26 @@ class InMemoryReceiptStore:
         return True
 
 
+class InMemoryParkedReceipts:
+    """The ParkedReceipts port over a dict: the first receipt parked under a (provider, provider id) key stays."""
+
+    def __init__(self) -> None:
+        self.receipts: dict[tuple[str, str], tuple[Receipt, datetime]] = {}
+
+    def park(self, receipt: Receipt, expires_at: datetime) -> bool:
+        if not receipt.provider_message_id:
+            raise ValueError("a receipt is parked under its provider message id")
+        key = (receipt.provider, receipt.provider_message_id)
+        if key in self.receipts:
+            return False
+        self.receipts[key] = (receipt, expires_at)
+        return True
+
+    def parked(self, provider: str, provider_message_id: str) -> Receipt | None:
+        kept = self.receipts.get((provider, provider_message_id))
+        return kept[0] if kept is not None else None
+
+
 @dataclass
 class ListDeadLetters:
     batches: list[QueueBatch] = field(default_factory=list)

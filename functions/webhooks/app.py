@@ -28,8 +28,8 @@ from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.invocation import InvocationDeps
 from smscore.domain.inbound import Confirmations, InboundSms, handle_inbound
 from smscore.domain.keywords import KeywordAction
-from smscore.domain.ports import CredentialsUnavailable, ReceiptStore
-from smscore.domain.receipts import ReceiptOutcome, apply_receipt
+from smscore.domain.ports import CredentialsUnavailable, ParkedReceipts, ReceiptStore
+from smscore.domain.receipts import ReceiptOutcome, receive_receipt
 from smscore.providers import aws_sms, twilio
 from smscore.wiring import WebhookDeps
 
@@ -46,7 +46,8 @@ class ReceiptAck(BaseModel):
 
 
 class ReceiptNotReady(Exception):
-    """The receipt overtook our own SENT write; raising makes Lambda retry the event later (then its DLQ)."""
+    """The receipt overtook our own SENT write and could not be parked (no provider message id to park it under);
+    raising makes Lambda retry the event later (then its DLQ)."""
 
 
 def request_deps() -> WebhookDeps:
@@ -139,7 +140,9 @@ def twilio_status(
     receipt = twilio.receipt_from_callback(params, datetime.now(UTC), message_id=message_id)
     if receipt is None:
         return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck().model_dump_json())
-    outcome = apply_receipt(receipt, request_deps().receipts)
+    deps = request_deps()
+    # One that overtook our SENT write is parked and applied at SENT (smscore.domain.receipts), not dropped.
+    outcome = receive_receipt(receipt, deps.receipts, deps.parked_receipts, datetime.now(UTC))
     record_outcome(outcome, receipt.provider, receipt.message_id or receipt.provider_message_id)
     # Always 200 once the signature is good: Twilio must not retry a receipt we chose to ignore.
     return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck(outcome=outcome).model_dump_json())
@@ -210,12 +213,16 @@ def twilio_handler(event: dict[str, Any], context: LambdaContext, deps: WebhookD
     return app.resolve(event, context)
 
 
-def handle_sms_event(event: EventBridgeEvent, store: ReceiptStore) -> ReceiptOutcome | None:
-    """Apply one AWS End User Messaging SMS event; None when it is not a final receipt of one of our messages."""
-    receipt = aws_sms.receipt_from_event(event.detail_type, event.detail, datetime.now(UTC))
+def handle_sms_event(
+    event: EventBridgeEvent, store: ReceiptStore, parked: ParkedReceipts | None = None
+) -> ReceiptOutcome | None:
+    """Apply one AWS End User Messaging SMS event; None when it is not a final receipt of one of our messages.
+    One that overtook our SENT write is parked and applied at SENT."""
+    now = datetime.now(UTC)
+    receipt = aws_sms.receipt_from_event(event.detail_type, event.detail, now)
     if receipt is None:
         return None
-    outcome = apply_receipt(receipt, store)
+    outcome = receive_receipt(receipt, store, parked, now)
     record_outcome(outcome, receipt.provider, receipt.message_id)
     if outcome is ReceiptOutcome.NOT_YET_SENT:
         raise ReceiptNotReady(receipt.message_id)
@@ -228,5 +235,6 @@ def handle_sms_event(event: EventBridgeEvent, store: ReceiptStore) -> ReceiptOut
 def sms_events_handler(
     event: dict[str, Any], context: LambdaContext, deps: WebhookDeps | None = None
 ) -> dict[str, Any]:
-    outcome = handle_sms_event(EventBridgeEvent(event), (deps or wiring.webhook_deps()).receipts)
+    wired = deps or wiring.webhook_deps()
+    outcome = handle_sms_event(EventBridgeEvent(event), wired.receipts, wired.parked_receipts)
     return {"outcome": outcome.value if outcome else None}

@@ -195,15 +195,27 @@ class TestAwsSmsEvents:
         assert MessageRecord.get(message_id).status == "SENT"
         assert counts(queue_id) == {"SENT": 1, "DELIVERED": 0, "UNDELIVERED": 0}
 
-    def test_an_event_ahead_of_our_sent_write_fails_so_lambda_retries_it(
-        self, stack: Stack, campaign: Campaign
-    ) -> None:
+    def test_an_event_ahead_of_our_sent_write_is_parked_not_failed(self, stack: Stack, campaign: Campaign) -> None:
         # Given a tenant on AWS SMS, and its message still QUEUED (the deliver function has not recorded SENT yet)
         TenantRecord(campaign.tenant_id).update(actions=[TenantRecord.provider.set("aws_sms")])
         _, message_id = send_one(campaign)
-        # When its delivery event arrives / Then the invocation fails (async retry, then the DLQ) and nothing moves
+        # When its delivery event arrives / Then it is kept for the SENT write (tests/integration/
+        # test_early_receipts.py), the invocation succeeds, and nothing moves yet
+        result = webhooks.sms_events_handler(sms_event(message_id), LambdaContextStub())
+        assert result == {"outcome": "PARKED"}
+        assert MessageRecord.get(message_id).status == "QUEUED"
+
+    def test_an_event_ahead_of_our_sent_write_that_cannot_be_parked_fails_so_lambda_retries_it(
+        self, stack: Stack, campaign: Campaign
+    ) -> None:
+        # Given a message still QUEUED, and its event without AWS's message id (nothing to park it under)
+        TenantRecord(campaign.tenant_id).update(actions=[TenantRecord.provider.set("aws_sms")])
+        _, message_id = send_one(campaign)
+        event = sms_event(message_id)
+        del event["detail"]["messageId"]
+        # When it arrives / Then the invocation fails (async retry, then the DLQ) and nothing moves
         with pytest.raises(webhooks.ReceiptNotReady):
-            webhooks.sms_events_handler(sms_event(message_id), LambdaContextStub())
+            webhooks.sms_events_handler(event, LambdaContextStub())
         assert MessageRecord.get(message_id).status == "QUEUED"
 
 

@@ -8,8 +8,15 @@ from datetime import UTC, datetime
 import pytest
 
 from smscore.domain.model import MessageState, MessageStatus, Receipt
-from smscore.domain.receipts import ReceiptOutcome, apply_receipt, moves_forward
-from tests.delivery_fakes import InMemoryReceiptStore
+from smscore.domain.receipts import (
+    PARKED_RECEIPT_TTL,
+    ReceiptOutcome,
+    apply_parked,
+    apply_receipt,
+    moves_forward,
+    receive_receipt,
+)
+from tests.delivery_fakes import InMemoryParkedReceipts, InMemoryReceiptStore
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 
@@ -98,3 +105,92 @@ class TestApplyReceipt:
         assert apply_receipt(receipt(MessageStatus.DELIVERED), store) is ReceiptOutcome.STALE
         assert store.states["m-1"].status is MessageStatus.UNDELIVERED
         assert store.history == []
+
+
+class TestEarlyReceipts:
+    """A receipt that overtakes our SENT write is parked, and applied once when the message is SENT."""
+
+    SID = "aws-0001"
+
+    def early(self, status: MessageStatus = MessageStatus.DELIVERED, code: str | None = None) -> Receipt:
+        return replace(receipt(status, code=code), provider_message_id=self.SID)
+
+    def sending(self) -> InMemoryReceiptStore:
+        return InMemoryReceiptStore(replace(sent(), status=MessageStatus.SENDING))
+
+    def test_a_receipt_before_sent_is_parked_not_dropped(self) -> None:
+        # Given a message still SENDING / When its receipt arrives
+        store, parked = self.sending(), InMemoryParkedReceipts()
+        outcome = receive_receipt(self.early(), store, parked, NOW)
+        # Then it is kept, for a few days, and the message is untouched
+        assert outcome is ReceiptOutcome.PARKED
+        assert parked.receipts == {("aws_sms", self.SID): (self.early(), NOW + PARKED_RECEIPT_TTL)}
+        assert store.states["m-1"].status is MessageStatus.SENDING
+        assert store.history == []
+
+    def test_it_is_applied_once_the_message_is_sent_and_only_once(self) -> None:
+        # Given a parked receipt / When the message is SENT and the parked receipt applied twice
+        store, parked = self.sending(), InMemoryParkedReceipts()
+        receive_receipt(self.early(), store, parked, NOW)
+        store.states["m-1"] = sent()
+        first = apply_parked("aws_sms", self.SID, store, parked, message_id="m-1")
+        again = apply_parked("aws_sms", self.SID, store, parked, message_id="m-1")
+        # Then the first moves the message and the second changes nothing
+        assert (first, again) == (ReceiptOutcome.APPLIED, ReceiptOutcome.STALE)
+        assert store.history == [("m-1", MessageStatus.DELIVERED, None)]
+
+    def test_the_same_early_receipt_twice_keeps_one(self) -> None:
+        store, parked = self.sending(), InMemoryParkedReceipts()
+        outcomes = [receive_receipt(self.early(), store, parked, NOW) for _ in range(2)]
+        assert outcomes == [ReceiptOutcome.PARKED] * 2
+        assert len(parked.receipts) == 1
+
+    def test_a_second_early_final_status_does_not_replace_the_first(self) -> None:
+        # Given UNDELIVERED parked first, then DELIVERED (both final: the first recorded stays)
+        store, parked = self.sending(), InMemoryParkedReceipts()
+        receive_receipt(self.early(MessageStatus.UNDELIVERED, "30003"), store, parked, NOW)
+        receive_receipt(self.early(MessageStatus.DELIVERED), store, parked, NOW)
+        store.states["m-1"] = sent()
+        assert apply_parked("aws_sms", self.SID, store, parked) is ReceiptOutcome.APPLIED
+        assert store.history == [("m-1", MessageStatus.UNDELIVERED, "30003")]
+
+    def test_a_normal_receipt_after_the_parked_one_was_applied_is_stale(self) -> None:
+        store, parked = self.sending(), InMemoryParkedReceipts()
+        receive_receipt(self.early(), store, parked, NOW)
+        store.states["m-1"] = sent()
+        apply_parked("aws_sms", self.SID, store, parked)
+        later = receive_receipt(receipt(MessageStatus.UNDELIVERED, code="30005"), store, parked, NOW)
+        assert later is ReceiptOutcome.STALE
+        assert store.history == [("m-1", MessageStatus.DELIVERED, None)]
+
+    def test_a_parked_receipt_after_a_normal_one_changes_nothing(self) -> None:
+        # Given a normal receipt applied right after SENT, before the deliver function looked for a parked one
+        store, parked = self.sending(), InMemoryParkedReceipts()
+        receive_receipt(self.early(MessageStatus.UNDELIVERED, "30003"), store, parked, NOW)
+        store.states["m-1"] = sent()
+        assert receive_receipt(receipt(MessageStatus.DELIVERED), store, parked, NOW) is ReceiptOutcome.APPLIED
+        # When the parked one is applied / Then the first final status recorded stays
+        assert apply_parked("aws_sms", self.SID, store, parked) is ReceiptOutcome.STALE
+        assert store.history == [("m-1", MessageStatus.DELIVERED, None)]
+
+    def test_parked_just_after_the_sent_write_looked_the_parking_call_applies_it(self) -> None:
+        # Given a receipt read the message as SENDING, and the SENT write (finding nothing parked) lands before the park
+        store = self.sending()
+
+        class SentMeanwhile(InMemoryParkedReceipts):
+            def park(self, receipt: Receipt, expires_at: datetime) -> bool:
+                store.states["m-1"] = sent()
+                return super().park(receipt, expires_at)
+
+        # When it is parked / Then the same call looks again and applies it
+        assert receive_receipt(self.early(), store, SentMeanwhile(), NOW) is ReceiptOutcome.APPLIED
+        assert store.history == [("m-1", MessageStatus.DELIVERED, None)]
+
+    def test_without_a_provider_message_id_or_a_parking_it_is_not_yet_sent(self) -> None:
+        store, parked = self.sending(), InMemoryParkedReceipts()
+        assert receive_receipt(receipt(MessageStatus.DELIVERED), store, parked, NOW) is ReceiptOutcome.NOT_YET_SENT
+        assert receive_receipt(self.early(), store, None, NOW) is ReceiptOutcome.NOT_YET_SENT
+        assert parked.receipts == {}
+
+    def test_nothing_parked_is_nothing_applied(self) -> None:
+        assert apply_parked("aws_sms", self.SID, InMemoryReceiptStore(sent()), InMemoryParkedReceipts()) is None

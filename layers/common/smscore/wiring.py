@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from smscore.domain.consent import ConsentReader
     from smscore.domain.delivery import Deliverer
     from smscore.domain.keywords import Keywords
-    from smscore.domain.ports import MessageQueries, ProviderLookup, ReceiptStore, SuppressionList
+    from smscore.domain.ports import MessageQueries, ParkedReceipts, ProviderLookup, ReceiptStore, SuppressionList
     from smscore.domain.reconciler import Reconciler
     from smscore.domain.scheduler import Scheduler
     from smscore.domain.windows import OpeningRule
@@ -284,6 +284,8 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
     from smscore.dal.dead_letters import SqsDeadLetters
     from smscore.dal.deferred_queue import SqsDeferredDelivery
     from smscore.dal.message_store import DynamoMessageStore
+    from smscore.dal.parked_receipts import DynamoParkedReceipts
+    from smscore.dal.receipt_store import DynamoReceiptStore
     from smscore.dal.sender_gate import DynamoSenderGate
     from smscore.dal.tenant_settings import TenantQuietHours
     from smscore.domain.delivery import Deliverer, RetryPolicy
@@ -325,6 +327,8 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
         pause_seconds=settings.sender_pause_seconds,
         suppressions=suppression_list(),
         windows=windows,
+        receipts=DynamoReceiptStore(region=settings.aws_region),
+        parked_receipts=DynamoParkedReceipts(),
     )
     return DeliverDeps(deliverer=deliverer, max_receive_count=settings.delivery_max_receive_count)
 
@@ -396,10 +400,13 @@ class WebhookDeps:
     status_callback_url: str | None
     # The keyword handling of Twilio's inbound-message webhook (same function), built on its first use only.
     inbound: Callable[[], InboundDeps] | None = None
+    # Receipts that overtook our SENT write, kept until it (smscore.domain.receipts.receive_receipt).
+    parked_receipts: ParkedReceipts | None = None
 
 
 @memoised
 def webhook_deps() -> WebhookDeps:
+    from smscore.dal.parked_receipts import DynamoParkedReceipts
     from smscore.dal.receipt_store import DynamoReceiptStore
     from smscore.providers.registry import twilio_credentials_from
 
@@ -409,6 +416,7 @@ def webhook_deps() -> WebhookDeps:
         twilio_credentials=twilio_credentials_from(settings.twilio_credentials_parameter),
         status_callback_url=settings.twilio_status_callback_url,
         inbound=inbound_deps,
+        parked_receipts=DynamoParkedReceipts(),
     )
 
 

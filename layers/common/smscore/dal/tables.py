@@ -588,6 +588,28 @@ class InboundMessageRecord(Model):
         return f"inbound#{provider}#{reference}"
 
 
+class ParkedReceiptRecord(Model):
+    """A delivery receipt that overtook our SENT write (smscore.dal.parked_receipts), kept until the message is
+    SENT. In the Messages table under the key "receipt#<provider>#<provider message id>", which no message id (a
+    UUID) can take; it carries none of the indexes' attributes, so no index sees it. Deleted by DynamoDB's TTL at
+    `expires_at` (the table's TimeToLiveSpecification; messages never carry expires_at)."""
+
+    class Meta(_Unbound):
+        pass
+
+    parked_key = UnicodeAttribute(hash_key=True, attr_name="message_id")
+    receipt_status = UnicodeAttribute()
+    reported_at = UTCDateTimeAttribute()
+    provider_status = UnicodeAttribute()
+    error_code = UnicodeAttribute(null=True)
+    receipt_message_id = UnicodeAttribute(null=True)  # ours, when the receipt named it
+    expires_at = TTLAttribute()
+
+    @staticmethod
+    def key_for(provider: str, provider_message_id: str) -> str:
+        return f"receipt#{provider}#{provider_message_id}"
+
+
 MODELS_BY_SETTING: dict[str, type[Model]] = {
     "tenants_table": TenantRecord,
     "members_table": MemberRecord,
@@ -610,6 +632,7 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
 SHARED_TABLE_MODELS: dict[type[Model], str] = {
     DispatchCounterRecord: "dispatches_table",
     InboundMessageRecord: "suppressions_table",
+    ParkedReceiptRecord: "messages_table",
 }
 
 

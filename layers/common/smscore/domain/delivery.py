@@ -74,9 +74,11 @@ from smscore.domain.ports import (
     DeferredDelivery,
     FailedSend,
     MessageStore,
+    ParkedReceipts,
     PermanentFailure,
     ProviderFailure,
     ProviderLookup,
+    ReceiptStore,
     SenderGate,
     SenderUnavailable,
     SmsRequest,
@@ -84,6 +86,7 @@ from smscore.domain.ports import (
     Throttled,
     TransientFailure,
 )
+from smscore.domain.receipts import apply_parked
 from smscore.domain.windows import DeliveryWindows
 
 log = logging.getLogger(__name__)
@@ -221,6 +224,8 @@ class Deliverer:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.perf_counter,
+        receipts: ReceiptStore | None = None,
+        parked_receipts: ParkedReceipts | None = None,
     ) -> None:
         self._store = store
         self._providers = providers
@@ -239,6 +244,8 @@ class Deliverer:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._monotonic = monotonic
+        self._receipts = receipts
+        self._parked = parked_receipts
 
     def sender_of(self, provider: str) -> Sender:
         """The sender a provider's messages go through (unlimited, default validity, when not configured)."""
@@ -505,6 +512,7 @@ class Deliverer:
                     log.error("sent, but the claim was taken over", extra={"message_id": claimed.message_id})
                     return Outcome.LOST_LEASE, None
                 log.debug("sent", extra={"message_id": claimed.message_id, "recipient": mask(claimed.recipient)})
+                self._apply_parked_receipt(claimed.message_id, provider_name, accepted.provider_message_id)
                 return Outcome.SENT, None
             report.provider_latencies_ms.append((provider_name, (self._monotonic() - started) * 1000))
 
@@ -541,6 +549,21 @@ class Deliverer:
         report._add(retried=1)
         log.info("transient failure, will retry", extra={**context, "next_provider": next_provider})
         return None, replace(claimed, status=MessageStatus.QUEUED, provider=next_provider, lease_until=None)
+
+    def _apply_parked_receipt(self, message_id: str, provider: str, provider_message_id: str) -> None:
+        """A receipt the provider sent before our SENT write was parked (smscore.domain.receipts): apply it now.
+
+        SENT is recorded already, so a failure here must not fail the send; the receipt stays parked, and one
+        parked after this look is applied by the webhook that parked it (it looks again after parking)."""
+        if self._receipts is None or self._parked is None:
+            return
+        try:
+            outcome = apply_parked(provider, provider_message_id, self._receipts, self._parked, message_id=message_id)
+        except Exception:
+            log.exception("parked receipt not applied", extra={"message_id": message_id, "provider": provider})
+            return
+        if outcome is not None:
+            log.info("parked receipt applied", extra={"message_id": message_id, "outcome": outcome.value})
 
     def _wait_for_sender(
         self,

@@ -313,6 +313,20 @@ class ReceiptStore(Protocol):
         ...
 
 
+class ParkedReceipts(Protocol):
+    """Receipts that overtook our own SENT write, kept under (provider, provider message id) until the message is
+    SENT (smscore.domain.receipts.receive_receipt and apply_parked); each expires on its own after a few days."""
+
+    def park(self, receipt: Receipt, expires_at: datetime) -> bool:
+        """Keep `receipt` (it carries `provider_message_id`). False, changing nothing, when a receipt is already
+        parked under its key: the first one stays, as the first final status recorded stays."""
+        ...
+
+    def parked(self, provider: str, provider_message_id: str) -> Receipt | None:
+        """The receipt parked under this key, read consistently (a park that returned is seen); None if none."""
+        ...
+
+
 # -- status and audit reads ---------------------------------------------------------------------------------
 
 

@@ -5,14 +5,22 @@ handset (DELIVERED) or it never will (UNDELIVERED, with the provider's code). St
 forward, so a receipt that arrives late or twice can never undo a newer one. A receipt moves only a
 message sent through the provider that reports it. Each provider's wire format is parsed in its own
 module (smscore.providers.twilio, smscore.providers.aws_sms) into a provider-neutral `Receipt`.
+
+A provider may report before we have recorded SENT (it calls back while the deliver function is still writing).
+Such a receipt is parked (`receive_receipt`), under the provider's message id, and applied when the message is
+SENT: by the deliver function right after its SENT write (`apply_parked`), or by the parking webhook itself when
+its second look finds the message SENT already. Either way it goes through `apply_receipt`, whose transition is
+conditional on SENT, so a parked receipt applied by both changes the message once.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from smscore.domain.model import MessageStatus, Receipt
-from smscore.domain.ports import ReceiptStore
+from smscore.domain.ports import ParkedReceipts, ReceiptStore
 
 # Position of each status in a message's life; a transition is allowed only to a higher rank.
 # The three outcomes share the last rank: whichever final status is recorded first stays.
@@ -30,6 +38,8 @@ STATUS_RANK: dict[MessageStatus, int] = {
 # Receipts are about messages a provider accepted: they apply to SENT messages only.
 RECEIPT_APPLIES_TO = MessageStatus.SENT
 MAX_TRANSITION_ATTEMPTS = 3
+# How long a parked receipt waits for its message's SENT write (DynamoDB's TTL deletes it some time after).
+PARKED_RECEIPT_TTL = timedelta(days=3)
 
 
 def moves_forward(current: MessageStatus, new: MessageStatus) -> bool:
@@ -40,7 +50,8 @@ class ReceiptOutcome(StrEnum):
     APPLIED = "APPLIED"  # status moved forward, counters and history updated
     STALE = "STALE"  # the message is already at this rank or beyond: nothing changed
     UNKNOWN_MESSAGE = "UNKNOWN_MESSAGE"  # no such message (or not this provider's): nothing changed
-    NOT_YET_SENT = "NOT_YET_SENT"  # the receipt overtook our own SENT write: try again later
+    NOT_YET_SENT = "NOT_YET_SENT"  # the receipt overtook our own SENT write and could not be parked: try later
+    PARKED = "PARKED"  # the receipt overtook our own SENT write: kept, applied when the message is SENT
 
 
 def apply_receipt(receipt: Receipt, store: ReceiptStore) -> ReceiptOutcome:
@@ -57,3 +68,37 @@ def apply_receipt(receipt: Receipt, store: ReceiptStore) -> ReceiptOutcome:
             return ReceiptOutcome.APPLIED
         # Someone moved the message between our read and our write: look again.
     return ReceiptOutcome.STALE
+
+
+def receive_receipt(
+    receipt: Receipt, store: ReceiptStore, parked: ParkedReceipts | None, now: datetime
+) -> ReceiptOutcome:
+    """Apply a receipt; one that overtook our SENT write is parked instead of dropped (NOT_YET_SENT only when it
+    cannot be: no parking, or no provider message id to park it under).
+
+    After parking it looks again: if the SENT write landed between our read and our park, the deliver function
+    may have looked for a parked receipt before ours was there, so this call applies it (harmless if both do).
+    """
+    outcome = apply_receipt(receipt, store)
+    if outcome is not ReceiptOutcome.NOT_YET_SENT or parked is None or not receipt.provider_message_id:
+        return outcome
+    parked.park(receipt, now + PARKED_RECEIPT_TTL)
+    again = apply_parked(receipt.provider, receipt.provider_message_id, store, parked)
+    return again if again in (ReceiptOutcome.APPLIED, ReceiptOutcome.STALE) else ReceiptOutcome.PARKED
+
+
+def apply_parked(
+    provider: str, provider_message_id: str, store: ReceiptStore, parked: ParkedReceipts, message_id: str | None = None
+) -> ReceiptOutcome | None:
+    """Apply the receipt parked for this provider message id, if any (None when there is none).
+
+    `message_id` is ours, when the caller knows it (the deliver function, right after SENT): the parked receipt is
+    applied to that message, whatever id the receipt itself carried. The parked item is left to expire: applying
+    it again finds the message past SENT and changes nothing (STALE).
+    """
+    receipt = parked.parked(provider, provider_message_id)
+    if receipt is None:
+        return None
+    if message_id is not None:
+        receipt = replace(receipt, message_id=message_id)
+    return apply_receipt(receipt, store)
