@@ -51,7 +51,7 @@ function detailsSentence(details) {
   return " " + parts.join("; ") + ".";
 }
 
-/** A readable sentence for every error code the API documents (README "Error codes"). */
+/** A readable sentence for every error code the API documents (docs/api.md, "Error codes"). */
 export function sentence(status, code, body) {
   switch (code) {
     case "NETWORK":
@@ -71,6 +71,8 @@ export function sentence(status, code, body) {
     case "NOT_FOUND":
     case "QUEUE_NOT_FOUND":
       return "Not found: it does not exist, or it belongs to another account." + detailsSentence(body.details);
+    case "INVALID_CHARACTER":
+      return `This name has a character that is invisible or could disguise it${body.codePoint ? ` (${body.codePoint}${body.position ? ` at position ${body.position}` : ""})` : ""}. Remove it and try again.`;
     case "TAG_EXISTS":
       return "A tag with that name already exists (names are compared without case).";
     case "CONTACT_EXISTS":
