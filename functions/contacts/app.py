@@ -42,6 +42,7 @@ from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.invocation import InvocationDeps
 from smscore.api.middlewares import request_body_bytes
 from smscore.api.pagination import MAX_CURSOR_LENGTH
+from smscore.api.settings import SettingsApi, SettingsDto, SettingsUpdate
 from smscore.wiring import ContactsDeps
 
 logger = Logger()
@@ -363,6 +364,44 @@ def get_credits(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Cred
 def get_session() -> SessionDto:
     access = str(app.current_event.request_context.authorizer.get("access") or "READ_ONLY")
     return contacts().session(caller(), access)
+
+
+# ---------------------------------------------------------------------------------------------- settings
+
+
+def tenant_settings() -> SettingsApi:
+    deps: ContactsDeps = invocation_deps.get()
+    assert deps.settings is not None, "the settings routes need a SettingsApi"
+    return deps.settings
+
+
+@app.get(
+    "/api/settings",
+    summary="The tenant's settings for Colombian marketing: sender name, opt-out text, frequency, consent, quiet hours",
+    tags=["Settings"],
+    responses={
+        **_ok(SettingsDto, "The settings, defaults applied"),
+        403: error("The token's tenant no longer exists (code TENANT_NOT_FOUND)"),
+    },
+)
+def get_settings() -> SettingsDto:
+    return tenant_settings().get(tenant_id())
+
+
+@app.put(
+    "/api/settings",
+    summary="Change the settings the body names (null resets a field; senderName null clears it)",
+    tags=["Settings"],
+    responses={
+        **_ok(SettingsDto, "The settings as stored"),
+        400: NAME_REFUSED,
+        403: error("Current terms not accepted (TERMS_NOT_ACCEPTED) or tenant gone (TENANT_NOT_FOUND)"),
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
+)
+def put_settings(request: Annotated[SettingsUpdate, Body()]) -> SettingsDto:
+    return tenant_settings().put(tenant_id(), request)
 
 
 # ---------------------------------------------------------------------------------------------- handlers

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from smscore.api.authorization import IdentityStore
     from smscore.api.campaigns import CampaignService
     from smscore.api.contacts import ContactsApi
+    from smscore.api.settings import SettingsApi as TenantSettingsApi
     from smscore.dal.campaign_store import DynamoCampaignStore
     from smscore.dal.sqs_queue import SqsDeliveryQueue
     from smscore.dal.suppression_store import DynamoSuppressionList
@@ -475,6 +476,7 @@ class ContactsDeps:
     contacts: ContactsApi
     max_body_bytes: int
     max_import_body_bytes: int
+    settings: TenantSettingsApi | None = None  # GET/PUT /api/settings (smscore.api.settings)
 
 
 @memoised
@@ -483,8 +485,10 @@ def contacts_deps() -> ContactsDeps:
     from botocore.config import Config
 
     from smscore.api.contacts import ContactsApi
+    from smscore.api.settings import SettingsApi as TenantSettingsApi
     from smscore.dal.contact_store import DynamoAccountQueries, DynamoContactStore
     from smscore.dal.import_uploads import S3Uploads
+    from smscore.dal.tenant_settings import DynamoTenantSettings
 
     settings = bound_settings()
     uploads = None
@@ -502,4 +506,5 @@ def contacts_deps() -> ContactsDeps:
         ),
         max_body_bytes=settings.max_body_bytes,
         max_import_body_bytes=settings.max_import_body_bytes,
+        settings=TenantSettingsApi(DynamoTenantSettings()),
     )

@@ -47,6 +47,8 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.ConcurrentUpdate: HTTPStatus.CONFLICT,
     errors.IdempotencyKeyReused: HTTPStatus.CONFLICT,
     errors.RequestInProgress: HTTPStatus.CONFLICT,
+    errors.SenderNameRequired: HTTPStatus.CONFLICT,
+    errors.ExclusionListStale: HTTPStatus.CONFLICT,
     errors.EnqueueFailure: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 

@@ -31,7 +31,7 @@ from smscore.dal.tables import (
     due_shard_key,
     ledger_entry_id,
 )
-from smscore.dal.tenant_settings import stored_quiet_hours
+from smscore.dal.tenant_settings import tenant_of
 from smscore.domain.backoff import Backoff
 from smscore.domain.campaign import DispatchState, FanoutState, ResendRaced
 from smscore.domain.cancel import CANCEL_REASON, CANCELLABLE, PendingMessage
@@ -141,14 +141,7 @@ class DynamoCampaignStore:
             record = TenantRecord.get(tenant_id, consistent_read=True)
         except TenantRecord.DoesNotExist:
             return None
-        return Tenant(
-            tenant_id=record.tenant_id,
-            name=record.name,
-            credits=int(record.credits),
-            default_country=record.default_country,
-            provider=record.provider,
-            quiet_hours=stored_quiet_hours(record),
-        )
+        return tenant_of(record)
 
     def tag_recipients(self, tenant_id: str, tag_ids: Sequence[str]) -> list[TagRecipient]:
         def read_tag(tag_id: str) -> list[TagRecipient]:

@@ -50,6 +50,8 @@ class TenantRecord(Model):
     provider = UnicodeAttribute(null=True)
     # The tenant's own pause for marketing messages: {"start": "21:00", "end": "08:00", "timeZone": "..."}
     quiet_hours = MapAttribute[str, Any](null=True)
+    # Its compliance settings (smscore.dal.tenant_settings): absent = every default (sender name = its name)
+    compliance = MapAttribute[str, Any](null=True)
     created_at = UTCDateTimeAttribute()
 
 

@@ -137,3 +137,17 @@ class ConcurrentUpdate(DomainError):
     """The item kept changing under us (other writers won every retry); nothing of this request was written."""
 
     code = "CONCURRENT_UPDATE"
+
+
+class SenderNameRequired(DomainError):
+    """A marketing send to Colombia needs the sender's name in the text (CRC Res. 6522 de 2022), and the tenant
+    cleared its `senderName` (PUT /api/settings)."""
+
+    code = "SENDER_NAME_REQUIRED"
+
+
+class ExclusionListStale(DomainError):
+    """Marketing to Colombia must consult the RNE (Ley 2300 de 2023, art. 5): with no exclusion-list snapshot, or
+    one older than ExclusionListMaxAgeDays, a marketing send to CO is refused (nothing debited)."""
+
+    code = "EXCLUSION_LIST_STALE"

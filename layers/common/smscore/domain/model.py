@@ -36,6 +36,28 @@ class QuietHours:
     time_zone: str
 
 
+@dataclass(frozen=True)
+class MarketingFrequency:
+    """At most this many marketing messages per (tenant, number) per day and per week in America/Bogota; 0 = no
+    cap on that period (smscore.domain.compliance)."""
+
+    max_per_day: int = 1
+    max_per_week: int = 0
+
+
+@dataclass(frozen=True)
+class ComplianceSettings:
+    """A tenant's settings for the Colombian marketing rules (smscore.domain.compliance, GET/PUT /api/settings).
+
+    `sender_name` None: cleared by the tenant (a marketing send to CO is then refused); `opt_out_text` None: the
+    default text."""
+
+    sender_name: str | None
+    opt_out_text: str | None = None
+    frequency: MarketingFrequency = field(default_factory=MarketingFrequency)
+    consent_required: bool = False
+
+
 class LedgerKind(StrEnum):
     TOPUP = "TOPUP"
     DEBIT = "DEBIT"
@@ -50,6 +72,8 @@ class Tenant:
     default_country: str | None = None
     provider: str | None = None
     quiet_hours: QuietHours | None = None
+    # None: never set, every default applies (the sender name is then the tenant's name)
+    compliance: ComplianceSettings | None = None
 
 
 @dataclass(frozen=True)

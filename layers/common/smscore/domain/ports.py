@@ -16,10 +16,12 @@ from enum import StrEnum
 from typing import ClassVar, Protocol
 
 from smscore.domain.model import (
+    ComplianceSettings,
     Dispatch,
     MessageState,
     OutgoingMessage,
     QueueBatch,
+    QuietHours,
     Receipt,
     StoredMessage,
     TagRecipient,
@@ -397,4 +399,19 @@ class SuppressionList(Protocol):
     def opt_outs(self, numbers: Sequence[str], sender: str) -> dict[str, ConsentChange]:
         """The stored opt-out of each of `numbers` suppressed for `sender` (keyword, time): for showing why a
         contact is skipped. By key, for a page of contacts (at most a few hundred numbers)."""
+        ...
+
+
+# -- Colombian marketing rules (smscore.domain.compliance) ----------------------------------------------------
+
+
+class TenantSettingsStore(Protocol):
+    """A tenant's own settings (GET/PUT /api/settings): its compliance settings and quiet hours."""
+
+    def read_settings(self, tenant_id: str) -> Tenant | None:
+        """The tenant as last written (strongly consistent), or None when it does not exist."""
+        ...
+
+    def write_settings(self, tenant_id: str, compliance: ComplianceSettings, quiet_hours: QuietHours | None) -> bool:
+        """Replace both (None quiet hours: none); False, writing nothing, when the tenant does not exist."""
         ...

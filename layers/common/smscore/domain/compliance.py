@@ -1,0 +1,79 @@
+"""Colombian marketing rules beyond send hours (issue 22): a tenant's compliance settings and their defaults.
+
+Sources (docs/compliance-co.md maps each rule to its feature): Ley 2300 de 2023 (RNE consultation, art. 5;
+frequency, art. 3 as secondary sources read it), CRC Resolución 6522 de 2022 as reported (the sender's name in every
+commercial SMS), Ley 1581 de 2012 and Decreto 1377 de 2013 (consent and its proof). Nothing here reads a clock or a
+table: the send path passes what it read.
+"""
+
+from __future__ import annotations
+
+from smscore.domain.errors import FieldIssue, InvalidCharacter, InvalidRequest
+from smscore.domain.model import ComplianceSettings, MarketingFrequency, Tenant
+from smscore.domain.names import refused_character
+
+COMPLIANCE_COUNTRY = "CO"
+SENDER_NAME_MIN = 2
+SENDER_NAME_MAX = 20
+OPT_OUT_TEXT_MAX = 80
+MAX_PER_DAY_LIMIT = 10
+MAX_PER_WEEK_LIMIT = 50
+# GSM-7 only (no accents: one accent would turn a whole campaign into UCS-2 and double its segments), names SALIR,
+# the opt-out keyword every route of ours understands (OptOutKeywords).
+DEFAULT_OPT_OUT_TEXT = "Responde SALIR para no recibir mas"
+DEFAULT_FREQUENCY = MarketingFrequency(max_per_day=1, max_per_week=0)
+
+
+def default_sender_name(tenant_name: str) -> str | None:
+    """The tenant's name as its sender name (the default, for tenants created before the setting too): trimmed to
+    SENDER_NAME_MAX characters; None when what is left is shorter than SENDER_NAME_MIN."""
+    name = " ".join(tenant_name.split())[:SENDER_NAME_MAX].strip()
+    return name if len(name) >= SENDER_NAME_MIN else None
+
+
+def settings_of(tenant: Tenant) -> ComplianceSettings:
+    """The tenant's settings with every default applied."""
+    if tenant.compliance is not None:
+        return tenant.compliance
+    return ComplianceSettings(sender_name=default_sender_name(tenant.name), frequency=DEFAULT_FREQUENCY)
+
+
+def opt_out_text_of(settings: ComplianceSettings) -> str:
+    return settings.opt_out_text or DEFAULT_OPT_OUT_TEXT
+
+
+def _checked_text(field: str, value: str, minimum: int, maximum: int) -> str:
+    refused = refused_character(value)
+    if refused is not None:
+        message = refused.sentence(field)
+        raise InvalidCharacter(
+            f"Invalid request: {field}: {message}",
+            details=[FieldIssue(field, message)],
+            codePoint=refused.code_point,
+            position=refused.position,
+        )
+    text = " ".join(value.split())
+    if not minimum <= len(text) <= maximum:
+        message = f"must have {minimum}-{maximum} characters"
+        raise InvalidRequest(f"Invalid request: {field}: {message}", details=[FieldIssue(field, message)])
+    return text
+
+
+def checked_sender_name(value: str) -> str:
+    """A sender name as stored: inner whitespace collapsed, 2-20 characters, no control or invisible character."""
+    return _checked_text("senderName", value, SENDER_NAME_MIN, SENDER_NAME_MAX)
+
+
+def checked_opt_out_text(value: str) -> str:
+    return _checked_text("optOutText", value, 1, OPT_OUT_TEXT_MAX)
+
+
+def checked_frequency(max_per_day: int, max_per_week: int) -> MarketingFrequency:
+    issues = []
+    if not 0 <= max_per_day <= MAX_PER_DAY_LIMIT:
+        issues.append(FieldIssue("marketingFrequency.maxPerDay", f"0-{MAX_PER_DAY_LIMIT} (0 = no daily cap)"))
+    if not 0 <= max_per_week <= MAX_PER_WEEK_LIMIT:
+        issues.append(FieldIssue("marketingFrequency.maxPerWeek", f"0-{MAX_PER_WEEK_LIMIT} (0 = no weekly cap)"))
+    if issues:
+        raise InvalidRequest("marketingFrequency is out of range", details=issues)
+    return MarketingFrequency(max_per_day=max_per_day, max_per_week=max_per_week)
