@@ -1,5 +1,6 @@
 // The API client: bearer token from sessionStorage, JSON in and out, every documented error as an ApiError
-// whose `sentence` is what the page shows (never the raw body).
+// whose `sentence` is what the page shows (never the raw body), in the chosen language.
+import { t } from "./i18n.js";
 
 const TOKEN_KEY = "smsAdmin.token";
 const apiBase = document.querySelector('meta[name="api-base"]')?.content ?? "";
@@ -26,82 +27,65 @@ export class ApiError extends Error {
   }
 }
 
-const FIELD_NAMES = {
-  message: "the message",
-  tagIds: "the tags",
-  sendAt: "the send time",
-  purpose: "the purpose",
-  country: "the country",
-  phone: "the phone number",
-  name: "the name",
-  recipient: "the recipient",
-  from: "the “from” date",
-  to: "the “to” date",
-  cursor: "the page position",
-  limit: "the page size",
-  status: "the status",
-};
+// The request fields an error's details may name (keys field.<name> in messages.js).
+const FIELD_NAMES = new Set([
+  "message", "tagIds", "sendAt", "purpose", "country", "phone", "name", "recipient", "from", "to", "cursor", "limit",
+  "status", "q", "tags", "into",
+]);
 
 function detailsSentence(details) {
   if (!Array.isArray(details) || details.length === 0) return "";
   const parts = details.slice(0, 4).map((d) => {
     const field = String(d.field || "").split(".").pop();
-    return `${FIELD_NAMES[field] || field || "the request"}: ${d.message}`;
+    return `${FIELD_NAMES.has(field) ? t(`field.${field}`) : field || t("field.request")}: ${d.message}`;
   });
   return " " + parts.join("; ") + ".";
 }
 
-/** A readable sentence for every error code the API documents (docs/api.md, "Error codes"). */
+/** A readable sentence, in the chosen language, for every error code the API documents (docs/api.md, "Error codes"). */
 export function sentence(status, code, body) {
+  const n = (value, fallback) => (typeof value === "number" ? value : t(fallback));
   switch (code) {
-    case "NETWORK":
-      return "The API could not be reached. Check your connection and try again.";
-    case "UNAUTHORIZED":
-      return "This token was refused: it is wrong, revoked, or its member was disabled. Sign in with a valid token.";
-    case "TERMS_NOT_ACCEPTED":
-      return "Read-only: this member has not accepted the current terms of service, so it can look but not send or change anything.";
-    case "TENANT_NOT_FOUND":
-      return "The account this token belongs to no longer exists.";
     case "INSUFFICIENT_CREDITS":
-      return `Not enough credits: this needs ${body.required ?? "more"} and the balance is ${body.available ?? "lower"}. Nothing was sent or charged.`;
+      return t("error.INSUFFICIENT_CREDITS", { required: n(body.required, "error.more"), available: n(body.available, "error.lower") });
     case "TOO_MANY_RECIPIENTS":
-      return `These tags reach ${body.recipients ?? "too many"} recipients, over the limit of ${body.limit ?? "a campaign"}. Choose fewer tags.`;
+      return t("error.TOO_MANY_RECIPIENTS", { recipients: n(body.recipients, "error.tooMany"), limit: n(body.limit, "error.aCampaign") });
     case "VALIDATION_ERROR":
-      return "Some of what was entered is not valid." + (detailsSentence(body.details) || ` ${body.message || ""}`);
+      return t("error.VALIDATION_ERROR") + (detailsSentence(body.details) || (body.message ? ` ${body.message}.` : ""));
     case "NOT_FOUND":
     case "QUEUE_NOT_FOUND":
-      return "Not found: it does not exist, or it belongs to another account." + detailsSentence(body.details);
-    case "INVALID_CHARACTER":
-      return `This name has a character that is invisible or could disguise it${body.codePoint ? ` (${body.codePoint}${body.position ? ` at position ${body.position}` : ""})` : ""}. Remove it and try again.`;
-    case "TAG_EXISTS":
-      return "A tag with that name already exists (names are compared without case).";
-    case "CONTACT_EXISTS":
-      return "A contact with that phone number already exists.";
-    case "CONCURRENT_UPDATE":
-      return "Someone else kept changing this at the same time, and nothing was saved. Try again.";
-    case "IDEMPOTENCY_KEY_REUSED":
-      return "This send was already made with different content. Reload the page to compose a new message.";
-    case "REQUEST_IN_PROGRESS":
-      return "The same send is still being processed. Wait a few seconds and look at the campaigns.";
-    case "PAYLOAD_TOO_LARGE":
-      return "What was sent is too large (a CSV sent directly may be at most 256 KiB).";
-    case "UNSUPPORTED_MEDIA_TYPE":
-      return "The API did not accept this kind of content.";
+      return t("error.NOT_FOUND") + detailsSentence(body.details);
+    case "INVALID_CHARACTER": {
+      const where = body.codePoint
+        ? body.position
+          ? t("error.characterAt", { codePoint: body.codePoint, position: body.position })
+          : t("error.character", { codePoint: body.codePoint })
+        : "";
+      return t("error.INVALID_CHARACTER", { where });
+    }
     case "ENQUEUE_FAILED":
-      return `The campaign was only partly queued: ${body.enqueued ?? 0} messages queued, ${body.refundedCredits ?? 0} credits refunded for the rest.`;
-    case "GATEWAY_TIMEOUT":
-      return "The API took too long to answer. The request may still complete: look at the campaigns before trying again.";
-    case "AUTHORIZER_FAILURE":
-      return "Sign-in checks are temporarily unavailable. Try again in a moment.";
-    case "INVALID_SIGNATURE":
-      return "The request's signature was not valid.";
+      return t("error.ENQUEUE_FAILED", { enqueued: body.enqueued ?? 0, refunded: body.refundedCredits ?? 0 });
     case "BAD_REQUEST":
-      return status === 403
-        ? "This action is not available on this API (it may not be deployed yet)."
-        : `The API refused the request: ${body.message || "bad request"}.`;
+      return status === 403 ? t("error.BAD_REQUEST_403") : t("error.BAD_REQUEST", { message: body.message || "bad request" });
+    case "NETWORK":
+    case "UNAUTHORIZED":
+    case "TERMS_NOT_ACCEPTED":
+    case "TENANT_NOT_FOUND":
+    case "TAG_EXISTS":
+    case "CONTACT_EXISTS":
+    case "CONCURRENT_UPDATE":
+    case "IDEMPOTENCY_KEY_REUSED":
+    case "REQUEST_IN_PROGRESS":
+    case "PAYLOAD_TOO_LARGE":
+    case "UNSUPPORTED_MEDIA_TYPE":
+    case "GATEWAY_TIMEOUT":
+    case "AUTHORIZER_FAILURE":
+    case "INVALID_SIGNATURE":
+    case "UNREADABLE_FILE":
+      return t(`error.${code}`, { reason: body.message || "" });
     default:
-      if (status >= 500) return "The service had a problem and did not finish. Try again in a moment.";
-      return body.message ? `${body.message}.` : `The request failed (HTTP ${status}).`;
+      if (status >= 500) return t("error.server");
+      return body.message ? `${body.message}.` : t("error.http", { status });
   }
 }
 

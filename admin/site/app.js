@@ -1,25 +1,27 @@
 // The admin SPA: sign-in, header (tenant, balance), hash routes to the screens. Token in sessionStorage only.
 import { api, ApiError, session } from "./api.js";
 import { h, notice, replace } from "./dom.js";
+import { LANGUAGES, applyLanguage, fmt, language, setLanguage, t } from "./i18n.js";
 import { campaignsView, campaignView, messageView } from "./campaigns.js";
 import { composeView } from "./compose.js";
 import { contactsView, tagsView } from "./contacts.js";
 
 const root = document.getElementById("app");
 
+// [pattern, view, title key]. A new screen adds its route here and its link to NAV (titles are i18n keys).
 const ROUTES = [
-  [/^#\/compose$/, composeView, "Compose"],
-  [/^#\/campaigns$/, campaignsView, "Campaigns"],
-  [/^#\/campaigns\/([\w-]+)$/, campaignView, "Campaign"],
-  [/^#\/messages\/([\w-]+)$/, messageView, "Message"],
-  [/^#\/contacts$/, contactsView, "Contacts"],
-  [/^#\/tags$/, tagsView, "Tags"],
+  [/^#\/compose$/, composeView, "nav.compose"],
+  [/^#\/campaigns$/, campaignsView, "nav.campaigns"],
+  [/^#\/campaigns\/([\w-]+)$/, campaignView, "title.campaign"],
+  [/^#\/messages\/([\w-]+)$/, messageView, "title.message"],
+  [/^#\/contacts$/, contactsView, "nav.contacts"],
+  [/^#\/tags$/, tagsView, "nav.tags"],
 ];
 const NAV = [
-  ["#/compose", "Compose"],
-  ["#/campaigns", "Campaigns"],
-  ["#/contacts", "Contacts"],
-  ["#/tags", "Tags"],
+  ["#/compose", "nav.compose"],
+  ["#/campaigns", "nav.campaigns"],
+  ["#/contacts", "nav.contacts"],
+  ["#/tags", "nav.tags"],
 ];
 
 /** What every screen gets: who is signed in, the tags by id, helpers, and cleanup on leaving. */
@@ -45,7 +47,7 @@ const ctx = {
     ctx.me = await api("GET", "/api/me");
     const balance = document.querySelector("#balance b");
     if (balance && before?.access === ctx.me.access && before?.tenantName === ctx.me.tenantName) {
-      balance.textContent = ctx.me.balance.toLocaleString(); // in place: focus and the nav stay where they are
+      balance.textContent = fmt.number(ctx.me.balance); // in place: focus and the nav stay where they are
     } else {
       renderHeader();
     }
@@ -63,11 +65,11 @@ const ctx = {
     return tags;
   },
   tagName(id) {
-    return ctx.tags.get(id)?.name ?? "(deleted tag)";
+    return ctx.tags.get(id)?.name ?? t("tags.deleted");
   },
   /** A read-only member sees why an action is disabled. */
   writeGuard() {
-    return ctx.readOnly ? { disabled: true, title: "Read-only: the current terms are not accepted" } : {};
+    return ctx.readOnly ? { disabled: true, title: t("app.readOnlyTitle") } : {};
   },
 };
 
@@ -78,11 +80,12 @@ function signInView(message) {
   const form = h(
     "form",
     { class: "card signin", onsubmit: (e) => signIn(e, input, status) },
-    h("h1", {}, "SMS admin"),
-    h("p", {}, "Sign in with your API token. It is kept in this tab only and forgotten when you sign out or close it."),
-    h("div", { class: "field" }, h("label", { for: "token" }, "API token"), Object.assign(input, { id: "token" })),
-    h("button", { type: "submit" }, "Sign in"),
+    h("h1", {}, t("app.name")),
+    h("p", {}, t("signin.intro")),
+    h("div", { class: "field" }, h("label", { for: "token" }, t("signin.token")), Object.assign(input, { id: "token" })),
+    h("button", { type: "submit" }, t("signin.submit")),
     status,
+    languageSwitch(() => signInView(message)),
   );
   replace(document.getElementById("header"));
   replace(root, form);
@@ -105,7 +108,7 @@ async function signIn(event, input, status) {
     ctx.me = null;
     const text =
       error instanceof ApiError && (error.status === 401 || error.status === 403)
-        ? "That token was refused: it is wrong, revoked, or its member was disabled."
+        ? t("signin.refused")
         : error.sentence || String(error);
     replace(status, notice("error", text));
     button.disabled = false;
@@ -122,8 +125,34 @@ function signOut(message) {
 }
 
 window.addEventListener("api:unauthorized", () => {
-  if (ctx.me) signOut("Your token is no longer accepted (revoked, or its member disabled). Sign in again.");
+  if (ctx.me) signOut(t("signin.noLongerAccepted"));
 });
+
+// ---------------------------------------------------------------------------------------------- language
+/** Buttons to change the language (remembered in this browser); `rerender` shows the screen again in it. */
+function languageSwitch(rerender) {
+  return h(
+    "div",
+    { class: "lang", role: "group", "aria-label": t("app.language") },
+    Object.entries(LANGUAGES).map(([code, name]) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: "small link",
+          lang: code,
+          "aria-pressed": String(code === language()),
+          onclick: () => {
+            if (code === language()) return;
+            setLanguage(code);
+            rerender();
+          },
+        },
+        name,
+      ),
+    ),
+  );
+}
 
 // ---------------------------------------------------------------------------------------------- header
 function renderHeader() {
@@ -139,25 +168,27 @@ function renderHeader() {
       h(
         "span",
         { class: "balance", id: "balance", "aria-live": "polite" },
-        "Balance: ",
-        h("b", {}, ctx.me.balance.toLocaleString()),
-        " credits",
+        t("header.balance"),
+        " ",
+        h("b", {}, fmt.number(ctx.me.balance)),
+        " ",
+        t("header.credits", { count: ctx.me.balance }),
       ),
-      h("button", { class: "secondary small", onclick: () => signOut("You are signed out.") }, "Sign out"),
+      languageSwitch(() => route()),
+      h("button", { class: "secondary small", onclick: () => signOut(t("signin.signedOut")) }, t("header.signOut")),
     ),
     h(
       "nav",
-      { "aria-label": "Main" },
+      { "aria-label": t("nav.label") },
       NAV.map(([href, label]) =>
-        h("a", { href, "aria-current": current === href ? "page" : false }, label),
+        h("a", { href, "aria-current": current === href ? "page" : false }, t(label)),
       ),
     ),
     ctx.readOnly &&
       h(
         "p",
         { class: "notice warn", role: "status", id: "read-only" },
-        "Read-only mode: this member has not accepted the current terms of service. You can look at everything, " +
-          "but sending, importing and editing are disabled until the terms are accepted.",
+        t("app.readOnly"),
       ),
   );
 }
@@ -183,16 +214,17 @@ async function route() {
   const main = h("section", { class: "screen", tabindex: "-1" });
   replace(root, main);
   if (!found) {
-    replace(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/campaigns" }, "Go to the campaigns")));
+    replace(main, h("h1", {}, t("app.notFound")), h("p", {}, h("a", { href: "#/campaigns" }, t("app.toCampaigns"))));
     return;
   }
   const [pattern, view, title] = found;
-  document.title = `${title} · SMS admin`;
+  document.title = `${t(title)} · ${t("app.name")}`;
   const params = hash.match(pattern).slice(1);
   try {
     await view(main, ctx, ...params);
   } catch (error) {
     main.append(notice("error", error.sentence || String(error)));
+    console.error(error);
   }
   main.focus({ preventScroll: true });
 }
@@ -202,4 +234,5 @@ window.addEventListener("hashchange", route);
 setInterval(() => {
   if (ctx.me && !document.hidden) ctx.refreshMe().catch(() => {});
 }, 15000);
+applyLanguage();
 route();

@@ -1,6 +1,7 @@
 // Campaigns (live counts), campaign detail (messages, cancel, resend), message detail (history timeline).
 import { api, newKey } from "./api.js";
 import { STATUS_ORDER, confirmDialog, field, h, isActive, notice, replace, statusBar, when, windowZone } from "./dom.js";
+import { fmt, statusName, t } from "./i18n.js";
 
 const POLL_MS = 2000;
 
@@ -23,7 +24,7 @@ export async function campaignsView(main, ctx) {
   function render() {
     replace(
       list,
-      items.length === 0 && h("li", { class: "muted" }, "No campaigns yet."),
+      items.length === 0 && h("li", { class: "muted" }, t("campaigns.none")),
       items.map((c) =>
         h(
           "li",
@@ -31,21 +32,25 @@ export async function campaignsView(main, ctx) {
           h(
             "div",
             { class: "head" },
-            h("a", { href: `#/campaigns/${c.queueId}` }, excerpt(c.message)),
+            h("a", { href: `#/campaigns/${c.queueId}`, translate: "no" }, excerpt(c.message)),
             h("span", { class: "muted" }, when(c.createdAt)),
           ),
           h(
             "p",
             { class: "meta" },
-            `${c.totalMessages} messages · tags: ${tagList(ctx, c.tagIds)}`,
-            c.scheduledFor && [" · scheduled for ", when(c.scheduledFor, { zone: windowZone(c.country) })],
-            c.resendOf && " · resend",
+            t("campaigns.messages", { count: c.totalMessages }),
+            " · ",
+            t("campaigns.tags"),
+            " ",
+            h("span", { translate: "no" }, tagList(ctx, c.tagIds)),
+            c.scheduledFor && [" · ", t("campaigns.scheduledFor"), " ", when(c.scheduledFor, { zone: windowZone(c.country) })],
+            c.resendOf && [" · ", t("campaigns.resend")],
           ),
           statusBar(c.counts, c.totalMessages),
         ),
       ),
     );
-    replace(more, cursor && h("button", { class: "secondary", onclick: () => load(false) }, "Older campaigns"));
+    replace(more, cursor && h("button", { class: "secondary", onclick: () => load(false) }, t("campaigns.older")));
   }
 
   async function load(first) {
@@ -65,7 +70,7 @@ export async function campaignsView(main, ctx) {
     render();
   }
 
-  replace(main, h("h1", {}, "Campaigns"), h("p", {}, h("a", { href: "#/compose" }, "Compose a new campaign")), list, more);
+  replace(main, h("h1", {}, t("nav.campaigns")), h("p", {}, h("a", { href: "#/compose" }, t("campaigns.compose"))), list, more);
   await load(true);
   ctx.every(POLL_MS, () => poll().catch(() => {}));
 }
@@ -84,10 +89,10 @@ export async function campaignView(main, ctx, queueId) {
   const resendPurpose = h(
     "select",
     { name: "resendPurpose", id: "resend-purpose", onchange: () => (resendPurpose.dataset.chosen = "yes") },
-    h("option", { value: "marketing" }, "marketing"),
-    h("option", { value: "transactional" }, "transactional"),
+    h("option", { value: "marketing" }, t("purpose.marketing")),
+    h("option", { value: "transactional" }, t("purpose.transactional")),
   );
-  const status = h("select", { name: "status" }, h("option", { value: "" }, "Any"), STATUS_ORDER.map((s) => h("option", { value: s }, s)));
+  const status = h("select", { name: "status" }, h("option", { value: "" }, t("campaign.anyStatus")), STATUS_ORDER.map((s) => h("option", { value: s }, statusName(s))));
   const recipient = h("input", { name: "recipient", type: "search", inputmode: "tel", placeholder: "+573001234567" });
   const from = h("input", { name: "from", type: "datetime-local" });
   const to = h("input", { name: "to", type: "datetime-local" });
@@ -115,34 +120,34 @@ export async function campaignView(main, ctx, queueId) {
       h(
         "dl",
         { class: "facts" },
-        h("dt", {}, "Created"),
+        h("dt", {}, t("campaign.created")),
         h("dd", {}, when(c.createdAt)),
-        h("dt", {}, "Message"),
-        h("dd", { class: "text", id: "campaign-text" }, c.message),
-        h("dt", {}, "Tags"),
-        h("dd", {}, tagList(ctx, c.tagIds)),
-        h("dt", {}, "Messages"),
-        h("dd", {}, `${c.totalMessages} × ${c.segmentsPerMessage} segment${c.segmentsPerMessage === 1 ? "" : "s"}`),
-        h("dt", {}, "Credits"),
-        h("dd", { id: "campaign-credits" }, `${c.creditsDebited} debited, ${c.creditsRefunded} refunded`),
-        c.purpose && [h("dt", {}, "Purpose"), h("dd", {}, c.purpose)],
-        c.sendAt && [h("dt", {}, "Send at"), h("dd", {}, when(c.sendAt, { zone }))],
-        c.scheduledFor && [h("dt", {}, "Scheduled for"), h("dd", { id: "campaign-scheduled" }, when(c.scheduledFor, { zone }))],
-        c.resendOf && [h("dt", {}, "Resend of"), h("dd", {}, h("a", { href: `#/campaigns/${c.resendOf}` }, "the original campaign"))],
+        h("dt", {}, t("campaign.message")),
+        h("dd", { class: "text", id: "campaign-text", translate: "no" }, c.message),
+        h("dt", {}, t("campaign.tags")),
+        h("dd", { translate: "no" }, tagList(ctx, c.tagIds)),
+        h("dt", {}, t("campaign.messages")),
+        h("dd", {}, t("campaign.messagesTimesSegments", { total: c.totalMessages, count: c.segmentsPerMessage })),
+        h("dt", {}, t("campaign.credits")),
+        h("dd", { id: "campaign-credits" }, t("campaign.creditsDebited", { debited: c.creditsDebited, refunded: c.creditsRefunded })),
+        c.purpose && [h("dt", {}, t("campaign.purpose")), h("dd", {}, t(`purpose.${c.purpose}`))],
+        c.sendAt && [h("dt", {}, t("campaign.sendAt")), h("dd", {}, when(c.sendAt, { zone }))],
+        c.scheduledFor && [h("dt", {}, t("campaign.scheduledFor")), h("dd", { id: "campaign-scheduled" }, when(c.scheduledFor, { zone }))],
+        c.resendOf && [h("dt", {}, t("campaign.resendOf")), h("dd", {}, h("a", { href: `#/campaigns/${c.resendOf}` }, t("campaign.original")))],
       ),
       statusBar(c.counts, c.totalMessages),
       h(
         "table",
         { class: "counts", id: "counts" },
-        h("caption", {}, "Messages by status"),
-        h("tbody", {}, STATUS_ORDER.map((s) => h("tr", { dataset: { status: s } }, h("th", { scope: "row" }, s), h("td", {}, c.counts?.[s] || 0)))),
+        h("caption", {}, t("campaign.byStatus")),
+        h("tbody", {}, STATUS_ORDER.map((s) => h("tr", { dataset: { status: s } }, h("th", { scope: "row" }, statusName(s)), h("td", {}, fmt.number(c.counts?.[s] || 0))))),
       ),
       h(
         "div",
         { class: "actions" },
-        h("button", { class: "danger", id: "cancel", onclick: cancel, ...ctx.writeGuard(), disabled: ctx.readOnly || !cancellable }, "Cancel campaign"),
-        h("button", { class: "secondary", id: "resend", onclick: resend, ...ctx.writeGuard(), disabled: ctx.readOnly || !resendable }, "Resend to failed"),
-        resendable && h("label", { class: "check", for: "resend-purpose" }, "as", resendPurpose),
+        h("button", { class: "danger", id: "cancel", onclick: cancel, ...ctx.writeGuard(), disabled: ctx.readOnly || !cancellable }, t("campaign.cancel")),
+        h("button", { class: "secondary", id: "resend", onclick: resend, ...ctx.writeGuard(), disabled: ctx.readOnly || !resendable }, t("campaign.resend")),
+        resendable && h("label", { class: "check", for: "resend-purpose" }, t("campaign.resendAs"), resendPurpose),
       ),
     );
   }
@@ -150,14 +155,14 @@ export async function campaignView(main, ctx, queueId) {
   async function cancel() {
     const waiting = (campaign.counts?.SCHEDULED || 0) + (campaign.counts?.QUEUED || 0);
     const ok = await confirmDialog(
-      "Cancel this campaign?",
-      `The ${waiting} messages not yet sent will not be sent, and their credits will be refunded. Messages already sent stay sent.`,
-      "Cancel campaign",
+      t("campaign.cancelTitle"),
+      t("campaign.cancelText", { count: waiting }),
+      t("campaign.cancel"),
     );
     if (!ok) return;
     try {
       const r = await api("POST", `/api/messages/queues/${encodeURIComponent(queueId)}/cancel`);
-      replace(actionsResult, notice("ok", `Cancelled ${r.cancelled} messages; ${r.refundedCredits} credits refunded.`));
+      replace(actionsResult, notice("ok", t("campaign.cancelled", { count: r.cancelled, refunded: r.refundedCredits })));
       ctx.refreshMe().catch(() => {});
       await Promise.all([loadCampaign(), loadMessages()]);
     } catch (error) {
@@ -168,9 +173,10 @@ export async function campaignView(main, ctx, queueId) {
   const resendKeys = {}; // one Idempotency-Key per purpose: a double confirmation resends once
   async function resend() {
     const ok = await confirmDialog(
-      "Resend to the failed recipients?",
-      "A new campaign goes to the recipients whose message failed or was not delivered (not to invalid or opted-out numbers). It is charged like a send.",
-      "Resend",
+      t("campaign.resendTitle"),
+      t("campaign.resendText"),
+      t("campaign.resendConfirm"),
+      { kind: "primary" },
     );
     if (!ok) return;
     const purpose = resendPurpose.value;
@@ -184,8 +190,8 @@ export async function campaignView(main, ctx, queueId) {
       replace(
         actionsResult,
         r.queueId
-          ? [notice("ok", `Resent: a new campaign of ${r.messages.length} messages.`), h("p", {}, h("a", { href: `#/campaigns/${r.queueId}`, id: "open-resend" }, "Open the new campaign"))]
-          : notice("info", "Nobody qualifies for a resend (invalid and opted-out numbers are left out). Nothing was charged."),
+          ? [notice("ok", t("campaign.resent", { count: r.messages.length })), h("p", {}, h("a", { href: `#/campaigns/${r.queueId}`, id: "open-resend" }, t("campaign.openResend")))]
+          : notice("info", t("campaign.nobodyToResend")),
       );
     } catch (error) {
       replace(actionsResult, notice("error", error.sentence));
@@ -226,18 +232,18 @@ export async function campaignView(main, ctx, queueId) {
         h(
           "table",
           { class: "list" },
-          h("caption", {}, `Messages, page ${pageIndex + 1}`),
-          h("thead", {}, h("tr", {}, h("th", {}, "Recipient"), h("th", {}, "Status"), h("th", {}, "Updated"), h("th", {}, "Provider"))),
+          h("caption", {}, t("campaign.messagesPage", { page: pageIndex + 1 })),
+          h("thead", {}, h("tr", {}, h("th", {}, t("campaign.recipient")), h("th", {}, t("campaign.status")), h("th", {}, t("campaign.updated")), h("th", {}, t("campaign.provider")))),
           h(
             "tbody",
             {},
-            items.length === 0 && h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No messages match.")),
+            items.length === 0 && h("tr", {}, h("td", { colspan: 4, class: "muted" }, t("campaign.noMessages"))),
             items.map((m) =>
               h(
                 "tr",
                 { dataset: { status: m.status } },
                 h("td", {}, h("a", { href: `#/messages/${m.id}` }, m.recipient)),
-                h("td", {}, h("span", { class: `pill s-${m.status}` }, m.status), m.providerErrorCode && h("small", {}, ` ${m.providerErrorCode}`)),
+                h("td", {}, h("span", { class: `pill s-${m.status}` }, statusName(m.status)), m.providerErrorCode && h("small", {}, ` ${m.providerErrorCode}`)),
                 h("td", {}, when(m.updatedAt)),
                 h("td", {}, m.provider),
               ),
@@ -248,8 +254,8 @@ export async function campaignView(main, ctx, queueId) {
       h(
         "div",
         { class: "actions pager" },
-        h("button", { class: "secondary", disabled: pageIndex === 0, onclick: () => { pageIndex -= 1; loadMessages(); } }, "Previous page"),
-        h("button", { class: "secondary", disabled: !nextCursor, onclick: () => { cursors[pageIndex + 1] = nextCursor; pageIndex += 1; loadMessages(); } }, "Next page"),
+        h("button", { class: "secondary", disabled: pageIndex === 0, onclick: () => { pageIndex -= 1; loadMessages(); } }, t("campaign.previousPage")),
+        h("button", { class: "secondary", disabled: !nextCursor, onclick: () => { cursors[pageIndex + 1] = nextCursor; pageIndex += 1; loadMessages(); } }, t("campaign.nextPage")),
       ),
     );
   }
@@ -265,19 +271,19 @@ export async function campaignView(main, ctx, queueId) {
         loadMessages();
       },
     },
-    field("Status", status)[0],
-    field("Recipient", recipient)[0],
-    field("From", from)[0],
-    field("To", to)[0],
-    h("button", { type: "submit" }, "Filter"),
+    field(t("campaign.status"), status)[0],
+    field(t("campaign.recipient"), recipient)[0],
+    field(t("campaign.from"), from)[0],
+    field(t("campaign.to"), to)[0],
+    h("button", { type: "submit" }, t("campaign.filter")),
   );
 
   replace(
     main,
-    h("p", {}, h("a", { href: "#/campaigns" }, "← Campaigns")),
-    h("h1", {}, "Campaign"),
+    h("p", {}, h("a", { href: "#/campaigns" }, `← ${t("nav.campaigns")}`)),
+    h("h1", {}, t("title.campaign")),
     h("section", { class: "card" }, summary, actionsResult),
-    h("section", { class: "card" }, h("h2", {}, "Messages"), filters, messages),
+    h("section", { class: "card" }, h("h2", {}, t("campaign.messages")), filters, messages),
   );
   await loadCampaign();
   await loadMessages();
@@ -294,31 +300,34 @@ export async function messageView(main, ctx, messageId) {
   const fact = (label, value) => value !== undefined && value !== null && value !== "" && [h("dt", {}, label), h("dd", {}, value)];
   replace(
     main,
-    h("p", {}, h("a", { href: `#/campaigns/${m.queueId}` }, "← Campaign")),
-    h("h1", {}, `Message to ${m.recipient}`),
+    h("p", {}, h("a", { href: `#/campaigns/${m.queueId}` }, `← ${t("title.campaign")}`)),
+    h("h1", {}, t("message.to", { recipient: m.recipient })),
     h(
       "section",
       { class: "card" },
       h(
         "dl",
         { class: "facts", id: "message-facts" },
-        fact("Status", h("span", { class: `pill s-${m.status}` }, m.status)),
-        fact("Text", h("span", { class: "text" }, m.body)),
-        fact("Encoding", `${m.encoding}, ${m.segments} segment${m.segments === 1 ? "" : "s"}, ${m.credits} credit${m.credits === 1 ? "" : "s"}`),
-        fact("Provider", m.provider),
-        fact("Provider message id", m.providerMessageId),
-        fact("Provider error code", m.providerErrorCode),
-        fact("Provider price", m.providerPrice),
-        fact("Attempts", String(m.attempts)),
-        fact("Sent at", m.sentAt && when(m.sentAt)),
-        fact("Failure", m.failureReason && `${m.failureReason}${m.permanentFailure ? " (permanent)" : ""}`),
-        fact("Created", when(m.createdAt)),
+        fact(t("campaign.status"), h("span", { class: `pill s-${m.status}` }, statusName(m.status))),
+        fact(t("message.text"), h("span", { class: "text", translate: "no" }, m.body)),
+        fact(
+          t("message.encoding"),
+          `${m.encoding}, ${t("message.segments", { count: m.segments })}, ${t("message.credits", { count: m.credits })}`,
+        ),
+        fact(t("campaign.provider"), m.provider),
+        fact(t("message.providerId"), m.providerMessageId),
+        fact(t("message.providerError"), m.providerErrorCode),
+        fact(t("message.providerPrice"), providerPrice(m)),
+        fact(t("message.attempts"), fmt.number(m.attempts)),
+        fact(t("message.sentAt"), m.sentAt && when(m.sentAt)),
+        fact(t("message.failure"), m.failureReason && `${m.failureReason}${m.permanentFailure ? ` (${t("message.permanent")})` : ""}`),
+        fact(t("campaign.created"), when(m.createdAt)),
       ),
     ),
     h(
       "section",
       { class: "card" },
-      h("h2", {}, "Status history"),
+      h("h2", {}, t("message.history")),
       h(
         "ol",
         { class: "timeline", id: "history" },
@@ -326,7 +335,7 @@ export async function messageView(main, ctx, messageId) {
           h(
             "li",
             { dataset: { status: step.status } },
-            h("span", { class: `pill s-${step.status}` }, step.status),
+            h("span", { class: `pill s-${step.status}` }, statusName(step.status)),
             " ",
             when(step.at),
             step.code && h("code", {}, ` ${step.code}`),
@@ -336,4 +345,12 @@ export async function messageView(main, ctx, messageId) {
       ),
     ),
   );
+}
+
+/** A provider's price with its currency (the API gives the amount and, when the provider says, its ISO currency). */
+function providerPrice(m) {
+  if (m.providerPrice === undefined || m.providerPrice === null || m.providerPrice === "") return null;
+  const amount = Number(m.providerPrice);
+  const currency = m.providerPriceCurrency || "USD";
+  return Number.isNaN(amount) ? String(m.providerPrice) : fmt.money(amount, currency);
 }

@@ -1,6 +1,7 @@
 // Compose: tags, message with live count/encoding/segments, cost preview, sendAt/purpose, send once.
 import { api, newKey } from "./api.js";
-import { browserZone, field, h, notice, replace, when, windowZone } from "./dom.js";
+import { browserZone, field, h, notice, replace, when, windowZone, zoneLabel } from "./dom.js";
+import { fmt, t } from "./i18n.js";
 import { countSegments } from "./segments.js";
 
 const MAX_LENGTH = 1600;
@@ -28,20 +29,20 @@ export async function composeView(main, ctx) {
   const purpose = h(
     "select",
     { name: "purpose" },
-    h("option", { value: "marketing" }, "Marketing (legal send windows apply)"),
-    h("option", { value: "transactional" }, "Transactional (sent at any hour)"),
+    h("option", { value: "marketing" }, t("compose.purposeMarketing")),
+    h("option", { value: "transactional" }, t("compose.purposeTransactional")),
   );
   const sendAt = h("input", { type: "datetime-local", name: "sendAt" });
   const preview = h("div", { id: "preview", class: "preview", "aria-live": "polite" });
   const result = h("div", { id: "send-result", "aria-live": "polite" });
-  const sendButton = h("button", { type: "submit", id: "send", ...ctx.writeGuard() }, "Send");
-  const previewButton = h("button", { type: "button", class: "secondary", onclick: () => runPreview() }, "Preview cost");
+  const sendButton = h("button", { type: "submit", id: "send", ...ctx.writeGuard() }, t("compose.send"));
+  const previewButton = h("button", { type: "button", class: "secondary", onclick: () => runPreview() }, t("compose.previewButton"));
 
   const tagBoxes = h(
     "fieldset",
     { class: "tags" },
-    h("legend", {}, "Send to contacts with any of these tags"),
-    tags.length === 0 && h("p", {}, "No tags yet: create some under Tags."),
+    h("legend", {}, t("compose.tagsLegend")),
+    tags.length === 0 && h("p", {}, t("compose.noTags")),
     tags.map((tag) =>
       h(
         "label",
@@ -55,8 +56,10 @@ export async function composeView(main, ctx) {
             changed();
           },
         }),
-        ` ${tag.name} `,
-        h("small", {}, `(${tag.contactCount})`),
+        " ",
+        h("span", { translate: "no" }, tag.name),
+        " ",
+        h("small", {}, `(${fmt.number(tag.contactCount)})`),
       ),
     ),
   );
@@ -71,15 +74,15 @@ export async function composeView(main, ctx) {
   function updateCounter() {
     const count = countSegments(text.value);
     const parts = [
-      `${text.value.length} / ${MAX_LENGTH} characters`,
+      t("compose.characters", { length: text.value.length, max: MAX_LENGTH }),
       count.encoding,
-      `${count.segments} segment${count.segments === 1 ? "" : "s"} (${count.perSegment} per segment)`,
+      t("compose.segments", { count: count.segments, perSegment: count.perSegment }),
     ];
     replace(
       counter,
       parts.join(" · "),
       count.offender &&
-        h("small", {}, ` — “${count.offender}” is not in the GSM alphabet, so the whole message uses UCS-2.`),
+        h("small", {}, ` — ${t("compose.offender", { character: count.offender })}`),
     );
   }
 
@@ -94,10 +97,10 @@ export async function composeView(main, ctx) {
     clearTimeout(previewTimer);
     const payload = body();
     if (!payload.message.trim() || payload.tagIds.length === 0) {
-      replace(preview, h("p", { class: "muted" }, "Choose tags and write the message to see the cost."));
+      replace(preview, h("p", { class: "muted" }, t("compose.previewHint")));
       return;
     }
-    replace(preview, h("p", { class: "muted" }, "Calculating…"));
+    replace(preview, h("p", { class: "muted" }, t("compose.calculating")));
     try {
       const p = await api("POST", "/api/messages/sms/tags/preview", { body: payload });
       if (JSON.stringify(payload) !== JSON.stringify(body())) return; // a newer preview is on its way
@@ -107,30 +110,30 @@ export async function composeView(main, ctx) {
         h(
           "dl",
           { class: "facts" },
-          h("dt", {}, "Recipients"),
-          h("dd", { id: "preview-recipients" }, p.recipients),
-          h("dt", {}, "Skipped"),
+          h("dt", {}, t("compose.recipients")),
+          h("dd", { id: "preview-recipients" }, fmt.number(p.recipients)),
+          h("dt", {}, t("compose.skipped")),
           h(
             "dd",
             {},
-            `${p.skippedInvalid} invalid, ${p.skippedOptedOut} opted out, ${p.duplicatesRemoved} duplicates removed`,
+            t("compose.skippedDetail", { invalid: p.skippedInvalid, optedOut: p.skippedOptedOut, duplicates: p.duplicatesRemoved }),
           ),
-          h("dt", {}, "Segments"),
-          h("dd", {}, `${p.segments} per message (${p.encoding})`),
-          h("dt", {}, "Credits"),
+          h("dt", {}, t("compose.segmentsLabel")),
+          h("dd", {}, t("compose.perMessage", { count: p.segments, encoding: p.encoding })),
+          h("dt", {}, t("compose.credits")),
           h(
             "dd",
             { id: "preview-credits", class: short ? "bad" : "" },
-            `${p.creditsRequired.toLocaleString()} required of ${p.creditsAvailable.toLocaleString()} available`,
+            t("compose.creditsOf", { required: p.creditsRequired, available: p.creditsAvailable }),
           ),
-          h("dt", {}, "Delivery"),
+          h("dt", {}, t("compose.delivery")),
           h(
             "dd",
             { id: "preview-when" },
-            p.scheduledFor ? ["Waits until ", when(p.scheduledFor, { zone: windowZone(ctx.me.country) })] : "Now",
+            p.scheduledFor ? [t("compose.waitsUntil"), " ", when(p.scheduledFor, { zone: windowZone(ctx.me.country), seconds: false })] : t("compose.now"),
           ),
         ),
-        short && notice("error", "Not enough credits for this campaign."),
+        short && notice("error", t("compose.short")),
       );
     } catch (error) {
       replace(preview, notice("error", error.sentence));
@@ -141,25 +144,27 @@ export async function composeView(main, ctx) {
     event.preventDefault();
     if (sendButton.disabled) return;
     const payload = body();
-    if (payload.tagIds.length === 0) return replace(result, notice("error", "Choose at least one tag."));
+    if (payload.tagIds.length === 0) return replace(result, notice("error", t("compose.chooseTag")));
     const serialised = JSON.stringify(payload);
     if (serialised !== keyedBody) {
       key = newKey();
       keyedBody = serialised;
     }
     sendButton.disabled = true;
-    replace(result, h("p", { class: "muted" }, "Sending…"));
+    replace(result, h("p", { class: "muted" }, t("compose.sending")));
     try {
       const sent = await api("POST", "/api/messages/sms/tags", { body: payload, headers: { "Idempotency-Key": key } });
       ctx.refreshMe().catch(() => {});
       if (!sent.queueId) {
-        replace(result, notice("info", "Nobody to send to: these tags have no valid, opted-in contacts. Nothing was charged."));
+        replace(result, notice("info", t("compose.nobody")));
       } else {
-        const scheduled = sent.scheduledFor ? [" It waits until ", when(sent.scheduledFor), "."] : "";
+        const scheduled = sent.scheduledFor
+          ? [" ", t("compose.itWaitsUntil"), " ", when(sent.scheduledFor, { zone: windowZone(ctx.me.country), seconds: false })]
+          : "";
         replace(
           result,
-          notice("ok", [`Campaign accepted: ${sent.messages.length} messages.`, scheduled]),
-          h("p", {}, h("a", { href: `#/campaigns/${sent.queueId}`, id: "open-campaign" }, "Follow the campaign")),
+          notice("ok", [t("compose.accepted", { count: sent.messages.length }), scheduled]),
+          h("p", {}, h("a", { href: `#/campaigns/${sent.queueId}`, id: "open-campaign" }, t("compose.follow"))),
         );
         key = null; // the next message is a new send
         keyedBody = null;
@@ -168,7 +173,7 @@ export async function composeView(main, ctx) {
         chosen.clear();
         for (const box of tagBoxes.querySelectorAll("input[type=checkbox]")) box.checked = false;
         updateCounter();
-        replace(preview, h("p", { class: "muted" }, "Choose tags and write the message to see the cost."));
+        replace(preview, h("p", { class: "muted" }, t("compose.previewHint")));
       }
     } catch (error) {
       replace(result, notice("error", error.sentence));
@@ -180,18 +185,17 @@ export async function composeView(main, ctx) {
   text.addEventListener("input", changed);
   purpose.addEventListener("change", changed);
   sendAt.addEventListener("change", changed);
-  const [messageField] = field("Message", text);
-  const [purposeField] = field("Purpose", purpose);
+  const [messageField] = field(t("compose.message"), text);
+  const [purposeField] = field(t("compose.purpose"), purpose);
   const zone = windowZone(ctx.me.country);
   const [sendAtField] = field(
-    "Send at (optional)",
+    t("compose.sendAt"),
     sendAt,
-    `Your time zone: ${browserZone}. Empty: now. Marketing waits for the recipients' legal window` +
-      (zone ? ` (${zone} time).` : "."),
+    t("compose.sendAtHint", { zone: browserZone }) + (zone ? ` (${zoneLabel(zone)}).` : "."),
   );
   replace(
     main,
-    h("h1", {}, "Compose"),
+    h("h1", {}, t("nav.compose")),
     h(
       "form",
       { class: "card compose", onsubmit: send },
@@ -199,7 +203,7 @@ export async function composeView(main, ctx) {
       messageField,
       counter,
       h("div", { class: "row" }, purposeField, sendAtField),
-      h("h2", {}, "Cost"),
+      h("h2", {}, t("compose.cost")),
       preview,
       h("div", { class: "actions" }, previewButton, sendButton),
       result,

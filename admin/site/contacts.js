@@ -1,6 +1,7 @@
 // Tags (counts, create, rename) and contacts (search, tag filter, add, edit tags, opt out and why, CSV import).
 import { api } from "./api.js";
 import { confirmDialog, field, h, notice, replace, when } from "./dom.js";
+import { fmt, t } from "./i18n.js";
 
 const DIRECT_IMPORT_BYTES = 256 * 1024; // POST /api/contacts/imports takes at most this; larger files are uploaded
 
@@ -17,8 +18,8 @@ export async function tagsView(main, ctx) {
       h(
         "table",
         { class: "list" },
-        h("caption", {}, "Tags and how many contacts carry each"),
-        h("thead", {}, h("tr", {}, h("th", {}, "Tag"), h("th", {}, "Contacts"), h("th", {}, h("span", { class: "sr-only" }, "Actions")))),
+        h("caption", {}, t("tags.caption")),
+        h("thead", {}, h("tr", {}, h("th", {}, t("tags.tag")), h("th", {}, t("nav.contacts")), h("th", {}, h("span", { class: "sr-only" }, t("common.actions"))))),
         h("tbody", {}, tags.map((tag) => row(tag))),
       ),
     );
@@ -29,12 +30,12 @@ export async function tagsView(main, ctx) {
     const show = () =>
       replace(
         tr,
-        h("td", {}, tag.name),
-        h("td", {}, tag.contactCount),
-        h("td", {}, h("button", { class: "secondary small", onclick: edit, ...ctx.writeGuard(), "aria-label": `Rename ${tag.name}` }, "Rename")),
+        h("td", { translate: "no" }, tag.name),
+        h("td", {}, fmt.number(tag.contactCount)),
+        h("td", {}, h("button", { class: "secondary small", onclick: edit, ...ctx.writeGuard(), "aria-label": t("tags.renameLabel", { name: tag.name }) }, t("tags.rename"))),
       );
     const edit = () => {
-      const input = h("input", { value: tag.name, required: true, maxlength: 64, "aria-label": `New name for ${tag.name}` });
+      const input = h("input", { value: tag.name, required: true, maxlength: 64, "aria-label": t("tags.newNameLabel", { name: tag.name }) });
       replace(
         tr,
         h(
@@ -48,7 +49,7 @@ export async function tagsView(main, ctx) {
                 e.preventDefault();
                 try {
                   await api("PATCH", `/api/tags/${tag.id}`, { body: { name: input.value } });
-                  replace(status, notice("ok", `Renamed “${tag.name}” to “${input.value.trim()}”.`));
+                  replace(status, notice("ok", t("tags.renamed", { from: tag.name, to: input.value.trim() })));
                   await render();
                 } catch (error) {
                   replace(status, notice("error", error.sentence));
@@ -56,8 +57,8 @@ export async function tagsView(main, ctx) {
               },
             },
             input,
-            h("button", { type: "submit", class: "small" }, "Save"),
-            h("button", { type: "button", class: "secondary small", onclick: show }, "Cancel"),
+            h("button", { type: "submit", class: "small" }, t("common.save")),
+            h("button", { type: "button", class: "secondary small", onclick: show }, t("common.cancel")),
           ),
         ),
       );
@@ -71,7 +72,7 @@ export async function tagsView(main, ctx) {
     e.preventDefault();
     try {
       const tag = await api("POST", "/api/tags", { body: { name: name.value } });
-      replace(status, notice("ok", `Tag “${tag.name}” created.`));
+      replace(status, notice("ok", t("tags.created", { name: tag.name })));
       name.value = "";
       await render();
     } catch (error) {
@@ -81,8 +82,8 @@ export async function tagsView(main, ctx) {
 
   replace(
     main,
-    h("h1", {}, "Tags"),
-    h("form", { class: "card row", onsubmit: create }, field("New tag", name)[0], h("button", { type: "submit", ...ctx.writeGuard() }, "Create tag")),
+    h("h1", {}, t("nav.tags")),
+    h("form", { class: "card row", onsubmit: create }, field(t("tags.new"), name)[0], h("button", { type: "submit", ...ctx.writeGuard() }, t("tags.create"))),
     status,
     h("section", { class: "card" }, list),
   );
@@ -95,7 +96,7 @@ export async function contactsView(main, ctx) {
   const status = h("div", { "aria-live": "polite", id: "contacts-status" });
   const results = h("div", { id: "contacts" });
   const search = h("input", { type: "search", name: "q", placeholder: "Ana, 300123…" });
-  const tagFilter = h("select", { name: "tagId" }, h("option", { value: "" }, "Any tag"), tags.map((t) => h("option", { value: t.id }, t.name)));
+  const tagFilter = h("select", { name: "tagId" }, h("option", { value: "" }, t("contacts.anyTag")), tags.map((tag) => h("option", { value: tag.id }, tag.name)));
   let cursor = null;
   let shown = [];
 
@@ -125,19 +126,19 @@ export async function contactsView(main, ctx) {
         h(
           "table",
           { class: "list" },
-          h("caption", {}, "Contacts"),
-          h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Phone"), h("th", {}, "Tags"), h("th", {}, "Consent"), h("th", {}, h("span", { class: "sr-only" }, "Actions")))),
-          h("tbody", {}, shown.length === 0 && h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No contacts match.")), shown.map(contactRow)),
+          h("caption", {}, t("nav.contacts")),
+          h("thead", {}, h("tr", {}, h("th", {}, t("contacts.name")), h("th", {}, t("contacts.phone")), h("th", {}, t("nav.tags")), h("th", {}, t("contacts.consent")), h("th", {}, h("span", { class: "sr-only" }, t("common.actions"))))),
+          h("tbody", {}, shown.length === 0 && h("tr", {}, h("td", { colspan: 5, class: "muted" }, t("contacts.none"))), shown.map(contactRow)),
         ),
       ),
-      cursor && h("button", { class: "secondary", onclick: () => load(false) }, "More contacts"),
+      cursor && h("button", { class: "secondary", onclick: () => load(false) }, t("contacts.more")),
     );
   }
 
   function contactRow(contact) {
     const tr = h("tr", { dataset: { contactId: contact.id } });
     const editTags = () => {
-      const boxes = tags.map((t) => h("input", { type: "checkbox", value: t.id, checked: contact.tagIds.includes(t.id) }));
+      const boxes = tags.map((tag) => h("input", { type: "checkbox", value: tag.id, checked: contact.tagIds.includes(tag.id) }));
       replace(
         tr,
         h(
@@ -156,30 +157,30 @@ export async function contactsView(main, ctx) {
                 };
                 try {
                   Object.assign(contact, await api("PATCH", `/api/contacts/${contact.id}`, { body }));
-                  replace(status, notice("ok", `Tags of ${contact.name || contact.phone} saved.`));
+                  replace(status, notice("ok", t("contacts.tagsSaved", { who: contact.name || contact.phone })));
                   tr.replaceWith(contactRow(contact));
                 } catch (error) {
                   replace(status, notice("error", error.sentence));
                 }
               },
             },
-            h("fieldset", {}, h("legend", {}, `Tags of ${contact.name || contact.phone}`), tags.map((t, i) => h("label", { class: "check" }, boxes[i], ` ${t.name}`))),
-            h("button", { type: "submit", class: "small" }, "Save tags"),
-            h("button", { type: "button", class: "secondary small", onclick: () => tr.replaceWith(contactRow(contact)) }, "Cancel"),
+            h("fieldset", {}, h("legend", {}, t("contacts.tagsOf", { who: contact.name || contact.phone })), tags.map((tag, i) => h("label", { class: "check" }, boxes[i], ` ${tag.name}`))),
+            h("button", { type: "submit", class: "small" }, t("contacts.saveTags")),
+            h("button", { type: "button", class: "secondary small", onclick: () => tr.replaceWith(contactRow(contact)) }, t("common.cancel")),
           ),
         ),
       );
     };
     const optOut = async () => {
       const ok = await confirmDialog(
-        `Opt out ${contact.name || contact.phone}?`,
-        "No SMS will be sent to this contact any more, whatever its tags, until it opts back in.",
-        "Opt out",
+        t("contacts.optOutTitle", { who: contact.name || contact.phone }),
+        t("contacts.optOutText"),
+        t("contacts.optOut"),
       );
       if (!ok) return;
       try {
         Object.assign(contact, await api("PATCH", `/api/contacts/${contact.id}`, { body: { optedOut: true } }));
-        replace(status, notice("ok", `${contact.name || contact.phone} is opted out.`));
+        replace(status, notice("ok", t("contacts.optedOutDone", { who: contact.name || contact.phone })));
         tr.replaceWith(contactRow(contact));
       } catch (error) {
         replace(status, notice("error", error.sentence));
@@ -187,15 +188,15 @@ export async function contactsView(main, ctx) {
     };
     replace(
       tr,
-      h("td", {}, contact.name || "—"),
+      h("td", { translate: "no" }, contact.name || "—"),
       h("td", {}, contact.phone),
-      h("td", {}, contact.tagIds.map((id) => ctx.tagName(id)).join(", ") || "—"),
+      h("td", { translate: "no" }, contact.tagIds.map((id) => ctx.tagName(id)).join(", ") || "—"),
       h("td", { class: "consent" }, consentCell(contact)),
       h(
         "td",
         { class: "actions" },
-        h("button", { class: "secondary small", onclick: editTags, ...ctx.writeGuard() }, "Edit tags"),
-        !contact.optedOut && h("button", { class: "danger small", onclick: optOut, ...ctx.writeGuard() }, "Opt out"),
+        h("button", { class: "secondary small", onclick: editTags, ...ctx.writeGuard() }, t("contacts.editTags")),
+        !contact.optedOut && h("button", { class: "danger small", onclick: optOut, ...ctx.writeGuard() }, t("contacts.optOut")),
       ),
     );
     return tr;
@@ -204,14 +205,14 @@ export async function contactsView(main, ctx) {
   // add
   const phone = h("input", { name: "phone", type: "tel", required: true, autocomplete: "off" });
   const name = h("input", { name: "name", autocomplete: "off" });
-  const addBoxes = tags.map((t) => h("input", { type: "checkbox", value: t.id }));
+  const addBoxes = tags.map((tag) => h("input", { type: "checkbox", value: tag.id }));
   async function add(e) {
     e.preventDefault();
     const body = { phone: phone.value, tagIds: addBoxes.filter((b) => b.checked).map((b) => b.value) };
     if (name.value.trim()) body.name = name.value.trim();
     try {
       const contact = await api("POST", "/api/contacts", { body });
-      replace(status, notice("ok", `Added ${contact.name || contact.phone} (${contact.phone}).`));
+      replace(status, notice("ok", t("contacts.added", { who: contact.name || contact.phone, phone: contact.phone })));
       e.target.reset();
       await ctx.loadTags();
       shown = [contact, ...shown];
@@ -223,26 +224,26 @@ export async function contactsView(main, ctx) {
 
   replace(
     main,
-    h("h1", {}, "Contacts"),
+    h("h1", {}, t("nav.contacts")),
     h(
       "form",
       { class: "card filters row", role: "search", onsubmit: (e) => (e.preventDefault(), load(true)) },
-      field("Search by name or phone", search)[0],
-      field("Tag", tagFilter)[0],
-      h("button", { type: "submit" }, "Search"),
+      field(t("contacts.search"), search)[0],
+      field(t("tags.tag"), tagFilter)[0],
+      h("button", { type: "submit" }, t("contacts.searchButton")),
     ),
     status,
     h("section", { class: "card" }, results),
     h(
       "details",
       { class: "card" },
-      h("summary", {}, "Add a contact"),
+      h("summary", {}, t("contacts.add")),
       h(
         "form",
         { onsubmit: add },
-        h("div", { class: "row" }, field("Phone", phone, "National numbers are read in your account's country.")[0], field("Name (optional)", name)[0]),
-        h("fieldset", {}, h("legend", {}, "Tags"), tags.map((t, i) => h("label", { class: "check" }, addBoxes[i], ` ${t.name}`))),
-        h("button", { type: "submit", ...ctx.writeGuard() }, "Add contact"),
+        h("div", { class: "row" }, field(t("contacts.phone"), phone, t("contacts.phoneHint"))[0], field(t("contacts.nameOptional"), name)[0]),
+        h("fieldset", {}, h("legend", {}, t("nav.tags")), tags.map((tag, i) => h("label", { class: "check" }, addBoxes[i], ` ${tag.name}`))),
+        h("button", { type: "submit", ...ctx.writeGuard() }, t("contacts.addButton")),
       ),
     ),
     importSection(ctx, () => load(true)),
@@ -257,8 +258,8 @@ export async function contactsView(main, ctx) {
 const PROVIDER_NAMES = { twilio: "Twilio", aws_sms: "AWS" };
 
 export function senderName(sender) {
-  if (!sender) return "one of your senders (recorded before senders were kept)";
-  if (sender === "sandbox") return "the sandbox sender";
+  if (!sender) return t("consent.unknownSender");
+  if (sender === "sandbox") return t("consent.sandboxSender");
   const split = sender.indexOf(":");
   if (split < 0) return sender;
   const provider = sender.slice(0, split);
@@ -266,17 +267,17 @@ export function senderName(sender) {
 }
 
 export function reasonText(reason) {
-  if (reason.reason === "TENANT_OPT_OUT") return "Opted out by your account";
-  const word = reason.keyword ? `“${reason.keyword}”` : "an opt-out keyword";
-  return `Replied ${word} to ${senderName(reason.sender)}`;
+  if (reason.reason === "TENANT_OPT_OUT") return t("consent.byAccount");
+  const word = reason.keyword ? `“${reason.keyword}”` : t("consent.aKeyword");
+  return t("consent.replied", { word, sender: senderName(reason.sender) });
 }
 
 function consentCell(contact) {
   const reasons = (contact.consent && contact.consent.reasons) || [];
-  if (!contact.optedOut) return "Subscribed";
-  if (reasons.length === 0) return ["Opted out", contact.optedOutAt && [" ", when(contact.optedOutAt)]];
+  if (!contact.optedOut) return t("consent.subscribed");
+  if (reasons.length === 0) return [t("consent.optedOut"), contact.optedOutAt && [" ", when(contact.optedOutAt)]];
   return [
-    h("span", {}, "Opted out"),
+    h("span", {}, t("consent.optedOut")),
     h(
       "ul",
       { class: "reasons" },
@@ -304,21 +305,28 @@ function importSection(ctx, reload) {
     replace(
       report,
       job.status === "FAILED"
-        ? notice("error", `The import failed: ${job.error || "the file could not be read"}.`)
+        ? notice("error", t("import.failed", { reason: job.error || t("import.unreadable") }))
         : notice(
             job.rejected ? "info" : "ok",
-            `Imported ${job.imported} of ${job.rowsProcessed} rows: ${job.created} new, ${job.updated} updated, ${job.unchanged} unchanged; ${job.rejected} rejected.`,
+            t("import.summary", {
+              imported: job.imported,
+              count: job.rowsProcessed,
+              created: job.created,
+              updated: job.updated,
+              unchanged: job.unchanged,
+              rejected: job.rejected,
+            }),
           ),
       rejected.length > 0 &&
         h(
           "table",
           { class: "list", id: "rejected-rows" },
-          h("caption", {}, job.rejected > rejected.length ? `Rejected rows (the first ${rejected.length} of ${job.rejected})` : "Rejected rows"),
-          h("thead", {}, h("tr", {}, h("th", {}, "Line"), h("th", {}, "Reason"))),
+          h("caption", {}, job.rejected > rejected.length ? t("import.rejectedFirst", { shown: rejected.length, total: job.rejected }) : t("import.rejected")),
+          h("thead", {}, h("tr", {}, h("th", {}, t("import.line")), h("th", {}, t("import.reason")))),
           h("tbody", {}, rejected.map((r) => h("tr", {}, h("td", {}, r.line), h("td", {}, r.reason)))),
         ),
       (job.warnings || []).length > 0 &&
-        h("p", { class: "muted" }, `${job.warned} rows imported with a warning (numbers that cannot receive SMS), e.g. line ${job.warnings[0].line}.`),
+        h("p", { class: "muted" }, t("import.warned", { count: job.warned, line: job.warnings[0].line })),
     );
   }
 
@@ -332,20 +340,20 @@ function importSection(ctx, reload) {
     try {
       let job;
       if (chosen.size <= DIRECT_IMPORT_BYTES) {
-        setProgress(null, `Importing ${rows} rows…`);
+        setProgress(null, t("import.importing", { count: rows }));
         job = await api("POST", "/api/contacts/imports", { body: text, contentType: "text/csv" });
       } else {
         const started = await api("POST", "/api/contacts/imports/uploads");
-        setProgress(0, "Uploading…");
-        await putFile(started.uploadUrl, chosen, (f) => setProgress(f * 0.2, `Uploading… ${Math.round(f * 100)}%`));
+        setProgress(0, t("import.uploading", { percent: 0 }));
+        await putFile(started.uploadUrl, chosen, (f) => setProgress(f * 0.2, t("import.uploading", { percent: Math.round(f * 100) })));
         job = started.job;
         while (job.status === "AWAITING_UPLOAD" || job.status === "PROCESSING") {
           await new Promise((r) => setTimeout(r, 1000));
           job = await api("GET", `/api/contacts/imports/${job.id}`);
-          setProgress(0.2 + 0.8 * (rows ? job.rowsProcessed / rows : 0), `Processed ${job.rowsProcessed} of ${rows} rows…`);
+          setProgress(0.2 + 0.8 * (rows ? job.rowsProcessed / rows : 0), t("import.processed", { done: job.rowsProcessed, count: rows }));
         }
       }
-      setProgress(1, `Done: ${job.rowsProcessed} rows read.`);
+      setProgress(1, t("import.done", { count: job.rowsProcessed }));
       renderReport(job);
       await ctx.loadTags();
       reload();
@@ -359,13 +367,13 @@ function importSection(ctx, reload) {
   return h(
     "details",
     { class: "card", open: true },
-    h("summary", {}, "Import a CSV file"),
+    h("summary", {}, t("import.title")),
     h(
       "form",
       { onsubmit: upload },
-      h("p", { class: "muted" }, "Columns phone,name,tags (tags separated by “;”). Existing numbers get the new tags."),
-      field("CSV file", file)[0],
-      h("button", { type: "submit", ...ctx.writeGuard() }, "Import"),
+      h("p", { class: "muted" }, t("import.hint")),
+      field(t("import.file"), file)[0],
+      h("button", { type: "submit", ...ctx.writeGuard() }, t("import.submit")),
       h("div", { class: "progress" }, progress, " ", progressLabel),
     ),
     report,
@@ -378,8 +386,8 @@ function putFile(url, blob, onProgress) {
     xhr.open("PUT", url);
     xhr.setRequestHeader("Content-Type", "text/csv");
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
-    xhr.onload = () => (xhr.status < 300 ? resolve() : reject({ sentence: `The upload was refused (HTTP ${xhr.status}).` }));
-    xhr.onerror = () => reject({ sentence: "The upload failed: the file storage could not be reached." });
+    xhr.onload = () => (xhr.status < 300 ? resolve() : reject({ sentence: t("import.uploadRefused", { status: xhr.status }) }));
+    xhr.onerror = () => reject({ sentence: t("import.uploadFailed") });
     xhr.send(blob);
   });
 }

@@ -1,4 +1,5 @@
 // Small DOM helpers: element builder, dates in the browser's time zone, notices, confirmation dialog.
+import { fmt, statusName, t } from "./i18n.js";
 
 /** h("button", {class: "x", onclick}, "text", child...): attributes starting with "on" become listeners. */
 export function h(tag, attrs = {}, ...children) {
@@ -39,19 +40,23 @@ export function field(label, input, hint) {
   return [h("div", { class: "field" }, h("label", { for: id }, label), input, hint && h("small", { id: hintId }, hint)), input];
 }
 
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 const zoneName = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
-/** A date in the browser's time zone, in a <time> element (the ISO value stays machine-readable). */
-export function when(iso, { zone } = {}) {
+/** A zone's name for people ("hora de Bogotá"); an unknown zone by its IANA name. */
+export function zoneLabel(zone) {
+  return zone === "America/Bogota" ? t("zone.bogota") : t("zone.other", { zone });
+}
+
+/**
+ * A date in the browser's time zone and the chosen language, in a <time> element (the ISO value stays
+ * machine-readable); with `zone` (a legal zone) that zone's time beside it when it differs from the browser's.
+ */
+export function when(iso, { zone, seconds = true } = {}) {
   if (!iso) return "—";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return String(iso);
-  const local = dateTime.format(date);
-  const extra =
-    zone && zone !== zoneName
-      ? ` (${new Intl.DateTimeFormat(undefined, { timeStyle: "short", dateStyle: "short", timeZone: zone }).format(date)} ${zone})`
-      : "";
+  const local = fmt.dateTime(date, { seconds });
+  const extra = zone && zone !== zoneName ? ` (${fmt.dateTime(date, { year: false, timeZone: zone })}, ${zoneLabel(zone)})` : "";
   return h("time", { datetime: date.toISOString(), title: `${local} ${zoneName}` }, local + extra);
 }
 
@@ -63,7 +68,7 @@ export function notice(kind, text) {
 }
 
 /** A modal confirmation (native <dialog>: focus trapped, Escape cancels). Resolves true when confirmed. */
-export function confirmDialog(title, text, confirmLabel) {
+export function confirmDialog(title, text, confirmLabel, { kind = "danger" } = {}) {
   return new Promise((resolve) => {
     const dialog = h(
       "dialog",
@@ -72,12 +77,12 @@ export function confirmDialog(title, text, confirmLabel) {
         "form",
         { method: "dialog" },
         h("h2", { id: "confirm-title" }, title),
-        h("p", {}, text),
+        h("div", { class: "dialog-body" }, text),
         h(
           "div",
           { class: "actions" },
-          h("button", { value: "cancel", class: "secondary" }, "Keep it"),
-          h("button", { value: "confirm", class: "danger" }, confirmLabel),
+          h("button", { value: "cancel", class: "secondary" }, t("dialog.keep")),
+          h("button", { value: "confirm", class: kind }, confirmLabel),
         ),
       ),
     );
@@ -97,7 +102,7 @@ export const ACTIVE_STATUSES = ["SCHEDULED", "QUEUED", "SENDING"];
 export function statusBar(counts, total) {
   const sum = total || STATUS_ORDER.reduce((n, s) => n + (counts?.[s] || 0), 0) || 1;
   const present = STATUS_ORDER.filter((s) => counts?.[s]);
-  const label = present.map((s) => `${s} ${counts[s]}`).join(", ") || "no messages";
+  const label = present.map((s) => `${statusName(s)} ${fmt.number(counts[s])}`).join(", ") || t("status.none");
   return h(
     "div",
     { class: "status" },
@@ -109,7 +114,7 @@ export function statusBar(counts, total) {
     h(
       "ul",
       { class: "legend" },
-      present.map((s) => h("li", { dataset: { status: s } }, h("i", { class: `dot s-${s}` }), `${s} `, h("b", {}, counts[s]))),
+      present.map((s) => h("li", { dataset: { status: s } }, h("i", { class: `dot s-${s}` }), `${statusName(s)} `, h("b", {}, fmt.number(counts[s])))),
     ),
   );
 }

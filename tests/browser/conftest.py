@@ -81,7 +81,7 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh browser context (empty sessionStorage) per test; its last screen saved as a screenshot."""
     width, height = getattr(request, "param", (1024, 900))
-    context = browser.new_context(viewport={"width": width, "height": height}, timezone_id=BROWSER_ZONE, locale="en-US")
+    context = browser.new_context(viewport={"width": width, "height": height}, timezone_id=BROWSER_ZONE, locale="es-CO")
     page = context.new_page()
     page.set_default_timeout(30_000)
     errors: list[str] = []
@@ -95,9 +95,36 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     assert errors == [], f"uncaught errors in the page: {errors}"
 
 
+# How the admin writes numbers and months in its default language, Spanish (Colombia), as a person reads them.
+ES_MONTHS = ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic")
+
+
+def es_number(n: int) -> str:
+    """1234567 as es-CO writes it: 1.234.567."""
+    return f"{n:,}".replace(",", ".")
+
+
+def choose_english(page: Any) -> None:
+    """The English the language switch would remember, set before the page's scripts run."""
+    page.add_init_script("localStorage.setItem('smsAdmin.lang', 'en')")
+
+
 def sign_in(page: Any, admin_stack: AdminStack, token: str | None = None, screen: str = "") -> None:
-    """Sign in with the keyboard alone: the token field has the focus, Enter submits."""
+    """Sign in with the keyboard alone: the token field has the focus, Enter submits (in either language)."""
     page.goto(admin_stack.url + screen)
-    page.get_by_label("API token").fill(token or admin_stack.token)
+    page.locator("input#token").fill(token or admin_stack.token)
     page.keyboard.press("Enter")
     page.locator("#tenant-name").wait_for()
+
+
+def every_screen(admin_stack: AdminStack, queue_id: str, message_id: str) -> list[tuple[str, str]]:
+    """Every screen of the admin as (hash, a selector that is there once it has loaded). A new screen adds itself
+    here, and so is walked by the language, axe and 375 px tests (tests/browser/test_admin_i18n.py)."""
+    return [
+        ("#/compose", "#counter"),
+        ("#/campaigns", "#campaigns li.campaign"),
+        (f"#/campaigns/{queue_id}", "#messages tbody tr"),
+        (f"#/messages/{message_id}", "#history li"),
+        ("#/contacts", "#contacts tbody tr"),
+        ("#/tags", "#tags tbody tr"),
+    ]

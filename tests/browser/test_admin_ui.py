@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from smsdev.seed import DEMO_CONTACTS, expected_recipients
 from smsdev.template import ROOT
-from tests.browser.conftest import AdminStack, sign_in
+from tests.browser.conftest import ES_MONTHS, AdminStack, es_number, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local_only, pytest.mark.xdist_group("browser")]
 
@@ -57,29 +57,31 @@ def test_sign_in_shows_the_tenant_and_balance_and_keeps_the_token_out_of_the_url
 
     # Then the header names the tenant and shows its balance, and no read-only notice
     expect(page.locator("#tenant-name")).to_have_text("Demo Store")
-    expect(page.locator("#balance")).to_contain_text(f"{admin_stack.balance():,} credits")
+    expect(page.locator("#balance")).to_contain_text(f"{es_number(admin_stack.balance())} créditos")
     expect(page.locator("#read-only")).to_have_count(0)
+    # And the page is in Spanish (Colombia) by default, and says so to screen readers and translators
+    assert page.evaluate("document.documentElement.lang") == "es-CO"
     # And the token lives in this tab's sessionStorage only: never in the URL or localStorage
     assert admin_stack.token not in page.url
     assert page.evaluate("Object.values(sessionStorage)") == [admin_stack.token]
     assert page.evaluate("localStorage.length") == 0
 
     # When it signs out, Then the token is forgotten and the sign-in form is back
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_label("API token")).to_be_visible()
+    page.get_by_role("button", name="Cerrar sesión").click()
+    expect(page.get_by_label("Token de la API")).to_be_visible()
     assert page.evaluate("sessionStorage.length") == 0
 
 
 def test_a_wrong_token_is_refused_with_a_sentence(page: Any, admin_stack: AdminStack) -> None:
     # Given a token of the right shape that was never issued
     page.goto(admin_stack.url)
-    page.get_by_label("API token").fill("sms_" + "A" * 43)
+    page.get_by_label("Token de la API").fill("sms_" + "A" * 43)
 
     # When it is used to sign in
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Ingresar").click()
 
     # Then the page says it was refused, in words, and keeps nothing
-    expect(page.get_by_role("alert")).to_have_text(re.compile("That token was refused"))
+    expect(page.get_by_role("alert")).to_have_text(re.compile("Ese token fue rechazado"))
     expect(page.locator("#tenant-name")).to_have_count(0)
     assert page.evaluate("sessionStorage.length") == 0
 
@@ -89,8 +91,8 @@ def test_a_member_without_the_current_terms_gets_a_read_only_admin(page: Any, ad
     sign_in(page, admin_stack, admin_stack.read_only_token, "#/compose")
 
     # Then the page says it is read-only and why, and sending is disabled
-    expect(page.locator("#read-only")).to_contain_text("has not accepted the current terms")
-    expect(page.get_by_role("button", name="Send")).to_be_disabled()
+    expect(page.locator("#read-only")).to_contain_text("no ha aceptado los términos del servicio vigentes")
+    expect(page.get_by_role("button", name="Enviar", exact=True)).to_be_disabled()
 
 
 def test_compose_to_two_tags_previews_recipients_and_credits(page: Any, admin_stack: AdminStack) -> None:
@@ -101,18 +103,20 @@ def test_compose_to_two_tags_previews_recipients_and_credits(page: Any, admin_st
     # When a message is composed to both tags
     page.get_by_label("vip").check()
     page.get_by_label("buyers").check()
-    page.get_by_label("Message").fill(COMPOSED)
+    page.get_by_label("Mensaje").fill(COMPOSED)
 
     # Then the counter shows the encoding (á is not GSM-7) and segments as they are billed
-    expect(page.locator("#counter")).to_contain_text(f"{len(COMPOSED)} / 1600 characters · UCS-2 · 2 segments")
+    expect(page.locator("#counter")).to_contain_text(
+        f"{len(COMPOSED)} / {es_number(1600)} caracteres · UCS-2 · 2 segmentos"
+    )
     # And the preview shows the recipients after dedupe and skips, and the credits against the balance
     expect(page.locator("#preview-recipients")).to_have_text(str(recipients))
     expect(page.locator("#preview-credits")).to_have_text(
-        f"{recipients * 2} required of {admin_stack.balance():,} available"
+        f"{recipients * 2} requeridos de {es_number(admin_stack.balance())} disponibles"
     )
     # And sendAt is read in the browser's zone, the legal window in the tenant country's (GET /api/me says CO)
-    expect(page.get_by_label("Send at (optional)")).to_have_accessible_description(
-        re.compile(r"^Your time zone: America/Bogota\..*legal window \(America/Bogota time\)\.$")
+    expect(page.get_by_label("Enviar el (opcional)")).to_have_accessible_description(
+        re.compile(r"^Su zona horaria: America/Bogota\..*franja legal de los destinatarios \(hora de Bogotá\)\.$")
     )
 
 
@@ -124,15 +128,15 @@ def test_send_once_on_a_double_click_and_watch_the_counts_reach_sent(page: Any, 
     sign_in(page, admin_stack, screen="#/compose")
     page.get_by_label("vip").check()
     page.get_by_label("buyers").check()
-    page.get_by_label("Message").fill("Your order is ready for pickup at the store.")
-    page.get_by_label("Purpose").select_option("transactional")
+    page.get_by_label("Mensaje").fill("Su pedido está listo para recoger en la tienda.")
+    page.get_by_label("Propósito").select_option("transactional")
     expect(page.locator("#preview-recipients")).to_have_text(str(recipients))
 
     # When Send is clicked twice in a row
-    page.get_by_role("button", name="Send").dblclick()
+    page.get_by_role("button", name="Enviar", exact=True).dblclick()
 
     # Then one campaign is accepted and charged once
-    expect(page.locator("#send-result")).to_contain_text(f"Campaign accepted: {recipients} messages.")
+    expect(page.locator("#send-result")).to_contain_text(f"Campaña aceptada: {recipients} mensajes.")
     assert len(admin_stack.call("GET", "/api/messages/queues?limit=100").body["items"]) == campaigns_before + 1
     assert admin_stack.balance() == before - recipients
 
@@ -140,7 +144,7 @@ def test_send_once_on_a_double_click_and_watch_the_counts_reach_sent(page: Any, 
     page.locator("#open-campaign").click()
     expect(page.locator("#counts tr[data-status=SENT] td")).to_have_text(str(recipients), timeout=90_000)
     expect(page.locator("#counts tr[data-status=QUEUED] td")).to_have_text("0")
-    expect(page.locator("#campaign-credits")).to_have_text(f"{recipients} debited, 0 refunded")
+    expect(page.locator("#campaign-credits")).to_have_text(f"{recipients} debitados, 0 reembolsados")
     expect(page.locator("#messages tbody tr")).to_have_count(recipients)
 
 
@@ -155,7 +159,7 @@ def test_a_message_shows_its_provider_metadata_and_history(page: Any, admin_stac
     page.get_by_role("link", name=message["recipient"]).click()
 
     # Then the provider's metadata and every status it went through, in order, are shown
-    expect(page.get_by_role("heading", name=f"Message to {message['recipient']}")).to_be_visible()
+    expect(page.get_by_role("heading", name=f"Mensaje a {message['recipient']}")).to_be_visible()
     expect(page.locator("#message-facts")).to_contain_text("sandbox")
     history = page.locator("#history li")
     expect(history.first).to_have_attribute("data-status", "QUEUED")
@@ -163,7 +167,7 @@ def test_a_message_shows_its_provider_metadata_and_history(page: Any, admin_stac
     # And the times are in the browser's zone (Bogotá is UTC-5 all year)
     stored = admin_stack.call("GET", f"/api/messages/{message['id']}").body["history"][-1]["at"]
     shown = datetime.fromisoformat(stored).astimezone(UTC) - timedelta(hours=5)
-    expect(history.last.locator("time")).to_contain_text(shown.strftime("%-I:%M:%S"))
+    expect(history.last.locator("time")).to_contain_text(shown.strftime("%H:%M:%S"))
 
 
 def test_cancelling_a_scheduled_campaign_refunds_it_in_the_header(page: Any, admin_stack: AdminStack) -> None:
@@ -178,26 +182,27 @@ def test_cancelling_a_scheduled_campaign_refunds_it_in_the_header(page: Any, adm
     queue_id, paid = sent.body["queueId"], len(sent.body["messages"])
     sign_in(page, admin_stack, screen=f"#/campaigns/{queue_id}")
     balance = admin_stack.balance()
-    expect(page.locator("#balance")).to_contain_text(f"{balance:,} credits")
+    expect(page.locator("#balance")).to_contain_text(f"{es_number(balance)} créditos")
     expect(page.locator("#counts tr[data-status=SCHEDULED] td")).to_have_text(str(paid))
-    # And when it will go is shown in the browser's zone (Bogotá, UTC-5)
+    # And when it will go is shown in the browser's zone (Bogotá, UTC-5), with the month's name (never 7/12)
     scheduled = datetime.fromisoformat(sent.body["scheduledFor"]).astimezone(UTC) - timedelta(hours=5)
-    expect(page.locator("#campaign-scheduled")).to_contain_text(f"{scheduled:%b} {scheduled.day}, {scheduled.year}")
-    expect(page.locator("#campaign-scheduled")).to_contain_text(scheduled.strftime("%-I:%M:%S"))
+    month = ES_MONTHS[scheduled.month - 1]
+    expect(page.locator("#campaign-scheduled")).to_contain_text(f"{scheduled.day} {month} {scheduled.year}")
+    expect(page.locator("#campaign-scheduled")).to_contain_text(scheduled.strftime("%H:%M"))
 
     # When it is cancelled and the confirmation accepted
-    page.get_by_role("button", name="Cancel campaign").click()
+    page.get_by_role("button", name="Cancelar campaña").click()
     dialog = page.get_by_role("dialog")
-    expect(dialog).to_contain_text(f"The {paid} messages not yet sent will not be sent")
-    dialog.get_by_role("button", name="Cancel campaign").click()
+    expect(dialog).to_contain_text(f"Los {paid} mensajes aún no enviados no se enviarán")
+    dialog.get_by_role("button", name="Cancelar campaña").click()
 
     # Then the page reports the refund, the counts show CANCELLED and the header shows the balance refunded
     expect(page.locator("#campaign-actions-result")).to_have_text(
-        f"Cancelled {paid} messages; {paid} credits refunded."
+        f"Se cancelaron {paid} mensajes; {paid} créditos reembolsados."
     )
     expect(page.locator("#counts tr[data-status=CANCELLED] td")).to_have_text(str(paid))
     expect(page.locator("#messages tbody tr[data-status=CANCELLED]")).to_have_count(paid)
-    expect(page.locator("#balance")).to_contain_text(f"{balance + paid:,} credits")
+    expect(page.locator("#balance")).to_contain_text(f"{es_number(balance + paid)} créditos")
     assert admin_stack.balance() == balance + paid
 
 
@@ -212,14 +217,14 @@ def test_a_csv_import_reports_its_one_bad_row(page: Any, admin_stack: AdminStack
     sign_in(page, admin_stack, screen="#/contacts")
 
     # When it is imported
-    page.get_by_label("CSV file").set_input_files(
+    page.get_by_label("Archivo CSV").set_input_files(
         files=[{"name": "contacts.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
     )
-    page.get_by_role("button", name="Import").click()
+    page.get_by_role("button", name="Importar", exact=True).click()
 
     # Then the progress completes and the report names the rejected line and why
-    expect(page.locator("#import-progress-label")).to_have_text("Done: 3 rows read.")
-    expect(page.locator("#import-report")).to_contain_text("Imported 2 of 3 rows")
+    expect(page.locator("#import-progress-label")).to_have_text("Listo: 3 filas leídas.")
+    expect(page.locator("#import-report")).to_contain_text("Se importaron 2 de 3 filas")
     rejected = page.locator("#rejected-rows tbody tr")
     expect(rejected).to_have_count(1)
     expect(rejected.locator("td").first).to_have_text("3")
@@ -268,7 +273,7 @@ def test_every_documented_error_code_reads_as_a_sentence(page: Any, admin_stack:
         assert code not in text, (code, text)
         assert "raw message" not in text, (code, text)
     assert shown["INSUFFICIENT_CREDITS"] == (
-        "Not enough credits: this needs 10 and the balance is 3. Nothing was sent or charged."
+        "No hay créditos suficientes: se necesitan 10 y el saldo es 3. No se envió ni se cobró nada."
     )
 
 
@@ -300,14 +305,14 @@ def test_resend_to_failed_goes_to_the_transient_failures_only(page: Any, admin_s
 
     # When its detail page resends to the failed, as transactional, and the confirmation is accepted
     sign_in(page, admin_stack, screen=f"#/campaigns/{queue_id}")
-    page.get_by_label("as").select_option("transactional")
-    page.get_by_role("button", name="Resend to failed").click()
-    page.get_by_role("dialog").get_by_role("button", name="Resend").click()
+    page.get_by_label("como").select_option("transactional")
+    page.get_by_role("button", name="Reenviar a los fallidos").click()
+    page.get_by_role("dialog").get_by_role("button", name="Reenviar", exact=True).click()
 
     # Then a new campaign goes to the two numbers another attempt may reach, and says what it resends
-    expect(page.locator("#campaign-actions-result")).to_contain_text("Resent: a new campaign of 2 messages.")
+    expect(page.locator("#campaign-actions-result")).to_contain_text("Reenviado: una campaña nueva de 2 mensajes.")
     page.locator("#open-resend").click()
-    expect(page.get_by_role("link", name="the original campaign")).to_have_attribute("href", f"#/campaigns/{queue_id}")
+    expect(page.get_by_role("link", name="la campaña original")).to_have_attribute("href", f"#/campaigns/{queue_id}")
     expect(page.locator("#messages tbody tr")).to_have_count(2)
     for number in retryable:
         expect(page.locator("#messages")).to_contain_text(number)
@@ -351,7 +356,7 @@ def test_a_tag_is_created_with_the_keyboard_alone(page: Any, admin_stack: AdminS
     page.keyboard.press("Enter")
 
     # Then the tag is created and listed with no contacts
-    expect(page.get_by_role("status").filter(has_text="keyboard-made")).to_have_text("Tag “keyboard-made” created.")
+    expect(page.get_by_role("status").filter(has_text="keyboard-made")).to_have_text("Etiqueta “keyboard-made” creada.")
     expect(page.locator("#tags tbody tr", has_text="keyboard-made").locator("td").nth(1)).to_have_text("0")
 
 
@@ -374,11 +379,11 @@ def test_a_contact_skipped_for_a_keyword_says_which_keyword_and_sender(page: Any
 
     # When the contacts screen finds her
     sign_in(page, admin_stack, screen="#/contacts")
-    page.get_by_label("Search by name or phone").fill("Valeria")
-    page.get_by_role("button", name="Search").click()
+    page.get_by_label("Buscar por nombre o teléfono").fill("300 999 0001")
+    page.get_by_role("button", name="Buscar", exact=True).click()
 
     # Then her row says she is opted out, and why: her BAJA to the sandbox sender, with its date
     consent = page.locator("#contacts tbody tr", has_text="Valeria Ibáñez").locator("td.consent")
-    expect(consent).to_contain_text("Opted out")
-    expect(consent.locator("li")).to_have_text(re.compile(r"^Replied “BAJA” to the sandbox sender · \w"))
+    expect(consent).to_contain_text("Dado de baja")
+    expect(consent.locator("li")).to_have_text(re.compile(r"^Respondió “BAJA” a su remitente de pruebas · \w"))
     expect(consent.locator("li")).to_have_attribute("data-reason", "KEYWORD")
