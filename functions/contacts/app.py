@@ -43,11 +43,13 @@ from smscore.api.invocation import InvocationDeps
 from smscore.api.middlewares import request_body_bytes
 from smscore.api.pagination import MAX_CURSOR_LENGTH
 from smscore.api.settings import SettingsApi, SettingsDto, SettingsUpdate
+from smscore.observability import quiet_empty_metrics, report_unparseable
 from smscore.wiring import ContactsDeps
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+quiet_empty_metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 invocation_deps: InvocationDeps[ContactsDeps] = InvocationDeps("contacts_deps")
 register_error_handlers(app)
@@ -425,12 +427,25 @@ def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
 
 
+def uploaded_key(event: dict[str, Any]) -> str | None:
+    """detail.object.key of an S3 `Object Created` event, or None when the event has none."""
+    detail = event.get("detail")
+    uploaded = detail.get("object") if isinstance(detail, dict) else None
+    key = uploaded.get("key") if isinstance(uploaded, dict) else None
+    return key if isinstance(key, str) and key else None
+
+
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def import_handler(event: dict[str, Any], context: LambdaContext, deps: ContactsDeps | None = None) -> dict[str, Any]:
     """EventBridge `Object Created` from the imports bucket: import the uploaded file, once per job."""
+    key = uploaded_key(event)
+    if key is None:
+        reason = "an S3 Object Created event with detail.object.key is required"
+        report_unparseable(logger, metrics, source="import-uploads", message_id=event.get("id"), reason=reason)
+        return {"status": "ignored"}
     deps = deps or wiring.contacts_deps()
-    key = str(event.get("detail", {}).get("object", {}).get("key", ""))
     job = deps.contacts.process_upload(key)
     if job is None:
         logger.info("Upload ignored: not an import we are waiting for", extra={"key": key})

@@ -19,25 +19,44 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
 from smscore.domain.delivery import DeliveryReport, Outcome, RedeliveryNeeded
+from smscore.observability import quiet_empty_metrics, report_unparseable, validation_reason
 from smscore.wiring import DeliverDeps
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
     from smscore.dal.delivery_records import DeliveryRecord
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+quiet_empty_metrics()
 
 
 @wiring.memoised
 def processor() -> BatchProcessor:
-    """Records parsed into DeliveryRecord; Powertools' parser models load with the first batch, not at init.
+    """Records arrive as SQSRecord and are parsed by parse_record (Powertools' parser models load with the first
+    batch, not at init), so that a body that is not a delivery batch is reported once instead of retried.
 
     A batch whose every record waits for a redelivery is not an error: answer with the item failures, not a raise.
     """
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def parse_record(record: SQSRecord) -> DeliveryRecord | None:
+    """The record as a DeliveryRecord, or None (logged at ERROR once, counted) when its body is not a delivery
+    batch: AWS's sample event ("Hello from SQS!") or anything else no retry can fix. It is dropped, not failed."""
+    from pydantic import ValidationError
+
     from smscore.dal.delivery_records import DeliveryRecord
 
-    return BatchProcessor(event_type=EventType.SQS, model=DeliveryRecord, raise_on_entire_batch_failure=False)
+    try:
+        return DeliveryRecord.model_validate(record.raw_event)
+    except ValidationError as exc:
+        report_unparseable(
+            logger, metrics, source="delivery-queue", message_id=record.message_id, reason=validation_reason(exc)
+        )
+        return None
 
 
 copy_config_to_registered_loggers(source_logger=logger, include={"smscore"})
@@ -101,7 +120,8 @@ def lambda_handler(
 ) -> PartialItemFailureResponse:
     wired = deps or wiring.deliver_deps()
 
-    def record_handler(record: DeliveryRecord) -> None:
-        deliver_record(record, context, wired)
+    def record_handler(record: SQSRecord) -> None:
+        if (parsed := parse_record(record)) is not None:
+            deliver_record(parsed, context, wired)
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor(), context=context)

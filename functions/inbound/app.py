@@ -23,12 +23,14 @@ from smscore import wiring
 from smscore.domain.inbound import Confirmations, InboundResult, InboundSms, handle_inbound
 from smscore.domain.keywords import KeywordAction
 from smscore.domain.ports import RecordOutcome
+from smscore.observability import quiet_empty_metrics, report_unparseable
 from smscore.providers import aws_sms
 from smscore.wiring import InboundDeps
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+quiet_empty_metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"smscore"})
 
 
@@ -48,7 +50,8 @@ def handle_record(
     try:
         reply_to = aws_sms.two_way_message(message)
     except aws_sms.NotTwoWayMessage as exc:
-        logger.warning("Not a two-way SMS payload: dropped", extra={"reason": str(exc)})
+        # AWS's SNS sample event ("example message") lands here: one ERROR line and a metric, never a retry.
+        report_unparseable(logger, metrics, source="two-way-sms", message_id=sns_message_id, reason=str(exc))
         return {"action": KeywordAction.NONE.value, "dropped": str(exc)}
     sender = deps.sender_of(aws_sms.PROVIDER_NAME, [reply_to.destination_number])
     result = handle_inbound(

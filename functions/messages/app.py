@@ -19,11 +19,13 @@ from smscore.api.messages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, IsoDateTime, 
 from smscore.api.models import MessageDto, MessagePageDto, QueueStatusDto
 from smscore.api.pagination import MAX_CURSOR_LENGTH
 from smscore.domain.model import MessageStatus
+from smscore.observability import quiet_empty_metrics
 from smscore.wiring import MessagesDeps
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+quiet_empty_metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 invocation_deps: InvocationDeps[MessagesDeps] = InvocationDeps("messages_deps")
 register_error_handlers(app)

@@ -14,11 +14,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
+from smscore.observability import quiet_empty_metrics
 from smscore.wiring import ReconcilerDeps
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+quiet_empty_metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"smscore"})
 
 

@@ -23,11 +23,13 @@ from smscore.api.models import (
     ResendPayload,
     SmsTagsMessagePayload,
 )
+from smscore.observability import quiet_empty_metrics
 from smscore.wiring import SendDeps
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+quiet_empty_metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 invocation_deps: InvocationDeps[SendDeps] = InvocationDeps("send_by_tags_deps")
 register_error_handlers(app)

@@ -30,12 +30,14 @@ from smscore.domain.inbound import Confirmations, InboundSms, handle_inbound
 from smscore.domain.keywords import KeywordAction
 from smscore.domain.ports import CredentialsUnavailable, ParkedReceipts, ReceiptStore
 from smscore.domain.receipts import ReceiptOutcome, receive_receipt
+from smscore.observability import quiet_empty_metrics, report_unparseable
 from smscore.providers import aws_sms, twilio
 from smscore.wiring import WebhookDeps
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+quiet_empty_metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 invocation_deps: InvocationDeps[WebhookDeps] = InvocationDeps("webhooks_deps")
 register_error_handlers(app)
@@ -235,6 +237,11 @@ def handle_sms_event(
 def sms_events_handler(
     event: dict[str, Any], context: LambdaContext, deps: WebhookDeps | None = None
 ) -> dict[str, Any]:
+    if not isinstance(event.get("detail"), dict) or not isinstance(event.get("detail-type"), str):
+        # Not an EventBridge event at all: one ERROR line and a metric; a retry (then the DLQ) cannot fix it.
+        reason = "an EventBridge event with detail-type and a detail object is required"
+        report_unparseable(logger, metrics, source="sms-events", message_id=event.get("id"), reason=reason)
+        return {"outcome": None}
     wired = deps or wiring.webhook_deps()
     outcome = handle_sms_event(EventBridgeEvent(event), wired.receipts, wired.parked_receipts)
     return {"outcome": outcome.value if outcome else None}

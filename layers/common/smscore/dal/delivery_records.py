@@ -13,6 +13,6 @@ from smscore.dal.sqs_queue import QueueBatchModel
 
 
 class DeliveryRecord(SqsRecordModel):
-    """A record whose body is a delivery-queue batch; a body that is not one fails the record, never the batch."""
+    """A record whose body is a delivery-queue batch; one that is not is reported and dropped (deliver.parse_record)."""
 
     body: Json[QueueBatchModel]  # narrows SqsRecordModel's str body, as Powertools documents

@@ -1,0 +1,52 @@
+"""What every handler reports the same way: an event or record it cannot parse, and no empty-metrics noise.
+
+An unparseable input is logged once, at ERROR, with its message id and a reason that never quotes the input (it
+may hold phone numbers or message text), and counted in the `UnparseableEvents` metric (UnparseableEventsAlarm).
+Retrying cannot fix it, so the caller drops it instead of failing the record: it would otherwise come back
+`maxReceiveCount` times and reach a dead-letter queue with nothing saying why.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+UNPARSEABLE_METRIC = "UnparseableEvents"
+# The message Powertools warns with when an invocation added no application metric (most GETs, an ignored event).
+EMPTY_METRICS_WARNING = "No application metrics to publish"
+
+
+class ErrorLogger(Protocol):
+    def error(self, msg: object, *args: object, extra: dict[str, object] | None = None) -> None: ...
+
+
+class MetricsSink(Protocol):
+    def add_metric(self, name: str, unit: str, value: float) -> None: ...
+
+
+def quiet_empty_metrics() -> None:
+    """Silence Powertools' per-invocation "No application metrics to publish" warning, as its documentation does
+    (a warnings filter on that message): an invocation without a metric to publish is normal here, not a bug."""
+    warnings.filterwarnings("ignore", message=EMPTY_METRICS_WARNING, category=UserWarning)
+
+
+def validation_reason(exc: ValidationError) -> str:
+    """Where and why pydantic refused the input, without the input itself (include_input=False)."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        location = ".".join(str(part) for part in error["loc"]) or "event"
+        parts.append(f"{location}: {error['msg']}")
+    return "; ".join(parts)[:500]
+
+
+def report_unparseable(
+    logger: ErrorLogger, metrics: MetricsSink, *, source: str, message_id: str | None, reason: str
+) -> None:
+    """Log the input once at ERROR (message id, source, reason: nothing personal) and count it."""
+    logger.error(
+        "Unparseable input dropped", extra={"source": source, "message_id": message_id or "-", "reason": reason}
+    )
+    metrics.add_metric(name=UNPARSEABLE_METRIC, unit="Count", value=1)
