@@ -464,6 +464,7 @@ send_bodies = st.one_of(
             "tagIds": st.one_of(json_value, st.lists(st.uuids().map(str), max_size=3)),
             "type": json_value,
             "country": json_value,
+            "encoding": st.one_of(st.sampled_from(["auto", "unicode", "gsm-transliterate", "GSM-7"]), json_value),
         },
     ).map(json.dumps),
     json_value.map(json.dumps),

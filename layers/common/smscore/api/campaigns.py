@@ -54,6 +54,7 @@ from smscore.domain.errors import (
     RequestInProgress,
     TenantNotFound,
 )
+from smscore.domain.gsm import EncodingOption, encode
 from smscore.domain.masking import mask
 from smscore.domain.model import TagRecipient
 from smscore.domain.ports import DeliveryQueue
@@ -185,6 +186,7 @@ class CampaignService:
             country=payload.country,
             purpose=payload.purpose,
             send_at=payload.send_at,
+            encoding=payload.encoding,
         )
 
     def preview(self, caller: Caller, payload: SmsTagsMessagePayload) -> CampaignPreviewDto:
@@ -199,6 +201,7 @@ class CampaignService:
             lambda: self._store.tag_recipients(request.tenant_id, request.tag_ids),
             self._limits,
             self._phase,
+            price_transliterated=True,
         )
         audience = plan.audience
         recipients = [e164 for e164, _contact in audience.recipients]
@@ -212,6 +215,8 @@ class CampaignService:
             encoding=plan.segments.encoding.value,
             credits_required=plan.cost,
             credits_available=tenant.credits,
+            savings_if_transliterated=max(0, plan.cost - plan.transliterated_cost),
+            transliterated_message=encode(request.message, EncodingOption.GSM_TRANSLITERATE),
             scheduled_for=schedule.scheduled_for,
         )
 
@@ -267,6 +272,7 @@ class CampaignService:
                 purpose=payload.purpose,
                 send_at=payload.send_at,
                 resend_of=original.queue_id,
+                encoding=original.encoding,
                 resends_seen=None if payload.force else len(original.resends),
             )
             members = functools.partial(

@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic.alias_generators import to_camel
 
+from smscore.domain.gsm import EncodingOption
 from smscore.domain.model import MessageStatus, Purpose
 
 MAX_TAGS = 100
@@ -87,6 +88,12 @@ class SmsTagsMessagePayload(ApiModel):
         default=None,
         description="ISO 8601 date-time with an offset, in the future, at most 35 days ahead: the messages wait "
         "(SCHEDULED) until then, then the send windows apply. Credits are debited at once.",
+    )
+    encoding: EncodingOption = Field(
+        default=EncodingOption.AUTO,
+        description="auto (default): curly quotes, dashes, odd spaces and the ellipsis become their GSM-7 "
+        "look-alikes when that makes the text GSM-7; unicode: the text exactly as written; gsm-transliterate: also "
+        "letters outside GSM-7 to their base letters (á -> a). Tables in docs/api.md, Encoding",
     )
 
     @field_validator("send_at")
@@ -170,6 +177,10 @@ class CampaignPreviewDto(ApiModel):
     encoding: str = Field(description="GSM-7 or UCS-2")
     credits_required: int = Field(description="Exactly what the send would debit: segments x recipients")
     credits_available: int = Field(description="The balance now")
+    savings_if_transliterated: int = Field(
+        description="Credits the same send would save with encoding gsm-transliterate (0 when none)"
+    )
+    transliterated_message: str = Field(description="The message as encoding gsm-transliterate would send it")
     scheduled_for: datetime | None = Field(
         default=None, description="When delivery would wait (sendAt and/or the send window): the earliest instant, UTC"
     )

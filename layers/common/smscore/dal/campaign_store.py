@@ -36,6 +36,7 @@ from smscore.domain.backoff import Backoff
 from smscore.domain.campaign import DispatchState, FanoutState, ResendRaced
 from smscore.domain.cancel import CANCEL_REASON, CANCELLABLE, PendingMessage
 from smscore.domain.errors import InsufficientCredits
+from smscore.domain.gsm import EncodingOption
 from smscore.domain.model import (
     Dispatch,
     LedgerKind,
@@ -206,6 +207,7 @@ class DynamoCampaignStore:
             send_at=dispatch.send_at,
             scheduled_for=dispatch.scheduled_for,
             resend_of=dispatch.resend_of,
+            encoding=None if dispatch.encoding is EncodingOption.AUTO else dispatch.encoding.value,
             **fanout,
         )
 

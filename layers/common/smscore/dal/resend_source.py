@@ -13,6 +13,7 @@ from itertools import chain
 
 from smscore.dal.tables import ContactRecord, DispatchRecord, MessageRecord
 from smscore.domain.campaign import message_id_for
+from smscore.domain.gsm import EncodingOption
 from smscore.domain.model import MessageStatus
 from smscore.domain.resend import MessageOutcome, OriginalCampaign
 
@@ -48,6 +49,7 @@ class DynamoResendSource:
             country=record.country,
             total_messages=int(record.total_messages),
             resends=tuple(sorted(record.resends or ())),
+            encoding=EncodingOption(record.encoding) if record.encoding else EncodingOption.AUTO,
         )
 
     def message_outcomes(self, campaign: OriginalCampaign, tenant_id: str) -> list[MessageOutcome]:

@@ -478,6 +478,7 @@ class DispatchRecord(Model):
     purpose = UnicodeAttribute(null=True)  # marketing | transactional (absent: marketing)
     send_at = UTCDateTimeAttribute(null=True)  # the client's sendAt
     scheduled_for = UTCDateTimeAttribute(null=True)  # when every message waited: the earliest may go then
+    encoding = UnicodeAttribute(null=True)  # the send's encoding option when not auto (smscore.domain.gsm)
 
 
 # Every status change of a message moves its campaign's counters. On the Dispatch item itself that is one item

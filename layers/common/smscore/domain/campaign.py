@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from smscore.domain.compose import final_text
 from smscore.domain.errors import (
     EnqueueFailure,
     FieldIssue,
@@ -39,6 +40,7 @@ from smscore.domain.errors import (
     TenantNotFound,
     TooManyRecipients,
 )
+from smscore.domain.gsm import EncodingOption
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, Purpose, QueueBatch, TagRecipient, Tenant
 from smscore.domain.phone import normalise
 from smscore.domain.ports import CampaignStore, DeliveryQueue, SuppressionList
@@ -85,6 +87,8 @@ def request_fingerprint(request: CampaignRequest) -> str:
         fields["purpose"] = request.purpose.value
     if request.send_at is not None:
         fields["sendAt"] = request.send_at.astimezone(UTC).isoformat()
+    if request.encoding is not EncodingOption.AUTO:
+        fields["encoding"] = request.encoding.value
     canonical = json.dumps(
         fields,
         sort_keys=True,
@@ -104,6 +108,7 @@ class CampaignRequest:
     send_at: datetime | None = None  # aware; checked by the API (future, at most 35 days ahead)
     resend_of: str | None = None  # the campaign whose failed recipients this one sends to again
     resends_seen: int | None = None  # see Dispatch.resends_seen
+    encoding: EncodingOption = EncodingOption.AUTO  # the text that goes out (smscore.domain.gsm)
 
 
 class ResendRaced(Exception):
@@ -309,6 +314,8 @@ class CampaignPlan:
     audience: Audience
     segments: SegmentCount
     cost: int  # credits: segments per message x recipients
+    text: str = ""  # what goes out: the request's message under its encoding option (smscore.domain.compose)
+    transliterated_cost: int = 0  # with price_transliterated: the cost under gsm-transliterate (else 0)
 
 
 def plan_campaign(
@@ -317,15 +324,19 @@ def plan_campaign(
     members: Callable[[], Sequence[TagRecipient]],
     limits: CampaignLimits,
     phase: Phase = _untraced,
+    *,
+    price_transliterated: bool = False,
 ) -> CampaignPlan:
     """Check the text against the provider's limit, resolve the audience from `members` and price it.
 
     Raises InvalidRequest (text too long) and TooManyRecipients; never InsufficientCredits (the caller decides
     what a short balance means: a refusal for a send, a figure for a preview). Reads nothing but `members`.
+    `price_transliterated` (the preview) also prices the same send under gsm-transliterate.
     """
     provider = tenant.provider or limits.default_provider
     char_limit = limits.character_limits.get(provider, 1600)
-    if provider_length(request.message) > char_limit:
+    text = final_text(request.message, request.encoding)
+    if provider_length(text) > char_limit:
         raise InvalidRequest(
             f"message is longer than the {char_limit} characters provider {provider} accepts",
             details=[FieldIssue("message", f"at most {char_limit} characters")],
@@ -336,13 +347,20 @@ def plan_campaign(
         exclude_suppressed(audience, limits.suppressions, limits.tenant_sender(tenant.provider))
     if len(audience.recipients) > limits.max_recipients:
         raise TooManyRecipients(len(audience.recipients), limits.max_recipients)
-    segments = count_segments(request.message)
+    segments = count_segments(text)
     return CampaignPlan(
         provider=provider,
         country=country,
         audience=audience,
         segments=segments,
         cost=segments.segments * len(audience.recipients),
+        text=text,
+        transliterated_cost=(
+            count_segments(final_text(request.message, EncodingOption.GSM_TRANSLITERATE)).segments
+            * len(audience.recipients)
+            if price_transliterated
+            else 0
+        ),
     )
 
 
@@ -436,7 +454,7 @@ def send_campaign(
             queue_id=queue_id,
             recipient=e164,
             contact_id=contact_id,
-            body=request.message,
+            body=plan.text,
             segments=segments.segments,
             encoding=segments.encoding.value,
             credits=segments.segments,
@@ -465,6 +483,7 @@ def send_campaign(
         resends_seen=request.resends_seen,
         purpose=request.purpose,
         send_at=request.send_at,
+        encoding=request.encoding,
         scheduled_for=schedule.scheduled_for,
         scheduled_messages=sum(1 for m in messages if m.status is MessageStatus.SCHEDULED),
     )

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
 
+from smscore.domain.gsm import EncodingOption
+
 
 class MessageStatus(StrEnum):
     SCHEDULED = "SCHEDULED"  # paid, waiting for its sendAt or a send window; not in the delivery queue
@@ -126,6 +128,7 @@ class Dispatch:
     # A resend that skipped earlier resends' recipients: how many resends the original had when it was planned. The
     # debit records this resend on the original only while that still holds (else smscore.domain.campaign.ResendRaced).
     resends_seen: int | None = None
+    encoding: EncodingOption = EncodingOption.AUTO  # the send's encoding option (a resend repeats it)
 
 
 @dataclass(frozen=True)

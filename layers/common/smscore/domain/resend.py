@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Protocol
 
+from smscore.domain.gsm import EncodingOption
 from smscore.domain.model import MessageStatus, TagRecipient
 
 RESENDABLE_STATUSES = frozenset({MessageStatus.FAILED, MessageStatus.UNDELIVERED})
@@ -83,6 +84,7 @@ class OriginalCampaign:
     country: str | None
     total_messages: int
     resends: tuple[str, ...] = ()  # queue ids of the resends of this campaign, as recorded by their debits
+    encoding: EncodingOption = EncodingOption.AUTO  # the original's encoding option: a resend repeats it
 
 
 class ResendSource(Protocol):

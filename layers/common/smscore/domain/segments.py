@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-# GSM 03.38 default alphabet (basic character set), one septet each.
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
+from smscore.domain.gsm import GSM7_BASIC_TABLE, GSM7_EXTENSION_TABLE
+
+# GSM 03.38 default alphabet (basic character set), one septet each; smscore.domain.gsm holds the tables in order.
+GSM7_BASIC = frozenset(GSM7_BASIC_TABLE)
 # Extension table: each costs an escape septet plus itself, so two septets.
-GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+GSM7_EXTENSION = frozenset(GSM7_EXTENSION_TABLE.values())
 
 GSM7_SINGLE = 160
 GSM7_PART = 153
