@@ -163,3 +163,8 @@ class InMemoryIdentityStore:
 
     def current_terms_version(self) -> str | None:
         return self.terms_version
+
+    def mark_used(self, token_hash: str, hour: datetime) -> None:
+        owner = self.owners.get(token_hash)
+        if owner is not None and (owner.last_used_at is None or owner.last_used_at < hour):
+            self.owners[token_hash] = replace(owner, last_used_at=hour)

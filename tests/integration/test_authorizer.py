@@ -44,7 +44,7 @@ def test_an_accepted_members_token_may_call_every_route(member: tuple[DynamoAdmi
     _, tenant_id, new = member
     policy = authorize(f"Bearer {new.token.token}")
     assert policy["principalId"] == new.member_id
-    assert policy["context"] == {"tenantId": tenant_id, "memberId": new.member_id, "access": "FULL"}
+    assert policy["context"] == {"tenantId": tenant_id, "memberId": new.member_id, "access": "FULL", "scope": "full"}
     assert effects(policy) == [("Allow", "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/*/*")]
 
 

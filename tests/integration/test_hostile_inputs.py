@@ -636,3 +636,70 @@ def test_a_valid_send_still_works_after_the_fuzzing_fixtures(stack: Stack, vip: 
     status, body = send_json(vip, {"message": "Hola", "tagIds": [vip.tags["vip"]]})
     assert status == 201, body
     assert uuid.UUID(body["queueId"])
+
+
+# ---------------------------------------------------------------------------------------------- integrations routes
+
+
+def integrations_raw(
+    campaign: Campaign, method: str, resource: str, path: str, body: str | None, content_type: str | None
+) -> dict[str, Any]:
+    """A request to the integrations function (API keys, webhooks, exports, reports) with whatever body."""
+    from functions.integrations import app as integrations_app
+
+    event = api_event(body, tenant_id=campaign.tenant_id, member_id=campaign.member_id, token=campaign.token)
+    event.update(httpMethod=method, resource=resource, path=path)
+    event["requestContext"].update(httpMethod=method, resourcePath=resource, path=f"/dev{path}")
+    for field in ("headers", "multiValueHeaders"):
+        event[field].pop("Content-Type", None)
+    if content_type is not None:
+        event["headers"]["Content-Type"] = content_type
+        event["multiValueHeaders"]["Content-Type"] = [content_type]
+    response: dict[str, Any] = integrations_app.lambda_handler(event, LambdaContextStub())
+    return response
+
+
+def live_tokens() -> set[tuple[str, str | None]]:
+    from smscore.dal.tables import TokenRecord
+
+    return {(t.token_hash, t.name) for t in TokenRecord.scan() if t.revoked_at is None}
+
+
+key_bodies = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "name": st.one_of(hostile_text, json_value),
+            "scope": st.one_of(st.sampled_from(["full", "read", "admin", "READ"]), json_value),
+            "expiresAt": st.one_of(edge_dates, json_value),
+        },
+    ).map(json.dumps),
+    send_bodies,
+)
+
+
+class TestIntegrationsRoutesUnderGeneratedInput:
+    @FUZZ
+    @given(body=key_bodies, content_type=content_types)
+    def test_create_key_route(self, stack: Stack, campaign: Campaign, body: str, content_type: str | None) -> None:
+        before = live_tokens()
+        response = integrations_raw(campaign, "POST", "/api/keys", "/api/keys", body, content_type)
+        assert_no_5xx_and_error_shape(response)
+        after = live_tokens()
+        if response["statusCode"] == 201:
+            # Exactly one key was created, under the printable name the answer shows
+            created = json.loads(response["body"])
+            assert [name for _, name in after - before] == [created["name"]]
+            assert created["name"].isprintable()
+        else:
+            assert after == before
+        assert_nothing_persisted_or_charged(stack, campaign)
+
+    @FUZZ
+    @given(identifier=path_ids)
+    def test_revoke_key_route(self, stack: Stack, campaign: Campaign, identifier: str) -> None:
+        before = live_tokens()
+        response = integrations_raw(campaign, "DELETE", "/api/keys/{keyId}", f"/api/keys/{identifier}", None, None)
+        assert_no_5xx_and_error_shape(response)
+        assert response["statusCode"] in (400, 404)
+        assert live_tokens() == before

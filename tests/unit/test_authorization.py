@@ -67,7 +67,7 @@ def test_bearer_header_parsing(header: str | None, expected: str | None) -> None
 def test_accepted_member_may_call_every_route(token: str) -> None:
     policy = authorize(f"Bearer {token}", ARN, store_with(token, owner()))
     assert policy["principalId"] == "m1"
-    assert policy["context"] == {"tenantId": "t1", "memberId": "m1", "access": "FULL"}
+    assert policy["context"] == {"tenantId": "t1", "memberId": "m1", "access": "FULL", "scope": "full"}
     assert statements(policy) == [("Allow", ["arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/*/*"])]
 
 

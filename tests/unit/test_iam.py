@@ -151,7 +151,9 @@ def test_nothing_may_scan() -> None:
         ("DeliverFunctionRole", "TenantsTable", {"dynamodb:DeleteItem", "dynamodb:PutItem"}),
         ("TwilioStatusFunctionRole", "MessagesTable", {"dynamodb:PutItem", "dynamodb:DeleteItem"}),
         ("TwilioStatusFunctionRole", "DispatchesTable", {"dynamodb:PutItem", "dynamodb:DeleteItem"}),
-        ("AuthorizerFunctionRole", "TokensTable", {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}),
+        # UpdateItem only: an API key's last use, to the hour (smscore.dal.identity_store.mark_used)
+        ("AuthorizerFunctionRole", "TokensTable", {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}),
+        ("AuthorizerFunctionRole", "MembersTable", {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}),
     ],
 )
 def test_roles_cannot_do_what_their_function_never_does(role: str, table: str, forbidden: set[str]) -> None:

@@ -117,7 +117,7 @@ class DynamoAdminStore:
         SettingRecord(TERMS_SETTING, value=version.strip(), updated_at=_now()).save()
         return version.strip()
 
-    def create_member(self, tenant_id: str, email: str, accept_terms: bool = False) -> NewMember:
+    def create_member(self, tenant_id: str, email: str, accept_terms: bool = False, admin: bool = False) -> NewMember:
         self.tenant(tenant_id)
         email = email.strip().lower()
         if "@" not in email:
@@ -133,6 +133,7 @@ class DynamoAdminStore:
             email=email,
             accepted_terms_version=accepted,
             accepted_terms_at=now if accept_terms else None,
+            role="admin" if admin else None,
             created_at=now,
         ).save()
         token = self.issue_token(member_id)
@@ -152,6 +153,15 @@ class DynamoAdminStore:
             created_at=_now(),
         ).save(condition=TokenRecord.token_hash.does_not_exist())
         return issued
+
+    def set_role(self, member_id: str, role: str) -> str:
+        """admin: manages every API key of the tenant; member: only their own (smscore.domain.api_keys)."""
+        try:
+            member = MemberRecord.get(member_id)
+        except MemberRecord.DoesNotExist as exc:
+            raise NotFound(f"No member {member_id}") from exc
+        member.update(actions=[MemberRecord.role.set(role)])
+        return role
 
     def accept_terms(self, member_id: str) -> str | None:
         try:

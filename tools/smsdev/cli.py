@@ -437,11 +437,12 @@ def member() -> None:
 @click.option("--tenant", "tenant_id", required=True, type=Id())
 @click.option("--email", required=True, type=NonBlank())
 @click.option("--accept-terms", is_flag=True, help="Record acceptance of the current terms.")
+@click.option("--admin", is_flag=True, help="The admin role: manages every API key of the tenant.")
 @click.pass_context
-def member_create(ctx: click.Context, tenant_id: str, email: str, accept_terms: bool) -> dict[str, Any]:
+def member_create(ctx: click.Context, tenant_id: str, email: str, accept_terms: bool, admin: bool) -> dict[str, Any]:
     """Create a member and print its API token (shown once)."""
     session = session_of(ctx)
-    created = session.target().admin_store().create_member(tenant_id, email, accept_terms=accept_terms)
+    created = session.target().admin_store().create_member(tenant_id, email, accept_terms=accept_terms, admin=admin)
     session.err().print("note: the token is shown once and only its hash is stored; keep it now.", highlight=False)
     return {
         "memberId": created.member_id,
@@ -450,7 +451,17 @@ def member_create(ctx: click.Context, tenant_id: str, email: str, accept_terms: 
         "token": created.token.token,
         "tokenPrefix": created.token.prefix,
         "acceptedTermsVersion": created.accepted_terms_version,
+        "role": "admin" if admin else "member",
     }
+
+
+@member.command("role")
+@click.option("--member", "member_id", required=True, type=Id())
+@click.option("--role", required=True, type=click.Choice(["admin", "member"]))
+@click.pass_context
+def member_role(ctx: click.Context, member_id: str, role: str) -> dict[str, Any]:
+    """Give a member the admin role (manages every API key of the tenant) or take it back."""
+    return {"memberId": member_id, "role": session_of(ctx).target().admin_store().set_role(member_id, role)}
 
 
 @member.command("accept-terms")

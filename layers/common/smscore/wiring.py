@@ -1,9 +1,9 @@
 """Composition root: what each function depends on, and the real adapters built from the settings.
 
 Each function has one frozen dependencies object (`SendDeps`, `DeliverDeps`, `AuthorizerDeps`,
-`MessagesDeps`, `WebhookDeps`, `InboundDeps`, `ContactsDeps`, `ReconcilerDeps`) and one factory that builds it with the
-real adapters. Handlers take `deps` as an optional argument defaulting to that factory's result, so tests
-pass fakes instead of patching modules.
+`MessagesDeps`, `WebhookDeps`, `InboundDeps`, `ContactsDeps`, `ReconcilerDeps`, `IntegrationsDeps`) and one
+factory that builds it with the real adapters. Handlers take `deps` as an optional argument defaulting to that
+factory's result, so tests pass fakes instead of patching modules.
 
 Everything built here is memoised in one module-level registry for the life of the execution
 environment (a Lambda warm start reuses clients and connection pools); `reset()` forgets all of it and
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
 
     from smscore.api.access import SpendingAccess
+    from smscore.api.api_keys import KeysApi
     from smscore.api.authorization import IdentityStore
     from smscore.api.campaigns import CampaignService
     from smscore.api.contacts import ContactsApi
@@ -508,3 +509,24 @@ def contacts_deps() -> ContactsDeps:
         max_import_body_bytes=settings.max_import_body_bytes,
         settings=TenantSettingsApi(DynamoTenantSettings()),
     )
+
+
+# -- integrations (API keys; webhooks out, exports and reports join it) ---------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class IntegrationsDeps:
+    """The integrations function's use cases: self-serve API keys."""
+
+    keys: KeysApi
+    max_body_bytes: int
+
+
+@memoised
+def integrations_deps() -> IntegrationsDeps:
+    from smscore.api.api_keys import KeysApi
+    from smscore.dal.api_key_store import DynamoApiKeyStore
+    from smscore.domain.api_keys import ApiKeys
+
+    settings = bound_settings()
+    return IntegrationsDeps(keys=KeysApi(ApiKeys(DynamoApiKeyStore())), max_body_bytes=settings.max_body_bytes)

@@ -40,6 +40,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.TenantNotFound: HTTPStatus.FORBIDDEN,
     errors.AccessRevoked: HTTPStatus.UNAUTHORIZED,
     errors.TermsNotAccepted: HTTPStatus.FORBIDDEN,
+    errors.InsufficientScope: HTTPStatus.FORBIDDEN,
     errors.InvalidSignature: HTTPStatus.FORBIDDEN,
     errors.NotFound: HTTPStatus.NOT_FOUND,
     errors.TagExists: HTTPStatus.CONFLICT,

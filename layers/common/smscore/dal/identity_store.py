@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from aws_lambda_powertools import Logger
 from pynamodb.connection import Connection
+from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactGet
 
 from smscore.dal.tables import MemberRecord, SettingRecord, TokenRecord
-from smscore.domain.auth import TokenOwner
+from smscore.domain.auth import Scope, TokenOwner
+
+logger = Logger(child=True)
 
 TERMS_SETTING = "terms"
 
@@ -18,6 +24,9 @@ def _owner(token: TokenRecord, member: MemberRecord) -> TokenOwner:
         member_active=member.status == "ACTIVE",
         revoked=token.revoked_at is not None,
         accepted_terms_version=member.accepted_terms_version,
+        scope=Scope(token.scope or Scope.FULL.value),
+        expires_at=token.expires_at,
+        last_used_at=token.last_used_at,
     )
 
 
@@ -55,6 +64,18 @@ class DynamoIdentityStore:
         except MemberRecord.DoesNotExist:
             return None
         return _owner(token, member)
+
+    def mark_used(self, token_hash: str, hour: datetime) -> None:
+        """One conditional UpdateItem: only moves `last_used_at` forward, so concurrent authorizers write it once."""
+        try:
+            TokenRecord(token_hash).update(
+                actions=[TokenRecord.last_used_at.set(hour)],
+                condition=TokenRecord.token_hash.exists()
+                & (TokenRecord.last_used_at.does_not_exist() | (TokenRecord.last_used_at < hour)),
+            )
+        except UpdateError as exc:
+            # Recorded already (ConditionalCheckFailed), or throttled: a later call records it; access is not refused.
+            logger.info("Last use not recorded", extra={"reason": exc.cause_response_code})
 
     def current_terms_version(self) -> str | None:
         try:

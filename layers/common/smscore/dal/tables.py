@@ -74,6 +74,7 @@ class MemberRecord(Model):
     status = UnicodeAttribute(default="ACTIVE")  # ACTIVE | DISABLED
     accepted_terms_version = UnicodeAttribute(null=True)
     accepted_terms_at = UTCDateTimeAttribute(null=True)
+    role = UnicodeAttribute(null=True)  # admin | member (absent: member); an admin manages the tenant's API keys
     created_at = UTCDateTimeAttribute()
     by_tenant_email = MemberByTenantEmail()
 
@@ -86,8 +87,22 @@ class TokenByPrefix(GlobalSecondaryIndex["TokenRecord"]):
     prefix = UnicodeAttribute(hash_key=True)
 
 
+class TokenByTenant(GlobalSecondaryIndex["TokenRecord"]):
+    """A tenant's tokens, oldest first: the API keys a member (their own) or an admin (all) lists and revokes."""
+
+    class Meta:
+        index_name = "by_tenant"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
 class TokenRecord(Model):
-    """An API token, stored only as its SHA-256 hash; `prefix` is what a person may see and revoke by."""
+    """An API token, stored only as its SHA-256 hash; `prefix` is what a person may see and revoke by.
+
+    Tokens made through POST /api/keys (smscore.domain.api_keys) also carry an id, a name, a scope and an optional
+    expiry; tokens smsctl issues have none of these (full scope, no expiry)."""
 
     class Meta(_Unbound):
         pass
@@ -98,7 +113,13 @@ class TokenRecord(Model):
     tenant_id = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     revoked_at = UTCDateTimeAttribute(null=True)
+    key_id = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    scope = UnicodeAttribute(null=True)  # full | read (absent: full)
+    expires_at = UTCDateTimeAttribute(null=True)
+    last_used_at = UTCDateTimeAttribute(null=True)  # to the hour, written by the authorizer
     by_prefix = TokenByPrefix()
+    by_tenant = TokenByTenant()
 
 
 class SettingRecord(Model):

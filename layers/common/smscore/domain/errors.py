@@ -72,6 +72,12 @@ class AccessRevoked(DomainError):
     code = "UNAUTHORIZED"
 
 
+class InsufficientScope(DomainError):
+    """A `read` API key asked to write (checked fresh on every write, smscore.api.access)."""
+
+    code = "INSUFFICIENT_SCOPE"
+
+
 class TermsNotAccepted(DomainError):
     """The member has not accepted the current terms (checked fresh on every spending request)."""
 

@@ -1,0 +1,124 @@
+"""Self-serve API keys (and, as they land, webhooks out, exports and usage reports): thin routes.
+
+Every write is re-checked fresh before routing (smscore.api.access.fresh_access_guard): a revoked key gets 401 at
+once, a `read` key 403 INSUFFICIENT_SCOPE. No `from __future__ import annotations`: Powertools reads the parameter
+annotations at runtime.
+"""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from smscore import wiring
+from smscore.api.access import fresh_access_guard
+from smscore.api.api_keys import KeyListDto, KeyRequest, NewKeyDto
+from smscore.api.errors import documented_error, register_error_handlers
+from smscore.api.invocation import InvocationDeps
+from smscore.api.middlewares import check_json_body, refusal_response
+from smscore.domain.api_keys import KeyCaller
+from smscore.wiring import IntegrationsDeps
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver(enable_validation=True)
+invocation_deps: InvocationDeps[IntegrationsDeps] = InvocationDeps("integrations_deps")
+register_error_handlers(app)
+
+
+def error(description: str) -> Any:
+    """A documented error response (ErrorBody) of a route."""
+    return documented_error(description)
+
+
+BAD_REQUEST = error("Invalid parameters or body (code VALIDATION_ERROR)")
+NOT_FOUND = error("No such item, or not one the caller may manage (code NOT_FOUND)")
+TOO_LARGE = error("Body too large (code PAYLOAD_TOO_LARGE)")
+NOT_JSON = error("Body is not application/json (code UNSUPPORTED_MEDIA_TYPE)")
+WRITE_SCOPE = error(
+    "A read-scope API key asked to write (code INSUFFICIENT_SCOPE), or the terms are not accepted (TERMS_NOT_ACCEPTED)"
+)
+NO_CONTENT: Any = {"description": "Revoked"}
+
+
+def _ok(model: type, description: str, status: int = 200) -> dict[int, Any]:
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+def deps() -> IntegrationsDeps:
+    current: IntegrationsDeps = invocation_deps.get()
+    return current
+
+
+def key_caller() -> KeyCaller:
+    authorizer = app.current_event.request_context.authorizer
+    return KeyCaller(tenant_id=authorizer["tenantId"], member_id=authorizer["memberId"])
+
+
+# ---------------------------------------------------------------------------------------------- API keys
+
+
+@app.post(
+    "/api/keys",
+    summary="Create an API key of your own: name, scope (full or read), optional expiry; the token is shown once",
+    tags=["API keys"],
+    responses={
+        **_ok(NewKeyDto, "The key, with its token (shown only here)", 201),
+        400: BAD_REQUEST,
+        403: WRITE_SCOPE,
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
+)
+def create_key(request: Annotated[KeyRequest, Body()]) -> Response[NewKeyDto]:
+    created = deps().keys.create(key_caller(), request)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=created)
+
+
+@app.get(
+    "/api/keys",
+    summary="Your live API keys (an admin sees every live key of the tenant); never the tokens",
+    tags=["API keys"],
+    responses={**_ok(KeyListDto, "The keys, oldest first"), 404: NOT_FOUND},
+)
+def list_keys() -> KeyListDto:
+    return deps().keys.list(key_caller())
+
+
+@app.delete(
+    "/api/keys/<keyId>",
+    summary="Revoke an API key: its writes are refused at once (401), its reads within the authorizer cache window",
+    tags=["API keys"],
+    responses={204: NO_CONTENT, 400: BAD_REQUEST, 403: WRITE_SCOPE, 404: NOT_FOUND},
+)
+def revoke_key(keyId: Annotated[UUID, Path()]) -> Response[None]:  # noqa: N803
+    deps().keys.revoke(key_caller(), str(keyId))
+    return Response(status_code=204, body=None)
+
+
+# ---------------------------------------------------------------------------------------------- handler
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, deps: IntegrationsDeps | None = None
+) -> dict[str, Any]:
+    deps = deps or wiring.integrations_deps()
+    refused = refusal_response(lambda: check_json_body(event, deps.max_body_bytes))
+    if refused is not None:
+        return refused
+    invocation_deps.bind(deps)
+    return resolve(event, context)
+
+
+@fresh_access_guard(wiring.fresh_access)
+def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """A write whose caller lost access (or holds a read key) is refused before routing."""
+    return app.resolve(event, context)
