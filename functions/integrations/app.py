@@ -21,11 +21,13 @@ from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.invocation import InvocationDeps
 from smscore.api.middlewares import check_json_body, refusal_response
 from smscore.domain.api_keys import KeyCaller
+from smscore.observability import quiet_empty_metrics
 from smscore.wiring import IntegrationsDeps
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+quiet_empty_metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 invocation_deps: InvocationDeps[IntegrationsDeps] = InvocationDeps("integrations_deps")
 register_error_handlers(app)
