@@ -136,6 +136,7 @@ class TableSchema:
     keys: tuple[str, ...]
     indexes: tuple[IndexSchema, ...]
     warm_wcu: int | None
+    warm_rcu: int | None = None  # declared warm read units/s (WarmThroughput.ReadUnitsPerSecond)
 
     def key_of(self, item: Item) -> Item:
         return {k: item[k] for k in self.keys}
@@ -146,6 +147,13 @@ def _warm(props: dict[str, Any], resolve: Callable[[Any], Any]) -> int | None:
     if not isinstance(warm, dict) or warm.get("WriteUnitsPerSecond") is None:
         return None
     return int(resolve(warm["WriteUnitsPerSecond"]))
+
+
+def _warm_reads(props: dict[str, Any], resolve: Callable[[Any], Any]) -> int | None:
+    warm = resolve(props.get("WarmThroughput"))
+    if not isinstance(warm, dict) or warm.get("ReadUnitsPerSecond") is None:
+        return None
+    return int(resolve(warm["ReadUnitsPerSecond"]))
 
 
 def schemas_from_template(names: Any) -> dict[str, TableSchema]:
@@ -170,7 +178,9 @@ def schemas_from_template(names: Any) -> dict[str, TableSchema]:
         )
         keys = tuple(k["AttributeName"] for k in sorted(props["KeySchema"], key=lambda k: k["KeyType"]))
         table_name = names.physical(logical_id)
-        schemas[table_name] = TableSchema(logical_id, table_name, keys, indexes, _warm(props, resolver.resolve))
+        schemas[table_name] = TableSchema(
+            logical_id, table_name, keys, indexes, _warm(props, resolver.resolve), _warm_reads(props, resolver.resolve)
+        )
     return schemas
 
 
@@ -233,6 +243,44 @@ def writes_for(
     return writes
 
 
+READ_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "TransactGetItems", "Query", "Scan"})
+
+
+@dataclass(frozen=True)
+class Read:
+    """One item read by key (`key`: its key attributes as (name, value) pairs), or one Query/Scan call (no key)."""
+
+    operation: str
+    table: str
+    key: tuple[tuple[str, str], ...]
+    consistent: bool
+
+    def partition(self, schema: TableSchema) -> str:
+        return dict(self.key)[schema.keys[0]]
+
+
+def _key(key: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((name, _partition(value)) for name, value in key.items()))
+
+
+def reads_of(operation: str, params: dict[str, Any]) -> list[Read]:
+    """The reads one DynamoDB call makes: one per key asked for, or one per Query/Scan call."""
+    if operation == "GetItem":
+        return [Read(operation, params["TableName"], _key(params["Key"]), bool(params.get("ConsistentRead")))]
+    if operation == "BatchGetItem":
+        return [
+            Read(operation, table, _key(key), bool(request.get("ConsistentRead")))
+            for table, request in params["RequestItems"].items()
+            for key in request["Keys"]
+        ]
+    if operation == "TransactGetItems":
+        return [
+            Read(operation, entry["Get"]["TableName"], _key(entry["Get"]["Key"]), True)
+            for entry in params["TransactItems"]
+        ]
+    return [Read(operation, params["TableName"], (), bool(params.get("ConsistentRead")))]
+
+
 @dataclass
 class Tally:
     """Write units by table/index and by partition key value, for one captured stream."""
@@ -240,6 +288,7 @@ class Tally:
     units: Counter[str] = field(default_factory=Counter)
     partitions: Counter[tuple[str, str]] = field(default_factory=Counter)
     writes: Counter[str] = field(default_factory=Counter)  # item writes by table and operation
+    reads: list[Read] = field(default_factory=list)  # every item read by key, Query and Scan (bench.reads)
 
     def add(self, writes: list[Write]) -> None:
         for write in writes:
@@ -351,6 +400,9 @@ class WriteCapture:
         return pending
 
     def _before(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if model.name in READ_OPERATIONS:
+            self.tally.reads.extend(reads_of(model.name, json.loads(params["body"])))
+            return
         if model.name not in WRITE_OPERATIONS:
             return
         self._lock.acquire()
@@ -586,7 +638,19 @@ def measure(post_recipients: int = 50_000, delivered: int = 200) -> list[Row]:
             "delivery_write_units_per_message": _per_message(delivery.tally, delivered),
         },
     )
-    return [per_message_row, post_row, ceiling_row, *send_size_rows(post_recipients, rss_growth, response_bytes)]
+    from bench import opt_out_reads
+
+    opt_out_rows = [
+        opt_out_reads.measure_send_check(),
+        opt_out_reads.delivery_read_row(delivery.tally.reads, delivered, schemas),
+    ]
+    return [
+        per_message_row,
+        post_row,
+        ceiling_row,
+        *opt_out_rows,
+        *send_size_rows(post_recipients, rss_growth, response_bytes),
+    ]
 
 
 def send_size_rows(recipients: int, rss_growth: int, response_bytes: int) -> list[Row]:

@@ -13,7 +13,7 @@ from smscore.domain.ports import ConsentChange, RecordOutcome
 
 @dataclass
 class InMemorySuppressionList:
-    """Like the Suppressions table: one entry per (sender, number), replaced only by a strictly later change; and
+    """Like the Suppressions table: one entry per (number, sender), replaced only by a strictly later change; and
     the provider messages already handled, each remembered until its `remember_until` (the table's TTL)."""
 
     entries: dict[tuple[str, str], ConsentChange] = field(default_factory=dict)
@@ -37,7 +37,7 @@ class InMemorySuppressionList:
         stored = self.entries.get((sender, number))
         return stored is not None and stored.opted_out
 
-    def suppressed(self, numbers: Sequence[str], sender: str) -> set[str]:
+    def suppressed(self, numbers: Sequence[str], sender: str, *, consistent: bool = False) -> set[str]:
         return {n for n in numbers if self.is_suppressed(n, sender)}
 
     def opt_outs(self, numbers: Sequence[str], sender: str) -> dict[str, ConsentChange]:

@@ -122,11 +122,12 @@ def test_the_opt_outs_of_a_page_carry_their_keyword_and_time(suppressions: Suppr
     assert suppressions.opt_outs([], SENDER) == {}
 
 
-@pytest.mark.parametrize("audience", [3, BATCH_GET_KEYS + 30])
+@pytest.mark.parametrize("consistent", [False, True], ids=["eventual", "consistent"])
+@pytest.mark.parametrize("audience", [3, BATCH_GET_KEYS + 30, 20 * BATCH_GET_KEYS + 7])
 def test_the_bulk_read_returns_exactly_the_suppressed_numbers_of_the_sender(
-    suppressions: SuppressionList, audience: int
+    suppressions: SuppressionList, audience: int, consistent: bool
 ) -> None:
-    # Given an audience (by key below 100 numbers, the sender's partition above), where the 1st and the last
+    # Given an audience (one BatchGetItem, two, or 21 of them in parallel), where the 1st and the last
     # numbers opted out of the sender, the 2nd opted out and back in, and the 3rd opted out of another sender
     numbers = [f"+5730000{n:05d}" for n in range(audience)]
     suppressions.record(change(True, number=numbers[0]))
@@ -136,10 +137,54 @@ def test_the_bulk_read_returns_exactly_the_suppressed_numbers_of_the_sender(
     suppressions.record(change(True, number=numbers[2], sender="sandbox"))
     suppressions.record(change(True, number="+573999999999"))  # suppressed, not in this audience
     # When the audience is checked against the sender / Then only the two are reported
-    assert suppressions.suppressed(numbers, SENDER) == {numbers[0], numbers[-1]}
-    assert suppressions.suppressed([], SENDER) == set()
+    assert suppressions.suppressed(numbers, SENDER, consistent=consistent) == {numbers[0], numbers[-1]}
+    assert suppressions.suppressed([], SENDER, consistent=consistent) == set()
+    # And a number given twice is reported once
+    assert suppressions.suppressed([numbers[0], numbers[0]], SENDER, consistent=consistent) == {numbers[0]}
 
 
 def test_nothing_recorded_means_nobody_is_suppressed(suppressions: SuppressionList) -> None:
     assert suppressions.suppressed([ANA], SENDER) == set()
     assert not suppressions.is_suppressed(ANA, SENDER)
+
+
+def test_an_opt_out_is_stored_under_its_number_and_read_by_key_only(stack: object) -> None:
+    """DynamoDB side only (the fake has no partitions): the sender no longer shares one partition key."""
+    import boto3
+
+    from smscore.dal.tables import SuppressionRecord
+
+    suppressions = DynamoSuppressionList()
+    # Given a sender with 300 opt-outs, two of which are in a 5-number audience
+    opted_out = [f"+5731{n:08d}" for n in range(300)]
+    for number in opted_out:
+        suppressions.record(change(True, number=number, reference=None))
+    audience = [opted_out[7], opted_out[250], "+573200000001", "+573200000002", "+573200000003"]
+    # Then each opt-out is its own partition key (the number), the sender the sort key
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    table = client.describe_table(TableName=SuppressionRecord.Meta.table_name)
+    assert {k["AttributeName"]: k["KeyType"] for k in table["Table"]["KeySchema"]} == {
+        "number": "HASH",
+        "sender": "RANGE",
+    }
+    assert len({item.number for item in SuppressionRecord.scan()}) == 300
+    # When the audience is checked
+    calls: list[tuple[str, int, bool]] = []
+
+    def count(params: dict[str, object], model: object, **_: object) -> None:
+        name = getattr(model, "name", "")
+        if name == "BatchGetItem":
+            (request,) = params["RequestItems"].values()  # type: ignore[attr-defined]
+            calls.append((name, len(request["Keys"]), bool(request.get("ConsistentRead"))))
+        else:
+            calls.append((str(name), 0, False))
+
+    connection = SuppressionRecord._get_connection().connection
+    connection.client.meta.events.register("provide-client-params.dynamodb.*", count)
+    try:
+        found = suppressions.suppressed(audience, SENDER)
+    finally:
+        connection.client.meta.events.unregister("provide-client-params.dynamodb.*", count)
+    # Then the two are found with one eventually consistent BatchGetItem of the 5 keys: no Query of the sender
+    assert found == {opted_out[7], opted_out[250]}
+    assert calls == [("BatchGetItem", 5, False)]

@@ -99,5 +99,5 @@ def test_a_signed_twilio_reply_through_the_local_gateway_opts_out_of_that_number
     # Then the answer is TwiML confirming it, and the number is suppressed for that Twilio number
     assert (status, content_type) == (200, "application/xml")
     assert "<Response><Message>" in body
-    stored = SuppressionRecord.get("twilio:+15550001111", number, consistent_read=True)
+    stored = SuppressionRecord.get(number, "twilio:+15550001111", consistent_read=True)
     assert (stored.opted_out, stored.keyword) == (True, "BAJA")

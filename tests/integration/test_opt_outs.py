@@ -121,14 +121,14 @@ def contact_of(campaign: Campaign, contact_id: str) -> ContactRecord:
 
 def suppression(sender: str, number: str = ANA) -> SuppressionRecord | None:
     try:
-        return SuppressionRecord.get(sender, number, consistent_read=True)
+        return SuppressionRecord.get(number, sender, consistent_read=True)
     except SuppressionRecord.DoesNotExist:
         return None
 
 
 def suppressions() -> list[SuppressionRecord]:
     """Every (sender, number) item of the table (the replay markers it also holds left out)."""
-    return [item for item in SuppressionRecord.scan() if not item.sender.startswith("inbound#")]
+    return [item for item in SuppressionRecord.scan() if not item.number.startswith("inbound#")]
 
 
 def sends_through(campaign: Campaign, provider: str) -> None:

@@ -581,8 +581,8 @@ class SuppressionRecord(Model):
     class Meta(_Unbound):
         pass
 
-    sender = UnicodeAttribute(hash_key=True)
-    number = UnicodeAttribute(range_key=True)
+    number = UnicodeAttribute(hash_key=True)  # keyed by number: opt-outs spread over partitions (issue 20)
+    sender = UnicodeAttribute(range_key=True)
     opted_out = BooleanAttribute()
     keyword = UnicodeAttribute()
     changed_at = UTCDateTimeAttribute()
@@ -592,15 +592,15 @@ class SuppressionRecord(Model):
 
 class InboundMessageRecord(Model):
     """A provider's inbound keyword message, once handled (smscore.dal.suppression_store): a redelivery or a replay
-    of it within the provider's retry window changes nothing. In the Suppressions table under the key
-    ("inbound#<provider>#<message id>", "message"), which no sender key can take; deleted by DynamoDB's TTL at
-    `expires_at` (the table's TimeToLiveSpecification)."""
+    of it within the provider's retry window changes nothing. In the Suppressions table under the key (number
+    "inbound#<provider>#<message id>", sender "message"), which no E.164 number can take; deleted by DynamoDB's
+    TTL at `expires_at` (the table's TimeToLiveSpecification)."""
 
     class Meta(_Unbound):
         pass
 
-    message_key = UnicodeAttribute(hash_key=True, attr_name="sender")
-    marker = UnicodeAttribute(range_key=True, attr_name="number")
+    message_key = UnicodeAttribute(hash_key=True, attr_name="number")
+    marker = UnicodeAttribute(range_key=True, attr_name="sender")
     outcome = UnicodeAttribute()  # what the message did the first time: APPLIED or SUPERSEDED
     handled_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute()

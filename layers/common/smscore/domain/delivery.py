@@ -306,7 +306,7 @@ class Deliverer:
                 by_sender.setdefault(self.sender_of(message.provider).key, []).append(message)
         opted_out: set[str] = set()
         for sender, messages in by_sender.items():
-            blocked = self._suppressions.suppressed([m.recipient for m in messages], sender)
+            blocked = self._suppressions.suppressed([m.recipient for m in messages], sender, consistent=False)
             opted_out |= {m.message_id for m in messages if m.recipient in blocked}
         return opted_out
 

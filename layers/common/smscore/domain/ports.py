@@ -392,8 +392,10 @@ class SuppressionList(Protocol):
 
     def is_suppressed(self, number: str, sender: str) -> bool: ...
 
-    def suppressed(self, numbers: Sequence[str], sender: str) -> set[str]:
-        """The subset of `numbers` opted out of `sender` (bulk form for the send and delivery paths)."""
+    def suppressed(self, numbers: Sequence[str], sender: str, *, consistent: bool = False) -> set[str]:
+        """The subset of `numbers` opted out of `sender` (bulk form for the send and delivery paths): reads the
+        given numbers only. Eventually consistent unless `consistent`: a change of the last second may be missed
+        by one read, and is seen by the next (docs/delivery.md, "Opt-outs at delivery")."""
         ...
 
     def opt_outs(self, numbers: Sequence[str], sender: str) -> dict[str, ConsentChange]:
