@@ -60,7 +60,7 @@ def test_api_gateway_may_invoke_the_token_authorizer() -> None:
     permissions = [
         p
         for p in of_type("AWS::Lambda::Permission").values()
-        if p["FunctionName"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+        if p["FunctionName"] == {"Ref": "AuthorizerFunctionAliaslive"}  # invoked through its alias (safe deploys)
     ]
     assert len(permissions) == 1
     assert permissions[0]["Principal"] == "apigateway.amazonaws.com"
@@ -78,7 +78,8 @@ def test_every_api_route_function_may_be_invoked_by_api_gateway() -> None:
     invocable = {json.dumps(p["FunctionName"]) for p in of_type("AWS::Lambda::Permission").values()}
     for logical_id, resource in resources_of_type("AWS::Serverless::Function").items():
         if any(e["Type"] == "Api" for e in resource["Properties"].get("Events", {}).values()):
-            assert json.dumps({"Ref": logical_id}) in invocable, logical_id
+            # Through its alias `live` (safe deploys: tests/unit/test_safe_deploys.py)
+            assert json.dumps({"Ref": f"{logical_id}Aliaslive"}) in invocable, logical_id
 
 
 @pytest.mark.parametrize(

@@ -153,6 +153,16 @@ class ApiConfig:
     function_names: dict[str, str]  # logical id -> physical name
 
 
+def authorizer_function_id(arn: Any) -> str:
+    """The logical id behind the authorizer's FunctionArn: `!GetAtt F.Arn`, or `!Ref F.Alias` (the deployed
+    authorizer is invoked through its alias, docs/operations.md#safe-deploys; locally there is one version)."""
+    if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+        return str(arn["Fn::GetAtt"][0])
+    if isinstance(arn, dict) and "Ref" in arn:
+        return str(arn["Ref"]).removesuffix(".Alias")
+    return str(arn)
+
+
 def api_config(resolver: Resolver, api_id: str = "local0api1") -> ApiConfig:
     """The REST API as template.yaml declares it (one AWS::Serverless::Api)."""
     (_api_id, api), *_ = resources_of_type("AWS::Serverless::Api", resolver.template).items()
@@ -163,7 +173,7 @@ def api_config(resolver: Resolver, api_id: str = "local0api1") -> ApiConfig:
     if default and default != "NONE":
         spec = auth["Authorizers"][default]
         arn = spec["FunctionArn"]
-        authorizer_function = arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn else str(arn)
+        authorizer_function = authorizer_function_id(arn)
         identity = spec.get("Identity", {})
         header = identity.get("Header", header)
         validation = identity.get("ValidationExpression")
