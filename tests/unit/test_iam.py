@@ -46,9 +46,12 @@ ALLOWED_MANAGED_POLICIES: dict[str, str] = {
     "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda": (
         "CodeDeploy's role for safe deploys (SAM's DeploymentPreference): move aliases, read the rollback alarms"
     ),
+    "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs": (
+        "API Gateway's account-wide role for writing the API's access logs (ApiGatewayAccount)"
+    ),
 }
 # Roles that belong to no function: the policies above are all they have.
-NOT_FUNCTION_ROLES = {"CodeDeployServiceRole"}
+NOT_FUNCTION_ROLES = {"CodeDeployServiceRole", "ApiGatewayCloudWatchRole"}
 
 
 @pytest.fixture(autouse=True)
