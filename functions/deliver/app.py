@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
 from smscore.domain.delivery import DeliveryReport, Outcome, RedeliveryNeeded
-from smscore.observability import quiet_empty_metrics, report_unparseable, validation_reason
+from smscore.observability import count_failure_codes, quiet_empty_metrics, report_unparseable, validation_reason
 from smscore.wiring import DeliverDeps
 
 if TYPE_CHECKING:
@@ -86,6 +86,11 @@ def publish(report: DeliveryReport) -> None:
     ):
         if value:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    # The failures recorded (FAILED and refunded), by provider code: a claim lost meanwhile is not this one's.
+    count_failure_codes(
+        (f.failure.code for f, outcome in report.to_fail if report.outcomes.get(f.message.message_id) == outcome),
+        metrics.namespace,
+    )
     for _provider, latency_ms in report.provider_latencies_ms:
         metrics.add_metric(name="ProviderLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
     for sender in sorted(report.paused_senders):

@@ -30,7 +30,7 @@ from smscore.domain.inbound import Confirmations, InboundSms, handle_inbound
 from smscore.domain.keywords import KeywordAction
 from smscore.domain.ports import CredentialsUnavailable, ParkedReceipts, ReceiptStore
 from smscore.domain.receipts import ReceiptOutcome, receive_receipt
-from smscore.observability import quiet_empty_metrics, report_unparseable
+from smscore.observability import publish_receipt, quiet_empty_metrics, report_unparseable
 from smscore.providers import aws_sms, twilio
 from smscore.wiring import WebhookDeps
 
@@ -144,8 +144,10 @@ def twilio_status(
         return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck().model_dump_json())
     deps = request_deps()
     # One that overtook our SENT write is parked and applied at SENT (smscore.domain.receipts), not dropped.
-    outcome = receive_receipt(receipt, deps.receipts, deps.parked_receipts, datetime.now(UTC))
+    now = datetime.now(UTC)
+    outcome = receive_receipt(receipt, deps.receipts, deps.parked_receipts, now)
     record_outcome(outcome, receipt.provider, receipt.message_id or receipt.provider_message_id)
+    publish_receipt(metrics, receipt, outcome, now)
     # Always 200 once the signature is good: Twilio must not retry a receipt we chose to ignore.
     return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck(outcome=outcome).model_dump_json())
 
@@ -226,6 +228,7 @@ def handle_sms_event(
         return None
     outcome = receive_receipt(receipt, store, parked, now)
     record_outcome(outcome, receipt.provider, receipt.message_id)
+    publish_receipt(metrics, receipt, outcome, now)
     if outcome is ReceiptOutcome.NOT_YET_SENT:
         raise ReceiptNotReady(receipt.message_id)
     return outcome

@@ -9,12 +9,24 @@ Retrying cannot fix it, so the caller drops it instead of failing the record: it
 from __future__ import annotations
 
 import warnings
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from smscore.domain.model import Receipt
+    from smscore.domain.receipts import ReceiptOutcome
+
 UNPARSEABLE_METRIC = "UnparseableEvents"
+# A message that ended FAILED (deliver) or UNDELIVERED (a receipt), with the provider's code as dimension `code`.
+FAILURES_BY_CODE_METRIC = "MessageFailures"
+# Milliseconds from the provider's receipt time to our applying it (the dashboard's "Receipts lag").
+RECEIPT_LAG_METRIC = "ReceiptLag"
 # The message Powertools warns with when an invocation added no application metric (most GETs, an ignored event).
 EMPTY_METRICS_WARNING = "No application metrics to publish"
 
@@ -50,3 +62,25 @@ def report_unparseable(
         "Unparseable input dropped", extra={"source": source, "message_id": message_id or "-", "reason": reason}
     )
     metrics.add_metric(name=UNPARSEABLE_METRIC, unit="Count", value=1)
+
+
+def count_failure_codes(codes: Iterable[str], namespace: str | None) -> None:
+    """One `MessageFailures` blob per code (its own dimension `code`, like SenderPaused's `sender`): the
+    dashboard's "Failures by error code"."""
+    for code, count in sorted(Counter(codes).items()):
+        with single_metric(name=FAILURES_BY_CODE_METRIC, unit=MetricUnit.Count, value=count, namespace=namespace) as m:
+            m.add_dimension(name="code", value=code or "unknown")
+
+
+def publish_receipt(metrics: MetricsSink, receipt: Receipt, outcome: ReceiptOutcome, now: datetime) -> None:
+    """An applied receipt: the message's new status (SmsDelivered / SmsUndelivered), how late it came in, and an
+    undelivered one's code among the failures by code."""
+    from smscore.domain.receipts import ReceiptOutcome
+
+    if outcome is not ReceiptOutcome.APPLIED:
+        return
+    metrics.add_metric(name=f"Sms{receipt.status.value.title()}", unit="Count", value=1)
+    lag_ms = max(0.0, (now - receipt.reported_at).total_seconds() * 1000)
+    metrics.add_metric(name=RECEIPT_LAG_METRIC, unit="Milliseconds", value=lag_ms)
+    if receipt.error_code is not None:
+        count_failure_codes([receipt.error_code], getattr(metrics, "namespace", None))

@@ -466,6 +466,7 @@ class CampaignService:
         if self._metrics is None:
             return
         for name, value in (
+            ("CampaignsCreated", 1),
             ("MessagesEnqueued", len(result.messages)),
             ("RecipientsSkippedInvalid", audience.skipped_invalid),
             ("RecipientsSkippedOptedOut", audience.skipped_opted_out),
