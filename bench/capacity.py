@@ -638,11 +638,12 @@ def measure(post_recipients: int = 50_000, delivered: int = 200) -> list[Row]:
             "delivery_write_units_per_message": _per_message(delivery.tally, delivered),
         },
     )
-    from bench import opt_out_reads
+    from bench import opt_out_reads, refund_settlement
 
     opt_out_rows = [
         opt_out_reads.measure_send_check(),
         opt_out_reads.delivery_read_row(delivery.tally.reads, delivered, schemas),
+        refund_settlement.measure(),
     ]
     return [
         per_message_row,

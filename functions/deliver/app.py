@@ -4,6 +4,10 @@ Thin: parse (Powertools' parser, smscore.dal.delivery_records), hand to smscore.
 turn its report into metrics and a partial batch response. A record is reported failed (and comes back after
 the visibility timeout, or reaches the DLQ after maxReceiveCount) only while some of its messages still need
 another attempt or are leased elsewhere.
+
+Refunds are settled once per invocation, after every record was tried (Deliverer.settle): one transaction per
+tenant and campaign on the balance item instead of one per record. If settling fails the invocation fails, so
+none of its records is deleted; their failed messages are still SENDING under a lease and are decided again.
 """
 
 from __future__ import annotations
@@ -100,15 +104,18 @@ def publish(report: DeliveryReport) -> None:
 
 
 @tracer.capture_method(capture_response=False)
-def deliver_record(record: DeliveryRecord, lambda_context: LambdaContext, deps: DeliverDeps) -> None:
+def deliver_record(
+    record: DeliveryRecord, lambda_context: LambdaContext, deps: DeliverDeps, reports: list[DeliveryReport]
+) -> None:
     batch = record.body.to_batch()
     receive_count = int(record.attributes.ApproximateReceiveCount or 1)
     report = deps.deliverer.deliver(
         batch,
         remaining_seconds=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
         final_receive=receive_count >= deps.max_receive_count,
+        settle=False,
     )
-    publish(report)
+    reports.append(report)
     logger.info(
         "record delivered",
         extra={"queue_id": batch.queue_id, "receive_count": receive_count, "outcomes": dict(report.counts())},
@@ -124,9 +131,16 @@ def lambda_handler(
     event: dict[str, Any], context: LambdaContext, deps: DeliverDeps | None = None
 ) -> PartialItemFailureResponse:
     wired = deps or wiring.deliver_deps()
+    reports: list[DeliveryReport] = []
 
     def record_handler(record: SQSRecord) -> None:
         if (parsed := parse_record(record)) is not None:
-            deliver_record(parsed, context, wired)
+            deliver_record(parsed, context, wired, reports)
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor(), context=context)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor(), context=context
+    )
+    wired.deliverer.settle(reports)  # the invocation's refunds, together (see the module docstring)
+    for report in reports:
+        publish(report)
+    return response

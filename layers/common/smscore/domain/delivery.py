@@ -36,11 +36,15 @@ redelivers it after the visibility timeout: the slow path for long outages. Afte
 provider calls (or on the record's last allowed receive) the message is FAILED and refunded, and its id is
 sent to the dead-letter queue for inspection; replaying that record is harmless (the message is terminal).
 
-Refunds: the failures of one record (permanent, exhausted, expired) are recorded together after its messages
-were tried: one transaction with every message's fenced FAILED write, one balance update and one REFUND entry
-naming the message ids (MessageStore.fail_all). A crash before it leaves the messages SENDING under a lease that
-expires, so they are taken over and decided again; never refunded twice, since each FAILED write is conditional
-on the claim and the refund is in the same transaction.
+Refunds: the failures (permanent, exhausted, expired, opted out) are accumulated while messages are tried and
+settled together: by the deliver handler once per invocation for all its records (`deliver(..., settle=False)`
+then `settle(reports)`), else once per record. Settling is one transaction per tenant and campaign (up to 98
+messages) with every message's fenced FAILED write, one balance update and one REFUND entry naming the message
+ids (MessageStore.fail_all), so the tenant's balance item takes one transaction per invocation and campaign, not
+one per record or message (issue 20, item 3). A crash between accumulation and settlement leaves the messages
+SENDING under a lease that expires (the invocation's records are not deleted either, so they come back); they
+are taken over and decided again: a refund is never lost, and never paid twice, since each FAILED write is
+conditional on the claim and the refund is in the same transaction.
 
 Pacing and waiting (smscore.domain.pacing): before its claim a message takes a send slot of its sender from the
 fleet-wide bucket. No slot within what the invocation can wait for, a paused sender, or the provider's own
@@ -161,6 +165,7 @@ class DeliveryReport:
     deferred_seconds: dict[str, float] = field(default_factory=dict)  # message id -> how long it waits
     paused_senders: set[str] = field(default_factory=set)  # senders found or made paused (metric SenderPaused)
     to_fail: list[tuple[FailedSend, Outcome]] = field(default_factory=list)  # settled together, one refund
+    batch: QueueBatch | None = None  # the record's tenant and campaign (for its dead letters after settlement)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, outcome: Outcome) -> int:
@@ -257,10 +262,14 @@ class Deliverer:
         *,
         remaining_seconds: Callable[[], float] = lambda: float("inf"),
         final_receive: bool = False,
+        settle: bool = True,
     ) -> DeliveryReport:
         """Deliver every message of the record; dead-letter the exhausted ones, re-send the waiting ones with a
-        delay. Never raises for a provider problem: the report says which messages need this record again."""
-        report = DeliveryReport()
+        delay. Never raises for a provider problem: the report says which messages need this record again.
+
+        `settle=False` leaves the record's failures (refunds and dead letters) to a later `settle` of several
+        records' reports: the deliver handler settles once per invocation."""
+        report = DeliveryReport(batch=batch)
         ids = list(dict.fromkeys(batch.message_ids))
         stored = self._store.load(ids)
         demand = Counter(self.sender_of(m.provider).key for m in stored.values() if m.status not in TERMINAL)
@@ -285,14 +294,39 @@ class Deliverer:
             with ThreadPoolExecutor(max_workers=min(self._workers, len(ids))) as pool:
                 list(pool.map(one, ids))  # list() re-raises the first unexpected error
 
-        self._settle_failures(report)
-        if report.exhausted:
-            self._dead_letters.send(
-                QueueBatch(tenant_id=batch.tenant_id, queue_id=batch.queue_id, message_ids=report.exhausted),
-                reason="retries exhausted",
-            )
         self._send_deferred(batch, report)
+        if settle:
+            self.settle([report])
         return report
+
+    def settle(self, reports: Sequence[DeliveryReport]) -> None:
+        """The accumulated failures of these records become FAILED and are refunded together: one transaction per
+        tenant and campaign (smscore.dal.message_store.fail_all), instead of one per record on the tenant item.
+        Each message's write is still fenced by its claim, so it is refunded exactly once; one that was taken over
+        meanwhile is left to its new owner (LOST_LEASE). Then each record's exhausted messages are dead-lettered."""
+        pending = [(report, item, outcome) for report in reports for item, outcome in report.to_fail]
+        if pending:
+            failed = set(self._store.fail_all([item for _, item, _ in pending], self._now()))
+            for report, item, outcome in pending:
+                message = item.message
+                if message.message_id in failed:
+                    report.refunded_messages += 1
+                    report.refunded_credits += message.credits
+                    report.outcomes[message.message_id] = outcome
+                else:
+                    log.error(
+                        "failure not recorded: the claim was taken over", extra={"message_id": message.message_id}
+                    )
+                    report.outcomes[message.message_id] = Outcome.LOST_LEASE
+        for report in reports:
+            report.to_fail.clear()
+            if report.exhausted and report.batch is not None:
+                self._dead_letters.send(
+                    QueueBatch(
+                        tenant_id=report.batch.tenant_id, queue_id=report.batch.queue_id, message_ids=report.exhausted
+                    ),
+                    reason="retries exhausted",
+                )
 
     def _opted_out(self, stored: dict[str, StoredMessage]) -> set[str]:
         """Ids of the record's messages whose recipient opted out of their sender since the campaign was sent:
@@ -325,24 +359,6 @@ class Deliverer:
         failure = PermanentFailure(OPTED_OUT, f"{OPTED_OUT}: the recipient opted out of sender {sender}")
         log.info("recipient opted out, to refund", extra={"message_id": claimed.message_id, "code": OPTED_OUT})
         return report.fail(FailedSend(claimed, claimed.provider, failure), Outcome.OPTED_OUT)
-
-    def _settle_failures(self, report: DeliveryReport) -> None:
-        """The record's failed messages become FAILED and are refunded together: one balance update and one ledger
-        entry for all of them (smscore.dal.message_store.fail_all), instead of one transaction per message on the
-        tenant item. Each message's write is still fenced by its claim, so it is refunded exactly once; one that
-        was taken over meanwhile is left to its new owner (LOST_LEASE)."""
-        if not report.to_fail:
-            return
-        failed = set(self._store.fail_all([f for f, _ in report.to_fail], self._now()))
-        for item, outcome in report.to_fail:
-            message = item.message
-            if message.message_id in failed:
-                report.refunded_messages += 1
-                report.refunded_credits += message.credits
-                report.outcomes[message.message_id] = outcome
-            else:
-                log.error("failure not recorded: the claim was taken over", extra={"message_id": message.message_id})
-                report.outcomes[message.message_id] = Outcome.LOST_LEASE
 
     def _send_deferred(self, batch: QueueBatch, report: DeliveryReport) -> None:
         """The waiting messages go back as a new record with a delay (the shortest wait among them), so this one
