@@ -10,7 +10,7 @@ from uuid import UUID
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -20,6 +20,17 @@ from smscore.api.api_keys import KeyListDto, KeyRequest, NewKeyDto
 from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.invocation import InvocationDeps
 from smscore.api.middlewares import check_json_body, refusal_response
+from smscore.api.webhooks import (
+    DELIVERY_ID_PATTERN,
+    MAX_DELIVERY_PAGE,
+    DeliveryPageDto,
+    EndpointDto,
+    EndpointListDto,
+    EndpointPatch,
+    EndpointRequest,
+    EndpointWithSecretDto,
+    ReplayDto,
+)
 from smscore.domain.api_keys import KeyCaller
 from smscore.observability import quiet_empty_metrics
 from smscore.wiring import IntegrationsDeps
@@ -101,6 +112,129 @@ def list_keys() -> KeyListDto:
 def revoke_key(keyId: Annotated[UUID, Path()]) -> Response[None]:  # noqa: N803
     deps().keys.revoke(key_caller(), str(keyId))
     return Response(status_code=204, body=None)
+
+
+# ---------------------------------------------------------------------------------------------- webhooks out
+
+WebhookId = Annotated[UUID, Path()]
+DeliveryId = Annotated[str, Path(min_length=50, max_length=50, pattern=DELIVERY_ID_PATTERN)]
+ENDPOINT_REFUSED = error(
+    "Invalid body (code VALIDATION_ERROR): a URL that is not https, names a private, loopback, link-local or "
+    "metadata address, or carries credentials; an unknown event type; more than 10 endpoints"
+)
+
+
+def tenant_id() -> str:
+    tenant: str = app.current_event.request_context.authorizer["tenantId"]
+    return tenant
+
+
+def created[T](body: T) -> Response[T]:
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.post(
+    "/api/webhooks",
+    summary="Add a webhook endpoint: an https URL and the events it wants; the signing secret is shown once",
+    tags=["Webhooks"],
+    responses={
+        **_ok(EndpointWithSecretDto, "The endpoint, with its secret (shown only here)", 201),
+        400: ENDPOINT_REFUSED,
+        403: WRITE_SCOPE,
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
+)
+def create_webhook(request: Annotated[EndpointRequest, Body()]) -> Response[EndpointWithSecretDto]:
+    return created(deps().webhooks.create(tenant_id(), request))
+
+
+@app.get(
+    "/api/webhooks",
+    summary="The tenant's webhook endpoints (never their secrets)",
+    tags=["Webhooks"],
+    responses=_ok(EndpointListDto, "The endpoints, oldest first"),
+)
+def list_webhooks() -> EndpointListDto:
+    return deps().webhooks.list(tenant_id())
+
+
+@app.get(
+    "/api/webhooks/<webhookId>",
+    summary="One webhook endpoint: its events, whether it is enabled, and since when it fails",
+    tags=["Webhooks"],
+    responses={**_ok(EndpointDto, "The endpoint"), 400: BAD_REQUEST, 404: NOT_FOUND},
+)
+def get_webhook(webhookId: WebhookId) -> EndpointDto:  # noqa: N803
+    return deps().webhooks.get(tenant_id(), str(webhookId))
+
+
+@app.patch(
+    "/api/webhooks/<webhookId>",
+    summary="Change an endpoint's URL, events, description or enabled (enabling again clears webhook.disabled)",
+    tags=["Webhooks"],
+    responses={
+        **_ok(EndpointDto, "The endpoint as changed"),
+        400: ENDPOINT_REFUSED,
+        403: WRITE_SCOPE,
+        404: NOT_FOUND,
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
+)
+def update_webhook(webhookId: WebhookId, request: Annotated[EndpointPatch, Body()]) -> EndpointDto:  # noqa: N803
+    return deps().webhooks.update(tenant_id(), str(webhookId), request)
+
+
+@app.delete(
+    "/api/webhooks/<webhookId>",
+    summary="Delete an endpoint: nothing more is sent to it",
+    tags=["Webhooks"],
+    responses={204: {"description": "Deleted"}, 400: BAD_REQUEST, 403: WRITE_SCOPE, 404: NOT_FOUND},
+)
+def delete_webhook(webhookId: WebhookId) -> Response[None]:  # noqa: N803
+    deps().webhooks.delete(tenant_id(), str(webhookId))
+    return Response(status_code=204, body=None)
+
+
+@app.post(
+    "/api/webhooks/<webhookId>/secret",
+    summary="Rotate the signing secret: the new one is shown once, the old one keeps signing for 24 h",
+    tags=["Webhooks"],
+    responses={
+        **_ok(EndpointWithSecretDto, "The endpoint with its new secret (shown only here)"),
+        400: BAD_REQUEST,
+        403: WRITE_SCOPE,
+        404: NOT_FOUND,
+    },
+)
+def rotate_webhook_secret(webhookId: WebhookId) -> EndpointWithSecretDto:  # noqa: N803
+    return deps().webhooks.rotate_secret(tenant_id(), str(webhookId))
+
+
+@app.get(
+    "/api/webhooks/<webhookId>/deliveries",
+    summary="An endpoint's deliveries, newest first: status, every attempt's response code and latency, payload",
+    tags=["Webhooks"],
+    responses={**_ok(DeliveryPageDto, "One page of deliveries"), 400: BAD_REQUEST, 404: NOT_FOUND},
+)
+def list_deliveries(
+    webhookId: WebhookId,  # noqa: N803
+    limit: Annotated[int, Query(ge=1, le=MAX_DELIVERY_PAGE)] = 20,
+    cursor: Annotated[str | None, Query(min_length=50, max_length=50, pattern=DELIVERY_ID_PATTERN)] = None,
+) -> DeliveryPageDto:
+    return deps().webhooks.deliveries(tenant_id(), str(webhookId), limit, cursor)
+
+
+@app.post(
+    "/api/webhooks/<webhookId>/deliveries/<deliveryId>/replay",
+    summary="Send a delivery again (same event id and body, newly signed), once",
+    tags=["Webhooks"],
+    responses={**_ok(ReplayDto, "Queued", 202), 400: BAD_REQUEST, 403: WRITE_SCOPE, 404: NOT_FOUND},
+)
+def replay_delivery(webhookId: WebhookId, deliveryId: DeliveryId) -> Response[ReplayDto]:  # noqa: N803
+    replay = deps().webhooks.replay(tenant_id(), str(webhookId), deliveryId)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=replay)
 
 
 # ---------------------------------------------------------------------------------------------- handler

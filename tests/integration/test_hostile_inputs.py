@@ -703,3 +703,93 @@ class TestIntegrationsRoutesUnderGeneratedInput:
         assert_no_5xx_and_error_shape(response)
         assert response["statusCode"] in (400, 404)
         assert live_tokens() == before
+
+
+webhook_bodies = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "url": st.one_of(
+                hostile_text,
+                json_value,
+                st.sampled_from(
+                    [
+                        "https://hooks.example.com/x",
+                        "http://127.0.0.1:1/x",
+                        "https://169.254.169.254/",
+                        "https://[::ffff:10.0.0.1]/",
+                        "https://user:pw@example.com/",
+                        "https://" + "a" * 3000 + ".com/",
+                        "https://exa\u200bmple.com/",
+                    ]
+                ),
+            ),
+            "events": st.one_of(
+                st.lists(st.sampled_from(["message.sent", "message.failed", "x"]), max_size=4), json_value
+            ),
+            "description": st.one_of(hostile_text, json_value),
+            "enabled": json_value,
+        },
+    ).map(json.dumps),
+    send_bodies,
+)
+
+
+def webhook_items() -> list[str]:
+    from smscore.dal.tables import WebhookEndpointRecord
+
+    return sorted(r.item_key for r in WebhookEndpointRecord.scan())
+
+
+class TestWebhookRoutesUnderGeneratedInput:
+    @FUZZ
+    @given(body=webhook_bodies, content_type=content_types)
+    def test_create_webhook_route(self, stack: Stack, campaign: Campaign, body: str, content_type: str | None) -> None:
+        before = webhook_items()
+        response = integrations_raw(campaign, "POST", "/api/webhooks", "/api/webhooks", body, content_type)
+        assert_no_5xx_and_error_shape(response)
+        if response["statusCode"] == 201:
+            # Only an https URL on a public host is ever stored
+            created = json.loads(response["body"])
+            assert created["url"].startswith("https://")
+            integrations_raw(
+                campaign, "DELETE", "/api/webhooks/{webhookId}", f"/api/webhooks/{created['id']}", None, None
+            )
+        assert webhook_items() == before
+        assert_nothing_persisted_or_charged(stack, campaign)
+
+    @FUZZ
+    @given(
+        identifier=path_ids,
+        second=path_ids,
+        body=st.one_of(st.none(), webhook_bodies),
+        content_type=content_types,
+        route=st.sampled_from(
+            [
+                ("GET", "/api/webhooks/{webhookId}"),
+                ("PATCH", "/api/webhooks/{webhookId}"),
+                ("DELETE", "/api/webhooks/{webhookId}"),
+                ("POST", "/api/webhooks/{webhookId}/secret"),
+                ("GET", "/api/webhooks/{webhookId}/deliveries"),
+                ("POST", "/api/webhooks/{webhookId}/deliveries/{deliveryId}/replay"),
+            ]
+        ),
+    )
+    def test_webhook_item_routes(
+        self,
+        stack: Stack,
+        campaign: Campaign,
+        identifier: str,
+        second: str,
+        body: str | None,
+        content_type: str | None,
+        route: tuple[str, str],
+    ) -> None:
+        method, resource = route
+        path = resource.replace("{webhookId}", identifier).replace("{deliveryId}", second)
+        response = integrations_raw(campaign, method, resource, path, body, content_type)
+        assert_no_5xx_and_error_shape(response)
+        # No endpoint exists: every answer is a refusal
+        assert response["statusCode"] in (400, 404, 413, 415)
+        assert webhook_items() == []
+        assert_nothing_persisted_or_charged(stack, campaign)

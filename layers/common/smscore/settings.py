@@ -29,6 +29,7 @@ class TableNames(BaseSettings):
     unique_keys_table: str
     import_jobs_table: str
     suppressions_table: str
+    webhooks_table: str
 
 
 # template.yaml's MaxRecipients MaxValue: the 201 lists every message, and Lambda answers at most 6 MB.
@@ -110,6 +111,11 @@ class Settings(TableNames):
     opt_in_confirmation: str = (
         "You are subscribed again. Reply STOP to unsubscribe. / Te suscribiste de nuevo. Responde BAJA para salir."
     )
+    # Webhooks out (smscore.domain.webhooks): the queue events and retries travel on, the local stack's loopback
+    # exception (WebhooksAllowLoopback), and the first retry's delay (later ones double, with jitter).
+    webhook_queue_url: str | None = None
+    webhooks_allow_loopback: bool = False
+    webhook_backoff_base_seconds: float = Field(default=30.0, gt=0)
     # The notional number the sandbox sends from: a reply to it (smsctl inbound) opts out of the `sandbox` sender.
     sandbox_sender_number: str = "+15005550006"
 
@@ -124,6 +130,7 @@ class Settings(TableNames):
         "aws_sms_configuration_set",
         "aws_sms_max_price",
         "aws_sms_ttl_seconds",
+        "webhook_queue_url",
         mode="before",
     )
     @classmethod

@@ -29,16 +29,29 @@ if TYPE_CHECKING:
     from smscore.api.campaigns import CampaignService
     from smscore.api.contacts import ContactsApi
     from smscore.api.settings import SettingsApi as TenantSettingsApi
+    from smscore.api.webhooks import WebhooksApi
     from smscore.dal.campaign_store import DynamoCampaignStore
     from smscore.dal.sqs_queue import SqsDeliveryQueue
     from smscore.dal.suppression_store import DynamoSuppressionList
+    from smscore.dal.webhook_queue import SqsWebhookQueue
+    from smscore.dal.webhook_store import DynamoWebhookStore
     from smscore.domain.campaign import CampaignLimits
     from smscore.domain.consent import ConsentReader
     from smscore.domain.delivery import Deliverer
+    from smscore.domain.events import EventSink
     from smscore.domain.keywords import Keywords
-    from smscore.domain.ports import MessageQueries, ParkedReceipts, ProviderLookup, ReceiptStore, SuppressionList
+    from smscore.domain.ports import (
+        MessageQueries,
+        MessageStore,
+        ParkedReceipts,
+        ProviderLookup,
+        ReceiptStore,
+        SuppressionList,
+    )
     from smscore.domain.reconciler import Reconciler
     from smscore.domain.scheduler import Scheduler
+    from smscore.domain.webhook_delivery import WebhookDeliverer
+    from smscore.domain.webhooks import Endpoint
     from smscore.domain.windows import OpeningRule
     from smscore.identity_settings import IdentitySettings
     from smscore.providers.aws_sms import TwoWayReplier
@@ -291,6 +304,7 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
     from smscore.dal.sender_gate import DynamoSenderGate
     from smscore.dal.tenant_settings import TenantQuietHours
     from smscore.domain.delivery import Deliverer, RetryPolicy
+    from smscore.domain.events import EmittingMessageStore, EmittingReceiptStore
     from smscore.domain.windows import DeliveryWindows
     from smscore.providers.registry import default_registry
     from smscore.providers.senders import senders_from
@@ -310,7 +324,7 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
     if settings.send_windows == "enforced":
         windows = DeliveryWindows(quiet_hours_of=TenantQuietHours(), store=store)
     deliverer = Deliverer(
-        store=store,
+        store=cast("MessageStore", EmittingMessageStore(store, event_sink())),  # message.sent / message.failed
         providers=providers if providers is not None else default_registry(settings),
         dead_letters=SqsDeadLetters(settings.aws_region, settings.delivery_dead_letter_queue_url),
         policy=RetryPolicy(
@@ -329,7 +343,9 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
         pause_seconds=settings.sender_pause_seconds,
         suppressions=suppression_list(),
         windows=windows,
-        receipts=DynamoReceiptStore(region=settings.aws_region),
+        receipts=cast(
+            "ReceiptStore", EmittingReceiptStore(DynamoReceiptStore(region=settings.aws_region), event_sink())
+        ),
         parked_receipts=DynamoParkedReceipts(),
     )
     return DeliverDeps(deliverer=deliverer, max_receive_count=settings.delivery_max_receive_count)
@@ -410,11 +426,14 @@ class WebhookDeps:
 def webhook_deps() -> WebhookDeps:
     from smscore.dal.parked_receipts import DynamoParkedReceipts
     from smscore.dal.receipt_store import DynamoReceiptStore
+    from smscore.domain.events import EmittingReceiptStore
     from smscore.providers.registry import twilio_credentials_from
 
     settings = bound_settings()
     return WebhookDeps(
-        receipts=DynamoReceiptStore(region=settings.aws_region),
+        receipts=cast(
+            "ReceiptStore", EmittingReceiptStore(DynamoReceiptStore(region=settings.aws_region), event_sink())
+        ),
         twilio_credentials=twilio_credentials_from(settings.twilio_credentials_parameter),
         status_callback_url=settings.twilio_status_callback_url,
         inbound=inbound_deps,
@@ -516,17 +535,93 @@ def contacts_deps() -> ContactsDeps:
 
 @dataclass(frozen=True, eq=False)
 class IntegrationsDeps:
-    """The integrations function's use cases: self-serve API keys."""
+    """The integrations function's use cases: self-serve API keys, webhook endpoints."""
 
     keys: KeysApi
+    webhooks: WebhooksApi
     max_body_bytes: int
 
 
 @memoised
 def integrations_deps() -> IntegrationsDeps:
     from smscore.api.api_keys import KeysApi
+    from smscore.api.webhooks import WebhooksApi
     from smscore.dal.api_key_store import DynamoApiKeyStore
     from smscore.domain.api_keys import ApiKeys
 
     settings = bound_settings()
-    return IntegrationsDeps(keys=KeysApi(ApiKeys(DynamoApiKeyStore())), max_body_bytes=settings.max_body_bytes)
+    return IntegrationsDeps(
+        keys=KeysApi(ApiKeys(DynamoApiKeyStore())),
+        webhooks=WebhooksApi(webhook_store(), webhook_deliverer(), settings.webhooks_allow_loopback),
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+
+@memoised
+def webhook_store() -> DynamoWebhookStore:
+    from smscore.dal.webhook_store import DynamoWebhookStore
+
+    bound_settings()
+    return DynamoWebhookStore()
+
+
+def _webhook_queue(settings: Settings) -> SqsWebhookQueue:
+    from smscore.dal.webhook_queue import SqsWebhookQueue
+
+    if not settings.webhook_queue_url:
+        raise RuntimeError("WEBHOOK_QUEUE_URL is not set")
+    return SqsWebhookQueue(settings.aws_region, settings.webhook_queue_url)
+
+
+@memoised
+def webhook_deliverer() -> WebhookDeliverer:
+    """Fan-out, signed attempts, retries and replays (the webhook deliver function; replays from the API)."""
+    from aws_lambda_powertools import Logger, Metrics
+
+    from smscore.domain.webhook_delivery import WebhookDeliverer
+    from smscore.providers.webhook_http import SafePoster
+
+    settings = bound_settings()
+    logger, metrics = Logger(), Metrics()
+
+    def disabled(endpoint: Endpoint, reason: str) -> None:
+        logger.error("webhook.disabled", extra={"endpoint_id": endpoint.endpoint_id, "reason": reason})
+        metrics.add_metric(name="WebhookEndpointsDisabled", unit="Count", value=1)
+
+    return WebhookDeliverer(
+        webhook_store(),
+        _webhook_queue(settings),
+        SafePoster(allow_loopback=settings.webhooks_allow_loopback),
+        backoff_base_seconds=settings.webhook_backoff_base_seconds,
+        on_disabled=disabled,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class WebhookDeliverDeps:
+    deliverer: WebhookDeliverer
+
+
+@memoised
+def webhook_deliver_deps() -> WebhookDeliverDeps:
+    return WebhookDeliverDeps(deliverer=webhook_deliverer())
+
+
+@memoised
+def event_sink() -> EventSink:
+    """Where the stores of message and receipt state changes publish events (smscore.domain.events): the webhook
+    queue, for the event types some endpoint of the tenant wants; nowhere when webhooks are not configured."""
+    from aws_lambda_powertools import Metrics
+
+    from smscore.dal.webhook_queue import CachedSubscriptions, TolerantQueue
+    from smscore.domain.events import NoEvents
+    from smscore.domain.webhook_delivery import QueuedEventSink
+
+    settings = bound_settings()
+    if not settings.webhook_queue_url:
+        return NoEvents()
+    metrics = Metrics()
+    queue = TolerantQueue(
+        _webhook_queue(settings), lambda: metrics.add_metric(name="WebhookEventsNotQueued", unit="Count", value=1)
+    )
+    return QueuedEventSink(queue, CachedSubscriptions())

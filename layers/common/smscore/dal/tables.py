@@ -634,6 +634,61 @@ class ParkedReceiptRecord(Model):
         return f"receipt#{provider}#{provider_message_id}"
 
 
+class WebhookAttemptMap(MapAttribute[str, Any]):
+    at = UTCDateTimeAttribute()
+    status_code = NumberAttribute(null=True)
+    latency_ms = NumberAttribute()
+    error = UnicodeAttribute(null=True)
+    response = UnicodeAttribute(null=True)
+
+
+class WebhookEndpointRecord(Model):
+    """A tenant's webhook endpoint (smscore.dal.webhook_store), under sort key "endpoint#<id>" in the Webhooks
+    table: one Query (begins_with "endpoint#") reads a tenant's endpoints. The secrets are signing keys the
+    function must read back, so they are stored as they are (the table is encrypted at rest) and never logged."""
+
+    class Meta(_Unbound):
+        pass
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    item_key = UnicodeAttribute(range_key=True)
+    endpoint_id = UnicodeAttribute()
+    url = UnicodeAttribute()
+    events = UnicodeSetAttribute()
+    description = UnicodeAttribute(null=True)
+    enabled = BooleanAttribute()
+    secret = UnicodeAttribute()
+    previous_secret = UnicodeAttribute(null=True)
+    previous_secret_expires_at = UTCDateTimeAttribute(null=True)
+    failing_since = UTCDateTimeAttribute(null=True)
+    disabled_at = UTCDateTimeAttribute(null=True)
+    disabled_reason = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class WebhookDeliveryRecord(Model):
+    """One event for one endpoint and its latest attempts, under "delivery#<endpoint id>#<delivery id>" in the
+    Webhooks table (delivery ids sort by the event's time). Deleted by DynamoDB's TTL at `expires_at`."""
+
+    class Meta(_Unbound):
+        pass
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    item_key = UnicodeAttribute(range_key=True)
+    delivery_id = UnicodeAttribute()
+    endpoint_id = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    body = UnicodeAttribute()
+    status = UnicodeAttribute()
+    attempt_count = NumberAttribute(default=0)
+    attempts = ListAttribute[WebhookAttemptMap](of=WebhookAttemptMap, null=True)
+    first_attempt_at = UTCDateTimeAttribute(null=True)
+    next_attempt_at = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
 MODELS_BY_SETTING: dict[str, type[Model]] = {
     "tenants_table": TenantRecord,
     "members_table": MemberRecord,
@@ -649,6 +704,7 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
     "unique_keys_table": UniqueKeyRecord,
     "import_jobs_table": ImportJobRecord,
     "suppressions_table": SuppressionRecord,
+    "webhooks_table": WebhookEndpointRecord,
 }
 
 
@@ -657,6 +713,7 @@ SHARED_TABLE_MODELS: dict[type[Model], str] = {
     DispatchCounterRecord: "dispatches_table",
     InboundMessageRecord: "suppressions_table",
     ParkedReceiptRecord: "messages_table",
+    WebhookDeliveryRecord: "webhooks_table",
 }
 
 

@@ -1,0 +1,181 @@
+"""Events for webhooks out: one port (`EventSink`), and the stores that emit through it.
+
+An event is `{id, type, createdAt, tenantId, data}`. Its id is derived from the state change it reports (uuid5
+of type and subject), so it is the same on every retry, replay or re-emission. State-change code gains no call
+of its own: the stores that record the changes are wrapped (`EmittingMessageStore`, `EmittingReceiptStore`), and
+they publish only when their conditional write took effect, so each change is reported once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from smscore.domain.model import MessageState, MessageStatus, Receipt, StoredMessage
+from smscore.domain.ports import Accepted, FailedSend, ProviderFailure
+from smscore.domain.webhooks import EventType
+
+_EVENT_NAMESPACE = uuid.UUID("0f6a3c52-8a53-4d4e-9b1f-3c1d2b9e5a77")
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    event_type: str
+    created_at: datetime
+    tenant_id: str
+    data: dict[str, Any]
+
+    def body(self) -> str:
+        """The JSON a receiver gets, byte for byte the same on every attempt (keys in a fixed order)."""
+        return json.dumps(
+            {
+                "id": self.event_id,
+                "type": self.event_type,
+                "createdAt": iso(self.created_at),
+                "tenantId": self.tenant_id,
+                "data": self.data,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+
+    @staticmethod
+    def from_body(body: str) -> Event:
+        raw = json.loads(body)
+        return Event(
+            event_id=str(raw["id"]),
+            event_type=str(raw["type"]),
+            created_at=datetime.fromisoformat(str(raw["createdAt"])),
+            tenant_id=str(raw["tenantId"]),
+            data=dict(raw["data"]),
+        )
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_id(event_type: str, subject: str) -> str:
+    """Stable: the same state change always has the same id."""
+    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{event_type}:{subject}"))
+
+
+def new_event(event_type: EventType, tenant_id: str, subject: str, at: datetime, data: dict[str, Any]) -> Event:
+    return Event(event_id(event_type.value, subject), event_type.value, at, tenant_id, data)
+
+
+class EventSink(Protocol):
+    def publish(self, events: Sequence[Event]) -> None:
+        """Hand the events on for delivery. Never raises for a transport problem (it logs and counts it): the
+        state change they report is recorded already and must not be undone or retried for them."""
+        ...
+
+
+class NoEvents:
+    """The sink of a deployment, or a test, without webhooks."""
+
+    def publish(self, events: Sequence[Event]) -> None:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------- message events
+
+
+def _message_data(message: StoredMessage, status: MessageStatus, **extra: Any) -> dict[str, Any]:
+    return {
+        "messageId": message.message_id,
+        "queueId": message.queue_id,
+        "recipient": message.recipient,
+        "status": status.value,
+        "segments": message.segments,
+        "credits": message.credits,
+        **extra,
+    }
+
+
+def sent_event(message: StoredMessage, accepted: Accepted, at: datetime) -> Event:
+    data = _message_data(message, MessageStatus.SENT, providerMessageId=accepted.provider_message_id, sentAt=iso(at))
+    return new_event(EventType.MESSAGE_SENT, message.tenant_id, message.message_id, at, data)
+
+
+def failed_event(message: StoredMessage, code: str, at: datetime) -> Event:
+    data = _message_data(message, MessageStatus.FAILED, errorCode=code, failedAt=iso(at))
+    return new_event(EventType.MESSAGE_FAILED, message.tenant_id, message.message_id, at, data)
+
+
+def receipt_event(state: MessageState, receipt: Receipt) -> Event | None:
+    kinds = {
+        MessageStatus.DELIVERED: EventType.MESSAGE_DELIVERED,
+        MessageStatus.UNDELIVERED: EventType.MESSAGE_UNDELIVERED,
+    }
+    kind = kinds.get(receipt.status)
+    if kind is None:
+        return None
+    data = {
+        "messageId": state.message_id,
+        "queueId": state.queue_id,
+        "status": receipt.status.value,
+        "errorCode": receipt.error_code,
+        "reportedAt": iso(receipt.reported_at),
+    }
+    return new_event(kind, state.tenant_id, state.message_id, receipt.reported_at, data)
+
+
+class EmittingMessageStore:
+    """A MessageStore (smscore.domain.ports) that publishes message.sent / message.failed for each SENT or FAILED
+    write that took effect. Everything else is the wrapped store's."""
+
+    def __init__(self, inner: Any, sink: EventSink, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._inner = inner
+        self._sink = sink
+        self._now = now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def mark_sent(self, message: StoredMessage, provider: str, accepted: Accepted, now: datetime) -> bool:
+        recorded: bool = self._inner.mark_sent(message, provider, accepted, now)
+        if recorded:
+            self._sink.publish([sent_event(message, accepted, now)])
+        return recorded
+
+    def mark_failed(self, message: StoredMessage, provider: str, failure: ProviderFailure, now: datetime) -> bool:
+        recorded: bool = self._inner.mark_failed(message, provider, failure, now)
+        if recorded:
+            self._sink.publish([failed_event(message, str(failure.code), now)])
+        return recorded
+
+    def fail_all(self, failures: Sequence[FailedSend], now: datetime) -> list[str]:
+        failed: list[str] = self._inner.fail_all(failures, now)
+        done = set(failed)
+        events = [failed_event(f.message, str(f.failure.code), now) for f in failures if f.message.message_id in done]
+        if events:
+            self._sink.publish(events)
+        return failed
+
+
+class EmittingReceiptStore:
+    """A ReceiptStore that publishes message.delivered / message.undelivered for each receipt applied."""
+
+    def __init__(self, inner: Any, sink: EventSink) -> None:
+        self._inner = inner
+        self._sink = sink
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def find(self, receipt: Receipt) -> MessageState | None:
+        found: MessageState | None = self._inner.find(receipt)
+        return found
+
+    def transition(self, state: MessageState, receipt: Receipt) -> bool:
+        moved: bool = self._inner.transition(state, receipt)
+        event = receipt_event(state, receipt) if moved else None
+        if event is not None:
+            self._sink.publish([event])
+        return moved

@@ -1,0 +1,264 @@
+"""Delivering events to endpoints: fan-out, one signed attempt, retries on the queue, disabling a dead endpoint.
+
+Everything travels on one SQS queue (at-least-once, so every step is idempotent):
+- `{"kind": "event", "event": <body>}`: an event a store published (smscore.domain.events). Each enabled
+  endpoint that wants its type gets a delivery (a conditional put keyed by the event: a redelivered event makes
+  none twice) and its first attempt at once.
+- `{"kind": "attempt", ...}`: a retry or a replay. SQS delays a message by 15 minutes at most, so a later retry
+  carries `notBefore` and is put back with the remaining delay (up to 15 minutes a hop) until it is due.
+A 2xx within 5 s is success; anything else is retried with exponential backoff and jitter until 24 h after the
+first attempt. Ordering is not guaranteed. An endpoint that has failed without a success for 3 days is disabled
+(`webhook.disabled`: logged, counted in the WebhookEndpointsDisabled metric, shown on the endpoint).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from smscore.domain.events import Event, iso
+from smscore.domain.webhooks import (
+    DEFAULT_BACKOFF_BASE_SECONDS,
+    DISABLE_AFTER,
+    MAX_ATTEMPTS_KEPT,
+    SIGNATURE_HEADER,
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+    delivery_id_for,
+    is_success,
+    next_attempt_at,
+    signature_header,
+)
+
+MAX_QUEUE_DELAY_SECONDS = 900
+DISABLED_NOTE = "webhook.disabled"
+
+
+class WebhookStore(Protocol):
+    def endpoints(self, tenant_id: str) -> list[Endpoint]: ...
+
+    def endpoint(self, tenant_id: str, endpoint_id: str) -> Endpoint | None: ...
+
+    def add_endpoint(self, endpoint: Endpoint) -> None: ...
+
+    def save_endpoint(self, endpoint: Endpoint) -> bool:
+        """Overwrite the endpoint's settings (url, events, description, enabled, secrets); False when gone."""
+        ...
+
+    def delete_endpoint(self, tenant_id: str, endpoint_id: str) -> bool: ...
+
+    def set_health(
+        self,
+        tenant_id: str,
+        endpoint_id: str,
+        failing_since: datetime | None,
+        disabled_at: datetime | None = None,
+        disabled_reason: str | None = None,
+    ) -> None:
+        """Record the endpoint's failing streak (None: healthy); with `disabled_at`, disable it too."""
+        ...
+
+    def add_delivery(self, delivery: Delivery) -> bool:
+        """Create the delivery; False when it exists (the same event for the same endpoint)."""
+        ...
+
+    def delivery(self, tenant_id: str, endpoint_id: str, delivery_id: str) -> Delivery | None: ...
+
+    def deliveries(self, tenant_id: str, endpoint_id: str, limit: int, before: str | None) -> list[Delivery]:
+        """Newest first; `before`: only deliveries whose id sorts before it (the next page)."""
+        ...
+
+    def save_delivery(self, delivery: Delivery) -> None: ...
+
+
+class WebhookQueue(Protocol):
+    def send(self, message: dict[str, Any], delay_seconds: int = 0) -> None: ...
+
+
+class WebhookPoster(Protocol):
+    def post(self, url: str, headers: dict[str, str], body: bytes) -> Attempt:
+        """POST once, within the timeout, to a public address only, without following redirects."""
+        ...
+
+
+class DisabledListener(Protocol):
+    def __call__(self, endpoint: Endpoint, reason: str) -> None: ...
+
+
+class WebhookDeliverer:
+    def __init__(
+        self,
+        store: WebhookStore,
+        queue: WebhookQueue,
+        poster: WebhookPoster,
+        *,
+        backoff_base_seconds: float = DEFAULT_BACKOFF_BASE_SECONDS,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+        on_disabled: DisabledListener | None = None,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._poster = poster
+        self._base = backoff_base_seconds
+        self._now = now
+        self._rng = rng or random.Random()
+        self._on_disabled = on_disabled
+
+    def handle(self, message: dict[str, Any]) -> None:
+        if message.get("kind") == "event":
+            self.fan_out(Event.from_body(str(message["event"])))
+        elif message.get("kind") == "attempt":
+            self.scheduled_attempt(message)
+        else:
+            raise ValueError("unknown webhook queue message kind")
+
+    # ------------------------------------------------------------------------------------------ fan-out
+
+    def fan_out(self, event: Event) -> list[Delivery]:
+        done = []
+        for endpoint in self._store.endpoints(event.tenant_id):
+            if not endpoint.wants(event.event_type):
+                continue
+            delivery = Delivery(
+                delivery_id=delivery_id_for(event.created_at, event.event_id),
+                tenant_id=event.tenant_id,
+                endpoint_id=endpoint.endpoint_id,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                body=event.body(),
+                status=DeliveryStatus.PENDING,
+                created_at=self._now(),
+            )
+            if not self._store.add_delivery(delivery):
+                existing = self._store.delivery(event.tenant_id, endpoint.endpoint_id, delivery.delivery_id)
+                # The event came again: attempt only what a crash left unattempted.
+                if existing is None or existing.status is not DeliveryStatus.PENDING or existing.attempt_count:
+                    continue
+                delivery = existing
+            done.append(self.attempt(endpoint, delivery))
+        return done
+
+    # ------------------------------------------------------------------------------------------ attempts
+
+    def scheduled_attempt(self, message: dict[str, Any]) -> Delivery | None:
+        not_before = datetime.fromisoformat(str(message["notBefore"])) if message.get("notBefore") else None
+        now = self._now()
+        if not_before is not None and now < not_before:
+            self._queue.send(message, delay_seconds=_delay(not_before, now))  # the next hop of a long wait
+            return None
+        tenant_id, endpoint_id = str(message["tenantId"]), str(message["endpointId"])
+        delivery = self._store.delivery(tenant_id, endpoint_id, str(message["deliveryId"]))
+        replay = bool(message.get("replay"))
+        if delivery is None:
+            return None
+        if not replay and (delivery.status is not DeliveryStatus.RETRYING or delivery.next_attempt_at != not_before):
+            return None  # a duplicate of a retry already made (or superseded)
+        endpoint = self._store.endpoint(tenant_id, endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            finished = replace(delivery, status=DeliveryStatus.FAILED, next_attempt_at=None)
+            self._store.save_delivery(finished)
+            return finished
+        return self.attempt(endpoint, delivery, retry=not replay)
+
+    def attempt(self, endpoint: Endpoint, delivery: Delivery, retry: bool = True) -> Delivery:
+        """One signed POST; record it; schedule the next one or finish; track the endpoint's health."""
+        now = self._now()
+        body = delivery.body.encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "sms-by-tags-webhooks/1",
+            SIGNATURE_HEADER: signature_header(endpoint.secrets_in_force(now), int(now.timestamp()), body),
+            "Sms-Event-Id": delivery.event_id,
+            "Sms-Event-Type": delivery.event_type,
+        }
+        result = self._poster.post(endpoint.url, headers, body)
+        first = delivery.first_attempt_at or now
+        failures = delivery.attempt_count + 1
+        succeeded = is_success(result.status_code) and result.error is None
+        following = None if succeeded or not retry else next_attempt_at(first, failures, now, self._rng, self._base)
+        if following is not None:  # to the millisecond: what the queue message carries back (`notBefore`)
+            following = following.replace(microsecond=following.microsecond // 1000 * 1000)
+        if succeeded:
+            status = DeliveryStatus.SUCCEEDED
+        else:
+            status = DeliveryStatus.RETRYING if following else DeliveryStatus.FAILED
+        recorded = replace(
+            delivery,
+            status=status,
+            attempts=(*delivery.attempts, result)[-MAX_ATTEMPTS_KEPT:],
+            attempt_count=delivery.attempt_count + 1,
+            first_attempt_at=first,
+            next_attempt_at=following,
+        )
+        self._store.save_delivery(recorded)
+        if following is not None:
+            self._queue.send(
+                {
+                    "kind": "attempt",
+                    "tenantId": delivery.tenant_id,
+                    "endpointId": delivery.endpoint_id,
+                    "deliveryId": delivery.delivery_id,
+                    "notBefore": iso(following),
+                },
+                delay_seconds=_delay(following, now),
+            )
+        self._track_health(endpoint, succeeded, now)
+        return recorded
+
+    def _track_health(self, endpoint: Endpoint, succeeded: bool, now: datetime) -> None:
+        if succeeded:
+            if endpoint.failing_since is not None:
+                self._store.set_health(endpoint.tenant_id, endpoint.endpoint_id, None)
+            return
+        if endpoint.failing_since is None:
+            self._store.set_health(endpoint.tenant_id, endpoint.endpoint_id, now)
+            return
+        if now - endpoint.failing_since >= DISABLE_AFTER:
+            reason = f"{DISABLED_NOTE}: every attempt failed since {iso(endpoint.failing_since)}"
+            self._store.set_health(endpoint.tenant_id, endpoint.endpoint_id, endpoint.failing_since, now, reason)
+            if self._on_disabled is not None:
+                self._on_disabled(endpoint, reason)
+
+    # ------------------------------------------------------------------------------------------ replay
+
+    def replay(self, delivery: Delivery) -> None:
+        """Send a delivery again (same event id and body), once, through the queue."""
+        self._store.save_delivery(replace(delivery, status=DeliveryStatus.PENDING, next_attempt_at=None))
+        self._queue.send(
+            {
+                "kind": "attempt",
+                "tenantId": delivery.tenant_id,
+                "endpointId": delivery.endpoint_id,
+                "deliveryId": delivery.delivery_id,
+                "replay": True,
+            }
+        )
+
+
+def _delay(at: datetime, now: datetime) -> int:
+    return max(0, min(MAX_QUEUE_DELAY_SECONDS, math.ceil((at - now).total_seconds())))
+
+
+class SubscribedEvents(Protocol):
+    def __call__(self, tenant_id: str) -> frozenset[str]: ...
+
+
+class QueuedEventSink:
+    """The EventSink of the functions whose stores emit: events of a type some enabled endpoint of the tenant
+    wants go onto the webhook queue; others are dropped here, so tenants without webhooks cost nothing."""
+
+    def __init__(self, queue: WebhookQueue, subscribed: SubscribedEvents) -> None:
+        self._queue = queue
+        self._subscribed = subscribed
+
+    def publish(self, events: Sequence[Event]) -> None:
+        for event in events:
+            if event.event_type in self._subscribed(event.tenant_id):
+                self._queue.send({"kind": "event", "event": event.body()})
