@@ -57,6 +57,9 @@ def _suites(quick: bool) -> dict[str, Callable[[], list[Row]]]:
     from bench import contacts_api
 
     suites["contacts"] = lambda: contacts_api.measure(5_000 if quick else 20_000)
+    from bench import exclusions
+
+    suites["exclusions"] = lambda: exclusions.measure(50_000 if quick else 200_000)  # the RNE load, modelled
     from bench import admin_ui
 
     suites["admin"] = admin_ui.measure  # a few seconds: two page loads in headless Chromium

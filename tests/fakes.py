@@ -11,6 +11,7 @@ from datetime import datetime
 from smscore.domain.auth import TokenOwner
 from smscore.domain.campaign import DispatchState, FanoutState, ResendRaced
 from smscore.domain.errors import InsufficientCredits
+from smscore.domain.exclusions import ExclusionSnapshot
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, QueueBatch, TagRecipient, Tenant
 
 
@@ -168,3 +169,25 @@ class InMemoryIdentityStore:
         owner = self.owners.get(token_hash)
         if owner is not None and (owner.last_used_at is None or owner.last_used_at < hour):
             self.owners[token_hash] = replace(owner, last_used_at=hour)
+
+
+@dataclass
+class InMemoryExclusionList:
+    """smscore.domain.exclusions' ExclusionList and ExclusionWriter: numbers per snapshot, one current pointer."""
+
+    snapshots: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    pointer: ExclusionSnapshot | None = None
+    reads: int = 0  # listed() calls
+
+    def current(self) -> ExclusionSnapshot | None:
+        return self.pointer
+
+    def listed(self, snapshot: ExclusionSnapshot, numbers: Sequence[str]) -> set[str]:
+        self.reads += 1
+        return set(numbers) & self.snapshots.get(snapshot.snapshot_id, set())
+
+    def write_numbers(self, snapshot_id: str, numbers: Sequence[str], expires_at: datetime) -> None:
+        self.snapshots[snapshot_id] |= set(numbers)
+
+    def publish(self, snapshot: ExclusionSnapshot) -> None:
+        self.pointer = snapshot

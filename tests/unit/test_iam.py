@@ -36,6 +36,9 @@ ALLOWED_WILDCARD_RESOURCES: dict[tuple[str, str], str] = {
     ("ContactsImportFunctionRole", "${ImportsBucket.Arn}/uploads/*"): (
         "the import function reads whichever upload its S3 event names, under the uploads/ prefix only"
     ),
+    ("ExclusionsImportFunctionRole", "${ImportsBucket.Arn}/exclusions/*"): (
+        "the RNE load reads whichever snapshot file its S3 event names, under the exclusions/ prefix only"
+    ),
 }
 
 # Managed policies SAM attaches to every function role it generates, and why they stay.

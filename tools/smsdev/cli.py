@@ -428,6 +428,54 @@ def tenant_quiet_hours(
     return {"tenantId": tenant_id, "quietHours": quiet_hours_json(quiet) if quiet else None}
 
 
+# ---------------------------------------------------------------------------------------------- the RNE list
+@smsctl.group()
+def exclusions() -> None:
+    """The RNE exclusion list (Registro de Numeros Excluidos): numbers marketing to Colombia must skip."""
+
+
+def _snapshot_json(snapshot: Any) -> dict[str, Any]:
+    return {
+        "snapshotDate": snapshot.snapshot_date.isoformat(),
+        "count": snapshot.count,
+        "loadedAt": snapshot.loaded_at.isoformat(),
+    }
+
+
+@exclusions.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option(
+    "--snapshot-date",
+    "snapshot_date",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The CRC's date of the list, YYYY-MM-DD (a send refuses a snapshot older than ExclusionListMaxAgeDays).",
+)
+@click.pass_context
+def exclusions_import(ctx: click.Context, file: IO[str], snapshot_date: datetime) -> dict[str, Any]:
+    """Load FILE (CSV `number[,channels]`; channels `sms` or `all`, others ignored) as the new snapshot; it
+    replaces the current one in one write once every number is stored."""
+    from smscore.dal.exclusion_store import DynamoExclusionList
+    from smscore.domain.exclusions import load_snapshot
+
+    session_of(ctx).target().admin_store()  # binds the tables
+    snapshot = load_snapshot(file, snapshot_date.date(), DynamoExclusionList(workers=16), now=datetime.now(UTC))
+    return _snapshot_json(snapshot)
+
+
+@exclusions.command("status")
+@click.pass_context
+def exclusions_status(ctx: click.Context) -> dict[str, Any]:
+    """The current snapshot's date, its count and when it was loaded (snapshotDate null: none is loaded)."""
+    from smscore.dal.exclusion_store import DynamoExclusionList
+
+    session_of(ctx).target().admin_store()
+    current = DynamoExclusionList().current()
+    if current is None:
+        return {"snapshotDate": None, "count": 0, "loadedAt": None}
+    return _snapshot_json(current)
+
+
 @smsctl.group()
 def member() -> None:
     """Members and their tokens."""

@@ -24,8 +24,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from smsdev.admin_store import DynamoAdminStore
-from smsdev.devstack import FAKE_CREDENTIALS, DevStack, bind_local_tables
-from smsdev.seed import DemoSeed, seed_demo
+from smsdev.devstack import FAKE_CREDENTIALS, DevStack, aws_client, bind_local_tables
+from smsdev.provision import seed_exclusion_snapshot
+from smsdev.seed import RNE_LISTED_NUMBER, DemoSeed, seed_demo
 from smsdev.targets import STACK_FILE
 from smsdev.template import TEMPLATE_PATH
 
@@ -169,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_seed:
             bind_local_tables(stack.shared_environment, stack.names.region, stack.endpoint)
             seed = seed_demo(DynamoAdminStore(region=stack.names.region, host=stack.endpoint))
+            seed_exclusion_snapshot(
+                aws_client("dynamodb", stack.endpoint, stack.names.region), stack.names, (RNE_LISTED_NUMBER,)
+            )
         write_stack_file(args.json, api_url=stack.api_url, aws_endpoint=stack.endpoint, seed=seed)
         logging.getLogger("smsdev.dev").info("started in %.1f s", time.monotonic() - started)
         print_summary(stack, seed)

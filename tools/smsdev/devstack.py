@@ -24,7 +24,7 @@ from smsdev.emulator import LocalAws
 from smsdev.gateway import INTEGRATION_TIMEOUT_SECONDS, ApiGateway, GatewayServer, api_config
 from smsdev.lambdas import LambdaRuntime, LocalFunction
 from smsdev.poller import SqsPoller, event_source_from_template
-from smsdev.provision import create_resources
+from smsdev.provision import create_resources, seed_exclusion_snapshot
 from smsdev.s3_events import ObjectCreatedWatcher, object_created_rules
 from smsdev.scheduler import Scheduler
 from smsdev.template import (
@@ -163,6 +163,9 @@ class DevStack:
         self.queue_urls = create_resources(
             lambda service: aws_client(service, self.endpoint, region), self.names, self.template
         )
+        # A current RNE snapshot, as the platform operator keeps one on AWS (`smsctl exclusions import`): marketing to
+        # CO is refused without it. Empty here; the demo seed replaces it with one listing a demo number.
+        seed_exclusion_snapshot(aws_client("dynamodb", self.endpoint, region), self.names)
         sqs = aws_client("sqs", self.endpoint, region)
         self.environments = {fid: function_env(spec, self.endpoint, region) for fid, spec in specs.items()}
         local_functions = [

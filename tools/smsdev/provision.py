@@ -55,3 +55,41 @@ def create_resources(
 def function_environment(names: LocalNames, logical_id: str = "SendByTagsFunction") -> dict[str, str]:
     """Environment variables a function gets, as template.yaml sets them, resolved to local names."""
     return dict(functions(Resolver(load_template(), names))[logical_id].environment)
+
+
+class _ClientExclusionWriter:
+    """smscore.domain.exclusions.ExclusionWriter over a bare DynamoDB client (no bound models needed)."""
+
+    def __init__(self, dynamodb: Any, exclusions_table: str, settings_table: str) -> None:
+        self._dynamodb = dynamodb
+        self._exclusions = exclusions_table
+        self._settings = settings_table
+
+    def write_numbers(self, snapshot_id: str, numbers: Any, expires_at: Any) -> None:
+        for number in numbers:
+            item = {"number": {"S": number}, "snapshot": {"S": snapshot_id}}
+            self._dynamodb.put_item(
+                TableName=self._exclusions, Item={**item, "expires_at": {"N": str(int(expires_at.timestamp()))}}
+            )
+
+    def publish(self, snapshot: Any) -> None:
+        from smscore.dal.exclusion_store import POINTER, snapshot_json
+
+        item = {
+            "setting": {"S": POINTER},
+            "value": {"S": snapshot_json(snapshot)},
+            "updated_at": {"S": snapshot.loaded_at.strftime("%Y-%m-%dT%H:%M:%S.%f+0000")},
+        }
+        self._dynamodb.put_item(TableName=self._settings, Item=item)
+
+
+def seed_exclusion_snapshot(dynamodb: Any, names: LocalNames, numbers: tuple[str, ...] = ()) -> None:
+    """A current RNE snapshot dated today (Bogota) holding `numbers`: what the platform operator loads on AWS
+    (`smsctl exclusions import`), so that marketing to CO works on a local or test stack (docs/compliance-co.md)."""
+    from datetime import UTC, datetime
+
+    from smscore.domain.compliance import bogota_today
+    from smscore.domain.exclusions import load_snapshot
+
+    writer = _ClientExclusionWriter(dynamodb, names.physical("ExclusionsTable"), names.physical("SettingsTable"))
+    load_snapshot(numbers, bogota_today(), writer, now=datetime.now(UTC))

@@ -172,7 +172,7 @@ def build_moto_stack(stack_name: str, function_id: str = "SendByTagsFunction") -
     """Create the template's tables, queues and buckets in the moto account that is active now (`moto_account`)."""
     import boto3
 
-    from smsdev.provision import create_resources, function_environment
+    from smsdev.provision import create_resources, function_environment, seed_exclusion_snapshot
 
     # SendWindows=off: a test that does not assert send windows must not depend on the hour it runs at (the ones
     # that do set SEND_WINDOWS=enforced and inject their clock).
@@ -183,6 +183,8 @@ def build_moto_stack(stack_name: str, function_id: str = "SendByTagsFunction") -
         lambda service: boto3.client(service, region_name=names.region),  # type: ignore[call-overload]
         names,
     )
+    # A current, empty RNE snapshot: marketing to CO is refused without one (the tests of that rule remove it).
+    seed_exclusion_snapshot(boto3.client("dynamodb", region_name=names.region), names)
     return MotoStack(names=names, queue_urls=urls, env=function_environment(names, function_id))
 
 

@@ -29,6 +29,7 @@ class TableNames(BaseSettings):
     unique_keys_table: str
     import_jobs_table: str
     suppressions_table: str
+    exclusions_table: str
     webhooks_table: str
 
 
@@ -116,6 +117,9 @@ class Settings(TableNames):
     webhook_queue_url: str | None = None
     webhooks_allow_loopback: bool = False
     webhook_backoff_base_seconds: float = Field(default=30.0, gt=0)
+    # The RNE exclusion list (smscore.domain.exclusions): marketing to CO is refused with a snapshot older than this.
+    exclusion_list_max_age_days: int = Field(default=15, ge=1, le=60)
+
     # The notional number the sandbox sends from: a reply to it (smsctl inbound) opts out of the `sandbox` sender.
     sandbox_sender_number: str = "+15005550006"
 

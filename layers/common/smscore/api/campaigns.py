@@ -211,6 +211,7 @@ class CampaignService:
             skipped_invalid=audience.skipped_invalid,
             skipped_opted_out=audience.skipped_opted_out,
             duplicates_removed=audience.duplicates_removed,
+            skipped_excluded=audience.skipped_excluded,
             segments=plan.segments.segments,
             encoding=plan.segments.encoding.value,
             credits_required=plan.cost,
@@ -459,6 +460,7 @@ class CampaignService:
                 "skipped_opted_out": audience.skipped_opted_out,
                 "duplicates_removed": audience.duplicates_removed,
                 "skipped_already_resent": audience.skipped_already_resent,
+                "skipped_excluded": audience.skipped_excluded,
                 "credits_debited": result.credits_debited,
                 "invalid_samples": [mask(n) for n in audience.invalid_samples],
             },
@@ -471,6 +473,7 @@ class CampaignService:
             ("RecipientsSkippedInvalid", audience.skipped_invalid),
             ("RecipientsSkippedOptedOut", audience.skipped_opted_out),
             ("DuplicatesRemoved", audience.duplicates_removed),
+            ("RecipientsSkippedExcluded", audience.skipped_excluded),
             ("CreditsDebited", result.credits_debited),
         ):
             self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

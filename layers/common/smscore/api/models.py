@@ -173,6 +173,10 @@ class CampaignPreviewDto(ApiModel):
     skipped_invalid: int = Field(description="Contacts whose number is not valid for SMS")
     skipped_opted_out: int = Field(description="Contacts opted out, or numbers suppressed after a STOP")
     duplicates_removed: int = Field(description="Contacts in several tags, or sharing a number, counted once")
+    skipped_excluded: int = Field(
+        default=0,
+        description="Marketing to CO: numbers on the RNE exclusion list (Registro de Numeros Excluidos), never charged",
+    )
     segments: int = Field(description="Segments per message")
     encoding: str = Field(description="GSM-7 or UCS-2")
     credits_required: int = Field(description="Exactly what the send would debit: segments x recipients")

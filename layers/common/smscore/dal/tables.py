@@ -689,6 +689,19 @@ class WebhookDeliveryRecord(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class ExclusionRecord(Model):
+    """One number of one RNE snapshot (smscore.domain.exclusions). Keyed by number, so a 5,000,000-number load and a
+    campaign's lookups spread over every partition; the snapshot is the sort key, so a new snapshot is written next
+    to the current one and takes over when the pointer (SettingRecord `exclusions`) moves. TTL'd."""
+
+    class Meta(_Unbound):
+        pass
+
+    number = UnicodeAttribute(hash_key=True)
+    snapshot = UnicodeAttribute(range_key=True)
+    expires_at = TTLAttribute()
+
+
 MODELS_BY_SETTING: dict[str, type[Model]] = {
     "tenants_table": TenantRecord,
     "members_table": MemberRecord,
@@ -705,6 +718,7 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
     "import_jobs_table": ImportJobRecord,
     "suppressions_table": SuppressionRecord,
     "webhooks_table": WebhookEndpointRecord,
+    "exclusions_table": ExclusionRecord,
 }
 
 

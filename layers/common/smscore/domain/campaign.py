@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from smscore.domain.compliance import CompliancePolicy
 from smscore.domain.compose import final_text
 from smscore.domain.errors import (
     EnqueueFailure,
@@ -126,6 +127,8 @@ class CampaignLimits:
     # and the suppression list the audience is checked against (None: no check, as in tests of other rules).
     sender_keys: dict[str, str] = field(default_factory=dict)
     suppressions: SuppressionList | None = None
+    # The Colombian marketing rules (smscore.domain.compliance; None: not applied, as in tests of other rules).
+    compliance: CompliancePolicy | None = None
 
     def sender_for(self, provider: str) -> str:
         return self.sender_keys.get(provider, provider)
@@ -147,6 +150,7 @@ class Audience:
     invalid_samples: list[str] = field(default_factory=list)
     skipped_suppressed: int = 0  # of skipped_opted_out: numbers opted out of the campaign's sender by a reply
     skipped_already_resent: int = 0  # a resend's recipients an earlier resend of the campaign already texted
+    skipped_excluded: int = 0  # marketing to CO: numbers on the RNE exclusion list (smscore.domain.exclusions)
 
 
 @dataclass(frozen=True)
@@ -345,6 +349,10 @@ def plan_campaign(
     with phase("resolve"):
         audience = build_audience(members(), country)
         exclude_suppressed(audience, limits.suppressions, limits.tenant_sender(tenant.provider))
+        if limits.compliance is not None:
+            screened = limits.compliance.screen(request.purpose, tenant, audience.recipients)
+            audience.recipients = screened.recipients
+            audience.skipped_excluded += screened.excluded
     if len(audience.recipients) > limits.max_recipients:
         raise TooManyRecipients(len(audience.recipients), limits.max_recipients)
     segments = count_segments(text)

@@ -8,9 +8,17 @@ table: the send path passes what it read.
 
 from __future__ import annotations
 
-from smscore.domain.errors import FieldIssue, InvalidCharacter, InvalidRequest
-from smscore.domain.model import ComplianceSettings, MarketingFrequency, Tenant
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from smscore.domain.errors import FieldIssue, InvalidCharacter, InvalidRequest, SenderNameRequired
+from smscore.domain.exclusions import DEFAULT_MAX_AGE_DAYS, ExclusionList, ExclusionSnapshot, require_fresh
+from smscore.domain.model import ComplianceSettings, MarketingFrequency, Purpose, Tenant
 from smscore.domain.names import refused_character
+
+BOGOTA = ZoneInfo("America/Bogota")
 
 COMPLIANCE_COUNTRY = "CO"
 SENDER_NAME_MIN = 2
@@ -77,3 +85,49 @@ def checked_frequency(max_per_day: int, max_per_week: int) -> MarketingFrequency
     if issues:
         raise InvalidRequest("marketingFrequency is out of range", details=issues)
     return MarketingFrequency(max_per_day=max_per_day, max_per_week=max_per_week)
+
+
+def is_colombian(e164: str) -> bool:
+    """+57 is Colombia's alone: no number parsing on the send path's hot loop."""
+    return e164.startswith("+57")
+
+
+def bogota_today() -> date:
+    return datetime.now(BOGOTA).date()
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The audience after the compliance rules, and who each rule left out."""
+
+    recipients: list[tuple[str, str]]
+    excluded: int = 0  # on the RNE snapshot
+    snapshot: ExclusionSnapshot | None = None
+
+
+@dataclass(frozen=True)
+class CompliancePolicy:
+    """The rules the send path (and the preview: the same `plan_campaign`) applies to a marketing campaign with
+    recipients in Colombia, before pricing: a sender name must be set (SenderNameRequired), the RNE snapshot must be
+    current (ExclusionListStale) and its numbers are skipped. Transactional campaigns are exempt."""
+
+    exclusions: ExclusionList
+    max_age_days: int = DEFAULT_MAX_AGE_DAYS
+    today: Callable[[], date] = bogota_today
+
+    def screen(self, purpose: Purpose, tenant: Tenant, recipients: list[tuple[str, str]]) -> Screened:
+        if purpose is not Purpose.MARKETING:
+            return Screened(recipients)
+        colombian = [e164 for e164, _ in recipients if is_colombian(e164)]
+        if not colombian:
+            return Screened(recipients)
+        if settings_of(tenant).sender_name is None:
+            raise SenderNameRequired(
+                "Marketing to Colombia carries the sender's name: set senderName (PUT /api/settings) first"
+            )
+        snapshot = require_fresh(self.exclusions.current(), self.today(), self.max_age_days)
+        listed = self.exclusions.listed(snapshot, colombian)
+        if not listed:
+            return Screened(recipients, snapshot=snapshot)
+        kept = [r for r in recipients if r[0] not in listed]
+        return Screened(kept, excluded=len(recipients) - len(kept), snapshot=snapshot)
