@@ -1,6 +1,8 @@
-"""Delivery receipts: Twilio status callbacks (POST /api/webhooks/twilio/status) and AWS End User Messaging
-SMS delivery events (EventBridge rule on source aws.sms-voice). Each provider module parses its own format into
-a Receipt (smscore.providers.twilio, smscore.providers.aws_sms); smscore.domain.receipts applies it.
+"""Twilio status callbacks (POST /api/webhooks/twilio/status): checked, parsed into a Receipt
+(smscore.providers.twilio) and put on the receipts queue, before any DynamoDB read or write. The receipts consumer
+(functions/receipts) applies them, with AWS End User Messaging SMS delivery events, which EventBridge sends to the
+same queue: a burst of callbacks waits in SQS instead of throttling on the tables, and Twilio (which does not retry
+a refused callback) is answered at once.
 
 Also Twilio's incoming-message webhook (POST /api/webhooks/twilio/inbound): opt-out and opt-in keyword replies
 (smscore.domain.inbound), answered with TwiML.
@@ -19,7 +21,6 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -28,10 +29,10 @@ from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.invocation import InvocationDeps
 from smscore.domain.inbound import Confirmations, InboundSms, handle_inbound
 from smscore.domain.keywords import KeywordAction
-from smscore.domain.ports import CredentialsUnavailable, ParkedReceipts, ReceiptStore
-from smscore.domain.receipts import ReceiptOutcome, receive_receipt
-from smscore.observability import publish_receipt, quiet_empty_metrics, report_unparseable
-from smscore.providers import aws_sms, twilio
+from smscore.domain.ports import CredentialsUnavailable
+from smscore.domain.receipts import ReceiptOutcome
+from smscore.observability import quiet_empty_metrics
+from smscore.providers import twilio
 from smscore.wiring import WebhookDeps
 
 logger = Logger()
@@ -45,11 +46,6 @@ register_error_handlers(app)
 
 class ReceiptAck(BaseModel):
     outcome: ReceiptOutcome | None = None
-
-
-class ReceiptNotReady(Exception):
-    """The receipt overtook our own SENT write and could not be parked (no provider message id to park it under);
-    raising makes Lambda retry the event later (then its DLQ)."""
 
 
 def request_deps() -> WebhookDeps:
@@ -97,11 +93,6 @@ def signed_form(signature: str | None, url: str) -> dict[str, str]:
     return twilio.verified_callback_params(app.current_event.decoded_body or "", signature, url, twilio_auth_token)
 
 
-def record_outcome(outcome: ReceiptOutcome, provider: str, message_ref: str | None) -> None:
-    metrics.add_metric(name=f"Receipt{outcome.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
-    logger.info("Receipt processed", extra={"outcome": outcome.value, "provider": provider, "message_ref": message_ref})
-
-
 BAD_SIGNATURE: Any = documented_error("Missing or invalid signature")
 
 
@@ -125,7 +116,7 @@ def twilio_form(*fields: str) -> dict[str, Any]:
     tags=["Receipts"],
     responses={
         200: {
-            "description": "Accepted (also for unknown or stale receipts)",
+            "description": "Queued for the receipts consumer (ACCEPTED), or an intermediate status ignored (null)",
             "content": {"application/json": {"model": ReceiptAck}},
         },
         403: BAD_SIGNATURE,
@@ -142,13 +133,11 @@ def twilio_status(
     receipt = twilio.receipt_from_callback(params, datetime.now(UTC), message_id=message_id)
     if receipt is None:
         return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck().model_dump_json())
-    deps = request_deps()
-    # One that overtook our SENT write is parked and applied at SENT (smscore.domain.receipts), not dropped.
-    now = datetime.now(UTC)
-    outcome = receive_receipt(receipt, deps.receipts, deps.parked_receipts, now)
-    record_outcome(outcome, receipt.provider, receipt.message_id or receipt.provider_message_id)
-    publish_receipt(metrics, receipt, outcome, now)
-    # Always 200 once the signature is good: Twilio must not retry a receipt we chose to ignore.
+    # Queued, not applied: the receipts consumer applies it (or parks it until SENT). A SendMessage that still fails
+    # after botocore's retries raises: an error of this function (TwilioStatusErrorsAlarm), the one receipt lost.
+    request_deps().receipt_buffer.put(receipt)
+    metrics.add_metric(name="ReceiptAccepted", unit=MetricUnit.Count, value=1)
+    outcome = ReceiptOutcome.ACCEPTED
     return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck(outcome=outcome).model_dump_json())
 
 
@@ -215,36 +204,3 @@ def record_keyword(result: dict[str, object]) -> None:
 def twilio_handler(event: dict[str, Any], context: LambdaContext, deps: WebhookDeps | None = None) -> dict[str, Any]:
     invocation_deps.bind(deps or wiring.webhook_deps())
     return app.resolve(event, context)
-
-
-def handle_sms_event(
-    event: EventBridgeEvent, store: ReceiptStore, parked: ParkedReceipts | None = None
-) -> ReceiptOutcome | None:
-    """Apply one AWS End User Messaging SMS event; None when it is not a final receipt of one of our messages.
-    One that overtook our SENT write is parked and applied at SENT."""
-    now = datetime.now(UTC)
-    receipt = aws_sms.receipt_from_event(event.detail_type, event.detail, now)
-    if receipt is None:
-        return None
-    outcome = receive_receipt(receipt, store, parked, now)
-    record_outcome(outcome, receipt.provider, receipt.message_id)
-    publish_receipt(metrics, receipt, outcome, now)
-    if outcome is ReceiptOutcome.NOT_YET_SENT:
-        raise ReceiptNotReady(receipt.message_id)
-    return outcome
-
-
-@logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def sms_events_handler(
-    event: dict[str, Any], context: LambdaContext, deps: WebhookDeps | None = None
-) -> dict[str, Any]:
-    if not isinstance(event.get("detail"), dict) or not isinstance(event.get("detail-type"), str):
-        # Not an EventBridge event at all: one ERROR line and a metric; a retry (then the DLQ) cannot fix it.
-        reason = "an EventBridge event with detail-type and a detail object is required"
-        report_unparseable(logger, metrics, source="sms-events", message_id=event.get("id"), reason=reason)
-        return {"outcome": None}
-    wired = deps or wiring.webhook_deps()
-    outcome = handle_sms_event(EventBridgeEvent(event), wired.receipts, wired.parked_receipts)
-    return {"outcome": outcome.value if outcome else None}

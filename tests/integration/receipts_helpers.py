@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import boto3
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.webhooks import app as webhooks
+from smscore import wiring
 from smscore.dal.message_store import DynamoMessageStore, StatusTransition
+from smscore.dal.receipt_queue import ReceiptModel
 from smscore.dal.tables import MessageRecord
-from smscore.domain.model import MessageStatus
+from smscore.domain.model import MessageStatus, Receipt
+from smscore.domain.ports import ReceiptBuffer
+from smscore.domain.receipts import ReceiptNotReady, ReceiptOutcome
 from smscore.providers.twilio import request_signature
-from smscore.wiring import bound_settings
+from smscore.wiring import ReceiptsDeps, WebhookDeps, bound_settings
 from tests.conftest import LambdaContextStub, load_event
 
 TWILIO_AUTH_TOKEN = "twilio-test-auth-token"
@@ -71,9 +77,75 @@ def signed_twilio_event(params: dict[str, str], token: str = TWILIO_AUTH_TOKEN) 
     return twilio_event(params, request_signature(CALLBACK_URL, list(params.items()), token))
 
 
-def post_twilio(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    response = webhooks.twilio_handler(event, LambdaContextStub())
-    return response["statusCode"], json.loads(response["body"])
+class RecordingBuffer:
+    """The webhook's receipt buffer, remembering the bodies it queued (to pick their outcomes out of a drain)."""
+
+    def __init__(self, inner: ReceiptBuffer) -> None:
+        self.inner = inner
+        self.bodies: list[str] = []
+
+    def put(self, receipt: Receipt) -> None:
+        self.bodies.append(ReceiptModel.of(receipt).model_dump_json())
+        self.inner.put(receipt)
+
+
+def post_twilio(
+    event: dict[str, Any], deps: WebhookDeps | None = None, receipts: ReceiptsDeps | None = None
+) -> tuple[int, dict[str, Any]]:
+    """Twilio's POST to the status webhook, then the receipts consumer over the receipts queue (as SQS would hand
+    it over, with whatever else waits there): the HTTP status, and the consumer's outcome for the receipt this
+    POST queued (the webhook's own answer when it queued nothing)."""
+    webhook = deps or wiring.webhook_deps()
+    recording = RecordingBuffer(webhook.receipt_buffer)
+    response = webhooks.twilio_handler(
+        event, LambdaContextStub(), deps=dataclasses.replace(webhook, receipt_buffer=recording)
+    )
+    status, body = response["statusCode"], json.loads(response["body"])
+    if status != 200 or body.get("outcome") != ReceiptOutcome.ACCEPTED.value:
+        assert recording.bodies == [], "the webhook queued a receipt it did not answer ACCEPTED"
+        return status, body
+    (queued,) = recording.bodies
+    (outcome,) = [outcome for message_body, outcome in drain_receipt_records(receipts) if message_body == queued]
+    return status, {"outcome": outcome.value if outcome else None}
+
+
+def receipt_record(message: dict[str, Any]) -> dict[str, Any]:
+    """One SQS event record of the receipts queue, from a ReceiveMessage result (the receive count included)."""
+    record = copy.deepcopy(load_event("sqs_delivery_batch.json")["Records"][0])
+    record.update(messageId=message["MessageId"], receiptHandle=message["ReceiptHandle"], body=message["Body"])
+    record["attributes"]["ApproximateReceiveCount"] = message["Attributes"]["ApproximateReceiveCount"]
+    return record
+
+
+def drain_receipts(deps: ReceiptsDeps | None = None) -> list[ReceiptOutcome | None]:
+    """The outcomes of drain_receipt_records."""
+    return [outcome for _, outcome in drain_receipt_records(deps)]
+
+
+def drain_receipt_records(deps: ReceiptsDeps | None = None) -> list[tuple[str, ReceiptOutcome | None]]:
+    """Each receipt waiting on the receipts queue, taken once through the consumer's record handler, with its body:
+    done records are deleted; one it left for later (ahead of SENT) is made visible again at once (the visibility
+    timeout, not waited) and reported by the outcome it was retried with."""
+    from functions.receipts import app as receipts_app
+
+    deps = deps or wiring.receipts_deps()
+    sqs = boto3.client("sqs", region_name=bound_settings().aws_region)
+    url = bound_settings().receipts_queue_url
+    outcomes: list[tuple[str, ReceiptOutcome | None]] = []
+    taken: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["ApproximateReceiveCount"]
+    ).get("Messages", []):
+        taken.extend(messages)
+    for message in taken:
+        try:
+            outcomes.append((message["Body"], receipts_app.apply_record(SQSRecord(receipt_record(message)), deps)))
+        except ReceiptNotReady as retried:
+            outcomes.append((message["Body"], retried.outcome))
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+            continue
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return outcomes
 
 
 def receive(message_id: str, twilio_status: str, error_code: str | None = None) -> int:
@@ -91,3 +163,15 @@ def receive(message_id: str, twilio_status: str, error_code: str | None = None) 
         params["ErrorCode"] = error_code
     status, _ = post_twilio(signed_twilio_event(params))
     return status
+
+
+def put_sms_event(event: dict[str, Any], receipts: ReceiptsDeps | None = None) -> dict[str, Any]:
+    """EventBridge's delivery of an AWS SMS event to the receipts queue (the whole event is the body, as the
+    template's rule sends it), then the receipts consumer: `{"outcome": ...}` for that event."""
+    body = json.dumps(event)
+    boto3.client("sqs", region_name=bound_settings().aws_region).send_message(
+        QueueUrl=bound_settings().receipts_queue_url, MessageBody=body
+    )
+    # The same event twice has the same body: both are taken (SQS hands the earlier one back too), same outcome.
+    *_, outcome = [outcome for message_body, outcome in drain_receipt_records(receipts) if message_body == body]
+    return {"outcome": outcome.value if outcome else None}

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from functions.webhooks import app as webhooks
 from smscore import wiring
 from smscore.dal.dispatch_counts import load_dispatch
 from smscore.dal.tables import MessageRecord, TenantRecord
@@ -27,8 +26,10 @@ from tests.integration.conftest import Campaign
 from tests.integration.receipts_helpers import (
     CALLBACK_URL,
     TWILIO_AUTH_TOKEN,
+    drain_receipts,
     install_twilio_credentials,
     provider_id,
+    put_sms_event,
 )
 from tests.integration.test_twilio_receipts import ACCOUNT_SID, callback_to, post
 from tests.integration.test_webhooks import send_one, sms_event
@@ -168,8 +169,7 @@ class TestTwilioCallbackBeforeSent:
         queue_id, message_id = send_one(twilio_campaign)
         deliver_through(stack, "twilio", lambda m: None)
         # When a receipt that had read the message as SENDING is parked now / Then parking re-reads and applies it
-        store = wiring.webhook_deps().parked_receipts
-        assert store is not None
+        store = wiring.receipts_deps().parked_receipts
         early = Receipt(
             provider="twilio",
             status=MessageStatus.DELIVERED,
@@ -179,9 +179,32 @@ class TestTwilioCallbackBeforeSent:
             provider_message_id=provider_id(message_id),
         )
         assert store.park(early, MessageRecord.get(message_id).created_at)
-        receipts = wiring.webhook_deps().receipts
+        receipts = wiring.receipts_deps().receipts
         assert apply_parked("twilio", provider_id(message_id), receipts, store) is ReceiptOutcome.APPLIED
         assert apply_parked("twilio", provider_id(message_id), receipts, store) is ReceiptOutcome.STALE
+        assert_delivered_once(queue_id, message_id)
+
+
+class TestOldStyleCallbackBeforeSent:
+    def test_a_callback_without_our_id_before_sent_ends_delivered(
+        self, stack: Stack, twilio_campaign: Campaign
+    ) -> None:
+        # Given a Twilio message whose callback comes at an old StatusCallback URL (Twilio's SID only, no id of
+        # ours) while the deliver function is still sending it: the provider-id index cannot have it yet
+        queue_id, message_id = send_one(twilio_campaign)
+        answers: list[tuple[int, dict[str, Any]]] = []
+
+        def old_style(m: str) -> None:
+            params = {"MessageSid": provider_id(m), "MessageStatus": "delivered", "AccountSid": ACCOUNT_SID}
+            answers.append(post(callback_to(CALLBACK_URL, params, signed_with=TWILIO_AUTH_TOKEN)))
+
+        # When it is delivered / Then the callback was kept (parked under Twilio's SID), not answered unknown,
+        # and our SENT write applied it once
+        assert deliver_through(stack, "twilio", old_style) == {"batchItemFailures": []}
+        assert answers == [(200, {"outcome": "PARKED"})]
+        assert_delivered_once(queue_id, message_id)
+        # And its record, handed back by SQS, finds the message DELIVERED already: done, nothing moves again
+        assert drain_receipts() == [ReceiptOutcome.STALE]
         assert_delivered_once(queue_id, message_id)
 
 
@@ -196,9 +219,7 @@ class TestAwsSmsEventBeforeSent:
         # Given an AWS SMS message whose delivery event arrives before our SENT write
         queue_id, message_id = send_one(aws_campaign)
         results: list[dict[str, Any]] = []
-        deliver_through(
-            stack, "aws_sms", lambda m: results.append(webhooks.sms_events_handler(aws_event(m), LambdaContextStub()))
-        )
+        deliver_through(stack, "aws_sms", lambda m: results.append(put_sms_event(aws_event(m))))
         # Then the event was kept (no failed invocation, nothing to the DLQ), and SENT applied it
         assert results == [{"outcome": "PARKED"}]
         assert_delivered_once(queue_id, message_id)
@@ -210,10 +231,10 @@ class TestAwsSmsEventBeforeSent:
         results: list[dict[str, Any]] = []
 
         def twice(m: str) -> None:
-            results.extend(webhooks.sms_events_handler(aws_event(m), LambdaContextStub()) for _ in range(2))
+            results.extend(put_sms_event(aws_event(m)) for _ in range(2))
 
         deliver_through(stack, "aws_sms", twice)
-        late = webhooks.sms_events_handler(aws_event(message_id, "TEXT_CARRIER_BLOCKED"), LambdaContextStub())
+        late = put_sms_event(aws_event(message_id, "TEXT_CARRIER_BLOCKED"))
         assert results == [{"outcome": "PARKED"}] * 2
         assert late == {"outcome": "STALE"}
         assert_delivered_once(queue_id, message_id)

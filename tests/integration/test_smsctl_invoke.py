@@ -41,8 +41,9 @@ def response_body(result: dict[str, Any]) -> Any:
         ("MessagesFunction", "apigw_list_messages.json", (200, {"items": [], "nextCursor": None})),
         # The local stack has no Twilio auth token parameter, so no signature can be checked: refused.
         ("TwilioStatusFunction", "apigw_twilio_status.json", (403, "INVALID_SIGNATURE")),
-        # A receipt for a message this stack never sent is recorded as such, not retried.
-        ("SmsEventsFunction", "eventbridge_sms_delivery.json", {"outcome": "UNKNOWN_MESSAGE"}),
+        # An AWS SMS delivery event (as the rule puts it on the receipts queue) for a message this stack never sent
+        # is recorded as such, not retried.
+        ("ReceiptsFunction", "sqs_receipts_batch.json", {"batchItemFailures": []}),
         # A batch naming an unknown message is dropped (nothing to deliver), not retried.
         ("DeliverFunction", "sqs_delivery_batch.json", {"batchItemFailures": []}),
     ],

@@ -18,10 +18,10 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from functions.deliver import app as deliver_app
-from functions.webhooks import app as webhooks
 from smscore import wiring
 from smscore.dal.receipt_store import DynamoReceiptStore
 from smscore.dal.tables import MessageRecord, TenantRecord
+from smscore.domain.receipts import ReceiptOutcome
 from smscore.providers.registry import twilio_credentials_from
 from smscore.providers.twilio import request_signature
 from smsdev.fake_twilio import ACCOUNT_SID, MESSAGING_SERVICE_SID, FakeTwilio
@@ -29,7 +29,15 @@ from smsdev.provision import function_environment
 from smsdev.testing import serialised_moto
 from tests.conftest import LambdaContextStub, Stack, load_event
 from tests.integration.conftest import Campaign
-from tests.integration.receipts_helpers import CALLBACK_URL, deliver_as_sent, provider_id, twilio_event
+from tests.integration.receipts_helpers import (
+    CALLBACK_URL,
+    deliver_as_sent,
+    drain_receipts,
+    post_twilio,
+    provider_id,
+    put_sms_event,
+    twilio_event,
+)
 from tests.integration.test_webhooks import send_one, sms_event
 
 ACCOUNT_AUTH_TOKEN = "account-auth-token"
@@ -70,9 +78,9 @@ def callback_to(url: str, params: dict[str, str], *, signed_with: str, signed_ur
     return event
 
 
-def post(event: dict[str, Any], deps: wiring.WebhookDeps | None = None) -> tuple[int, dict[str, Any]]:
-    response = webhooks.twilio_handler(event, LambdaContextStub(), deps=deps)
-    return response["statusCode"], json.loads(response["body"])
+def post(event: dict[str, Any], receipts: wiring.ReceiptsDeps | None = None) -> tuple[int, dict[str, Any]]:
+    """The webhook, then the receipts consumer (with `receipts`) over what it queued: see post_twilio."""
+    return post_twilio(event, receipts=receipts)
 
 
 def statuses(message_id: str) -> tuple[str, list[str]]:
@@ -88,34 +96,47 @@ class IndexNotYetUpdated:
 
 
 @pytest.fixture
-def lagging_index_deps(stack: Stack) -> wiring.WebhookDeps:
+def lagging_index_deps(stack: Stack) -> wiring.ReceiptsDeps:
     store = DynamoReceiptStore(region=stack.names.region, index=IndexNotYetUpdated())
-    return dataclasses.replace(wiring.webhook_deps(), receipts=store)
+    return dataclasses.replace(wiring.receipts_deps(), receipts=store)
 
 
 class TestReceiptFoundByTheIdInTheCallbackUrl:
     def test_a_receipt_ahead_of_the_index_is_applied_by_primary_key(
-        self, campaign: Campaign, lagging_index_deps: wiring.WebhookDeps
+        self, campaign: Campaign, lagging_index_deps: wiring.ReceiptsDeps
     ) -> None:
         # Given a message Twilio accepted moments ago: the by_provider_message_id index does not have it yet
         put_credentials({"account_sid": ACCOUNT_SID, "auth_token": ACCOUNT_AUTH_TOKEN})
         _, message_id = send_one(campaign)
         deliver_as_sent(message_id, provider="twilio")
-        # When its receipt arrives without our id (an old StatusCallback URL) / Then it cannot be placed
-        old_style = post(
-            callback_to(CALLBACK_URL, delivered(message_id), signed_with=ACCOUNT_AUTH_TOKEN), lagging_index_deps
-        )
-        assert old_style == (200, {"outcome": "UNKNOWN_MESSAGE"})
-        assert statuses(message_id) == ("SENT", ["QUEUED", "SENDING", "SENT"])
-        # When it arrives at the URL the deliver function now gives Twilio, with our id in the signed query
+        # When its receipt arrives at the URL the deliver function gives Twilio, with our id in the signed query
         url = f"{CALLBACK_URL}?messageId={message_id}"
         status = post(callback_to(url, delivered(message_id), signed_with=ACCOUNT_AUTH_TOKEN), lagging_index_deps)
         # Then it is found by primary key and applied, once
         assert status == (200, {"outcome": "APPLIED"})
         assert statuses(message_id) == ("DELIVERED", ["QUEUED", "SENDING", "SENT", "DELIVERED"])
 
+    def test_an_old_style_receipt_ahead_of_the_index_is_parked_then_applied_by_its_retry(
+        self, campaign: Campaign, lagging_index_deps: wiring.ReceiptsDeps
+    ) -> None:
+        # Given a message Twilio accepted moments ago: the by_provider_message_id index does not have it yet
+        put_credentials({"account_sid": ACCOUNT_SID, "auth_token": ACCOUNT_AUTH_TOKEN})
+        _, message_id = send_one(campaign)
+        deliver_as_sent(message_id, provider="twilio")
+        # When its receipt arrives without our id (a callback at an old StatusCallback URL)
+        old_style = post(
+            callback_to(CALLBACK_URL, delivered(message_id), signed_with=ACCOUNT_AUTH_TOKEN), lagging_index_deps
+        )
+        # Then it is kept, not dropped: parked under Twilio's id, its record left for a retry; nothing moved yet
+        assert old_style == (200, {"outcome": "PARKED"})
+        assert statuses(message_id) == ("SENT", ["QUEUED", "SENDING", "SENT"])
+        # When SQS hands it back and the index has caught up / Then it is applied, once, and the record is done
+        assert drain_receipts() == [ReceiptOutcome.APPLIED]
+        assert drain_receipts() == []
+        assert statuses(message_id) == ("DELIVERED", ["QUEUED", "SENDING", "SENT", "DELIVERED"])
+
     def test_the_id_in_the_url_is_covered_by_the_signature(
-        self, campaign: Campaign, lagging_index_deps: wiring.WebhookDeps
+        self, campaign: Campaign, lagging_index_deps: wiring.ReceiptsDeps
     ) -> None:
         # Given two SENT Twilio messages
         put_credentials({"account_sid": ACCOUNT_SID, "auth_token": ACCOUNT_AUTH_TOKEN})
@@ -136,7 +157,7 @@ class TestReceiptFoundByTheIdInTheCallbackUrl:
 
     @pytest.mark.parametrize("sent_by", ["sandbox", "aws_sms"])
     def test_a_twilio_callback_naming_another_providers_message_changes_nothing(
-        self, campaign: Campaign, lagging_index_deps: wiring.WebhookDeps, sent_by: str
+        self, campaign: Campaign, lagging_index_deps: wiring.ReceiptsDeps, sent_by: str
     ) -> None:
         # Given a message the sandbox (or AWS) sent
         put_credentials({"account_sid": ACCOUNT_SID, "auth_token": ACCOUNT_AUTH_TOKEN})
@@ -158,7 +179,7 @@ class TestAwsEventsStayWithAws:
         # Given a message another provider sent / When an AWS delivery event names it in its Context
         _, message_id = send_one(campaign)
         deliver_as_sent(message_id, provider=sent_by)
-        result = webhooks.sms_events_handler(sms_event(message_id, "TEXT_CARRIER_BLOCKED"), LambdaContextStub())
+        result = put_sms_event(sms_event(message_id, "TEXT_CARRIER_BLOCKED"))
         # Then nothing moves
         assert result == {"outcome": "UNKNOWN_MESSAGE"}
         assert statuses(message_id) == ("SENT", ["QUEUED", "SENDING", "SENT"])
@@ -170,7 +191,7 @@ class TestAwsEventsStayWithAws:
         event = sms_event(message_id, "TEXT_CARRIER_UNREACHABLE")
         del event["detail"]["isFinal"]
         # Then it is not applied: an intermediate state is never final by default
-        assert webhooks.sms_events_handler(event, LambdaContextStub()) == {"outcome": None}
+        assert put_sms_event(event) == {"outcome": None}
         assert statuses(message_id)[0] == "SENT"
 
 

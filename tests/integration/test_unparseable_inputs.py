@@ -15,6 +15,7 @@ import pytest
 from functions.contacts import app as contacts_app
 from functions.deliver import app as deliver_app
 from functions.inbound import app as inbound_app
+from functions.receipts import app as receipts_app
 from functions.webhooks import app as webhooks_app
 from smscore import wiring
 from smsdev.provision import function_environment
@@ -29,7 +30,7 @@ def emf(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "sms-by-tags")
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
-    for module in (deliver_app, inbound_app, webhooks_app, contacts_app):
+    for module in (deliver_app, inbound_app, webhooks_app, contacts_app, receipts_app):
         monkeypatch.setattr(module.metrics, "namespace", "SmsByTags")
         monkeypatch.setattr(module.metrics, "service", "sms-by-tags")
 
@@ -142,21 +143,22 @@ def test_the_sns_sample_event_is_an_error_with_its_sns_message_id(
     assert unparseable_count(lines) == 1
 
 
-def test_an_event_that_is_not_from_eventbridge_is_an_error_for_the_receipts_function(
+def test_a_body_that_is_no_receipt_is_an_error_for_the_receipts_function(
     stack: Stack, function_env: Any, emf: None, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Given the SQS sample event sent to the AWS SMS events function (which expects EventBridge events)
-    function_env("SmsEventsFunction")
+    # Given AWS's SQS sample event (body "Test message.") sent to the receipts queue's consumer
+    function_env("ReceiptsFunction")
     capsys.readouterr()
     # When it is handled
-    result = webhooks_app.sms_events_handler(load_event("sample_sqs_receive_message.json"), LambdaContextStub())
+    result = receipts_app.lambda_handler(load_event("sample_sqs_receive_message.json"), LambdaContextStub())
     lines = printed(capsys.readouterr().out)
-    # Then nothing is applied and nothing raises (Lambda would retry it twice, then dead-letter it)
-    assert result == {"outcome": None}
+    # Then nothing is applied and the record is done, not retried (it would reach the dead-letter queue blind)
+    assert result == {"batchItemFailures": []}
     (error,) = errors(caplog)
-    assert error["source"] == "sms-events"
+    assert (error["source"], error["reason"]) == ("receipts", "not JSON")
+    assert "Test message" not in json.dumps(lines) + caplog.text
     assert unparseable_count(lines) == 1
-    assert visible(stack, "SmsEventsDeadLetterQueue") == 0
+    assert visible(stack, "ReceiptsDeadLetterQueue") == 0
 
 
 def test_an_s3_notification_is_an_error_for_the_import_function(

@@ -14,13 +14,16 @@ from functions.webhooks import app as webhooks
 from smscore import wiring
 from smscore.dal.dispatch_counts import load_dispatch
 from smscore.dal.tables import MessageRecord, TenantRecord
+from smscore.domain.receipts import ReceiptOutcome
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
 from tests.integration.conftest import Campaign
 from tests.integration.receipts_helpers import (
     deliver_as_sent,
+    drain_receipts,
     install_twilio_credentials,
     post_twilio,
     provider_id,
+    put_sms_event,
     signed_twilio_event,
     twilio_event,
 )
@@ -102,9 +105,16 @@ class TestTwilioCallback:
         assert counts(queue_id) == {"SENT": 0, "DELIVERED": 0, "UNDELIVERED": 1}
 
     def test_an_unknown_message_is_200_and_writes_nothing(self, sent_message: tuple[str, str]) -> None:
+        # Given a callback without our id naming a Twilio SID no message of ours has (not even in the index)
         queue_id, message_id = sent_message
         status, body = post_twilio(signed_twilio_event(callback("00000000-0000-0000-0000-000000000000", "delivered")))
-        assert (status, body) == (200, {"outcome": "UNKNOWN_MESSAGE"})
+        # Then it is answered 200, parked in case its message's SENT write is still coming, and retried until its
+        # last retry receive, after which its record is done; no message and no counter moves
+        assert (status, body) == (200, {"outcome": "PARKED"})
+        retries = wiring.receipts_deps().retry_receives
+        for _receive in range(2, retries + 1):  # each receive parks it again; the record is done on the last one
+            assert drain_receipts() == [ReceiptOutcome.PARKED]
+        assert drain_receipts() == []
         assert MessageRecord.get(message_id).status == "SENT"
         assert counts(queue_id) == {"SENT": 1, "DELIVERED": 0, "UNDELIVERED": 0}
 
@@ -131,16 +141,13 @@ class TestTwilioCallback:
         assert MessageRecord.get(message_id).status == "SENT"
         assert counts(queue_id) == {"SENT": 1, "DELIVERED": 0, "UNDELIVERED": 0}
 
-    def test_a_bad_signature_reads_nothing(self, sent_message: tuple[str, str]) -> None:
-        # Given a store that fails the test if it is touched at all
+    def test_a_bad_signature_queues_nothing(self, sent_message: tuple[str, str]) -> None:
+        # Given a receipts queue that fails the test if it is touched at all
         class Untouchable:
-            def find(self, receipt: object) -> None:
-                raise AssertionError("read before the signature was checked")
+            def put(self, receipt: object) -> None:
+                raise AssertionError("queued before the signature was checked")
 
-            def transition(self, state: object, receipt: object) -> bool:
-                raise AssertionError("written before the signature was checked")
-
-        deps = dataclasses.replace(wiring.webhook_deps(), receipts=Untouchable())
+        deps = dataclasses.replace(wiring.webhook_deps(), receipt_buffer=Untouchable())
         _, message_id = sent_message
         response = webhooks.twilio_handler(
             twilio_event(callback(message_id, "delivered"), "forged"), LambdaContextStub(), deps=deps
@@ -170,15 +177,15 @@ class TestAwsSmsEvents:
 
     def test_delivered_event_moves_the_message(self, aws_sent: tuple[str, str]) -> None:
         queue_id, message_id = aws_sent
-        result = webhooks.sms_events_handler(sms_event(message_id), LambdaContextStub())
+        result = put_sms_event(sms_event(message_id))
         assert result == {"outcome": "APPLIED"}
         assert MessageRecord.get(message_id).status == "DELIVERED"
         assert counts(queue_id) == {"SENT": 0, "DELIVERED": 1, "UNDELIVERED": 0}
 
     def test_final_failure_is_undelivered_then_a_late_success_is_ignored(self, aws_sent: tuple[str, str]) -> None:
         queue_id, message_id = aws_sent
-        webhooks.sms_events_handler(sms_event(message_id, "TEXT_CARRIER_BLOCKED"), LambdaContextStub())
-        late = webhooks.sms_events_handler(sms_event(message_id, "TEXT_DELIVERED"), LambdaContextStub())
+        put_sms_event(sms_event(message_id, "TEXT_CARRIER_BLOCKED"))
+        late = put_sms_event(sms_event(message_id, "TEXT_DELIVERED"))
         record = MessageRecord.get(message_id)
         assert (record.status, record.provider_error_code) == ("UNDELIVERED", "CARRIER_BLOCKED")
         assert late == {"outcome": "STALE"}
@@ -186,24 +193,32 @@ class TestAwsSmsEvents:
 
     def test_non_final_and_unknown_events_change_nothing(self, aws_sent: tuple[str, str]) -> None:
         queue_id, message_id = aws_sent
-        pending = webhooks.sms_events_handler(sms_event(message_id, "TEXT_PENDING"), LambdaContextStub())
-        not_final = webhooks.sms_events_handler(
-            sms_event(message_id, "TEXT_CARRIER_UNREACHABLE", final=False), LambdaContextStub()
-        )
-        unknown = webhooks.sms_events_handler(sms_event("no-such-message"), LambdaContextStub())
+        pending = put_sms_event(sms_event(message_id, "TEXT_PENDING"))
+        not_final = put_sms_event(sms_event(message_id, "TEXT_CARRIER_UNREACHABLE", final=False))
+        unknown = put_sms_event(sms_event("no-such-message"))
         assert (pending, not_final, unknown) == ({"outcome": None}, {"outcome": None}, {"outcome": "UNKNOWN_MESSAGE"})
         assert MessageRecord.get(message_id).status == "SENT"
         assert counts(queue_id) == {"SENT": 1, "DELIVERED": 0, "UNDELIVERED": 0}
 
-    def test_an_event_ahead_of_our_sent_write_is_parked_not_failed(self, stack: Stack, campaign: Campaign) -> None:
+    def test_an_event_ahead_of_our_sent_write_is_parked_and_applied_by_its_retry(
+        self, stack: Stack, campaign: Campaign
+    ) -> None:
         # Given a tenant on AWS SMS, and its message still QUEUED (the deliver function has not recorded SENT yet)
         TenantRecord(campaign.tenant_id).update(actions=[TenantRecord.provider.set("aws_sms")])
-        _, message_id = send_one(campaign)
+        queue_id, message_id = send_one(campaign)
         # When its delivery event arrives / Then it is kept for the SENT write (tests/integration/
-        # test_early_receipts.py), the invocation succeeds, and nothing moves yet
-        result = webhooks.sms_events_handler(sms_event(message_id), LambdaContextStub())
+        # test_early_receipts.py), its record stays on the receipts queue for a retry, and nothing moves yet
+        result = put_sms_event(sms_event(message_id))
         assert result == {"outcome": "PARKED"}
         assert MessageRecord.get(message_id).status == "QUEUED"
+        # When the SENT write lands without the deliver function's look for parked receipts (a crash in between,
+        # played by delivery's bare transition) and SQS hands the record back
+        deliver_as_sent(message_id, provider="aws_sms")
+        # Then the retry applies it: DELIVERED once, and the record is done
+        assert drain_receipts() == [ReceiptOutcome.APPLIED]
+        assert drain_receipts() == []
+        assert MessageRecord.get(message_id).status == "DELIVERED"
+        assert counts(queue_id) == {"SENT": 0, "DELIVERED": 1, "UNDELIVERED": 0}
 
     def test_an_event_ahead_of_our_sent_write_that_cannot_be_parked_fails_so_lambda_retries_it(
         self, stack: Stack, campaign: Campaign
@@ -213,9 +228,9 @@ class TestAwsSmsEvents:
         _, message_id = send_one(campaign)
         event = sms_event(message_id)
         del event["detail"]["messageId"]
-        # When it arrives / Then the invocation fails (async retry, then the DLQ) and nothing moves
-        with pytest.raises(webhooks.ReceiptNotReady):
-            webhooks.sms_events_handler(event, LambdaContextStub())
+        # When it arrives / Then its record fails (SQS hands it back, then the receipts dead-letter queue, alarmed)
+        assert put_sms_event(event) == {"outcome": "NOT_YET_SENT"}
+        assert drain_receipts() == [ReceiptOutcome.NOT_YET_SENT]
         assert MessageRecord.get(message_id).status == "QUEUED"
 
 
@@ -242,8 +257,9 @@ class TestReceiptsStayWithTheirProvider:
         deliver_as_sent(message_id, provider=sent_by)
         # When a correctly signed Twilio callback reports it undelivered
         status, body = post_twilio(signed_twilio_event(callback(message_id, "undelivered", "30003")))
-        # Then it is acknowledged as unknown, and neither the message nor the counters move
-        assert (status, body) == (200, {"outcome": "UNKNOWN_MESSAGE"})
+        # Then it is acknowledged (parked, in case a Twilio message with that SID is still being recorded), and
+        # neither the message nor the counters move
+        assert (status, body) == (200, {"outcome": "PARKED"})
         record = MessageRecord.get(message_id)
         assert (record.status, record.provider, record.provider_error_code) == ("SENT", sent_by, None)
         assert [h.status for h in record.history] == ["QUEUED", "SENDING", "SENT"]
@@ -254,7 +270,7 @@ class TestReceiptsStayWithTheirProvider:
         queue_id, message_id = send_one(campaign)
         deliver_as_sent(message_id, provider="twilio")
         # When an AWS delivery event names it
-        result = webhooks.sms_events_handler(sms_event(message_id, "TEXT_BLOCKED"), LambdaContextStub())
+        result = put_sms_event(sms_event(message_id, "TEXT_BLOCKED"))
         # Then nothing moves
         assert result == {"outcome": "UNKNOWN_MESSAGE"}
         assert MessageRecord.get(message_id).status == "SENT"

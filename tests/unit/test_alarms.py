@@ -102,7 +102,7 @@ def dead_letter_queues() -> set[str]:
 def test_every_dead_letter_queue_alarms_on_its_first_message() -> None:
     # Given every queue the template parks failures in
     queues = dead_letter_queues()
-    assert {"DeliveryDeadLetterQueue", "SmsEventsDeadLetterQueue"} <= queues
+    assert {"DeliveryDeadLetterQueue", "ReceiptsDeadLetterQueue"} <= queues
     for queue in sorted(queues):
         # Then one message visible there is an alarm within a minute
         (alarm,) = alarms_on("ApproximateNumberOfMessagesVisible", queue)

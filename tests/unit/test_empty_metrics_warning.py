@@ -15,19 +15,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# An EventBridge event that is not a delivery receipt: the AWS SMS events handler applies nothing, adds no metric.
+# An EventBridge event that is not a delivery receipt, on the receipts queue: the receipts consumer applies nothing
+# and adds no metric.
 SCRIPT = """
-from functions.webhooks import app
-from smscore.wiring import WebhookDeps
+import json
+from functions.receipts import app
+from smscore.wiring import ReceiptsDeps
 from smsdev.testing import LambdaContextStub
+from tests.conftest import load_event
 from tests.delivery_fakes import InMemoryParkedReceipts, InMemoryReceiptStore
 
-def no_credentials():
-    raise AssertionError("not read")
-
-deps = WebhookDeps(InMemoryReceiptStore(), no_credentials, None, parked_receipts=InMemoryParkedReceipts())
-event = {"id": "e-1", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
-print(app.sms_events_handler(event, LambdaContextStub(), deps=deps))
+deps = ReceiptsDeps(InMemoryReceiptStore(), InMemoryParkedReceipts(), retry_receives=5)
+event = load_event("sqs_receipts_batch.json")
+event["Records"][0]["body"] = json.dumps({"id": "e-1", "detail-type": "Scheduled Event", "source": "aws.events",
+                                          "detail": {}})
+print(app.lambda_handler(event, LambdaContextStub(), deps=deps))
 """
 
 
@@ -49,5 +51,5 @@ def test_an_invocation_without_metrics_prints_no_empty_metrics_warning(quiet: bo
     )
     # Then it answered, and only without the filter does Powertools print its warning
     assert run.returncode == 0, run.stderr
-    assert "'outcome': None" in run.stdout
+    assert "'batchItemFailures': []" in run.stdout
     assert ("No application metrics to publish" in run.stderr) is not quiet

@@ -160,8 +160,8 @@ def test_nothing_may_scan() -> None:
     [
         ("SendByTagsFunctionRole", "TenantsTable", {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}),
         ("DeliverFunctionRole", "TenantsTable", {"dynamodb:DeleteItem", "dynamodb:PutItem"}),
-        ("TwilioStatusFunctionRole", "MessagesTable", {"dynamodb:PutItem", "dynamodb:DeleteItem"}),
-        ("TwilioStatusFunctionRole", "DispatchesTable", {"dynamodb:PutItem", "dynamodb:DeleteItem"}),
+        ("ReceiptsFunctionRole", "MessagesTable", {"dynamodb:PutItem", "dynamodb:DeleteItem"}),
+        ("ReceiptsFunctionRole", "DispatchesTable", {"dynamodb:PutItem", "dynamodb:DeleteItem"}),
         # UpdateItem only: an API key's last use, to the hour (smscore.dal.identity_store.mark_used)
         ("AuthorizerFunctionRole", "TokensTable", {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}),
         ("AuthorizerFunctionRole", "MembersTable", {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}),

@@ -59,6 +59,10 @@ class Settings(TableNames):
     send_windows: Literal["enforced", "off"] = "enforced"
     # Scheduler: how many due messages one run releases at most (the rest next run).
     scheduler_max_messages: int = Field(default=20_000, ge=1)
+    # Receipts: the queue the status webhooks put receipts on, and how many receives a receipt parked ahead of its
+    # message's SENT write is retried for (each after the queue's visibility timeout) before it just waits parked.
+    receipts_queue_url: str | None = None
+    receipt_retry_receives: int = Field(default=5, ge=1)
     # Reconciler: how long one run's claim of a campaign lasts (> its Timeout) and how many campaigns one run takes.
     reconciler_lease_seconds: int = Field(default=600, ge=5)
     reconciler_max_campaigns: int = Field(default=20, ge=1)

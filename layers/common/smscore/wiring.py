@@ -1,9 +1,9 @@
 """Composition root: what each function depends on, and the real adapters built from the settings.
 
 Each function has one frozen dependencies object (`SendDeps`, `DeliverDeps`, `AuthorizerDeps`,
-`MessagesDeps`, `WebhookDeps`, `InboundDeps`, `ContactsDeps`, `ReconcilerDeps`, `IntegrationsDeps`) and one
-factory that builds it with the real adapters. Handlers take `deps` as an optional argument defaulting to that
-factory's result, so tests pass fakes instead of patching modules.
+`MessagesDeps`, `WebhookDeps`, `ReceiptsDeps`, `InboundDeps`, `ContactsDeps`, `ReconcilerDeps`, `IntegrationsDeps`)
+and one factory that builds it with the real adapters. Handlers take `deps` as an optional argument defaulting to
+that factory's result, so tests pass fakes instead of patching modules.
 
 Everything built here is memoised in one module-level registry for the life of the execution
 environment (a Lambda warm start reuses clients and connection pools); `reset()` forgets all of it and
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         MessageStore,
         ParkedReceipts,
         ProviderLookup,
+        ReceiptBuffer,
         ReceiptStore,
         SuppressionList,
     )
@@ -410,37 +411,61 @@ def messages_deps() -> MessagesDeps:
 
 @dataclass(frozen=True, eq=False)
 class WebhookDeps:
-    """Receipts from Twilio callbacks and AWS SMS events.
+    """Twilio's status callbacks, queued for the receipts consumer, and its inbound-message webhook.
 
     `twilio_credentials` raises CredentialsUnavailable when they cannot be read; `status_callback_url` is the
     URL Twilio signs when configured (else the request's own URL is rebuilt).
     """
 
-    receipts: ReceiptStore
+    receipt_buffer: ReceiptBuffer
     twilio_credentials: Callable[[], TwilioCredentials]
     status_callback_url: str | None
     # The keyword handling of Twilio's inbound-message webhook (same function), built on its first use only.
     inbound: Callable[[], InboundDeps] | None = None
-    # Receipts that overtook our SENT write, kept until it (smscore.domain.receipts.receive_receipt).
-    parked_receipts: ParkedReceipts | None = None
 
 
 @memoised
 def webhook_deps() -> WebhookDeps:
-    from smscore.dal.parked_receipts import DynamoParkedReceipts
-    from smscore.dal.receipt_store import DynamoReceiptStore
-    from smscore.domain.events import EmittingReceiptStore
+    from smscore.dal.receipt_queue import SqsReceiptBuffer
     from smscore.providers.registry import twilio_credentials_from
 
     settings = bound_settings()
+    if not settings.receipts_queue_url:
+        raise RuntimeError("RECEIPTS_QUEUE_URL is not set")
     return WebhookDeps(
-        receipts=cast(
-            "ReceiptStore", EmittingReceiptStore(DynamoReceiptStore(region=settings.aws_region), event_sink())
-        ),
+        receipt_buffer=SqsReceiptBuffer(settings.aws_region, settings.receipts_queue_url),
         twilio_credentials=twilio_credentials_from(settings.twilio_credentials_parameter),
         status_callback_url=settings.twilio_status_callback_url,
         inbound=inbound_deps,
+    )
+
+
+# -- receipts (the receipts queue's consumer) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ReceiptsDeps:
+    """Applies queued receipts; parks those ahead of SENT and retries them until their `retry_receives`-th receive."""
+
+    receipts: ReceiptStore
+    parked_receipts: ParkedReceipts
+    retry_receives: int
+
+
+@memoised
+def receipts_deps() -> ReceiptsDeps:
+    from smscore.dal.parked_receipts import DynamoParkedReceipts
+    from smscore.dal.receipt_store import DynamoReceiptStore
+    from smscore.domain.events import EmittingReceiptStore
+
+    settings = bound_settings()
+    return ReceiptsDeps(
+        # An applied receipt is also an event for the tenant's webhooks (smscore.domain.events).
+        receipts=cast(
+            "ReceiptStore", EmittingReceiptStore(DynamoReceiptStore(region=settings.aws_region), event_sink())
+        ),
         parked_receipts=DynamoParkedReceipts(),
+        retry_receives=settings.receipt_retry_receives,
     )
 
 

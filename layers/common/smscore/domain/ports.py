@@ -315,6 +315,15 @@ class ReceiptStore(Protocol):
         ...
 
 
+class ReceiptBuffer(Protocol):
+    """Where the status webhooks put a receipt before anything reads or writes DynamoDB (the receipts queue): a
+    burst of callbacks waits there for the receipts consumer instead of throttling on the tables."""
+
+    def put(self, receipt: Receipt) -> None:
+        """Queue `receipt` for the receipts consumer; raises when it could not be queued (the provider retries)."""
+        ...
+
+
 class ParkedReceipts(Protocol):
     """Receipts that overtook our own SENT write, kept under (provider, provider message id) until the message is
     SENT (smscore.domain.receipts.receive_receipt and apply_parked); each expires on its own after a few days."""

@@ -52,6 +52,17 @@ class ReceiptOutcome(StrEnum):
     UNKNOWN_MESSAGE = "UNKNOWN_MESSAGE"  # no such message (or not this provider's): nothing changed
     NOT_YET_SENT = "NOT_YET_SENT"  # the receipt overtook our own SENT write and could not be parked: try later
     PARKED = "PARKED"  # the receipt overtook our own SENT write: kept, applied when the message is SENT
+    ACCEPTED = "ACCEPTED"  # the webhook queued it for the receipts consumer, which applies it (nothing read yet)
+
+
+class ReceiptNotReady(Exception):
+    """The receipt cannot be settled yet (it overtook our SENT write, or the provider-id index has not caught up):
+    the receipts consumer fails its record, so SQS hands it back after the queue's visibility timeout. `outcome`
+    says what was done meanwhile (PARKED, or NOT_YET_SENT when it could not even be parked)."""
+
+    def __init__(self, outcome: ReceiptOutcome, reference: str | None) -> None:
+        super().__init__(f"{outcome.value}: {reference}")
+        self.outcome = outcome
 
 
 def apply_receipt(receipt: Receipt, store: ReceiptStore) -> ReceiptOutcome:
@@ -80,7 +91,12 @@ def receive_receipt(
     may have looked for a parked receipt before ours was there, so this call applies it (harmless if both do).
     """
     outcome = apply_receipt(receipt, store)
-    if outcome is not ReceiptOutcome.NOT_YET_SENT or parked is None or not receipt.provider_message_id:
+    # Without our message id (a callback at an old StatusCallback URL) the message is found through the eventually
+    # consistent provider-id index, which has nothing before SENT: such a receipt is parked too, not dropped.
+    unknown_by_index = outcome is ReceiptOutcome.UNKNOWN_MESSAGE and receipt.message_id is None
+    if outcome is not ReceiptOutcome.NOT_YET_SENT and not unknown_by_index:
+        return outcome
+    if parked is None or not receipt.provider_message_id:
         return outcome
     parked.park(receipt, now + PARKED_RECEIPT_TTL)
     again = apply_parked(receipt.provider, receipt.provider_message_id, store, parked)
@@ -102,3 +118,26 @@ def apply_parked(
     if message_id is not None:
         receipt = replace(receipt, message_id=message_id)
     return apply_receipt(receipt, store)
+
+
+def settle_buffered(
+    receipt: Receipt,
+    store: ReceiptStore,
+    parked: ParkedReceipts,
+    now: datetime,
+    receive_count: int,
+    retry_receives: int,
+) -> ReceiptOutcome:
+    """Apply a receipt taken from the receipts queue; raise ReceiptNotReady to have SQS hand it back later.
+
+    A parked receipt is retried until its `retry_receives`-th receive: a retry applies it once the message is SENT,
+    which covers a deliver function that crashed between its SENT write and its look for parked receipts, and an
+    index that had not caught up with an old-style callback. After that it stays parked (the deliver function still
+    applies it at SENT) until its TTL, and the record is done. One that cannot even be parked (no provider message
+    id) is retried until the queue's maxReceiveCount moves it to the dead-letter queue, which alarms.
+    """
+    outcome = receive_receipt(receipt, store, parked, now)
+    reference = receipt.message_id or receipt.provider_message_id
+    if outcome is ReceiptOutcome.NOT_YET_SENT or (outcome is ReceiptOutcome.PARKED and receive_count < retry_receives):
+        raise ReceiptNotReady(outcome, reference)
+    return outcome
