@@ -151,7 +151,7 @@ def test_each_message_event_is_emitted_exactly_once_per_state_change(env: Stack,
     )
     assert failed.data["errorCode"]
     # When receipts arrive (twice each): one DELIVERED, one UNDELIVERED
-    receipts = wiring.webhook_deps().receipts
+    receipts = wiring.receipts_deps().receipts  # the receipts queue consumer's store
     for message_id, status in ((ids[ok], MessageStatus.DELIVERED), (ids["+573001112244"], MessageStatus.UNDELIVERED)):
         receipt = Receipt(
             "sandbox", status, T0, status.value, "30003" if status is MessageStatus.UNDELIVERED else None, message_id
