@@ -26,6 +26,7 @@ class InMemoryCampaignStore:
     resends: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # queue id -> its resends
     ledger: list[tuple[str, int, str]] = field(default_factory=list)  # (tenant, amount, kind)
     fail_saving: bool = False
+    contact_values: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (tenant, contact) -> merge
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # check-and-debit is one step
 
     def add_tenant(self, tenant_id: str, credits: int, country: str | None = "CO") -> None:
@@ -44,11 +45,14 @@ class InMemoryCampaignStore:
     def tag_recipients(self, tenant_id: str, tag_ids: Sequence[str]) -> list[TagRecipient]:
         return [m for tag_id in tag_ids for m in self.memberships.get((tenant_id, tag_id), [])]
 
+    def merge_values(self, tenant_id: str, contact_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        return {
+            cid: self.contact_values[(tenant_id, cid)] for cid in contact_ids if (tenant_id, cid) in self.contact_values
+        }
+
     def _move(self, tenant_id: str, amount: int, kind: str) -> None:
         tenant = self.tenants[tenant_id]
-        self.tenants[tenant_id] = Tenant(
-            tenant.tenant_id, tenant.name, tenant.credits + amount, tenant.default_country, tenant.provider
-        )
+        self.tenants[tenant_id] = replace(tenant, credits=tenant.credits + amount)
         self.ledger.append((tenant_id, amount, kind))
 
     def debit(self, dispatch: Dispatch) -> None:
@@ -114,7 +118,11 @@ class InMemoryCampaignStore:
             if refund_credits:
                 self._move(tenant_id, refund_credits, "REFUND")
             self.fanouts[queue_id] = replace(
-                state, fanout=FanoutState.COMPLETE, fanout_enqueued=enqueued, fanout_refunded=refunded_messages
+                state,
+                fanout=FanoutState.COMPLETE,
+                fanout_enqueued=enqueued,
+                fanout_refunded=refunded_messages,
+                fanout_refunded_credits=refund_credits,
             )
             return True
 

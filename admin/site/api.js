@@ -63,6 +63,13 @@ export function sentence(status, code, body) {
         : "";
       return t("error.INVALID_CHARACTER", { where });
     }
+    case "UNKNOWN_MERGE_FIELD":
+      return t("error.UNKNOWN_MERGE_FIELD", { field: body.field || t("error.aField") });
+    case "MERGE_FIELD_MISSING":
+      return t("error.MERGE_FIELD_MISSING", {
+        recipients: n(body.recipients, "error.some"),
+        field: body.field || t("error.aField"),
+      });
     case "ENQUEUE_FAILED":
       return t("error.ENQUEUE_FAILED", { enqueued: body.enqueued ?? 0, refunded: body.refundedCredits ?? 0 });
     case "BAD_REQUEST":

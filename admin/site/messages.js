@@ -345,6 +345,16 @@ export const MESSAGES = {
     "This name has a character that is invisible or could disguise it{where}. Remove it and try again.",
   ],
   "error.character": [" ({codePoint})", " ({codePoint})"],
+  "error.UNKNOWN_MERGE_FIELD": [
+    "El mensaje usa el campo «{field}», que sus contactos no tienen. Declárelo como campo de contacto o corríjalo; no se envió ni se cobró nada.",
+    "The message uses the field «{field}», which your contacts do not have. Declare it as a contact field or correct it; nothing was sent or charged.",
+  ],
+  "error.MERGE_FIELD_MISSING": [
+    "{recipients} destinatarios no tienen «{field}». Póngale un texto alternativo después de una barra (por ejemplo nombre|cliente); no se envió ni se cobró nada.",
+    "{recipients} recipients have no «{field}». Give it a fallback after a bar (for example name|customer); nothing was sent or charged.",
+  ],
+  "error.aField": ["un campo", "a field"],
+  "error.some": ["Algunos", "Some"],
   "error.characterAt": [" ({codePoint} en la posición {position})", " ({codePoint} at position {position})"],
   "error.TAG_EXISTS": [
     "Ya existe una etiqueta con ese nombre (los nombres se comparan sin distinguir mayúsculas).",

@@ -32,6 +32,8 @@ from smscore.api.contacts import (
     CreditsDto,
     ImportJobDto,
     ImportUploadDto,
+    MergeFieldsDto,
+    MergeFieldsRequest,
     SessionDto,
     TagDto,
     TagNameRequest,
@@ -235,6 +237,32 @@ def create_contact(request: Annotated[ContactRequest, Body()]) -> Response[Conta
 def upsert_contact(request: Annotated[ContactRequest, Body()]) -> Response[ContactDto]:
     was_created, contact = contacts().upsert_contact(tenant_id(), request)
     return Response(status_code=201 if was_created else 200, content_type=content_types.APPLICATION_JSON, body=contact)
+
+
+@app.get(
+    "/api/contacts/fields",
+    summary="The tenant's custom contact fields, usable as merge fields ({ciudad}) in messages",
+    tags=["Contacts"],
+    responses={**_ok(MergeFieldsDto, "The declared fields, and the built-in ones")},
+)
+def get_contact_fields() -> MergeFieldsDto:
+    return contacts().get_fields(tenant_id())
+
+
+@app.put(
+    "/api/contacts/fields",
+    summary="Declare the tenant's custom contact fields (the whole list, at most 20)",
+    tags=["Contacts"],
+    responses={
+        **_ok(MergeFieldsDto, "The fields as declared"),
+        400: error("A name that is not a-z, 0-9 or _, built in, repeated, or more than 20 (code VALIDATION_ERROR)"),
+        403: error("Current terms not accepted (TERMS_NOT_ACCEPTED) or tenant gone (TENANT_NOT_FOUND)"),
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
+)
+def put_contact_fields(request: Annotated[MergeFieldsRequest, Body()]) -> MergeFieldsDto:
+    return contacts().put_fields(tenant_id(), request)
 
 
 @app.get(

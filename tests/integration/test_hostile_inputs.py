@@ -793,3 +793,74 @@ class TestWebhookRoutesUnderGeneratedInput:
         assert response["statusCode"] in (400, 404, 413, 415)
         assert webhook_items() == []
         assert_nothing_persisted_or_charged(stack, campaign)
+
+
+# ---------------------------------------------------------------------------------------------- merge fields (issue 24)
+
+field_declarations = st.one_of(
+    json_value,
+    st.fixed_dictionaries(
+        {"fields": st.lists(st.fixed_dictionaries({"name": st.one_of(hostile_text, json_value)}), max_size=25)}
+    ),
+    st.fixed_dictionaries(
+        {"fields": st.lists(st.fixed_dictionaries({"name": st.from_regex(r"[a-z][a-z0-9_]{0,35}", fullmatch=True)}))}
+    ),
+)
+merge_messages = st.one_of(
+    st.text(st.sampled_from("{}|ab nombre ciudad áé🎉"), min_size=1, max_size=80),
+    st.builds(lambda name, fallback: f"Hola {{{name}|{fallback}}}", hostile_text, hostile_text),
+    st.builds(lambda name: f"Hola {{{name}}}", st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,40}", fullmatch=True)),
+)
+
+
+class TestMergeFieldsUnderGeneratedInput:
+    @FUZZ
+    @given(body=field_declarations)
+    def test_declaring_fields(self, contacts: Client, body: Any) -> None:
+        # Given the tenant declared ciudad
+        assert contacts.call("PUT", "/api/contacts/fields", {"fields": [{"name": "ciudad"}]}).status == 200
+        # When any body is PUT
+        reply = contacts.call("PUT", "/api/contacts/fields", body)
+        # Then never a 5xx; a refusal changes nothing, an acceptance stores exactly valid names
+        assert reply.status in (200, 400, 413), reply.body
+        declared = [f["name"] for f in contacts.call("GET", "/api/contacts/fields").body["fields"]]
+        if reply.status == 200:
+            assert declared == [f["name"] for f in body["fields"]]
+            assert len(declared) <= 20
+        else:
+            assert set(reply.body) >= {"code", "message", "details"}
+            assert declared == ["ciudad"]
+
+    @FUZZ
+    @given(fields=st.one_of(json_value, st.dictionaries(st.one_of(scalar_text, st.just("ciudad")), hostile_text)))
+    def test_contact_fields(self, contacts: Client, fields: Any) -> None:
+        assert contacts.call("PUT", "/api/contacts/fields", {"fields": [{"name": "ciudad"}]}).status == 200
+        reply = contacts.call("POST", "/api/contacts", {"phone": "3001234567", "fields": fields})
+        assert reply.status < 500, reply.body
+        stored = list(ContactRecord.query(contacts.campaign.tenant_id))
+        if reply.status == 201:
+            assert set(reply.body["fields"]) <= {"ciudad"}
+            contacts.item("DELETE", "/api/contacts", reply.body["id"])
+        else:
+            assert set(reply.body) >= {"code", "message", "details"}
+            assert stored == []
+
+    @FUZZ
+    @given(message=merge_messages, encoding=st.sampled_from(["auto", "unicode", "gsm-transliterate"]))
+    def test_sending_merge_fields(self, stack: Stack, vip: Campaign, message: str, encoding: str) -> None:
+        # Given one reachable contact (the fixture lives across examples: what each example adds is compared)
+        balance, known = vip.balance(), {m.message_id for m in MessageRecord.scan()}
+        # When any text with braces is previewed and sent
+        body = {"message": message, "tagIds": [vip.tags["vip"]], "encoding": encoding}
+        preview = post_raw(vip, "/api/messages/sms/tags/preview", json.dumps(body), "application/json")
+        assert_no_5xx_and_error_shape(preview)
+        response = send_raw(vip, json.dumps(body))
+        assert_no_5xx_and_error_shape(response)
+        # Then a refusal charges nothing, and an acceptance charges exactly what the preview said
+        new = [m for m in MessageRecord.scan() if m.message_id not in known]
+        charged = balance - vip.balance()
+        if response["statusCode"] == 201:
+            assert charged == json.loads(preview["body"])["creditsRequired"] == sum(int(m.credits) for m in new)
+        else:
+            assert charged == 0
+            assert new == []

@@ -135,6 +135,28 @@ def test_queue_outage_midway_refunds_and_fails_exactly_what_was_not_enqueued(sto
     assert sum(amount for _, amount, _ in store.ledger) == 98
 
 
+def test_a_queue_outage_refunds_each_unenqueued_message_what_it_was_charged(store: InMemoryCampaignStore) -> None:
+    # Given merge fields that make the messages 1, 2 and 3 segments (c1, c2, c6 by number), and a queue that takes
+    # only the first batch (c1 and c2)
+    for contact, name in (("c1", "Ana"), ("c2", "B" * 160), ("c6", "C" * 310)):
+        store.contact_values[(TENANT, contact)] = {"nombre": name}
+    queue = InMemoryQueue(reject_after=1)
+    # When the campaign is sent
+    with pytest.raises(EnqueueFailure) as failure:
+        send_campaign(request("Hola {nombre}"), store=store, queue=queue, limits=LIMITS, opening=sendat_only)
+    # Then c6's message is FAILED and its 3 credits (not the campaign's largest or first rate) come back
+    assert [
+        store.messages[mid].credits for mid in sorted(store.messages, key=lambda m: store.messages[m].recipient)
+    ] == [
+        1,
+        2,
+        3,
+    ]
+    assert (failure.value.enqueued, failure.value.refunded_credits) == (2, 3)
+    assert store.balance(TENANT) == 100 - 1 - 2
+    assert sum(amount for _, amount, _ in store.ledger) == 97
+
+
 def test_persistence_failure_refunds_everything_and_enqueues_nothing(store: InMemoryCampaignStore) -> None:
     store.fail_saving = True
     queue = InMemoryQueue()

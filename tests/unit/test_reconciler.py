@@ -180,6 +180,31 @@ def test_a_message_the_queue_refuses_is_failed_and_refunded_by_the_reconciler() 
     assert store.messages[message_id_for("q-1", 2)].status is MessageStatus.FAILED
 
 
+def test_messages_charged_differently_are_refunded_exactly_what_each_was_charged() -> None:
+    # Given a campaign with merge fields: 5 messages charged 1, 3, 2, 1 and 4 credits (11 debited, the dispatch's
+    # segmentsPerMessage is the largest, 4); one QUEUED (3), one marked FAILED by the sender (2), one in delivery (1)
+    # and two never persisted (1 + 4 = the 5 credits of the debit no persisted message accounts for)
+    store = InMemoryReconcilerStore()
+    store.dispatches["q-1"] = DispatchState(
+        queue_id="q-1",
+        tenant_id="t-1",
+        total_messages=5,
+        segments_per_message=4,
+        credits_debited=11,
+        fanout=FanoutState.PENDING,
+        fanout_deadline=T0,
+    )
+    for ordinal, status, attempts, credits in ((1, "QUEUED", 0, 3), (2, "FAILED", 0, 2), (3, "SENT", 1, 1)):
+        mid = message_id_for("q-1", ordinal)
+        store.messages[mid] = PaidMessage(mid, MessageStatus(status), attempts, credits)
+    queue = InMemoryQueue(reject_after=0)  # the queue takes nothing: the QUEUED one is failed too
+    # When the reconciler runs after the deadline
+    (done,) = Reconciler(store, queue, 2, lease_seconds=600, now=lambda: T0 + timedelta(seconds=1)).run(10)
+    # Then it refunds 5 (never persisted) + 2 (the sender's FAILED) + 3 (the one the queue refused) = 10, not 4 x 4
+    assert (done.refunded_messages, done.refunded_credits) == (4, 10)
+    assert store.settled == [("q-1", 1, 4, 10)]
+
+
 def test_nothing_happens_before_the_deadline() -> None:
     store = InMemoryReconcilerStore()
     open_campaign(store, total=1, deadline=T0)

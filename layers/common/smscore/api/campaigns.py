@@ -27,6 +27,7 @@ from smscore.api.models import (
     CancelResultDto,
     EnqueuedMessage,
     MessageEnqueueResultDto,
+    PreviewSampleDto,
     ResendPayload,
     SmsTagsMessagePayload,
 )
@@ -72,6 +73,8 @@ logger = Logger(child=True)
 
 # Pauses (seconds) while a replay waits for the messages index to catch up with the first response.
 REPLAY_INDEX_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8)
+# Recipients whose rendered text a preview shows (the compose screen's samples).
+PREVIEW_SAMPLES = 3
 # Plans of one resend when other resends of the campaign keep being recorded in between (each a full re-read).
 RESEND_ATTEMPTS = 5
 
@@ -202,6 +205,7 @@ class CampaignService:
             self._limits,
             self._phase,
             price_transliterated=True,
+            merge_values=lambda contact_ids: self._store.merge_values(request.tenant_id, contact_ids),
         )
         audience = plan.audience
         recipients = [e164 for e164, _contact in audience.recipients]
@@ -219,6 +223,17 @@ class CampaignService:
             savings_if_transliterated=max(0, plan.cost - plan.transliterated_cost),
             transliterated_message=encode(request.message, EncodingOption.GSM_TRANSLITERATE),
             scheduled_for=schedule.scheduled_for,
+            skipped_too_long=audience.skipped_too_long,
+            merge_fields_missing=plan.composed.missing,
+            samples=[
+                PreviewSampleDto(
+                    recipient=e164,
+                    text=plan.composed.texts[position],
+                    segments=plan.composed.counts[position].segments,
+                    encoding=plan.composed.counts[position].encoding.value,
+                )
+                for position, (e164, _contact_id) in enumerate(audience.recipients[:PREVIEW_SAMPLES])
+            ],
         )
 
     def send(
@@ -396,7 +411,11 @@ class CampaignService:
             raise EnqueueFailure(
                 dispatch.queue_id,
                 enqueued=dispatch.fanout_enqueued or 0,
-                refunded_credits=dispatch.fanout_refunded * dispatch.segments_per_message,
+                refunded_credits=(
+                    dispatch.fanout_refunded_credits
+                    if dispatch.fanout_refunded_credits is not None
+                    else dispatch.fanout_refunded * dispatch.segments_per_message
+                ),
             )
         return {
             "queueId": dispatch.queue_id,
@@ -446,6 +465,7 @@ class CampaignService:
             messages=[EnqueuedMessage(id=m.message_id, recipient=m.recipient) for m in result.messages],
             scheduled_for=result.scheduled_for,
             skipped_already_resent=result.audience.skipped_already_resent if resend else None,
+            skipped_too_long=result.audience.skipped_too_long or None,
         )
         return Outcome(HTTPStatus.CREATED if result.messages else HTTPStatus.OK, body)
 
@@ -461,6 +481,7 @@ class CampaignService:
                 "duplicates_removed": audience.duplicates_removed,
                 "skipped_already_resent": audience.skipped_already_resent,
                 "skipped_excluded": audience.skipped_excluded,
+                "skipped_too_long": audience.skipped_too_long,
                 "credits_debited": result.credits_debited,
                 "invalid_samples": [mask(n) for n in audience.invalid_samples],
             },

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
@@ -42,6 +42,7 @@ from smscore.domain.contacts import (
     Tag,
     checked_csv_lines,
     clean_contact_name,
+    clean_field_value,
     clean_tag_name,
     import_contacts,
     require_contact_number,
@@ -55,7 +56,9 @@ from smscore.domain.errors import (
     InvalidRequest,
     NotFound,
     TenantNotFound,
+    UnknownMergeField,
 )
+from smscore.domain.personalize import BUILT_IN_FIELDS, MAX_CUSTOM_FIELDS, checked_field_names
 from smscore.domain.views import DispatchView
 
 MAX_PAGE_SIZE = 100
@@ -149,6 +152,9 @@ class ContactDto(_Dto):
     created_at: datetime
     updated_at: datetime | None = None
     consent: ConsentDto
+    fields: dict[str, str] = Field(
+        default_factory=dict, description="Custom merge fields (declared with PUT /api/contacts/fields) -> value"
+    )
 
 
 class ContactPageDto(_Dto):
@@ -159,6 +165,32 @@ class ContactPageDto(_Dto):
 
 
 TagIdList = Annotated[list[UUID], Field(max_length=MAX_TAGS_PER_CONTACT)]
+FieldValues = Annotated[
+    dict[str, Annotated[str, Field(max_length=MAX_NAME_LENGTH)]], Field(max_length=MAX_CUSTOM_FIELDS)
+]
+PatchFieldValues = Annotated[
+    dict[str, Annotated[str | None, Field(max_length=MAX_NAME_LENGTH)]], Field(max_length=MAX_CUSTOM_FIELDS)
+]
+
+
+class MergeFieldDto(_Dto):
+    name: str = Field(description="A lower-case letter, then a-z, 0-9 or _, at most 30; used as {name} in a message")
+
+
+class MergeFieldsDto(_Dto):
+    """GET/PUT /api/contacts/fields: the tenant's custom merge fields."""
+
+    fields: list[MergeFieldDto]
+    built_in: list[str] = Field(
+        default_factory=lambda: sorted(BUILT_IN_FIELDS), description="Always available: the contact's name"
+    )
+    max_fields: int = MAX_CUSTOM_FIELDS
+
+
+class MergeFieldsRequest(_Request):
+    """PUT /api/contacts/fields: the whole list (fields left out are no longer usable in messages)."""
+
+    fields: Annotated[list[MergeFieldDto], Field(max_length=MAX_CUSTOM_FIELDS)]
 
 
 class ContactRequest(_Request):
@@ -169,6 +201,11 @@ class ContactRequest(_Request):
     tag_ids: TagIdList = Field(default_factory=list)
     country: str | None = Field(
         default=None, description="ISO 3166-1 alpha-2 code to read a national number; default: the tenant's"
+    )
+    fields: FieldValues | None = Field(
+        default=None,
+        description="Custom merge fields -> value; each must be declared (PUT /api/contacts/fields), else 400 "
+        "UNKNOWN_MERGE_FIELD. A merge sets the fields given and keeps the others",
     )
 
     @field_validator("country")
@@ -190,6 +227,9 @@ class ContactPatchRequest(_Request):
     remove_tag_ids: TagIdList = Field(default_factory=list)
     opted_out: bool | None = Field(
         default=None, description="true: opt out (no SMS is sent to it any more), false: opt back in"
+    )
+    fields: PatchFieldValues | None = Field(
+        default=None, description="Custom merge fields to set (a value) or remove (null); the others are kept"
     )
 
     @field_validator("name")
@@ -280,6 +320,7 @@ def contact_dto(contact: Contact, consent: Consent | None = None) -> ContactDto:
         tag_ids=sorted(contact.tag_ids),
         created_at=contact.created_at,
         updated_at=contact.updated_at,
+        fields=dict(contact.fields),
         consent=ConsentDto(
             state=consent.state,
             reasons=[
@@ -540,17 +581,49 @@ class ContactsApi:
             raise NotFound("No contact with this id")
         return self._dto(tenant_id, contact)
 
+    def _field_values(self, tenant_id: str, values: Mapping[str, str | None] | None) -> dict[str, str | None]:
+        """Values of declared custom fields, cleaned like names (blank: removed); UnknownMergeField names the first
+        undeclared one."""
+        if not values:
+            return {}
+        declared = set(self._store.declared_fields(tenant_id))
+        cleaned: dict[str, str | None] = {}
+        for name, value in values.items():
+            if name not in declared:
+                raise UnknownMergeField(
+                    f"{name} is not a declared contact field (PUT /api/contacts/fields declares them)",
+                    details=[FieldIssue(f"fields.{name}", "not a declared contact field")],
+                    field=name,
+                )
+            cleaned[name] = clean_field_value(value, f"fields.{name}")
+        return cleaned
+
+    def get_fields(self, tenant_id: str) -> MergeFieldsDto:
+        return MergeFieldsDto(fields=[MergeFieldDto(name=n) for n in self._store.declared_fields(tenant_id)])
+
+    def put_fields(self, tenant_id: str, request: MergeFieldsRequest) -> MergeFieldsDto:
+        names = checked_field_names(field.name for field in request.fields)
+        self._store.declare_fields(tenant_id, names)
+        return MergeFieldsDto(fields=[MergeFieldDto(name=n) for n in names])
+
     def create_contact(self, tenant_id: str, request: ContactRequest) -> ContactDto:
         number = self._number(tenant_id, request.phone, request.country)
         tag_ids = frozenset(str(t) for t in request.tag_ids)
-        return self._dto(tenant_id, self._store.create_contact(tenant_id, number, request.name, tag_ids, self._clock()))
+        values = {k: v for k, v in self._field_values(tenant_id, request.fields).items() if v is not None}
+        created = self._store.create_contact(tenant_id, number, request.name, tag_ids, self._clock(), values or None)
+        return self._dto(tenant_id, created)
 
     def upsert_contact(self, tenant_id: str, request: ContactRequest) -> tuple[bool, ContactDto]:
         """(created, contact): a new number is created; a known one gets the tags added and the name if given."""
         try:
             return True, self.create_contact(tenant_id, request)
         except ContactExists as exists:
-            change = ContactChange(name=request.name, add_tag_ids=frozenset(str(t) for t in request.tag_ids))
+            values = self._field_values(tenant_id, request.fields)
+            change = ContactChange(
+                name=request.name,
+                add_tag_ids=frozenset(str(t) for t in request.tag_ids),
+                fields=tuple((k, v) for k, v in values.items() if v is not None),
+            )
             try:
                 updated = self._store.update_contact(tenant_id, exists.existing_id, change, self._clock())
             except DomainError as refused:  # the merge adds the body's tagIds: name the field the client sent
@@ -567,6 +640,7 @@ class ContactsApi:
             clear_name="name" in fields and request.name is None,
             add_tag_ids=frozenset(str(t) for t in request.add_tag_ids),
             remove_tag_ids=frozenset(str(t) for t in request.remove_tag_ids),
+            fields=tuple(self._field_values(tenant_id, request.fields).items()),
         )
         both = change.add_tag_ids & change.remove_tag_ids
         if both:
@@ -601,7 +675,16 @@ class ContactsApi:
         report = ImportReport()
         try:
             lines = checked_csv_lines(lambda: [body])
-            import_contacts(self._store, tenant_id, country, lines, report, at, workers=self._import_workers)
+            import_contacts(
+                self._store,
+                tenant_id,
+                country,
+                lines,
+                report,
+                at,
+                workers=self._import_workers,
+                declared=self._store.declared_fields(tenant_id),
+            )
         except CsvFileError as exc:
             extras = {"line": exc.line, "byteOffset": exc.byte_offset}
             raise InvalidRequest(
@@ -680,6 +763,7 @@ class ContactsApi:
                 self._clock(),
                 workers=self._import_workers,
                 on_progress=on_progress,
+                declared=self._store.declared_fields(tenant_id),
             )
         except CsvFileError as exc:
             self._store.save_progress(tenant_id, job_id, report, self._clock(), ImportStatus.FAILED, error=str(exc))

@@ -143,6 +143,12 @@ class MessageEnqueueResultDto(ApiModel):
         description="Resends only: failed recipients left out because an earlier resend of the same campaign "
         "already targeted them and that message did not end FAILED, UNDELIVERED or CANCELLED (0 with force)",
     )
+    skipped_too_long: int | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Present when some recipients were left out because their text, with their merge fields, is "
+        "over the provider's character limit (never charged)",
+    )
 
 
 class ResendPayload(ApiModel):
@@ -166,6 +172,13 @@ class ResendPayload(ApiModel):
         return None if value is None else checked_send_at(value, datetime.now(UTC))
 
 
+class PreviewSampleDto(ApiModel):
+    recipient: str
+    text: str = Field(description="The final text: merge fields rendered, encoding applied")
+    segments: int
+    encoding: str
+
+
 class CampaignPreviewDto(ApiModel):
     """What a send of the same body would reach and debit now (POST /api/messages/sms/tags/preview)."""
 
@@ -185,6 +198,17 @@ class CampaignPreviewDto(ApiModel):
         description="Credits the same send would save with encoding gsm-transliterate (0 when none)"
     )
     transliterated_message: str = Field(description="The message as encoding gsm-transliterate would send it")
+    skipped_too_long: int = Field(
+        default=0, description="Recipients whose text with their merge fields is over the provider's limit: skipped"
+    )
+    merge_fields_missing: dict[str, int] = Field(
+        default_factory=dict,
+        description="Each merge field the message uses -> recipients without a value (a field without fallback "
+        "that some lack makes the send 400 MERGE_FIELD_MISSING)",
+    )
+    samples: list[PreviewSampleDto] = Field(
+        default_factory=list, description="The first three recipients' texts as they would receive them"
+    )
     scheduled_for: datetime | None = Field(
         default=None, description="When delivery would wait (sendAt and/or the send window): the earliest instant, UTC"
     )

@@ -22,6 +22,7 @@ from pynamodb.expressions.condition import And, Condition, size
 from pynamodb.transactions import TransactWrite
 
 from smscore.dal.tables import (
+    ContactRecord,
     DispatchRecord,
     LedgerRecord,
     MessageRecord,
@@ -45,10 +46,12 @@ from smscore.domain.model import (
     TagRecipient,
     Tenant,
 )
+from smscore.domain.personalize import recipient_values
 
 log = logging.getLogger(__name__)
 
 BATCH_WRITE_SIZE = 25
+MERGE_READ_STEP = 1_000  # contact keys a worker reads for merge fields (ten BatchGetItem calls)
 FANOUT_OPEN = "OPEN"  # the by_fanout_due partition: every campaign whose fan-out is not closed
 # Cancellation reasons and error codes that mean "try the same transaction again".
 RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
@@ -161,6 +164,28 @@ class DynamoCampaignStore:
         with ThreadPoolExecutor(max_workers=min(len(tag_ids), 16)) as pool:
             return list(chain.from_iterable(pool.map(read_tag, tag_ids)))
 
+    def merge_values(self, tenant_id: str, contact_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """BatchGetItem of the contacts' name and custom fields, MERGE_READ_STEP keys a worker (only a message with
+        merge fields reads them: the memberships carry neither)."""
+
+        def read(step: Sequence[str]) -> dict[str, dict[str, str]]:
+            return {
+                record.contact_id: recipient_values(record.name, record.fields.as_dict() if record.fields else None)
+                for record in ContactRecord.batch_get(
+                    [(tenant_id, contact_id) for contact_id in step],
+                    attributes_to_get=["contact_id", "name", "fields"],
+                )
+            }
+
+        steps = [contact_ids[i : i + MERGE_READ_STEP] for i in range(0, len(contact_ids), MERGE_READ_STEP)]
+        if len(steps) <= 1:
+            return read(steps[0]) if steps else {}
+        with ThreadPoolExecutor(max_workers=min(len(steps), 16)) as pool:
+            values: dict[str, dict[str, str]] = {}
+            for part in pool.map(read, steps):
+                values.update(part)
+            return values
+
     def debit(self, dispatch: Dispatch) -> None:
         self._debit(dispatch, deadline=None, request_hash=None)
 
@@ -187,7 +212,11 @@ class DynamoCampaignStore:
             kind=LedgerKind.DEBIT.value,
             amount=-cost,
             queue_id=dispatch.queue_id,
-            reason=f"{dispatch.total_messages} messages x {dispatch.segments_per_message} segments",
+            reason=(
+                f"{dispatch.total_messages} messages x {dispatch.segments_per_message} segments"
+                if cost == dispatch.total_messages * dispatch.segments_per_message
+                else f"{dispatch.total_messages} messages, {cost} segments in all (merge fields)"
+            ),
             created_at=dispatch.created_at,
         )
         record = DispatchRecord(
@@ -473,6 +502,9 @@ def dispatch_state(record: DispatchRecord) -> DispatchState:
         fanout_deadline=record.fanout_deadline,
         fanout_enqueued=None if record.fanout_enqueued is None else int(record.fanout_enqueued),
         fanout_refunded=None if record.fanout_refunded is None else int(record.fanout_refunded),
+        fanout_refunded_credits=(
+            None if record.fanout_refunded_credits is None else int(record.fanout_refunded_credits)
+        ),
         request_hash=record.request_hash,
         scheduled_for=record.scheduled_for,
     )
@@ -515,6 +547,7 @@ def closing_actions(
         DispatchRecord.fanout_owner.remove(),
         DispatchRecord.fanout_enqueued.set(enqueued),
         DispatchRecord.fanout_refunded.set(refunded_messages),
+        DispatchRecord.fanout_refunded_credits.set(refund_credits),
     ]
     if refunded_messages:
         actions += [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,7 +51,15 @@ from smscore.domain.contacts import (
     contact_id_for,
     tag_name_key,
 )
-from smscore.domain.errors import ConcurrentUpdate, ContactExists, FieldIssue, InvalidRequest, NotFound, TagExists
+from smscore.domain.errors import (
+    ConcurrentUpdate,
+    ContactExists,
+    FieldIssue,
+    InvalidRequest,
+    NotFound,
+    TagExists,
+    TenantNotFound,
+)
 from smscore.domain.views import DispatchView
 
 StartKey = dict[str, str | int] | None
@@ -102,7 +110,12 @@ def _contact(record: ContactRecord) -> Contact:
         updated_at=record.updated_at,
         opted_out_at=record.opted_out_at,
         consent_source=record.consent_source,
+        fields=_fields_of(record),
     )
+
+
+def _fields_of(record: ContactRecord) -> dict[str, str]:
+    return {str(k): str(v) for k, v in record.fields.as_dict().items()} if record.fields else {}
 
 
 def _revision_is(record: ContactRecord) -> Condition:
@@ -346,8 +359,31 @@ class DynamoContactStore:
             message = f"no such tag: {', '.join(sorted(missing))}"
             raise NotFound(f"Not found: {field_name}: {message}", details=[FieldIssue(field_name, message)])
 
+    def declared_fields(self, tenant_id: str) -> tuple[str, ...]:
+        try:
+            record = TenantRecord.get(tenant_id, attributes_to_get=["tenant_id", "merge_fields"])
+        except TenantRecord.DoesNotExist:
+            return ()
+        return tuple(record.merge_fields or ())
+
+    def declare_fields(self, tenant_id: str, names: Sequence[str]) -> None:
+        """One conditional UpdateItem of the tenant's own item."""
+        action = TenantRecord.merge_fields.set(list(names)) if names else TenantRecord.merge_fields.remove()
+        try:
+            TenantRecord(tenant_id).update(actions=[action], condition=TenantRecord.tenant_id.exists())
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise TenantNotFound("The tenant of this token no longer exists") from exc
+            raise
+
     def create_contact(
-        self, tenant_id: str, number: ContactNumber, name: str | None, tag_ids: frozenset[str], at: datetime
+        self,
+        tenant_id: str,
+        number: ContactNumber,
+        name: str | None,
+        tag_ids: frozenset[str],
+        at: datetime,
+        fields: Mapping[str, str] | None = None,
     ) -> Contact:
         contact_id = contact_id_for(tenant_id, number.e164)
         for holder in ContactRecord.by_phone.query(tenant_id, ContactRecord.e164 == number.e164, limit=1):
@@ -361,6 +397,7 @@ class DynamoContactStore:
             search_text=_search_text(name, number.e164),
             opted_out=False,
             tag_ids=set(tag_ids) or None,
+            fields=dict(fields) if fields else None,
             created_at=at,
             updated_at=at,
             revision=1,
@@ -487,6 +524,10 @@ class DynamoContactStore:
             if added or removed:  # one SET: ADD and DELETE on one attribute cannot share an update expression
                 tags = (current | added) - removed
                 actions.append(ContactRecord.tag_ids.set(tags) if tags else ContactRecord.tag_ids.remove())
+            if change.fields:
+                values = {**_fields_of(record), **dict(change.fields)}
+                kept = {k: v for k, v in values.items() if v is not None}
+                actions.append(ContactRecord.fields.set(kept) if kept else ContactRecord.fields.remove())
 
             writes = [_update(record, actions, _revision_is(record))]
             for tag_id in added:
@@ -632,6 +673,7 @@ class DynamoContactStore:
                 search_text=_search_text(row.name, row.e164),
                 opted_out=False,
                 tag_ids=set(row.tag_ids) or None,
+                fields=dict(row.fields) or None,
                 created_at=at,
                 updated_at=at,
                 revision=1,
@@ -641,7 +683,10 @@ class DynamoContactStore:
             return writes, set(row.tag_ids)
         new_tags = set(row.tag_ids) - set(record.tag_ids or ())
         rename = row.name is not None and row.name != record.name
-        if not new_tags and not rename:
+        current_fields = _fields_of(record)
+        new_fields = {**current_fields, **dict(row.fields)}
+        refill = new_fields != current_fields
+        if not new_tags and not rename and not refill:
             return [], set()
         e164 = record.e164 or row.e164
         name = row.name if rename else record.name
@@ -654,6 +699,8 @@ class DynamoContactStore:
             actions.append(ContactRecord.name.set(row.name))
         if new_tags:
             actions.append(ContactRecord.tag_ids.add(new_tags))
+        if refill:
+            actions.append(ContactRecord.fields.set(new_fields))
         writes = [_update(record, actions, _revision_is(record))]
         writes.extend(_put(_membership(tenant_id, t, record)) for t in new_tags)
         return writes, new_tags

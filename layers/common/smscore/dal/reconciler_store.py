@@ -64,10 +64,13 @@ class DynamoReconcilerStore:
             for record in MessageRecord.batch_get(
                 message_ids[start : start + BATCH_GET_SIZE],
                 consistent_read=True,
-                attributes_to_get=["message_id", "status", "attempts"],
+                attributes_to_get=["message_id", "status", "attempts", "credits"],
             ):
                 found[record.message_id] = PaidMessage(
-                    record.message_id, MessageStatus(record.status), int(record.attempts or 0)
+                    record.message_id,
+                    MessageStatus(record.status),
+                    int(record.attempts or 0),
+                    None if record.credits is None else int(record.credits),
                 )
         return found
 

@@ -52,6 +52,7 @@ class TenantRecord(Model):
     quiet_hours = MapAttribute[str, Any](null=True)
     # Its compliance settings (smscore.dal.tenant_settings): absent = every default (sender name = its name)
     compliance = MapAttribute[str, Any](null=True)
+    merge_fields = ListAttribute[str](null=True)  # declared custom fields (PUT /api/contacts/fields), in order
     created_at = UTCDateTimeAttribute()
 
 
@@ -173,6 +174,9 @@ class ContactRecord(Model):
     opted_out_at = UTCDateTimeAttribute(null=True)
     consent_source = UnicodeAttribute(null=True)
     tag_ids = UnicodeSetAttribute(null=True)
+    fields = MapAttribute[str, Any](
+        null=True
+    )  # custom merge fields: declared name -> value (smscore.domain.personalize)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute(null=True)
     revision = NumberAttribute(null=True)  # +1 on every change: writes are conditional on the revision read
@@ -493,6 +497,7 @@ class DispatchRecord(Model):
     fanout_owner = UnicodeAttribute(null=True)  # the reconciler run holding the claim (fencing token)
     fanout_enqueued = NumberAttribute(null=True)  # messages that reached the delivery queue
     fanout_refunded = NumberAttribute(null=True)  # messages refunded because they never reached it
+    fanout_refunded_credits = NumberAttribute(null=True)  # their credits (messages may differ: merge fields)
     request_hash = UnicodeAttribute(null=True)  # SHA-256 of the request of an Idempotency-Key'd campaign
     resend_of = UnicodeAttribute(null=True)  # the queue id whose failed recipients this campaign resent to
     resends = UnicodeSetAttribute(null=True)  # the queue ids of this campaign's resends (each added by its debit)

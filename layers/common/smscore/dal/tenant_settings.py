@@ -99,6 +99,7 @@ def tenant_of(record: TenantRecord) -> Tenant:
         provider=record.provider,
         quiet_hours=stored_quiet_hours(record),
         compliance=stored_compliance(record),
+        merge_fields=tuple(record.merge_fields or ()),
     )
 
 

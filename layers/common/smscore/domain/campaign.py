@@ -25,27 +25,29 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
 from smscore.domain.compliance import CompliancePolicy
-from smscore.domain.compose import final_text
+from smscore.domain.compose import ComposedTexts, compose_texts, final_text
 from smscore.domain.errors import (
     EnqueueFailure,
     FieldIssue,
     InsufficientCredits,
     InvalidRequest,
+    MergeFieldMissing,
     TenantNotFound,
     TooManyRecipients,
 )
 from smscore.domain.gsm import EncodingOption
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, Purpose, QueueBatch, TagRecipient, Tenant
+from smscore.domain.personalize import MessageTemplate, check_fields, parse
 from smscore.domain.phone import normalise
 from smscore.domain.ports import CampaignStore, DeliveryQueue, SuppressionList
-from smscore.domain.segments import SegmentCount, count_segments, provider_length
+from smscore.domain.segments import SegmentCount, provider_length
 from smscore.domain.windows import OpeningRule, country_of
 
 log = logging.getLogger(__name__)
@@ -151,6 +153,7 @@ class Audience:
     skipped_suppressed: int = 0  # of skipped_opted_out: numbers opted out of the campaign's sender by a reply
     skipped_already_resent: int = 0  # a resend's recipients an earlier resend of the campaign already texted
     skipped_excluded: int = 0  # marketing to CO: numbers on the RNE exclusion list (smscore.domain.exclusions)
+    skipped_too_long: int = 0  # recipients whose rendered text is over the provider's limit: never charged
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class DispatchState:
     fanout_deadline: datetime | None = None
     fanout_enqueued: int | None = None
     fanout_refunded: int | None = None
+    fanout_refunded_credits: int | None = None  # None: closed before it was recorded (credits = refunded x segments)
     request_hash: str | None = None
     scheduled_for: datetime | None = None
 
@@ -193,6 +197,11 @@ class CampaignRecorded(Exception):
 
 class SendStore(CampaignStore, Protocol):
     """The CampaignStore with the fan-out bookkeeping of this module."""
+
+    def merge_values(self, tenant_id: str, contact_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Each contact's merge values (smscore.domain.personalize.recipient_values), by contact id; contacts that
+        no longer exist are absent."""
+        ...
 
     def open_fanout(self, dispatch: Dispatch, deadline: datetime, request_hash: str | None) -> None:
         """`debit`, with the dispatch recorded as fan-out PENDING until `deadline` (same rules as `debit`)."""
@@ -308,18 +317,33 @@ def _untraced(_name: str) -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext()
 
 
+MergeValues = Callable[[Sequence[str]], Mapping[str, Mapping[str, str]]]
+
+
 @dataclass(frozen=True)
 class CampaignPlan:
     """What a request would send and cost, decided before anything is written. The send path and the preview both
-    use `plan_campaign`, so a preview's price is exactly what the send then debits."""
+    use `plan_campaign`, so a preview's price is exactly what the send then debits.
+
+    `composed` holds every recipient's final text and segments, aligned with `audience.recipients` (recipients
+    whose text is over the provider's limit are already out of it: `audience.skipped_too_long`)."""
 
     provider: str
     country: str | None
     audience: Audience
-    segments: SegmentCount
-    cost: int  # credits: segments per message x recipients
-    text: str = ""  # what goes out: the request's message under its encoding option (smscore.domain.compose)
+    segments: SegmentCount  # the largest message's (all the same without merge fields)
+    cost: int  # credits: the sum of every message's segments
+    composed: ComposedTexts
+    template: MessageTemplate
     transliterated_cost: int = 0  # with price_transliterated: the cost under gsm-transliterate (else 0)
+    values: dict[str, Mapping[str, str]] = field(default_factory=dict)  # contact id -> merge values read
+
+    def missing_required(self) -> tuple[str, int] | None:
+        """The first merge field without a fallback that some recipients lack, and how many."""
+        for name in self.template.required:
+            if self.composed.missing.get(name):
+                return name, self.composed.missing[name]
+        return None
 
 
 def plan_campaign(
@@ -330,17 +354,21 @@ def plan_campaign(
     phase: Phase = _untraced,
     *,
     price_transliterated: bool = False,
+    merge_values: MergeValues | None = None,
 ) -> CampaignPlan:
-    """Check the text against the provider's limit, resolve the audience from `members` and price it.
+    """Check the text's merge fields and length, resolve the audience from `members`, compose every recipient's
+    text (smscore.domain.compose) and price it.
 
-    Raises InvalidRequest (text too long) and TooManyRecipients; never InsufficientCredits (the caller decides
-    what a short balance means: a refusal for a send, a figure for a preview). Reads nothing but `members`.
-    `price_transliterated` (the preview) also prices the same send under gsm-transliterate.
+    Raises UnknownMergeField, InvalidRequest (a text without merge fields over the provider's limit: nobody could
+    receive it) and TooManyRecipients; never InsufficientCredits nor MergeFieldMissing (the caller decides: a
+    refusal for a send, a figure for a preview). Reads `members`, and `merge_values` (contact id -> values) only
+    when the message has merge fields. `price_transliterated` (the preview) also prices it under gsm-transliterate.
     """
     provider = tenant.provider or limits.default_provider
     char_limit = limits.character_limits.get(provider, 1600)
-    text = final_text(request.message, request.encoding)
-    if provider_length(text) > char_limit:
+    template = parse(request.message)
+    check_fields(template, tenant.merge_fields)
+    if not template.personal and provider_length(final_text(template.render({}), request.encoding)) > char_limit:
         raise InvalidRequest(
             f"message is longer than the {char_limit} characters provider {provider} accepts",
             details=[FieldIssue("message", f"at most {char_limit} characters")],
@@ -355,20 +383,35 @@ def plan_campaign(
             audience.skipped_excluded += screened.excluded
     if len(audience.recipients) > limits.max_recipients:
         raise TooManyRecipients(len(audience.recipients), limits.max_recipients)
-    segments = count_segments(text)
+    values: dict[str, Mapping[str, str]] = {}
+    if template.personal and audience.recipients:
+        with phase("merge_values"):
+            read = merge_values([contact_id for _e164, contact_id in audience.recipients]) if merge_values else {}
+            values = dict(read)
+    recipients = audience.recipients
+
+    def values_of(position: int) -> Mapping[str, str]:
+        return values.get(recipients[position][1], {})
+
+    def compose(option: EncodingOption) -> ComposedTexts:
+        return compose_texts(template, option, len(recipients), values_of, char_limit)
+
+    with phase("compose"):
+        composed = compose(request.encoding)
+        transliterated = compose(EncodingOption.GSM_TRANSLITERATE).cost if price_transliterated else 0
+    if composed.too_long:
+        audience.recipients = [recipients[position] for position in composed.kept]
+        audience.skipped_too_long = composed.too_long
     return CampaignPlan(
         provider=provider,
         country=country,
         audience=audience,
-        segments=segments,
-        cost=segments.segments * len(audience.recipients),
-        text=text,
-        transliterated_cost=(
-            count_segments(final_text(request.message, EncodingOption.GSM_TRANSLITERATE)).segments
-            * len(audience.recipients)
-            if price_transliterated
-            else 0
-        ),
+        segments=composed.largest(final_text(template.render({}), request.encoding)),
+        cost=composed.cost,
+        composed=composed,
+        template=template,
+        transliterated_cost=transliterated,
+        values=values,
     )
 
 
@@ -442,9 +485,23 @@ def send_campaign(
     if tenant is None:
         raise TenantNotFound("The tenant of this token no longer exists")
     plan = plan_campaign(
-        request, tenant, members or (lambda: store.tag_recipients(request.tenant_id, request.tag_ids)), limits, phase
+        request,
+        tenant,
+        members or (lambda: store.tag_recipients(request.tenant_id, request.tag_ids)),
+        limits,
+        phase,
+        merge_values=lambda contact_ids: store.merge_values(request.tenant_id, contact_ids),
     )
     audience, segments, provider, country, cost = plan.audience, plan.segments, plan.provider, plan.country, plan.cost
+    lacking = plan.missing_required()
+    if lacking is not None:
+        name, count = lacking
+        raise MergeFieldMissing(
+            f"{count} recipients have no value for {{{name}}}: give it a fallback, such as {{{name}|cliente}}",
+            details=[FieldIssue("message", f"{count} recipients have no {name}")],
+            field=name,
+            recipients=count,
+        )
     if not audience.recipients:
         return CampaignResult(queue_id="", messages=[], audience=audience, credits_debited=0)
     if cost > tenant.credits:
@@ -462,10 +519,10 @@ def send_campaign(
             queue_id=queue_id,
             recipient=e164,
             contact_id=contact_id,
-            body=plan.text,
-            segments=segments.segments,
-            encoding=segments.encoding.value,
-            credits=segments.segments,
+            body=plan.composed.texts[ordinal],
+            segments=plan.composed.counts[ordinal].segments,
+            encoding=plan.composed.counts[ordinal].encoding.value,
+            credits=plan.composed.counts[ordinal].segments,
             provider=provider,
             created_at=created_at,
             status=MessageStatus.SCHEDULED if schedule.waits(e164) else MessageStatus.QUEUED,
@@ -502,7 +559,7 @@ def send_campaign(
             if fingerprint is not None:
                 _raise_if_recorded(store, queue_id)  # a concurrent retry recorded it first
             raise
-    _fan_out(messages, queue_id, request.tenant_id, store, queue, limits, segments.segments, phase, budget)
+    _fan_out(messages, queue_id, request.tenant_id, store, queue, limits, phase, budget)
     return CampaignResult(
         queue_id=queue_id,
         messages=messages,
@@ -534,7 +591,6 @@ def _fan_out(
     store: SendStore,
     queue: DeliveryQueue,
     limits: CampaignLimits,
-    credits_per_message: int,
     phase: Phase,
     budget: FanoutBudget,
 ) -> None:
@@ -547,7 +603,7 @@ def _fan_out(
     except Exception as exc:  # noqa: BLE001 - compensation, not swallowing: re-raised as EnqueueFailure below
         cause = exc
     if len(progress.enqueued) == len(messages):
-        _close(store, queue_id, tenant_id, enqueued=len(messages), refunded=[], credits_per_message=0, phase=phase)
+        _close(store, queue_id, tenant_id, enqueued=len(messages), refunded=[], phase=phase)
         return
     # A persisted SCHEDULED message is in the scheduler's hands like an enqueued one is in delivery's.
     unattempted = [m for m in messages if m.message_id not in progress.enqueued | progress.uncertain]
@@ -578,12 +634,11 @@ def _fan_out(
             tenant_id,
             enqueued=enqueued,
             refunded=marked,
-            credits_per_message=credits_per_message,
             phase=phase,
         )
     # enqueued + refunded falls short of the total only when the compensation itself failed: the reconciler then
     # enqueues or refunds the rest after the deadline.
-    raise EnqueueFailure(queue_id, enqueued=enqueued, refunded_credits=credits_per_message * len(marked)) from cause
+    raise EnqueueFailure(queue_id, enqueued=enqueued, refunded_credits=sum(m.credits for m in marked)) from cause
 
 
 def _persist_and_enqueue(
@@ -635,7 +690,6 @@ def _close(
     *,
     enqueued: int,
     refunded: Sequence[OutgoingMessage],
-    credits_per_message: int,
     phase: Phase,
 ) -> None:
     """Close the fan-out (refund included). A close that keeps failing is not an error for the client: the fan-out
@@ -647,7 +701,7 @@ def _close(
                 tenant_id,
                 enqueued=enqueued,
                 refunded_messages=len(refunded),
-                refund_credits=credits_per_message * len(refunded),
+                refund_credits=sum(m.credits for m in refunded),  # each message's own (merge fields vary them)
                 refunded_scheduled=sum(1 for m in refunded if m.status is MessageStatus.SCHEDULED),
             )
     except Exception as exc:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import csv
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from itertools import chain
@@ -149,6 +149,7 @@ class Contact:
     updated_at: datetime | None = None
     opted_out_at: datetime | None = None
     consent_source: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)  # custom merge fields (smscore.domain.personalize)
 
 
 class ConsentSource(StrEnum):
@@ -173,15 +174,18 @@ class ContactChange:
     clear_name: bool = False
     add_tag_ids: frozenset[str] = frozenset()
     remove_tag_ids: frozenset[str] = frozenset()
+    fields: tuple[tuple[str, str | None], ...] = ()  # custom fields set (a value) or removed (None); others kept
 
 
 @dataclass(frozen=True)
 class MergeRow:
-    """One contact an import writes: created if new, otherwise tags added and name replaced when given."""
+    """One contact an import writes: created if new, otherwise tags added, name and custom fields replaced when
+    given."""
 
     e164: str
     name: str | None
     tag_ids: frozenset[str]
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -220,9 +224,23 @@ class ContactStore(Protocol):
         ...
 
     def create_contact(
-        self, tenant_id: str, number: ContactNumber, name: str | None, tag_ids: frozenset[str], at: datetime
+        self,
+        tenant_id: str,
+        number: ContactNumber,
+        name: str | None,
+        tag_ids: frozenset[str],
+        at: datetime,
+        fields: Mapping[str, str] | None = None,
     ) -> Contact:
         """Raises ContactExists when the number is taken; NotFound when a tag does not exist."""
+        ...
+
+    def declared_fields(self, tenant_id: str) -> tuple[str, ...]:
+        """The tenant's custom merge fields, in declaration order (none declared: empty)."""
+        ...
+
+    def declare_fields(self, tenant_id: str, names: Sequence[str]) -> None:
+        """Replace the tenant's custom merge fields (TenantNotFound when the tenant is gone)."""
         ...
 
     def get_contact(self, tenant_id: str, contact_id: str) -> Contact | None: ...
@@ -298,6 +316,7 @@ class ContactRow:
     tags: list[str]
     warning: str | None = None  # e.g. "not_mobile": imported, but no SMS will reach it
     e164: str | None = field(default=None, compare=False)
+    fields: tuple[tuple[str, str], ...] = ()  # declared custom fields of the file's extra columns, when not blank
 
 
 @dataclass(frozen=True)
@@ -420,7 +439,46 @@ def _header(records: Iterator[tuple[int, list[str] | str]]) -> list[str]:
     return header
 
 
-def parse_contacts(lines: Iterable[str], country: str | None) -> Iterator[ContactRow | RejectedRow]:
+def _field_positions(header: list[str], declared: Sequence[str]) -> dict[str, int]:
+    """Extra columns named as a declared custom field (case-insensitively): field -> column."""
+    wanted = set(declared)
+    positions: dict[str, int] = {}
+    for index, column in enumerate(header):
+        key = column.strip().lstrip("\ufeff").lower()
+        if key in wanted and key not in positions:
+            positions[key] = index
+    return positions
+
+
+def _row_fields(row: ContactRow | RejectedRow, cells: list[str], positions: dict[str, int]) -> ContactRow | RejectedRow:
+    """The row with its custom fields' cells (blank cells leave the field as it is); refused like a name."""
+    if not positions or not isinstance(row, ContactRow) or len(cells) <= max(positions.values()):
+        return row
+    values: list[tuple[str, str]] = []
+    for name, index in positions.items():
+        try:
+            value = clean_field_value(cells[index], name)
+        except InvalidRequest as refused:
+            return RejectedRow(row.line, refused.details[0].message)
+        if value is not None:
+            values.append((name, value))
+    return replace(row, fields=tuple(values))
+
+
+def clean_field_value(value: str | None, field_name: str) -> str | None:
+    """A custom field's value: a name's rules (no invisible or control characters, trimmed, blank = none)."""
+    if value is None:
+        return None
+    refuse_invisible(value, field_name)
+    cleaned = value.strip()
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise _invalid(field_name, f"a field value must be at most {MAX_NAME_LENGTH} characters")
+    return cleaned or None
+
+
+def parse_contacts(
+    lines: Iterable[str], country: str | None, declared: Sequence[str] = ()
+) -> Iterator[ContactRow | RejectedRow]:
     """Rows of a contacts CSV, each either importable or rejected with its row number (see csv_records) and reason.
 
     Raises CsvHeaderError before yielding anything when the header is missing or incomplete, and CsvFileError
@@ -429,12 +487,13 @@ def parse_contacts(lines: Iterable[str], country: str | None) -> Iterator[Contac
     records = csv_records(lines)
     header = _header(records)
     positions = _header_positions(header)
+    custom = _field_positions(header, declared)
     width = len(header)
     for line, fields in records:
         if isinstance(fields, str):
             yield RejectedRow(line, fields)
         elif fields and not (len(fields) == 1 and not fields[0].strip()):  # not a blank line
-            yield validate_row(line, fields, positions, width, country)
+            yield _row_fields(validate_row(line, fields, positions, width, country), fields, custom)
 
 
 def checked_csv_lines(read: Callable[[], Iterable[bytes]]) -> Iterator[str]:
@@ -525,9 +584,10 @@ def merge_rows(rows: Sequence[ContactRow], tag_ids: dict[str, str]) -> list[Merg
         tags = frozenset(tag_ids[tag_name_key(name)] for name in row.tags)
         previous = merged.get(row.e164)
         if previous is None:
-            merged[row.e164] = MergeRow(row.e164, row.name, tags)
+            merged[row.e164] = MergeRow(row.e164, row.name, tags, row.fields)
         else:
-            merged[row.e164] = MergeRow(row.e164, row.name or previous.name, previous.tag_ids | tags)
+            fields = tuple({**dict(previous.fields), **dict(row.fields)}.items())
+            merged[row.e164] = MergeRow(row.e164, row.name or previous.name, previous.tag_ids | tags, fields)
     return list(merged.values())
 
 
@@ -545,10 +605,12 @@ def import_contacts(
     workers: int = 4,
     chunk_rows: int = IMPORT_CHUNK_ROWS,
     on_progress: Callable[[ImportReport], None] | None = None,
+    declared: Sequence[str] = (),
 ) -> dict[str, str]:
     """Validate and write every line of a CSV (see import_rows). Raises CsvHeaderError before writing anything, and
-    CsvFileError where the file stops being readable (run check_csv_file on it first to write nothing then)."""
-    rows = parse_contacts(lines, country)
+    CsvFileError where the file stops being readable (run check_csv_file on it first to write nothing then).
+    Extra columns named as one of the `declared` custom fields fill that field."""
+    rows = parse_contacts(lines, country, declared)
     first = next(rows, None)  # the header is read (and refused) before any write
     return import_rows(
         store,

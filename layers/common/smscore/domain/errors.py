@@ -157,3 +157,16 @@ class ExclusionListStale(DomainError):
     one older than ExclusionListMaxAgeDays, a marketing send to CO is refused (nothing debited)."""
 
     code = "EXCLUSION_LIST_STALE"
+
+
+class UnknownMergeField(InvalidRequest):
+    """The message names a merge field that is neither built in ({nombre}, {name}) nor declared; `field` names it."""
+
+    code = "UNKNOWN_MERGE_FIELD"
+
+
+class MergeFieldMissing(InvalidRequest):
+    """A merge field without a fallback has no value for some recipients; `field` and `recipients` say which and how
+    many (the preview shows the same count; `{field|fallback}` sends anyway)."""
+
+    code = "MERGE_FIELD_MISSING"

@@ -76,6 +76,7 @@ class Tenant:
     quiet_hours: QuietHours | None = None
     # None: never set, every default applies (the sender name is then the tenant's name)
     compliance: ComplianceSettings | None = None
+    merge_fields: tuple[str, ...] = ()  # declared custom merge fields (smscore.domain.personalize)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ class PaidMessage:
     message_id: str
     status: MessageStatus
     attempts: int  # 0: delivery never claimed it
+    credits: int | None = None  # what it was charged (merge fields make messages differ); None: the dispatch's rate
 
     @property
     def never_delivered(self) -> bool:
@@ -139,7 +140,7 @@ class Reconciler:
         not_enqueued = self._enqueue(dispatch, to_enqueue)
         moved = self._store.fail_if_queued(dispatch.tenant_id, not_enqueued, NOT_ENQUEUED) if not_enqueued else set()
         refunded = len(never_persisted) + len(failed_unrefunded) + len(moved)
-        credits = refunded * dispatch.segments_per_message
+        credits = _refund_credits(dispatch, found, never_persisted, [*failed_unrefunded, *moved])
         enqueued = dispatch.total_messages - refunded
         settled = self._store.settle(
             dispatch, owner, enqueued=enqueued, refunded_messages=refunded, refund_credits=credits
@@ -166,3 +167,18 @@ class Reconciler:
         ]
         failed = self._queue.enqueue(batches) if batches else []
         return [mid for batch in failed for mid in batch.message_ids]
+
+
+def _refund_credits(
+    dispatch: DispatchState, found: dict[str, PaidMessage], never_persisted: list[str], refunded_found: list[str]
+) -> int:
+    """Exactly what the refunded messages were charged. Messages of one campaign may differ (merge fields): a
+    persisted one says its credits; the ones never persisted were charged the rest of the debit."""
+
+    def charged(message: PaidMessage) -> int:
+        return message.credits if message.credits is not None else dispatch.segments_per_message
+
+    unpersisted = 0
+    if never_persisted:
+        unpersisted = max(0, dispatch.credits_debited - sum(charged(message) for message in found.values()))
+    return unpersisted + sum(charged(found[mid]) for mid in refunded_found)
