@@ -5,7 +5,9 @@ once, a `read` key 403 INSUFFICIENT_SCOPE. No `from __future__ import annotation
 annotations at runtime.
 """
 
-from typing import Annotated, Any
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -18,6 +20,7 @@ from smscore import wiring
 from smscore.api.access import fresh_access_guard
 from smscore.api.api_keys import KeyListDto, KeyRequest, NewKeyDto
 from smscore.api.errors import documented_error, register_error_handlers
+from smscore.api.exports import ExportJobDto, job_dto
 from smscore.api.invocation import InvocationDeps
 from smscore.api.middlewares import check_json_body, refusal_response
 from smscore.api.webhooks import (
@@ -32,6 +35,7 @@ from smscore.api.webhooks import (
     ReplayDto,
 )
 from smscore.domain.api_keys import KeyCaller
+from smscore.domain.exports import ExportJob, Exports
 from smscore.observability import quiet_empty_metrics
 from smscore.wiring import IntegrationsDeps
 
@@ -237,6 +241,60 @@ def replay_delivery(webhookId: WebhookId, deliveryId: DeliveryId) -> Response[Re
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=replay)
 
 
+# ---------------------------------------------------------------------------------------------- exports
+
+CSV_RESPONSE: Any = {
+    "description": "The CSV file (UTF-8 with a BOM; `;`-separated unless delimiter=comma; formula-safe cells)",
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+}
+
+
+def exports() -> Exports:
+    factory = deps().exports
+    if factory is None:
+        raise RuntimeError("exports are not configured")
+    return factory()
+
+
+@app.get(
+    "/api/messages/queues/<queueId>/export",
+    summary="A campaign's messages as CSV: recipient, status, error code, segments, credits, sent/delivered, clicks",
+    description="Up to 10,000 messages the file is the answer; above, 202 with a job: GET /api/exports/{jobId} "
+    "gives its presigned downloadUrl when READY.",
+    tags=["Status"],
+    responses={
+        200: CSV_RESPONSE,
+        **_ok(ExportJobDto, "A large campaign: the export job (PENDING)", 202),
+        400: BAD_REQUEST,
+        404: NOT_FOUND,
+    },
+)
+def export_campaign(
+    queueId: Annotated[str, Path(min_length=1, max_length=64)],  # noqa: N803
+    delimiter: Annotated[Literal["semicolon", "comma"], Query()] = "semicolon",
+) -> Response[Any]:
+    result = exports().export(tenant_id(), queueId, delimiter, datetime.now(UTC))
+    if isinstance(result, ExportJob):
+        return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=job_dto(result))
+    return Response(
+        status_code=200,
+        content_type="text/csv; charset=utf-8",
+        body=result.text,
+        headers={"Content-Disposition": f'attachment; filename="{result.filename}"'},
+    )
+
+
+@app.get(
+    "/api/exports/<jobId>",
+    summary="A large export's job: PENDING, then READY with a presigned downloadUrl (an hour)",
+    tags=["Status"],
+    responses={**_ok(ExportJobDto, "The job"), 400: BAD_REQUEST, 404: NOT_FOUND},
+)
+def get_export(jobId: Annotated[UUID, Path()]) -> ExportJobDto:  # noqa: N803
+    job, url = exports().job(tenant_id(), str(jobId))
+    return job_dto(job, url)
+
+
 # ---------------------------------------------------------------------------------------------- handler
 
 
@@ -258,3 +316,23 @@ def lambda_handler(
 def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """A write whose caller lost access (or holds a read key) is refused before routing."""
     return app.resolve(event, context)
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+def export_handler(
+    event: dict[str, Any], context: LambdaContext, deps: IntegrationsDeps | None = None
+) -> dict[str, Any]:
+    """The export queue: write each job's file (a batch of one record; a failure is retried by SQS)."""
+    deps = deps or wiring.integrations_deps()
+    factory = deps.exports
+    if factory is None:
+        raise RuntimeError("exports are not configured")
+    done = []
+    for record in event.get("Records", []):
+        message = json.loads(record["body"])
+        job = factory().run(str(message["tenantId"]), str(message["jobId"]))
+        if job is not None:
+            logger.info("Export written", extra={"job_id": job.job_id, "rows": job.rows})
+            done.append(job.job_id)
+    return {"jobs": done}

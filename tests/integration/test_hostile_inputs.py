@@ -864,3 +864,55 @@ class TestMergeFieldsUnderGeneratedInput:
         else:
             assert charged == 0
             assert new == []
+
+
+@pytest.fixture
+def integrations_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """The integrations function's own environment (the imports bucket and export queue of exports)."""
+    from smscore import wiring
+    from smsdev.provision import function_environment
+
+    for key, value in function_environment(stack.names, "IntegrationsFunction").items():
+        monkeypatch.setenv(key, value)
+    wiring.reset()
+    return stack
+
+
+class TestExportRoutesUnderGeneratedInput:
+    @FUZZ
+    @given(
+        identifier=path_ids,
+        query=st.fixed_dictionaries({}, optional={"delimiter": query_values}),
+        route=st.sampled_from(
+            [
+                ("/api/messages/queues/{queueId}/export", "/api/messages/queues/{}/export"),
+                ("/api/exports/{jobId}", "/api/exports/{}"),
+            ]
+        ),
+    )
+    def test_export_routes(
+        self,
+        integrations_env: Stack,
+        campaign: Campaign,
+        identifier: str,
+        query: dict[str, str],
+        route: tuple[str, str],
+    ) -> None:
+        resource, template = route
+        event = api_event(None, tenant_id=campaign.tenant_id, member_id=campaign.member_id, token=campaign.token)
+        path = template.format(identifier)
+        event.update(
+            httpMethod="GET",
+            resource=resource,
+            path=path,
+            queryStringParameters=query or None,
+            multiValueQueryStringParameters={k: [v] for k, v in query.items()} or None,
+        )
+        event["requestContext"].update(httpMethod="GET", resourcePath=resource, path=f"/dev{path}")
+        from functions.integrations import app as integrations_app
+
+        response = integrations_app.lambda_handler(event, LambdaContextStub())
+        assert_no_5xx_and_error_shape(response)
+        # No campaign or export exists: every answer is a refusal
+        assert response["statusCode"] in (400, 404)
+        assert_nothing_persisted_or_charged(integrations_env, campaign)

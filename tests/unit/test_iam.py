@@ -39,6 +39,12 @@ ALLOWED_WILDCARD_RESOURCES: dict[tuple[str, str], str] = {
     ("ExclusionsImportFunctionRole", "${ImportsBucket.Arn}/exclusions/*"): (
         "the RNE load reads whichever snapshot file its S3 event names, under the exclusions/ prefix only"
     ),
+    ("IntegrationsFunctionRole", "${ImportsBucket.Arn}/exports/*"): (
+        "presigned downloads of large exports: the key is generated per export job, under the exports/ prefix only"
+    ),
+    ("ExportFunctionRole", "${ImportsBucket.Arn}/exports/*"): (
+        "the export function writes the file of whichever job its queue message names, under exports/ only"
+    ),
 }
 
 # Managed policies SAM attaches to every function role it generates, and why they stay.

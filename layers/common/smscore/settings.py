@@ -124,6 +124,9 @@ class Settings(TableNames):
     # The RNE exclusion list (smscore.domain.exclusions): marketing to CO is refused with a snapshot older than this.
     exclusion_list_max_age_days: int = Field(default=15, ge=1, le=60)
 
+    # CSV exports (smscore.domain.exports): the queue of large exports' jobs, and the most rows answered at once.
+    export_queue_url: str | None = None
+    export_stream_limit: int = Field(default=10_000, ge=1)
     # The notional number the sandbox sends from: a reply to it (smsctl inbound) opts out of the `sandbox` sender.
     sandbox_sender_number: str = "+15005550006"
 
@@ -139,6 +142,7 @@ class Settings(TableNames):
         "aws_sms_max_price",
         "aws_sms_ttl_seconds",
         "webhook_queue_url",
+        "export_queue_url",
         mode="before",
     )
     @classmethod

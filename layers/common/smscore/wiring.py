@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from smscore.domain.consent import ConsentReader
     from smscore.domain.delivery import Deliverer
     from smscore.domain.events import EventSink
+    from smscore.domain.exports import Exports
     from smscore.domain.keywords import Keywords
     from smscore.domain.ports import (
         MessageQueries,
@@ -568,6 +569,7 @@ class IntegrationsDeps:
     keys: KeysApi
     webhooks: WebhooksApi
     max_body_bytes: int
+    exports: Callable[[], Exports] | None = None  # built on the first export (S3 and SQS clients)
 
 
 @memoised
@@ -582,6 +584,30 @@ def integrations_deps() -> IntegrationsDeps:
         keys=KeysApi(ApiKeys(DynamoApiKeyStore())),
         webhooks=WebhooksApi(webhook_store(), webhook_deliverer(), settings.webhooks_allow_loopback),
         max_body_bytes=settings.max_body_bytes,
+        exports=exports,
+    )
+
+
+@memoised
+def exports() -> Exports:
+    """CSV exports of a campaign: streamed up to EXPORT_STREAM_LIMIT rows, else a job on the export queue writing
+    to the imports bucket's exports/ prefix (the integrations function and its export handler)."""
+    import boto3
+    from botocore.config import Config
+
+    from smscore.dal.export_store import DynamoCampaignMessages, DynamoExportJobs, S3ExportFiles
+    from smscore.dal.webhook_queue import SqsWebhookQueue
+    from smscore.domain.exports import Exports
+
+    settings = bound_settings()
+    s3 = boto3.client("s3", region_name=settings.aws_region, config=Config(signature_version="s3v4"))
+    return Exports(
+        DynamoCampaignMessages(),
+        DynamoExportJobs(),
+        S3ExportFiles(s3, settings.imports_bucket or ""),
+        # Without a queue (a function environment that is not the integrations function's) only small exports work
+        SqsWebhookQueue(settings.aws_region, settings.export_queue_url or ""),
+        stream_limit=settings.export_stream_limit,
     )
 
 

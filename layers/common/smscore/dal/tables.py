@@ -707,6 +707,25 @@ class ExclusionRecord(Model):
     expires_at = TTLAttribute()
 
 
+class ExportJobRecord(Model):
+    """A large CSV export (smscore.domain.exports), under "export#<job id>" in the Webhooks table (the tenant's
+    integrations partition). Deleted by DynamoDB's TTL at `expires_at`, like the file by the bucket's lifecycle."""
+
+    class Meta(_Unbound):
+        pass
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    item_key = UnicodeAttribute(range_key=True)
+    job_id = UnicodeAttribute()
+    queue_id = UnicodeAttribute()
+    delimiter = UnicodeAttribute()
+    status = UnicodeAttribute()
+    rows = NumberAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
 MODELS_BY_SETTING: dict[str, type[Model]] = {
     "tenants_table": TenantRecord,
     "members_table": MemberRecord,
@@ -733,6 +752,7 @@ SHARED_TABLE_MODELS: dict[type[Model], str] = {
     InboundMessageRecord: "suppressions_table",
     ParkedReceiptRecord: "messages_table",
     WebhookDeliveryRecord: "webhooks_table",
+    ExportJobRecord: "webhooks_table",
 }
 
 
