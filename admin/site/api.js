@@ -88,7 +88,6 @@ export function sentence(status, code, body) {
     case "GATEWAY_TIMEOUT":
     case "AUTHORIZER_FAILURE":
     case "INVALID_SIGNATURE":
-    case "UNREADABLE_FILE":
       return t(`error.${code}`, { reason: body.message || "" });
     default:
       if (status >= 500) return t("error.server");
@@ -112,7 +111,8 @@ export async function api(method, path, { body, query, headers = {}, contentType
   if (session.token) init.headers.Authorization = `Bearer ${session.token}`;
   if (body !== undefined) {
     init.headers["Content-Type"] = contentType;
-    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    // A file goes as its bytes (Blob): the API detects the encoding it was saved in.
+    init.body = typeof body === "string" || body instanceof Blob ? body : JSON.stringify(body);
   }
   let response;
   try {

@@ -1,7 +1,7 @@
 // Tags (counts, create, rename) and contacts (search, tag filter, add, edit tags, opt out and why, CSV import).
 import { api } from "./api.js";
 import { confirmDialog, field, h, notice, replace, when } from "./dom.js";
-import { fmt, t } from "./i18n.js";
+import { fmt, language, t } from "./i18n.js";
 
 const DIRECT_IMPORT_BYTES = 256 * 1024; // POST /api/contacts/imports takes at most this; larger files are uploaded
 
@@ -288,7 +288,7 @@ function consentCell(contact) {
 
 // ---------------------------------------------------------------------------------------------- import
 function importSection(ctx, reload) {
-  const file = h("input", { type: "file", accept: ".csv,text/csv", name: "file", required: true });
+  const file = h("input", { type: "file", accept: ".csv,.txt,text/csv,text/plain", name: "file", required: true });
   const progress = h("progress", { max: 100, value: 0, id: "import-progress", hidden: true });
   const progressLabel = h("span", { id: "import-progress-label", "aria-live": "polite" });
   const report = h("div", { id: "import-report", "aria-live": "polite" });
@@ -305,7 +305,7 @@ function importSection(ctx, reload) {
     replace(
       report,
       job.status === "FAILED"
-        ? notice("error", t("import.failed", { reason: job.error || t("import.unreadable") }))
+        ? notice("error", fileProblem(job.errorCode, {}, job.error))
         : notice(
             job.rejected ? "info" : "ok",
             t("import.summary", {
@@ -322,8 +322,20 @@ function importSection(ctx, reload) {
           "table",
           { class: "list", id: "rejected-rows" },
           h("caption", {}, job.rejected > rejected.length ? t("import.rejectedFirst", { shown: rejected.length, total: job.rejected }) : t("import.rejected")),
-          h("thead", {}, h("tr", {}, h("th", {}, t("import.line")), h("th", {}, t("import.reason")))),
-          h("tbody", {}, rejected.map((r) => h("tr", {}, h("td", {}, r.line), h("td", {}, r.reason)))),
+          h("thead", {}, h("tr", {}, h("th", {}, t("import.line")), h("th", {}, t("import.content")), h("th", {}, t("import.reason")))),
+          h(
+            "tbody",
+            {},
+            rejected.map((r) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, r.line),
+                h("td", { class: "row-content", translate: "no" }, r.content ?? "—"),
+                h("td", {}, rowReason(r)),
+              ),
+            ),
+          ),
         ),
       (job.warnings || []).length > 0 &&
         h("p", { class: "muted" }, t("import.warned", { count: job.warned, line: job.warnings[0].line })),
@@ -334,14 +346,15 @@ function importSection(ctx, reload) {
     e.preventDefault();
     const chosen = file.files[0];
     if (!chosen) return;
-    const text = await chosen.text();
-    const rows = Math.max(0, text.split(/\r?\n/).filter((l) => l.trim()).length - 1);
+    // The bytes go as they are: the API finds the encoding (Excel in Spanish saves Windows-1252) and the separator.
+    const bytes = new Uint8Array(await chosen.arrayBuffer());
+    const rows = Math.max(0, bytes.reduce((n, b) => n + (b === 10), 0) + (bytes.at(-1) === 10 ? 0 : 1) - 1);
     replace(report);
     try {
       let job;
       if (chosen.size <= DIRECT_IMPORT_BYTES) {
         setProgress(null, t("import.importing", { count: rows }));
-        job = await api("POST", "/api/contacts/imports", { body: text, contentType: "text/csv" });
+        job = await api("POST", "/api/contacts/imports", { body: chosen, contentType: "text/csv" });
       } else {
         const started = await api("POST", "/api/contacts/imports/uploads");
         setProgress(0, t("import.uploading", { percent: 0 }));
@@ -360,7 +373,8 @@ function importSection(ctx, reload) {
     } catch (error) {
       progress.hidden = true;
       progressLabel.textContent = "";
-      replace(report, notice("error", error.sentence));
+      const problem = error.body?.problem;
+      replace(report, notice("error", problem ? fileProblem(problem, error.body, error.body.message) : error.sentence));
     }
   }
 
@@ -378,6 +392,22 @@ function importSection(ctx, reload) {
     ),
     report,
   );
+}
+
+/** Why a whole file was refused, in the chosen language (the API's FileProblem codes); its own words otherwise. */
+function fileProblem(code, body, fallback) {
+  if (code && ["ENCODING", "NOT_TEXT", "EMPTY", "HEADER", "UNCLOSED_QUOTE", "FIELD_TOO_LARGE", "TOO_LARGE"].includes(code)) {
+    const where = body?.line ? t("import.atLine", { line: body.line }) : "";
+    return t("import.refused", { reason: t(`import.problem.${code}`), where });
+  }
+  return t("import.failed", { reason: fallback || t("import.unreadable") });
+}
+
+/** A rejected row's reason: the sentence of its code in the chosen language (the API's detail in English). */
+function rowReason(row) {
+  const known = ["COLUMNS", "PHONE_MISSING", "PHONE_INVALID", "NAME", "TAGS", "TOO_MANY_TAGS", "NOT_CSV"];
+  if (language() !== "en" && known.includes(row.code)) return t(`import.row.${row.code}`);
+  return row.reason;
 }
 
 function putFile(url, blob, onProgress) {

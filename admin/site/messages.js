@@ -273,8 +273,8 @@ export const MESSAGES = {
   // import
   "import.title": ["Importar un archivo CSV", "Import a CSV file"],
   "import.hint": [
-    "Columnas telefono,nombre,etiquetas (también se aceptan los encabezados en inglés), separadas por coma, punto y coma o tabulador; las etiquetas de una fila separadas por “;” o “|”. Los números existentes reciben las etiquetas nuevas.",
-    "Columns phone,name,tags (or telefono,nombre,etiquetas), separated by comma, semicolon or tab; a row's tags separated by “;” or “|”. Existing numbers get the new tags.",
+    "Columnas telefono,nombre,etiquetas (también se aceptan los encabezados en inglés), separadas por coma, punto y coma o tabulador, como las guarda Excel (UTF-8 o Windows-1252); las etiquetas de una fila separadas por “;” (o “,” en un archivo separado por punto y coma). Los números existentes reciben las etiquetas nuevas.",
+    "Columns phone,name,tags (or telefono,nombre,etiquetas), separated by comma, semicolon or tab, as Excel saves them (UTF-8 or Windows-1252); a row's tags separated by “;” (or “,” in a file separated by semicolons). Existing numbers get the new tags.",
   ],
   "import.file": ["Archivo CSV", "CSV file"],
   "import.submit": ["Importar", "Import"],
@@ -289,6 +289,41 @@ export const MESSAGES = {
   "import.rejected": ["Filas rechazadas", "Rejected rows"],
   "import.rejectedFirst": ["Filas rechazadas (las primeras {shown} de {total})", "Rejected rows (the first {shown} of {total})"],
   "import.line": ["Línea", "Line"],
+  "import.content": ["Contenido", "Content"],
+  "import.refused": [
+    "No se importó nada: {reason}{where}.",
+    "Nothing was imported: {reason}{where}.",
+  ],
+  "import.atLine": [" (línea {line})", " (line {line})"],
+  "import.problem.ENCODING": [
+    "el archivo tiene caracteres que no se pueden leer; guárdelo desde Excel como «CSV UTF-8» e intente de nuevo",
+    "the file holds characters that cannot be read; save it from Excel as “CSV UTF-8” and try again",
+  ],
+  "import.problem.NOT_TEXT": [
+    "el archivo no es texto (¿es un libro de Excel .xlsx con otro nombre?); guárdelo desde Excel como CSV",
+    "the file is not text (is it an Excel workbook, .xlsx, renamed?); save it from Excel as CSV",
+  ],
+  "import.problem.EMPTY": ["el archivo está vacío", "the file is empty"],
+  "import.problem.HEADER": [
+    "la primera fila debe nombrar las columnas telefono, nombre y etiquetas",
+    "the first row must name the columns phone, name and tags",
+  ],
+  "import.problem.UNCLOSED_QUOTE": [
+    "una comilla se abre y nunca se cierra, así que el resto del archivo no se puede leer",
+    "a quote opens and never closes, so the rest of the file cannot be read",
+  ],
+  "import.problem.FIELD_TOO_LARGE": [
+    "una celda es demasiado larga (¿falta una comilla de cierre?)",
+    "a cell is too long (is a closing quote missing?)",
+  ],
+  "import.problem.TOO_LARGE": ["el archivo es más grande de lo permitido", "the file is larger than allowed"],
+  "import.row.COLUMNS": ["la fila no tiene el mismo número de columnas que el encabezado", "the row has a different number of columns than the header"],
+  "import.row.PHONE_MISSING": ["falta el teléfono", "the phone is missing"],
+  "import.row.PHONE_INVALID": ["el teléfono no es un número válido", "the phone is not a valid number"],
+  "import.row.NAME": ["el nombre tiene un carácter invisible o de control", "the name has an invisible or control character"],
+  "import.row.TAGS": ["una etiqueta no es válida", "a tag is not valid"],
+  "import.row.TOO_MANY_TAGS": ["demasiadas etiquetas (máximo 50)", "too many tags (at most 50)"],
+  "import.row.NOT_CSV": ["la fila no es CSV válido (revise las comillas)", "the row is not valid CSV (check its quotes)"],
   "import.reason": ["Motivo", "Reason"],
   "import.warned": plural(
     "{count} fila importada con advertencia (números que no pueden recibir SMS), p. ej. la línea {line}.",
@@ -391,10 +426,6 @@ export const MESSAGES = {
     "Sign-in checks are temporarily unavailable. Try again in a moment.",
   ],
   "error.INVALID_SIGNATURE": ["La firma de la solicitud no era válida.", "The request's signature was not valid."],
-  "error.UNREADABLE_FILE": [
-    "No se importó nada: el archivo no se pudo leer.",
-    "Nothing was imported: the file could not be read.",
-  ],
   "error.BAD_REQUEST_403": [
     "Esta acción no está disponible en esta API (puede que aún no esté desplegada).",
     "This action is not available on this API (it may not be deployed yet).",

@@ -228,7 +228,8 @@ def test_a_csv_import_reports_its_one_bad_row(page: Any, admin_stack: AdminStack
     rejected = page.locator("#rejected-rows tbody tr")
     expect(rejected).to_have_count(1)
     expect(rejected.locator("td").first).to_have_text("3")
-    expect(rejected.locator("td").last).to_contain_text("not a valid number")
+    expect(rejected.locator("td").nth(1)).to_have_text("12345,Bad Number,imported")
+    expect(rejected.locator("td").last).to_have_text("el teléfono no es un número válido")
     # And the new contacts are listed
     expect(page.locator("#contacts")).to_contain_text("Lucía Ramos")
 

@@ -89,7 +89,14 @@ def test_importing_the_same_csv_twice_over_the_api_leaves_the_same_contacts(memb
     # Then both jobs completed, the second created nothing, and the contacts are the same
     assert first.status == second.status == 201, (first.body, second.body)
     assert (first.body["created"], first.body["rejected"]) == (3, 1)
-    assert first.body["rejectedRows"] == [{"line": 4, "reason": "phone is not a valid number in CO"}]
+    assert first.body["rejectedRows"] == [
+        {
+            "line": 4,
+            "reason": "phone is not a valid number in CO",
+            "content": "12345,Bad number,vip",
+            "code": "PHONE_INVALID",
+        }
+    ]
     assert (second.body["created"], second.body["unchanged"]) == (0, 3)
     assert len(after_first) == 3
     assert sorted(member.contacts(), key=str) == sorted(after_first, key=str)

@@ -518,10 +518,10 @@ class TestImport:
         assert {n: t["contactCount"] for n, t in tags.items()} == {"vip": 2, "news": 2}
 
     def test_a_bad_header_is_400_and_nothing_is_written(self, client: Client) -> None:
-        reply = client.import_csv("telefono,nombre\n3001234567,Ana\n")
+        reply = client.import_csv("movil,nombre\n3001234567,Ana\n")
 
-        assert (reply.status, reply.body["code"]) == (400, "VALIDATION_ERROR")
-        assert "missing: phone, name, tags" in reply.body["message"]
+        assert (reply.status, reply.body["code"], reply.body["problem"]) == (400, "VALIDATION_ERROR", "HEADER")
+        assert "missing: phone, tags" in reply.body["message"]
         assert client.all_contacts() == []
 
     def test_a_body_that_is_not_csv_is_415_and_json_routes_refuse_csv(self, client: Client) -> None:
@@ -560,7 +560,14 @@ class TestImport:
         assert repeat == {"status": "ignored"}
         job = client.item("GET", "/api/contacts/imports", job_id).body
         assert (job["status"], job["imported"], job["created"], job["rejected"]) == ("COMPLETED", 300, 300, 1)
-        assert job["rejectedRows"] == [{"line": 302, "reason": "phone is not a valid number in CO"}]
+        assert job["rejectedRows"] == [
+            {
+                "line": 302,
+                "reason": "phone is not a valid number in CO",
+                "content": "12345,x,bulk",
+                "code": "PHONE_INVALID",
+            }
+        ]
         assert client.tags()["bulk"]["contactCount"] == 300
 
     def test_an_upload_key_of_another_tenant_or_no_job_is_ignored(self, client: Client, other: Client) -> None:

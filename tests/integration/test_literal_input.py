@@ -34,6 +34,11 @@ def stored_tag_names(campaign: Campaign) -> list[str]:
     return sorted(t.name for t in TagRecord.query(campaign.tenant_id))
 
 
+def line_and_reason(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rejected rows without their content and code (tests/integration/test_contacts_excel.py checks those)."""
+    return [{"line": row["line"], "reason": row["reason"]} for row in rows]
+
+
 def upload(client: Client, stack: Stack, data: bytes) -> dict[str, Any]:
     """An upload started over the API, its file landed in the bucket and imported: the job as the API shows it."""
     started = client.call("POST", "/api/contacts/imports/uploads")
@@ -90,7 +95,7 @@ class TestPhoneNumbersAreTakenLiterally:
         ).body
 
         assert (job["imported"], job["rejected"]) == (1, 2)
-        assert job["rejectedRows"] == [
+        assert line_and_reason(job["rejectedRows"]) == [
             {"line": 2, "reason": "letters are not allowed in a phone number ('A' at position 4)"},
             {"line": 3, "reason": "extensions are not allowed in a phone number ('ext 12'): an SMS cannot reach one"},
         ]
@@ -179,7 +184,7 @@ class TestNamesCannotSpoof:
         ).body
 
         # Then each refused cell rejects its row with the API's message; the full-width tag is vip
-        assert job["rejectedRows"] == [
+        assert line_and_reason(job["rejectedRows"]) == [
             {"line": 2, "reason": "tags contains an invisible or control character (U+000A) at position 4"},
             {"line": 3, "reason": "tags contains an invisible or control character (U+200B) at position 8"},
             {"line": 5, "reason": "name contains an invisible or control character (U+202E) at position 4"},
@@ -271,23 +276,32 @@ class TestOneUtf8Rule:
         ]
         assert stored_tag_names(client.campaign) == []
 
-    def test_a_csv_body_that_is_not_utf8_is_400_naming_the_row_and_writes_nothing(self, client: Client) -> None:
+    # A contact file is not a JSON body: it is read in the encoding it was saved in (issue 23: Excel in Spanish
+    # saves Windows-1252), so a Latin-1 byte is an accent, not an error; what no encoding fits is refused whole.
+    def test_a_csv_body_in_windows_1252_keeps_its_accents(self, client: Client) -> None:
         reply = client.import_csv(b"phone,name,tags\n3001234567,Ana,vip\n3105550101,Mar\xeda,vip\n")
 
-        assert (reply.status, reply.body["line"], reply.body["byteOffset"]) == (400, 3, 49)
-        assert "on line 3, the byte 0xED at byte offset 49 cannot be read" in reply.body["message"]
+        assert (reply.status, reply.body["imported"]) == (201, 2)
+        assert sorted(stored_phones(client.campaign)) == ["+573001234567", "+573105550101"]
+
+    def test_a_csv_body_that_is_no_text_is_400_with_the_problem_and_writes_nothing(self, client: Client) -> None:
+        reply = client.import_csv(
+            b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5U0#\xf4\x00\x00\x00L\x02\x00\x00"
+        )
+
+        assert (reply.status, reply.body["code"], reply.body["problem"]) == (400, "VALIDATION_ERROR", "NOT_TEXT")
+        assert "is it a workbook (.xlsx) renamed .csv?" in reply.body["message"]
         assert (stored_phones(client.campaign), stored_tag_names(client.campaign)) == ([], [])
 
-    def test_an_upload_that_is_not_utf8_fails_with_its_line_in_a_sentence(
+    def test_an_upload_whose_bytes_its_encoding_cannot_read_fails_with_its_line_in_a_sentence(
         self, client: Client, contacts_stack: Stack
     ) -> None:
-        job = upload(client, contacts_stack, b"phone,name,tags\n3001234567,Ana,vip\n3105550101,Mar\xeda,vip\n")
+        # Given a UTF-8 file holding U+FFFD on row 3: what a tool left where it could not read bytes
+        data = "phone,name,tags\n3001234567,María,vip\n3105550101,Mar\ufffda,vip\n".encode()
+        job = upload(client, contacts_stack, data)
 
-        assert job["status"] == "FAILED"
-        assert job["error"] == (
-            "the file is not valid UTF-8: on line 3, the byte 0xED at byte offset 49 cannot be read; "
-            "save it as UTF-8 (CSV UTF-8) and try again"
-        )
+        assert (job["status"], job["errorCode"]) == ("FAILED", "ENCODING")
+        assert job["error"].startswith("the file is not valid UTF-8: on line 3, U+FFFD")
         # nothing of the file was written, not even the rows before the byte
         assert (job["imported"], stored_phones(client.campaign)) == (0, [])
 
@@ -307,7 +321,7 @@ class TestCsvIsParsedAsCsv:
         assert (job["rowsProcessed"], job["imported"], job["rejected"]) == (3, 2, 1)
         code_point = f"U+{ord(separator):04X}"
         reason = f"name contains an invisible or control character ({code_point}) at position 5"
-        assert job["rejectedRows"] == [{"line": 3, "reason": reason}]
+        assert line_and_reason(job["rejectedRows"]) == [{"line": 3, "reason": reason}]
 
     def test_an_unclosed_quote_is_400_with_its_line_and_writes_nothing(self, client: Client) -> None:
         reply = client.import_csv('phone,name,tags\n3001234567,Ana,vip\n3105550101,"Luis,vip\n3205550202,Caro,vip\n')
@@ -350,8 +364,12 @@ class TestSmsctlReadsFilesAlike:
         ("data", "message"),
         [
             (
-                b"phone,name,tags\n3001234567,Mar\xeda,vip\n",
-                "on line 2, the byte 0xED at byte offset 30 cannot be read",
+                "phone,name,tags\n3001234567,Mar\ufffda,vip\n".encode(),
+                "on line 2, U+FFFD (the replacement character",
+            ),
+            (
+                b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5U0#\xf4\x00\x00\x00L\x02",
+                "is it a workbook (.xlsx) renamed .csv?",
             ),
             (
                 b'phone,name,tags\n3001234567,"Ana,vip\n',
@@ -379,7 +397,7 @@ class TestSmsctlReadsFilesAlike:
 
         report = ok(capsys, "contacts", "import", "--tenant", tenant_id, str(tmp_path / "contacts.csv"))
 
-        assert report["rejectedRows"] == [
+        assert line_and_reason(report["rejectedRows"]) == [
             {"line": 2, "reason": "letters are not allowed in a phone number ('A' at position 4)"}
         ]
         assert report["imported"] == 1

@@ -192,7 +192,8 @@ def test_quoted_commas_and_a_byte_order_mark_are_understood() -> None:
     [
         ("", "file is empty"),
         ("phone,name\n3001234567,Ana\n", "missing: tags"),
-        ("telefono,nombre,etiquetas\n", "missing: phone, name, tags"),
+        ("celular,nombre,etiquetas\n", "missing: phone; found: 'celular', 'nombre', 'etiquetas'"),
+        ("telefono;nombre\n3001234567;Ana\n", "missing: tags"),
         ("phone,name,tags,phone\n", "repeats the column 'phone'"),
     ],
 )

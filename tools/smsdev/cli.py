@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 from rich.table import Table
 
 from smscore.dal.tables import LedgerRecord, OutboxRecord
+from smscore.domain.contacts import file_codec
 from smscore.domain.encoding import decode_chunks, text_lines
 from smscore.domain.errors import DomainError, InvalidRequest
 from smscore.domain.phone import is_supported_country, normalise
@@ -630,7 +631,10 @@ def import_progress(console: Console) -> Progress:
 @click.option("--max-listed", type=POSITIVE, default=100, show_default=True, help="Rejected rows listed.")
 @click.pass_context
 def contacts_import(ctx: click.Context, tenant_id: str, file: Path, workers: int, max_listed: int) -> dict[str, Any]:
-    """Import a CSV with header phone,name,tags (tags split by ;).
+    """Import a CSV with header phone,name,tags or telefono,nombre,etiquetas (tags split by ;).
+
+    The file may be saved as Excel saves it: UTF-8 or Windows-1252 (or Latin-1, Mac Roman, UTF-16), separated by
+    commas, semicolons or tabs; both are detected. A file that cannot be read is refused whole, with the reason.
 
     Every row is validated, then written through the contacts API's own import (smscore.domain.contacts): one
     contact per number in E.164, tags merged, so running the same file twice changes nothing.
@@ -647,7 +651,7 @@ def contacts_import(ctx: click.Context, tenant_id: str, file: Path, workers: int
         task = progress.add_task("import", total=data_rows_in(data))
         try:
             tags = import_contacts(
-                parse_contacts(text_lines(decode_chunks([data])), country),
+                parse_contacts(text_lines(decode_chunks([data], file_codec([data]))), country),
                 tenant_id,
                 store.contact_store(),
                 report,
@@ -668,7 +672,7 @@ def contacts_import(ctx: click.Context, tenant_id: str, file: Path, workers: int
         "imported": report.imported,
         "rejected": report.rejected,
         "warned": report.warned,
-        "rejectedRows": [{"line": r.line, "reason": r.reason} for r in report.rejected_rows],
+        "rejectedRows": [{"line": r.line, "reason": r.reason, "content": r.content} for r in report.rejected_rows],
         "warnings": [{"line": r.line, "reason": r.reason} for r in report.warnings],
         "listsTruncated": report.rejected > len(report.rejected_rows) or report.warned > len(report.warnings),
         "tags": [{"name": tag.name, "tagId": tag.tag_id} for tag in tags],

@@ -151,6 +151,7 @@ class ApiConfig:
     authorizer_ttl_seconds: int
     responses: dict[str, GatewayResponse]
     function_names: dict[str, str]  # logical id -> physical name
+    binary_media_types: tuple[str, ...] = ()  # BinaryMediaTypes ("text/csv"): such bodies reach the function base64
 
 
 def authorizer_function_id(arn: Any) -> str:
@@ -200,6 +201,7 @@ def api_config(resolver: Resolver, api_id: str = "local0api1") -> ApiConfig:
         authorizer_ttl_seconds=ttl,
         responses=responses,
         function_names={logical_id: resolver.names.physical(logical_id) for logical_id in specs},
+        binary_media_types=tuple(str(t).replace("~1", "/").lower() for t in props.get("BinaryMediaTypes", [])),
     )
 
 
@@ -526,9 +528,19 @@ def proxy_event(
         "pathParameters": path_parameters or None,
         "stageVariables": None,
         "requestContext": request_context,
-        "body": request.body.decode("utf-8", errors="replace") if request.body else None,
-        "isBase64Encoded": False,
+        **proxy_body(config, request),
     }
+
+
+def proxy_body(config: ApiConfig, request: HttpRequest) -> dict[str, Any]:
+    """The body as API Gateway hands it on: base64 for a binary media type (the bytes intact, e.g. a Windows-1252
+    CSV), otherwise as UTF-8 text, with U+FFFD where bytes are not UTF-8."""
+    if not request.body:
+        return {"body": None, "isBase64Encoded": False}
+    media_type = (_header(request.headers, "Content-Type") or "").split(";", 1)[0].strip().lower()
+    if media_type and media_type in config.binary_media_types:
+        return {"body": base64.b64encode(request.body).decode("ascii"), "isBase64Encoded": True}
+    return {"body": request.body.decode("utf-8", errors="replace"), "isBase64Encoded": False}
 
 
 def proxy_response(result: Any) -> HttpResponse | None:

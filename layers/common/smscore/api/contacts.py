@@ -36,6 +36,7 @@ from smscore.domain.contacts import (
     ContactNumber,
     ContactStore,
     CsvFileError,
+    FileProblem,
     ImportJob,
     ImportReport,
     ImportStatus,
@@ -241,6 +242,13 @@ class ContactPatchRequest(_Request):
 class RejectedRowDto(_Dto):
     line: int
     reason: str
+    content: str | None = Field(
+        default=None, description="The rejected row as the file had it (cells joined by its separator)"
+    )
+    code: str | None = Field(
+        default=None,
+        description="Why, as a stable code: COLUMNS, PHONE_MISSING, PHONE_INVALID, NAME, TAGS, TOO_MANY_TAGS, NOT_CSV",
+    )
 
 
 class ImportJobDto(_Dto):
@@ -259,6 +267,11 @@ class ImportJobDto(_Dto):
     rejected_rows: list[RejectedRowDto] = Field(description="The first 100 rejected rows")
     warnings: list[RejectedRowDto] = Field(description="The first 100 rows imported with a warning (not_mobile)")
     error: str | None = None
+    error_code: str | None = Field(
+        default=None,
+        description="Why a FAILED job's file was refused whole: ENCODING, NOT_TEXT, EMPTY, HEADER, UNCLOSED_QUOTE, "
+        "FIELD_TOO_LARGE, TOO_LARGE",
+    )
 
 
 class ImportUploadDto(_Dto):
@@ -345,9 +358,12 @@ def job_dto(job: ImportJob) -> ImportJobDto:
         unchanged=report.unchanged,
         rejected=report.rejected,
         warned=report.warned,
-        rejected_rows=[RejectedRowDto(line=r.line, reason=r.reason) for r in report.rejected_rows],
+        rejected_rows=[
+            RejectedRowDto(line=r.line, reason=r.reason, content=r.content, code=r.code) for r in report.rejected_rows
+        ],
         warnings=[RejectedRowDto(line=r.line, reason=r.reason) for r in report.warnings],
         error=job.error,
+        error_code=job.error_code,
     )
 
 
@@ -390,6 +406,7 @@ class ImportJobs(Protocol):
         at: datetime,
         status: ImportStatus | None = None,
         error: str | None = None,
+        error_code: str | None = None,
     ) -> None: ...
 
     def tenant_country(self, tenant_id: str) -> str | None: ...
@@ -667,8 +684,9 @@ class ContactsApi:
     def import_csv(self, caller: Caller, body: bytes) -> ImportJobDto:
         """A small CSV in the request body, imported at once: the answer is the finished job.
 
-        Read as an upload is (checked_csv_lines): bytes that are not UTF-8, an unclosed quote or a bad header are a
-        400 naming the row (`line`, and `byteOffset` for bytes), and nothing is written.
+        Read as an upload is (checked_csv_lines: the encoding and the separator detected): a file that is not
+        text, bytes its encoding cannot read, an unclosed quote or a bad header are a 400 naming the row (`line`,
+        and `byteOffset` for bytes) and the `problem` (a FileProblem), and nothing is written.
         """
         tenant_id, at = caller.tenant_id, self._clock()
         country = self._store.tenant_country(tenant_id)
@@ -686,7 +704,7 @@ class ContactsApi:
                 declared=self._store.declared_fields(tenant_id),
             )
         except CsvFileError as exc:
-            extras = {"line": exc.line, "byteOffset": exc.byte_offset}
+            extras = {"line": exc.line, "byteOffset": exc.byte_offset, "problem": exc.problem.value}
             raise InvalidRequest(
                 f"Invalid request: body: {exc}",
                 details=[FieldIssue("body", str(exc))],
@@ -743,6 +761,7 @@ class ContactsApi:
                 self._clock(),
                 ImportStatus.FAILED,
                 error=f"file is {size} bytes; at most {self._max_upload_bytes} are accepted",
+                error_code=FileProblem.TOO_LARGE.value,
             )
             return self._store.get_job(tenant_id, job_id)
         last_saved = [0]
@@ -766,7 +785,15 @@ class ContactsApi:
                 declared=self._store.declared_fields(tenant_id),
             )
         except CsvFileError as exc:
-            self._store.save_progress(tenant_id, job_id, report, self._clock(), ImportStatus.FAILED, error=str(exc))
+            self._store.save_progress(
+                tenant_id,
+                job_id,
+                report,
+                self._clock(),
+                ImportStatus.FAILED,
+                error=str(exc),
+                error_code=exc.problem.value,
+            )
             return self._store.get_job(tenant_id, job_id)
         self._store.save_progress(tenant_id, job_id, report, self._clock(), ImportStatus.COMPLETED)
         return self._store.get_job(tenant_id, job_id)

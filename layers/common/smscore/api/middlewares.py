@@ -130,9 +130,9 @@ def check_json_body(event: dict[str, Any], max_bytes: int, other_media_types: Co
     data = request_body_bytes(event)
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"Request body is larger than {max_bytes} bytes")
-    body = body_text(data)
     if media in other_media_types:
-        return
+        return  # a file (text/csv) is decoded by its own reader, in the encoding it was saved in
+    body = body_text(data)
     check_json_shape(body)
     if media != JSON or content_type != JSON:
         _set_content_type(event, JSON)

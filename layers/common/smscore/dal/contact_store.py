@@ -760,6 +760,7 @@ class DynamoContactStore:
         at: datetime,
         status: ImportStatus | None = None,
         error: str | None = None,
+        error_code: str | None = None,
     ) -> None:
         actions: list[Any] = [
             ImportJobRecord.rows_processed.set(report.rows_processed),
@@ -770,7 +771,10 @@ class DynamoContactStore:
             ImportJobRecord.rejected.set(report.rejected),
             ImportJobRecord.warned.set(report.warned),
             ImportJobRecord.rejected_rows.set(
-                [RejectedLine(line=r.line, reason=r.reason) for r in report.rejected_rows]
+                [
+                    RejectedLine(line=r.line, reason=r.reason, content=r.content, code=r.code)
+                    for r in report.rejected_rows
+                ]
             ),
             ImportJobRecord.warnings.set([RejectedLine(line=r.line, reason=r.reason) for r in report.warnings]),
             ImportJobRecord.updated_at.set(at),
@@ -779,6 +783,8 @@ class DynamoContactStore:
             actions.append(ImportJobRecord.status.set(status.value))
         if error is not None:
             actions.append(ImportJobRecord.error.set(error))
+        if error_code is not None:
+            actions.append(ImportJobRecord.error_code.set(error_code))
         ImportJobRecord(tenant_id, job_id).update(actions=actions, condition=ImportJobRecord.job_id.exists())
 
     # ------------------------------------------------------------------ tenant
@@ -810,7 +816,7 @@ def _job(record: ImportJobRecord) -> ImportJob:
         created=int(record.created or 0),
         updated=int(record.updated or 0),
         unchanged=int(record.unchanged or 0),
-        rejected_rows=[RejectedRow(int(r.line), r.reason) for r in record.rejected_rows or []],
+        rejected_rows=[RejectedRow(int(r.line), r.reason, r.content, r.code) for r in record.rejected_rows or []],
         warnings=[RejectedRow(int(r.line), r.reason) for r in record.warnings or []],
     )
     return ImportJob(
@@ -821,6 +827,7 @@ def _job(record: ImportJobRecord) -> ImportJob:
         updated_at=record.updated_at,
         report=report,
         error=record.error,
+        error_code=record.error_code,
     )
 
 

@@ -226,6 +226,8 @@ class UniqueKeyRecord(Model):
 class RejectedLine(MapAttribute[str, Any]):
     line = NumberAttribute()
     reason = UnicodeAttribute()
+    content = UnicodeAttribute(null=True)  # the row as the file had it (rejected rows)
+    code = UnicodeAttribute(null=True)  # smscore.domain.contacts.RowProblem
 
 
 class ImportJobRecord(Model):
@@ -250,6 +252,7 @@ class ImportJobRecord(Model):
     rejected_rows = ListAttribute[RejectedLine](of=RejectedLine, null=True)
     warnings = ListAttribute[RejectedLine](of=RejectedLine, null=True)
     error = UnicodeAttribute(null=True)
+    error_code = UnicodeAttribute(null=True)  # smscore.domain.contacts.FileProblem of a FAILED job
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
 

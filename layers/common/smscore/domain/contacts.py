@@ -9,13 +9,16 @@ Decisions (README, "Contacts and tags"):
   succeed. Tag and contact names holding invisible, control or noncharacters are refused (InvalidCharacter).
 - Consent (opted out or not) changes in one place, `set_consent`, which the API uses today and the STOP/START
   keyword handler will use: the contact and every copy of the flag on its tag memberships move together.
-- The CSV format is the one `smsctl contacts import` has always read (`phone,name,tags`), read by the csv module
-  as a stream of lines split only on \r\n, \r and \n; every cell goes through the API's own cleaning.
+- The CSV format is the one `smsctl contacts import` has always read (`phone,name,tags`, or the Spanish
+  `telefono,nombre,etiquetas`), as spreadsheets save it: the encoding detected (smscore.domain.encoding), the
+  separator (`,` `;` or tab) read from the header line, then the csv module over a stream of lines split only on
+  \r\n, \r and \n; every cell goes through the API's own cleaning.
 """
 
 from __future__ import annotations
 
 import csv
+import unicodedata
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -26,7 +29,14 @@ from enum import StrEnum
 from itertools import chain
 from typing import Protocol
 
-from smscore.domain.encoding import UndecodableText, decode_chunks, text_lines
+from smscore.domain.encoding import (
+    UndecodableText,
+    UnreadableFile,
+    codec_name,
+    decode_chunks,
+    detect_file_codec,
+    text_lines,
+)
 from smscore.domain.errors import FieldIssue, InvalidCharacter, InvalidRequest, NotFound
 from smscore.domain.names import name_key, refused_character
 
@@ -292,16 +302,59 @@ def set_consent_by_number(
 # ---------------------------------------------------------------------------------------------- CSV rows
 
 REQUIRED_COLUMNS = ("phone", "name", "tags")
+# Header names read as each column (compared without case or accents): English and Spanish.
+COLUMN_ALIASES = {
+    "phone": "phone",
+    "telefono": "phone",
+    "name": "name",
+    "nombre": "name",
+    "tags": "tags",
+    "etiquetas": "tags",
+}
+SEPARATORS = (",", ";", "\t")
 TAG_SEPARATOR = ";"
+MAX_ROW_CONTENT = 300  # characters of a rejected row's content kept in the report
+
+
+class FileProblem(StrEnum):
+    """Why a whole file was refused: a stable code the admin turns into a sentence in its language."""
+
+    ENCODING = "ENCODING"  # bytes the detected encoding cannot read
+    NOT_TEXT = "NOT_TEXT"  # no text encoding fits (a workbook, an image)
+    EMPTY = "EMPTY"
+    HEADER = "HEADER"  # the header lacks, or repeats, a column
+    UNCLOSED_QUOTE = "UNCLOSED_QUOTE"
+    FIELD_TOO_LARGE = "FIELD_TOO_LARGE"
+    TOO_LARGE = "TOO_LARGE"  # an upload over the size limit
+
+
+class RowProblem(StrEnum):
+    """Why one row was rejected (the admin's sentence; `reason` says it in English with the detail)."""
+
+    COLUMNS = "COLUMNS"
+    PHONE_MISSING = "PHONE_MISSING"
+    PHONE_INVALID = "PHONE_INVALID"
+    NAME = "NAME"
+    TAGS = "TAGS"
+    TOO_MANY_TAGS = "TOO_MANY_TAGS"
+    NOT_CSV = "NOT_CSV"
 
 
 class CsvFileError(ValueError):
     """The file cannot be imported at all: nothing of it is written. `line` is the row it stops at, if any."""
 
-    def __init__(self, message: str, *, line: int | None = None, byte_offset: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        byte_offset: int | None = None,
+        problem: FileProblem = FileProblem.HEADER,
+    ) -> None:
         super().__init__(message)
         self.line = line
         self.byte_offset = byte_offset
+        self.problem = problem
 
 
 class CsvHeaderError(CsvFileError):
@@ -323,11 +376,19 @@ class ContactRow:
 class RejectedRow:
     line: int
     reason: str
+    # the row as the file has it (cells joined by its separator), cut at MAX_ROW_CONTENT; and a RowProblem (None on
+    # warnings). Not compared: a row is the same rejection whatever it held.
+    content: str | None = field(default=None, compare=False)
+    code: str | None = field(default=None, compare=False)
 
 
-def split_tags(cell: str) -> list[str]:
-    """Tag names of a cell, trimmed, without blanks or repeats (by tag_name_key), in first-seen order."""
+def split_tags(cell: str, separator: str = ",") -> list[str]:
+    """Tag names of a cell, trimmed, without blanks or repeats (by tag_name_key), in first-seen order.
+
+    Tags are separated by `;`; in a file separated by `;` or tabs (Excel in Spanish) also by `,`."""
     seen: dict[str, str] = {}
+    if separator != ",":
+        cell = cell.replace(",", TAG_SEPARATOR)
     for part in cell.split(TAG_SEPARATOR):
         name = part.strip()
         if name and tag_name_key(name) not in seen:
@@ -335,24 +396,50 @@ def split_tags(cell: str) -> list[str]:
     return list(seen.values())
 
 
+def column_key(header_cell: str) -> str | None:
+    """The column a header cell names (phone, name, tags), in English or Spanish, without case or accents."""
+    folded = unicodedata.normalize("NFKD", header_cell.strip().lstrip("\ufeff")).casefold()
+    return COLUMN_ALIASES.get("".join(c for c in folded if not unicodedata.combining(c)))
+
+
 def _header_positions(header: list[str]) -> dict[str, int]:
     positions: dict[str, int] = {}
     for index, column in enumerate(header):
-        key = column.strip().lstrip("\ufeff").lower()
-        if key in REQUIRED_COLUMNS:
+        key = column_key(column)
+        if key is not None:
             if key in positions:
-                raise CsvHeaderError(f"header repeats the column {key!r}")
+                raise CsvHeaderError(f"header repeats the column {key!r}", line=1)
             positions[key] = index
     missing = [c for c in REQUIRED_COLUMNS if c not in positions]
     if missing:
+        found = ", ".join(repr(c.strip()) for c in header[:6]) or "nothing"
         raise CsvHeaderError(
-            f"header must contain the columns {','.join(REQUIRED_COLUMNS)}; missing: {', '.join(missing)}"
+            f"the first line must name the columns telefono,nombre,etiquetas (or phone,name,tags), separated by "
+            f"commas, semicolons or tabs; missing: {', '.join(missing)}; found: {found}",
+            line=1,
         )
     return positions
 
 
+def detect_separator(header_line: str) -> str:
+    """The separator of a CSV from its header line: the one of `,` `;` tab that splits it into the most known
+    columns (then the most cells); `,` when none does."""
+
+    def score(separator: str) -> tuple[int, int]:
+        cells = next(csv.reader([header_line], delimiter=separator), [])
+        return sum(column_key(c) is not None for c in cells), len(cells)
+
+    best = max(SEPARATORS, key=score)
+    return best if score(best) > (0, 1) else ","
+
+
+def row_content(fields: list[str], separator: str) -> str:
+    text = separator.join(fields)
+    return text if len(text) <= MAX_ROW_CONTENT else text[: MAX_ROW_CONTENT - 1] + "…"
+
+
 def validate_row(
-    line: int, fields: list[str], positions: dict[str, int], width: int, country: str | None
+    line: int, fields: list[str], positions: dict[str, int], width: int, country: str | None, separator: str = ","
 ) -> ContactRow | RejectedRow:
     """One data row checked against the header and the tenant's default country.
 
@@ -362,24 +449,28 @@ def validate_row(
     is imported with a `not_mobile` warning: the address book is the tenant's, numbering metadata changes, and
     the send path skips it without charging.
     """
+    content = row_content(fields, separator)
     if len(fields) != width:
-        return RejectedRow(line, f"expected {width} columns, found {len(fields)}")
+        return RejectedRow(line, f"expected {width} columns, found {len(fields)}", content, RowProblem.COLUMNS)
     raw_phone = fields[positions["phone"]]
     phone = raw_phone.strip()
     if not phone:
-        return RejectedRow(line, "phone is missing")
+        return RejectedRow(line, "phone is missing", content, RowProblem.PHONE_MISSING)
     number = contact_number(raw_phone, country)
     if number is None:
-        return RejectedRow(line, number_refusal(raw_phone, country))
+        return RejectedRow(line, number_refusal(raw_phone, country), content, RowProblem.PHONE_INVALID)
     warning = None if number.mobile else "not_mobile: imported, but this number cannot receive SMS"
     try:
         name = clean_contact_name(fields[positions["name"]])
-        refuse_invisible(fields[positions["tags"]], "tags")
-        tags = [clean_tag_name(tag, "tags") for tag in split_tags(fields[positions["tags"]])]
     except InvalidRequest as refused:
-        return RejectedRow(line, refused.details[0].message)
+        return RejectedRow(line, refused.details[0].message, content, RowProblem.NAME)
+    try:
+        refuse_invisible(fields[positions["tags"]], "tags")
+        tags = [clean_tag_name(tag, "tags") for tag in split_tags(fields[positions["tags"]], separator)]
+    except InvalidRequest as refused:
+        return RejectedRow(line, refused.details[0].message, content, RowProblem.TAGS)
     if len(tags) > MAX_TAGS_PER_CONTACT:
-        return RejectedRow(line, f"more than {MAX_TAGS_PER_CONTACT} tags")
+        return RejectedRow(line, f"more than {MAX_TAGS_PER_CONTACT} tags", content, RowProblem.TOO_MANY_TAGS)
     return ContactRow(line, phone, name, tags, warning, number.e164)
 
 
@@ -388,7 +479,7 @@ _CSV_REASONS = {  # the csv module's messages (strict mode), as a row's reason
 }
 
 
-def csv_records(lines: Iterable[str]) -> Iterator[tuple[int, list[str] | str]]:
+def csv_records(lines: Iterable[str], separator: str = ",") -> Iterator[tuple[int, list[str] | str]]:
     """(row, fields) of every record of a CSV, or (row, reason) for a row that is not valid CSV.
 
     `lines` are split only on \r\n, \r and \n with their breaks kept (encoding.text_lines), so the csv module
@@ -396,7 +487,7 @@ def csv_records(lines: Iterable[str]) -> Iterator[tuple[int, list[str] | str]]:
     1, a blank line is a row, and a quoted field spanning several lines is one row. Raises CsvFileError when the
     rest of the file cannot be read: bytes that are not text (encoding.UndecodableText), or a quote never closed.
     """
-    reader = csv.reader(lines, strict=True)
+    reader = csv.reader(lines, strict=True, delimiter=separator)
     row = 0
     while True:
         row += 1
@@ -406,9 +497,11 @@ def csv_records(lines: Iterable[str]) -> Iterator[tuple[int, list[str] | str]]:
             return
         except UndecodableText as exc:
             raise CsvFileError(
-                f"the file is not valid UTF-8: on line {row}, {exc.what}; save it as UTF-8 (CSV UTF-8) and try again",
+                f"the file is not valid {codec_name(exc.codec)}: on line {row}, {exc.what}; "
+                "save it as UTF-8 (CSV UTF-8) and try again",
                 line=row,
                 byte_offset=exc.offset,
+                problem=FileProblem.ENCODING,
             ) from None
         except csv.Error as exc:
             reason = str(exc)
@@ -417,12 +510,14 @@ def csv_records(lines: Iterable[str]) -> Iterator[tuple[int, list[str] | str]]:
                     f"line {row}: a quoted field starts on this line and is never closed (a quote is missing), "
                     "so the rest of the file cannot be read",
                     line=row,
+                    problem=FileProblem.UNCLOSED_QUOTE,
                 ) from None
             if reason.startswith("field larger than field limit"):
                 raise CsvFileError(
                     f"line {row}: a field is longer than {csv.field_size_limit():,} characters "
                     "(is the closing quote of a field on this line missing?)",
                     line=row,
+                    problem=FileProblem.FIELD_TOO_LARGE,
                 ) from None
             yield row, f"not valid CSV: {_CSV_REASONS.get(reason, reason)}"
             continue
@@ -433,7 +528,9 @@ def _header(records: Iterator[tuple[int, list[str] | str]]) -> list[str]:
     try:
         _, header = next(records)
     except StopIteration:
-        raise CsvHeaderError("file is empty: expected a header phone,name,tags") from None
+        raise CsvHeaderError(
+            "file is empty: expected a header telefono,nombre,etiquetas (or phone,name,tags)", problem=FileProblem.EMPTY
+        ) from None
     if isinstance(header, str):
         raise CsvHeaderError(f"header is {header}", line=1)
     return header
@@ -484,28 +581,48 @@ def parse_contacts(
     Raises CsvHeaderError before yielding anything when the header is missing or incomplete, and CsvFileError
     where the file stops being readable (check_csv_file finds that before anything is written).
     """
-    records = csv_records(lines)
+    separator, lines = _with_separator(lines)
+    records = csv_records(lines, separator)
     header = _header(records)
     positions = _header_positions(header)
     custom = _field_positions(header, declared)
     width = len(header)
     for line, fields in records:
         if isinstance(fields, str):
-            yield RejectedRow(line, fields)
+            yield RejectedRow(line, fields, None, RowProblem.NOT_CSV)
         elif fields and not (len(fields) == 1 and not fields[0].strip()):  # not a blank line
-            yield _row_fields(validate_row(line, fields, positions, width, country), fields, custom)
+            yield _row_fields(validate_row(line, fields, positions, width, country, separator), fields, custom)
+
+
+def _with_separator(lines: Iterable[str]) -> tuple[str, Iterator[str]]:
+    """The file's separator (from its first line) and its lines, that first line still in them."""
+    lines = iter(lines)
+    first = next(lines, None)
+    if first is None:
+        return ",", iter(())
+    return detect_separator(first), chain([first], lines)
 
 
 def checked_csv_lines(read: Callable[[], Iterable[bytes]]) -> Iterator[str]:
-    """The lines of a CSV file (a request body, an upload), decoded by the one UTF-8 rule (encoding.decode_chunks)
-    and split as CSV splits them (encoding.text_lines), once the whole file was found importable.
+    """The lines of a CSV file (a request body, an upload), decoded in the encoding it was saved in
+    (encoding.detect_file_codec) and split as CSV splits them (encoding.text_lines), once the whole file was found
+    importable.
 
-    `read` gives the file's bytes, streamed: it is called twice, a first pass checking the file (check_csv_file:
-    CsvHeaderError, CsvFileError) and a second one for the import, so that memory stays bounded by a chunk and a
-    fault half way through the file writes nothing.
+    `read` gives the file's bytes, streamed: it is called three times, to find the encoding, to check the file
+    (check_csv_file: CsvHeaderError, CsvFileError) and for the import, so that memory stays bounded by a chunk and
+    a fault half way through the file writes nothing.
     """
-    check_csv_file(text_lines(decode_chunks(read())))
-    return text_lines(decode_chunks(read()))
+    codec = file_codec(read())
+    check_csv_file(text_lines(decode_chunks(read(), codec)))
+    return text_lines(decode_chunks(read(), codec))
+
+
+def file_codec(chunks: Iterable[bytes]) -> str:
+    """detect_file_codec, its refusal as the CsvFileError of a file that is not text."""
+    try:
+        return detect_file_codec(chunks)
+    except UnreadableFile as exc:
+        raise CsvFileError(str(exc), problem=FileProblem.NOT_TEXT) from None
 
 
 def check_csv_file(lines: Iterable[str]) -> None:
@@ -514,7 +631,8 @@ def check_csv_file(lines: Iterable[str]) -> None:
     Imports call it first, so that a file that stops being readable half way (bytes that are not UTF-8, a quote
     never closed) writes nothing, rather than the rows before the fault.
     """
-    records = csv_records(lines)
+    separator, lines = _with_separator(lines)
+    records = csv_records(lines, separator)
     _header_positions(_header(records))
     for _ in records:
         pass
@@ -574,6 +692,7 @@ class ImportJob:
     updated_at: datetime
     report: ImportReport
     error: str | None = None
+    error_code: str | None = None  # a FileProblem when the job FAILED
 
 
 def merge_rows(rows: Sequence[ContactRow], tag_ids: dict[str, str]) -> list[MergeRow]:
