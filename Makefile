@@ -8,11 +8,14 @@ PYTHON ?= $(shell if python3.13 -c 'import sys' >/dev/null 2>&1; then echo pytho
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov lives in a virtualenv of its own (requirements-checkov.txt pins all of it): its dependencies are not ours.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup dev test lint typecheck template build pytest unit integration contract e2e browser browser-tests bench clean openapi
+.PHONY: help setup dev test lint typecheck template checkov build pytest unit integration contract e2e browser browser-tests bench clean openapi
 
 help:
 	@echo "make dev    start the local stack (moto + API + delivery poller) with demo data"
@@ -28,6 +31,17 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt py
 	@touch $@
 
 setup: $(STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.13 not found (install it, or pass PYTHON=/path/to/python3.13)"; exit 1; }
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
+# The security scan of template.yaml: zero findings, or a skip with its reason in the template (docs/operations.md,
+# "Security scan"). tests/unit/test_checkov.py runs the same scan inside `make test` and checks every reason.
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 # make dev ARGS='--param AuthorizerCacheTtl=0 --no-seed'   (PORT / LOCAL_AWS_PORT choose the ports)
 dev: $(STAMP)
@@ -57,7 +71,7 @@ build: $(STAMP)
 # one test and only one route was fuzzed (1 passed, against 26 without -n).
 OPENAPI_FUZZ := tests/e2e/test_openapi_fuzz.py
 # --durations=25: the slowest tests close every run, so the next regression shows.
-pytest: $(STAMP)
+pytest: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup --ignore=$(OPENAPI_FUZZ) --durations=25
 	$(BIN)/pytest -p no:xdist $(OPENAPI_FUZZ)
 
@@ -85,7 +99,7 @@ browser-tests: $(STAMP) browser
 	$(BIN)/pytest tests/browser
 
 # The static checks and the SAM build run side by side (sam build mostly waits on pip), then the tests.
-test: $(STAMP) browser
+test: $(STAMP) $(CHECKOV_STAMP) browser
 	$(MAKE) --no-print-directory -j 4 --output-sync=target lint typecheck template build
 	$(MAKE) --no-print-directory pytest
 
