@@ -65,7 +65,7 @@ const ctx = {
     return tags;
   },
   tagName(id) {
-    return ctx.tags.get(id)?.name ?? t("tags.deleted");
+    return ctx.tags.get(id)?.name ?? t("tags.deletedTag");
   },
   /** A read-only member sees why an action is disabled. */
   writeGuard() {

@@ -11,8 +11,9 @@ export async function tagsView(main, ctx) {
   const status = h("div", { "aria-live": "polite" });
   const name = h("input", { name: "name", required: true, maxlength: 64 });
 
+  let tags = [];
   async function render() {
-    const tags = await ctx.loadTags();
+    tags = await ctx.loadTags();
     replace(
       list,
       h(
@@ -32,8 +33,69 @@ export async function tagsView(main, ctx) {
         tr,
         h("td", { translate: "no" }, tag.name),
         h("td", {}, fmt.number(tag.contactCount)),
-        h("td", {}, h("button", { class: "secondary small", onclick: edit, ...ctx.writeGuard(), "aria-label": t("tags.renameLabel", { name: tag.name }) }, t("tags.rename"))),
+        h(
+          "td",
+          { class: "actions" },
+          h("button", { class: "secondary small", onclick: edit, ...ctx.writeGuard(), "aria-label": t("tags.renameLabel", { name: tag.name }) }, t("tags.rename")),
+          h("button", { class: "secondary small", onclick: mergeForm, ...ctx.writeGuard(), disabled: ctx.readOnly || tags.length < 2, "aria-label": t("tags.mergeLabel", { name: tag.name }) }, t("tags.merge")),
+          h("button", { class: "danger small", onclick: remove, ...ctx.writeGuard(), "aria-label": t("tags.deleteLabel", { name: tag.name }) }, t("tags.delete")),
+        ),
       );
+    const remove = async () => {
+      const ok = await confirmDialog(
+        t("tags.deleteTitle", { name: tag.name }),
+        t("tags.deleteText", { count: tag.contactCount }),
+        t("tags.delete"),
+      );
+      if (!ok) return;
+      try {
+        await api("DELETE", `/api/tags/${tag.id}`);
+        replace(status, notice("ok", t("tags.deleted", { name: tag.name, count: tag.contactCount })));
+        await render();
+      } catch (error) {
+        replace(status, notice("error", error.sentence));
+      }
+    };
+    const mergeForm = () => {
+      const others = tags.filter((other) => other.id !== tag.id);
+      const into = h("select", { "aria-label": t("tags.mergeInto", { name: tag.name }) }, others.map((o) => h("option", { value: o.id }, o.name)));
+      replace(
+        tr,
+        h(
+          "td",
+          { colspan: 3 },
+          h(
+            "form",
+            {
+              class: "inline",
+              onsubmit: async (e) => {
+                e.preventDefault();
+                const target = others.find((o) => o.id === into.value);
+                const ok = await confirmDialog(
+                  t("tags.mergeTitle", { name: tag.name, into: target.name }),
+                  t("tags.mergeText", { count: tag.contactCount, name: tag.name, into: target.name }),
+                  t("tags.merge"),
+                  { kind: "primary" },
+                );
+                if (!ok) return;
+                try {
+                  const merged = await api("POST", `/api/tags/${tag.id}/merge`, { body: { into: target.id } });
+                  replace(status, notice("ok", t("tags.merged", { name: tag.name, into: target.name, count: merged.moved })));
+                  await render();
+                } catch (error) {
+                  replace(status, notice("error", error.sentence));
+                }
+              },
+            },
+            h("span", {}, t("tags.mergeInto", { name: tag.name })),
+            into,
+            h("button", { type: "submit", class: "small" }, t("tags.merge")),
+            h("button", { type: "button", class: "secondary small", onclick: show }, t("common.cancel")),
+          ),
+        ),
+      );
+      into.focus();
+    };
     const edit = () => {
       const input = h("input", { value: tag.name, required: true, maxlength: 64, "aria-label": t("tags.newNameLabel", { name: tag.name }) });
       replace(

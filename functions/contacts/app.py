@@ -36,6 +36,8 @@ from smscore.api.contacts import (
     MergeFieldsRequest,
     SessionDto,
     TagDto,
+    TagMergeDto,
+    TagMergeRequest,
     TagNameRequest,
     TagPageDto,
     body_refusal,
@@ -169,6 +171,23 @@ def rename_tag(tagId: Annotated[UUID, Path()], request: Annotated[TagNameRequest
 def delete_tag(tagId: Annotated[UUID, Path()]) -> Response[None]:  # noqa: N803
     contacts().delete_tag(tenant_id(), str(tagId))
     return no_content()
+
+
+@app.post(
+    "/api/tags/<tagId>/merge",
+    summary="Merge a tag into another: its contacts get the other tag, then it is deleted",
+    tags=["Tags"],
+    responses={
+        **_ok(TagMergeDto, "The remaining tag and how many contacts moved"),
+        400: BAD_REQUEST,
+        404: NOT_FOUND,
+        409: CONFLICT_UPDATE,
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
+)
+def merge_tag(tagId: Annotated[UUID, Path()], request: Annotated[TagMergeRequest, Body()]) -> TagMergeDto:  # noqa: N803
+    return contacts().merge_tag(tenant_id(), str(tagId), request)
 
 
 # ---------------------------------------------------------------------------------------------- contacts

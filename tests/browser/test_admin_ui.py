@@ -388,3 +388,36 @@ def test_a_contact_skipped_for_a_keyword_says_which_keyword_and_sender(page: Any
     expect(consent).to_contain_text("Dado de baja")
     expect(consent.locator("li")).to_have_text(re.compile(r"^Respondió “BAJA” a su remitente de pruebas · \w"))
     expect(consent.locator("li")).to_have_attribute("data-reason", "KEYWORD")
+
+
+def test_a_garbled_tag_is_merged_into_the_real_one_and_another_deleted(page: Any, admin_stack: AdminStack) -> None:
+    # Given the real tag, a garbled copy of it on one contact, and a tag nobody needs on another
+    real = admin_stack.call("POST", "/api/tags", {"name": "Clientes sábado"}).body["id"]
+    garbled = admin_stack.call("POST", "/api/tags", {"name": "Clientes sÃ¡bado"}).body["id"]
+    spare = admin_stack.call("POST", "/api/tags", {"name": "sobrante"}).body["id"]
+    andres = admin_stack.call("POST", "/api/contacts", {"phone": "+573009990011", "tagIds": [garbled, spare]}).body
+    sign_in(page, admin_stack, screen="#/tags")
+    row = page.locator("#tags tbody tr", has_text="Clientes sÃ¡bado")
+
+    # When the garbled tag is merged into the real one, and the confirmation accepted
+    row.get_by_role("button", name="Fusionar").click()
+    row.get_by_label("Fusionar “Clientes sÃ¡bado” en").select_option(label="Clientes sábado")
+    row.get_by_role("button", name="Fusionar").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Su 1 contacto pasa a tener “Clientes sábado” y “Clientes sÃ¡bado” se elimina.")
+    dialog.get_by_role("button", name="Fusionar").click()
+
+    # Then the page says so, the garbled tag is gone and the contact carries the real one
+    expect(page.get_by_role("status").filter(has_text="se fusionó")).to_have_text(
+        "“Clientes sÃ¡bado” se fusionó en “Clientes sábado”: 1 contacto movido."
+    )
+    expect(page.locator("#tags tbody tr", has_text="Clientes sÃ¡bado")).to_have_count(0)
+    contact = admin_stack.call("GET", f"/api/contacts/{andres['id']}").body
+    assert sorted(contact["tagIds"]) == sorted([real, spare])
+
+    # When the spare tag is deleted, Then the confirmation counts who loses it, and the contact keeps the real tag
+    page.locator("#tags tbody tr", has_text="sobrante").get_by_role("button", name="Eliminar").click()
+    expect(page.get_by_role("dialog")).to_contain_text("1 contacto la pierde; conserva sus otras etiquetas")
+    page.get_by_role("dialog").get_by_role("button", name="Eliminar").click()
+    expect(page.locator("#tags tbody tr", has_text="sobrante")).to_have_count(0)
+    assert admin_stack.call("GET", f"/api/contacts/{andres['id']}").body["tagIds"] == [real]

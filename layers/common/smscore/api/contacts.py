@@ -46,6 +46,7 @@ from smscore.domain.contacts import (
     clean_field_value,
     clean_tag_name,
     import_contacts,
+    merge_tag,
     require_contact_number,
     set_consent,
 )
@@ -126,6 +127,17 @@ class TagNameRequest(_Request):
     @classmethod
     def _valid(cls, value: str) -> str:
         return _cleaned(clean_tag_name, value)
+
+
+class TagMergeRequest(_Request):
+    """POST /api/tags/{tagId}/merge."""
+
+    into: UUID = Field(description="The tag the merged tag's contacts get instead; the merged tag is then deleted")
+
+
+class TagMergeDto(_Dto):
+    into: TagDto = Field(description="The remaining tag, with its contact count after the merge")
+    moved: int = Field(description="Contacts that carried the merged tag")
 
 
 class OptOutCauseDto(_Dto):
@@ -543,6 +555,10 @@ class ContactsApi:
     def delete_tag(self, tenant_id: str, tag_id: str) -> None:
         if not self._store.delete_tag(tenant_id, tag_id):
             raise NotFound("No tag with this id")
+
+    def merge_tag(self, tenant_id: str, tag_id: str, request: TagMergeRequest) -> TagMergeDto:
+        merged = merge_tag(self._store, tenant_id, tag_id, str(request.into), self._clock())
+        return TagMergeDto(into=tag_dto(merged.into), moved=merged.moved)
 
     # -- contacts
     def _dtos(self, tenant_id: str, contacts: list[Contact]) -> list[ContactDto]:

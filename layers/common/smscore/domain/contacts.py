@@ -274,6 +274,40 @@ class ContactStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TagMerge:
+    into: Tag  # the tag the contacts now carry, counted after the merge
+    moved: int  # contacts of the merged tag given it (they carried the merged tag)
+
+
+def merge_tag(
+    store: ContactStore, tenant_id: str, tag_id: str, into_id: str, at: datetime, page: int = 100
+) -> TagMerge:
+    """Merge a tag into another (a garbled "Clientes s�bado" into "Clientes sábado"): every contact carrying it gets
+    the other tag instead, then the tag is deleted. Contacts keep their other tags; campaigns keep the old id.
+    Raises NotFound for either tag, InvalidRequest when they are the same."""
+    if tag_id == into_id:
+        raise InvalidRequest("A tag cannot be merged into itself", details=[FieldIssue("into", "is the merged tag")])
+    if store.get_tag(tenant_id, tag_id) is None:
+        raise NotFound("No tag with this id")
+    if store.get_tag(tenant_id, into_id) is None:
+        raise NotFound("No tag with this id", details=[FieldIssue("into", "no tag with this id")])
+    change = ContactChange(add_tag_ids=frozenset({into_id}), remove_tag_ids=frozenset({tag_id}))
+    moved = 0
+    while True:  # from the start each time: a contact moved no longer carries the tag
+        members, _ = store.list_contacts(tenant_id, ContactFilters(tag_id=tag_id), page, None)
+        if not members:
+            break
+        for contact in members:
+            store.update_contact(tenant_id, contact.contact_id, change, at)
+            moved += 1
+    store.delete_tag(tenant_id, tag_id)
+    into = store.get_tag(tenant_id, into_id)
+    if into is None:
+        raise NotFound("No tag with this id", details=[FieldIssue("into", "deleted meanwhile")])
+    return TagMerge(into, moved)
+
+
 def set_consent(
     store: ContactStore, tenant_id: str, contact_id: str, opted_out: bool, source: ConsentSource, at: datetime
 ) -> Contact:
