@@ -385,6 +385,10 @@ export const MESSAGES = {
     "Solo lectura: este miembro no ha aceptado los términos del servicio vigentes, así que puede ver pero no enviar ni cambiar nada.",
     "Read-only: this member has not accepted the current terms of service, so it can look but not send or change anything.",
   ],
+  "error.INSUFFICIENT_SCOPE": [
+    "Esta llave de API es de solo lectura: puede consultar, pero no enviar ni cambiar nada. Use una llave con alcance completo.",
+    "This API key is read-only: it can look, but not send or change anything. Use a key with full scope.",
+  ],
   "error.TENANT_NOT_FOUND": [
     "La cuenta a la que pertenece este token ya no existe.",
     "The account this token belongs to no longer exists.",

@@ -33,6 +33,8 @@ def emf(monkeypatch: pytest.MonkeyPatch) -> None:
     for module in (deliver_app, inbound_app, webhooks_app, contacts_app, receipts_app):
         monkeypatch.setattr(module.metrics, "namespace", "SmsByTags")
         monkeypatch.setattr(module.metrics, "service", "sms-by-tags")
+        # Powertools keeps one metric set per process: drop what an earlier test on this worker left unflushed
+        module.metrics.clear_metrics()
 
 
 @pytest.fixture
