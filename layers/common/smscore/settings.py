@@ -63,6 +63,11 @@ class Settings(TableNames):
     # message's SENT write is retried for (each after the queue's visibility timeout) before it just waits parked.
     receipts_queue_url: str | None = None
     receipt_retry_receives: int = Field(default=5, ge=1)
+    # Sweeper: re-enqueues from the delivery dead-letter queue at most this many times per message, then refunds;
+    # records taken per run. The bound after which a message is stranded: lease + visibility x maxReceiveCount.
+    sweeper_max_redrives: int = Field(default=1, ge=0, le=5)
+    sweeper_max_records: int = Field(default=500, ge=1)
+    delivery_visibility_timeout_seconds: int = Field(default=360, ge=1)
     # Reconciler: how long one run's claim of a campaign lasts (> its Timeout) and how many campaigns one run takes.
     reconciler_lease_seconds: int = Field(default=600, ge=5)
     reconciler_max_campaigns: int = Field(default=20, ge=1)
@@ -81,6 +86,13 @@ class Settings(TableNames):
     delivery_backoff_base_ms: int = Field(default=200, ge=0)
     delivery_backoff_cap_ms: int = Field(default=5_000, ge=0)
     delivery_max_receive_count: int = Field(default=5, ge=1)  # the queue's maxReceiveCount
+
+    @property
+    def delivery_bound_seconds(self) -> int:
+        """How long a QUEUED or SENDING message can legitimately go untouched by delivery: its lease, then every
+        receive of its record (each after the visibility timeout) before SQS dead-letters it."""
+        return self.delivery_lease_seconds + self.delivery_visibility_timeout_seconds * self.delivery_max_receive_count
+
     failover_provider: str | None = None
     # Fleet-wide messages/second per sender of each provider (0 = unlimited); defaults in smscore.providers.senders.
     provider_rate_limits: dict[str, float] = Field(default_factory=dict)

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     )
     from smscore.domain.reconciler import Reconciler
     from smscore.domain.scheduler import Scheduler
+    from smscore.domain.sweeper import Sweeper
     from smscore.domain.webhook_delivery import WebhookDeliverer
     from smscore.domain.webhooks import Endpoint
     from smscore.domain.windows import OpeningRule
@@ -254,6 +255,45 @@ def scheduler_deps() -> SchedulerDeps:
             recipients_per_queue_message=settings.recipients_per_queue_message,
         ),
         max_messages=settings.scheduler_max_messages,
+    )
+
+
+# -- sweeper (scheduled) --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class SweeperDeps:
+    """The scheduled sweep of the delivery dead-letter queue: at most `max_records` records per run."""
+
+    sweeper: Sweeper
+    max_records: int
+
+
+@memoised
+def sweeper_deps() -> SweeperDeps:
+    import boto3
+
+    from smscore.dal.message_store import DynamoMessageStore
+    from smscore.dal.sweeper_store import DynamoRedriveMarks, SqsDeadLetterQueue
+    from smscore.domain.events import EmittingMessageStore
+    from smscore.domain.sweeper import Sweeper
+
+    settings = bound_settings()
+    if not settings.delivery_dead_letter_queue_url:
+        raise RuntimeError("DELIVERY_DEAD_LETTER_QUEUE_URL is not set")
+    sqs = boto3.client("sqs", region_name=settings.aws_region)
+    store = DynamoMessageStore(region=settings.aws_region)
+    return SweeperDeps(
+        sweeper=Sweeper(
+            dead_letters=SqsDeadLetterQueue(sqs, settings.delivery_dead_letter_queue_url),
+            messages=cast("MessageStore", EmittingMessageStore(store, event_sink())),  # message.failed events
+            marks=DynamoRedriveMarks(),
+            queue=delivery_queue(),
+            max_redrives=settings.sweeper_max_redrives,
+            bound_seconds=settings.delivery_bound_seconds,
+            claim_seconds=settings.delivery_lease_seconds,
+        ),
+        max_records=settings.sweeper_max_records,
     )
 
 

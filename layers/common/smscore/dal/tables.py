@@ -393,6 +393,8 @@ class MessageRecord(Model):
     attempts = NumberAttribute(default=0)
     lease_until = UTCDateTimeAttribute(null=True)
     deferrals = NumberAttribute(null=True)  # claims that ended waiting for the sender: not attempts
+    redrives = NumberAttribute(null=True)  # times the sweeper re-enqueued it from the dead-letter queue (absent: 0)
+    redriven_at = UTCDateTimeAttribute(null=True)  # the sweeper's last re-enqueue
     provider_message_id = UnicodeAttribute(null=True)
     provider_error_code = UnicodeAttribute(null=True)
     provider_price = UnicodeAttribute(null=True)
