@@ -47,6 +47,7 @@ from smscore.api.invocation import InvocationDeps
 from smscore.api.middlewares import request_body_bytes
 from smscore.api.pagination import MAX_CURSOR_LENGTH
 from smscore.api.settings import SettingsApi, SettingsDto, SettingsUpdate
+from smscore.api.templates import TemplateDto, TemplateListDto, TemplateRequest, TemplatesApi
 from smscore.observability import quiet_empty_metrics, report_unparseable
 from smscore.wiring import ContactsDeps
 
@@ -451,6 +452,80 @@ def get_settings() -> SettingsDto:
 )
 def put_settings(request: Annotated[SettingsUpdate, Body()]) -> SettingsDto:
     return tenant_settings().put(tenant_id(), request)
+
+
+# ---------------------------------------------------------------------------------------------- templates
+
+
+def templates() -> TemplatesApi:
+    deps: ContactsDeps = invocation_deps.get()
+    assert deps.templates is not None, "the template routes need a TemplatesApi"
+    return deps.templates
+
+
+TemplateId = Annotated[UUID, Path()]
+TEMPLATE_REFUSED = error(
+    "Invalid body: a blank name, a text with nothing visible or with control characters, an unknown purpose or "
+    "encoding, or already 100 templates (code VALIDATION_ERROR); a name with an invisible character "
+    "(INVALID_CHARACTER)"
+)
+
+
+@app.get(
+    "/api/templates",
+    summary="The tenant's saved messages, by name",
+    tags=["Templates"],
+    responses={**_ok(TemplateListDto, "Every template (at most 100)")},
+)
+def list_templates() -> TemplateListDto:
+    return templates().list(tenant_id())
+
+
+@app.post(
+    "/api/templates",
+    summary="Save a message as a template",
+    tags=["Templates"],
+    responses={**_ok(TemplateDto, "The new template", 201), 400: TEMPLATE_REFUSED, 413: TOO_LARGE, 415: NOT_JSON},
+)
+def create_template(request: Annotated[TemplateRequest, Body()]) -> Response[TemplateDto]:
+    return created(templates().create(tenant_id(), request))
+
+
+@app.get(
+    "/api/templates/<templateId>",
+    summary="One template",
+    tags=["Templates"],
+    responses={**_ok(TemplateDto, "The template"), 400: BAD_REQUEST, 404: NOT_FOUND},
+)
+def get_template(templateId: TemplateId) -> TemplateDto:  # noqa: N803
+    return templates().get(tenant_id(), str(templateId))
+
+
+@app.put(
+    "/api/templates/<templateId>",
+    summary="Replace a template's name, text, purpose and encoding",
+    tags=["Templates"],
+    responses={
+        **_ok(TemplateDto, "The template as saved"),
+        400: TEMPLATE_REFUSED,
+        404: NOT_FOUND,
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
+)
+def replace_template(templateId: TemplateId, request: Annotated[TemplateRequest, Body()]) -> TemplateDto:  # noqa: N803
+    return templates().replace(tenant_id(), str(templateId), request)
+
+
+@app.delete(
+    "/api/templates/<templateId>",
+    summary="Delete a template (campaigns sent from it keep its id)",
+    tags=["Templates"],
+    responses={204: NO_CONTENT, 400: BAD_REQUEST, 404: NOT_FOUND},
+)
+def delete_template(templateId: TemplateId) -> Response[None]:  # noqa: N803
+    templates().delete(tenant_id(), str(templateId))
+    return no_content()
 
 
 # ---------------------------------------------------------------------------------------------- handlers

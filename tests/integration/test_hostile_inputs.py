@@ -464,6 +464,7 @@ send_bodies = st.one_of(
             "type": json_value,
             "country": json_value,
             "encoding": st.one_of(st.sampled_from(["auto", "unicode", "gsm-transliterate", "GSM-7"]), json_value),
+            "templateId": st.one_of(st.uuids().map(str), json_value),
         },
     ).map(json.dumps),
     json_value.map(json.dumps),
@@ -915,3 +916,47 @@ class TestExportRoutesUnderGeneratedInput:
         # No campaign or export exists: every answer is a refusal
         assert response["statusCode"] in (400, 404)
         assert_nothing_persisted_or_charged(integrations_env, campaign)
+
+
+# ---------------------------------------------------------------------------------------------- templates (issue 24)
+
+template_bodies = st.one_of(
+    json_value,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "name": st.one_of(hostile_text, json_value),
+            "text": st.one_of(hostile_text, json_value),
+            "purpose": st.one_of(st.sampled_from(["marketing", "transactional"]), json_value),
+            "encoding": st.one_of(st.sampled_from(["auto", "unicode", "gsm-transliterate"]), json_value),
+        },
+    ),
+)
+
+
+def template_item(client: Client, method: str, template_id: str, body: Any = None) -> Any:
+    return client.call(
+        method,
+        f"/api/templates/{template_id}",
+        body,
+        resource="/api/templates/{templateId}",
+        path_parameters={"templateId": template_id},
+    )
+
+
+class TestTemplatesUnderGeneratedInput:
+    @FUZZ
+    @given(body=template_bodies, identifier=path_ids)
+    def test_template_routes(self, contacts: Client, body: Any, identifier: str) -> None:
+        before = len(contacts.call("GET", "/api/templates").body["items"])
+        # Any body on create: never a 5xx; a refusal stores nothing, an acceptance exactly one template
+        reply = contacts.call("POST", "/api/templates", body)
+        assert reply.status in (201, 400), reply.body
+        after = contacts.call("GET", "/api/templates").body["items"]
+        assert len(after) == before + (1 if reply.status == 201 else 0)
+        if reply.status >= 400:
+            assert set(reply.body) >= {"code", "message", "details"}
+        # Any id on the item routes: 400 or 404 for what is no template of the tenant, never a 5xx
+        for method, payload in (("GET", None), ("PUT", body), ("DELETE", None)):
+            answer = template_item(contacts, method, identifier, payload)
+            assert answer.status in (400, 404), answer.body

@@ -31,6 +31,7 @@ class TableNames(BaseSettings):
     suppressions_table: str
     exclusions_table: str
     webhooks_table: str
+    templates_table: str
 
 
 # template.yaml's MaxRecipients MaxValue: the 201 lists every message, and Lambda answers at most 6 MB.

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from smscore.api.campaigns import CampaignService
     from smscore.api.contacts import ContactsApi
     from smscore.api.settings import SettingsApi as TenantSettingsApi
+    from smscore.api.templates import TemplatesApi
     from smscore.api.webhooks import WebhooksApi
     from smscore.dal.campaign_store import DynamoCampaignStore
     from smscore.dal.exclusion_store import DynamoExclusionList
@@ -566,6 +567,7 @@ class ContactsDeps:
     max_body_bytes: int
     max_import_body_bytes: int
     settings: TenantSettingsApi | None = None  # GET/PUT /api/settings (smscore.api.settings)
+    templates: TemplatesApi | None = None  # /api/templates (smscore.api.templates)
 
 
 @memoised
@@ -575,8 +577,10 @@ def contacts_deps() -> ContactsDeps:
 
     from smscore.api.contacts import ContactsApi
     from smscore.api.settings import SettingsApi as TenantSettingsApi
+    from smscore.api.templates import TemplatesApi
     from smscore.dal.contact_store import DynamoAccountQueries, DynamoContactStore
     from smscore.dal.import_uploads import S3Uploads
+    from smscore.dal.template_store import DynamoTemplateStore
     from smscore.dal.tenant_settings import DynamoTenantSettings
 
     settings = bound_settings()
@@ -596,6 +600,7 @@ def contacts_deps() -> ContactsDeps:
         max_body_bytes=settings.max_body_bytes,
         max_import_body_bytes=settings.max_import_body_bytes,
         settings=TenantSettingsApi(DynamoTenantSettings()),
+        templates=TemplatesApi(DynamoTemplateStore()),
     )
 
 

@@ -190,6 +190,7 @@ class CampaignService:
             purpose=payload.purpose,
             send_at=payload.send_at,
             encoding=payload.encoding,
+            template_id=str(payload.template_id) if payload.template_id else None,
         )
 
     def preview(self, caller: Caller, payload: SmsTagsMessagePayload) -> CampaignPreviewDto:

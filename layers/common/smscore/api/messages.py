@@ -69,6 +69,7 @@ def queue_status_of(view: DispatchView) -> QueueStatusDto:
         credits_debited=view.credits_debited,
         credits_refunded=view.credits_refunded,
         resend_of=view.resend_of,
+        template_id=view.template_id,
         purpose=view.purpose,
         send_at=view.send_at,
         scheduled_for=view.scheduled_for,

@@ -89,6 +89,9 @@ class SmsTagsMessagePayload(ApiModel):
         description="ISO 8601 date-time with an offset, in the future, at most 35 days ahead: the messages wait "
         "(SCHEDULED) until then, then the send windows apply. Credits are debited at once.",
     )
+    template_id: UUID | None = Field(
+        default=None, description="The saved template (GET /api/templates) the message was composed from: recorded"
+    )
     encoding: EncodingOption = Field(
         default=EncodingOption.AUTO,
         description="auto (default): curly quotes, dashes, odd spaces and the ellipsis become their GSM-7 "
@@ -247,6 +250,7 @@ class QueueStatusDto(ApiModel):
     counts: StatusCounts
     credits_debited: int
     credits_refunded: int
+    template_id: str | None = Field(default=None, description="The template the campaign was sent from (templateId)")
     resend_of: str | None = Field(
         default=None, description="The campaign whose failed recipients this one resends to (POST .../resend)"
     )

@@ -237,6 +237,7 @@ class DynamoCampaignStore:
             scheduled_for=dispatch.scheduled_for,
             resend_of=dispatch.resend_of,
             encoding=None if dispatch.encoding is EncodingOption.AUTO else dispatch.encoding.value,
+            template_id=dispatch.template_id,
             **fanout,
         )
 

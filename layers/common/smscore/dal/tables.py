@@ -510,6 +510,7 @@ class DispatchRecord(Model):
     send_at = UTCDateTimeAttribute(null=True)  # the client's sendAt
     scheduled_for = UTCDateTimeAttribute(null=True)  # when every message waited: the earliest may go then
     encoding = UnicodeAttribute(null=True)  # the send's encoding option when not auto (smscore.domain.gsm)
+    template_id = UnicodeAttribute(null=True)  # the saved template the campaign was composed from
 
 
 # Every status change of a message moves its campaign's counters. On the Dispatch item itself that is one item
@@ -731,6 +732,22 @@ class ExportJobRecord(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class TemplateRecord(Model):
+    """A tenant's saved message (smscore.domain.templates)."""
+
+    class Meta(_Unbound):
+        pass
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    template_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    text = UnicodeAttribute()
+    purpose = UnicodeAttribute()
+    encoding = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
 MODELS_BY_SETTING: dict[str, type[Model]] = {
     "tenants_table": TenantRecord,
     "members_table": MemberRecord,
@@ -748,6 +765,7 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
     "suppressions_table": SuppressionRecord,
     "webhooks_table": WebhookEndpointRecord,
     "exclusions_table": ExclusionRecord,
+    "templates_table": TemplateRecord,
 }
 
 

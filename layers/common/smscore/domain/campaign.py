@@ -92,6 +92,8 @@ def request_fingerprint(request: CampaignRequest) -> str:
         fields["sendAt"] = request.send_at.astimezone(UTC).isoformat()
     if request.encoding is not EncodingOption.AUTO:
         fields["encoding"] = request.encoding.value
+    if request.template_id is not None:
+        fields["templateId"] = request.template_id
     canonical = json.dumps(
         fields,
         sort_keys=True,
@@ -112,6 +114,7 @@ class CampaignRequest:
     resend_of: str | None = None  # the campaign whose failed recipients this one sends to again
     resends_seen: int | None = None  # see Dispatch.resends_seen
     encoding: EncodingOption = EncodingOption.AUTO  # the text that goes out (smscore.domain.gsm)
+    template_id: str | None = None  # the saved template it was composed from (recorded on the campaign)
 
 
 class ResendRaced(Exception):
@@ -549,6 +552,7 @@ def send_campaign(
         purpose=request.purpose,
         send_at=request.send_at,
         encoding=request.encoding,
+        template_id=request.template_id,
         scheduled_for=schedule.scheduled_for,
         scheduled_messages=sum(1 for m in messages if m.status is MessageStatus.SCHEDULED),
     )

@@ -130,6 +130,7 @@ class Dispatch:
     # debit records this resend on the original only while that still holds (else smscore.domain.campaign.ResendRaced).
     resends_seen: int | None = None
     encoding: EncodingOption = EncodingOption.AUTO  # the send's encoding option (a resend repeats it)
+    template_id: str | None = None  # the saved template it was composed from
 
 
 @dataclass(frozen=True)

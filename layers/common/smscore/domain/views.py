@@ -76,6 +76,7 @@ class DispatchView:
     credits_debited: int
     credits_refunded: int
     resend_of: str | None = None
+    template_id: str | None = None  # the saved template the campaign was composed from
     purpose: str = "marketing"
     send_at: datetime | None = None
     scheduled_for: datetime | None = None
