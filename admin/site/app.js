@@ -5,6 +5,7 @@ import { LANGUAGES, applyLanguage, fmt, language, setLanguage, t } from "./i18n.
 import { campaignsView, campaignView, messageView } from "./campaigns.js";
 import { composeView } from "./compose.js";
 import { contactsView, tagsView } from "./contacts.js";
+import { keysView, webhooksView, webhookView } from "./integrations.js";
 
 const root = document.getElementById("app");
 
@@ -16,12 +17,17 @@ const ROUTES = [
   [/^#\/messages\/([\w-]+)$/, messageView, "title.message"],
   [/^#\/contacts$/, contactsView, "nav.contacts"],
   [/^#\/tags$/, tagsView, "nav.tags"],
+  [/^#\/keys$/, keysView, "nav.keys"],
+  [/^#\/webhooks$/, webhooksView, "nav.webhooks"],
+  [/^#\/webhooks\/([\w-]+)$/, webhookView, "title.webhook"],
 ];
 const NAV = [
   ["#/compose", "nav.compose"],
   ["#/campaigns", "nav.campaigns"],
   ["#/contacts", "nav.contacts"],
   ["#/tags", "nav.tags"],
+  ["#/keys", "nav.keys"],
+  ["#/webhooks", "nav.webhooks"],
 ];
 
 /** What every screen gets: who is signed in, the tags by id, helpers, and cleanup on leaving. */

@@ -2,6 +2,7 @@
 import { api, newKey } from "./api.js";
 import { STATUS_ORDER, confirmDialog, field, h, isActive, notice, replace, statusBar, when, windowZone } from "./dom.js";
 import { fmt, statusName, t } from "./i18n.js";
+import { exportButton } from "./integrations.js";
 
 const POLL_MS = 2000;
 
@@ -81,6 +82,7 @@ export async function campaignView(main, ctx, queueId) {
   const summary = h("div", { id: "campaign-summary" });
   const actionsResult = h("div", { id: "campaign-actions-result", "aria-live": "polite" });
   const messages = h("div", { id: "messages" });
+  const csvDownload = exportButton(queueId); // one node, kept across the summary's re-renders (a download may be running)
   let campaign = null;
   const cursors = [null]; // the cursor of each page seen, to go back
   let pageIndex = 0;
@@ -148,6 +150,7 @@ export async function campaignView(main, ctx, queueId) {
         h("button", { class: "danger", id: "cancel", onclick: cancel, ...ctx.writeGuard(), disabled: ctx.readOnly || !cancellable }, t("campaign.cancel")),
         h("button", { class: "secondary", id: "resend", onclick: resend, ...ctx.writeGuard(), disabled: ctx.readOnly || !resendable }, t("campaign.resend")),
         resendable && h("label", { class: "check", for: "resend-purpose" }, t("campaign.resendAs"), resendPurpose),
+        csvDownload,
       ),
     );
   }

@@ -1,0 +1,113 @@
+"""The integrations screens in the browser: API keys (create, copy the token once, revoke), webhooks (add one, see
+its deliveries) and a campaign's CSV download, in Spanish (the admin's default language)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from smscore.domain.exports import BOM, HEADER
+from smsdev.testing import http_call
+from tests.browser.conftest import AdminStack, sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.local_only, pytest.mark.xdist_group("browser")]
+
+
+def test_a_key_is_created_its_token_copied_once_and_revoked(page: Any, admin_stack: AdminStack) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    name = f"CRM {uuid.uuid4().hex[:6]}"
+    # Given the keys screen
+    sign_in(page, admin_stack, screen="#/keys")
+    expect(page.get_by_role("heading", name="Claves de API")).to_be_visible()
+    # When a read-only key is created
+    page.get_by_label("Nombre").fill(name)
+    page.get_by_label("Alcance").select_option("read")
+    page.get_by_role("button", name="Crear clave").click()
+    # Then its token is shown once, with a warning, and the copy button puts it on the clipboard
+    expect(page.locator("#key-result")).to_contain_text("se muestra una sola vez")
+    token = page.locator("#shown-once").input_value()
+    assert token.startswith("sms_")
+    page.get_by_role("button", name="Copiar").click()
+    expect(page.locator("#copy-status")).to_have_text("Copiado al portapapeles.")
+    assert page.evaluate("navigator.clipboard.readText()") == token
+    row = page.locator("#keys tr", has_text=name)
+    expect(row).to_contain_text("Solo lectura")
+    expect(row).to_contain_text("Nunca")
+    # And the key reads but may not write
+    assert http_call(admin_stack.stack.api_url, "GET", "/api/tags", token=token).status == 200
+    refused = http_call(admin_stack.stack.api_url, "POST", "/api/tags", token=token, body={"name": "x"})
+    assert (refused.status, refused.body["code"]) == (403, "INSUFFICIENT_SCOPE")
+    # When the screen is opened again, the token is nowhere on it
+    page.reload()
+    expect(page.locator("#keys tr", has_text=name)).to_be_visible()
+    assert token not in page.content()
+    # When it is revoked (confirmed in the dialog)
+    page.locator("#keys tr", has_text=name).get_by_role("button", name="Revocar").click()
+    page.locator("dialog").get_by_role("button", name="Revocar").click()
+    expect(page.locator("#key-result")).to_contain_text("Clave revocada.")
+    page.reload()
+    expect(page.locator("#keys")).not_to_contain_text(name)
+    # Then its writes are refused at once
+    assert http_call(admin_stack.stack.api_url, "POST", "/api/tags", token=token, body={"name": "y"}).status == 401
+
+
+def test_a_webhook_is_added_and_its_deliveries_are_listed(page: Any, admin_stack: AdminStack) -> None:
+    url = f"https://hooks-{uuid.uuid4().hex[:6]}.example.com/sms"
+    sign_in(page, admin_stack, screen="#/webhooks")
+    # When an endpoint is added for message.sent only
+    page.get_by_label("URL (https)").fill(url)
+    for other in ("Mensaje entregado", "Mensaje no entregado", "Mensaje fallido"):
+        page.get_by_label(other).uncheck()
+    page.get_by_label("Descripción (opcional)").fill("CRM de pruebas")
+    page.get_by_role("button", name="Agregar webhook").click()
+    # Then its signing secret is shown once
+    expect(page.locator("#webhook-result")).to_contain_text("se muestra una sola vez")
+    assert page.locator("#shown-once").input_value().startswith("whsec_")
+    link = page.get_by_role("link", name=url)
+    expect(link).to_be_visible()
+    webhook_id = link.get_attribute("href").rsplit("/", 1)[-1]
+    try:
+        # When a campaign is sent, its message.sent events are delivered (this host does not resolve: they fail)
+        sent = admin_stack.call(
+            "POST",
+            "/api/messages/sms/tags",
+            {"message": "Webhook", "tagIds": [admin_stack.tag_id("vip")], "purpose": "transactional"},
+        )
+        assert sent.status == 201, sent.body
+        link.click()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and page.locator("#deliveries tbody tr").count() == 0:
+            page.get_by_role("button", name="Actualizar").click()
+            page.wait_for_timeout(1000)
+        # Then the deliveries are listed with their event, status, attempts and the answer (none: DNS)
+        first = page.locator("#deliveries tbody tr").first
+        expect(first).to_contain_text("Mensaje enviado")
+        expect(first).to_contain_text("sin respuesta")
+        expect(first.locator("td").nth(2)).to_have_text(re.compile("Reintentando|Fallido"))
+    finally:
+        admin_stack.call("DELETE", f"/api/webhooks/{webhook_id}")
+
+
+def test_a_campaigns_csv_is_downloaded(page: Any, admin_stack: AdminStack) -> None:
+    sent = admin_stack.call(
+        "POST",
+        "/api/messages/sms/tags",
+        {"message": "Exportar", "tagIds": [admin_stack.tag_id("vip")], "purpose": "transactional"},
+    )
+    assert sent.status == 201, sent.body
+    queue_id = sent.body["queueId"]
+    sign_in(page, admin_stack, screen=f"#/campaigns/{queue_id}")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Descargar CSV").click()
+    download = info.value
+    assert download.suggested_filename == f"campaign-{queue_id}.csv"
+    text = Path(download.path()).read_text(encoding="utf-8")
+    assert text.startswith(BOM + ";".join(HEADER))
+    assert len(text.splitlines()) == 1 + len(sent.body["messages"])
+    assert all(f"'{m['recipient']}" in text for m in sent.body["messages"])
