@@ -36,6 +36,10 @@ def _suites(quick: bool) -> dict[str, Callable[[], list[Row]]]:
     from bench import capacity
 
     suites["capacity"] = lambda: capacity.measure(10_000 if quick else 50_000)
+    from bench import capacity_async
+
+    # Issue 20's asynchronous paths: the receipts webhook and consumer, the scheduled release (modelled).
+    suites["capacity_async"] = capacity_async.measure
     from bench import request_cpu
 
     # The same POST's CPU with every AWS call answered in-process (no moto), and its time modelled on AWS.

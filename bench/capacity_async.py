@@ -1,0 +1,201 @@
+"""Capacity of the asynchronous paths of issue 20: the receipts path (item 4) and the scheduled release (item 6).
+
+`capacity: receipts/s the webhook path sustains, modelled`: Twilio status callbacks through the status webhook
+(signature, parse, one SendMessage for a final status; intermediate ones are answered without one) and the receipts
+consumer (GetItem + the message's conditional UpdateItem + one counter ADD per final receipt). The CPU of each side
+is measured in-process on moto (process time: moto's own work included, so an upper bound of the function's CPU),
+AWS latencies are added from the figures below, and the sustained rate is the smallest of: the route's own API
+Gateway throttle (template.yaml), the webhook's Lambda concurrency, the consumer's (MaximumConcurrency x batch
+throughput) and the tables' warm write throughput. 3 callbacks per message, 1 of them final (Twilio: queued, sent,
+delivered); SQS standard queues have no practical throughput limit (AWS SQS quotas).
+
+`capacity: scheduled release rate, 5M due at one opening, msg/s modelled`: what the scheduler as built releases
+(SCHEDULER_MAX_MESSAGES per run, one run per SchedulerSchedule, runs fenced so they never overlap).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from typing import Any
+
+from bench.harness import LambdaContext, Row, moto_stack, serialised_moto
+
+TARGET_RECEIPTS_PER_SECOND = 9_000
+TARGET_RELEASE_PER_SECOND = 20_000
+DUE_AT_ONE_OPENING = 5_000_000
+CALLBACKS_PER_MESSAGE = 3  # Twilio: queued, sent, then delivered/undelivered (the issue's figure)
+ACCOUNT_CONCURRENCY = 1_000  # the default Lambda concurrency quota of a region (raise it for more)
+# Latencies added to the measured CPU (same region, warm connections; DynamoDB and SQS single-item calls).
+SQS_SEND_MS = 8.0
+DYNAMODB_GET_MS = 5.0
+DYNAMODB_UPDATE_MS = 8.0
+WRITE_UNITS_PER_RECEIPT = {"Messages": 2, "Dispatches": 1}  # the message item (~1-2 KB with history), one ADD
+
+
+def _template() -> dict[str, Any]:
+    from smsdev.template import load_template
+
+    return load_template()
+
+
+def _parameter(name: str) -> int:
+    return int(_template()["Parameters"][name]["Default"])
+
+
+def _receipts_mapping() -> dict[str, Any]:
+    events = _template()["Resources"]["ReceiptsFunction"]["Properties"]["Events"]
+    props: dict[str, Any] = events["ReceiptsQueueEvent"]["Properties"]
+    return props
+
+
+def _route_throttle() -> int:
+    settings = _template()["Resources"]["SmsApi"]["Properties"]["MethodSettings"]
+    (status,) = [s for s in settings if s["ResourcePath"] == "/~1api~1webhooks~1twilio~1status"]
+    return _parameter(status["ThrottlingRateLimit"]["Ref"])
+
+
+def _measure_cpu(messages: int) -> dict[str, float]:
+    """Per-callback CPU of the webhook and per-final-receipt CPU of the consumer, on moto."""
+    env = {"PROVIDER_RATE_LIMITS": json.dumps({"twilio": 0}), "POWERTOOLS_METRICS_DISABLED": "true"}
+    with moto_stack(env) as stack, serialised_moto():
+        for function_id in ("TwilioStatusFunction", "ReceiptsFunction"):
+            os.environ.update(stack.environment(function_id))
+        callback_url = "https://bench.execute-api.us-east-1.amazonaws.com/dev/api/webhooks/twilio/status"
+        os.environ.update(env, TWILIO_STATUS_CALLBACK_URL=callback_url)
+        from bench.send_path import _invoke, _seed
+        from functions.receipts import app as receipts_app
+        from functions.webhooks import app as webhooks
+        from smscore import wiring
+        from smscore.dal.tables import MessageRecord
+        from smscore.providers.twilio import request_signature
+        from tests.integration.receipts_helpers import (
+            TWILIO_AUTH_TOKEN,
+            deliver_as_sent,
+            install_twilio_credentials,
+            provider_id,
+            receipt_record,
+            twilio_event,
+        )
+
+        wiring.reset()
+        install_twilio_credentials()
+        response = _invoke(_seed(messages))
+        message_ids = [m["id"] for m in json.loads(response["body"])["messages"]]
+        deliver_as_sent(*message_ids, provider="twilio")
+        events = []
+        for message_id in message_ids:
+            url = f"{callback_url}?messageId={message_id}"
+            for status in ("queued", "sent", "delivered"):
+                params = {"MessageSid": provider_id(message_id), "MessageStatus": status, "AccountSid": "AC01"}
+                event = twilio_event(params, request_signature(url, list(params.items()), TWILIO_AUTH_TOKEN))
+                event["queryStringParameters"] = {"messageId": message_id}
+                event["multiValueQueryStringParameters"] = {"messageId": [message_id]}
+                events.append(event)
+        webhooks.twilio_handler(events[0], LambdaContext("warm", 512, 10_000))  # cold start out of the figure
+        started = time.process_time()
+        for event in events[1:]:
+            answer = webhooks.twilio_handler(event, LambdaContext("bench", 512, 10_000))
+            assert answer["statusCode"] == 200, answer
+        webhook_ms = (time.process_time() - started) * 1000 / (len(events) - 1)
+
+        import boto3
+
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = wiring.bound_settings().receipts_queue_url
+        records = []
+        while batch := sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["ApproximateReceiveCount"]
+        ).get("Messages", []):
+            records.extend(receipt_record(m) for m in batch)
+        assert len(records) == messages, len(records)  # one final status each: the others were not queued
+        started = time.process_time()
+        for start in range(0, len(records), 100):
+            result = receipts_app.lambda_handler(
+                {"Records": records[start : start + 100]}, LambdaContext("bench", 512, 20_000)
+            )
+            assert result == {"batchItemFailures": []}, result
+        consumer_ms = (time.process_time() - started) * 1000 / len(records)
+        delivered = {r.status for r in MessageRecord.batch_get(message_ids)}
+        assert delivered == {"DELIVERED"}, delivered
+        wiring.reset()
+    return {"webhook_cpu_ms_per_callback": round(webhook_ms, 2), "consumer_cpu_ms_per_receipt": round(consumer_ms, 2)}
+
+
+def receipts_row(messages: int = 200) -> Row:
+    cpu = _measure_cpu(messages)
+    throttle = _route_throttle()
+    # The webhook: CPU, plus one SendMessage for the final callback of each message.
+    webhook_ms = cpu["webhook_cpu_ms_per_callback"] + SQS_SEND_MS / CALLBACKS_PER_MESSAGE
+    webhook_rate = ACCOUNT_CONCURRENCY * 1000 / webhook_ms
+    # The consumer: one final receipt per message, applied one after another within a batch.
+    consumer_ms = cpu["consumer_cpu_ms_per_receipt"] + DYNAMODB_GET_MS + 2 * DYNAMODB_UPDATE_MS
+    concurrency = _parameter(_receipts_mapping()["ScalingConfig"]["MaximumConcurrency"]["Ref"])
+    consumer_rate = concurrency * 1000 / consumer_ms * CALLBACKS_PER_MESSAGE
+    warm = {
+        "Messages": _parameter("MessagesWarmWriteUnitsPerSecond"),
+        "Dispatches": _parameter("DispatchesWarmWriteUnitsPerSecond"),
+    }
+    table_rate = min(warm[t] / units for t, units in WRITE_UNITS_PER_RECEIPT.items()) * CALLBACKS_PER_MESSAGE
+    limits = {
+        "api_route_throttle": throttle,
+        "webhook_lambda_concurrency": round(webhook_rate),
+        "receipts_consumer": round(consumer_rate),
+        "tables_warm_throughput": round(table_rate),
+    }
+    value = min(limits.values())
+    return Row(
+        name="capacity: receipts/s the webhook path sustains, modelled",
+        value=value,
+        unit="receipts/s",
+        baseline=TARGET_RECEIPTS_PER_SECOND,
+        target=f">= {TARGET_RECEIPTS_PER_SECOND:,} (3 x a 3,000 msg/s delivery ceiling)",
+        passed=value >= TARGET_RECEIPTS_PER_SECOND,
+        details={
+            **cpu,
+            "limits_receipts_per_second": limits,
+            "bottleneck": min(limits, key=lambda k: limits[k]),
+            "callbacks_per_message": CALLBACKS_PER_MESSAGE,
+            "consumer_max_concurrency": concurrency,
+            "webhook_concurrency_at_throttle": round(throttle * webhook_ms / 1000),
+            "before": "every route shared the stage's 100 req/s: about 33 messages/s of Twilio receipts",
+            "assumptions": {
+                "sqs_send_ms": SQS_SEND_MS,
+                "dynamodb_get_ms": DYNAMODB_GET_MS,
+                "dynamodb_update_ms": DYNAMODB_UPDATE_MS,
+                "account_concurrency": ACCOUNT_CONCURRENCY,
+            },
+        },
+    )
+
+
+def release_row() -> Row:
+    """The scheduler as built: at most SCHEDULER_MAX_MESSAGES per run, one run per SchedulerSchedule."""
+    function = _template()["Resources"]["SchedulerFunction"]["Properties"]
+    per_run = int(function["Environment"]["Variables"]["SCHEDULER_MAX_MESSAGES"])
+    schedule = str(_template()["Parameters"]["SchedulerSchedule"]["Default"])
+    found = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", schedule)
+    assert found, schedule
+    period = int(found.group(1)) * (60 if found.group(2).startswith("minute") else 3600)
+    rate = per_run / period
+    return Row(
+        name="capacity: scheduled release rate, 5M due at one opening, msg/s modelled",
+        value=round(rate, 1),
+        unit="msg/s",
+        baseline=TARGET_RELEASE_PER_SECOND,
+        target=f">= {TARGET_RELEASE_PER_SECOND:,}",
+        passed=rate >= TARGET_RELEASE_PER_SECOND,
+        details={
+            "per_run": per_run,
+            "schedule_seconds": period,
+            "hours_to_release_5m": round(DUE_AT_ONE_OPENING / rate / 3600, 1),
+            "why": "one fenced run per period releases at most SCHEDULER_MAX_MESSAGES from the 16 due#n keys; the "
+            "per-tenant, per-bucket due keys with parallel release (issue 20, item 6) are not built yet",
+        },
+    )
+
+
+def measure() -> list[Row]:
+    return [receipts_row(), release_row()]
