@@ -15,7 +15,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup dev test lint typecheck template checkov build pytest unit integration contract e2e browser browser-tests bench clean openapi
+.PHONY: help setup dev test lint typecheck template checkov build deploy pytest unit integration contract e2e browser browser-tests bench clean openapi
 
 help:
 	@echo "make dev    start the local stack (moto + API + delivery poller) with demo data"
@@ -64,6 +64,15 @@ template: $(STAMP)
 
 build: $(STAMP)
 	$(BIN)/sam build --region us-east-1 --parallel --cached
+
+# make deploy ENV=dev|prod: the prerequisites first (SAM CLI, region, credentials, the Twilio secret when a provider
+# is Twilio: each missing one printed with its fix, and nothing deployed), then sam build and sam deploy with the
+# environment of samconfig.toml (docs/deploying.md).
+deploy: $(STAMP)
+	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|prod (samconfig.toml's deploy environments)" >&2; exit 2; }
+	$(BIN)/python -m smsdev.deploy check $(ENV)
+	$(BIN)/sam build --parallel --cached
+	$(BIN)/sam deploy --config-env $(ENV)
 
 # loadgroup: one worker runs tests/e2e and tests/browser, module after module, on one shared demo stack (and each
 # module's own stack, one at a time); the other worker runs the in-process tests (tests/conftest.py groups them).

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import boto3
 import click
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 from pynamodb.exceptions import PynamoDBException
@@ -970,6 +971,56 @@ def env_vars(ctx: click.Context, endpoint: str | None) -> dict[str, dict[str, st
 
     default = _local_only(ctx, "env-vars")
     return sam_env_vars(endpoint or default.url)
+
+
+# ---------------------------------------------------------------------------------------------- secrets
+@smsctl.group()
+def secrets() -> None:
+    """Provider credentials the functions read (docs/deploying.md)."""
+
+
+@secrets.command("put")
+@click.argument("provider", type=click.Choice(["twilio"]))
+@click.option("--account-sid", prompt="Twilio account SID (AC...)", help="The account SID, AC...")
+@click.option(
+    "--auth-token",
+    prompt="Twilio account Auth Token",
+    hide_input=True,
+    help="The account's Auth Token (Twilio signs status callbacks with it). Prompted, hidden, when not given.",
+)
+@click.option("--api-key-sid", help="Send with this API key (SK...) instead of the Auth Token.")
+@click.option("--api-key-secret", help="The API key's secret (prompted, hidden, when --api-key-sid is given).")
+@click.pass_context
+def secrets_put(
+    ctx: click.Context,
+    provider: str,
+    account_sid: str,
+    auth_token: str,
+    api_key_sid: str | None,
+    api_key_secret: str | None,
+) -> dict[str, Any]:
+    """Store the Twilio credentials as the SSM SecureString /<stack>/providers/twilio.
+
+    With --stack NAME, in that stack's account and region (the stack need not exist yet: `make deploy` checks
+    for it first); without, in the local stack. Prints the parameter's name and version, never the secret.
+    """
+    from smsdev.deploy import put_twilio_secret, twilio_secret
+    from smsdev.targets import LOCAL_STACK_NAME
+
+    if api_key_sid and not api_key_secret:
+        api_key_secret = click.prompt("API key secret", hide_input=True)
+    try:
+        secret = twilio_secret(account_sid.strip(), auth_token.strip(), api_key_sid, api_key_secret)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    session = session_of(ctx)
+    if session.stack:
+        aws = boto3.session.Session(region_name=session.region)
+        if aws.region_name is None:
+            raise SmsctlError("no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+        return put_twilio_secret(aws.client("ssm"), session.stack, secret)
+    target = session.target()
+    return put_twilio_secret(target.session().client("ssm", endpoint_url=target.endpoint), LOCAL_STACK_NAME, secret)
 
 
 # ---------------------------------------------------------------------------------------------- entry point
