@@ -3,8 +3,13 @@ meets it."""
 
 from __future__ import annotations
 
+import time
+import uuid
+
 import pytest
 
+from smscore.dal.tables import OutboxRecord
+from smsdev.admin_store import ContactInput, DynamoAdminStore
 from smsdev.seed import RNE_LISTED_NUMBER, expected_recipients
 from tests.e2e.conftest import LocalStackProcess
 from tests.e2e.test_opt_outs import smsctl
@@ -46,3 +51,36 @@ def test_a_listed_demo_number_is_skipped_by_marketing_and_reached_by_a_transacti
     reached = {m["recipient"] for m in transactional.body["messages"]}
     assert reached == expected_recipients(("newsletter",), marketing=False)
     assert RNE_LISTED_NUMBER in reached
+
+
+def test_the_outbox_text_carries_the_sender_name_and_the_opt_out(
+    local_stack: LocalStackProcess, admin: DynamoAdminStore
+) -> None:
+    # Given a tenant with one Colombian number, which never set a sender name (its name is the default)
+    tenant_id = admin.create_tenant(f"Tienda {uuid.uuid4().hex[:6]}", credits=10, default_country="CO")
+    token = admin.create_member(tenant_id, "ops@tienda.test", accept_terms=True).token.token
+    number = f"+57313{uuid.uuid4().int % 10_000_000:07d}"
+    admin.add_contacts(tenant_id, [ContactInput(phone=number, tag_names=["club"])])
+    body = {"message": "2x1 en empanadas hoy", "tagIds": [admin.tags(tenant_id)[0].tag_id]}
+
+    # When the preview is asked for and the campaign is sent
+    preview = local_stack.call("POST", "/api/messages/sms/tags/preview", token=token, body=body)
+    sent = local_stack.send(token, body)
+    assert sent.status == 201, sent.body
+    (message,) = sent.body["messages"]
+
+    # Then what the sandbox "sent" is exactly the previewed text: the tenant's name first, the opt-out last
+    name = admin.tenant(tenant_id).name
+    expected = f"{name}: 2x1 en empanadas hoy\nResponde SALIR para no recibir mas"
+    assert preview.body["finalMessage"] == expected
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            outbox = OutboxRecord.get(message["id"], consistent_read=True)
+            break
+        except OutboxRecord.DoesNotExist:
+            time.sleep(0.5)
+    else:
+        pytest.fail("the message never reached the sandbox outbox")
+    assert (outbox.recipient, outbox.body) == (number, expected)
+    assert int(admin.tenant(tenant_id).credits) == 10 - preview.body["creditsRequired"]

@@ -198,16 +198,20 @@ class TestCorpus:
         assert_nothing_persisted_or_charged(stack, vip)
 
     def test_line_breaks_and_zero_width_joiners_inside_visible_text_are_kept(self, stack: Stack, vip: Campaign) -> None:
-        status, body = send_json(vip, {"message": "Hola\r\nfamilia 👨\u200d👩\u200d👧", "tagIds": [vip.tags["vip"]]})
+        # transactional: sent as written (marketing to CO adds the sender's name and the opt-out, compliance-co.md)
+        message = {"message": "Hola\r\nfamilia 👨\u200d👩\u200d👧", "purpose": "transactional"}
+        status, body = send_json(vip, {**message, "tagIds": [vip.tags["vip"]]})
         assert status == 201, body
         assert MessageRecord.get(body["messages"][0]["id"]).body == "Hola\r\nfamilia 👨\u200d👩\u200d👧"
 
     def test_the_character_limit_counts_utf16_code_units_as_providers_do(self, stack: Stack, vip: Campaign) -> None:
-        # 800 emoji are 1,600 UTF-16 code units: at the limit; one more is over it
-        status, _ = send_json(vip, {"message": "😀" * 801, "tagIds": [vip.tags["vip"]]})
+        # 800 emoji are 1,600 UTF-16 code units: at the limit; one more is over it (transactional: no sender name or
+        # opt-out added, which a marketing text to CO would count too)
+        tags = {"tagIds": [vip.tags["vip"]], "purpose": "transactional"}
+        status, _ = send_json(vip, {"message": "😀" * 801, **tags})
         assert status == 400
         assert_nothing_persisted_or_charged(stack, vip)
-        status, body = send_json(vip, {"message": "😀" * 800, "tagIds": [vip.tags["vip"]]})
+        status, body = send_json(vip, {"message": "😀" * 800, **tags})
         assert status == 201, body
 
     @pytest.mark.parametrize(

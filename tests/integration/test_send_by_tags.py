@@ -75,7 +75,10 @@ def test_sends_one_message_per_distinct_valid_number_and_debits_its_segments(sta
     for message in stored.values():
         assert (message.status, message.queue_id, message.tenant_id) == ("QUEUED", body["queueId"], audience.tenant_id)
         assert (message.segments, message.encoding, message.credits, message.provider) == (1, "GSM-7", 1, "sandbox")
-        assert message.body.startswith("Exclusive offer")
+        # marketing to CO: the sender's name (the tenant's, by default) first, the opt-out last (docs/compliance-co.md)
+        assert message.body == (
+            "Acme: Exclusive offer for VIP customers! 30% off your next purchase.\nResponde SALIR para no recibir mas"
+        )
     # And the queue carries exactly those ids, tagged with the queueId
     queued = stack.drain_delivery_queue()
     assert {q["queueId"] for q in queued} == {body["queueId"]}

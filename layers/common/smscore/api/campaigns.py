@@ -221,6 +221,7 @@ class CampaignService:
             encoding=plan.segments.encoding.value,
             credits_required=plan.cost,
             credits_available=tenant.credits,
+            final_message=plan.final_message,
             savings_if_transliterated=max(0, plan.cost - plan.transliterated_cost),
             transliterated_message=encode(request.message, EncodingOption.GSM_TRANSLITERATE),
             scheduled_for=schedule.scheduled_for,

@@ -197,6 +197,11 @@ class CampaignPreviewDto(ApiModel):
     encoding: str = Field(description="GSM-7 or UCS-2")
     credits_required: int = Field(description="Exactly what the send would debit: segments x recipients")
     credits_available: int = Field(description="The balance now")
+    final_message: str = Field(
+        default="",
+        description="The text each recipient gets, as priced: marketing to CO starts with `{senderName}: ` and ends "
+        "with the opt-out instruction (GET/PUT /api/settings)",
+    )
     savings_if_transliterated: int = Field(
         description="Credits the same send would save with encoding gsm-transliterate (0 when none)"
     )

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from smscore.domain.compliance import CompliancePolicy
+from smscore.domain.compliance import CompliancePolicy, framing
 from smscore.domain.compose import ComposedTexts, compose_texts, final_text
 from smscore.domain.errors import (
     EnqueueFailure,
@@ -340,6 +340,17 @@ class CampaignPlan:
     template: MessageTemplate
     transliterated_cost: int = 0  # with price_transliterated: the cost under gsm-transliterate (else 0)
     values: dict[str, Mapping[str, str]] = field(default_factory=dict)  # contact id -> merge values read
+    # (prefix, footer) added to every text: the sender's name and the opt-out of marketing to CO (compliance)
+    frame: tuple[str, str] = ("", "")
+
+    @property
+    def final_message(self) -> str:
+        """The text the first recipient gets (every one's without merge fields), as priced."""
+        return (
+            self.composed.texts[0]
+            if self.composed.texts
+            else final_text(self.template.render({}), prefix=self.frame[0], footer=self.frame[1])
+        )
 
     def missing_required(self) -> tuple[str, int] | None:
         """The first merge field without a fallback that some recipients lack, and how many."""
@@ -380,10 +391,21 @@ def plan_campaign(
     with phase("resolve"):
         audience = build_audience(members(), country)
         exclude_suppressed(audience, limits.suppressions, limits.tenant_sender(tenant.provider))
+        frame = ("", "")
         if limits.compliance is not None:
             screened = limits.compliance.screen(request.purpose, tenant, audience.recipients)
             audience.recipients = screened.recipients
             audience.skipped_excluded += screened.excluded
+            if screened.settings is not None:  # marketing to CO: the sender's name and the opt-out, priced
+                frame = framing(request.message, screened.settings, provider)
+    if (
+        not template.personal
+        and provider_length(final_text(template.render({}), request.encoding, *frame)) > char_limit
+    ):
+        raise InvalidRequest(
+            f"message is longer than the {char_limit} characters provider {provider} accepts",
+            details=[FieldIssue("message", f"at most {char_limit} characters, with the sender's name and opt-out")],
+        )
     if len(audience.recipients) > limits.max_recipients:
         raise TooManyRecipients(len(audience.recipients), limits.max_recipients)
     values: dict[str, Mapping[str, str]] = {}
@@ -397,7 +419,7 @@ def plan_campaign(
         return values.get(recipients[position][1], {})
 
     def compose(option: EncodingOption) -> ComposedTexts:
-        return compose_texts(template, option, len(recipients), values_of, char_limit)
+        return compose_texts(template, option, len(recipients), values_of, char_limit, *frame)
 
     with phase("compose"):
         composed = compose(request.encoding)
@@ -409,12 +431,13 @@ def plan_campaign(
         provider=provider,
         country=country,
         audience=audience,
-        segments=composed.largest(final_text(template.render({}), request.encoding)),
+        segments=composed.largest(final_text(template.render({}), request.encoding, *frame)),
         cost=composed.cost,
         composed=composed,
         template=template,
         transliterated_cost=transliterated,
         values=values,
+        frame=frame,
     )
 
 

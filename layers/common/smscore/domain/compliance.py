@@ -103,6 +103,8 @@ class Screened:
     recipients: list[tuple[str, str]]
     excluded: int = 0  # on the RNE snapshot
     snapshot: ExclusionSnapshot | None = None
+    # Marketing with Colombian recipients: the text carries the sender's name and the opt-out (`framing`)
+    settings: ComplianceSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -121,13 +123,49 @@ class CompliancePolicy:
         colombian = [e164 for e164, _ in recipients if is_colombian(e164)]
         if not colombian:
             return Screened(recipients)
-        if settings_of(tenant).sender_name is None:
+        settings = settings_of(tenant)
+        if settings.sender_name is None:
             raise SenderNameRequired(
                 "Marketing to Colombia carries the sender's name: set senderName (PUT /api/settings) first"
             )
         snapshot = require_fresh(self.exclusions.current(), self.today(), self.max_age_days)
         listed = self.exclusions.listed(snapshot, colombian)
-        if not listed:
-            return Screened(recipients, snapshot=snapshot)
-        kept = [r for r in recipients if r[0] not in listed]
-        return Screened(kept, excluded=len(recipients) - len(kept), snapshot=snapshot)
+        kept = [r for r in recipients if r[0] not in listed] if listed else recipients
+        return Screened(kept, excluded=len(recipients) - len(kept), snapshot=snapshot, settings=settings)
+
+
+# -- the sender's name and the opt-out instruction (CRC Res. 6522 de 2022; Ley 2300 de 2023, art. 5 par. 2) --------
+
+# Routes on which a reply reaches us (a STOP/SALIR keyword works), by provider: None = every country. AWS End User
+# Messaging SMS has two-way SMS only in the countries of its supported-countries table, and Colombia is not one of
+# them: a reply to an AWS number in CO never reaches us.
+TWO_WAY_COUNTRIES: dict[str, frozenset[str] | None] = {
+    "sandbox": None,  # `smsctl inbound` plays a reply to the sandbox's number
+    "twilio": None,
+    "aws_sms": frozenset({"AU", "CA", "GB", "US"}),
+}
+FOOTER_SEPARATOR = "\n"
+
+
+def has_two_way(provider: str, country: str) -> bool:
+    countries = TWO_WAY_COUNTRIES.get(provider, frozenset())
+    return countries is None or country in countries
+
+
+def sender_prefix(text: str, sender_name: str) -> str:
+    """`{senderName}: `, or "" when the text already starts with the name and a colon (any case)."""
+    if text.lstrip().casefold().startswith(f"{sender_name}:".casefold()):
+        return ""
+    return f"{sender_name}: "
+
+
+def framing(text: str, settings: ComplianceSettings, provider: str) -> tuple[str, str]:
+    """(prefix, footer) of a marketing SMS to CO: the sender's name first, the opt-out instruction last; the send
+    path composes `prefix + rendered text + footer` (smscore.domain.compose) and prices that.
+
+    The instruction is `optOutText` (names SALIR by default). On a route without two-way SMS in Colombia (AWS) a reply
+    keyword never reaches us and the instruction should be a short opt-out link (issue 22, item 5): that link is not
+    built yet, so the text is used there too, and docs/compliance-co.md says so."""
+    assert settings.sender_name is not None, "CompliancePolicy.screen refuses a cleared sender name first"
+    del provider  # has_two_way(provider, "CO") picks the link once it exists
+    return sender_prefix(text, settings.sender_name), FOOTER_SEPARATOR + opt_out_text_of(settings)
