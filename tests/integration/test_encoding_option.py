@@ -15,7 +15,8 @@ SPANISH = "Sábado de ofertas en Bogotá: 2x1 en calzado, ¡sólo hoy! Más info
 
 
 def body(audience: Campaign, **extra: Any) -> dict[str, Any]:
-    return {"message": SPANISH, "tagIds": [audience.tags["vip"]], **extra}
+    # sent as written: marketing to CO is framed (sender name + opt-out), tests/integration/test_compliance_text.py
+    return {"message": SPANISH, "tagIds": [audience.tags["vip"]], "purpose": "transactional", **extra}
 
 
 def test_the_preview_offers_transliteration_and_the_send_with_it_costs_what_was_offered(
@@ -48,13 +49,14 @@ def test_auto_replaces_curly_quotes_and_dashes_but_no_letter(stack: Stack, audie
     # Given a text pasted from a word processor: curly quotes, an en dash, an ellipsis, no accent
     text = "“Oferta” – 2x1 hoy…"
     # When it is sent with the default option
-    status, sent = send(audience, {"message": text, "tagIds": [audience.tags["vip"]]})
+    status, sent = send(audience, {"message": text, "tagIds": [audience.tags["vip"]], "purpose": "transactional"})
     # Then the stored text is GSM-7 with their look-alikes
     assert status == 201
     stored = MessageRecord.get(sent["messages"][0]["id"])
     assert (stored.body, stored.encoding) == ('"Oferta" - 2x1 hoy...', "GSM-7")
     # And with unicode it goes as written
-    status, sent = send(audience, {"message": text, "tagIds": [audience.tags["vip"]], "encoding": "unicode"})
+    unicode = {"message": text, "encoding": "unicode", "purpose": "transactional"}
+    status, sent = send(audience, {**unicode, "tagIds": [audience.tags["vip"]]})
     assert MessageRecord.get(sent["messages"][0]["id"]).body == text
     assert MessageRecord.get(sent["messages"][0]["id"]).encoding == "UCS-2"
 

@@ -114,7 +114,11 @@ def test_every_recipient_gets_their_own_text_priced_per_recipient_as_previewed(p
     campaign = client.campaign
     # Given a text whose length depends on the name: 1 segment for short names, 2 for the long one
     message = "Hola {nombre|cliente}, " + "x" * 135 + " {ciudad|tu ciudad}"
-    body: dict[str, Any] = {"message": message, "tagIds": [vip]}
+    body: dict[str, Any] = {
+        "message": message,
+        "tagIds": [vip],
+        "purpose": "transactional",
+    }  # sent as written: marketing to CO is framed (sender name + opt-out), test_compliance_text.py
     # When it is previewed
     status, shown = preview(campaign, body)
     assert status == 200, shown
@@ -172,7 +176,11 @@ def test_an_unknown_field_is_400_naming_it_on_send_and_preview(people: tuple[Cli
 def test_a_rendered_text_over_the_provider_limit_skips_that_recipient_uncharged(people: tuple[Client, str]) -> None:
     client, vip = people
     # Given a text that fits the 1,600 characters with "Ana" or "cliente", not with "Bernardo Antonio"
-    body = {"message": "{nombre|cliente}" + "y" * 1590, "tagIds": [vip]}
+    body = {
+        "message": "{nombre|cliente}" + "y" * 1590,
+        "tagIds": [vip],
+        "purpose": "transactional",
+    }  # sent as written: marketing to CO is framed (sender name + opt-out), test_compliance_text.py
     status, shown = preview(client.campaign, body)
     assert (shown["recipients"], shown["skippedTooLong"]) == (2, 1)
     # When it is sent
@@ -186,6 +194,10 @@ def test_a_rendered_text_over_the_provider_limit_skips_that_recipient_uncharged(
 
 
 def test_literal_braces_stay_text(stack: Stack, audience: Campaign) -> None:
-    status, sent = send(audience, {"message": "Código {{VIP}} y {50% off}", "tagIds": [audience.tags["vip"]]})
+    literal = {
+        "message": "Código {{VIP}} y {50% off}",
+        "purpose": "transactional",
+    }  # sent as written: marketing to CO is framed (sender name + opt-out), test_compliance_text.py
+    status, sent = send(audience, {**literal, "tagIds": [audience.tags["vip"]]})
     assert status == 201
     assert MessageRecord.get(sent["messages"][0]["id"]).body == "Código {VIP} y {50% off}"

@@ -47,6 +47,7 @@ from smscore.domain.campaign import (
     send_campaign,
 )
 from smscore.domain.cancel import CancelStore, cancel_campaign
+from smscore.domain.compose import final_text
 from smscore.domain.errors import (
     ConcurrentUpdate,
     EnqueueFailure,
@@ -55,7 +56,7 @@ from smscore.domain.errors import (
     RequestInProgress,
     TenantNotFound,
 )
-from smscore.domain.gsm import EncodingOption, encode
+from smscore.domain.gsm import EncodingOption
 from smscore.domain.masking import mask
 from smscore.domain.model import TagRecipient
 from smscore.domain.ports import DeliveryQueue
@@ -223,7 +224,7 @@ class CampaignService:
             credits_available=tenant.credits,
             final_message=plan.final_message,
             savings_if_transliterated=max(0, plan.cost - plan.transliterated_cost),
-            transliterated_message=encode(request.message, EncodingOption.GSM_TRANSLITERATE),
+            transliterated_message=final_text(request.message, EncodingOption.GSM_TRANSLITERATE, *plan.frame),
             scheduled_for=schedule.scheduled_for,
             skipped_too_long=audience.skipped_too_long,
             merge_fields_missing=plan.composed.missing,
