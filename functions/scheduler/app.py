@@ -32,4 +32,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Schedule
     result = deps.scheduler.sweep(deps.max_messages)
     metrics.add_metric(name="ScheduledMessagesReleased", unit=MetricUnit.Count, value=result.released)
     metrics.add_metric(name="ScheduledMessagesNotEnqueued", unit=MetricUnit.Count, value=result.not_enqueued)
-    return {"due": result.due, "enqueued": result.enqueued, "released": result.released}
+    answer: dict[str, Any] = {"due": result.due, "enqueued": result.enqueued, "released": result.released}
+    if result.fenced:
+        metrics.add_metric(name="SchedulerRunFenced", unit=MetricUnit.Count, value=1)
+        answer["fenced"] = True
+    return answer

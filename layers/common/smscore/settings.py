@@ -60,6 +60,7 @@ class Settings(TableNames):
     send_windows: Literal["enforced", "off"] = "enforced"
     # Scheduler: how many due messages one run releases at most (the rest next run).
     scheduler_max_messages: int = Field(default=20_000, ge=1)
+    scheduler_lease_seconds: int = Field(default=180, ge=5)  # > the scheduler's timeout: a live run keeps its lease
     # Receipts: the queue the status webhooks put receipts on, and how many receives a receipt parked ahead of its
     # message's SENT write is retried for (each after the queue's visibility timeout) before it just waits parked.
     receipts_queue_url: str | None = None

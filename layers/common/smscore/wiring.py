@@ -244,16 +244,23 @@ class SchedulerDeps:
 
 @memoised
 def scheduler_deps() -> SchedulerDeps:
+    import boto3
+
     from smscore.dal.message_store import DynamoMessageStore
-    from smscore.dal.scheduler_store import DynamoSchedulerStore
+    from smscore.dal.scheduler_store import DynamoRunLease, DynamoSchedulerStore
     from smscore.domain.scheduler import Scheduler
 
     settings = bound_settings()
+    if not settings.senders_table:
+        raise RuntimeError("SENDERS_TABLE is not set (the scheduler's run lease)")
     return SchedulerDeps(
         scheduler=Scheduler(
             store=DynamoSchedulerStore(DynamoMessageStore(region=settings.aws_region), workers=settings.write_workers),
             queue=delivery_queue(),
             recipients_per_queue_message=settings.recipients_per_queue_message,
+            # Overlapping runs are fenced: the lease outlives the function's timeout (a live run never loses it).
+            lease=DynamoRunLease(boto3.client("dynamodb", region_name=settings.aws_region), settings.senders_table),
+            lease_seconds=settings.scheduler_lease_seconds,
         ),
         max_messages=settings.scheduler_max_messages,
     )

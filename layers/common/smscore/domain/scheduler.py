@@ -12,14 +12,21 @@ sweep queries the due ones (never a Scan), then for each campaign:
    SCHEDULED message directly (smscore.dal.message_store.claim), so the order never strands a message.
 
 No money moves here: the messages were paid at accept.
+
+Runs are fenced: a run first takes the scheduler's lease (`RunLease`, one conditional write, held longer than the
+function's timeout) and a run that finds it held does nothing. Overlapping runs (a slow run still going when the
+next one starts, or a retried invocation) would otherwise both read the same due entries before either released
+them, and enqueue each message twice. Only a run that dies between its enqueue and its release leaves entries for
+the next run to enqueue again (harmless: delivery claims conditionally).
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from smscore.domain.model import QueueBatch
@@ -45,12 +52,23 @@ class SchedulerStore(Protocol):
         ...
 
 
+class RunLease(Protocol):
+    def acquire(self, owner: str, now: datetime, until: datetime) -> bool:
+        """Hold the lease until `until` if nobody holds it at `now` (one conditional write); False otherwise."""
+        ...
+
+    def release(self, owner: str) -> None:
+        """Give it back, if `owner` still holds it."""
+        ...
+
+
 @dataclass(frozen=True)
 class SweepResult:
     due: int
     enqueued: int
     released: int
     not_enqueued: int  # left SCHEDULED for the next sweep
+    fenced: bool = False  # another run held the lease: this one did nothing
 
 
 class Scheduler:
@@ -60,14 +78,30 @@ class Scheduler:
         queue: DeliveryQueue,
         recipients_per_queue_message: int,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lease: RunLease | None = None,
+        lease_seconds: int = 180,
     ) -> None:
         self._store = store
         self._queue = queue
         self._per_queue_message = recipients_per_queue_message
         self._now = now
+        self._lease = lease
+        self._lease_seconds = lease_seconds
 
     def sweep(self, max_messages: int) -> SweepResult:
         now = self._now()
+        if self._lease is None:
+            return self._sweep(now, max_messages)
+        owner = str(uuid.uuid4())
+        if not self._lease.acquire(owner, now, now + timedelta(seconds=self._lease_seconds)):
+            log.info("Scheduler run fenced: another run holds the lease")
+            return SweepResult(due=0, enqueued=0, released=0, not_enqueued=0, fenced=True)
+        try:
+            return self._sweep(now, max_messages)
+        finally:
+            self._lease.release(owner)
+
+    def _sweep(self, now: datetime, max_messages: int) -> SweepResult:
         due = self._store.due(now, max_messages)
         by_campaign: dict[tuple[str, str], list[DueMessage]] = {}
         for message in due:
