@@ -8,6 +8,9 @@ and the latency of one page of GET /api/contacts; each next to the bare DynamoDB
   exact counts), so it is reported, not held to the floor.
 - List: pages of 50 contacts through the handler (authorizer context, validation, cursor codec, response
   model) against the same pages read with a bare Query.
+- Search: GET /api/contacts?q=andres (the admin's first page, 25) over 50,000 contacts, through the handler
+  (the search index's Query with begins_with, one BatchGetItem of the contacts, the response model) against the
+  same index page read with a bare Query: the floor of any search that reads only what matches.
 
 moto answers one request at a time here (smsdev.testing.serialised_moto), as DynamoDB makes each one atomic.
 """
@@ -185,6 +188,76 @@ def measure_list_page(contacts: int = 2_000, pages: int = 40) -> Row:
     )
 
 
+FIRST_NAMES = ("Andrés", "Ana", "María", "José", "Luis", "Sofía", "Camilo", "Valentina", "Juan", "Daniela")
+SURNAMES = ("Muñoz", "Gómez", "Rodríguez", "Peña", "Núñez", "Díaz", "Andrade", "Ruiz", "Castaño", "Ortiz")
+
+
+def measure_search(contacts: int = 50_000, rounds: int = 20) -> Row:
+    """Search latency of the admin's first page against a bare Query of the same index page."""
+    from functions.contacts import app
+    from smsdev.admin_store import ContactInput
+
+    with moto_stack() as stack, serialised_moto():
+        os.environ.update(stack.environment("ContactsFunction"))
+        wiring.reset()
+        wiring.bound_settings()
+        admin = DynamoAdminStore(region=stack.names.region)
+        tenant_id = admin.create_tenant("Bench", credits=0, default_country="CO")
+        member_id = admin.create_member(tenant_id, "bench@bench.test", accept_terms=True).member_id
+        people = [
+            ContactInput(
+                phone=f"+57300{n:07d}",
+                name=f"{FIRST_NAMES[n % 10]} {SURNAMES[(n // 10) % 10]} {SURNAMES[(n // 100) % 10]}",
+            )
+            for n in range(contacts)
+        ]
+        for start in range(0, contacts, 5_000):
+            admin.add_contacts(tenant_id, people[start : start + 5_000])
+        query = {"q": "andres", "limit": "25"}
+
+        def through_handler() -> list[str]:
+            reply = app.lambda_handler(_event("GET", "/api/contacts", tenant_id, member_id, query), LambdaContext())
+            return [c["name"] for c in json.loads(reply["body"])["items"]]
+
+        dynamodb = boto3.client("dynamodb", region_name=stack.names.region)
+        table = stack.names.physical("TagMembersTable")
+
+        def bare_query() -> int:
+            page = dynamodb.query(
+                TableName=table,
+                KeyConditionExpression="tag_key = :k AND begins_with(contact_id, :p)",
+                ExpressionAttributeValues={":k": {"S": f"{tenant_id}#search#an"}, ":p": {"S": "andres"}},
+                Limit=26,
+            )
+            return len(page["Items"])
+
+        first = through_handler()  # warm: imports, models, connections
+        bare_query()
+        began = time.perf_counter()
+        for _ in range(rounds):
+            found = through_handler()
+        handler_seconds = time.perf_counter() - began
+        began = time.perf_counter()
+        for _ in range(rounds):
+            bare = bare_query()
+        bare_seconds = time.perf_counter() - began
+    per_search, floor = handler_seconds / rounds * 1000, bare_seconds / rounds * 1000
+    right = found == first and len(found) == 25 and all(name.startswith("Andrés ") for name in found) and bare == 26
+    return Row(
+        name=f"contacts: search latency, GET /api/contacts?q=andres&limit=25 ({contacts:,} contacts, moto)",
+        value=round(per_search, 2),
+        unit="ms",
+        baseline=round(floor, 2),
+        target="<= 3x a bare Query of the same index page (the search adds one BatchGetItem)",
+        passed=right and per_search <= 3 * floor,
+        details={
+            "rounds": rounds,
+            "handler_seconds": round(handler_seconds, 3),
+            "bare_seconds": round(bare_seconds, 3),
+        },
+    )
+
+
 def measure(rows: int = 20_000) -> list[Row]:
     install_item_level_rollback()
-    return [measure_import(rows), measure_list_page()]
+    return [measure_import(rows), measure_list_page(), measure_search()]

@@ -164,11 +164,10 @@ export async function contactsView(main, ctx) {
 
   async function load(first) {
     const raw = search.value.trim();
-    // A whole phone number is looked up exactly (normalised like sending); anything else matches part of a name or number.
-    const isPhone = /^\+?[\d\s().-]{7,}$/.test(raw);
+    // The API searches all of the account's contacts: the start of any word of the name (without accents or case)
+    // or of the number's digits. One letter is too little to search by: the list is shown unfiltered.
     const query = { tagId: tagFilter.value || undefined, limit: 25, cursor: first ? undefined : cursor };
-    if (isPhone) query.phone = raw;
-    else if (raw) query.q = raw;
+    if ((raw.match(/[\p{L}\p{N}]/gu) || []).length >= 2) query.q = raw;
     try {
       const page = await api("GET", "/api/contacts", { query });
       shown = first ? page.items : shown.concat(page.items);

@@ -380,7 +380,7 @@ def test_a_contact_skipped_for_a_keyword_says_which_keyword_and_sender(page: Any
 
     # When the contacts screen finds her
     sign_in(page, admin_stack, screen="#/contacts")
-    page.get_by_label("Buscar por nombre o teléfono").fill("300 999 0001")
+    page.get_by_label("Buscar por nombre o teléfono").fill("valeria")
     page.get_by_role("button", name="Buscar", exact=True).click()
 
     # Then her row says she is opted out, and why: her BAJA to the sandbox sender, with its date

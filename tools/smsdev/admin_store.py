@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from pynamodb.connection import Connection
 from pynamodb.transactions import TransactWrite
 
-from smscore.dal.contact_store import DynamoContactStore
+from smscore.dal.contact_store import DynamoContactStore, search_words
 from smscore.dal.identity_store import TERMS_SETTING
 from smscore.dal.tables import (
     ContactRecord,
+    ContactSearchRecord,
     LedgerRecord,
     MemberRecord,
     OutboxRecord,
@@ -252,6 +253,14 @@ class DynamoAdminStore:
             )
         self._batch_save(contact_records)
         self._batch_save(memberships)
+        self._batch_save(  # the words they are found by (GET /api/contacts?q=)
+            [
+                ContactSearchRecord.item(tenant_id, word, record.contact_id, words)
+                for record in contact_records
+                for words in [search_words(record.name, record.e164 or record.phone)]
+                for word in words
+            ]
+        )
         for tag_id, count in Counter(m.tag_key.split("#", 1)[1] for m in memberships).items():
             TagRecord(tenant_id, tag_id).update(actions=[TagRecord.contact_count.add(count)])  # GET /api/tags
         return [c.contact_id for c in contact_records]
@@ -285,7 +294,9 @@ class DynamoAdminStore:
         return records[:limit]
 
     @staticmethod
-    def _batch_save(records: Iterable[ContactRecord] | Iterable[TagMemberRecord]) -> None:
+    def _batch_save(
+        records: Iterable[ContactRecord] | Iterable[TagMemberRecord] | Iterable[ContactSearchRecord],
+    ) -> None:
         items = list(records)
         if not items:
             return

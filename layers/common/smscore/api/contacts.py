@@ -23,7 +23,7 @@ from smscore.api.messages import queue_status_of
 from smscore.api.middlewares import check_json_body, refusal_response
 from smscore.api.models import QueueStatusDto
 from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerprint
-from smscore.dal.tables import LedgerRecord
+from smscore.dal.tables import ContactSearchRecord, LedgerRecord
 from smscore.domain.consent import Consent, ConsentReader, ConsentState, OptOutReason, consent_of
 from smscore.domain.contacts import (
     MAX_NAME_LENGTH,
@@ -61,6 +61,7 @@ from smscore.domain.errors import (
     UnknownMergeField,
 )
 from smscore.domain.personalize import BUILT_IN_FIELDS, MAX_CUSTOM_FIELDS, checked_field_names
+from smscore.domain.search import SHARD_CHARS, search_query
 from smscore.domain.views import DispatchView
 
 MAX_PAGE_SIZE = 100
@@ -585,6 +586,8 @@ class ContactsApi:
         e164 = self._number(tenant_id, phone, None).e164 if phone is not None else None
         text = q.strip() if q is not None and q.strip() else None
         filters = ContactFilters(tag_id=tag_id, e164=e164, text=text, opted_out=opted_out)
+        if text is not None and e164 is None:
+            return self._search(tenant_id, text, filters, limit, cursor)
         if e164 is not None:
             plan, keys, partition = (
                 "by_phone",
@@ -606,6 +609,29 @@ class ContactsApi:
         return ContactPageDto(
             items=items,
             next_cursor=encode_cursor(tenant_id, fingerprint, next_key) if next_key else None,
+        )
+
+    def _search(
+        self, tenant_id: str, text: str, filters: ContactFilters, limit: int, cursor: str | None
+    ) -> ContactPageDto:
+        """`q`: the prefix of any word of the name (without case or accents) or of the number's digits, read from
+        the search index page by page (smscore.domain.search); `tagId` and `optedOut` filter each page."""
+        query = search_query(text)
+        if query is None:
+            message = f"write at least {SHARD_CHARS} letters or digits"
+            raise InvalidRequest(f"Invalid request: q: {message}", details=[FieldIssue("q", message)])
+        partition = {"tag_key": ContactSearchRecord.key_for(tenant_id, query.prefix)}
+        fingerprint = filters_fingerprint("contacts", "search", filters.tag_id, text, filters.opted_out)
+        start = (
+            decode_cursor(cursor, tenant_id, fingerprint, key_attributes={"tag_key", "contact_id"}, partition=partition)
+            if cursor
+            else None
+        )
+        contacts, next_key = self._store.search_contacts(tenant_id, query, filters, limit, start)
+        opted_out = filters.opted_out
+        items = [d for d in self._dtos(tenant_id, contacts) if opted_out is None or d.opted_out == opted_out]
+        return ContactPageDto(
+            items=items, next_cursor=encode_cursor(tenant_id, fingerprint, next_key) if next_key else None
         )
 
     def get_contact(self, tenant_id: str, contact_id: str) -> ContactDto:

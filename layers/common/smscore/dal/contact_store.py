@@ -25,6 +25,7 @@ from smscore.dal.dispatch_counts import with_shards
 from smscore.dal.message_queries import dispatch_view
 from smscore.dal.tables import (
     ContactRecord,
+    ContactSearchRecord,
     DispatchRecord,
     ImportJobRecord,
     LedgerRecord,
@@ -60,6 +61,7 @@ from smscore.domain.errors import (
     TagExists,
     TenantNotFound,
 )
+from smscore.domain.search import SearchQuery, contact_words
 from smscore.domain.views import DispatchView
 
 StartKey = dict[str, str | int] | None
@@ -88,6 +90,37 @@ def _backoff(attempt: int) -> None:
 
 def _search_text(name: str | None, e164: str) -> str:
     return f"{(name or '').casefold()} {e164}"
+
+
+def national_digits(e164: str | None) -> str | None:
+    """The national significant number of an E.164 number (+573001234567 -> 3001234567), None if unparsable."""
+    if not e164 or not e164.startswith("+"):
+        return None
+    import phonenumbers  # the contacts function imports it on the first number, not at init
+
+    try:
+        return str(phonenumbers.parse(e164, None).national_number)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def search_words(name: str | None, e164: str | None) -> frozenset[str]:
+    """The words a contact with this name and number is found by (smscore.domain.search)."""
+    return contact_words(name, e164, national_digits(e164))
+
+
+def _record_words(record: ContactRecord | None) -> frozenset[str]:
+    return search_words(record.name, record.e164 or record.phone) if record is not None else frozenset()
+
+
+def _search_writes(tenant_id: str, contact_id: str, before: frozenset[str], after: frozenset[str]) -> list[Write]:
+    """Index items to change when a contact's words go from `before` to `after`, in the contact's transaction:
+    stale words deleted, every current word (re)written with the new word set (none when nothing changed)."""
+    if before == after:
+        return []
+    writes = [_delete(ContactSearchRecord.item(tenant_id, w, contact_id)) for w in before - after]
+    writes += [_put(ContactSearchRecord.item(tenant_id, w, contact_id, after)) for w in after]
+    return writes
 
 
 def _tag(record: TagRecord) -> Tag:
@@ -405,6 +438,8 @@ class DynamoContactStore:
         try:
             with TransactWrite(connection=self._connection) as tx:
                 tx.save(record, condition=ContactRecord.contact_id.does_not_exist())
+                for write in _search_writes(tenant_id, contact_id, frozenset(), search_words(name, number.e164)):
+                    write(tx)
                 for tag_id in tag_ids:
                     tx.save(_membership(tenant_id, tag_id, record))
                     tx.update(
@@ -427,6 +462,40 @@ class DynamoContactStore:
     def get_contact(self, tenant_id: str, contact_id: str) -> Contact | None:
         record = self._contact_record(tenant_id, contact_id)
         return _contact(record) if record else None
+
+    def search_contacts(
+        self, tenant_id: str, query: SearchQuery, filters: ContactFilters, limit: int, start_key: StartKey
+    ) -> tuple[list[Contact], StartKey]:
+        """One Query of the search index (begins_with on one partition key: never a Scan) and one BatchGetItem per
+        page. Each contact comes once: at the first of its words the prefix matches. A contact whose words changed
+        since its item was read, or outside `filters`, is left out, so a page may hold fewer than `limit`."""
+        results = ContactSearchRecord.query(
+            ContactSearchRecord.key_for(tenant_id, query.prefix),
+            ContactSearchRecord.contact_id.startswith(query.prefix),
+            limit=limit + 1,
+            page_size=limit + 1,
+            last_evaluated_key=_typed_key(start_key),
+        )
+        found_items = list(results)
+        items, more = found_items[:limit], len(found_items) > limit
+        next_key: StartKey = {"tag_key": items[-1].tag_key, "contact_id": items[-1].contact_id} if more else None
+        wanted: list[str] = []
+        for item in items:
+            word = item.contact_id.rsplit("#", 1)[0]
+            words = frozenset(item.words or ()) | {word}
+            first = min(w for w in words if w.startswith(query.prefix))
+            if word == first and query.matches(words) and item.target not in wanted:
+                wanted.append(item.target)
+        found = self._batch_contacts(tenant_id, wanted)
+        contacts = []
+        for contact_id in wanted:
+            record = found.get(contact_id)
+            if record is None or not query.matches(_record_words(record)):
+                continue  # deleted, or renamed since the item was read
+            if filters.tag_id is not None and filters.tag_id not in (record.tag_ids or ()):
+                continue
+            contacts.append(_contact(record))
+        return contacts, next_key
 
     def list_contacts(
         self, tenant_id: str, filters: ContactFilters, limit: int, start_key: StartKey
@@ -530,6 +599,7 @@ class DynamoContactStore:
                 actions.append(ContactRecord.fields.set(kept) if kept else ContactRecord.fields.remove())
 
             writes = [_update(record, actions, _revision_is(record))]
+            writes += _search_writes(tenant_id, contact_id, _record_words(record), search_words(name, e164))
             for tag_id in added:
                 writes += [_put(_membership(tenant_id, tag_id, record)), _count(tenant_id, tag_id, 1)]
             for tag_id in removed:
@@ -581,6 +651,7 @@ class DynamoContactStore:
             live = self._existing_tags(tenant_id, tags)
 
             writes = [_delete(record, _revision_is(record))]
+            writes += _search_writes(tenant_id, contact_id, _record_words(record), frozenset())
             for tag_id in tags:
                 writes.append(_delete(TagMemberRecord(TagMemberRecord.key_for(tenant_id, tag_id), contact_id)))
                 if tag_id in live:
@@ -679,6 +750,7 @@ class DynamoContactStore:
                 revision=1,
             )
             writes = [_put(new, ContactRecord.contact_id.does_not_exist())]
+            writes += _search_writes(tenant_id, contact_id, frozenset(), search_words(row.name, row.e164))
             writes.extend(_put(_membership(tenant_id, t, new)) for t in row.tag_ids)
             return writes, set(row.tag_ids)
         new_tags = set(row.tag_ids) - set(record.tag_ids or ())
@@ -702,6 +774,7 @@ class DynamoContactStore:
         if refill:
             actions.append(ContactRecord.fields.set(new_fields))
         writes = [_update(record, actions, _revision_is(record))]
+        writes += _search_writes(tenant_id, contact_id, _record_words(record), search_words(name, e164))
         writes.extend(_put(_membership(tenant_id, t, record)) for t in new_tags)
         return writes, new_tags
 

@@ -276,6 +276,31 @@ class TagMemberRecord(Model):
         return f"{tenant_id}#{tag_id}"
 
 
+class ContactSearchRecord(Model):
+    """One word a contact is found by (smscore.domain.search), in the memberships table under partition keys no tag
+    uses, `<tenant>#search#<the word's first 2 characters>`; the range key is `<word>#<contact id>`, so a Query
+    with begins_with(<prefix>) reads exactly the matching words, in order. `words` (all of the contact's) lets
+    a reader return each contact once and check every term of a query."""
+
+    class Meta(_Unbound):
+        pass
+
+    tag_key = UnicodeAttribute(hash_key=True)
+    contact_id = UnicodeAttribute(range_key=True)  # "<word>#<contact id>"
+    target = UnicodeAttribute()  # the contact id
+    words = UnicodeSetAttribute()
+
+    @staticmethod
+    def key_for(tenant_id: str, word: str) -> str:
+        return f"{tenant_id}#search#{word[:2]}"
+
+    @classmethod
+    def item(
+        cls, tenant_id: str, word: str, contact_id: str, words: frozenset[str] = frozenset()
+    ) -> ContactSearchRecord:
+        return cls(cls.key_for(tenant_id, word), f"{word}#{contact_id}", target=contact_id, words=set(words) or {word})
+
+
 class StatusChange(MapAttribute[str, Any]):
     status = UnicodeAttribute()
     at = UTCDateTimeAttribute()
@@ -772,6 +797,7 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
 # Models that share a table with one of MODELS_BY_SETTING.
 SHARED_TABLE_MODELS: dict[type[Model], str] = {
     DispatchCounterRecord: "dispatches_table",
+    ContactSearchRecord: "tag_members_table",
     InboundMessageRecord: "suppressions_table",
     ParkedReceiptRecord: "messages_table",
     WebhookDeliveryRecord: "webhooks_table",

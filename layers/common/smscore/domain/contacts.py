@@ -39,6 +39,7 @@ from smscore.domain.encoding import (
 )
 from smscore.domain.errors import FieldIssue, InvalidCharacter, InvalidRequest, NotFound
 from smscore.domain.names import name_key, refused_character
+from smscore.domain.search import SearchQuery
 
 # ---------------------------------------------------------------------------------------------- identity rules
 
@@ -258,6 +259,17 @@ class ContactStore(Protocol):
     def list_contacts(
         self, tenant_id: str, filters: ContactFilters, limit: int, start_key: dict[str, str | int] | None
     ) -> tuple[list[Contact], dict[str, str | int] | None]: ...
+
+    def search_contacts(
+        self,
+        tenant_id: str,
+        query: SearchQuery,
+        filters: ContactFilters,
+        limit: int,
+        start_key: dict[str, str | int] | None,
+    ) -> tuple[list[Contact], dict[str, str | int] | None]:
+        """Contacts with a word starting with the query's prefix (smscore.domain.search), by the search index."""
+        ...
 
     def update_contact(self, tenant_id: str, contact_id: str, change: ContactChange, at: datetime) -> Contact:
         """Raises NotFound for a missing contact or tag."""
