@@ -63,6 +63,10 @@ export function sentence(status, code, body) {
         : "";
       return t("error.INVALID_CHARACTER", { where });
     }
+    case "TEST_SEND_LIMIT":
+      return typeof body.limit === "number"
+        ? t("error.TEST_SEND_LIMIT", { limit: body.limit })
+        : t("error.TEST_SEND_LIMIT_ANY");
     case "UNKNOWN_MERGE_FIELD":
       return t("error.UNKNOWN_MERGE_FIELD", { field: body.field || t("error.aField") });
     case "MERGE_FIELD_MISSING":

@@ -424,6 +424,14 @@ export const MESSAGES = {
     "{recipients} recipients have no «{field}». Give it a fallback after a bar (for example name|customer); nothing was sent or charged.",
   ],
   "error.aField": ["un campo", "a field"],
+  "error.TEST_SEND_LIMIT": [
+    "Ya usó los {limit} mensajes de prueba de hoy. Podrá enviar más mañana; no se cobró nada.",
+    "You have used today's {limit} test messages. You can send more tomorrow; nothing was charged.",
+  ],
+  "error.TEST_SEND_LIMIT_ANY": [
+    "Ya usó los mensajes de prueba de hoy. Podrá enviar más mañana; no se cobró nada.",
+    "You have used today's test messages. You can send more tomorrow; nothing was charged.",
+  ],
   "error.some": ["Algunos", "Some"],
   "error.characterAt": [" ({codePoint} en la posición {position})", " ({codePoint} at position {position})"],
   "error.TAG_EXISTS": [

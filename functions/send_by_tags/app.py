@@ -22,6 +22,7 @@ from smscore.api.models import (
     MessageEnqueueResultDto,
     ResendPayload,
     SmsTagsMessagePayload,
+    TestSendPayload,
 )
 from smscore.observability import quiet_empty_metrics
 from smscore.wiring import SendDeps
@@ -140,6 +141,34 @@ RESEND_RESPONSES: dict[int, Any] = {
 )
 def preview_sms_by_tags(payload: Annotated[SmsTagsMessagePayload, Body()]) -> CampaignPreviewDto:
     return request_deps().campaigns.preview(caller(), payload)
+
+
+TEST_RESPONSES: dict[int, Any] = {
+    **SEND_RESPONSES,
+    201: {
+        "description": "Sent now to the numbers (a campaign marked test, left out of the campaign list)",
+        "content": {"application/json": {"model": MessageEnqueueResultDto}},
+    },
+    200: {
+        "description": "No number is valid, or all are opted out: nothing debited",
+        "content": {"application/json": {"model": MessageEnqueueResultDto}},
+    },
+    404: documented_error("contactId names no contact of this tenant (code NOT_FOUND)"),
+    429: documented_error("The member's test messages of the day are used up (code TEST_SEND_LIMIT: limit)"),
+}
+
+
+@messaging_route(
+    "/api/messages/sms/test",
+    TEST_RESPONSES,
+    summary="Send the message now to at most 5 numbers to see it, rendered with a chosen contact (charged)",
+)
+def send_test_message(
+    payload: Annotated[TestSendPayload, Body()],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> Response[MessageEnqueueResultDto]:
+    deps, who = spending_caller()
+    return enqueue_response(deps.campaigns.test_send(who, payload, idempotency_key, app.lambda_context))
 
 
 @messaging_route(

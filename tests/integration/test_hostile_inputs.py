@@ -964,3 +964,35 @@ class TestTemplatesUnderGeneratedInput:
         for method, payload in (("GET", None), ("PUT", body), ("DELETE", None)):
             answer = template_item(contacts, method, identifier, payload)
             assert answer.status in (400, 404), answer.body
+
+
+# ---------------------------------------------------------------------------------------------- test send (issue 24)
+
+test_send_bodies = st.one_of(
+    send_bodies,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "message": st.one_of(hostile_text, json_value),
+            "to": st.one_of(json_value, st.lists(hostile_text, max_size=7)),
+            "contactId": st.one_of(st.uuids().map(str), json_value),
+            "country": json_value,
+            "encoding": json_value,
+        },
+    ).map(json.dumps),
+)
+
+
+class TestTestSendUnderGeneratedInput:
+    @FUZZ
+    @given(body=test_send_bodies, content_type=content_types)
+    def test_test_send_route(self, stack: Stack, campaign: Campaign, body: str, content_type: str | None) -> None:
+        # Whatever the body: never a 5xx, and what is charged is exactly what was persisted
+        balance = campaign.balance()
+        known = {m.message_id for m in MessageRecord.scan()}
+        response = post_raw(campaign, "/api/messages/sms/test", body, content_type)
+        assert_no_5xx_and_error_shape(response)
+        new = [m for m in MessageRecord.scan() if m.message_id not in known]
+        assert balance - campaign.balance() == sum(int(m.credits) for m in new)
+        if response["statusCode"] != 201:
+            assert new == []

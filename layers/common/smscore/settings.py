@@ -49,6 +49,8 @@ class Settings(TableNames):
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     write_workers: int = Field(default=8, ge=1, le=64)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    # POST /api/messages/sms/test: messages a member may test-send per day (Bogota's day; smscore.domain.test_send)
+    test_sends_per_member_per_day: int = Field(default=20, ge=1, le=1000)
     # Fan-out deadline (smscore.domain.campaign): the send function stops starting writes when less than
     # reserve + per-message reserve x messages left remains, and the campaign's deadline is its hard stop (the
     # Lambda remaining time, or SEND_TIMEOUT_SECONDS without a context) plus the grace; then the reconciler may act.

@@ -198,6 +198,7 @@ def send_deps() -> SendDeps:
 
     from smscore.api.campaigns import CampaignService, FanoutTiming
     from smscore.dal.resend_source import DynamoResendSource
+    from smscore.dal.test_send_allowance import DynamoTestSendAllowance
 
     settings = bound_settings()
     tracer = Tracer()  # Powertools shares one tracer and one metric set per process across instances
@@ -219,6 +220,8 @@ def send_deps() -> SendDeps:
             resend_source=DynamoResendSource(workers=settings.write_workers),
             opening=opening_rule(settings),
             cancel_store=campaign_store(),
+            test_sends=DynamoTestSendAllowance(),
+            test_sends_per_day=settings.test_sends_per_member_per_day,
         ),
         max_body_bytes=settings.max_body_bytes,
     )

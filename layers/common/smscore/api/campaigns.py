@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -30,6 +30,7 @@ from smscore.api.models import (
     PreviewSampleDto,
     ResendPayload,
     SmsTagsMessagePayload,
+    TestSendPayload,
 )
 from smscore.domain.campaign import (
     CampaignLimits,
@@ -38,6 +39,7 @@ from smscore.domain.campaign import (
     CampaignResult,
     DispatchState,
     FanoutBudget,
+    MergeValues,
     ResendRaced,
     SendStore,
     plan_campaign,
@@ -50,17 +52,22 @@ from smscore.domain.cancel import CancelStore, cancel_campaign
 from smscore.domain.compose import final_text
 from smscore.domain.errors import (
     ConcurrentUpdate,
+    DomainError,
     EnqueueFailure,
+    FieldIssue,
     IdempotencyKeyReused,
+    NotFound,
     QueueNotFound,
     RequestInProgress,
     TenantNotFound,
+    TestSendLimit,
 )
 from smscore.domain.gsm import EncodingOption
 from smscore.domain.masking import mask
-from smscore.domain.model import TagRecipient
+from smscore.domain.model import Purpose, TagRecipient
 from smscore.domain.ports import DeliveryQueue
 from smscore.domain.resend import ResendSource, read_resend_members
+from smscore.domain.test_send import TestSendAllowance, test_day
 from smscore.domain.windows import OpeningRule
 
 if TYPE_CHECKING:
@@ -140,10 +147,14 @@ class CampaignService:
         opening: OpeningRule,
         cancel_store: CancelStore | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        test_sends: TestSendAllowance | None = None,
+        test_sends_per_day: int = 20,
     ) -> None:
         """`opening` (the send-window rule) has no default and `clock` is injectable: a test states both the rule
         and, where the rule depends on it, the instant, instead of inheriting the legal window at the hour it runs."""
         self._clock = clock
+        self._test_sends = test_sends
+        self._test_sends_per_day = test_sends_per_day
         self._cancel_store = cancel_store
         self._opening = opening  # the send-window rule (smscore.domain.windows); sendat_only with SEND_WINDOWS=off
         self._timing = timing or FanoutTiming()
@@ -249,6 +260,54 @@ class CampaignService:
         request = self._request(caller, payload)
         return self._submit(request, payload.model_dump(mode="json"), idempotency_key, lambda_context)
 
+    def test_send(
+        self,
+        caller: Caller,
+        payload: TestSendPayload,
+        idempotency_key: str | None = None,
+        lambda_context: LambdaContext | None = None,
+    ) -> Outcome:
+        """The message to the given numbers now (smscore.domain.test_send): rendered with the chosen contact, paid
+        like a campaign, marked test; within the member's daily allowance, given back when the send is refused."""
+        assert self._test_sends is not None, "test sends need a TestSendAllowance"
+        numbers = list(dict.fromkeys(payload.to))
+        contact_id = str(payload.contact_id) if payload.contact_id else None
+        values: Mapping[str, str] = {}
+        if contact_id is not None:
+            found = self._store.merge_values(caller.tenant_id, [contact_id])
+            if contact_id not in found:
+                raise NotFound("No contact with this id", details=[FieldIssue("contactId", "no such contact")])
+            values = found[contact_id]
+        recipients = [TagRecipient(contact_id=f"test#{n}", phone=number) for n, number in enumerate(numbers)]
+        request = CampaignRequest(
+            tenant_id=caller.tenant_id,
+            member_id=caller.member_id,
+            message=payload.message,
+            tag_ids=[],
+            country=payload.country,
+            purpose=Purpose.TRANSACTIONAL,  # now: a test is the member's own phone, not marketing to a list
+            encoding=payload.encoding,
+            test=True,
+        )
+        day = test_day(self._clock())
+        if not self._test_sends.take(caller.member_id, day, len(numbers), self._test_sends_per_day):
+            raise TestSendLimit(
+                f"At most {self._test_sends_per_day} test messages a day per member; try again tomorrow",
+                limit=self._test_sends_per_day,
+            )
+        try:
+            return self._submit(
+                request,
+                {"test": payload.model_dump(mode="json")},
+                idempotency_key,
+                lambda_context,
+                members=lambda: recipients,
+                merge_values=lambda contact_ids: {cid: values for cid in contact_ids},
+            )
+        except DomainError:
+            self._test_sends.give_back(caller.member_id, day, len(numbers))
+            raise
+
     def cancel(self, caller: Caller, queue_id: str) -> CancelResultDto:
         """Cancel what delivery has not claimed yet, refunded (smscore.domain.cancel)."""
         assert self._cancel_store is not None, "cancel needs a CancelStore"
@@ -312,6 +371,7 @@ class CampaignService:
         idempotency_key: str | None,
         lambda_context: LambdaContext | None,
         members: Callable[[], Sequence[TagRecipient]] | None = None,
+        merge_values: MergeValues | None = None,
     ) -> Outcome:
         """Run a campaign request once per Idempotency-Key (see the module docstring); `body` is what a retry with
         the same key must repeat."""
@@ -320,7 +380,7 @@ class CampaignService:
         resend = request.resend_of is not None
         if not idempotency_key or self._idempotency_store is None:
             try:
-                return self._outcome(self._run(request, budget, queue_id, members), resend)
+                return self._outcome(self._run(request, budget, queue_id, members, merge_values), resend)
             except CampaignRecorded as recorded:
                 summary = self._recorded_summary(recorded.dispatch, request)
                 return self._replayed(summary["queueId"], summary["messages"], summary.get("scheduledFor"))
@@ -337,7 +397,13 @@ class CampaignService:
         data = {"tenantId": request.tenant_id, "idempotencyKey": idempotency_key, "request": body}
         try:
             summary = idempotent_run(
-                data=data, request=request, fresh=fresh, budget=budget, queue_id=queue_id, members=members
+                data=data,
+                request=request,
+                fresh=fresh,
+                budget=budget,
+                queue_id=queue_id,
+                members=members,
+                merge_values=merge_values,
             )
         except IdempotencyValidationError as exc:
             raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body") from exc
@@ -361,11 +427,12 @@ class CampaignService:
         budget: FanoutBudget,
         queue_id: str | None,
         members: Callable[[], Sequence[TagRecipient]] | None = None,
+        merge_values: MergeValues | None = None,
     ) -> dict[str, Any]:
         """Runs once per idempotency key (or again once Powertools forgets a killed run); only a small summary is
         stored, since 50,000 recipients exceed an item."""
         try:
-            result = self._run(request, budget, queue_id, members)
+            result = self._run(request, budget, queue_id, members, merge_values)
         except CampaignRecorded as recorded:
             return self._recorded_summary(recorded.dispatch, request)
         fresh.append(result)
@@ -383,6 +450,7 @@ class CampaignService:
         budget: FanoutBudget,
         queue_id: str | None,
         members: Callable[[], Sequence[TagRecipient]] | None = None,
+        merge_values: MergeValues | None = None,
     ) -> CampaignResult:
         result = send_campaign(
             request,
@@ -395,6 +463,7 @@ class CampaignService:
             members=members,
             opening=self._opening,
             now=self._clock,
+            merge_values=merge_values,
         )
         self._observe(result)
         return result

@@ -51,6 +51,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.SenderNameRequired: HTTPStatus.CONFLICT,
     errors.ExclusionListStale: HTTPStatus.CONFLICT,
     errors.EnqueueFailure: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.TestSendLimit: HTTPStatus.TOO_MANY_REQUESTS,
 }
 
 

@@ -70,6 +70,7 @@ def queue_status_of(view: DispatchView) -> QueueStatusDto:
         credits_refunded=view.credits_refunded,
         resend_of=view.resend_of,
         template_id=view.template_id,
+        test=view.test,
         purpose=view.purpose,
         send_at=view.send_at,
         scheduled_for=view.scheduled_for,

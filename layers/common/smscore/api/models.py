@@ -46,6 +46,17 @@ def checked_message_text(text: str) -> str:
     return text
 
 
+def checked_country(value: str | None) -> str | None:
+    """An ISO 3166-1 alpha-2 code phonenumbers knows, upper-cased."""
+    if value is None:
+        return None
+    from smscore.domain.phone import is_supported_country  # phonenumbers only when a country is given
+
+    if len(value) != 2 or not value.isalpha() or not is_supported_country(value):
+        raise ValueError("country must be an ISO 3166-1 alpha-2 code, such as CO")
+    return value.upper()
+
+
 def checked_send_at(send_at: datetime, now: datetime) -> datetime:
     """A sendAt must be strictly in the future and at most MAX_SCHEDULE_AHEAD away; returned in UTC."""
     if send_at.tzinfo is None:
@@ -112,17 +123,40 @@ class SmsTagsMessagePayload(ApiModel):
     @field_validator("country")
     @classmethod
     def _known_country(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from smscore.domain.phone import is_supported_country  # phonenumbers only when a country is given
-
-        if len(value) != 2 or not value.isalpha() or not is_supported_country(value):
-            raise ValueError("country must be an ISO 3166-1 alpha-2 code, such as CO")
-        return value.upper()
+        return checked_country(value)
 
     def unique_tag_ids(self) -> list[str]:
         """Tag ids in request order, duplicates dropped."""
         return list(dict.fromkeys(str(tag) for tag in self.tag_ids))
+
+
+class TestSendPayload(ApiModel):
+    """POST /api/messages/sms/test body: the message to at most five numbers, now."""
+
+    __test__ = False  # not a pytest class
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, validate_by_name=False)
+
+    message: Annotated[str, Field(min_length=1, description="As a send's message: merge fields rendered")]
+    to: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=32)]],
+        Field(min_length=1, max_length=5, description="At most 5 numbers (E.164, or national with the country)"),
+    ]
+    contact_id: UUID | None = Field(
+        default=None, description="The contact whose name and fields render the merge fields (else the fallbacks)"
+    )
+    country: str | None = Field(default=None, description="As for a send")
+    encoding: EncodingOption = Field(default=EncodingOption.AUTO, description="As for a send")
+
+    @field_validator("message")
+    @classmethod
+    def _visible_text(cls, value: str) -> str:
+        return checked_message_text(value)
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        return checked_country(value)
 
 
 class EnqueuedMessage(ApiModel):
@@ -256,6 +290,7 @@ class QueueStatusDto(ApiModel):
     credits_debited: int
     credits_refunded: int
     template_id: str | None = Field(default=None, description="The template the campaign was sent from (templateId)")
+    test: bool = Field(default=False, description="A test send (POST /api/messages/sms/test): not a campaign")
     resend_of: str | None = Field(
         default=None, description="The campaign whose failed recipients this one resends to (POST .../resend)"
     )

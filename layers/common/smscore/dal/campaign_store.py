@@ -238,6 +238,7 @@ class DynamoCampaignStore:
             resend_of=dispatch.resend_of,
             encoding=None if dispatch.encoding is EncodingOption.AUTO else dispatch.encoding.value,
             template_id=dispatch.template_id,
+            test=True if dispatch.test else None,
             **fanout,
         )
 

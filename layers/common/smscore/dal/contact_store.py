@@ -910,6 +910,7 @@ class DynamoAccountQueries:
     def campaigns(self, tenant_id: str, limit: int, start_key: StartKey) -> tuple[list[DispatchView], StartKey]:
         results = DispatchRecord.by_tenant_created.query(
             tenant_id,
+            filter_condition=DispatchRecord.test.does_not_exist(),  # test sends are no campaign
             scan_index_forward=False,
             limit=limit + 1,
             page_size=limit + 1,

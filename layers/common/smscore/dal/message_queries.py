@@ -163,6 +163,7 @@ def dispatch_view(record: DispatchRecord) -> DispatchView:
         credits_refunded=int(record.credits_refunded),
         resend_of=record.resend_of,
         template_id=record.template_id,
+        test=bool(record.test),
         purpose=record.purpose or "marketing",
         send_at=record.send_at,
         scheduled_for=record.scheduled_for,

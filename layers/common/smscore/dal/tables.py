@@ -77,6 +77,8 @@ class MemberRecord(Model):
     accepted_terms_at = UTCDateTimeAttribute(null=True)
     role = UnicodeAttribute(null=True)  # admin | member (absent: member); an admin manages the tenant's API keys
     created_at = UTCDateTimeAttribute()
+    test_sends_day = UnicodeAttribute(null=True)  # Bogota date of the test sends counted (smscore.domain.test_send)
+    test_sends = NumberAttribute(null=True)  # test messages sent that day
     by_tenant_email = MemberByTenantEmail()
 
 
@@ -536,6 +538,7 @@ class DispatchRecord(Model):
     scheduled_for = UTCDateTimeAttribute(null=True)  # when every message waited: the earliest may go then
     encoding = UnicodeAttribute(null=True)  # the send's encoding option when not auto (smscore.domain.gsm)
     template_id = UnicodeAttribute(null=True)  # the saved template the campaign was composed from
+    test = BooleanAttribute(null=True)  # a test send (smscore.domain.test_send): not in the campaign list
 
 
 # Every status change of a message moves its campaign's counters. On the Dispatch item itself that is one item

@@ -94,6 +94,8 @@ def request_fingerprint(request: CampaignRequest) -> str:
         fields["encoding"] = request.encoding.value
     if request.template_id is not None:
         fields["templateId"] = request.template_id
+    if request.test:
+        fields["test"] = True
     canonical = json.dumps(
         fields,
         sort_keys=True,
@@ -115,6 +117,7 @@ class CampaignRequest:
     resends_seen: int | None = None  # see Dispatch.resends_seen
     encoding: EncodingOption = EncodingOption.AUTO  # the text that goes out (smscore.domain.gsm)
     template_id: str | None = None  # the saved template it was composed from (recorded on the campaign)
+    test: bool = False  # a test send (smscore.domain.test_send): marked, and left out of the campaign list
 
 
 class ResendRaced(Exception):
@@ -488,6 +491,7 @@ def send_campaign(
     queue_id: str | None = None,
     members: Callable[[], Sequence[TagRecipient]] | None = None,
     opening: OpeningRule,
+    merge_values: MergeValues | None = None,
 ) -> CampaignResult:
     """Resolve the audience and price it (`plan_campaign`), then debit once before anything is persisted or enqueued.
 
@@ -497,7 +501,8 @@ def send_campaign(
     them. They are paid now like the others.
 
     `members` replaces the tags' memberships as the source of recipients (a resend reads the original campaign's
-    failed recipients); everything after it is the same.
+    failed recipients, a test send names its numbers), and `merge_values` the contacts' values (a test send renders
+    every number with one chosen contact); everything after them is the same.
 
     `queue_id` is given for a request with an Idempotency-Key (`queue_id_for`): when that campaign is already
     recorded, CampaignRecorded is raised before anything else is done, so a retry never debits twice.
@@ -516,7 +521,7 @@ def send_campaign(
         members or (lambda: store.tag_recipients(request.tenant_id, request.tag_ids)),
         limits,
         phase,
-        merge_values=lambda contact_ids: store.merge_values(request.tenant_id, contact_ids),
+        merge_values=merge_values or (lambda contact_ids: store.merge_values(request.tenant_id, contact_ids)),
     )
     audience, segments, provider, country, cost = plan.audience, plan.segments, plan.provider, plan.country, plan.cost
     lacking = plan.missing_required()
@@ -576,6 +581,7 @@ def send_campaign(
         send_at=request.send_at,
         encoding=request.encoding,
         template_id=request.template_id,
+        test=request.test,
         scheduled_for=schedule.scheduled_for,
         scheduled_messages=sum(1 for m in messages if m.status is MessageStatus.SCHEDULED),
     )

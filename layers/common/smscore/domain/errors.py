@@ -159,6 +159,13 @@ class ExclusionListStale(DomainError):
     code = "EXCLUSION_LIST_STALE"
 
 
+class TestSendLimit(DomainError):
+    """The member reached today's test messages (`limit`); they may send again tomorrow (Bogota's day)."""
+
+    code = "TEST_SEND_LIMIT"
+    __test__ = False  # not a pytest class
+
+
 class UnknownMergeField(InvalidRequest):
     """The message names a merge field that is neither built in ({nombre}, {name}) nor declared; `field` names it."""
 

@@ -131,6 +131,7 @@ class Dispatch:
     resends_seen: int | None = None
     encoding: EncodingOption = EncodingOption.AUTO  # the send's encoding option (a resend repeats it)
     template_id: str | None = None  # the saved template it was composed from
+    test: bool = False  # a test send (smscore.domain.test_send)
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,7 @@ class DispatchView:
     credits_refunded: int
     resend_of: str | None = None
     template_id: str | None = None  # the saved template the campaign was composed from
+    test: bool = False  # a test send
     purpose: str = "marketing"
     send_at: datetime | None = None
     scheduled_for: datetime | None = None
