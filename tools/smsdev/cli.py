@@ -973,6 +973,34 @@ def env_vars(ctx: click.Context, endpoint: str | None) -> dict[str, dict[str, st
     return sam_env_vars(endpoint or default.url)
 
 
+# ---------------------------------------------------------------------------------------------- upgrades
+@smsctl.command("migrate")
+@click.option("--page-size", type=POSITIVE, default=500, show_default=True, help="Items read per checkpoint.")
+@click.pass_context
+def migrate(ctx: click.Context, page_size: int) -> dict[str, Any]:
+    """Backfill what the deployed release's key design needs (docs/operations.md, "Upgrading").
+
+    Run after each deploy: every registered step not done yet runs, resuming from its last checkpoint (Settings
+    item migration#<step>); done steps are skipped, so running it again is safe. Progress goes to stderr.
+    """
+    from smsdev import migrate as migrations
+    from smsdev.targets import LOCAL_STACK_NAME
+
+    session = session_of(ctx)
+    target = session.target()
+    target.bind_models()
+    dynamodb = target.session().client("dynamodb", endpoint_url=target.endpoint)
+    prefix = f"{session.stack or LOCAL_STACK_NAME}-"
+    context = migrations.MigrationContext(dynamodb, prefix, target.tables.model_dump())
+    checkpoints = migrations.Checkpoints(dynamodb, target.tables.settings_table)
+
+    def progress(current: migrations.Step, items: int) -> None:
+        click.echo(f"{current.id}: {items} items", err=True)
+
+    steps = migrations.run(context, checkpoints, progress, page_size=page_size)
+    return {"target": target.description, "steps": steps}
+
+
 # ---------------------------------------------------------------------------------------------- secrets
 @smsctl.group()
 def secrets() -> None:

@@ -52,39 +52,45 @@ def backfill_opt_outs(source_table: str, client: DynamoDBClient | None = None) -
         client = boto3.client("dynamodb", region_name=SuppressionRecord.Meta.region)
     report = BackfillReport()
     for item in _items(client, source_table):
-        sender, number = _text(item, "sender") or "", _text(item, "number") or ""
-        if sender.startswith(MARKER_PREFIX):  # old key: ("inbound#<provider>#<id>", "message")
-            marker = InboundMessageRecord(
-                sender,
-                number,
-                outcome=_text(item, "outcome") or "APPLIED",
-                handled_at=SuppressionRecord.changed_at.deserialize(_text(item, "handled_at")),
-                expires_at=datetime.fromtimestamp(int(item["expires_at"]["N"]), UTC) if "expires_at" in item else None,
-            )
-            try:
-                marker.save(condition=InboundMessageRecord.message_key.does_not_exist())
-            except PutError as exc:
-                if exc.cause_response_code != "ConditionalCheckFailedException":
-                    raise
-            report.markers += 1
-            continue
-        changed_at = SuppressionRecord.changed_at.deserialize(_text(item, "changed_at"))
-        record = SuppressionRecord(
-            number=number,
-            sender=sender,
-            opted_out=bool(item["opted_out"]["BOOL"]),
-            keyword=_text(item, "keyword") or "",
-            changed_at=changed_at,
-            provider=_text(item, "provider") or "",
-            reference=_text(item, "reference"),
+        copy_item(item, report)
+    return report
+
+
+def copy_item(item: dict[str, Any], report: BackfillReport) -> None:
+    """Copy one item of the old, sender-keyed table (DynamoDB's wire format) into the bound Suppressions table:
+    conditional, so copying it again, or after a later change reached the new table, changes nothing."""
+    sender, number = _text(item, "sender") or "", _text(item, "number") or ""
+    if sender.startswith(MARKER_PREFIX):  # old key: ("inbound#<provider>#<id>", "message")
+        marker = InboundMessageRecord(
+            sender,
+            number,
+            outcome=_text(item, "outcome") or "APPLIED",
+            handled_at=SuppressionRecord.changed_at.deserialize(_text(item, "handled_at")),
+            expires_at=datetime.fromtimestamp(int(item["expires_at"]["N"]), UTC) if "expires_at" in item else None,
         )
-        newer = SuppressionRecord.number.does_not_exist() | (SuppressionRecord.changed_at < changed_at)
         try:
-            record.save(condition=newer)
+            marker.save(condition=InboundMessageRecord.message_key.does_not_exist())
         except PutError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
-            report.kept_newer += 1
-            continue
-        report.copied += 1
-    return report
+        report.markers += 1
+        return
+    changed_at = SuppressionRecord.changed_at.deserialize(_text(item, "changed_at"))
+    record = SuppressionRecord(
+        number=number,
+        sender=sender,
+        opted_out=bool(item["opted_out"]["BOOL"]),
+        keyword=_text(item, "keyword") or "",
+        changed_at=changed_at,
+        provider=_text(item, "provider") or "",
+        reference=_text(item, "reference"),
+    )
+    newer = SuppressionRecord.number.does_not_exist() | (SuppressionRecord.changed_at < changed_at)
+    try:
+        record.save(condition=newer)
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        report.kept_newer += 1
+        return
+    report.copied += 1
