@@ -63,6 +63,7 @@ def measure(sample: int = SAMPLE_NUMBERS) -> list[Row]:
     write_seconds = TOTAL_NUMBERS / write_rate
     modelled = max(cpu_total, write_seconds)
     return [
+        frequency_row(),
         Row(
             name="exclusions: RNE snapshot of 5,000,000 numbers loaded, modelled on AWS (s)",
             value=round(modelled, 1),
@@ -86,5 +87,30 @@ def measure(sample: int = SAMPLE_NUMBERS) -> list[Row]:
                     "one_write_unit_per_number": True,
                 },
             },
-        )
+        ),
     ]
+
+
+def frequency_row() -> Row:
+    """The frequency counter a paid marketing message writes (smscore.dal.frequency_store), at its largest: a whole
+    week of days, the longest E.164 number, a UUID tenant. One write unit is 1 KB."""
+    from bench.capacity import item_size, write_units
+
+    item = {
+        "key": {"S": "3f2b8a1e-5c4d-4e6f-9a0b-1c2d3e4f5a6b#+573001234567890"},
+        "week": {"S": "2026-W49"},
+        "total": {"N": "70"},
+        "days": {"M": {f"2026-12-{day:02d}": {"N": "10"} for day in range(1, 8)}},
+        "expires_at": {"N": "1767225600"},
+    }
+    size = item_size(item)
+    units = write_units(size)
+    return Row(
+        name="frequency cap: write units per marketing message (counter item, modelled)",
+        value=units,
+        unit="WCU",
+        baseline=1,
+        target="<= 1 write unit per message",
+        passed=units <= 1,
+        details={"largest_item_bytes": size, "reads": "one BatchGetItem key per recipient (0.5 RCU, eventual)"},
+    )

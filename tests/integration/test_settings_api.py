@@ -24,7 +24,12 @@ DEFAULTS = {
 
 
 @pytest.fixture
-def client(contacts_stack: Stack, campaign: Campaign) -> Client:
+def client(contacts_stack: Stack, campaign: Campaign, monkeypatch: pytest.MonkeyPatch) -> Client:
+    # The production default of MarketingMaxPerDayDefault (test stacks run with 0)
+    monkeypatch.setenv("MARKETING_MAX_PER_DAY_DEFAULT", "1")
+    from smscore import wiring
+
+    wiring.reset()
     return Client(campaign)
 
 

@@ -177,7 +177,11 @@ def build_moto_stack(stack_name: str, function_id: str = "SendByTagsFunction") -
     # SendWindows=off: a test that does not assert send windows must not depend on the hour it runs at (the ones
     # that do set SEND_WINDOWS=enforced and inject their clock).
     names = LocalNames(
-        stack_name=stack_name, endpoint="https://sqs.us-east-1.amazonaws.com", parameters={"SendWindows": "off"}
+        stack_name=stack_name,
+        endpoint="https://sqs.us-east-1.amazonaws.com",
+        # MarketingMaxPerDayDefault=0: a test that does not assert the frequency cap must not depend on what another
+        # test sent the same day (the cap's tests set the tenant's marketingFrequency).
+        parameters={"SendWindows": "off", "MarketingMaxPerDayDefault": "0"},
     )
     urls = create_resources(
         lambda service: boto3.client(service, region_name=names.region),  # type: ignore[call-overload]
@@ -331,6 +335,10 @@ def dev_stack_process(
     """
     info_path, log_path = workdir / "info.json", workdir / "stack.log"
     args = list(args)
+    if "--template" not in args and not any("MarketingMaxPerDayDefault=" in arg for arg in args):
+        # Tests on a shared stack send to the demo numbers many times a day: the frequency cap's default is off
+        # there (its tests set their tenant's marketingFrequency); `make dev` keeps the production default.
+        args = [*list(args), "--param", "MarketingMaxPerDayDefault=0"]
     if "--template" not in args and not any("SendWindows=" in arg for arg in args):
         # Tests that do not assert send windows must not depend on the hour they run at (README, "Send windows").
         # A test's own small template (--template) declares no such parameter.

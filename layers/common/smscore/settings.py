@@ -30,6 +30,7 @@ class TableNames(BaseSettings):
     import_jobs_table: str
     suppressions_table: str
     exclusions_table: str
+    frequency_table: str
     webhooks_table: str
     templates_table: str
 
@@ -139,6 +140,8 @@ class Settings(TableNames):
     webhook_backoff_base_seconds: float = Field(default=30.0, gt=0)
     # The RNE exclusion list (smscore.domain.exclusions): marketing to CO is refused with a snapshot older than this.
     exclusion_list_max_age_days: int = Field(default=15, ge=1, le=60)
+    # The marketing messages per number per day of a tenant that never set marketingFrequency (0 = no cap).
+    marketing_max_per_day_default: int = Field(default=1, ge=0, le=10)
 
     # CSV exports (smscore.domain.exports): the queue of large exports' jobs, and the most rows answered at once.
     export_queue_url: str | None = None

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from smscore.api.webhooks import WebhooksApi
     from smscore.dal.campaign_store import DynamoCampaignStore
     from smscore.dal.exclusion_store import DynamoExclusionList
+    from smscore.dal.frequency_store import DynamoFrequencyCounters
     from smscore.dal.sqs_queue import SqsDeliveryQueue
     from smscore.dal.suppression_store import DynamoSuppressionList
     from smscore.dal.webhook_queue import SqsWebhookQueue
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from smscore.domain.events import EventSink
     from smscore.domain.exports import Exports
     from smscore.domain.keywords import Keywords
+    from smscore.domain.model import MarketingFrequency
     from smscore.domain.ports import (
         MessageQueries,
         MessageStore,
@@ -169,7 +171,12 @@ def campaign_limits(settings: Settings) -> CampaignLimits:
         character_limits=CHARACTER_LIMITS,
         sender_keys={provider: sender_key(provider, settings) for provider in CHARACTER_LIMITS},
         suppressions=suppression_list(),
-        compliance=CompliancePolicy(exclusion_list(), max_age_days=settings.exclusion_list_max_age_days),
+        compliance=CompliancePolicy(
+            exclusion_list(),
+            max_age_days=settings.exclusion_list_max_age_days,
+            frequency=frequency_counters(),
+            default_frequency=default_frequency(settings),
+        ),
     )
 
 
@@ -609,7 +616,7 @@ def contacts_deps() -> ContactsDeps:
         ),
         max_body_bytes=settings.max_body_bytes,
         max_import_body_bytes=settings.max_import_body_bytes,
-        settings=TenantSettingsApi(DynamoTenantSettings()),
+        settings=TenantSettingsApi(DynamoTenantSettings(), default_frequency(settings)),
         templates=TemplatesApi(DynamoTemplateStore()),
     )
 
@@ -734,6 +741,21 @@ def event_sink() -> EventSink:
         _webhook_queue(settings), lambda: metrics.add_metric(name="WebhookEventsNotQueued", unit="Count", value=1)
     )
     return QueuedEventSink(queue, CachedSubscriptions())
+
+
+def default_frequency(settings: Settings) -> MarketingFrequency:
+    from smscore.domain.model import MarketingFrequency
+
+    return MarketingFrequency(max_per_day=settings.marketing_max_per_day_default, max_per_week=0)
+
+
+@memoised
+def frequency_counters() -> DynamoFrequencyCounters:
+    """The marketing frequency counters (smscore.domain.frequency): read and written by the send path."""
+    from smscore.dal.frequency_store import DynamoFrequencyCounters
+
+    settings = bound_settings()
+    return DynamoFrequencyCounters(workers=settings.write_workers)
 
 
 # -- the RNE exclusion list -----------------------------------------------------------------------------------

@@ -229,6 +229,7 @@ class CampaignService:
             skipped_opted_out=audience.skipped_opted_out,
             duplicates_removed=audience.duplicates_removed,
             skipped_excluded=audience.skipped_excluded,
+            skipped_frequency=audience.skipped_frequency,
             segments=plan.segments.segments,
             encoding=plan.segments.encoding.value,
             credits_required=plan.cost,
@@ -567,6 +568,7 @@ class CampaignService:
             ("RecipientsSkippedOptedOut", audience.skipped_opted_out),
             ("DuplicatesRemoved", audience.duplicates_removed),
             ("RecipientsSkippedExcluded", audience.skipped_excluded),
+            ("RecipientsSkippedFrequency", audience.skipped_frequency),
             ("CreditsDebited", result.credits_debited),
         ):
             self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

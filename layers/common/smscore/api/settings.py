@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from smscore.domain.compliance import (
+    DEFAULT_FREQUENCY,
     DEFAULT_OPT_OUT_TEXT,
     MAX_PER_DAY_LIMIT,
     MAX_PER_WEEK_LIMIT,
@@ -29,7 +30,7 @@ from smscore.domain.compliance import (
     settings_of,
 )
 from smscore.domain.errors import FieldIssue, InvalidCharacter, InvalidRequest, TenantNotFound
-from smscore.domain.model import QuietHours, Tenant
+from smscore.domain.model import MarketingFrequency, QuietHours, Tenant
 from smscore.domain.ports import TenantSettingsStore
 from smscore.domain.windows import parse_quiet_hours, quiet_hours_json
 
@@ -106,8 +107,8 @@ def _cleaned(check: Any, value: str) -> str:
     return cleaned
 
 
-def settings_dto(tenant: Tenant) -> SettingsDto:
-    settings = settings_of(tenant)
+def settings_dto(tenant: Tenant, default_frequency: MarketingFrequency = DEFAULT_FREQUENCY) -> SettingsDto:
+    settings = settings_of(tenant, default_frequency)
     quiet = tenant.quiet_hours
     return SettingsDto(
         sender_name=settings.sender_name,
@@ -132,14 +133,16 @@ def _quiet_hours(dto: QuietHoursDto) -> QuietHours:
 
 
 class SettingsApi:
-    def __init__(self, store: TenantSettingsStore) -> None:
+    def __init__(self, store: TenantSettingsStore, default_frequency: MarketingFrequency = DEFAULT_FREQUENCY) -> None:
+        """`default_frequency`: the platform's (MarketingMaxPerDayDefault) for tenants that never set their own."""
         self._store = store
+        self._default_frequency = default_frequency
 
     def get(self, tenant_id: str) -> SettingsDto:
         tenant = self._store.read_settings(tenant_id)
         if tenant is None:
             raise TenantNotFound("The token's tenant no longer exists")
-        return settings_dto(tenant)
+        return settings_dto(tenant, self._default_frequency)
 
     def put(self, tenant_id: str, update: SettingsUpdate) -> SettingsDto:
         """Validate everything first, then one conditional write: a refused body changes nothing."""
@@ -147,7 +150,7 @@ class SettingsApi:
         if tenant is None:
             raise TenantNotFound("The token's tenant no longer exists")
         given = update.model_fields_set
-        settings = settings_of(tenant)
+        settings = settings_of(tenant, self._default_frequency)
         quiet = tenant.quiet_hours
         if "sender_name" in given:
             settings = replace(settings, sender_name=update.sender_name)

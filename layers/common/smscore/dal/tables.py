@@ -728,6 +728,20 @@ class WebhookDeliveryRecord(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class FrequencyRecord(Model):
+    """A tenant's marketing messages to one number in one ISO week (Bogota): the total and each day's count
+    (smscore.dal.frequency_store). Keyed by tenant#number: no hot partition; TTL'd."""
+
+    class Meta(_Unbound):
+        pass
+
+    key = UnicodeAttribute(hash_key=True)
+    week = UnicodeAttribute(range_key=True)
+    total = NumberAttribute(default=0)
+    days = MapAttribute[str, Any](null=True)
+    expires_at = TTLAttribute()
+
+
 class ExclusionRecord(Model):
     """One number of one RNE snapshot (smscore.domain.exclusions). Keyed by number, so a 5,000,000-number load and a
     campaign's lookups spread over every partition; the snapshot is the sort key, so a new snapshot is written next
@@ -793,6 +807,7 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
     "suppressions_table": SuppressionRecord,
     "webhooks_table": WebhookEndpointRecord,
     "exclusions_table": ExclusionRecord,
+    "frequency_table": FrequencyRecord,
     "templates_table": TemplateRecord,
 }
 

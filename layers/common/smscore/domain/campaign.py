@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from smscore.domain.compliance import CompliancePolicy, framing
+from smscore.domain.compliance import CompliancePolicy, FrequencyPlan, framing
 from smscore.domain.compose import ComposedTexts, compose_texts, final_text
 from smscore.domain.errors import (
     EnqueueFailure,
@@ -42,6 +42,7 @@ from smscore.domain.errors import (
     TenantNotFound,
     TooManyRecipients,
 )
+from smscore.domain.frequency import bogota_day
 from smscore.domain.gsm import EncodingOption
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, Purpose, QueueBatch, TagRecipient, Tenant
 from smscore.domain.personalize import MessageTemplate, check_fields, parse
@@ -159,6 +160,7 @@ class Audience:
     skipped_suppressed: int = 0  # of skipped_opted_out: numbers opted out of the campaign's sender by a reply
     skipped_already_resent: int = 0  # a resend's recipients an earlier resend of the campaign already texted
     skipped_excluded: int = 0  # marketing to CO: numbers on the RNE exclusion list (smscore.domain.exclusions)
+    skipped_frequency: int = 0  # marketing to CO: numbers at the tenant's frequency cap (smscore.domain.frequency)
     skipped_too_long: int = 0  # recipients whose rendered text is over the provider's limit: never charged
 
 
@@ -312,6 +314,10 @@ def exclude_suppressed(audience: Audience, suppressions: SuppressionList | None,
         audience.skipped_opted_out += len(blocked)
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _chunks[T](items: Sequence[T], size: int) -> list[list[T]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
@@ -345,6 +351,7 @@ class CampaignPlan:
     values: dict[str, Mapping[str, str]] = field(default_factory=dict)  # contact id -> merge values read
     # (prefix, footer) added to every text: the sender's name and the opt-out of marketing to CO (compliance)
     frame: tuple[str, str] = ("", "")
+    counters: FrequencyPlan | None = None  # the frequency counts to write once paid (smscore.domain.compliance)
 
     @property
     def final_message(self) -> str:
@@ -395,10 +402,19 @@ def plan_campaign(
         audience = build_audience(members(), country)
         exclude_suppressed(audience, limits.suppressions, limits.tenant_sender(tenant.provider))
         frame = ("", "")
+        counters: FrequencyPlan | None = None
         if limits.compliance is not None:
-            screened = limits.compliance.screen(request.purpose, tenant, audience.recipients)
+            screened = limits.compliance.screen(
+                request.purpose,
+                tenant,
+                audience.recipients,
+                day=bogota_day(request.send_at) if request.send_at is not None else None,
+                resend=request.resend_of is not None,
+            )
             audience.recipients = screened.recipients
             audience.skipped_excluded += screened.excluded
+            audience.skipped_frequency += screened.capped
+            counters = screened.counts
             if screened.settings is not None:  # marketing to CO: the sender's name and the opt-out, priced
                 frame = framing(request.message, screened.settings, provider)
     if (
@@ -441,6 +457,7 @@ def plan_campaign(
         transliterated_cost=transliterated,
         values=values,
         frame=frame,
+        counters=counters,
     )
 
 
@@ -592,7 +609,7 @@ def send_campaign(
             if fingerprint is not None:
                 _raise_if_recorded(store, queue_id)  # a concurrent retry recorded it first
             raise
-    _fan_out(messages, queue_id, request.tenant_id, store, queue, limits, phase, budget)
+    _fan_out(messages, queue_id, request.tenant_id, store, queue, limits, phase, budget, counters=plan.counters)
     return CampaignResult(
         queue_id=queue_id,
         messages=messages,
@@ -626,12 +643,17 @@ def _fan_out(
     limits: CampaignLimits,
     phase: Phase,
     budget: FanoutBudget,
+    counters: FrequencyPlan | None = None,
 ) -> None:
     """Persist, then enqueue, step by step while time remains; then close the fan-out (compensating what was not
-    enqueued). Any failure here, expected or not, is compensated and answered as EnqueueFailure."""
+    enqueued). Any failure here, expected or not, is compensated and answered as EnqueueFailure. The frequency
+    counters of a paid marketing campaign are written first (one small item per Colombian recipient)."""
     progress = _Progress()
     cause: Exception | None = None
     try:
+        if counters is not None:
+            with phase("frequency"):
+                counters.record([m.recipient for m in messages], messages[0].created_at if messages else _now())
         _persist_and_enqueue(messages, queue_id, tenant_id, store, queue, limits, phase, budget, progress)
     except Exception as exc:  # noqa: BLE001 - compensation, not swallowing: re-raised as EnqueueFailure below
         cause = exc

@@ -8,13 +8,14 @@ table: the send path passes what it read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from smscore.domain.errors import FieldIssue, InvalidCharacter, InvalidRequest, SenderNameRequired
 from smscore.domain.exclusions import DEFAULT_MAX_AGE_DAYS, ExclusionList, ExclusionSnapshot, require_fresh
+from smscore.domain.frequency import COUNTER_LIFETIME, Count, FrequencyCounters, capped
 from smscore.domain.model import ComplianceSettings, MarketingFrequency, Purpose, Tenant
 from smscore.domain.names import refused_character
 
@@ -39,11 +40,12 @@ def default_sender_name(tenant_name: str) -> str | None:
     return name if len(name) >= SENDER_NAME_MIN else None
 
 
-def settings_of(tenant: Tenant) -> ComplianceSettings:
-    """The tenant's settings with every default applied."""
+def settings_of(tenant: Tenant, default_frequency: MarketingFrequency = DEFAULT_FREQUENCY) -> ComplianceSettings:
+    """The tenant's settings with every default applied (`default_frequency`: the platform's, MarketingMaxPerDayDefault,
+    for a tenant that never set its own)."""
     if tenant.compliance is not None:
         return tenant.compliance
-    return ComplianceSettings(sender_name=default_sender_name(tenant.name), frequency=DEFAULT_FREQUENCY)
+    return ComplianceSettings(sender_name=default_sender_name(tenant.name), frequency=default_frequency)
 
 
 def opt_out_text_of(settings: ComplianceSettings) -> str:
@@ -105,6 +107,8 @@ class Screened:
     snapshot: ExclusionSnapshot | None = None
     # Marketing with Colombian recipients: the text carries the sender's name and the opt-out (`framing`)
     settings: ComplianceSettings | None = None
+    capped: int = 0  # at the tenant's frequency cap (smscore.domain.frequency)
+    counts: FrequencyPlan | None = None  # what the fan-out writes once the campaign is paid
 
 
 @dataclass(frozen=True)
@@ -116,14 +120,26 @@ class CompliancePolicy:
     exclusions: ExclusionList
     max_age_days: int = DEFAULT_MAX_AGE_DAYS
     today: Callable[[], date] = bogota_today
+    frequency: FrequencyCounters | None = None  # None: no cap applied (tests of other rules)
+    default_frequency: MarketingFrequency = DEFAULT_FREQUENCY
 
-    def screen(self, purpose: Purpose, tenant: Tenant, recipients: list[tuple[str, str]]) -> Screened:
+    def screen(
+        self,
+        purpose: Purpose,
+        tenant: Tenant,
+        recipients: list[tuple[str, str]],
+        *,
+        day: date | None = None,
+        resend: bool = False,
+    ) -> Screened:
+        """`day`: the Bogota day the campaign is for (its sendAt's, else today): what the frequency cap counts. A
+        resend re-attempts messages already counted: not capped again."""
         if purpose is not Purpose.MARKETING:
             return Screened(recipients)
         colombian = [e164 for e164, _ in recipients if is_colombian(e164)]
         if not colombian:
             return Screened(recipients)
-        settings = settings_of(tenant)
+        settings = settings_of(tenant, self.default_frequency)
         if settings.sender_name is None:
             raise SenderNameRequired(
                 "Marketing to Colombia carries the sender's name: set senderName (PUT /api/settings) first"
@@ -131,7 +147,20 @@ class CompliancePolicy:
         snapshot = require_fresh(self.exclusions.current(), self.today(), self.max_age_days)
         listed = self.exclusions.listed(snapshot, colombian)
         kept = [r for r in recipients if r[0] not in listed] if listed else recipients
-        return Screened(kept, excluded=len(recipients) - len(kept), snapshot=snapshot, settings=settings)
+        excluded = len(recipients) - len(kept)
+        cap = settings.frequency
+        if self.frequency is None or resend or not (cap.max_per_day or cap.max_per_week):
+            return Screened(kept, excluded=excluded, snapshot=snapshot, settings=settings)
+        day = day or self.today()
+        numbers = [e164 for e164, _ in kept if is_colombian(e164)]
+        counts = self.frequency.counts(tenant.tenant_id, numbers, day)
+        over = capped(cap, counts)
+        if over:
+            kept = [r for r in kept if r[0] not in over]
+        plan = FrequencyPlan(
+            tenant.tenant_id, day, {n: counts.get(n, Count()) for n in numbers if n not in over}, self.frequency
+        )
+        return Screened(kept, excluded=excluded, snapshot=snapshot, settings=settings, capped=len(over), counts=plan)
 
 
 # -- the sender's name and the opt-out instruction (CRC Res. 6522 de 2022; Ley 2300 de 2023, art. 5 par. 2) --------
@@ -169,3 +198,19 @@ def framing(text: str, settings: ComplianceSettings, provider: str) -> tuple[str
     assert settings.sender_name is not None, "CompliancePolicy.screen refuses a cleared sender name first"
     del provider  # has_two_way(provider, "CO") picks the link once it exists
     return sender_prefix(text, settings.sender_name), FOOTER_SEPARATOR + opt_out_text_of(settings)
+
+
+@dataclass(frozen=True)
+class FrequencyPlan:
+    """The counts a campaign read for its Colombian recipients under the cap: written back plus one once it is paid
+    (`record`, from the fan-out), for the recipients actually sent to."""
+
+    tenant_id: str
+    day: date
+    counts: dict[str, Count]
+    counters: FrequencyCounters
+
+    def record(self, numbers: Sequence[str], now: datetime) -> None:
+        mine = {n: self.counts[n] for n in numbers if n in self.counts}
+        if mine:
+            self.counters.record(self.tenant_id, mine, self.day, now + COUNTER_LIFETIME)
