@@ -9,14 +9,17 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
+from smscore.observability import quiet_empty_metrics, report_unparseable, s3_object_key
 from smscore.wiring import ExclusionsDeps
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()
+quiet_empty_metrics()
 
 KEY = re.compile(r"^exclusions/(\d{4}-\d{2}-\d{2})")
 
@@ -33,12 +36,17 @@ def snapshot_date_of(key: str) -> date | None:
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: ExclusionsDeps | None = None) -> dict[str, Any]:
     from smscore.domain.exclusions import load_snapshot
 
+    key = s3_object_key(event)
+    if key is None:  # not the EventBridge event of its rule (AWS's S3 sample, say): logged once, counted
+        reason = "an S3 Object Created event with detail.object.key is required"
+        report_unparseable(logger, metrics, source="exclusion-uploads", message_id=event.get("id"), reason=reason)
+        return {"status": "ignored"}
     deps = deps or wiring.exclusions_deps()
-    detail = event.get("detail", {})
-    key = str(detail.get("object", {}).get("key", ""))
+    detail = event["detail"]
     snapshot_date = snapshot_date_of(key)
     if snapshot_date is None:
         logger.warning("Upload ignored: the key does not start with exclusions/<YYYY-MM-DD>", extra={"key": key})

@@ -36,7 +36,7 @@ from smscore.api.webhooks import (
 )
 from smscore.domain.api_keys import KeyCaller
 from smscore.domain.exports import ExportJob, Exports
-from smscore.observability import quiet_empty_metrics
+from smscore.observability import quiet_empty_metrics, report_unparseable
 from smscore.wiring import IntegrationsDeps
 
 logger = Logger()
@@ -318,8 +318,21 @@ def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
 
 
+def export_job(record: dict[str, Any]) -> tuple[str, str] | None:
+    """(tenant id, job id) of an export queue record; None, logged once at ERROR and counted, for a body that is
+    not one (AWS's "Hello from SQS!" sample, say): a retry cannot fix it, so it is not retried into the DLQ."""
+    try:
+        message = json.loads(record.get("body") or "")
+        return str(message["tenantId"]), str(message["jobId"])
+    except (ValueError, TypeError, KeyError) as exc:
+        reason = f"the body is not an export job ({type(exc).__name__})"
+        report_unparseable(logger, metrics, source="export-queue", message_id=record.get("messageId"), reason=reason)
+        return None
+
+
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def export_handler(
     event: dict[str, Any], context: LambdaContext, deps: IntegrationsDeps | None = None
 ) -> dict[str, Any]:
@@ -330,8 +343,10 @@ def export_handler(
         raise RuntimeError("exports are not configured")
     done = []
     for record in event.get("Records", []):
-        message = json.loads(record["body"])
-        job = factory().run(str(message["tenantId"]), str(message["jobId"]))
+        message = export_job(record)
+        if message is None:
+            continue
+        job = factory().run(message[0], message[1])
         if job is not None:
             logger.info("Export written", extra={"job_id": job.job_id, "rows": job.rows})
             done.append(job.job_id)

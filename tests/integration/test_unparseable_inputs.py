@@ -177,3 +177,54 @@ def test_an_s3_notification_is_an_error_for_the_import_function(
     (error,) = errors(caplog)
     assert error["source"] == "import-uploads"
     assert unparseable_count(lines) == 1
+
+
+def test_the_sqs_sample_event_on_the_export_queue_is_an_error_not_a_retry(
+    stack: Stack,
+    function_env: Any,
+    emf: None,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from functions.integrations import app as integrations_app
+
+    # Given AWS's SQS sample event arriving at the export function (its queue carries export jobs)
+    function_env("ExportFunction")
+    for name, value in (("namespace", "SmsByTags"), ("service", "sms-by-tags")):
+        monkeypatch.setattr(integrations_app.metrics, name, value)
+    capsys.readouterr()
+    # When it is handled
+    result = integrations_app.export_handler(load_event("sample_sqs_receive_message.json"), LambdaContextStub())
+    lines = printed(capsys.readouterr().out)
+    # Then no job ran, nothing raised (SQS would retry it into the DLQ), and it is one ERROR line and one count
+    assert result == {"jobs": []}
+    (error,) = errors(caplog)
+    assert (error["source"], error["message_id"]) == ("export-queue", "19dd0b57-b21e-4ac1-bd88-01bbb068cb78")
+    assert "Hello from SQS" not in json.dumps(lines) + caplog.text
+    assert unparseable_count(lines) == 1
+
+
+def test_an_s3_notification_is_an_error_for_the_exclusions_import(
+    stack: Stack,
+    function_env: Any,
+    emf: None,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from functions.exclusions import app as exclusions_app
+
+    # Given AWS's S3 put sample at the RNE exclusion-list import function
+    function_env("ExclusionsImportFunction")
+    for name, value in (("namespace", "SmsByTags"), ("service", "sms-by-tags")):
+        monkeypatch.setattr(exclusions_app.metrics, name, value)
+    capsys.readouterr()
+    # When it is handled
+    result = exclusions_app.lambda_handler(load_event("sample_s3_put.json"), LambdaContextStub())
+    lines = printed(capsys.readouterr().out)
+    # Then nothing is loaded, and it is one ERROR line and one count
+    assert result == {"status": "ignored"}
+    (error,) = errors(caplog)
+    assert error["source"] == "exclusion-uploads"
+    assert unparseable_count(lines) == 1

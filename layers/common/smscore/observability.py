@@ -12,7 +12,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -84,3 +84,11 @@ def publish_receipt(metrics: MetricsSink, receipt: Receipt, outcome: ReceiptOutc
     metrics.add_metric(name=RECEIPT_LAG_METRIC, unit="Milliseconds", value=lag_ms)
     if receipt.error_code is not None:
         count_failure_codes([receipt.error_code], getattr(metrics, "namespace", None))
+
+
+def s3_object_key(event: dict[str, Any]) -> str | None:
+    """detail.object.key of an S3 `Object Created` EventBridge event, or None when the event has none."""
+    detail = event.get("detail")
+    uploaded = detail.get("object") if isinstance(detail, dict) else None
+    key = uploaded.get("key") if isinstance(uploaded, dict) else None
+    return key if isinstance(key, str) and key else None
