@@ -3,6 +3,7 @@ import { api, newKey } from "./api.js";
 import { browserZone, field, h, notice, replace, when, windowZone, zoneLabel } from "./dom.js";
 import { fmt, t } from "./i18n.js";
 import { countSegments } from "./segments.js";
+import { previewExtras, templatePicker, testSendBox } from "./convert.js";
 
 const MAX_LENGTH = 1600;
 
@@ -23,6 +24,9 @@ export async function composeView(main, ctx) {
   let key = null; // one Idempotency-Key per composed body: a double click or a retry sends once
   let keyedBody = null;
   let previewTimer = null;
+  let encoding = "auto"; // or gsm-transliterate, once the suggestion is accepted (issue 24)
+  let sampleContact = null; // the preview's first recipient: a test send renders with it
+  let templates = null; // the template picker (convert.js), set below
 
   const text = h("textarea", { rows: 5, maxlength: MAX_LENGTH, name: "message", required: true });
   const counter = h("p", { class: "counter", id: "counter", "aria-live": "polite" });
@@ -68,6 +72,9 @@ export async function composeView(main, ctx) {
     const payload = { message: text.value, tagIds: [...chosen], purpose: purpose.value };
     const at = localToIso(sendAt.value);
     if (at) payload.sendAt = at;
+    if (encoding !== "auto") payload.encoding = encoding;
+    const templateId = templates?.templateId();
+    if (templateId) payload.templateId = templateId;
     return payload;
   }
 
@@ -134,7 +141,12 @@ export async function composeView(main, ctx) {
           ),
         ),
         short && notice("error", t("compose.short")),
+        ...previewExtras(p, encoding, (value) => {
+          encoding = value;
+          changed();
+        }),
       );
+      sampleContact = p.samples?.[0]?.contactId || null;
     } catch (error) {
       replace(preview, notice("error", error.sentence));
     }
@@ -168,6 +180,7 @@ export async function composeView(main, ctx) {
         );
         key = null; // the next message is a new send
         keyedBody = null;
+        encoding = "auto";
         // A sent message leaves the form, so a later click cannot send it again by accident.
         text.value = "";
         chosen.clear();
@@ -182,6 +195,17 @@ export async function composeView(main, ctx) {
     }
   }
 
+  const message = () => ({ text: text.value, purpose: purpose.value, encoding });
+  templates = await templatePicker(ctx, {
+    getMessage: message,
+    apply: (tpl) => {
+      text.value = tpl.text;
+      purpose.value = tpl.purpose;
+      encoding = tpl.encoding;
+      changed();
+    },
+  });
+  const testBox = testSendBox(ctx, { getMessage: message, contactId: () => sampleContact });
   text.addEventListener("input", changed);
   purpose.addEventListener("change", changed);
   sendAt.addEventListener("change", changed);
@@ -200,6 +224,7 @@ export async function composeView(main, ctx) {
       "form",
       { class: "card compose", onsubmit: send },
       tagBoxes,
+      templates.element,
       messageField,
       counter,
       h("div", { class: "row" }, purposeField, sendAtField),
@@ -207,6 +232,7 @@ export async function composeView(main, ctx) {
       preview,
       h("div", { class: "actions" }, previewButton, sendButton),
       result,
+      testBox,
     ),
   );
   updateCounter();

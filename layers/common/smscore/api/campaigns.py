@@ -243,11 +243,12 @@ class CampaignService:
             samples=[
                 PreviewSampleDto(
                     recipient=e164,
+                    contact_id=contact_id,
                     text=plan.composed.texts[position],
                     segments=plan.composed.counts[position].segments,
                     encoding=plan.composed.counts[position].encoding.value,
                 )
-                for position, (e164, _contact_id) in enumerate(audience.recipients[:PREVIEW_SAMPLES])
+                for position, (e164, contact_id) in enumerate(audience.recipients[:PREVIEW_SAMPLES])
             ],
         )
 

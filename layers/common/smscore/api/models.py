@@ -211,6 +211,7 @@ class ResendPayload(ApiModel):
 
 class PreviewSampleDto(ApiModel):
     recipient: str
+    contact_id: str = Field(description="The contact whose values rendered it (a test send can render with it)")
     text: str = Field(description="The final text: merge fields rendered, encoding applied")
     segments: int
     encoding: str
