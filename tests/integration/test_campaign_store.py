@@ -35,7 +35,7 @@ def test_unprocessed_items_are_written_on_a_later_attempt(stack: Stack) -> None:
     messages = [message(i) for i in range(3)]
     connection = MessageRecord._get_connection()
     table = connection.table_name
-    throttled = [{"PutRequest": {"Item": DynamoCampaignStore._record(m, m.status).serialize()}} for m in messages[1:]]
+    throttled = [{"PutRequest": {"Item": store._record(m, m.status).serialize()}} for m in messages[1:]]
     with Stubber(connection.connection.client) as stub:
         stub.add_response("batch_write_item", {"UnprocessedItems": {table: throttled}})
         stub.add_response("batch_write_item", {"UnprocessedItems": {}})
@@ -57,7 +57,7 @@ def test_sustained_throttling_raises_instead_of_losing_messages(stack: Stack) ->
     store = DynamoCampaignStore(region=stack.names.region, write_workers=1, unprocessed_attempts=2)
     messages = [message(0)]
     connection = MessageRecord._get_connection()
-    pending = [{"PutRequest": {"Item": DynamoCampaignStore._record(messages[0], messages[0].status).serialize()}}]
+    pending = [{"PutRequest": {"Item": store._record(messages[0], messages[0].status).serialize()}}]
     with Stubber(connection.connection.client) as stub:
         for _ in range(2):
             stub.add_response("batch_write_item", {"UnprocessedItems": {connection.table_name: pending}})

@@ -140,6 +140,8 @@ class Settings(TableNames):
     webhook_backoff_base_seconds: float = Field(default=30.0, gt=0)
     # The RNE exclusion list (smscore.domain.exclusions): marketing to CO is refused with a snapshot older than this.
     exclusion_list_max_age_days: int = Field(default=15, ge=1, le=60)
+    # A message item expires (DynamoDB TTL) this long after it was created (Ley 1581: no longer than needed).
+    message_retention_days: int = Field(default=400, ge=1, le=3650)
     # The marketing messages per number per day of a tenant that never set marketingFrequency (0 = no cap).
     marketing_max_per_day_default: int = Field(default=1, ge=0, le=10)
 

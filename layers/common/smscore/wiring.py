@@ -133,7 +133,11 @@ def campaign_store() -> DynamoCampaignStore:
     from smscore.dal.campaign_store import DynamoCampaignStore
 
     settings = bound_settings()
-    return DynamoCampaignStore(region=settings.aws_region, write_workers=settings.write_workers)
+    return DynamoCampaignStore(
+        region=settings.aws_region,
+        write_workers=settings.write_workers,
+        retention_days=settings.message_retention_days,
+    )
 
 
 @memoised

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import Any
 
@@ -134,8 +134,16 @@ def _slices[T](items: Sequence[T], parts: int) -> Iterator[Sequence[T]]:
 
 class DynamoCampaignStore:
     def __init__(
-        self, region: str, host: str | None = None, write_workers: int = 8, unprocessed_attempts: int = 8
+        self,
+        region: str,
+        host: str | None = None,
+        write_workers: int = 8,
+        unprocessed_attempts: int = 8,
+        retention_days: int = 400,
     ) -> None:
+        """`retention_days` (MessageRetentionDays): a message item expires (DynamoDB TTL) this long after it was
+        created; the ledger keeps every credit movement."""
+        self._retention = timedelta(days=retention_days)
         self._connection = Connection(region=region, host=host)
         self._write_workers = write_workers
         self._unprocessed_attempts = unprocessed_attempts
@@ -301,8 +309,7 @@ class DynamoCampaignStore:
                 return
         raise UnprocessedWrites(f"{len(items)} messages still unprocessed after {self._unprocessed_attempts} attempts")
 
-    @staticmethod
-    def _record(message: OutgoingMessage, status: MessageStatus, reason: str | None = None) -> MessageRecord:
+    def _record(self, message: OutgoingMessage, status: MessageStatus, reason: str | None = None) -> MessageRecord:
         due: dict[str, Any] = {}
         if status is MessageStatus.SCHEDULED:
             due = {"due_shard": due_shard_key(message.message_id), "due_at": message.scheduled_for}
@@ -323,6 +330,7 @@ class DynamoCampaignStore:
             failure_reason=reason,
             history=[StatusChange(status=status.value, at=datetime.now(UTC), detail=reason or _waiting(message))],
             purpose=message.purpose.value,
+            expires_at=message.created_at + self._retention,
             **due,
         )
 

@@ -402,6 +402,8 @@ class MessageRecord(Model):
         pass
 
     message_id = UnicodeAttribute(hash_key=True)
+    # MessageRetentionDays after creation DynamoDB deletes the message (TTL); the ledger keeps the money exact
+    expires_at = TTLAttribute(null=True)
     tenant_id = UnicodeAttribute()
     queue_id = UnicodeAttribute()
     channel = UnicodeAttribute(default="sms")
@@ -655,7 +657,7 @@ class ParkedReceiptRecord(Model):
     """A delivery receipt that overtook our SENT write (smscore.dal.parked_receipts), kept until the message is
     SENT. In the Messages table under the key "receipt#<provider>#<provider message id>", which no message id (a
     UUID) can take; it carries none of the indexes' attributes, so no index sees it. Deleted by DynamoDB's TTL at
-    `expires_at` (the table's TimeToLiveSpecification; messages never carry expires_at)."""
+    `expires_at` (the table's TimeToLiveSpecification; messages carry it too: MessageRetentionDays)."""
 
     class Meta(_Unbound):
         pass
