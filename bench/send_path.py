@@ -76,8 +76,9 @@ def _floor_items(n: int, table: str) -> list[dict[str, Any]]:
 
     now = datetime.now(UTC)
     queue_id = str(uuid.uuid4())
+    store = DynamoCampaignStore(region="us-east-1")  # builds items only: no call is made
     return [
-        DynamoCampaignStore._record(
+        store._record(
             OutgoingMessage(
                 message_id=str(uuid.uuid4()),
                 tenant_id="tenant",
