@@ -6,7 +6,7 @@ annotations at runtime.
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -23,6 +23,7 @@ from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.exports import ExportJobDto, job_dto
 from smscore.api.invocation import InvocationDeps
 from smscore.api.middlewares import check_json_body, refusal_response
+from smscore.api.reports import UsageReportDto
 from smscore.api.webhooks import (
     DELIVERY_ID_PATTERN,
     MAX_DELIVERY_PAGE,
@@ -293,6 +294,24 @@ def export_campaign(
 def get_export(jobId: Annotated[UUID, Path()]) -> ExportJobDto:  # noqa: N803
     job, url = exports().job(tenant_id(), str(jobId))
     return job_dto(job, url)
+
+
+# ---------------------------------------------------------------------------------------------- reports
+
+
+@app.get(
+    "/api/reports/usage",
+    summary="Usage by day (Bogotá): sends, deliveries, failures by code, credits spent and refunded",
+    description="Campaigns count on the day they were created, credits on the day they moved; at most 366 days.",
+    tags=["Reports"],
+    responses={**_ok(UsageReportDto, "Every day of the range, and the totals"), 400: BAD_REQUEST},
+)
+def usage_report(
+    from_: Annotated[date, Query(alias="from", description="First day, YYYY-MM-DD")],
+    to: Annotated[date, Query(description="Last day, YYYY-MM-DD (inclusive)")],
+    granularity: Annotated[Literal["day"], Query()] = "day",
+) -> UsageReportDto:
+    return wiring.reports().usage(tenant_id(), from_, to)
 
 
 # ---------------------------------------------------------------------------------------------- handler

@@ -60,7 +60,12 @@ def tenant_id() -> str:
 )
 @tracer.capture_method(capture_response=False)
 def get_queue(queueId: Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH)]) -> QueueStatusDto:  # noqa: N803
-    return audit().queue_status(tenant_id(), queueId)
+    status = audit().queue_status(tenant_id(), queueId)
+    failures = invocation_deps.get().failures
+    if failures is not None and (status.counts.FAILED or status.counts.UNDELIVERED):  # one BatchGetItem, only then
+        reasons = failures.codes(tenant_id(), [queueId]).get(queueId, {})
+        status = status.model_copy(update={"failure_reasons": dict(sorted(reasons.items()))})
+    return status
 
 
 @app.get(

@@ -996,3 +996,33 @@ class TestTestSendUnderGeneratedInput:
         assert balance - campaign.balance() == sum(int(m.credits) for m in new)
         if response["statusCode"] != 201:
             assert new == []
+
+
+class TestReportRouteUnderGeneratedInput:
+    @FUZZ
+    @given(
+        query=st.fixed_dictionaries(
+            {},
+            optional={
+                "from": st.one_of(query_values, edge_dates),
+                "to": st.one_of(query_values, edge_dates),
+                "granularity": query_values,
+            },
+        )
+    )
+    def test_usage_report_route(self, integrations_env: Stack, campaign: Campaign, query: dict[str, str]) -> None:
+        from functions.integrations import app as integrations_app
+
+        event = api_event(None, tenant_id=campaign.tenant_id, member_id=campaign.member_id, token=campaign.token)
+        event.update(
+            httpMethod="GET",
+            resource="/api/reports/usage",
+            path="/api/reports/usage",
+            queryStringParameters=query or None,
+            multiValueQueryStringParameters={k: [v] for k, v in query.items()} or None,
+        )
+        event["requestContext"].update(httpMethod="GET", resourcePath="/api/reports/usage")
+        response = integrations_app.lambda_handler(event, LambdaContextStub())
+        assert_no_5xx_and_error_shape(response)
+        assert response["statusCode"] in (200, 400)
+        assert_nothing_persisted_or_charged(integrations_env, campaign)

@@ -28,12 +28,14 @@ if TYPE_CHECKING:
     from smscore.api.authorization import IdentityStore
     from smscore.api.campaigns import CampaignService
     from smscore.api.contacts import ContactsApi
+    from smscore.api.reports import UsageReports
     from smscore.api.settings import SettingsApi as TenantSettingsApi
     from smscore.api.templates import TemplatesApi
     from smscore.api.webhooks import WebhooksApi
     from smscore.dal.campaign_store import DynamoCampaignStore
     from smscore.dal.exclusion_store import DynamoExclusionList
     from smscore.dal.frequency_store import DynamoFrequencyCounters
+    from smscore.dal.report_store import DynamoFailureTally
     from smscore.dal.sqs_queue import SqsDeliveryQueue
     from smscore.dal.suppression_store import DynamoSuppressionList
     from smscore.dal.webhook_queue import SqsWebhookQueue
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
         SuppressionList,
     )
     from smscore.domain.reconciler import Reconciler
+    from smscore.domain.reports import FailureTally
     from smscore.domain.scheduler import Scheduler
     from smscore.domain.sweeper import Sweeper
     from smscore.domain.webhook_delivery import WebhookDeliverer
@@ -308,7 +311,9 @@ def sweeper_deps() -> SweeperDeps:
     return SweeperDeps(
         sweeper=Sweeper(
             dead_letters=SqsDeadLetterQueue(sqs, settings.delivery_dead_letter_queue_url),
-            messages=cast("MessageStore", EmittingMessageStore(store, event_sink())),  # message.failed events
+            messages=cast(
+                "MessageStore", EmittingMessageStore(store, event_sink(), failures=failure_tally())
+            ),  # message.failed events
             marks=DynamoRedriveMarks(),
             queue=delivery_queue(),
             max_redrives=settings.sweeper_max_redrives,
@@ -391,7 +396,9 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
     if settings.send_windows == "enforced":
         windows = DeliveryWindows(quiet_hours_of=TenantQuietHours(), store=store)
     deliverer = Deliverer(
-        store=cast("MessageStore", EmittingMessageStore(store, event_sink())),  # message.sent / message.failed
+        store=cast(
+            "MessageStore", EmittingMessageStore(store, event_sink(), failures=failure_tally())
+        ),  # message.sent / message.failed
         providers=providers if providers is not None else default_registry(settings),
         dead_letters=SqsDeadLetters(settings.aws_region, settings.delivery_dead_letter_queue_url),
         policy=RetryPolicy(
@@ -411,7 +418,10 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
         suppressions=suppression_list(),
         windows=windows,
         receipts=cast(
-            "ReceiptStore", EmittingReceiptStore(DynamoReceiptStore(region=settings.aws_region), event_sink())
+            "ReceiptStore",
+            EmittingReceiptStore(
+                DynamoReceiptStore(region=settings.aws_region), event_sink(), failures=failure_tally()
+            ),
         ),
         parked_receipts=DynamoParkedReceipts(),
     )
@@ -459,6 +469,7 @@ def authorizer_deps() -> AuthorizerDeps:
 @dataclass(frozen=True, eq=False)
 class MessagesDeps:
     queries: MessageQueries
+    failures: FailureTally | None = None  # a campaign's failure reasons by code (smscore.domain.reports)
 
 
 @memoised
@@ -466,7 +477,7 @@ def messages_deps() -> MessagesDeps:
     from smscore.dal.message_queries import DynamoMessageQueries
 
     bound_settings()
-    return MessagesDeps(queries=DynamoMessageQueries())
+    return MessagesDeps(queries=DynamoMessageQueries(), failures=failure_tally())
 
 
 # -- webhooks (delivery receipts) -----------------------------------------------------------------------------
@@ -525,7 +536,10 @@ def receipts_deps() -> ReceiptsDeps:
     return ReceiptsDeps(
         # An applied receipt is also an event for the tenant's webhooks (smscore.domain.events).
         receipts=cast(
-            "ReceiptStore", EmittingReceiptStore(DynamoReceiptStore(region=settings.aws_region), event_sink())
+            "ReceiptStore",
+            EmittingReceiptStore(
+                DynamoReceiptStore(region=settings.aws_region), event_sink(), failures=failure_tally()
+            ),
         ),
         parked_receipts=DynamoParkedReceipts(),
         retry_receives=settings.receipt_retry_receives,
@@ -800,3 +814,21 @@ def exclusions_deps() -> ExclusionsDeps:
 
     # The load's writes are I/O: 32 threads keep ~50,000 numbers/s in flight (bench row of the RNE load).
     return ExclusionsDeps(exclusions=DynamoExclusionList(workers=32), read_lines=read_lines)
+
+
+@memoised
+def failure_tally() -> DynamoFailureTally:
+    """Failures by code per campaign (smscore.domain.reports), counted by the emitting stores, read by reports."""
+    from smscore.dal.report_store import DynamoFailureTally
+
+    settings = bound_settings()
+    return DynamoFailureTally(settings.webhooks_table, settings.aws_region)
+
+
+@memoised
+def reports() -> UsageReports:
+    from smscore.api.reports import UsageReports
+    from smscore.dal.report_store import DynamoUsageSource
+
+    bound_settings()
+    return UsageReports(DynamoUsageSource(), failure_tally())

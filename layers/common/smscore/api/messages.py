@@ -27,6 +27,7 @@ from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerp
 from smscore.domain.errors import FieldIssue, InvalidRequest, NotFound
 from smscore.domain.model import MessageStatus
 from smscore.domain.ports import MessageQueries
+from smscore.domain.reports import delivery_rate
 from smscore.domain.views import DispatchView, MessageFilters, MessageView, PageScope
 
 MAX_PAGE_SIZE = 100
@@ -74,6 +75,7 @@ def queue_status_of(view: DispatchView) -> QueueStatusDto:
         purpose=view.purpose,
         send_at=view.send_at,
         scheduled_for=view.scheduled_for,
+        delivery_rate=delivery_rate(view.counts),
     )
 
 

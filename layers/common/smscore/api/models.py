@@ -304,6 +304,12 @@ class QueueStatusDto(ApiModel):
     scheduled_for: datetime | None = Field(
         default=None, description="When every message waited at accept: the earliest instant (UTC) any could go"
     )
+    delivery_rate: float | None = Field(
+        default=None, description="DELIVERED / (DELIVERED + UNDELIVERED + FAILED), 0..1; null before any is settled"
+    )
+    failure_reasons: dict[str, int] = Field(
+        default_factory=dict, description="FAILED and UNDELIVERED messages by code (the provider's, or ours)"
+    )
 
 
 class StatusChangeDto(ApiModel):

@@ -126,14 +126,35 @@ def receipt_event(state: MessageState, receipt: Receipt) -> Event | None:
     return new_event(kind, state.tenant_id, state.message_id, receipt.reported_at, data)
 
 
+class FailureCounter(Protocol):
+    def count(self, tenant_id: str, queue_id: str, message_id: str, code: str) -> None: ...
+
+
 class EmittingMessageStore:
     """A MessageStore (smscore.domain.ports) that publishes message.sent / message.failed for each SENT or FAILED
-    write that took effect. Everything else is the wrapped store's."""
+    write that took effect, and counts each failure's code (smscore.domain.reports). Everything else is the
+    wrapped store's."""
 
-    def __init__(self, inner: Any, sink: EventSink, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        sink: EventSink,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        failures: FailureCounter | None = None,
+    ) -> None:
         self._inner = inner
         self._sink = sink
         self._now = now
+        self._failures = failures
+
+    def _count(self, events: Sequence[Event]) -> None:
+        if self._failures is None:
+            return
+        for event in events:
+            data = event.data
+            self._failures.count(
+                event.tenant_id, data["queueId"], data["messageId"], data.get("errorCode") or "UNKNOWN"
+            )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -147,7 +168,9 @@ class EmittingMessageStore:
     def mark_failed(self, message: StoredMessage, provider: str, failure: ProviderFailure, now: datetime) -> bool:
         recorded: bool = self._inner.mark_failed(message, provider, failure, now)
         if recorded:
-            self._sink.publish([failed_event(message, str(failure.code), now)])
+            events = [failed_event(message, str(failure.code), now)]
+            self._sink.publish(events)
+            self._count(events)
         return recorded
 
     def fail_all(self, failures: Sequence[FailedSend], now: datetime) -> list[str]:
@@ -156,15 +179,17 @@ class EmittingMessageStore:
         events = [failed_event(f.message, str(f.failure.code), now) for f in failures if f.message.message_id in done]
         if events:
             self._sink.publish(events)
+            self._count(events)
         return failed
 
 
 class EmittingReceiptStore:
     """A ReceiptStore that publishes message.delivered / message.undelivered for each receipt applied."""
 
-    def __init__(self, inner: Any, sink: EventSink) -> None:
+    def __init__(self, inner: Any, sink: EventSink, failures: FailureCounter | None = None) -> None:
         self._inner = inner
         self._sink = sink
+        self._failures = failures
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -178,4 +203,7 @@ class EmittingReceiptStore:
         event = receipt_event(state, receipt) if moved else None
         if event is not None:
             self._sink.publish([event])
+            if self._failures is not None and receipt.status is MessageStatus.UNDELIVERED:
+                code = receipt.error_code or "UNKNOWN"
+                self._failures.count(state.tenant_id, state.queue_id, state.message_id, code)
         return moved
