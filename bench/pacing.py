@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 import boto3
 
+from bench import pacing_backlog
 from bench.harness import Row, moto_stack, serialised_moto
 from smscore.domain.model import QueueBatch, StoredMessage
 from smscore.domain.ports import SmsRequest
@@ -246,4 +247,5 @@ def measure() -> list[Row]:
             passed=writes_per_1000 <= 0.05 * MESSAGE_OWN_WRITES * 1000,
             details={"gate_updates": paced.gate_writes, "messages": MESSAGES},
         ),
+        pacing_backlog.measure(),
     ]

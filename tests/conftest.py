@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from smsdev.template import load_template
 from smsdev.testing import (
     MOTO_ACCOUNT_ENV,
     MOTO_ACCOUNT_UNSET,
@@ -23,6 +25,14 @@ from smsdev.testing import (
     share_botocore_models,
 )
 from tests.clocks import frozen_instants
+
+# The handler modules build their Powertools Metrics when imported (at collection, before any fixture), reading the
+# namespace then. Tests disable metrics, and a disabled Metrics never flushes: its values pile up across invocations
+# until one metric holds 100, which it then serialises, and that needs the namespace. The template's, as on AWS.
+os.environ.setdefault(
+    "POWERTOOLS_METRICS_NAMESPACE",
+    load_template()["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"],
+)
 
 EVENTS = Path(__file__).parent / "events"
 

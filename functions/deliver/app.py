@@ -8,6 +8,8 @@ another attempt or are leased elsewhere.
 Refunds are settled once per invocation, after every record was tried (Deliverer.settle): one transaction per
 tenant and campaign on the balance item instead of one per record. If settling fails the invocation fails, so
 none of its records is deleted; their failed messages are still SENDING under a lease and are decided again.
+The records also share one plan (Deliverer.plan): their messages read once, and one slot reservation per sender
+for all of them (smscore.domain.pacing).
 """
 
 from __future__ import annotations
@@ -19,16 +21,15 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
-from smscore.domain.delivery import DeliveryReport, Outcome, RedeliveryNeeded
+from smscore.domain.delivery import DeliveryReport, InvocationPlan, Outcome, RedeliveryNeeded
 from smscore.observability import count_failure_codes, quiet_empty_metrics, report_unparseable, validation_reason
 from smscore.wiring import DeliverDeps
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
     from smscore.dal.delivery_records import DeliveryRecord
 
 logger = Logger()
@@ -105,7 +106,11 @@ def publish(report: DeliveryReport) -> None:
 
 @tracer.capture_method(capture_response=False)
 def deliver_record(
-    record: DeliveryRecord, lambda_context: LambdaContext, deps: DeliverDeps, reports: list[DeliveryReport]
+    record: DeliveryRecord,
+    lambda_context: LambdaContext,
+    deps: DeliverDeps,
+    reports: list[DeliveryReport],
+    plan: InvocationPlan | None = None,
 ) -> None:
     batch = record.body.to_batch()
     receive_count = int(record.attributes.ApproximateReceiveCount or 1)
@@ -114,6 +119,7 @@ def deliver_record(
         remaining_seconds=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
         final_receive=receive_count >= deps.max_receive_count,
         settle=False,
+        plan=plan,
     )
     reports.append(report)
     logger.info(
@@ -132,10 +138,12 @@ def lambda_handler(
 ) -> PartialItemFailureResponse:
     wired = deps or wiring.deliver_deps()
     reports: list[DeliveryReport] = []
+    parsed = {raw["messageId"]: parse_record(SQSRecord(raw)) for raw in event.get("Records", [])}
+    plan = wired.deliverer.plan([r.body.to_batch() for r in parsed.values() if r is not None])
 
     def record_handler(record: SQSRecord) -> None:
-        if (parsed := parse_record(record)) is not None:
-            deliver_record(parsed, context, wired, reports)
+        if (delivery := parsed.get(record.message_id)) is not None:
+            deliver_record(delivery, context, wired, reports, plan)
 
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor(), context=context

@@ -104,3 +104,57 @@ def test_a_campaign_at_the_carriers_pace_is_sent_once_each_never_above_the_rate(
     assert max(per_second.values()) <= RATE + 1, per_second
     # And nothing was refunded: the balance is the opening credits less the 60 sent
     assert int(admin.tenant(tenant_id).credits) == 1_000 - RECIPIENTS
+
+
+def test_a_stop_received_mid_campaign_is_honoured_by_the_next_batch(stack: RunningDevStack) -> None:
+    # Given a tenant with 120 recipients under one tag: three records of 50, 50 and 20 messages (recipients are
+    # sorted by number), about 30 s of sending at 4/s, so the last record starts about 12 s after the first
+    names = LocalNames(endpoint=stack.endpoint)
+    bind_local_tables(function_environment(names), names.region, stack.endpoint)
+    admin = DynamoAdminStore(region=names.region, host=stack.endpoint)
+    tenant_id = admin.create_tenant(f"Stop {uuid.uuid4().hex[:6]}", credits=1_000, default_country="CO")
+    member = admin.create_member(tenant_id, "ops@stop.test", accept_terms=True)
+    numbers = [f"+57303{n:07d}" for n in range(120)]
+    admin.add_contacts(tenant_id, [ContactInput(phone=number, tag_names=["all"]) for number in numbers])
+    token = member.token.token
+    sent = http_call(
+        stack.api_url,
+        "POST",
+        "/api/messages/sms/tags",
+        token=token,
+        body={"message": "Hola", "tagIds": [admin.tags(tenant_id)[0].tag_id], "purpose": "transactional"},
+    )
+    assert sent.status == 201, sent.body
+    queue_id = sent.body["queueId"]
+    by_number = {m["recipient"]: m["id"] for m in sent.body["messages"]}
+    last = numbers[-1]  # in the last record
+
+    # When the campaign is under way (its first messages SENT) and the last number replies BAJA to the sandbox
+    def counts() -> dict[str, int]:
+        result: dict[str, int] = http_call(stack.api_url, "GET", f"/api/messages/queues/{queue_id}", token=token).body[
+            "counts"
+        ]
+        return result
+
+    deadline = time.monotonic() + 120
+    while counts().get("SENT", 0) == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    reply = smsctl(stack, "inbound", "--from", last, "--body", "BAJA")
+    assert (reply["action"], reply["sender"], reply["applied"]) == ("OPT_OUT", "sandbox", True)
+    assert 0 < counts().get("SENT", 0) < 120  # mid-campaign
+
+    # Then, once the campaign is done, the last number's message was not sent: FAILED as OPTED_OUT and refunded
+    deadline = time.monotonic() + 180
+    while sum(counts().get(status, 0) for status in ("SENT", "FAILED")) < 120 and time.monotonic() < deadline:
+        time.sleep(1)
+    final = counts()
+    assert (final.get("SENT"), final.get("FAILED")) == (119, 1), f"{final}; log {stack.log_path.read_text()[-3000:]}"
+    stopped = http_call(stack.api_url, "GET", f"/api/messages/{by_number[last]}", token=token).body
+    assert (stopped["status"], stopped["providerErrorCode"]) == ("FAILED", "OPTED_OUT")
+    # And the carrier never got it, while every other message went once
+    outbox = smsctl(stack, "outbox", "--limit", "1000")
+    accepted = {item["messageId"]: item["sendCount"] for item in outbox["items"]}  # type: ignore[attr-defined,index]
+    assert by_number[last] not in accepted
+    assert all(accepted[by_number[number]] == 1 for number in numbers[:-1])
+    # And it was refunded: 120 debited, 1 back
+    assert int(admin.tenant(tenant_id).credits) == 1_000 - 119

@@ -290,7 +290,7 @@ def test_sends_of_one_sender_are_spaced_at_its_rate(
     assert clock.now - T0 == timedelta(seconds=2)
 
 
-def test_no_slot_within_the_horizon_waits_on_the_queue_without_a_claim(
+def test_a_slot_beyond_the_horizon_is_held_while_the_message_waits_on_the_queue(
     store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
 ) -> None:
     # Given a sender at 1 message/second whose bucket other invocations have filled for the next minute
@@ -302,13 +302,21 @@ def test_no_slot_within_the_horizon_waits_on_the_queue_without_a_claim(
     worker = deliverer(store, {"sandbox": sandbox}, dead, clock, senders=senders, gate=gate, deferred=deferred)
     # When its record is delivered
     report = worker.deliver(batch("m-1"))
-    # Then the message goes back to the queue with a delay, unclaimed and not sent; the record is done
+    # Then the message takes the slot after the backlog (T0 + 60 s) and goes back to the queue holding it, until
+    # 2 s before it; unclaimed and not sent; the record is done
     assert report.outcomes == {"m-1": Outcome.DEFERRED}
     assert report.needs_redelivery == []
-    assert [(b.message_ids, delay) for b, delay in deferred.batches] == [(["m-1"], 40)]
+    (back, delay), *others = deferred.batches
+    assert (back.message_ids, back.slots, delay, others) == (["m-1"], {"m-1": T0.timestamp() + 60}, 58, [])
     assert store.messages["m-1"].status == MessageStatus.QUEUED
     assert store.messages["m-1"].attempts == 0
     assert sandbox.calls == []
+    # When it comes back with its slot, 58 s later / Then it is sent at its slot without a new reservation
+    clock.now = T0 + timedelta(seconds=58)
+    again = worker.deliver(back)
+    assert again.outcomes == {"m-1": Outcome.SENT}
+    assert clock.now == T0 + timedelta(seconds=60)
+    assert gate.reserve("sandbox", 1, 1, T0.timestamp() + 60, horizon=60).slots == (T0.timestamp() + 61,)
 
 
 def test_provider_throttling_defers_without_using_an_attempt(

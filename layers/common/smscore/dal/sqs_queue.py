@@ -26,7 +26,8 @@ SEND_BACKOFF = Backoff(base_seconds=0.1, cap_seconds=2.0)
 
 
 class QueueBatchModel(BaseModel):
-    """`{"tenantId", "queueId", "messageIds"}`: which messages of which campaign one queue message names."""
+    """`{"tenantId", "queueId", "messageIds"}`: which messages of which campaign one queue message names; a record
+    of messages waiting for their reserved send slots also has `"slots": {message id: epoch seconds}`."""
 
     model_config = ConfigDict(
         alias_generator=to_camel, validate_by_alias=True, validate_by_name=False, serialize_by_alias=True
@@ -35,17 +36,23 @@ class QueueBatchModel(BaseModel):
     tenant_id: str = Field(min_length=1)
     queue_id: str = Field(min_length=1)
     message_ids: list[str]
+    slots: dict[str, float] | None = None
 
     def to_batch(self) -> QueueBatch:
-        return QueueBatch(tenant_id=self.tenant_id, queue_id=self.queue_id, message_ids=list(self.message_ids))
+        return QueueBatch(
+            tenant_id=self.tenant_id,
+            queue_id=self.queue_id,
+            message_ids=list(self.message_ids),
+            slots=dict(self.slots or {}),
+        )
 
 
 def encode_batch(batch: QueueBatch) -> str:
     # Built without validation: the batch comes from our own code, and the send path encodes thousands of them.
     body = QueueBatchModel.model_construct(
-        tenant_id=batch.tenant_id, queue_id=batch.queue_id, message_ids=batch.message_ids
+        tenant_id=batch.tenant_id, queue_id=batch.queue_id, message_ids=batch.message_ids, slots=batch.slots or None
     )
-    return body.model_dump_json()
+    return body.model_dump_json(exclude_none=True)
 
 
 class LazySqsSender:

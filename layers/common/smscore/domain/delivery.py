@@ -72,7 +72,15 @@ from enum import StrEnum
 from smscore.domain.backoff import Backoff
 from smscore.domain.masking import mask
 from smscore.domain.model import MessageStatus, QueueBatch, StoredMessage
-from smscore.domain.pacing import MIN_WAIT_SECONDS, Go, InProcessSenderGate, Pacer, Sender
+from smscore.domain.pacing import (
+    MIN_WAIT_SECONDS,
+    SLOT_LEAD_SECONDS,
+    Go,
+    InProcessSenderGate,
+    Later,
+    Pacer,
+    Sender,
+)
 from smscore.domain.ports import (
     DeadLetters,
     DeferredDelivery,
@@ -163,9 +171,11 @@ class DeliveryReport:
     refunded_credits: int = 0
     throttled: int = 0  # provider answers that said "too fast" (each one a deferral, not an attempt)
     deferred_seconds: dict[str, float] = field(default_factory=dict)  # message id -> how long it waits
+    deferred_slots: dict[str, float] = field(default_factory=dict)  # message id -> the send slot it holds
     paused_senders: set[str] = field(default_factory=set)  # senders found or made paused (metric SenderPaused)
     to_fail: list[tuple[FailedSend, Outcome]] = field(default_factory=list)  # settled together, one refund
     batch: QueueBatch | None = None  # the record's tenant and campaign (for its dead letters after settlement)
+    settled: bool = False  # its failures were recorded (Deliverer.settle); to_fail stays for the metrics
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, outcome: Outcome) -> int:
@@ -183,9 +193,11 @@ class DeliveryReport:
             self.to_fail.append((failed, outcome))
         return outcome
 
-    def defer(self, message_id: str, seconds: float) -> Outcome:
+    def defer(self, message_id: str, seconds: float, slot: float | None = None) -> Outcome:
         with self._lock:
             self.deferred_seconds[message_id] = seconds
+            if slot is not None:
+                self.deferred_slots[message_id] = slot
         return Outcome.DEFERRED
 
     @property
@@ -196,6 +208,15 @@ class DeliveryReport:
         with self._lock:
             for name, delta in deltas.items():
                 setattr(self, name, getattr(self, name) + delta)
+
+
+@dataclass
+class InvocationPlan:
+    """What the records of one deliver invocation share: their messages, read once, and one pacer, so each sender's
+    slots for all of them are reserved in one update (smscore.domain.pacing)."""
+
+    stored: dict[str, StoredMessage]
+    pacer: Pacer
 
 
 class RedeliveryNeeded(Exception):
@@ -263,17 +284,19 @@ class Deliverer:
         remaining_seconds: Callable[[], float] = lambda: float("inf"),
         final_receive: bool = False,
         settle: bool = True,
+        plan: InvocationPlan | None = None,
     ) -> DeliveryReport:
         """Deliver every message of the record; dead-letter the exhausted ones, re-send the waiting ones with a
         delay. Never raises for a provider problem: the report says which messages need this record again.
 
         `settle=False` leaves the record's failures (refunds and dead letters) to a later `settle` of several
-        records' reports: the deliver handler settles once per invocation."""
+        records' reports: the deliver handler settles once per invocation. `plan` (from `plan`) shares the
+        messages read and the senders' slots with the invocation's other records."""
         report = DeliveryReport(batch=batch)
         ids = list(dict.fromkeys(batch.message_ids))
-        stored = self._store.load(ids)
-        demand = Counter(self.sender_of(m.provider).key for m in stored.values() if m.status not in TERMINAL)
-        pacer = Pacer(self._gate, demand, clock=lambda: self._now().timestamp())
+        plan = plan or self.plan([batch])
+        stored = {mid: plan.stored[mid] for mid in ids if mid in plan.stored}
+        pacer = plan.pacer
         opted_out = self._opted_out(stored)
 
         def one(message_id: str) -> None:
@@ -283,7 +306,14 @@ class Deliverer:
                     report.outcomes[message_id] = refused
                     return
             outcome = self._deliver_one(
-                batch.tenant_id, message_id, stored.get(message_id), report, pacer, remaining_seconds, final_receive
+                batch.tenant_id,
+                message_id,
+                stored.get(message_id),
+                report,
+                pacer,
+                remaining_seconds,
+                final_receive,
+                batch.slots.get(message_id),
             )
             report.outcomes[message_id] = outcome
 
@@ -299,11 +329,25 @@ class Deliverer:
             self.settle([report])
         return report
 
+    def plan(self, batches: Sequence[QueueBatch]) -> InvocationPlan:
+        """Read the messages of every record of the invocation once and size each sender's one reservation: the
+        waiting messages that do not hold a slot already."""
+        ids = list(dict.fromkeys(mid for batch in batches for mid in batch.message_ids))
+        stored = self._store.load(ids)
+        held = {mid for batch in batches for mid in batch.slots}
+        demand = Counter(
+            self.sender_of(m.provider).key
+            for m in stored.values()
+            if m.status not in TERMINAL and m.message_id not in held
+        )
+        return InvocationPlan(stored, Pacer(self._gate, demand, clock=lambda: self._now().timestamp()))
+
     def settle(self, reports: Sequence[DeliveryReport]) -> None:
         """The accumulated failures of these records become FAILED and are refunded together: one transaction per
         tenant and campaign (smscore.dal.message_store.fail_all), instead of one per record on the tenant item.
         Each message's write is still fenced by its claim, so it is refunded exactly once; one that was taken over
         meanwhile is left to its new owner (LOST_LEASE). Then each record's exhausted messages are dead-lettered."""
+        reports = [report for report in reports if not report.settled]
         pending = [(report, item, outcome) for report in reports for item, outcome in report.to_fail]
         if pending:
             failed = set(self._store.fail_all([item for _, item, _ in pending], self._now()))
@@ -319,7 +363,7 @@ class Deliverer:
                     )
                     report.outcomes[message.message_id] = Outcome.LOST_LEASE
         for report in reports:
-            report.to_fail.clear()
+            report.settled = True
             if report.exhausted and report.batch is not None:
                 self._dead_letters.send(
                     QueueBatch(
@@ -361,20 +405,30 @@ class Deliverer:
         return report.fail(FailedSend(claimed, claimed.provider, failure), Outcome.OPTED_OUT)
 
     def _send_deferred(self, batch: QueueBatch, report: DeliveryReport) -> None:
-        """The waiting messages go back as a new record with a delay (the shortest wait among them), so this one
-        completes. Without a deferred queue (or if the re-send fails) they are redelivered with this record."""
+        """The waiting messages go back as new records with a delay, so this one completes: those holding a send
+        slot grouped by when their slots come (one record per MAX_SLOT_WAIT_SECONDS of slots, back just before
+        its first slot, carrying the slots), the others together after the shortest wait among them. Without a
+        deferred queue (or if the re-send fails) they are redelivered with this record."""
         waiting = [mid for mid, outcome in report.outcomes.items() if outcome == Outcome.DEFERRED]
         if not waiting:
             return
-        delay = min(report.deferred_seconds.get(mid, 1.0) for mid in waiting)
-        delay_seconds = int(min(MAX_QUEUE_DELAY_SECONDS, max(1, math.ceil(delay))))
         if self._deferred is None:
             for mid in waiting:
                 report.outcomes[mid] = Outcome.RETRY_LATER
             return
-        self._deferred.send_later(
-            QueueBatch(tenant_id=batch.tenant_id, queue_id=batch.queue_id, message_ids=waiting), delay_seconds
-        )
+        groups: dict[int, list[str]] = {}
+        for mid in waiting:
+            slot = report.deferred_slots.get(mid)
+            groups.setdefault(-1 if slot is None else int(slot // MAX_SLOT_WAIT_SECONDS), []).append(mid)
+        for key, mids in sorted(groups.items()):
+            delay = min(report.deferred_seconds.get(mid, 1.0) for mid in mids)
+            rounded = math.floor(delay) if key >= 0 else math.ceil(delay)  # for a slot: rather early than late
+            delay_seconds = int(min(MAX_QUEUE_DELAY_SECONDS, max(1, rounded)))
+            slots = {mid: report.deferred_slots[mid] for mid in mids if mid in report.deferred_slots}
+            self._deferred.send_later(
+                QueueBatch(tenant_id=batch.tenant_id, queue_id=batch.queue_id, message_ids=mids, slots=slots),
+                delay_seconds,
+            )
 
     # -- one message -------------------------------------------------------------------------------------
 
@@ -392,6 +446,7 @@ class Deliverer:
         pacer: Pacer,
         remaining_seconds: Callable[[], float],
         final_receive: bool,
+        held: float | None = None,
     ) -> Outcome:
         races = 0
         while True:
@@ -442,7 +497,12 @@ class Deliverer:
                 MAX_SLOT_WAIT_SECONDS,
                 remaining_seconds() - self._policy.provider_timeout_seconds - SAFETY_MARGIN_SECONDS,
             )
-            grant = pacer.acquire(sender, horizon)
+            grant = pacer.acquire(sender, horizon, held=held)
+            if isinstance(grant, Later):
+                # Its slot is reserved, further than this invocation waits: back to the queue until just before it.
+                delay = grant.at - self._now().timestamp() - SLOT_LEAD_SECONDS
+                return report.defer(message_id, self._bounded_wait(delay, expires_at, now), slot=grant.at)
+            held = None  # a retry after a transient failure takes a new slot
             if not isinstance(grant, Go):
                 if grant.paused:
                     with report._lock:

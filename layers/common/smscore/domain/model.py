@@ -148,11 +148,15 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class QueueBatch:
-    """What one SQS message tells the deliver function: which messages of which campaign to send."""
+    """What one SQS message tells the deliver function: which messages of which campaign to send.
+
+    `slots`: the send slot (epoch seconds) some of them already hold in their sender's bucket, reserved by an
+    earlier invocation that put them back on the queue until shortly before it (smscore.domain.pacing)."""
 
     tenant_id: str
     queue_id: str
     message_ids: list[str]
+    slots: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

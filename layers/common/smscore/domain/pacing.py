@@ -1,19 +1,25 @@
-"""Fleet-wide pacing per sender: each invocation takes send slots from a shared bucket, a slice at a time.
+"""Fleet-wide pacing per sender: each invocation reserves the send slots of all its messages in one update.
 
 A sender is what the carrier rate-limits (a Twilio From number or Messaging Service, an AWS origination
 identity, the sandbox). Its bucket lives in DynamoDB (smscore.dal.sender_gate) as the next free send time: a
 reservation of `n` slots moves it `n / rate` seconds ahead in one conditional update, so the slots of every
-invocation of the fleet are disjoint and `1 / rate` apart, and no second holds more than rate + 1 of them. An
-invocation takes up to `rate x SLICE_SECONDS` slots per update (never more than it has messages waiting), so
-the bucket costs about one write per second of sending per invocation, not one per message.
+invocation of the fleet are disjoint and `1 / rate` apart, and no second holds more than rate + 1 of them.
 
-A slot further away than the invocation can wait for (its horizon) is not taken: the message waits on the
-queue instead (smscore.domain.delivery defers it with a delay), as it does while the sender is paused.
+One reservation per invocation and sender (issue 20, item 2): the first message of a sender asks for as many
+slots as the invocation has messages of that sender waiting (its `demand`, every record of the invocation), as
+far ahead as the sender's backlog goes (up to the messages' validity). A slot within what the invocation can wait
+for (its horizon) is waited for here (`Go`); a later one is kept by its message, which goes back to the queue
+with a delay that brings it back just before its slot (`Later`; smscore.domain.delivery carries the slot in the
+re-sent record). A message that comes back holding its slot does not touch the bucket again. So a backlog of
+50,000 messages costs the bucket one write per invocation of 500 when it arrives, and none while it waits,
+instead of a failed conditional write and a read for every waiting message every second.
+
+A paused sender (the circuit breaker) or a bucket whose backlog reaches past the validity is waiting without a
+slot (`Wait`), as before.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import Counter, deque
 from collections.abc import Callable
@@ -21,7 +27,7 @@ from dataclasses import dataclass, field
 
 from smscore.domain.ports import Reservation, SenderGate
 
-SLICE_SECONDS = 1.0  # slots taken per update: one second of the sender's rate
+SLOT_LEAD_SECONDS = 2.0  # a message holding a later slot comes back this long before it (SQS delay granularity)
 UNLIMITED_CHECK_SECONDS = 5.0  # how often an invocation re-reads the breaker of an unlimited sender
 MIN_WAIT_SECONDS = 1.0
 PROBE_LEASE_SECONDS = 30.0  # a half-open probe's hold on a paused sender; a crashed prober frees it after this
@@ -45,6 +51,13 @@ class Go:
 
 
 @dataclass(frozen=True)
+class Later:
+    """A slot is reserved at `at` (epoch seconds), beyond the horizon: the message waits on the queue, holding it."""
+
+    at: float
+
+
+@dataclass(frozen=True)
 class Wait:
     """No slot within the horizon (or the sender is paused): put the message back for `seconds`."""
 
@@ -57,6 +70,7 @@ class _SenderState:
     slots: deque[float] = field(default_factory=deque)
     paused_until: float = 0.0
     unlimited_checked_until: float = 0.0
+    breaker_read: bool = False  # messages holding slots read the breaker once per invocation
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -75,19 +89,24 @@ class Pacer:
         with self._lock:
             return self._states.setdefault(key, _SenderState())
 
-    def acquire(self, sender: Sender, horizon: float) -> Go | Wait:
+    def acquire(self, sender: Sender, horizon: float, held: float | None = None) -> Go | Later | Wait:
+        """A slot for one message: `held` is the slot it already holds (it came back for it), if any."""
         state = self._state(sender.key)
         with state.lock:
             now = self._clock()
+            if held is not None and sender.rate > 0:
+                return self._held(sender, state, held, now, horizon)
             if state.paused_until > now:
                 return Wait(max(MIN_WAIT_SECONDS, state.paused_until - now), paused=True)
             if sender.rate <= 0 and state.unlimited_checked_until > now:
                 return Go(now)
             if state.slots:
                 self._demand[sender.key] -= 1
-                return Go(state.slots.popleft())
-            count = max(1, min(math.ceil(sender.rate * SLICE_SECONDS), self._demand[sender.key]))
-            reservation = self._gate.reserve(sender.key, sender.rate, count, now, max(0.0, horizon))
+                return self._slot(state.slots.popleft(), now, horizon)
+            count = max(1, self._demand[sender.key])
+            # As far ahead as the messages may wait: a backlog past their validity is waited for without a slot.
+            ahead = max(0.0, horizon, float(sender.validity_seconds))
+            reservation = self._gate.reserve(sender.key, sender.rate, count, now, ahead)
             self.reservations += 1
             if reservation.probe:
                 state.paused_until = now + PROBE_LEASE_SECONDS  # the others wait for the probe's answer
@@ -99,10 +118,26 @@ class Pacer:
             if reservation.slots:
                 state.slots.extend(reservation.slots)
                 self._demand[sender.key] -= 1
-                return Go(state.slots.popleft())
+                return self._slot(state.slots.popleft(), now, horizon)
             if reservation.paused:
                 state.paused_until = reservation.retry_at
             return Wait(max(MIN_WAIT_SECONDS, reservation.retry_at - now), paused=reservation.paused)
+
+    @staticmethod
+    def _slot(at: float, now: float, horizon: float) -> Go | Later:
+        return Go(at) if at <= now + max(0.0, horizon) else Later(at)
+
+    def _held(self, sender: Sender, state: _SenderState, held: float, now: float, horizon: float) -> Go | Later | Wait:
+        """A message back for the slot it holds: no reservation, only the breaker, read once per invocation. A
+        paused sender voids the slot (the message reserves again once the breaker closes)."""
+        if not state.breaker_read:
+            state.breaker_read = True
+            paused_until = self._gate.paused_until(sender.key)
+            if paused_until is not None:
+                state.paused_until = max(state.paused_until, paused_until)
+        if state.paused_until > 0:  # open, or half-open waiting for its probe (made by a message that reserves)
+            return Wait(max(MIN_WAIT_SECONDS, state.paused_until - now), paused=True)
+        return self._slot(held, now, horizon)
 
     def paused(self, sender: Sender, until: float, code: str) -> bool:
         """A sender configuration error: open the fleet-wide breaker; True when this opened it (alarm)."""

@@ -287,6 +287,10 @@ class SenderGate(Protocol):
         """Close the breaker (a probe went through)."""
         ...
 
+    def paused_until(self, sender: str) -> float | None:
+        """When the sender's breaker ends (epoch seconds; past: waiting for its probe), None when it is closed."""
+        ...
+
 
 class DeadLetters(Protocol):
     def send(self, batch: QueueBatch, reason: str) -> None:
