@@ -139,11 +139,13 @@ def lambda_handler(
     wired = deps or wiring.deliver_deps()
     reports: list[DeliveryReport] = []
     parsed = {raw["messageId"]: parse_record(SQSRecord(raw)) for raw in event.get("Records", [])}
-    plan = wired.deliverer.plan([r.body.to_batch() for r in parsed.values() if r is not None])
+    plans: list[InvocationPlan] = []
 
     def record_handler(record: SQSRecord) -> None:
         if (delivery := parsed.get(record.message_id)) is not None:
-            deliver_record(delivery, context, wired, reports, plan)
+            if not plans:  # made by the first record, so that failing to read (throttled) fails that record only
+                plans.append(wired.deliverer.plan([r.body.to_batch() for r in parsed.values() if r is not None]))
+            deliver_record(delivery, context, wired, reports, plans[0])
 
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor(), context=context
