@@ -42,6 +42,7 @@ from smscore.api.contacts import (
     TagPageDto,
     body_refusal,
 )
+from smscore.api.data_subject import ContactExportDto
 from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.invocation import InvocationDeps
 from smscore.api.middlewares import request_body_bytes
@@ -414,6 +415,24 @@ def get_credits(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Cred
 def get_session() -> SessionDto:
     access = str(app.current_event.request_context.authorizer.get("access") or "READ_ONLY")
     return contacts().session(caller(), access)
+
+
+# ---------------------------------------------------------------------------------------------- data subject
+
+
+@app.get(
+    "/api/contacts/<contactId>/export",
+    summary="Everything held about one contact: the contact and its consent, tags, opt-outs and messages (Habeas Data)",
+    tags=["Contacts"],
+    responses={**_ok(ContactExportDto, "The contact's data as one JSON document"), 404: NOT_FOUND},
+)
+def export_contact(contactId: Annotated[UUID, Path()]) -> ContactExportDto:  # noqa: N803
+    from datetime import UTC, datetime
+
+    deps: ContactsDeps = invocation_deps.get()
+    assert deps.data_subject is not None, "the export route needs a DataSubjectApi"
+    exported: ContactExportDto = deps.data_subject.export(tenant_id(), str(contactId), datetime.now(UTC))
+    return exported
 
 
 # ---------------------------------------------------------------------------------------------- settings

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from smscore.api.authorization import IdentityStore
     from smscore.api.campaigns import CampaignService
     from smscore.api.contacts import ContactsApi
+    from smscore.api.data_subject import DataSubjectApi
     from smscore.api.reports import UsageReports
     from smscore.api.settings import SettingsApi as TenantSettingsApi
     from smscore.api.templates import TemplatesApi
@@ -602,6 +603,7 @@ class ContactsDeps:
     max_body_bytes: int
     max_import_body_bytes: int
     settings: TenantSettingsApi | None = None  # GET/PUT /api/settings (smscore.api.settings)
+    data_subject: DataSubjectApi | None = None  # GET /api/contacts/{id}/export (smscore.api.data_subject)
     templates: TemplatesApi | None = None  # /api/templates (smscore.api.templates)
 
 
@@ -611,10 +613,12 @@ def contacts_deps() -> ContactsDeps:
     from botocore.config import Config
 
     from smscore.api.contacts import ContactsApi
+    from smscore.api.data_subject import DataSubjectApi
     from smscore.api.settings import SettingsApi as TenantSettingsApi
     from smscore.api.templates import TemplatesApi
     from smscore.dal.contact_store import DynamoAccountQueries, DynamoContactStore
     from smscore.dal.import_uploads import S3Uploads
+    from smscore.dal.message_history import DynamoMessageHistory
     from smscore.dal.template_store import DynamoTemplateStore
     from smscore.dal.tenant_settings import DynamoTenantSettings
 
@@ -624,14 +628,17 @@ def contacts_deps() -> ContactsDeps:
         # Presigned URLs must name the bucket's own region; SigV4 so they work with SSE and every region.
         s3 = boto3.client("s3", region_name=settings.aws_region, config=Config(signature_version="s3v4"))
         uploads = S3Uploads(s3, settings.imports_bucket)
+    store = DynamoContactStore(region=settings.aws_region, host=None, workers=settings.write_workers)
+    contacts = ContactsApi(
+        store=store,
+        accounts=DynamoAccountQueries(),
+        uploads=uploads,
+        upload_ttl_seconds=settings.import_upload_ttl_seconds,
+        consent=consent_reader(settings),
+    )
     return ContactsDeps(
-        contacts=ContactsApi(
-            store=DynamoContactStore(region=settings.aws_region, host=None, workers=settings.write_workers),
-            accounts=DynamoAccountQueries(),
-            uploads=uploads,
-            upload_ttl_seconds=settings.import_upload_ttl_seconds,
-            consent=consent_reader(settings),
-        ),
+        contacts=contacts,
+        data_subject=DataSubjectApi(contacts, store, DynamoMessageHistory()),
         max_body_bytes=settings.max_body_bytes,
         max_import_body_bytes=settings.max_import_body_bytes,
         settings=TenantSettingsApi(DynamoTenantSettings(), default_frequency(settings)),
