@@ -81,7 +81,6 @@ export function sentence(status, code, body) {
     case "NETWORK":
     case "UNAUTHORIZED":
     case "TERMS_NOT_ACCEPTED":
-    case "INSUFFICIENT_SCOPE":
     case "TENANT_NOT_FOUND":
     case "TAG_EXISTS":
     case "CONTACT_EXISTS":

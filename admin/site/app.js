@@ -5,7 +5,7 @@ import { LANGUAGES, applyLanguage, fmt, language, setLanguage, t } from "./i18n.
 import { campaignsView, campaignView, messageView } from "./campaigns.js";
 import { composeView } from "./compose.js";
 import { contactsView, tagsView } from "./contacts.js";
-import { keysView, webhooksView, webhookView } from "./integrations.js";
+import { keysView, usageView, webhooksView, webhookView } from "./integrations.js";
 
 const root = document.getElementById("app");
 
@@ -17,6 +17,7 @@ const ROUTES = [
   [/^#\/messages\/([\w-]+)$/, messageView, "title.message"],
   [/^#\/contacts$/, contactsView, "nav.contacts"],
   [/^#\/tags$/, tagsView, "nav.tags"],
+  [/^#\/usage$/, usageView, "nav.usage"],
   [/^#\/keys$/, keysView, "nav.keys"],
   [/^#\/webhooks$/, webhooksView, "nav.webhooks"],
   [/^#\/webhooks\/([\w-]+)$/, webhookView, "title.webhook"],
@@ -26,6 +27,7 @@ const NAV = [
   ["#/campaigns", "nav.campaigns"],
   ["#/contacts", "nav.contacts"],
   ["#/tags", "nav.tags"],
+  ["#/usage", "nav.usage"],
   ["#/keys", "nav.keys"],
   ["#/webhooks", "nav.webhooks"],
 ];

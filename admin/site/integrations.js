@@ -8,11 +8,6 @@ addMessages({
   "nav.keys": ["Claves de API", "API keys"],
   "nav.webhooks": ["Webhooks", "Webhooks"],
   "title.webhook": ["Webhook", "Webhook"],
-  "error.INSUFFICIENT_SCOPE": [
-    "Esta clave de API solo puede leer: use una clave con alcance completo para hacer cambios.",
-    "This API key may only read: use a key with the full scope to make changes.",
-  ],
-
   "keys.intro": [
     "Claves para conectar sus sistemas (CRM, tienda, hojas de cálculo) con la API. Cada clave actúa como usted.",
     "Keys that connect your systems (CRM, shop, spreadsheets) to the API. Each key acts as you.",
@@ -469,4 +464,178 @@ export function exportButton(queueId) {
   }
 
   return h("span", { class: "export" }, h("button", { type: "button", class: "secondary", id: "download-csv", onclick: download }, t("export.download")), " ", status);
+}
+
+// ---------------------------------------------------------------------------------------------- usage chart
+addMessages({
+  "nav.usage": ["Uso", "Usage"],
+  "usage.intro": [
+    "Envíos, entregas, fallas y créditos por día (hora de Bogotá).",
+    "Sends, deliveries, failures and credits by day (Bogotá time).",
+  ],
+  "usage.from": ["Desde", "From"],
+  "usage.to": ["Hasta", "To"],
+  "usage.show": ["Ver", "Show"],
+  "usage.chartTitle": ["Mensajes por día", "Messages by day"],
+  "usage.chartDesc": [
+    "Del {from} al {to}: {sends} enviados, {delivered} entregados, {failed} con falla; {spent} créditos gastados y {refunded} devueltos.",
+    "From {from} to {to}: {sends} sent, {delivered} delivered, {failed} failed; {spent} credits spent and {refunded} refunded.",
+  ],
+  "usage.sends": ["Enviados", "Sent"],
+  "usage.delivered": ["Entregados", "Delivered"],
+  "usage.failedAll": ["Con falla", "Failed"],
+  "usage.spent": ["Créditos gastados", "Credits spent"],
+  "usage.refunded": ["Créditos devueltos", "Credits refunded"],
+  "usage.day": ["Día", "Day"],
+  "usage.table": ["Los mismos datos en una tabla", "The same data as a table"],
+  "usage.codes": ["Fallas por código", "Failures by code"],
+  "usage.noFailures": ["Sin fallas en este periodo.", "No failures in this period."],
+  "usage.code": ["Código", "Code"],
+  "usage.count": ["Mensajes", "Messages"],
+});
+
+const SVG = "http://www.w3.org/2000/svg";
+function s(tag, attrs = {}, ...children) {
+  const element = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) element.setAttribute(key, value);
+  for (const child of children.flat()) if (child) element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return element;
+}
+
+function isoDay(date) {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: "America/Bogota" }).format(date); // YYYY-MM-DD
+}
+
+function shortDay(day) {
+  const [y, m, d] = day.split("-").map(Number);
+  return new Intl.DateTimeFormat(document.documentElement.lang === "en" ? "en-US" : "es-CO", { day: "numeric", month: "short", timeZone: "UTC" }).format(
+    new Date(Date.UTC(y, m - 1, d)),
+  );
+}
+
+/** Bars per day (sent, delivered, failed), an SVG with a title and a description people hear, no library. */
+function usageChart(report) {
+  const days = report.days;
+  const width = Math.max(320, days.length * 42 + 60);
+  const height = 220;
+  const top = 10;
+  const bottom = 30;
+  const left = 40;
+  const max = Math.max(1, ...days.map((d) => d.sends));
+  const scale = (n) => ((height - top - bottom) * n) / max;
+  const slot = (width - left - 10) / days.length;
+  const bar = Math.max(4, slot / 4);
+  const series = [
+    ["sends", "usage.sends", "bar-sent"],
+    ["delivered", "usage.delivered", "bar-delivered"],
+    ["failedAll", "usage.failedAll", "bar-failed"],
+  ];
+  const value = (d, key) => (key === "failedAll" ? d.failed + d.undelivered : d[key]);
+  const totals = report.totals;
+  return s(
+    "svg",
+    { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": "usage-title usage-desc", id: "usage-chart", class: "chart" },
+    s("title", { id: "usage-title" }, t("usage.chartTitle")),
+    s(
+      "desc",
+      { id: "usage-desc" },
+      t("usage.chartDesc", {
+        from: shortDay(report.from),
+        to: shortDay(report.to),
+        sends: totals.sends,
+        delivered: totals.delivered,
+        failed: totals.failed + totals.undelivered,
+        spent: totals.creditsSpent,
+        refunded: totals.creditsRefunded,
+      }),
+    ),
+    s("line", { x1: left, y1: height - bottom, x2: width - 5, y2: height - bottom, class: "axis" }),
+    s("text", { x: left - 6, y: top + 8, "text-anchor": "end", class: "tick" }, String(max)),
+    s("text", { x: left - 6, y: height - bottom, "text-anchor": "end", class: "tick" }, "0"),
+    days.map((d, i) => {
+      const x0 = left + i * slot + (slot - bar * 3) / 2;
+      return s(
+        "g",
+        {},
+        series.map(([key, label, cls], j) => {
+          const hgt = scale(value(d, key));
+          return s(
+            "rect",
+            { x: x0 + j * bar, y: height - bottom - hgt, width: bar - 1, height: hgt, class: cls },
+            s("title", {}, `${shortDay(d.day)} · ${t(label)}: ${value(d, key)}`),
+          );
+        }),
+        s("text", { x: x0 + bar * 1.5, y: height - bottom + 14, "text-anchor": "middle", class: "tick" }, shortDay(d.day)),
+      );
+    }),
+  );
+}
+
+function legend() {
+  return h(
+    "ul",
+    { class: "legend", "aria-hidden": "true" },
+    [["bar-sent", "usage.sends"], ["bar-delivered", "usage.delivered"], ["bar-failed", "usage.failedAll"]].map(([cls, label]) =>
+      h("li", {}, h("span", { class: `swatch ${cls}` }), " ", t(label)),
+    ),
+  );
+}
+
+export async function usageView(main) {
+  const today = new Date();
+  const from = h("input", { type: "date", name: "from", value: isoDay(new Date(today.getTime() - 13 * 86400000)) });
+  const to = h("input", { type: "date", name: "to", value: isoDay(today) });
+  const [fromField] = field(t("usage.from"), from);
+  const [toField] = field(t("usage.to"), to);
+  const out = h("div", { id: "usage", "aria-live": "polite" });
+
+  async function load(event) {
+    event?.preventDefault();
+    try {
+      const report = await api("GET", "/api/reports/usage", { query: { from: from.value, to: to.value, granularity: "day" } });
+      const codes = Object.entries(report.totals.failuresByCode);
+      replace(
+        out,
+        usageChart(report),
+        legend(),
+        h(
+          "details",
+          {},
+          h("summary", {}, t("usage.table")),
+          h(
+            "table",
+            { id: "usage-table" },
+            h("thead", {}, h("tr", {}, ["usage.day", "usage.sends", "usage.delivered", "usage.failedAll", "usage.spent", "usage.refunded"].map((k) => h("th", { scope: "col" }, t(k))))),
+            h(
+              "tbody",
+              {},
+              report.days.map((d) =>
+                h("tr", {}, h("th", { scope: "row" }, shortDay(d.day)), [d.sends, d.delivered, d.failed + d.undelivered, d.creditsSpent, d.creditsRefunded].map((n) => h("td", {}, String(n)))),
+              ),
+            ),
+          ),
+        ),
+        h("h2", {}, t("usage.codes")),
+        codes.length
+          ? h(
+              "table",
+              { id: "usage-codes" },
+              h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("usage.code")), h("th", { scope: "col" }, t("usage.count")))),
+              h("tbody", {}, codes.map(([code, n]) => h("tr", {}, h("td", { translate: "no" }, code), h("td", {}, String(n))))),
+            )
+          : h("p", {}, t("usage.noFailures")),
+      );
+    } catch (error) {
+      replace(out, notice("error", error.sentence));
+    }
+  }
+
+  replace(
+    main,
+    h("h1", {}, t("nav.usage")),
+    h("p", {}, t("usage.intro")),
+    h("form", { class: "card row", onsubmit: load }, fromField, toField, h("button", { type: "submit" }, t("usage.show"))),
+    out,
+  );
+  await load();
 }

@@ -127,6 +127,7 @@ def every_screen(admin_stack: AdminStack, queue_id: str, message_id: str) -> lis
         (f"#/messages/{message_id}", "#history li"),
         ("#/contacts", "#contacts tbody tr"),
         ("#/tags", "#tags tbody tr"),
+        ("#/usage", "#usage-chart"),
         ("#/keys", "#keys table"),
         ("#/webhooks", "#new-webhook"),
     ]

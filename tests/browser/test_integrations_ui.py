@@ -111,3 +111,26 @@ def test_a_campaigns_csv_is_downloaded(page: Any, admin_stack: AdminStack) -> No
     assert text.startswith(BOM + ";".join(HEADER))
     assert len(text.splitlines()) == 1 + len(sent.body["messages"])
     assert all(f"'{m['recipient']}" in text for m in sent.body["messages"])
+
+
+def test_the_usage_chart_shows_the_days_sends_accessibly(page: Any, admin_stack: AdminStack) -> None:
+    # Given a campaign sent today
+    sent = admin_stack.call(
+        "POST",
+        "/api/messages/sms/tags",
+        {"message": "Uso", "tagIds": [admin_stack.tag_id("vip")], "purpose": "transactional"},
+    )
+    assert sent.status == 201, sent.body
+    # When the usage screen is opened (the last 14 days by default)
+    sign_in(page, admin_stack, screen="#/usage")
+    chart = page.locator("svg#usage-chart")
+    expect(chart).to_be_visible()
+    # Then the chart is an image with a name and a description a screen reader reads out
+    expect(page.get_by_role("img", name="Mensajes por día")).to_be_visible()
+    assert "enviados" in page.locator("#usage-desc").text_content()
+    assert chart.locator("g").count() == 14
+    # And today's bars count at least this campaign's messages, as the table beside it says
+    page.get_by_text("Los mismos datos en una tabla").click()
+    last = page.locator("#usage-table tbody tr").last
+    assert int(last.locator("td").first.text_content()) >= len(sent.body["messages"])
+    assert chart.locator("rect").last.get_attribute("height") is not None
