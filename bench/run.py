@@ -64,6 +64,9 @@ def _suites(quick: bool) -> dict[str, Callable[[], list[Row]]]:
     from bench import exclusions
 
     suites["exclusions"] = lambda: exclusions.measure(50_000 if quick else 200_000)  # the RNE load, modelled
+    from bench import webhooks
+
+    suites["webhooks"] = lambda: webhooks.measure(100 if quick else 200)  # events to a local receiver, one invocation
     from bench import admin_ui
 
     suites["admin"] = admin_ui.measure  # a few seconds: two page loads in headless Chromium
