@@ -59,6 +59,13 @@ class Settings(TableNames):
     send_reserve_ms: int = Field(default=3_000, ge=0)
     send_reserve_per_message_ms: float = Field(default=0.05, ge=0)
     fanout_grace_seconds: int = Field(default=30, ge=1)
+    # Large campaigns (smscore.domain.plan, smscore.domain.fanout): above INLINE_FANOUT_MAX_MESSAGES recipients the
+    # request writes plan chunks and the fan-out workers (FANOUT_QUEUE_URL) write and enqueue the messages, within
+    # FANOUT_WINDOW_SECONDS after the request's deadline; a worker's chunk lease outlives its Timeout.
+    fanout_queue_url: str | None = None
+    inline_fanout_max_messages: int = Field(default=2_000, ge=0)
+    fanout_window_seconds: int = Field(default=900, ge=1)
+    fanout_lease_seconds: int = Field(default=180, ge=1)
     # Send windows (smscore.domain.windows): "off" only for test stacks that must not depend on the wall clock.
     send_windows: Literal["enforced", "off"] = "enforced"
     # Scheduler: how many due messages one run releases at most (the rest next run).
@@ -152,6 +159,7 @@ class Settings(TableNames):
     sandbox_sender_number: str = "+15005550006"
 
     @field_validator(
+        "fanout_queue_url",
         "delivery_dead_letter_queue_url",
         "failover_provider",
         "twilio_messaging_service_sid",

@@ -41,11 +41,12 @@ if TYPE_CHECKING:
     from smscore.dal.suppression_store import DynamoSuppressionList
     from smscore.dal.webhook_queue import SqsWebhookQueue
     from smscore.dal.webhook_store import DynamoWebhookStore
-    from smscore.domain.campaign import CampaignLimits
+    from smscore.domain.campaign import CampaignLimits, PlannedFanout
     from smscore.domain.consent import ConsentReader
     from smscore.domain.delivery import Deliverer
     from smscore.domain.events import EventSink
     from smscore.domain.exports import Exports
+    from smscore.domain.fanout import FanoutWorker
     from smscore.domain.keywords import Keywords
     from smscore.domain.model import MarketingFrequency
     from smscore.domain.ports import (
@@ -237,8 +238,51 @@ def send_deps() -> SendDeps:
             cancel_store=campaign_store(),
             test_sends=DynamoTestSendAllowance(),
             test_sends_per_day=settings.test_sends_per_member_per_day,
+            fanout=planned_fanout(settings),
         ),
         max_body_bytes=settings.max_body_bytes,
+    )
+
+
+def planned_fanout(settings: Settings) -> PlannedFanout | None:
+    """How large campaigns are handed to the fan-out workers (None without a fan-out queue: all inline)."""
+    if settings.fanout_queue_url is None:
+        return None
+    import boto3
+
+    from smscore.dal.plan_store import SqsChunkTasks
+    from smscore.domain.campaign import PlannedFanout
+
+    return PlannedFanout(
+        tasks=SqsChunkTasks(boto3.client("sqs", region_name=settings.aws_region), settings.fanout_queue_url),
+        inline_max_messages=settings.inline_fanout_max_messages,
+        window_seconds=settings.fanout_window_seconds,
+    )
+
+
+# -- fan-out workers (SQS) ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class FanoutDeps:
+    """The fan-out workers: one chunk of a large campaign's plan per queue message."""
+
+    worker: FanoutWorker
+
+
+@memoised
+def fanout_deps() -> FanoutDeps:
+    from smscore.dal.plan_store import DynamoPlanStore
+    from smscore.domain.fanout import FanoutWorker
+
+    settings = bound_settings()
+    return FanoutDeps(
+        worker=FanoutWorker(
+            store=DynamoPlanStore(campaign_store(), region=settings.aws_region),
+            queue=delivery_queue(),
+            recipients_per_queue_message=settings.recipients_per_queue_message,
+            lease_seconds=settings.fanout_lease_seconds,
+        )
     )
 
 

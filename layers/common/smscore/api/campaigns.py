@@ -40,6 +40,7 @@ from smscore.domain.campaign import (
     DispatchState,
     FanoutBudget,
     MergeValues,
+    PlannedFanout,
     ResendRaced,
     SendStore,
     plan_campaign,
@@ -149,12 +150,14 @@ class CampaignService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         test_sends: TestSendAllowance | None = None,
         test_sends_per_day: int = 20,
+        fanout: PlannedFanout | None = None,
     ) -> None:
         """`opening` (the send-window rule) has no default and `clock` is injectable: a test states both the rule
         and, where the rule depends on it, the instant, instead of inheriting the legal window at the hour it runs."""
         self._clock = clock
         self._test_sends = test_sends
         self._test_sends_per_day = test_sends_per_day
+        self._fanout = fanout  # None: every campaign's messages are written by the request itself
         self._cancel_store = cancel_store
         self._opening = opening  # the send-window rule (smscore.domain.windows); sendat_only with SEND_WINDOWS=off
         self._timing = timing or FanoutTiming()
@@ -466,6 +469,7 @@ class CampaignService:
             opening=self._opening,
             now=self._clock,
             merge_values=merge_values,
+            fanout=self._fanout,
         )
         self._observe(result)
         return result

@@ -47,6 +47,7 @@ from smscore.domain.model import (
     Tenant,
 )
 from smscore.domain.personalize import recipient_values
+from smscore.domain.plan import PlanChunk
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +248,9 @@ class DynamoCampaignStore:
             encoding=None if dispatch.encoding is EncodingOption.AUTO else dispatch.encoding.value,
             template_id=dispatch.template_id,
             test=True if dispatch.test else None,
+            plan_prefix=dispatch.plan_prefix,
+            plan_chunks=dispatch.plan_chunks or None,
+            fanout_chunks_done=0 if dispatch.plan_prefix else None,
             **fanout,
         )
 
@@ -337,9 +341,21 @@ class DynamoCampaignStore:
     def save_messages(self, messages: Sequence[OutgoingMessage]) -> None:
         self._write_batches([self._record(m, m.status) for m in messages])
 
-    def queue_messages(self, queue_id: str) -> list[tuple[str, str]]:
-        from smscore.dal.message_queries import queue_messages  # the queue index is sharded: read every shard
+    def write_plan(self, chunks: Sequence[PlanChunk]) -> None:
+        from smscore.dal.plan_store import write_plan
 
+        write_plan(chunks)
+
+    def queue_messages(self, queue_id: str) -> list[tuple[str, str]]:
+        """(id, recipient) of every message of a campaign, by recipient: from its plan when it has one (complete
+        at once), else from the queue index (sharded: every shard is read)."""
+        from smscore.dal.message_queries import queue_messages
+        from smscore.dal.plan_store import read_chunks
+
+        dispatch = self.find_dispatch(queue_id)
+        if dispatch is not None and dispatch.plan_prefix:
+            chunks = read_chunks(dispatch.plan_prefix, dispatch.plan_chunks)
+            return [(m.message_id, m.recipient) for chunk in chunks for m in chunk.messages]
         return sorted(queue_messages(queue_id), key=lambda pair: pair[1])
 
     def mark_failed(self, messages: Sequence[OutgoingMessage], reason: str) -> None:
@@ -517,6 +533,8 @@ def dispatch_state(record: DispatchRecord) -> DispatchState:
         ),
         request_hash=record.request_hash,
         scheduled_for=record.scheduled_for,
+        plan_prefix=record.plan_prefix,
+        plan_chunks=int(record.plan_chunks or 0),
     )
 
 

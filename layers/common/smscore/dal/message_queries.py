@@ -240,7 +240,9 @@ class DynamoMessageQueries:
         try:
             record = MessageRecord.get(message_id, consistent_read=True)
         except MessageRecord.DoesNotExist:
-            return None
+            from smscore.dal.planned_reads import planned_message  # a planned message not written yet
+
+            return planned_message(tenant_id, message_id)
         return message_view(record) if record.tenant_id == tenant_id else None
 
     def page_scope(self, tenant_id: str, filters: MessageFilters) -> PageScope:
@@ -260,6 +262,13 @@ class DynamoMessageQueries:
         plan = plan_for(tenant_id, filters)
         by_queue = plan.range_attribute == "message_id"
         position = start_key[plan.range_attribute] if start_key else None
+        if filters.queue_id is not None:
+            from smscore.dal.planned_reads import plan_of, planned_page
+
+            planned = plan_of(filters.queue_id)
+            if planned is not None:  # listed from its plan, whether or not the workers wrote the items yet
+                prefix, chunks = planned
+                return planned_page(tenant_id, filters.queue_id, prefix, chunks, filters, limit, position, message_view)
         index_filter = _all(
             [
                 MessageRecord.tenant_id == tenant_id if by_queue else None,

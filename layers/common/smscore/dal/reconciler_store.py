@@ -11,6 +11,7 @@ from pynamodb.transactions import TransactWrite
 
 from smscore.dal.campaign_store import (
     FANOUT_OPEN,
+    DynamoCampaignStore,
     closing_actions,
     condition_failed,
     dispatch_state,
@@ -20,7 +21,8 @@ from smscore.dal.campaign_store import (
 )
 from smscore.dal.tables import DispatchRecord, MessageRecord
 from smscore.domain.campaign import DispatchState, FanoutState
-from smscore.domain.model import MessageStatus
+from smscore.domain.model import MessageStatus, OutgoingMessage
+from smscore.domain.plan import PlanChunk
 from smscore.domain.reconciler import PaidMessage
 
 BATCH_GET_SIZE = 100
@@ -30,6 +32,7 @@ OPEN_STATES = (FanoutState.PENDING.value, FanoutState.RECONCILING.value)
 class DynamoReconcilerStore:
     def __init__(self, region: str, host: str | None = None, workers: int = 8) -> None:
         self._connection = Connection(region=region, host=host)
+        self._region, self._host = region, host
         self._workers = workers
 
     def due(self, now: datetime, limit: int) -> list[str]:
@@ -73,6 +76,14 @@ class DynamoReconcilerStore:
                     None if record.credits is None else int(record.credits),
                 )
         return found
+
+    def plan_chunks(self, prefix: str, count: int) -> list[PlanChunk]:
+        from smscore.dal.plan_store import read_chunks
+
+        return read_chunks(prefix, count)
+
+    def record_failed(self, messages: Sequence[OutgoingMessage], reason: str) -> None:
+        DynamoCampaignStore(self._region, self._host, self._workers).mark_failed(messages, reason)
 
     def fail_if_queued(self, tenant_id: str, message_ids: Sequence[str], reason: str) -> set[str]:
         return fail_if_queued([(mid, tenant_id) for mid in message_ids], reason, self._workers)

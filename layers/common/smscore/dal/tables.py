@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     ListAttribute,
     MapAttribute,
@@ -541,6 +542,29 @@ class DispatchRecord(Model):
     encoding = UnicodeAttribute(null=True)  # the send's encoding option when not auto (smscore.domain.gsm)
     template_id = UnicodeAttribute(null=True)  # the saved template the campaign was composed from
     test = BooleanAttribute(null=True)  # a test send (smscore.domain.test_send): not in the campaign list
+    # A large campaign's plan (smscore.domain.plan): its chunks' prefix and count, and how many the fan-out workers
+    # have enqueued; absent on campaigns whose request wrote their messages itself.
+    plan_prefix = UnicodeAttribute(null=True)
+    plan_chunks = NumberAttribute(null=True)
+    fanout_chunks_done = NumberAttribute(null=True)
+
+
+class PlanChunkRecord(Model):
+    """One chunk of a large campaign's plan (smscore.domain.plan), in the Dispatches table under
+    "plan#<prefix>#<chunk>": the planned messages (compressed) and the chunk's fan-out state and lease. It has no
+    tenant_id/created_at/fanout_due, so it is in none of the table's indexes."""
+
+    class Meta(_Unbound):
+        pass
+
+    key = UnicodeAttribute(hash_key=True, attr_name="queue_id")
+    plan_queue = UnicodeAttribute()
+    plan_tenant = UnicodeAttribute()
+    plan = BinaryAttribute(legacy_encoding=False)
+    messages = NumberAttribute()
+    state = UnicodeAttribute()  # PLANNED | WRITTEN | ENQUEUED
+    lease_owner = UnicodeAttribute(null=True)
+    lease_until = UTCDateTimeAttribute(null=True)
 
 
 # Every status change of a message moves its campaign's counters. On the Dispatch item itself that is one item
@@ -818,6 +842,7 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
 SHARED_TABLE_MODELS: dict[type[Model], str] = {
     DispatchCounterRecord: "dispatches_table",
     ContactSearchRecord: "tag_members_table",
+    PlanChunkRecord: "dispatches_table",
     InboundMessageRecord: "suppressions_table",
     ParkedReceiptRecord: "messages_table",
     WebhookDeliveryRecord: "webhooks_table",

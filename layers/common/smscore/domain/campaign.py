@@ -42,11 +42,13 @@ from smscore.domain.errors import (
     TenantNotFound,
     TooManyRecipients,
 )
+from smscore.domain.fanout import ChunkTask, ChunkTasks
 from smscore.domain.frequency import bogota_day
 from smscore.domain.gsm import EncodingOption
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, Purpose, QueueBatch, TagRecipient, Tenant
 from smscore.domain.personalize import MessageTemplate, check_fields, parse
 from smscore.domain.phone import normalise
+from smscore.domain.plan import PlanChunk, new_plan_prefix, planned_ids, split_plan
 from smscore.domain.ports import CampaignStore, DeliveryQueue, SuppressionList
 from smscore.domain.segments import SegmentCount, provider_length
 from smscore.domain.windows import OpeningRule, country_of
@@ -189,6 +191,8 @@ class DispatchState:
     fanout_refunded_credits: int | None = None  # None: closed before it was recorded (credits = refunded x segments)
     request_hash: str | None = None
     scheduled_for: datetime | None = None
+    plan_prefix: str | None = None  # a planned campaign (smscore.domain.plan): its chunks' prefix
+    plan_chunks: int = 0
 
     @property
     def finished(self) -> bool:
@@ -217,6 +221,10 @@ class SendStore(CampaignStore, Protocol):
 
     def find_dispatch(self, queue_id: str) -> DispatchState | None:
         """The campaign as last written (strongly consistent), or None."""
+        ...
+
+    def write_plan(self, chunks: Sequence[PlanChunk]) -> None:
+        """Persist a large campaign's plan chunks (before its debit: a plan nobody paid for is never fanned out)."""
         ...
 
     def fail_if_queued(self, messages: Sequence[OutgoingMessage], reason: str) -> list[OutgoingMessage]:
@@ -495,6 +503,60 @@ def plan_schedule(
     return CampaignSchedule(now=now, openings=openings, scheduled_for=earliest if earliest > now else None)
 
 
+@dataclass(frozen=True)
+class PlannedFanout:
+    """How campaigns larger than `inline_max_messages` are sent: planned into chunks, fanned out by the workers
+    (smscore.domain.fanout) through `tasks`. Their fan-out deadline is the request's plus `window_seconds`: the
+    time the workers have, retries included, before the reconciler may settle what they left."""
+
+    tasks: ChunkTasks
+    inline_max_messages: int
+    window_seconds: float
+
+    def applies(self, messages: int) -> bool:
+        return messages > self.inline_max_messages
+
+
+def compose_messages(
+    request: CampaignRequest,
+    queue_id: str,
+    audience: Audience,
+    composed: ComposedTexts,
+    provider: str,
+    schedule: CampaignSchedule,
+    created_at: datetime,
+    deadline: datetime,
+    ids: Callable[[Sequence[str]], Sequence[str]],
+) -> list[OutgoingMessage]:
+    """The campaign's messages, one per recipient in the audience's order: final text and segments as `composed`
+    has them (smscore.domain.compose), status, due time, and the ids `ids` gives for the final texts. Pure."""
+    bodies = composed.texts
+    message_ids = ids(bodies)
+    return [
+        OutgoingMessage(
+            message_id=message_id,
+            tenant_id=request.tenant_id,
+            queue_id=queue_id,
+            recipient=e164,
+            contact_id=contact_id,
+            body=body,
+            segments=count.segments,
+            encoding=count.encoding.value,
+            credits=count.segments,
+            provider=provider,
+            created_at=created_at,
+            status=MessageStatus.SCHEDULED if schedule.waits(e164) else MessageStatus.QUEUED,
+            # Never due before the fan-out's deadline: until then only this invocation (or, after it, the
+            # reconciler) may touch the campaign's messages, so its compensation can overwrite them safely.
+            scheduled_for=max(schedule.opening_of(e164), deadline) if schedule.waits(e164) else None,
+            purpose=request.purpose,
+        )
+        for message_id, body, count, (e164, contact_id) in zip(
+            message_ids, bodies, composed.counts, audience.recipients, strict=True
+        )
+    ]
+
+
 def send_campaign(
     request: CampaignRequest,
     *,
@@ -509,6 +571,7 @@ def send_campaign(
     members: Callable[[], Sequence[TagRecipient]] | None = None,
     opening: OpeningRule,
     merge_values: MergeValues | None = None,
+    fanout: PlannedFanout | None = None,
 ) -> CampaignResult:
     """Resolve the audience and price it (`plan_campaign`), then debit once before anything is persisted or enqueued.
 
@@ -523,6 +586,10 @@ def send_campaign(
 
     `queue_id` is given for a request with an Idempotency-Key (`queue_id_for`): when that campaign is already
     recorded, CampaignRecorded is raised before anything else is done, so a retry never debits twice.
+
+    With `fanout`, a campaign larger than its `inline_max_messages` is planned instead (smscore.domain.plan): its
+    messages are written as plan chunks before the debit, and the fan-out workers write and enqueue them after the
+    answer (`_hand_over`); the answer is the same.
     """
     budget = budget or FanoutBudget.from_timeout(29.0)
     fingerprint = request_fingerprint(request) if queue_id is not None else None
@@ -558,29 +625,29 @@ def send_campaign(
 
     created_at = now()
     schedule = plan_schedule(request, tenant, [e164 for e164, _ in audience.recipients], created_at, opening)
+    planned = fanout is not None and fanout.applies(len(audience.recipients))
     deadline = budget.deadline(created_at)
+    if planned:
+        assert fanout is not None
+        deadline += timedelta(seconds=fanout.window_seconds)
     queue_id = queue_id or new_id()
-    messages = [
-        OutgoingMessage(
-            message_id=message_id_for(queue_id, ordinal),
-            tenant_id=request.tenant_id,
-            queue_id=queue_id,
-            recipient=e164,
-            contact_id=contact_id,
-            body=plan.composed.texts[ordinal],
-            segments=plan.composed.counts[ordinal].segments,
-            encoding=plan.composed.counts[ordinal].encoding.value,
-            credits=plan.composed.counts[ordinal].segments,
-            provider=provider,
-            created_at=created_at,
-            status=MessageStatus.SCHEDULED if schedule.waits(e164) else MessageStatus.QUEUED,
-            # Never due before the fan-out's deadline: until then only this invocation (or, after it, the
-            # reconciler) may touch the campaign's messages, so its compensation can overwrite them safely.
-            scheduled_for=max(schedule.opening_of(e164), deadline) if schedule.waits(e164) else None,
-            purpose=request.purpose,
+    prefix = new_plan_prefix() if planned else None
+    campaign_id = queue_id
+
+    def ids(bodies: Sequence[str]) -> Sequence[str]:
+        if prefix is not None:
+            return planned_ids(prefix, bodies)
+        return [message_id_for(campaign_id, ordinal) for ordinal in range(len(bodies))]
+
+    with phase("compose"):
+        messages = compose_messages(
+            request, queue_id, audience, plan.composed, provider, schedule, created_at, deadline, ids
         )
-        for ordinal, (e164, contact_id) in enumerate(audience.recipients)
-    ]
+    chunks: list[PlanChunk] = []
+    if prefix is not None:
+        with phase("plan"):
+            chunks = split_plan(prefix, queue_id, request.tenant_id, messages)
+            store.write_plan(chunks)
     dispatch = Dispatch(
         queue_id=queue_id,
         tenant_id=request.tenant_id,
@@ -601,6 +668,8 @@ def send_campaign(
         test=request.test,
         scheduled_for=schedule.scheduled_for,
         scheduled_messages=sum(1 for m in messages if m.status is MessageStatus.SCHEDULED),
+        plan_prefix=prefix,
+        plan_chunks=len(chunks),
     )
     with phase("debit"):
         try:
@@ -609,7 +678,17 @@ def send_campaign(
             if fingerprint is not None:
                 _raise_if_recorded(store, queue_id)  # a concurrent retry recorded it first
             raise
-    _fan_out(messages, queue_id, request.tenant_id, store, queue, limits, phase, budget, counters=plan.counters)
+    if fanout is not None and chunks:
+        if plan.counters is not None:  # the frequency counts of a paid campaign, as the inline path writes them
+            try:
+                with phase("frequency"):
+                    plan.counters.record([m.recipient for m in messages], created_at)
+            except Exception as exc:
+                log.error("Frequency counts not written: nothing handed over", extra={"queue_id": queue_id})
+                raise EnqueueFailure(queue_id, enqueued=0, refunded_credits=0) from exc
+        _hand_over(fanout, chunks, queue_id, request.tenant_id, phase)
+    else:
+        _fan_out(messages, queue_id, request.tenant_id, store, queue, limits, phase, budget, counters=plan.counters)
     return CampaignResult(
         queue_id=queue_id,
         messages=messages,
@@ -617,6 +696,19 @@ def send_campaign(
         credits_debited=cost,
         scheduled_for=schedule.scheduled_for,
     )
+
+
+def _hand_over(fanout: PlannedFanout, chunks: Sequence[PlanChunk], queue_id: str, tenant_id: str, phase: Phase) -> None:
+    """Give every chunk to the fan-out workers. A chunk the fan-out queue would not take is left to the reconciler,
+    which refunds its messages after the deadline; the client is told now (503 ENQUEUE_FAILED, nothing refunded
+    yet)."""
+    with phase("hand_over"):
+        failed = fanout.tasks.submit([ChunkTask(tenant_id, queue_id, chunk.prefix, chunk.number) for chunk in chunks])
+    if failed:
+        lost = {task.chunk for task in failed}
+        handed = sum(len(chunk.messages) for chunk in chunks if chunk.number not in lost)
+        log.error("Chunks not handed to the fan-out queue", extra={"queue_id": queue_id, "chunks": len(lost)})
+        raise EnqueueFailure(queue_id, enqueued=handed, refunded_credits=0)
 
 
 def _raise_if_recorded(store: SendStore, queue_id: str) -> None:

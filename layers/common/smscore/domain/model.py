@@ -132,6 +132,8 @@ class Dispatch:
     encoding: EncodingOption = EncodingOption.AUTO  # the send's encoding option (a resend repeats it)
     template_id: str | None = None  # the saved template it was composed from
     test: bool = False  # a test send (smscore.domain.test_send)
+    plan_prefix: str | None = None  # a planned campaign (smscore.domain.plan): its chunks' prefix, and how many
+    plan_chunks: int = 0
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,12 @@ a scheduled reconciler run:
 4. settles in one transaction, conditional on still owning the claim: refund (credits + REFUND ledger entry) of
    everything not enqueued, the counts, `RECONCILED`, out of the index.
 
+A planned campaign (smscore.domain.plan: its messages are written by the fan-out workers) is settled the same way,
+chunk by chunk: an ENQUEUED chunk's messages are in delivery's hands; the messages of any other chunk are read by
+key and sorted as above, and those never written get a FAILED item from the plan (so reading them no longer shows
+the plan's QUEUED) before they are refunded. No worker can still be writing: a worker claims a chunk only while
+the campaign is PENDING with a deadline beyond its lease, which outlives the worker's Timeout.
+
 A run that dies midway leaves the claim to expire; the next run redoes steps 3-4, and the conditional settle
 makes the refund happen exactly once.
 """
@@ -35,7 +41,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from smscore.domain.campaign import NOT_ENQUEUED, DispatchState, message_id_for
-from smscore.domain.model import MessageStatus, QueueBatch
+from smscore.domain.model import MessageStatus, OutgoingMessage, QueueBatch
+from smscore.domain.plan import ChunkState, PlanChunk
 from smscore.domain.ports import DeliveryQueue
 
 log = logging.getLogger(__name__)
@@ -70,6 +77,14 @@ class ReconcilerStore(Protocol):
 
     def fail_if_queued(self, tenant_id: str, message_ids: Sequence[str], reason: str) -> set[str]:
         """QUEUED (never claimed) -> FAILED, each conditionally; the ids that moved."""
+        ...
+
+    def plan_chunks(self, prefix: str, count: int) -> list[PlanChunk]:
+        """A planned campaign's chunks, read strongly consistent."""
+        ...
+
+    def record_failed(self, messages: Sequence[OutgoingMessage], reason: str) -> None:
+        """FAILED items for planned messages that were never written."""
         ...
 
     def settle(
@@ -124,9 +139,17 @@ class Reconciler:
         dispatch = self._store.claim(queue_id, owner, now, now + self._lease)
         if dispatch is None:
             return None
-        ids = [message_id_for(queue_id, ordinal) for ordinal in range(dispatch.total_messages)]
+        planned: dict[str, OutgoingMessage] = {}
+        if dispatch.plan_prefix:
+            chunks = self._store.plan_chunks(dispatch.plan_prefix, dispatch.plan_chunks)
+            planned = {m.message_id: m for c in chunks if c.state is not ChunkState.ENQUEUED for m in c.messages}
+            ids = list(planned)
+        else:
+            ids = [message_id_for(queue_id, ordinal) for ordinal in range(dispatch.total_messages)]
         found = self._store.paid_messages(ids)
         never_persisted = [mid for mid in ids if mid not in found]
+        if planned and never_persisted:
+            self._store.record_failed([planned[mid] for mid in never_persisted], NOT_ENQUEUED)
         to_enqueue = [
             mid
             for mid in ids
@@ -140,7 +163,7 @@ class Reconciler:
         not_enqueued = self._enqueue(dispatch, to_enqueue)
         moved = self._store.fail_if_queued(dispatch.tenant_id, not_enqueued, NOT_ENQUEUED) if not_enqueued else set()
         refunded = len(never_persisted) + len(failed_unrefunded) + len(moved)
-        credits = _refund_credits(dispatch, found, never_persisted, [*failed_unrefunded, *moved])
+        credits = _refund_credits(dispatch, found, never_persisted, [*failed_unrefunded, *moved], planned)
         enqueued = dispatch.total_messages - refunded
         settled = self._store.settle(
             dispatch, owner, enqueued=enqueued, refunded_messages=refunded, refund_credits=credits
@@ -170,15 +193,22 @@ class Reconciler:
 
 
 def _refund_credits(
-    dispatch: DispatchState, found: dict[str, PaidMessage], never_persisted: list[str], refunded_found: list[str]
+    dispatch: DispatchState,
+    found: dict[str, PaidMessage],
+    never_persisted: list[str],
+    refunded_found: list[str],
+    planned: dict[str, OutgoingMessage] | None = None,
 ) -> int:
     """Exactly what the refunded messages were charged. Messages of one campaign may differ (merge fields): a
-    persisted one says its credits; the ones never persisted were charged the rest of the debit."""
+    persisted one says its credits; the ones never persisted were charged the rest of the debit, or, in a planned
+    campaign, what their plan says."""
 
     def charged(message: PaidMessage) -> int:
         return message.credits if message.credits is not None else dispatch.segments_per_message
 
     unpersisted = 0
-    if never_persisted:
+    if planned:
+        unpersisted = sum(planned[mid].credits for mid in never_persisted)
+    elif never_persisted:
         unpersisted = max(0, dispatch.credits_debited - sum(charged(message) for message in found.values()))
     return unpersisted + sum(charged(found[mid]) for mid in refunded_found)
