@@ -406,6 +406,8 @@ def modelled_rows(
       per table and index; the scheduled path's `by_due` index declares no warm throughput, so it is bound the
       same way).
     - SQS: SendMessageBatch calls x latency / the queue's 8 sender threads.
+    - BatchGetItem (the audience's opt-outs and exclusion list, 100 numbers a call): rounds of `write_workers`
+      calls in flight (the suppression list reads 16 at a time, the exclusion list `write_workers`).
     - Everything else (access check, tenant read, tag-member pages, debit, close): in sequence, each one call.
     """
     from smscore.settings import Settings
@@ -420,10 +422,13 @@ def modelled_rows(
     new_throughput, new_bound = scaled.seconds(schemas, warm=False)
     batch_writes = calls.get("BatchWriteItem", 0)
     sqs_batches = calls.get("SendMessageBatch", 0)
-    others = sum(calls.values()) - batch_writes - sqs_batches
+    batch_gets = calls.get("BatchGetItem", 0)
+    others = sum(calls.values()) - batch_writes - sqs_batches - batch_gets
     latency_bound = batch_writes * BATCH_WRITE_LATENCY_SECONDS / workers
     sqs = math.ceil(sqs_batches / workers) * SEND_MESSAGE_BATCH_LATENCY_SECONDS
-    serial = others * OTHER_CALL_LATENCY_SECONDS
+    # The audience's opt-out and exclusion-list reads: 100 keys a call, at least `workers` calls in flight.
+    reads = math.ceil(batch_gets / workers) * OTHER_CALL_LATENCY_SECONDS
+    serial = others * OTHER_CALL_LATENCY_SECONDS + reads
     warm = cpu + max(latency_bound, warm_throughput) + sqs + serial
     new = cpu + max(latency_bound, new_throughput) + sqs + serial
     assumptions = {
@@ -436,6 +441,8 @@ def modelled_rows(
         "send_message_batch_latency_s": SEND_MESSAGE_BATCH_LATENCY_SECONDS,
         "sqs_s": round(sqs, 2),
         "other_calls_in_sequence": others,
+        "batch_get_item_calls": batch_gets,
+        "batch_get_item_s": round(reads, 2),
         "other_call_latency_s": OTHER_CALL_LATENCY_SECONDS,
         "other_calls_s": round(serial, 2),
         "write_units": scaled.total,

@@ -112,7 +112,11 @@ class Fanout:
             record["messageId"] = message["MessageId"]
             record["body"] = message["Body"]
             record["eventSourceARN"] = record["eventSourceARN"].rsplit(":", 1)[0] + ":fanout"
-            result = fanout_app.lambda_handler({"Records": [record]}, LambdaContextStub(), deps=deps)
+            try:
+                result = fanout_app.lambda_handler({"Records": [record]}, LambdaContextStub(), deps=deps)
+            except Killed:
+                fanout_app.metrics.clear_metrics()  # a killed process's unflushed metrics die with it
+                raise
             failures += result.get("batchItemFailures", [])
         return {"batchItemFailures": failures}
 
@@ -177,6 +181,7 @@ def fanout(stack: Stack, admin: Any, monkeypatch: pytest.MonkeyPatch) -> Iterato
     yield_campaign = Fanout(stack, campaign, "")
     with serialised_moto():
         yield yield_campaign
+    fanout_app.metrics.clear_metrics()  # Powertools keeps one metric set per process: leave none behind
     wiring.reset()
 
 
