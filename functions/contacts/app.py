@@ -318,11 +318,20 @@ def update_contact(
 
 @app.delete(
     "/api/contacts/<contactId>",
-    summary="Delete a contact and its tag memberships",
+    summary="Delete a contact and its tag memberships; with erase=true also mask its number in the message history",
     tags=["Contacts"],
     responses={204: NO_CONTENT, 400: BAD_REQUEST, 404: NOT_FOUND, 409: CONFLICT_UPDATE},
 )
-def delete_contact(contactId: Annotated[UUID, Path()]) -> Response[None]:  # noqa: N803
+def delete_contact(
+    contactId: Annotated[UUID, Path()],  # noqa: N803
+    erase: Annotated[bool, Query(description="Habeas Data erasure: mask the number in finished messages")] = False,
+) -> Response[None]:
+    if erase:
+        deps: ContactsDeps = invocation_deps.get()
+        assert deps.data_subject is not None, "erase needs a DataSubjectApi"
+        masked, pending = deps.data_subject.erase(tenant_id(), str(contactId))
+        logger.info("Contact erased", extra={"messages_masked": masked, "messages_pending": pending})
+        return no_content()
     contacts().delete_contact(tenant_id(), str(contactId))
     return no_content()
 

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from smscore import wiring
+from smscore.dal.tables import MessageRecord
 from smscore.domain.ports import ConsentChange
 from tests.conftest import Stack
 from tests.integration.conftest import Campaign, make_campaign
 from tests.integration.test_contacts_api import Client, Reply
-from tests.integration.test_preview_and_resend import SEND, call
+from tests.integration.test_preview_and_resend import SEND, call, end_as
 
 
 def export(client: Client, contact_id: str) -> Reply:
@@ -74,3 +75,45 @@ def test_another_tenants_contact_is_not_found(contacts_stack: Stack, audience: C
     other = Client(make_campaign(admin))
     reply = export(other, ana["id"])
     assert (reply.status, reply.body["code"]) == (404, "NOT_FOUND")
+
+
+def test_erase_deletes_the_contact_and_masks_its_number_in_finished_messages(
+    client: Client, audience: Campaign
+) -> None:
+    # Given two campaigns to Ana's number: the first delivered, the second still queued
+    ana = next(c for c in client.call("GET", "/api/contacts").body["items"] if c["name"] == "Ana")
+    first = call(audience, SEND, {"message": "Oferta", "tagIds": [audience.tags["vip"]]})[1]
+    second = call(audience, SEND, {"message": "Hoy", "tagIds": [audience.tags["vip"]], "purpose": "transactional"})[1]
+    delivered = next(m["id"] for m in first["messages"] if m["recipient"] == ana["phone"])
+    queued = next(m["id"] for m in second["messages"] if m["recipient"] == ana["phone"])
+    end_as(delivered, "DELIVERED", None, None)
+    balance = audience.balance()
+
+    # When the tenant erases her
+    reply = client.call(
+        "DELETE",
+        f"/api/contacts/{ana['id']}",
+        query={"erase": "true"},
+        resource="/api/contacts/{contactId}",
+        path_parameters={"contactId": ana["id"]},
+    )
+
+    # Then the contact is gone, the delivered message no longer shows her number nor is found by it, the queued one
+    # keeps it (delivery needs it), and the money is untouched
+    assert reply.status == 204
+    assert export(client, ana["id"]).status == 404
+    assert MessageRecord.get(delivered).recipient == "+********4567"
+    assert MessageRecord.get(delivered).tenant_recipient is None
+    assert MessageRecord.get(queued).recipient == ana["phone"]
+    key = MessageRecord.recipient_key(audience.tenant_id, ana["phone"])
+    assert [m.message_id for m in MessageRecord.by_recipient.query(key)] == [queued]
+    assert audience.balance() == balance == audience.ledger_sum()
+
+
+def test_a_plain_delete_keeps_the_message_history(client: Client, audience: Campaign) -> None:
+    ana = next(c for c in client.call("GET", "/api/contacts").body["items"] if c["name"] == "Ana")
+    sent = call(audience, SEND, {"message": "Oferta", "tagIds": [audience.tags["vip"]]})[1]
+    mine = next(m["id"] for m in sent["messages"] if m["recipient"] == ana["phone"])
+    end_as(mine, "DELIVERED", None, None)
+    assert client.item("DELETE", "/api/contacts", ana["id"]).status == 204
+    assert MessageRecord.get(mine).recipient == ana["phone"]

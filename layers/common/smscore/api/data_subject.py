@@ -58,6 +58,10 @@ class MessageHistory(Protocol):
         """Every message item of the tenant to the number (all pages of the by-recipient index)."""
         ...
 
+    def erase_number(self, tenant_id: str, e164: str, masked: str) -> tuple[int, int]:
+        """Mask the number in the tenant's finished messages: (masked, left pending for delivery)."""
+        ...
+
 
 class DataSubjectApi:
     def __init__(self, contacts: ContactsApi, store: ContactStore, history: MessageHistory) -> None:
@@ -80,3 +84,12 @@ class DataSubjectApi:
             ],
             messages=[ExportedMessageDto.model_validate(m) for m in reversed(messages)],
         )
+
+    def erase(self, tenant_id: str, contact_id: str) -> tuple[int, int]:
+        """Delete the contact (and its memberships), then mask its number in the tenant's message history (Ley 1581,
+        art. 8: deletion). Returns (messages masked, messages still to be delivered, which keep the number)."""
+        from smscore.domain.masking import mask
+
+        contact = self._contacts.get_contact(tenant_id, contact_id)
+        self._contacts.delete_contact(tenant_id, contact_id)
+        return self._history.erase_number(tenant_id, contact.phone, mask(contact.phone))
