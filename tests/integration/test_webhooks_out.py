@@ -416,3 +416,45 @@ def test_unknown_events_and_other_tenants_endpoints_are_refused(env: Stack, camp
         assert (status, body["code"]) == (404, "NOT_FOUND")
     assert call(campaign, "DELETE", "/api/webhooks/{webhookId}", webhookId=endpoint["id"])[0] == 204
     assert call(campaign, "GET", "/api/webhooks/{webhookId}", webhookId=endpoint["id"])[0] == 404
+
+
+# ---------------------------------------------------------------------------------------------- contact events
+
+
+def test_opting_a_contact_out_and_in_emits_each_change_once(
+    env: Stack, campaign: Campaign, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.contacts import app as contacts_app
+
+    for key, value in function_environment(env.names, "ContactsFunction").items():
+        monkeypatch.setenv(key, value)
+    wiring.reset()
+    add_endpoint(campaign, ["contact.opted_out", "contact.opted_in"])
+    contact_id = campaign.add("3001234567", "vip", name="Ana")
+
+    def patch(body: dict[str, Any]) -> int:
+        event = api_event(body, tenant_id=campaign.tenant_id, member_id=campaign.member_id, token=campaign.token)
+        resource = "/api/contacts/{contactId}"
+        event.update(
+            httpMethod="PATCH",
+            resource=resource,
+            path=f"/api/contacts/{contact_id}",
+            pathParameters={"contactId": contact_id},
+        )
+        event["requestContext"].update(httpMethod="PATCH", resourcePath=resource)
+        status: int = contacts_app.lambda_handler(event, LambdaContextStub())["statusCode"]
+        return status
+
+    # When the contact is opted out twice, then back in
+    assert patch({"optedOut": True}) == 200
+    assert patch({"optedOut": True}) == 200
+    assert patch({"optedOut": False}) == 200
+    # Then one event per change of state, in the tenant's name, with the number
+    events = [Event.from_body(m["event"]) for m in drain_webhook_queue(env)]
+    assert [(e.event_type, e.data["contactId"], e.data["optedOut"]) for e in events] == [
+        ("contact.opted_out", contact_id, True),
+        ("contact.opted_in", contact_id, False),
+    ]
+    assert {e.tenant_id for e in events} == {campaign.tenant_id}
+    assert events[0].data["phone"] == "+573001234567"
+    assert len({e.event_id for e in events}) == 2

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from smscore.api.api_keys import KeysApi
     from smscore.api.authorization import IdentityStore
     from smscore.api.campaigns import CampaignService
-    from smscore.api.contacts import ContactsApi
+    from smscore.api.contacts import ContactsApi, ContactsStorePort
     from smscore.api.data_subject import DataSubjectApi
     from smscore.api.reports import UsageReports
     from smscore.api.settings import SettingsApi as TenantSettingsApi
@@ -665,6 +665,7 @@ def contacts_deps() -> ContactsDeps:
     from smscore.dal.message_history import DynamoMessageHistory
     from smscore.dal.template_store import DynamoTemplateStore
     from smscore.dal.tenant_settings import DynamoTenantSettings
+    from smscore.domain.events import EmittingContactStore
 
     settings = bound_settings()
     uploads = None
@@ -674,7 +675,7 @@ def contacts_deps() -> ContactsDeps:
         uploads = S3Uploads(s3, settings.imports_bucket)
     store = DynamoContactStore(region=settings.aws_region, host=None, workers=settings.write_workers)
     contacts = ContactsApi(
-        store=store,
+        store=cast("ContactsStorePort", EmittingContactStore(store, event_sink())),  # contact.opted_out / opted_in
         accounts=DynamoAccountQueries(),
         uploads=uploads,
         upload_ttl_seconds=settings.import_upload_ttl_seconds,

@@ -207,3 +207,29 @@ class EmittingReceiptStore:
                 code = receipt.error_code or "UNKNOWN"
                 self._failures.count(state.tenant_id, state.queue_id, state.message_id, code)
         return moved
+
+
+# ---------------------------------------------------------------------------------------------- contact events
+
+
+class EmittingContactStore:
+    """A ContactStore (smscore.domain.contacts) that publishes contact.opted_out / contact.opted_in when a consent
+    change (set_opted_out, the one way consent changes) moved the contact's state; setting it as it was emits
+    nothing. The state before is read first: one GetItem per consent change."""
+
+    def __init__(self, inner: Any, sink: EventSink) -> None:
+        self._inner = inner
+        self._sink = sink
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def set_opted_out(self, tenant_id: str, contact_id: str, opted_out: bool, source: str, at: datetime) -> Any:
+        before = self._inner.get_contact(tenant_id, contact_id)
+        after = self._inner.set_opted_out(tenant_id, contact_id, opted_out, source, at)
+        if before is not None and bool(before.opted_out) == bool(opted_out):
+            return after
+        kind = EventType.CONTACT_OPTED_OUT if opted_out else EventType.CONTACT_OPTED_IN
+        data = {"contactId": contact_id, "phone": after.phone, "optedOut": opted_out, "source": source, "at": iso(at)}
+        self._sink.publish([new_event(kind, tenant_id, f"{contact_id}:{iso(at)}", at, data)])
+        return after
