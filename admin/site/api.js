@@ -92,7 +92,6 @@ export function sentence(status, code, body) {
     case "GATEWAY_TIMEOUT":
     case "AUTHORIZER_FAILURE":
     case "INVALID_SIGNATURE":
-    case "INSUFFICIENT_SCOPE":
       return t(`error.${code}`, { reason: body.message || "" });
     default:
       if (status >= 500) return t("error.server");

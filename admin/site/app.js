@@ -5,6 +5,7 @@ import { LANGUAGES, applyLanguage, fmt, language, setLanguage, t } from "./i18n.
 import { campaignsView, campaignView, messageView } from "./campaigns.js";
 import { composeView } from "./compose.js";
 import { contactsView, tagsView } from "./contacts.js";
+import { creditsView } from "./credits.js";
 import { keysView, usageView, webhooksView, webhookView } from "./integrations.js";
 
 const root = document.getElementById("app");
@@ -18,6 +19,7 @@ const ROUTES = [
   [/^#\/contacts$/, contactsView, "nav.contacts"],
   [/^#\/tags$/, tagsView, "nav.tags"],
   [/^#\/usage$/, usageView, "nav.usage"],
+  [/^#\/credits$/, creditsView, "credits.title"],
   [/^#\/keys$/, keysView, "nav.keys"],
   [/^#\/webhooks$/, webhooksView, "nav.webhooks"],
   [/^#\/webhooks\/([\w-]+)$/, webhookView, "title.webhook"],
@@ -28,6 +30,7 @@ const NAV = [
   ["#/contacts", "nav.contacts"],
   ["#/tags", "nav.tags"],
   ["#/usage", "nav.usage"],
+  ["#/credits", "credits.title"],
   ["#/keys", "nav.keys"],
   ["#/webhooks", "nav.webhooks"],
 ];

@@ -1,7 +1,7 @@
 // Campaigns (live counts), campaign detail (messages, cancel, resend), message detail (history timeline).
 import { api, newKey } from "./api.js";
 import { STATUS_ORDER, confirmDialog, field, h, isActive, notice, replace, statusBar, when, windowZone } from "./dom.js";
-import { fmt, statusName, t } from "./i18n.js";
+import { creditsText, fmt, statusName, t } from "./i18n.js";
 import { exportButton } from "./integrations.js";
 
 const POLL_MS = 2000;
@@ -40,6 +40,8 @@ export async function campaignsView(main, ctx) {
             "p",
             { class: "meta" },
             t("campaigns.messages", { count: c.totalMessages }),
+            " · ",
+            h("span", { class: "campaign-credits" }, creditsText(c.creditsDebited - c.creditsRefunded, ctx.me.creditPriceCop)),
             " · ",
             t("campaigns.tags"),
             " ",
@@ -132,6 +134,10 @@ export async function campaignView(main, ctx, queueId) {
         h("dd", {}, t("campaign.messagesTimesSegments", { total: c.totalMessages, count: c.segmentsPerMessage })),
         h("dt", {}, t("campaign.credits")),
         h("dd", { id: "campaign-credits" }, t("campaign.creditsDebited", { debited: c.creditsDebited, refunded: c.creditsRefunded })),
+        ctx.me.creditPriceCop && [
+          h("dt", {}, t("money.pesos")),
+          h("dd", { id: "campaign-pesos" }, fmt.cop((c.creditsDebited - c.creditsRefunded) * Number(ctx.me.creditPriceCop))),
+        ],
         c.purpose && [h("dt", {}, t("campaign.purpose")), h("dd", {}, t(`purpose.${c.purpose}`))],
         c.sendAt && [h("dt", {}, t("campaign.sendAt")), h("dd", {}, when(c.sendAt, { zone }))],
         c.scheduledFor && [h("dt", {}, t("campaign.scheduledFor")), h("dd", { id: "campaign-scheduled" }, when(c.scheduledFor, { zone }))],

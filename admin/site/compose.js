@@ -1,7 +1,7 @@
 // Compose: tags, message with live count/encoding/segments, cost preview, sendAt/purpose, send once.
 import { api, newKey } from "./api.js";
-import { browserZone, field, h, notice, replace, when, windowZone, zoneLabel } from "./dom.js";
-import { fmt, t } from "./i18n.js";
+import { browserZone, confirmDialog, field, h, notice, replace, when, windowZone, zoneLabel } from "./dom.js";
+import { creditsText, fmt, t } from "./i18n.js";
 import { countSegments } from "./segments.js";
 import { previewExtras, templatePicker, testSendBox } from "./convert.js";
 
@@ -27,6 +27,7 @@ export async function composeView(main, ctx) {
   let encoding = "auto"; // or gsm-transliterate, once the suggestion is accepted (issue 24)
   let sampleContact = null; // the preview's first recipient: a test send renders with it
   let templates = null; // the template picker (convert.js), set below
+  let confirming = false; // a second click while the confirmation is open does nothing
 
   const text = h("textarea", { rows: 5, maxlength: MAX_LENGTH, name: "message", required: true });
   const counter = h("p", { class: "counter", id: "counter", "aria-live": "polite" });
@@ -104,6 +105,7 @@ export async function composeView(main, ctx) {
     clearTimeout(previewTimer);
     const payload = body();
     if (!payload.message.trim() || payload.tagIds.length === 0) {
+      sendButton.textContent = t("compose.send");
       replace(preview, h("p", { class: "muted" }, t("compose.previewHint")));
       return;
     }
@@ -111,6 +113,7 @@ export async function composeView(main, ctx) {
     try {
       const p = await api("POST", "/api/messages/sms/tags/preview", { body: payload });
       if (JSON.stringify(payload) !== JSON.stringify(body())) return; // a newer preview is on its way
+      sendButton.textContent = p.scheduledFor ? t("compose.schedule") : t("compose.send");
       const short = p.creditsRequired > p.creditsAvailable;
       replace(
         preview,
@@ -132,6 +135,7 @@ export async function composeView(main, ctx) {
             "dd",
             { id: "preview-credits", class: short ? "bad" : "" },
             t("compose.creditsOf", { required: p.creditsRequired, available: p.creditsAvailable }),
+            ctx.me.creditPriceCop && [" · ", h("span", { id: "preview-pesos" }, fmt.cop(p.creditsRequired * Number(ctx.me.creditPriceCop)))],
           ),
           h("dt", {}, t("compose.delivery")),
           h(
@@ -152,11 +156,44 @@ export async function composeView(main, ctx) {
     }
   }
 
+  /** The confirmation every send goes through: recipients, credits and pesos, and when it goes. */
+  async function confirmSend(payload) {
+    let p;
+    try {
+      p = await api("POST", "/api/messages/sms/tags/preview", { body: payload });
+    } catch (error) {
+      replace(result, notice("error", error.sentence));
+      return false;
+    }
+    if (p.recipients === 0) return true; // nothing will be charged: the API answers so
+    const zone = windowZone(ctx.me.country);
+    const facts = h(
+      "dl",
+      { class: "facts", id: "confirm-facts" },
+      h("dt", {}, t("compose.recipients")),
+      h("dd", {}, fmt.number(p.recipients)),
+      h("dt", {}, t("compose.credits")),
+      h("dd", { id: "confirm-credits" }, creditsText(p.creditsRequired, ctx.me.creditPriceCop)),
+      !ctx.me.creditPriceCop && [h("dt", {}, t("money.pesos")), h("dd", {}, t("money.noPrice"))],
+      h("dt", {}, t("compose.delivery")),
+      h("dd", {}, p.scheduledFor ? [t("compose.waitsUntil"), " ", when(p.scheduledFor, { zone, seconds: false })] : t("compose.now")),
+    );
+    return confirmDialog(
+      p.scheduledFor ? t("compose.confirmScheduleTitle") : t("compose.confirmTitle"),
+      [facts, h("p", {}, t("compose.confirmText"))],
+      p.scheduledFor ? t("compose.schedule") : t("compose.send"),
+      { kind: "primary" },
+    );
+  }
+
   async function send(event) {
     event.preventDefault();
-    if (sendButton.disabled) return;
+    if (sendButton.disabled || confirming) return;
     const payload = body();
     if (payload.tagIds.length === 0) return replace(result, notice("error", t("compose.chooseTag")));
+    confirming = true;
+    const ok = await confirmSend(payload).finally(() => (confirming = false));
+    if (!ok) return;
     const serialised = JSON.stringify(payload);
     if (serialised !== keyedBody) {
       key = newKey();

@@ -139,3 +139,10 @@ export const fmt = {
 export function statusName(status) {
   return t(`status.${status}`);
 }
+
+/** Credits with their price in pesos when the operator set one (GET /api/me creditPriceCop): "12 créditos ($ 162)". */
+export function creditsText(credits, pricePerCredit) {
+  const text = t("money.credits", { count: credits });
+  const price = Number(pricePerCredit);
+  return pricePerCredit && Number.isFinite(price) ? `${text} (${fmt.cop(credits * price)})` : text;
+}

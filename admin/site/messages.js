@@ -130,6 +130,19 @@ export const MESSAGES = {
     "Campaign accepted: {count} messages.",
   ),
   "compose.itWaitsUntil": ["Espera hasta el", "It waits until"],
+  "compose.schedule": ["Programar", "Schedule"],
+  "compose.confirmTitle": ["¿Enviar esta campaña?", "Send this campaign?"],
+  "compose.confirmScheduleTitle": ["¿Programar esta campaña?", "Schedule this campaign?"],
+  "compose.confirmText": [
+    "Los créditos se descuentan ahora; los mensajes que no se intenten se reembolsan.",
+    "The credits are taken now; messages that are not attempted are refunded.",
+  ],
+  "money.credits": plural("{count} crédito", "{count} créditos", "{count} credit", "{count} credits"),
+  "money.pesos": ["En pesos", "In pesos"],
+  "money.noPrice": [
+    "sin precio por crédito configurado (lo fija el operador)",
+    "no price per credit set (the operator sets it)",
+  ],
   "compose.follow": ["Seguir la campaña", "Follow the campaign"],
 
   // campaigns

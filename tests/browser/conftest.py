@@ -128,6 +128,7 @@ def every_screen(admin_stack: AdminStack, queue_id: str, message_id: str) -> lis
         ("#/contacts", "#contacts tbody tr"),
         ("#/tags", "#tags tbody tr"),
         ("#/usage", "#usage-chart"),
+        ("#/credits", "#ledger tbody tr"),
         ("#/keys", "#keys table"),
         ("#/webhooks", "#new-webhook"),
     ]

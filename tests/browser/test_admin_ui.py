@@ -111,9 +111,11 @@ def test_compose_to_two_tags_previews_recipients_and_credits(page: Any, admin_st
     )
     # And the preview shows the recipients after dedupe and skips, and the credits against the balance
     expect(page.locator("#preview-recipients")).to_have_text(str(recipients))
-    expect(page.locator("#preview-credits")).to_have_text(
-        f"{recipients * 2} requeridos de {es_number(admin_stack.balance())} disponibles"
+    expect(page.locator("#preview-credits")).to_contain_text(
+        f"{recipients * 2} requeridos de {es_number(admin_stack.balance())} disponibles · $"
     )
+    # And their price in pesos, at the Demo Store's 13.5 pesos a credit (smsctl tenant credit-price)
+    expect(page.locator("#preview-pesos")).to_have_text(re.compile(rf"^\$\s{es_number(recipients * 27)}$"))
     # And sendAt is read in the browser's zone, the legal window in the tenant country's (GET /api/me says CO)
     expect(page.get_by_label("Enviar el (opcional)")).to_have_accessible_description(
         re.compile(r"^Su zona horaria: America/Bogota\..*franja legal de los destinatarios \(hora de Bogotá\)\.$")
@@ -134,6 +136,19 @@ def test_send_once_on_a_double_click_and_watch_the_counts_reach_sent(page: Any, 
 
     # When Send is clicked twice in a row
     page.get_by_role("button", name="Enviar", exact=True).dblclick()
+
+    # Then one confirmation asks first, with the recipients, the credits and their price in pesos (13.5 a credit)
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_have_count(1)
+    expect(dialog.get_by_role("heading")).to_have_text("¿Enviar esta campaña?")
+    whole, half = divmod(recipients * 27, 2)  # 13.5 pesos a credit
+    pesos = es_number(whole) + (",50" if half else "")
+    expect(dialog.locator("#confirm-credits")).to_have_text(
+        re.compile(rf"^{recipients} créditos \(\$\s{re.escape(pesos)}\)$")
+    )
+    assert admin_stack.balance() == before  # nothing is charged before the confirmation
+    # When it is confirmed twice (a double click again)
+    dialog.get_by_role("button", name="Enviar").dblclick()
 
     # Then one campaign is accepted and charged once
     expect(page.locator("#send-result")).to_contain_text(f"Campaña aceptada: {recipients} mensajes.")
@@ -421,3 +436,34 @@ def test_a_garbled_tag_is_merged_into_the_real_one_and_another_deleted(page: Any
     page.get_by_role("dialog").get_by_role("button", name="Eliminar").click()
     expect(page.locator("#tags tbody tr", has_text="sobrante")).to_have_count(0)
     assert admin_stack.call("GET", f"/api/contacts/{andres['id']}").body["tagIds"] == [real]
+
+
+def test_the_credits_page_shows_the_balance_in_pesos_and_the_ledger_with_its_campaigns(
+    page: Any, admin_stack: AdminStack
+) -> None:
+    # Given a campaign just sent (its debit is the newest ledger entry)
+    sent = send_now(admin_stack, ("vip",), "Pedido listo")
+    charged = len(sent["messages"])
+
+    # When the credits page is opened from the navigation
+    sign_in(page, admin_stack, screen="#/campaigns")
+    page.get_by_role("navigation").get_by_role("link", name="Créditos").click()
+
+    # Then the balance is in credits and pesos (13.5 a credit), and the newest entry is that campaign's debit
+    balance = admin_stack.balance()
+    whole, half = divmod(balance * 27, 2)
+    pesos = es_number(whole) + (",50" if half else "")
+    expect(page.locator("#credits-balance")).to_have_text(
+        re.compile(rf"^{re.escape(es_number(balance))} créditos \(\$\s{re.escape(pesos)}\)$")
+    )
+    newest = page.locator("#ledger tbody tr").first
+    expect(newest).to_have_attribute("data-kind", "DEBIT")
+    expect(newest.locator("td").nth(1)).to_have_text("Cobro de envío")
+    expect(newest.locator("td").nth(2)).to_have_text(f"-{charged}")
+    expect(newest.get_by_role("link", name="Ver la campaña")).to_have_attribute(
+        "href", f"#/campaigns/{sent['queueId']}"
+    )
+    # And the campaigns list shows each campaign's credits with their pesos
+    page.goto(admin_stack.url + "#/campaigns")
+    listed = page.locator(f"li.campaign[data-queue-id='{sent['queueId']}'] .campaign-credits")
+    expect(listed).to_have_text(re.compile(rf"^{charged} créditos \(\$\s"))

@@ -661,6 +661,7 @@ class TestSession:
             "access": "FULL",
             "balance": 1000,
             "country": "CO",
+            "creditPriceCop": None,  # until the operator sets it (smsctl tenant credit-price)
         }
 
     def test_a_member_without_the_current_terms_is_read_only(

@@ -430,6 +430,39 @@ def tenant_quiet_hours(
     return {"tenantId": tenant_id, "quietHours": quiet_hours_json(quiet) if quiet else None}
 
 
+@tenant.command("credit-price")
+@click.option("--tenant", "tenant_id", required=True, type=Id())
+@click.option("--cop", help="Pesos per credit, a decimal (e.g. 13.5).")
+@click.option("--clear", is_flag=True, help="Remove the price: the admin shows credits only.")
+@click.pass_context
+def tenant_credit_price(ctx: click.Context, tenant_id: str, cop: str | None, clear: bool) -> dict[str, Any]:
+    """Set (or --clear) what one credit costs the tenant in Colombian pesos (`creditPriceCop`): the admin shows
+    every cost in pesos beside credits, and confirms each send with both."""
+    from decimal import Decimal, InvalidOperation
+
+    from smscore.dal.tables import TenantRecord
+
+    if clear == (cop is not None):
+        raise click.UsageError("give --cop or --clear")
+    price = None
+    if cop is not None:
+        try:
+            value = Decimal(cop)
+        except InvalidOperation as exc:
+            raise click.BadParameter(f"{cop!r} is not a decimal number", param_hint="--cop") from exc
+        if not value.is_finite() or value <= 0 or value.as_tuple().exponent < -4:  # type: ignore[operator]
+            raise click.BadParameter("a positive amount with at most 4 decimals", param_hint="--cop")
+        price = format(value.normalize(), "f")  # "13.50" -> "13.5", "140" stays "140"
+    store = session_of(ctx).target().admin_store()
+    store.tenant(tenant_id)  # an unknown tenant is an error here, not a silent write
+    record = TenantRecord(tenant_id)
+    record.update(
+        actions=[TenantRecord.credit_price_cop.set(price) if price else TenantRecord.credit_price_cop.remove()],
+        condition=TenantRecord.tenant_id.exists(),
+    )
+    return {"tenantId": tenant_id, "creditPriceCop": price}
+
+
 # ---------------------------------------------------------------------------------------------- the RNE list
 @smsctl.group()
 def exclusions() -> None:

@@ -11,6 +11,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from smscore.dal.tables import TenantRecord
 from smsdev.admin_store import ContactInput, DynamoAdminStore
 
 TERMS_VERSION = "2026-11"
@@ -113,10 +114,15 @@ class DemoSeed:
         }
 
 
+DEMO_CREDIT_PRICE_COP = "13.5"  # pesos per credit
+
+
 def seed_demo(admin: DynamoAdminStore, credits: int = DEMO_CREDITS) -> DemoSeed:
     """Terms, the Demo Store tenant, its two members and its tagged contacts."""
     admin.publish_terms(TERMS_VERSION)
     tenant_id = admin.create_tenant("Demo Store", credits=credits, default_country="CO")
+    # what `smsctl tenant credit-price --cop 13.5` sets: the admin shows pesos beside credits
+    TenantRecord(tenant_id).update(actions=[TenantRecord.credit_price_cop.set(DEMO_CREDIT_PRICE_COP)])
     accepted = admin.create_member(tenant_id, "owner@demo-store.test", accept_terms=True)
     pending = admin.create_member(tenant_id, "new-hire@demo-store.test", accept_terms=False)
     contacts = [ContactInput(c.phone, c.name, list(c.tags), c.opted_out) for c in DEMO_CONTACTS]

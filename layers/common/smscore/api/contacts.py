@@ -321,6 +321,11 @@ class SessionDto(_Dto):
     country: str | None = Field(
         default=None, description="The tenant's default country (ISO 3166-1 alpha-2): national numbers are read in it"
     )
+    credit_price_cop: str | None = Field(
+        default=None,
+        description='What one credit costs in Colombian pesos, a decimal string (e.g. "13.5"), set by the operator '
+        "(smsctl tenant credit-price); null: not set",
+    )
 
 
 class CreditsDto(_Dto):
@@ -448,8 +453,8 @@ class AccountQueries(Protocol):
 
     def balance(self, tenant_id: str) -> int | None: ...
 
-    def tenant_summary(self, tenant_id: str) -> tuple[str, int, str | None] | None:
-        """(name, balance, default country) of the tenant; None when it no longer exists."""
+    def tenant_summary(self, tenant_id: str) -> tuple[str, int, str | None, str | None] | None:
+        """(name, balance, default country, credit price in pesos) of the tenant; None when it no longer exists."""
         ...
 
     def ledger(
@@ -864,7 +869,7 @@ class ContactsApi:
         summary = self._accounts.tenant_summary(caller.tenant_id)
         if summary is None:
             raise TenantNotFound("The token's tenant no longer exists")
-        name, balance, country = summary
+        name, balance, country, price = summary
         return SessionDto(
             tenant_id=caller.tenant_id,
             tenant_name=name,
@@ -872,6 +877,7 @@ class ContactsApi:
             access="FULL" if access == "FULL" else "READ_ONLY",
             balance=balance,
             country=country,
+            credit_price_cop=price,
         )
 
     def credits(self, tenant_id: str, limit: int, cursor: str | None) -> CreditsDto:

@@ -934,14 +934,16 @@ class DynamoAccountQueries:
         except TenantRecord.DoesNotExist:
             return None
 
-    def tenant_summary(self, tenant_id: str) -> tuple[str, int, str | None] | None:
+    def tenant_summary(self, tenant_id: str) -> tuple[str, int, str | None, str | None] | None:
         try:
             tenant = TenantRecord.get(
-                tenant_id, consistent_read=True, attributes_to_get=["name", "credits", "default_country"]
+                tenant_id,
+                consistent_read=True,
+                attributes_to_get=["name", "credits", "default_country", "credit_price_cop"],
             )
         except TenantRecord.DoesNotExist:
             return None
-        return str(tenant.name), int(tenant.credits), tenant.default_country
+        return str(tenant.name), int(tenant.credits), tenant.default_country, tenant.credit_price_cop
 
     def ledger(self, tenant_id: str, limit: int, start_key: StartKey) -> tuple[list[LedgerRecord], StartKey]:
         results = LedgerRecord.query(

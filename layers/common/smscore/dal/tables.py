@@ -54,6 +54,9 @@ class TenantRecord(Model):
     # Its compliance settings (smscore.dal.tenant_settings): absent = every default (sender name = its name)
     compliance = MapAttribute[str, Any](null=True)
     merge_fields = ListAttribute[str](null=True)  # declared custom fields (PUT /api/contacts/fields), in order
+    # What one credit costs the tenant in Colombian pesos, a decimal string ("13.5"), kept by the operator
+    # (smsctl tenant credit-price); the admin shows pesos beside credits with it. Absent: credits only.
+    credit_price_cop = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 
 
