@@ -50,7 +50,17 @@ SEND_RESPONSES: dict[int, Any] = {
         "description": "No valid recipient: empty queueId and messages, nothing debited",
         "content": {"application/json": {"model": MessageEnqueueResultDto}},
     },
-    400: documented_error("Invalid body (code VALIDATION_ERROR)"),
+    202: {
+        "description": "More recipients than MaxSyncRecipients (up to MaxRecipients): debited and accepted; messages "
+        "is empty, totalMessages and creditsDebited say what was accepted, the Location header names GET "
+        "/api/messages/queues/{queueId}, and the messages are paged with GET /api/messages?queueId=",
+        "content": {"application/json": {"model": MessageEnqueueResultDto}},
+        "headers": {"Location": {"description": "/api/messages/queues/{queueId}", "schema": {"type": "string"}}},
+    },
+    400: documented_error(
+        "Invalid body (code VALIDATION_ERROR), or above MaxSyncRecipients without an Idempotency-Key "
+        "(code IDEMPOTENCY_KEY_REQUIRED: recipients, maxSyncRecipients; nothing debited)"
+    ),
     401: documented_error("Token revoked or member disabled since the cached authorization (code UNAUTHORIZED)"),
     402: documented_error("Balance below segments x recipients (code INSUFFICIENT_CREDITS: required, available)"),
     403: documented_error("Current terms not accepted (TERMS_NOT_ACCEPTED) or tenant gone (TENANT_NOT_FOUND)"),
@@ -90,8 +100,15 @@ def spending_caller() -> tuple[SendDeps, Caller]:
 
 
 def enqueue_response(outcome: Outcome) -> Response[MessageEnqueueResultDto]:
-    """A send's or resend's answer: 201 with the enqueued messages, or 200 when nobody qualified."""
-    return Response(status_code=outcome.status.value, content_type=content_types.APPLICATION_JSON, body=outcome.body)
+    """A send's or resend's answer: 201 with the enqueued messages, 200 when nobody qualified, or 202 (above
+    MaxSyncRecipients) pointing at the campaign's status."""
+    headers = {"Location": f"/api/messages/queues/{outcome.body.queue_id}"} if outcome.status == 202 else None
+    return Response(
+        status_code=outcome.status.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=outcome.body,
+        headers=headers,
+    )
 
 
 @messaging_route(

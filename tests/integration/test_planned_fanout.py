@@ -420,3 +420,81 @@ def test_a_task_the_fan_out_queue_never_delivers_is_refunded_by_the_reconciler(f
     where = plan.parse_planned_id(ids[0])
     assert where is not None
     assert read_chunks(where.prefix, 1)[0].state.value == "PLANNED"
+
+
+# -- above MaxSyncRecipients: 202 ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sync_limit(fanout: Fanout, monkeypatch: pytest.MonkeyPatch) -> Fanout:
+    """MaxSyncRecipients 20: larger campaigns are answered 202."""
+    monkeypatch.setenv("MAX_SYNC_RECIPIENTS", "20")
+    monkeypatch.setenv("MAX_RECIPIENTS", "1000")
+    wiring.reset()
+    seed(fanout, 30)
+    return fanout
+
+
+def test_above_max_sync_recipients_without_an_idempotency_key_is_400_and_nothing_is_debited(sync_limit: Fanout) -> None:
+    # When 30 recipients (above MaxSyncRecipients 20) are sent to without an Idempotency-Key
+    status, body, _ = sync_limit.post()
+    # Then 400 IDEMPOTENCY_KEY_REQUIRED names the sizes, and nothing is debited, planned or enqueued
+    assert status == 400
+    assert (body["code"], body["recipients"], body["maxSyncRecipients"]) == ("IDEMPOTENCY_KEY_REQUIRED", 30, 20)
+    assert sync_limit.campaign.balance() == sync_limit.campaign.ledger_sum() == 100_000
+    assert [d for d in DispatchRecord.scan() if d.tenant_id == sync_limit.campaign.tenant_id] == []
+    assert sync_limit.tasks() == []
+    assert sync_limit.stack.drain_delivery_queue() == []
+
+
+def test_above_max_sync_recipients_is_accepted_202_and_a_retry_gets_the_same_queue(sync_limit: Fanout) -> None:
+    # When 30 recipients are sent to with an Idempotency-Key
+    event = api_event(
+        {"message": TEXT, "tagIds": [sync_limit.tag_id]},
+        tenant_id=sync_limit.campaign.tenant_id,
+        member_id=sync_limit.campaign.member_id,
+        token=sync_limit.campaign.token,
+        headers={"Idempotency-Key": "big-one"},
+    )
+    response = send_app.lambda_handler(event, LambdaContextStub())
+    body = json.loads(response["body"])
+    # Then 202: the queueId, no message list, the totals, and the campaign's status as Location
+    assert response["statusCode"] == 202
+    assert body == {
+        "queueId": body["queueId"],
+        "channel": "sms",
+        "messages": [],
+        "totalMessages": 30,
+        "creditsDebited": 30,
+    }
+    assert response["multiValueHeaders"]["Location"] == [f"/api/messages/queues/{body['queueId']}"]
+    assert sync_limit.campaign.balance() == sync_limit.campaign.ledger_sum() == 100_000 - 30
+    # And the campaign's status and its messages (paged by queueId) are readable at once
+    status, queue = sync_limit.get(f"/api/messages/queues/{body['queueId']}")
+    assert (status, queue["totalMessages"], queue["counts"]["QUEUED"]) == (200, 30, 30)
+    listed = sync_limit.listed(body["queueId"], limit=7)
+    assert sorted(m["recipient"] for m in listed) == numbers(30)
+    # When the request is retried with the same key
+    again = send_app.lambda_handler(event, LambdaContextStub())
+    # Then it gets the same answer, and nothing more is debited
+    assert (again["statusCode"], json.loads(again["body"])) == (202, body)
+    assert sync_limit.campaign.balance() == 100_000 - 30
+    # And once the workers ran and delivery drained the queue, every message is SENT once
+    assert sync_limit.run_workers(sync_limit.tasks()) == {"batchItemFailures": []}
+    sync_limit.deliver_everything()
+    ids = [m["id"] for m in listed]
+    assert sync_limit.assert_settled(body["queueId"], ids) == (30, 0)
+
+
+def test_at_max_sync_recipients_the_201_is_unchanged(sync_limit: Fanout, admin: Any) -> None:
+    # Given exactly MaxSyncRecipients (20) recipients of another tag
+    admin.add_contacts(
+        sync_limit.campaign.tenant_id, [ContactInput(phone=n, tag_names=["twenty"]) for n in numbers(20)]
+    )
+    sync_limit.tag_id = next(t.tag_id for t in admin.tags(sync_limit.campaign.tenant_id) if t.name == "twenty")
+    # When they are sent to without a key
+    status, body, _ = sync_limit.post()
+    # Then it is the seed's 201 with every message, planned (above the inline limit 10) but answered in full
+    assert status == 201
+    assert list(body) == ["queueId", "channel", "messages"]
+    assert [m["recipient"] for m in body["messages"]] == numbers(20)

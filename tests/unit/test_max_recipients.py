@@ -1,4 +1,5 @@
-"""MaxRecipients is bounded so that the 201 (which lists every message) always fits Lambda's response limit."""
+"""MaxSyncRecipients is bounded so that the 201 (which lists every message) always fits Lambda's response limit;
+MaxRecipients (answered 202 above it) goes up to 1,000,000."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from pydantic import ValidationError
 
 from smscore.api.models import EnqueuedMessage, MessageEnqueueResultDto
-from smscore.settings import MAX_RECIPIENTS_LIMIT, Settings
+from smscore.settings import MAX_RECIPIENTS_LIMIT, MAX_SYNC_RECIPIENTS_LIMIT, Settings
 from smsdev.template import load_template
 from smsdev.testing import LambdaContextStub
 from tests.conftest import api_event
@@ -40,18 +41,20 @@ def lambda_response_bytes(recipients: int) -> int:
 
 
 def test_the_largest_allowed_audience_gets_a_response_under_5_5_mb() -> None:
-    # Given the template's upper bound of MaxRecipients and the measured size of one more recipient
-    max_value = int(load_template()["Parameters"]["MaxRecipients"]["MaxValue"])
+    # Given the template's upper bound of MaxSyncRecipients and the measured size of one more recipient
+    max_value = int(load_template()["Parameters"]["MaxSyncRecipients"]["MaxValue"])
     per_recipient = (lambda_response_bytes(2_000) - lambda_response_bytes(1_000)) / 1_000
     fixed = lambda_response_bytes(0)
     # Then the largest audience the template allows answers within the budget
     assert max_value * per_recipient + fixed < RESPONSE_BUDGET_BYTES
     # ... and the settings model refuses what the template refuses
-    assert max_value == MAX_RECIPIENTS_LIMIT
+    assert max_value == MAX_SYNC_RECIPIENTS_LIMIT
+    assert int(load_template()["Parameters"]["MaxRecipients"]["MaxValue"]) == MAX_RECIPIENTS_LIMIT == 1_000_000
 
 
-def test_the_default_audience_limit_is_within_the_bound() -> None:
-    parameter = load_template()["Parameters"]["MaxRecipients"]
+@pytest.mark.parametrize("name", ["MaxRecipients", "MaxSyncRecipients"])
+def test_the_default_audience_limits_are_within_their_bounds(name: str) -> None:
+    parameter = load_template()["Parameters"][name]
     assert parameter["MinValue"] <= parameter["Default"] <= parameter["MaxValue"]
 
 
@@ -61,4 +64,13 @@ def test_settings_refuse_a_max_recipients_above_the_bound(monkeypatch: pytest.Mo
     monkeypatch.setenv("DELIVERY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/q")
     # Then the settings do not load
     with pytest.raises(ValidationError, match="max_recipients"):
+        Settings()
+
+
+def test_settings_refuse_a_max_sync_recipients_above_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an environment asking for a 201 one recipient larger than Lambda's response allows
+    monkeypatch.setenv("MAX_SYNC_RECIPIENTS", str(MAX_SYNC_RECIPIENTS_LIMIT + 1))
+    monkeypatch.setenv("DELIVERY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/q")
+    # Then the settings do not load
+    with pytest.raises(ValidationError, match="max_sync_recipients"):
         Settings()

@@ -35,8 +35,10 @@ class TableNames(BaseSettings):
     templates_table: str
 
 
-# template.yaml's MaxRecipients MaxValue: the 201 lists every message, and Lambda answers at most 6 MB.
-MAX_RECIPIENTS_LIMIT = 60_000
+# template.yaml's MaxRecipients MaxValue: above MaxSyncRecipients a send answers 202 without the messages.
+MAX_RECIPIENTS_LIMIT = 1_000_000
+# template.yaml's MaxSyncRecipients MaxValue: the 201 lists every message, and Lambda answers at most 6 MB.
+MAX_SYNC_RECIPIENTS_LIMIT = 60_000
 
 
 class Settings(TableNames):
@@ -46,6 +48,8 @@ class Settings(TableNames):
     delivery_queue_url: str
     default_provider: str = "sandbox"
     max_recipients: int = Field(default=50_000, gt=0, le=MAX_RECIPIENTS_LIMIT)
+    # Above it (and up to max_recipients) a send answers 202 with no message list and needs an Idempotency-Key.
+    max_sync_recipients: int = Field(default=50_000, gt=0, le=MAX_SYNC_RECIPIENTS_LIMIT)
     recipients_per_queue_message: int = Field(default=50, ge=1, le=500)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     write_workers: int = Field(default=8, ge=1, le=64)

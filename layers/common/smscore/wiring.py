@@ -175,6 +175,7 @@ def campaign_limits(settings: Settings) -> CampaignLimits:
 
     return CampaignLimits(
         max_recipients=settings.max_recipients,
+        max_sync_recipients=settings.max_sync_recipients,
         recipients_per_queue_message=settings.recipients_per_queue_message,
         default_provider=settings.default_provider,
         character_limits=CHARACTER_LIMITS,

@@ -388,6 +388,8 @@ class CampaignService:
                 return self._outcome(self._run(request, budget, queue_id, members, merge_values), resend)
             except CampaignRecorded as recorded:
                 summary = self._recorded_summary(recorded.dispatch, request)
+                if "creditsDebited" in summary:
+                    return self._accepted(summary["queueId"], summary["messages"], summary["creditsDebited"])
                 return self._replayed(summary["queueId"], summary["messages"], summary.get("scheduledFor"))
 
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -417,6 +419,8 @@ class CampaignService:
         if fresh:
             return self._outcome(fresh[0], resend)
         logger.info("Idempotent replay", extra={"queue_id": summary["queueId"]})
+        if "creditsDebited" in summary:
+            return self._accepted(summary["queueId"], summary["messages"], summary["creditsDebited"])
         return self._replayed(
             summary["queueId"],
             summary.get("messages"),
@@ -442,6 +446,8 @@ class CampaignService:
             return self._recorded_summary(recorded.dispatch, request)
         fresh.append(result)
         resent = {"skippedAlreadyResent": result.audience.skipped_already_resent} if request.resend_of else {}
+        if result.accepted:
+            resent["creditsDebited"] = result.credits_debited
         return {
             "queueId": result.queue_id,
             "messages": len(result.messages),
@@ -474,8 +480,7 @@ class CampaignService:
         self._observe(result)
         return result
 
-    @staticmethod
-    def _recorded_summary(dispatch: DispatchState, request: CampaignRequest) -> dict[str, Any]:
+    def _recorded_summary(self, dispatch: DispatchState, request: CampaignRequest) -> dict[str, Any]:
         """The answer to a retry whose campaign is recorded: its result once the fan-out is closed, never a debit."""
         if dispatch.request_hash is not None and dispatch.request_hash != request_fingerprint(request):
             raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body")
@@ -495,10 +500,14 @@ class CampaignService:
                     else dispatch.fanout_refunded * dispatch.segments_per_message
                 ),
             )
+        accepted = (
+            {"creditsDebited": dispatch.credits_debited} if self._limits.accepts_async(dispatch.total_messages) else {}
+        )
         return {
             "queueId": dispatch.queue_id,
             "messages": dispatch.total_messages,
             "scheduledFor": dispatch.scheduled_for.isoformat() if dispatch.scheduled_for else None,
+            **accepted,
         }
 
     def _replayed(
@@ -538,6 +547,8 @@ class CampaignService:
 
     @staticmethod
     def _outcome(result: CampaignResult, resend: bool = False) -> Outcome:
+        if result.accepted:
+            return CampaignService._accepted(result.queue_id, len(result.messages), result.credits_debited)
         body = MessageEnqueueResultDto(
             queue_id=result.queue_id,
             messages=[EnqueuedMessage(id=m.message_id, recipient=m.recipient) for m in result.messages],
@@ -546,6 +557,14 @@ class CampaignService:
             skipped_too_long=result.audience.skipped_too_long or None,
         )
         return Outcome(HTTPStatus.CREATED if result.messages else HTTPStatus.OK, body)
+
+    @staticmethod
+    def _accepted(queue_id: str, total_messages: int, credits_debited: int) -> Outcome:
+        """202: a campaign above MaxSyncRecipients, without its message list (paged by queueId instead)."""
+        body = MessageEnqueueResultDto(
+            queue_id=queue_id, messages=[], total_messages=total_messages, credits_debited=credits_debited
+        )
+        return Outcome(HTTPStatus.ACCEPTED, body)
 
     def _observe(self, result: CampaignResult) -> None:
         audience = result.audience

@@ -186,6 +186,15 @@ class MessageEnqueueResultDto(ApiModel):
         description="Present when some recipients were left out because their text, with their merge fields, is "
         "over the provider's character limit (never charged)",
     )
+    total_messages: int | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="202 only (above MaxSyncRecipients): how many messages the campaign has; messages is empty, "
+        "page them with GET /api/messages?queueId=",
+    )
+    credits_debited: int | None = Field(
+        default=None, exclude_if=lambda value: value is None, description="202 only: the credits debited"
+    )
 
 
 class ResendPayload(ApiModel):

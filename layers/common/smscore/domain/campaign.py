@@ -36,6 +36,7 @@ from smscore.domain.compose import ComposedTexts, compose_texts, final_text
 from smscore.domain.errors import (
     EnqueueFailure,
     FieldIssue,
+    IdempotencyKeyRequired,
     InsufficientCredits,
     InvalidRequest,
     MergeFieldMissing,
@@ -140,6 +141,11 @@ class CampaignLimits:
     suppressions: SuppressionList | None = None
     # The Colombian marketing rules (smscore.domain.compliance; None: not applied, as in tests of other rules).
     compliance: CompliancePolicy | None = None
+    # Above it a send is accepted (202: no message list) and needs an Idempotency-Key; None: never.
+    max_sync_recipients: int | None = None
+
+    def accepts_async(self, messages: int) -> bool:
+        return self.max_sync_recipients is not None and messages > self.max_sync_recipients
 
     def sender_for(self, provider: str) -> str:
         return self.sender_keys.get(provider, provider)
@@ -173,6 +179,7 @@ class CampaignResult:
     audience: Audience
     credits_debited: int
     scheduled_for: datetime | None = None  # when every message waits: the earliest of them may go then
+    accepted: bool = False  # above max_sync_recipients: answered 202, without the message list
 
 
 @dataclass(frozen=True)
@@ -619,13 +626,19 @@ def send_campaign(
         )
     if not audience.recipients:
         return CampaignResult(queue_id="", messages=[], audience=audience, credits_debited=0)
+    accepted = limits.accepts_async(len(audience.recipients))
+    if accepted and (queue_id is None or fanout is None):
+        assert limits.max_sync_recipients is not None
+        if fanout is None:  # no fan-out workers: nothing may be larger than a 201
+            raise TooManyRecipients(len(audience.recipients), limits.max_sync_recipients)
+        raise IdempotencyKeyRequired(len(audience.recipients), limits.max_sync_recipients)
     if cost > tenant.credits:
         # Cheap early answer; the conditional debit below is what actually guards the balance.
         raise InsufficientCredits(required=cost, available=tenant.credits)
 
     created_at = now()
     schedule = plan_schedule(request, tenant, [e164 for e164, _ in audience.recipients], created_at, opening)
-    planned = fanout is not None and fanout.applies(len(audience.recipients))
+    planned = fanout is not None and (accepted or fanout.applies(len(audience.recipients)))
     deadline = budget.deadline(created_at)
     if planned:
         assert fanout is not None
@@ -695,6 +708,7 @@ def send_campaign(
         audience=audience,
         credits_debited=cost,
         scheduled_for=schedule.scheduled_for,
+        accepted=accepted,
     )
 
 

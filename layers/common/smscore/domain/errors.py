@@ -98,6 +98,20 @@ class IdempotencyKeyReused(DomainError):
     code = "IDEMPOTENCY_KEY_REUSED"
 
 
+class IdempotencyKeyRequired(DomainError):
+    """A campaign answered 202 (above MaxSyncRecipients) must be retryable without paying twice."""
+
+    code = "IDEMPOTENCY_KEY_REQUIRED"
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(
+            f"The tags reach {count} recipients: above {limit} a send is accepted asynchronously (202) and needs an "
+            "Idempotency-Key header",
+            recipients=count,
+            maxSyncRecipients=limit,
+        )
+
+
 class RequestInProgress(DomainError):
     code = "REQUEST_IN_PROGRESS"
 
