@@ -116,7 +116,7 @@ class FanoutTiming:
 
     timeout_seconds: float = 29.0  # without a Lambda context (tests, scripts)
     reserve_seconds: float = 3.0
-    reserve_per_message_seconds: float = 0.000_05
+    reserve_per_message_seconds: float = 0.000_17
     grace_seconds: float = 30.0
 
     def budget(self, lambda_context: LambdaContext | None) -> FanoutBudget:

@@ -261,14 +261,26 @@ class FanoutBudget:
     """How long this invocation may keep writing, and when the reconciler may take over.
 
     `remaining_seconds` is the time left before the invocation is killed (the Lambda context's). A step starts
-    only while more than `reserve_seconds + messages_left x reserve_per_message_seconds` remains: what marking
-    the rest FAILED, refunding and answering take.
+    only while more than `reserve_seconds + messages_left x per-message cost` remains: what marking the rest FAILED,
+    refunding and answering take. The per-message cost is measured: the cleanup rewrites each unsent message as a
+    full FAILED item, exactly what a persist step writes, so every persist step's seconds per message (`observe`)
+    raise it; `reserve_per_message_seconds` is only the floor used before the first step.
     """
 
     remaining_seconds: Callable[[], float]
     reserve_seconds: float = 3.0
-    reserve_per_message_seconds: float = 0.000_05
+    reserve_per_message_seconds: float = 0.000_17
     grace_seconds: float = 30.0
+    _measured: list[float] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def observe(self, seconds: float, messages: int) -> None:
+        """A persist step wrote `messages` full message items in `seconds`: the cleanup costs as much per message."""
+        if messages > 0:
+            self._measured.append(seconds / messages)
+
+    @property
+    def per_message_seconds(self) -> float:
+        return max([self.reserve_per_message_seconds, *self._measured])
 
     @classmethod
     def from_timeout(cls, timeout_seconds: float, **kwargs: Any) -> FanoutBudget:
@@ -277,7 +289,7 @@ class FanoutBudget:
         return cls(remaining_seconds=lambda: timeout_seconds - (time.monotonic() - started), **kwargs)
 
     def may_continue(self, messages_left: int) -> bool:
-        return self.remaining_seconds() > self.reserve_seconds + messages_left * self.reserve_per_message_seconds
+        return self.remaining_seconds() > self.reserve_seconds + messages_left * self.per_message_seconds
 
     def deadline(self, now: datetime) -> datetime:
         """The hard stop of this invocation plus the grace: after it, nothing of this invocation still runs."""
@@ -819,7 +831,9 @@ def _persist_and_enqueue(
             if not budget.may_continue(total):
                 log.warning("Out of time before persisting everything", extra={"queue_id": queue_id})
                 return
+            started = time.monotonic()
             store.save_messages(step)
+            budget.observe(time.monotonic() - started, len(step))
             # Persisted SCHEDULED messages are the scheduler's now; it releases none before the fan-out's deadline
             # (their due time is at least that), so a failed step's are safely overwritten FAILED and refunded.
             progress.enqueued |= {m.message_id for m in step if m.status is MessageStatus.SCHEDULED}
