@@ -83,6 +83,7 @@ export function sentence(status, code, body) {
     case "TERMS_NOT_ACCEPTED":
     case "TENANT_NOT_FOUND":
     case "TAG_EXISTS":
+    case "SENDER_NAME_REQUIRED":
     case "CONTACT_EXISTS":
     case "CONCURRENT_UPDATE":
     case "IDEMPOTENCY_KEY_REUSED":
@@ -93,6 +94,8 @@ export function sentence(status, code, body) {
     case "AUTHORIZER_FAILURE":
     case "INVALID_SIGNATURE":
       return t(`error.${code}`, { reason: body.message || "" });
+    case "EXCLUSION_LIST_STALE":
+      return body.snapshotDate ? t("error.EXCLUSION_LIST_STALE", { date: body.snapshotDate }) : t("error.EXCLUSION_LIST_NONE");
     default:
       if (status >= 500) return t("error.server");
       return body.message ? `${body.message}.` : t("error.http", { status });

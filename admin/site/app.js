@@ -7,6 +7,7 @@ import { composeView } from "./compose.js";
 import { contactsView, tagsView } from "./contacts.js";
 import { creditsView } from "./credits.js";
 import { keysView, usageView, webhooksView, webhookView } from "./integrations.js";
+import { settingsView } from "./settings.js";
 
 const root = document.getElementById("app");
 
@@ -23,6 +24,7 @@ const ROUTES = [
   [/^#\/keys$/, keysView, "nav.keys"],
   [/^#\/webhooks$/, webhooksView, "nav.webhooks"],
   [/^#\/webhooks\/([\w-]+)$/, webhookView, "title.webhook"],
+  [/^#\/settings$/, settingsView, "nav.settings"],
 ];
 const NAV = [
   ["#/compose", "nav.compose"],
@@ -33,6 +35,7 @@ const NAV = [
   ["#/credits", "credits.title"],
   ["#/keys", "nav.keys"],
   ["#/webhooks", "nav.webhooks"],
+  ["#/settings", "nav.settings"],
 ];
 
 /** What every screen gets: who is signed in, the tags by id, helpers, and cleanup on leaving. */

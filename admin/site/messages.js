@@ -451,6 +451,18 @@ export const MESSAGES = {
     "Ya existe una etiqueta con ese nombre (los nombres se comparan sin distinguir mayúsculas).",
     "A tag with that name already exists (names are compared without case).",
   ],
+  "error.SENDER_NAME_REQUIRED": [
+    "Los mensajes de mercadeo a Colombia llevan el nombre del remitente: escríbalo en Ajustes. No se envió ni cobró nada.",
+    "Marketing messages to Colombia carry the sender's name: set it in Settings. Nothing was sent or charged.",
+  ],
+  "error.EXCLUSION_LIST_STALE": [
+    "La lista de números excluidos (RNE) es del {date} y ya no está vigente: el mercadeo a Colombia espera una lista actual. No se envió ni cobró nada.",
+    "The exclusion list (RNE) is from {date} and no longer current: marketing to Colombia waits for a current one. Nothing was sent or charged.",
+  ],
+  "error.EXCLUSION_LIST_NONE": [
+    "No hay lista de números excluidos (RNE) cargada: el mercadeo a Colombia espera una. No se envió ni cobró nada.",
+    "No exclusion list (RNE) is loaded: marketing to Colombia waits for one. Nothing was sent or charged.",
+  ],
   "error.CONTACT_EXISTS": ["Ya existe un contacto con ese número.", "A contact with that phone number already exists."],
   "error.CONCURRENT_UPDATE": [
     "Alguien más estaba cambiando esto al mismo tiempo y no se guardó nada. Intente de nuevo.",

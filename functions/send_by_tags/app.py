@@ -64,7 +64,10 @@ SEND_RESPONSES: dict[int, Any] = {
     401: documented_error("Token revoked or member disabled since the cached authorization (code UNAUTHORIZED)"),
     402: documented_error("Balance below segments x recipients (code INSUFFICIENT_CREDITS: required, available)"),
     403: documented_error("Current terms not accepted (TERMS_NOT_ACCEPTED) or tenant gone (TENANT_NOT_FOUND)"),
-    409: documented_error("Idempotency-Key reused with another body, or still running"),
+    409: documented_error(
+        "Idempotency-Key reused with another body, or still running; marketing to CO without a sender name "
+        "(SENDER_NAME_REQUIRED) or without a current RNE exclusion list (EXCLUSION_LIST_STALE: snapshotDate)"
+    ),
     413: documented_error("Body too large (code PAYLOAD_TOO_LARGE)"),
     415: documented_error("Body is not application/json (code UNSUPPORTED_MEDIA_TYPE)"),
     422: documented_error("More recipients than allowed (code TOO_MANY_RECIPIENTS)"),
@@ -128,6 +131,10 @@ PREVIEW_RESPONSES: dict[int, Any] = {
         "content": {"application/json": {"model": CampaignPreviewDto}},
     },
     **{status: SEND_RESPONSES[status] for status in (400, 403, 413, 415, 422)},
+    409: documented_error(
+        "Marketing to CO without a sender name (SENDER_NAME_REQUIRED) or without a current RNE exclusion list "
+        "(EXCLUSION_LIST_STALE: snapshotDate)"
+    ),
 }
 
 RESEND_RESPONSES: dict[int, Any] = {

@@ -131,4 +131,5 @@ def every_screen(admin_stack: AdminStack, queue_id: str, message_id: str) -> lis
         ("#/credits", "#ledger tbody tr"),
         ("#/keys", "#keys table"),
         ("#/webhooks", "#new-webhook"),
+        ("#/settings", "#settings"),
     ]

@@ -1,0 +1,98 @@
+// Settings screen: the tenant's rules for marketing to Colombia (GET/PUT /api/settings; docs/compliance-co.md).
+// Texts are this module's own i18n keys (settings.*), es-CO first.
+import { api } from "./api.js";
+import { field, h, notice, replace } from "./dom.js";
+import { addMessages, t } from "./i18n.js";
+
+addMessages({
+  "nav.settings": ["Ajustes", "Settings"],
+  "settings.intro": [
+    "Reglas de sus mensajes de mercadeo a Colombia (Ley 2300 de 2023): nombre del remitente, texto para darse de baja, frecuencia, consentimiento y horas de silencio.",
+    "Rules for your marketing messages to Colombia (Ley 2300 de 2023): sender name, opt-out text, frequency, consent and quiet hours.",
+  ],
+  "settings.senderName": ["Nombre del remitente", "Sender name"],
+  "settings.senderNameHint": [
+    "De 2 a 20 caracteres. Cada mensaje de mercadeo empieza con «{name}: ». Vacío: no se puede enviar mercadeo a Colombia.",
+    "2 to 20 characters. Every marketing message starts with “{name}: ”. Empty: marketing to Colombia cannot be sent.",
+  ],
+  "settings.optOutText": ["Texto para darse de baja", "Opt-out text"],
+  "settings.optOutTextHint": [
+    "Va al final de cada mensaje de mercadeo. Vacío: «{text}».",
+    "Ends every marketing message. Empty: “{text}”.",
+  ],
+  "settings.maxPerDay": ["Mensajes de mercadeo por número al día", "Marketing messages per number per day"],
+  "settings.maxPerWeek": ["Mensajes de mercadeo por número a la semana", "Marketing messages per number per week"],
+  "settings.capHint": ["0 = sin límite", "0 = no limit"],
+  "settings.consentRequired": [
+    "Enviar mercadeo solo a contactos con consentimiento otorgado",
+    "Send marketing only to contacts with granted consent",
+  ],
+  "settings.quietStart": ["Horas de silencio: desde", "Quiet hours: from"],
+  "settings.quietEnd": ["hasta", "until"],
+  "settings.quietHint": ["Hora de Bogotá. Vacío: sin horas de silencio.", "Bogotá time. Empty: no quiet hours."],
+  "settings.save": ["Guardar ajustes", "Save settings"],
+  "settings.saved": ["Ajustes guardados.", "Settings saved."],
+});
+
+export async function settingsView(main, ctx) {
+  const result = h("div", { id: "settings-result", "aria-live": "polite" });
+  const current = await api("GET", "/api/settings");
+  const name = current.senderName ?? "";
+  const [nameField, senderName] = field(
+    t("settings.senderName"),
+    h("input", { name: "senderName", maxlength: 20, value: name }),
+    t("settings.senderNameHint", { name: name || current.defaultSenderName || "…" }),
+  );
+  const [optOutField, optOutText] = field(
+    t("settings.optOutText"),
+    h("input", { name: "optOutText", maxlength: 80, value: current.optOutText === current.defaultOptOutText ? "" : current.optOutText }),
+    t("settings.optOutTextHint", { text: current.defaultOptOutText }),
+  );
+  const number = (value, max) => h("input", { type: "number", min: 0, max, step: 1, value: String(value), required: true });
+  const [dayField, maxPerDay] = field(t("settings.maxPerDay"), number(current.marketingFrequency.maxPerDay, 10), t("settings.capHint"));
+  const [weekField, maxPerWeek] = field(t("settings.maxPerWeek"), number(current.marketingFrequency.maxPerWeek, 50), t("settings.capHint"));
+  const consent = h("input", { type: "checkbox", name: "consentRequired", id: "consent-required" });
+  consent.checked = Boolean(current.consentRequired);
+  const quiet = current.quietHours || {};
+  const [startField, quietStart] = field(t("settings.quietStart"), h("input", { type: "time", value: quiet.start || "" }), t("settings.quietHint"));
+  const [endField, quietEnd] = field(t("settings.quietEnd"), h("input", { type: "time", value: quiet.end || "" }));
+
+  async function save(event) {
+    event.preventDefault();
+    const body = {
+      senderName: senderName.value.trim() || null,
+      optOutText: optOutText.value.trim() || null,
+      marketingFrequency: { maxPerDay: Number(maxPerDay.value), maxPerWeek: Number(maxPerWeek.value) },
+      consentRequired: consent.checked,
+      quietHours:
+        quietStart.value && quietEnd.value
+          ? { start: quietStart.value, end: quietEnd.value, timeZone: quiet.timeZone || "America/Bogota" }
+          : null,
+    };
+    try {
+      await api("PUT", "/api/settings", { body });
+      replace(result, notice("ok", t("settings.saved")));
+    } catch (error) {
+      replace(result, notice("error", error.sentence));
+    }
+  }
+
+  replace(
+    main,
+    h("h1", {}, t("nav.settings")),
+    h("p", {}, t("settings.intro")),
+    h(
+      "form",
+      { class: "card", id: "settings", onsubmit: save },
+      nameField,
+      optOutField,
+      dayField,
+      weekField,
+      h("div", { class: "field" }, h("label", { for: "consent-required" }, consent, " ", t("settings.consentRequired"))),
+      startField,
+      endField,
+      h("button", { type: "submit", ...ctx.writeGuard() }, t("settings.save")),
+    ),
+    result,
+  );
+}
