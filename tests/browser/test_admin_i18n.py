@@ -144,3 +144,46 @@ def test_numbers_and_dates_are_written_the_way_each_language_writes_them(page: A
     assert "13,500" in shown["en"]["cop"], shown
     assert shown["es-CO"]["date"] == "lun, 7 dic 2026, 07:00", shown
     assert shown["en"]["date"] == "Mon, Dec 7, 2026, 07:00 AM", shown
+
+
+@pytest.mark.parametrize("language", ["es-CO", "en"])
+@pytest.mark.parametrize("page", [(1280, 900), (375, 800)], indirect=True, ids=["1280px", "375px"])
+def test_every_screen_fits_the_width_and_axe_finds_nothing_serious(
+    page: Any, admin_stack: AdminStack, language: str
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    # Given a campaign and a message to open, in each language and at 1280 and 375 px
+    queue_id, message_id = campaign_with_a_message(admin_stack)
+    if language == "en":
+        choose_english(page)
+    sign_in(page, admin_stack)
+    width = page.viewport_size["width"]
+    axe = Axe()
+    wide: dict[str, list[str]] = {}
+    serious: dict[str, list[str]] = {}
+    for screen, ready in every_screen(admin_stack, queue_id, message_id):
+        # When each screen is shown
+        page.goto(admin_stack.url + screen)
+        page.locator(ready).first.wait_for()
+        page.wait_for_load_state("networkidle")
+        # Then the page never scrolls sideways
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        if scroll > width:  # the innermost elements reaching past the edge, to say what to fix
+            wide[screen] = page.evaluate(
+                """(width) => [...document.querySelectorAll("body *")]
+                  .filter((el) => el.getBoundingClientRect().right > width + 1 && el.children.length === 0)
+                  .slice(0, 4).map((el) => `${el.tagName.toLowerCase()}#${el.id}.${el.className}`)""",
+                width,
+            )
+        # And axe-core reports no serious or critical violation
+        results = axe.run(page)
+        found = [
+            f"{v['id']}: {[n['target'] for n in v['nodes']][:3]}"
+            for v in results.response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        if found:
+            serious[screen] = found
+    assert wide == {}
+    assert serious == {}
