@@ -244,7 +244,14 @@ export async function composeView(main, ctx) {
   });
   const testBox = testSendBox(ctx, { getMessage: message, contactId: () => sampleContact });
   text.addEventListener("input", changed);
-  purpose.addEventListener("change", changed);
+  // Transactional skips the legal send windows: say what it is for, every time it is chosen.
+  const purposeWarning = h("div", { id: "purpose-warning", "aria-live": "polite" });
+  const warnPurpose = () =>
+    replace(purposeWarning, purpose.value === "transactional" && notice("warn", t("compose.transactionalWarning")));
+  purpose.addEventListener("change", () => {
+    warnPurpose();
+    changed();
+  });
   sendAt.addEventListener("change", changed);
   const [messageField] = field(t("compose.message"), text);
   const [purposeField] = field(t("compose.purpose"), purpose);
@@ -265,6 +272,7 @@ export async function composeView(main, ctx) {
       messageField,
       counter,
       h("div", { class: "row" }, purposeField, sendAtField),
+      purposeWarning,
       h("h2", {}, t("compose.cost")),
       preview,
       h("div", { class: "actions" }, previewButton, sendButton),

@@ -131,6 +131,10 @@ export const MESSAGES = {
   ),
   "compose.itWaitsUntil": ["Espera hasta el", "It waits until"],
   "compose.schedule": ["Programar", "Schedule"],
+  "compose.transactionalWarning": [
+    "Transaccional es solo para mensajes que la persona pidió o espera (su pedido, una cita, un código). Sale a cualquier hora, también de noche y en domingo: enviar mercadeo como transaccional incumple la Ley 2300 de 2023.",
+    "Transactional is only for messages the person asked for or expects (their order, an appointment, a code). It goes at any hour, at night and on Sundays too: sending marketing as transactional breaks Colombia's Ley 2300 of 2023.",
+  ],
   "compose.confirmTitle": ["¿Enviar esta campaña?", "Send this campaign?"],
   "compose.confirmScheduleTitle": ["¿Programar esta campaña?", "Schedule this campaign?"],
   "compose.confirmText": [

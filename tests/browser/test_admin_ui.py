@@ -132,6 +132,9 @@ def test_send_once_on_a_double_click_and_watch_the_counts_reach_sent(page: Any, 
     page.get_by_label("buyers").check()
     page.get_by_label("Mensaje").fill("Su pedido está listo para recoger en la tienda.")
     page.get_by_label("Propósito").select_option("transactional")
+    # (choosing transactional says what it is for, and that marketing sent as one breaks Ley 2300)
+    expect(page.locator("#purpose-warning")).to_contain_text("solo para mensajes que la persona pidió")
+    expect(page.locator("#purpose-warning")).to_contain_text("Ley 2300")
     expect(page.locator("#preview-recipients")).to_have_text(str(recipients))
 
     # When Send is clicked twice in a row
