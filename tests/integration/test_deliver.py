@@ -440,4 +440,5 @@ def test_twilio_through_the_handler_with_credentials_from_ssm(
             assert record.status == "SENT"
             assert record.provider == "twilio"
             assert record.provider_message_id.startswith("SM")
-            assert fake.sends_to(number)[0].form["Body"] == "Hola"
+            # marketing to CO: the sender's name first, the opt-out last (docs/compliance-co.md)
+            assert fake.sends_to(number)[0].form["Body"] == "Acme: Hola\nResponde SALIR para no recibir mas"
