@@ -161,6 +161,7 @@ export async function contactsView(main, ctx) {
   const tagFilter = h("select", { name: "tagId" }, h("option", { value: "" }, t("contacts.anyTag")), tags.map((tag) => h("option", { value: tag.id }, tag.name)));
   let cursor = null;
   let shown = [];
+  let loads = 0;
 
   async function load(first) {
     const raw = search.value.trim();
@@ -168,8 +169,10 @@ export async function contactsView(main, ctx) {
     // or of the number's digits. One letter is too little to search by: the list is shown unfiltered.
     const query = { tagId: tagFilter.value || undefined, limit: 25, cursor: first ? undefined : cursor };
     if ((raw.match(/[\p{L}\p{N}]/gu) || []).length >= 2) query.q = raw;
+    const load = ++loads; // only the newest answer is shown: a slower, older list must not replace a search
     try {
       const page = await api("GET", "/api/contacts", { query });
+      if (load !== loads) return;
       shown = first ? page.items : shown.concat(page.items);
       cursor = page.nextCursor;
       render();

@@ -470,3 +470,34 @@ def test_the_credits_page_shows_the_balance_in_pesos_and_the_ledger_with_its_cam
     page.goto(admin_stack.url + "#/campaigns")
     listed = page.locator(f"li.campaign[data-queue-id='{sent['queueId']}'] .campaign-credits")
     expect(listed).to_have_text(re.compile(rf"^{charged} créditos \(\$\s"))
+
+
+def test_the_excel_file_imports_with_its_accents_and_andres_is_found_without_the_accent(
+    page: Any, admin_stack: AdminStack
+) -> None:
+    # Given the file Excel in Spanish saves (Windows-1252, ';', header "Teléfono;Nombre;Etiquetas")
+    excel = ROOT / "tests" / "fixtures" / "excel" / "clientes-excel-windows1252.csv"
+    sign_in(page, admin_stack, screen="#/contacts")
+
+    # When it is imported as it is
+    page.get_by_label("Archivo CSV").set_input_files(str(excel))
+    page.get_by_role("button", name="Importar", exact=True).click()
+
+    # Then the report counts 4 rows, and shows the rejected row's content next to its line and reason, in Spanish
+    expect(page.locator("#import-report")).to_contain_text("de 4 filas")
+    rejected = page.locator("#rejected-rows tbody tr")
+    expect(rejected).to_have_count(1)
+    expect(rejected.locator("td")).to_have_text(
+        ["4", "12345;Número malo;Clientes sábado", "el teléfono no es un número válido"]
+    )
+
+    # When "andres" is searched (no accent, lower case)
+    page.get_by_label("Buscar por nombre o teléfono").fill("andres")
+    page.get_by_role("button", name="Buscar", exact=True).click()
+
+    # Then Andrés Muñoz is found, with his accents and his one real tag (never "Clientes s�bado")
+    row = page.locator("#contacts tbody tr", has_text="Andrés Muñoz")
+    expect(page.locator("#contacts tbody tr")).to_have_count(1)
+    expect(row).to_have_count(1)
+    expect(row.locator("td").nth(2)).to_have_text("Clientes sábado")
+    expect(page.locator("#contacts")).not_to_contain_text("\ufffd")
