@@ -27,6 +27,10 @@ addMessages({
     "Enviar mercadeo solo a contactos con consentimiento otorgado",
     "Send marketing only to contacts with granted consent",
   ],
+  "settings.consentHint": [
+    "Se guarda; el envío lo aplicará cuando existan los registros de consentimiento (aún no disponibles).",
+    "Saved; sending will apply it once consent records exist (not available yet).",
+  ],
   "settings.quietStart": ["Horas de silencio: desde", "Quiet hours: from"],
   "settings.quietEnd": ["hasta", "until"],
   "settings.quietHint": ["Hora de Bogotá. Vacío: sin horas de silencio.", "Bogotá time. Empty: no quiet hours."],
@@ -51,7 +55,12 @@ export async function settingsView(main, ctx) {
   const number = (value, max) => h("input", { type: "number", min: 0, max, step: 1, value: String(value), required: true });
   const [dayField, maxPerDay] = field(t("settings.maxPerDay"), number(current.marketingFrequency.maxPerDay, 10), t("settings.capHint"));
   const [weekField, maxPerWeek] = field(t("settings.maxPerWeek"), number(current.marketingFrequency.maxPerWeek, 50), t("settings.capHint"));
-  const consent = h("input", { type: "checkbox", name: "consentRequired", id: "consent-required" });
+  const consent = h("input", {
+    type: "checkbox",
+    name: "consentRequired",
+    id: "consent-required",
+    "aria-describedby": "consent-required-hint",
+  });
   consent.checked = Boolean(current.consentRequired);
   const quiet = current.quietHours || {};
   const [startField, quietStart] = field(t("settings.quietStart"), h("input", { type: "time", value: quiet.start || "" }), t("settings.quietHint"));
@@ -88,7 +97,12 @@ export async function settingsView(main, ctx) {
       optOutField,
       dayField,
       weekField,
-      h("div", { class: "field" }, h("label", { for: "consent-required" }, consent, " ", t("settings.consentRequired"))),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "consent-required" }, consent, " ", t("settings.consentRequired")),
+        h("small", { id: "consent-required-hint" }, t("settings.consentHint")),
+      ),
       startField,
       endField,
       h("button", { type: "submit", ...ctx.writeGuard() }, t("settings.save")),
