@@ -81,6 +81,7 @@ export function sentence(status, code, body) {
     case "NETWORK":
     case "UNAUTHORIZED":
     case "TERMS_NOT_ACCEPTED":
+    case "INSUFFICIENT_SCOPE":
     case "TENANT_NOT_FOUND":
     case "TAG_EXISTS":
     case "SENDER_NAME_REQUIRED":
