@@ -433,7 +433,7 @@ def get_session() -> SessionDto:
     "/api/contacts/<contactId>/export",
     summary="Everything held about one contact: the contact and its consent, tags, opt-outs and messages (Habeas Data)",
     tags=["Contacts"],
-    responses={**_ok(ContactExportDto, "The contact's data as one JSON document"), 404: NOT_FOUND},
+    responses={**_ok(ContactExportDto, "The contact's data as one JSON document"), 400: BAD_REQUEST, 404: NOT_FOUND},
 )
 def export_contact(contactId: Annotated[UUID, Path()]) -> ContactExportDto:  # noqa: N803
     from datetime import UTC, datetime

@@ -165,7 +165,9 @@ class DevStack:
         )
         # A current RNE snapshot, as the platform operator keeps one on AWS (`smsctl exclusions import`): marketing to
         # CO is refused without it. Empty here; the demo seed replaces it with one listing a demo number.
-        seed_exclusion_snapshot(aws_client("dynamodb", self.endpoint, region), self.names)
+        # A template without the exclusion tables (tests/tooling's probe stack) has no RNE to seed.
+        if {"ExclusionsTable", "SettingsTable"} <= self.template["Resources"].keys():
+            seed_exclusion_snapshot(aws_client("dynamodb", self.endpoint, region), self.names)
         sqs = aws_client("sqs", self.endpoint, region)
         self.environments = {fid: function_env(spec, self.endpoint, region) for fid, spec in specs.items()}
         local_functions = [
