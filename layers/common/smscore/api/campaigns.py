@@ -233,6 +233,7 @@ class CampaignService:
             duplicates_removed=audience.duplicates_removed,
             skipped_excluded=audience.skipped_excluded,
             skipped_frequency=audience.skipped_frequency,
+            skipped_no_consent=audience.skipped_no_consent,
             segments=plan.segments.segments,
             encoding=plan.segments.encoding.value,
             credits_required=plan.cost,
@@ -578,6 +579,7 @@ class CampaignService:
                 "duplicates_removed": audience.duplicates_removed,
                 "skipped_already_resent": audience.skipped_already_resent,
                 "skipped_excluded": audience.skipped_excluded,
+                "skipped_no_consent": audience.skipped_no_consent,
                 "skipped_too_long": audience.skipped_too_long,
                 "credits_debited": result.credits_debited,
                 "invalid_samples": [mask(n) for n in audience.invalid_samples],
@@ -593,6 +595,7 @@ class CampaignService:
             ("DuplicatesRemoved", audience.duplicates_removed),
             ("RecipientsSkippedExcluded", audience.skipped_excluded),
             ("RecipientsSkippedFrequency", audience.skipped_frequency),
+            ("RecipientsSkippedNoConsent", audience.skipped_no_consent),
             ("CreditsDebited", result.credits_debited),
         ):
             self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -25,6 +25,13 @@ from smscore.api.models import QueueStatusDto
 from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerprint
 from smscore.dal.tables import ContactSearchRecord, LedgerRecord
 from smscore.domain.consent import Consent, ConsentReader, ConsentState, OptOutReason, consent_of
+from smscore.domain.consent_records import (
+    MAX_EVIDENCE,
+    ConsentOrigin,
+    ConsentStatus,
+    MarketingConsent,
+    parse_consent,
+)
 from smscore.domain.contacts import (
     MAX_NAME_LENGTH,
     MAX_TAG_NAME_LENGTH,
@@ -156,6 +163,30 @@ class ConsentDto(_Dto):
     reasons: list[OptOutCauseDto] = Field(description="Why every send skips the contact; empty when SUBSCRIBED")
 
 
+class MarketingConsentDto(_Dto):
+    """A marketing consent record (Ley 1581 de 2012): what the contact agreed to, how and when, and the proof."""
+
+    status: ConsentStatus = Field(description="granted or revoked")
+    source: ConsentOrigin = Field(description="import, api, ui, keyword or link")
+    at: datetime = Field(description="When the consent was given or revoked")
+    evidence: str | None = Field(default=None, description="Free text, at most 500 characters: the proof")
+
+
+class MarketingConsentRequest(_Request):
+    """A consent change: `source` defaults to api, `at` to now."""
+
+    status: Annotated[str, Field(max_length=20, description="granted or revoked")]
+    source: Annotated[str, Field(max_length=20, description="import, api, ui, keyword or link")] = "api"
+    at: datetime | None = Field(default=None, description="When it was given or revoked; not in the future")
+    evidence: Annotated[str | None, Field(max_length=MAX_EVIDENCE)] = None
+
+
+def marketing_consent_dto(consent: MarketingConsent | None) -> MarketingConsentDto | None:
+    if consent is None:
+        return None
+    return MarketingConsentDto(status=consent.status, source=consent.source, at=consent.at, evidence=consent.evidence)
+
+
 class ContactDto(_Dto):
     id: str
     phone: str = Field(description="E.164")
@@ -168,6 +199,9 @@ class ContactDto(_Dto):
     consent: ConsentDto
     fields: dict[str, str] = Field(
         default_factory=dict, description="Custom merge fields (declared with PUT /api/contacts/fields) -> value"
+    )
+    marketing_consent: MarketingConsentDto | None = Field(
+        default=None, description="The latest marketing consent record; null: none recorded (consentRequired skips it)"
     )
 
 
@@ -221,6 +255,9 @@ class ContactRequest(_Request):
         description="Custom merge fields -> value; each must be declared (PUT /api/contacts/fields), else 400 "
         "UNKNOWN_MERGE_FIELD. A merge sets the fields given and keeps the others",
     )
+    marketing_consent: MarketingConsentRequest | None = Field(
+        default=None, description="POST: the contact's marketing consent record, kept in its history"
+    )
 
     @field_validator("country")
     @classmethod
@@ -244,6 +281,9 @@ class ContactPatchRequest(_Request):
     )
     fields: PatchFieldValues | None = Field(
         default=None, description="Custom merge fields to set (a value) or remove (null); the others are kept"
+    )
+    marketing_consent: MarketingConsentRequest | None = Field(
+        default=None, description="A marketing consent change, appended to the contact's consent history"
     )
 
     @field_validator("name")
@@ -352,6 +392,7 @@ def contact_dto(contact: Contact, consent: Consent | None = None) -> ContactDto:
         created_at=contact.created_at,
         updated_at=contact.updated_at,
         fields=dict(contact.fields),
+        marketing_consent=marketing_consent_dto(contact.marketing_consent),
         consent=ConsentDto(
             state=consent.state,
             reasons=[
@@ -674,8 +715,17 @@ class ContactsApi:
         number = self._number(tenant_id, request.phone, request.country)
         tag_ids = frozenset(str(t) for t in request.tag_ids)
         values = {k: v for k, v in self._field_values(tenant_id, request.fields).items() if v is not None}
+        consent = self._marketing_consent(request.marketing_consent)
         created = self._store.create_contact(tenant_id, number, request.name, tag_ids, self._clock(), values or None)
+        if consent is not None:
+            created = self._store.set_marketing_consent(tenant_id, created.contact_id, consent, self._clock())
         return self._dto(tenant_id, created)
+
+    def _marketing_consent(self, request: MarketingConsentRequest | None) -> MarketingConsent | None:
+        """The body's consent record, checked before anything is written."""
+        if request is None:
+            return None
+        return parse_consent(request.status, request.source, request.at, request.evidence, self._clock())
 
     def upsert_contact(self, tenant_id: str, request: ContactRequest) -> tuple[bool, ContactDto]:
         """(created, contact): a new number is created; a known one gets the tags added and the name if given."""
@@ -710,6 +760,7 @@ class ContactsApi:
         if both:
             message = "a tag cannot be both added and removed"
             raise InvalidRequest(f"Invalid request: addTagIds: {message}", details=[FieldIssue("addTagIds", message)])
+        consent = self._marketing_consent(request.marketing_consent)
         contact: Contact | None = None
         if change != ContactChange() or "name" in fields:
             contact = self._store.update_contact(tenant_id, contact_id, change, self._clock())
@@ -717,6 +768,8 @@ class ContactsApi:
             contact = set_consent(
                 self._store, tenant_id, contact_id, request.opted_out, ConsentSource.API, self._clock()
             )
+        if consent is not None:
+            contact = self._store.set_marketing_consent(tenant_id, contact_id, consent, self._clock())
         if contact is None:
             contact = self._store.get_contact(tenant_id, contact_id)
             if contact is None:

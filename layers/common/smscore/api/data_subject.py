@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from smscore.api.contacts import ContactDto, ContactsApi, OptOutCauseDto
+from smscore.api.contacts import ContactDto, ContactsApi, MarketingConsentDto, OptOutCauseDto, marketing_consent_dto
 from smscore.domain.consent import OptOutReason
 from smscore.domain.contacts import ContactStore
 
@@ -51,6 +51,9 @@ class ContactExportDto(_Dto):
     tags: list[ExportedTagDto]
     opt_outs: list[OptOutCauseDto] = Field(description="Its number's opt-outs: the tenant's and keyword replies")
     messages: list[ExportedMessageDto] = Field(description="Every message to its number still kept, newest first")
+    consent_history: list[MarketingConsentDto] = Field(
+        default_factory=list, description="Every marketing consent change, oldest first (append-only)"
+    )
 
 
 class MessageHistory(Protocol):
@@ -83,6 +86,11 @@ class DataSubjectApi:
                 if cause.reason in (OptOutReason.KEYWORD, OptOutReason.TENANT_OPT_OUT)
             ],
             messages=[ExportedMessageDto.model_validate(m) for m in reversed(messages)],
+            consent_history=[
+                dto
+                for dto in map(marketing_consent_dto, self._store.consent_history(tenant_id, contact_id))
+                if dto is not None
+            ],
         )
 
     def erase(self, tenant_id: str, contact_id: str) -> tuple[int, int]:

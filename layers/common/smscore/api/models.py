@@ -241,6 +241,10 @@ class CampaignPreviewDto(ApiModel):
         default=0,
         description="Marketing to CO: numbers at the marketingFrequency cap of that day or week, never charged",
     )
+    skipped_no_consent: int = Field(
+        default=0,
+        description="consentRequired: marketing to contacts without granted marketing consent, never charged",
+    )
     segments: int = Field(description="Segments per message")
     encoding: str = Field(description="GSM-7 or UCS-2")
     credits_required: int = Field(description="Exactly what the send would debit: segments x recipients")

@@ -159,10 +159,15 @@ class DynamoCampaignStore:
     def tag_recipients(self, tenant_id: str, tag_ids: Sequence[str]) -> list[TagRecipient]:
         def read_tag(tag_id: str) -> list[TagRecipient]:
             return [
-                TagRecipient(contact_id=item.contact_id, phone=item.phone, opted_out=bool(item.opted_out))
+                TagRecipient(
+                    contact_id=item.contact_id,
+                    phone=item.phone,
+                    opted_out=bool(item.opted_out),
+                    consent_granted=bool(item.consent_granted),
+                )
                 for item in TagMemberRecord.query(
                     TagMemberRecord.key_for(tenant_id, tag_id),
-                    attributes_to_get=["contact_id", "phone", "opted_out"],
+                    attributes_to_get=["contact_id", "phone", "opted_out", "consent_granted"],
                 )
             ]
 

@@ -24,6 +24,7 @@ from pynamodb.transactions import TransactWrite
 from smscore.dal.dispatch_counts import with_shards
 from smscore.dal.message_queries import dispatch_view
 from smscore.dal.tables import (
+    ConsentHistoryRecord,
     ContactRecord,
     ContactSearchRecord,
     DispatchRecord,
@@ -36,6 +37,13 @@ from smscore.dal.tables import (
     UniqueKeyRecord,
 )
 from smscore.domain.backoff import Backoff
+from smscore.domain.consent_records import (
+    ConsentOrigin,
+    ConsentStatus,
+    MarketingConsent,
+    consent_as_map,
+    consent_from_map,
+)
 from smscore.domain.contacts import (
     MAX_TAGS_PER_CONTACT,
     Contact,
@@ -144,7 +152,31 @@ def _contact(record: ContactRecord) -> Contact:
         opted_out_at=record.opted_out_at,
         consent_source=record.consent_source,
         fields=_fields_of(record),
+        marketing_consent=_consent_of(record),
     )
+
+
+def _consent_of(record: ContactRecord) -> MarketingConsent | None:
+    return consent_from_map(record.marketing_consent.as_dict()) if record.marketing_consent else None
+
+
+def _consent_granted(record: ContactRecord) -> bool:
+    consent = _consent_of(record)
+    return consent is not None and consent.granted
+
+
+def _history(tenant_id: str, contact_id: str, consent: MarketingConsent, revision: int, at: datetime) -> Write:
+    """The history item of one consent change: a put conditional on its absence (append-only, never replaced)."""
+    item = ConsentHistoryRecord(
+        ConsentHistoryRecord.key_for(tenant_id, contact_id),
+        f"{at.isoformat()}#{revision:010d}",
+        status=consent.status.value,
+        source=consent.source.value,
+        at=consent.at.isoformat(),
+        evidence=consent.evidence,
+        recorded_at=at,
+    )
+    return _put(item, ConsentHistoryRecord.contact_id.does_not_exist())
 
 
 def _fields_of(record: ContactRecord) -> dict[str, str]:
@@ -164,6 +196,7 @@ def _membership(tenant_id: str, tag_id: str, record: ContactRecord) -> TagMember
         record.contact_id,
         phone=record.phone,
         opted_out=bool(record.opted_out),
+        consent_granted=_consent_granted(record) or None,
     )
 
 
@@ -641,6 +674,46 @@ class DynamoContactStore:
                 return _contact(updated)
             _backoff(attempt)
         raise ConcurrentUpdate("The contact kept changing; try again")
+
+    def set_marketing_consent(
+        self, tenant_id: str, contact_id: str, consent: MarketingConsent, at: datetime
+    ) -> Contact:
+        """Record a consent change: the contact's record, its membership copies (what the send path reads) and one
+        new history item, in one transaction conditional on the revision read."""
+        for attempt in range(WRITE_ATTEMPTS):
+            record = self._contact_record(tenant_id, contact_id)
+            if record is None:
+                raise NotFound("No contact with this id")
+            revision = int(record.revision or 0) + 1
+            actions = [
+                ContactRecord.marketing_consent.set(consent_as_map(consent)),
+                ContactRecord.updated_at.set(at),
+                ContactRecord.revision.add(1),
+            ]
+            writes = [
+                _update(record, actions, _revision_is(record)),
+                _history(tenant_id, contact_id, consent, revision, at),
+            ]
+            for tag_id in record.tag_ids or ():
+                membership = _membership(tenant_id, tag_id, record)
+                membership.consent_granted = consent.granted or None  # the copy the send path reads
+                writes.append(_put(membership))
+            if self._commit(_applying(writes)):
+                updated = self._contact_record(tenant_id, contact_id)
+                if updated is None:
+                    raise NotFound("No contact with this id")
+                return _contact(updated)
+            _backoff(attempt)
+        raise ConcurrentUpdate("The contact kept changing; try again")
+
+    def consent_history(self, tenant_id: str, contact_id: str) -> list[MarketingConsent]:
+        """Every consent change of the contact, oldest first."""
+        return [
+            MarketingConsent(
+                ConsentStatus(item.status), ConsentOrigin(item.source), datetime.fromisoformat(item.at), item.evidence
+            )
+            for item in ConsentHistoryRecord.query(ConsentHistoryRecord.key_for(tenant_id, contact_id))
+        ]
 
     def delete_contact(self, tenant_id: str, contact_id: str) -> bool:
         for attempt in range(WRITE_ATTEMPTS):

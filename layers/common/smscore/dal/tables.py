@@ -179,6 +179,7 @@ class ContactRecord(Model):
     opted_out = BooleanAttribute(default=False)
     opted_out_at = UTCDateTimeAttribute(null=True)
     consent_source = UnicodeAttribute(null=True)
+    marketing_consent = MapAttribute[str, Any](null=True)  # {status, source, at, evidence} (consent_records)
     tag_ids = UnicodeSetAttribute(null=True)
     fields = MapAttribute[str, Any](
         null=True
@@ -276,10 +277,32 @@ class TagMemberRecord(Model):
     contact_id = UnicodeAttribute(range_key=True)
     phone = UnicodeAttribute()
     opted_out = BooleanAttribute(default=False)
+    consent_granted = BooleanAttribute(null=True)  # the contact's marketing consent is granted (consentRequired)
 
     @staticmethod
     def key_for(tenant_id: str, tag_id: str) -> str:
         return f"{tenant_id}#{tag_id}"
+
+
+class ConsentHistoryRecord(Model):
+    """One change of a contact's marketing consent, append-only: in the memberships table under a partition key no
+    tag uses, `<tenant>#consent#<contact id>`, range key `<at ISO>#<revision>`; written in the transaction that
+    changes the contact (smscore.dal.contact_store), never updated."""
+
+    class Meta(_Unbound):
+        pass
+
+    tag_key = UnicodeAttribute(hash_key=True)
+    contact_id = UnicodeAttribute(range_key=True)  # the range key of the memberships table: `<at>#<revision>`
+    status = UnicodeAttribute()
+    source = UnicodeAttribute()
+    at = UnicodeAttribute()
+    evidence = UnicodeAttribute(null=True)
+    recorded_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key_for(tenant_id: str, contact_id: str) -> str:
+        return f"{tenant_id}#consent#{contact_id}"
 
 
 class ContactSearchRecord(Model):
@@ -845,6 +868,7 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
 SHARED_TABLE_MODELS: dict[type[Model], str] = {
     DispatchCounterRecord: "dispatches_table",
     ContactSearchRecord: "tag_members_table",
+    ConsentHistoryRecord: "tag_members_table",
     PlanChunkRecord: "dispatches_table",
     InboundMessageRecord: "suppressions_table",
     ParkedReceiptRecord: "messages_table",

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from smscore.domain.compliance import CompliancePolicy, FrequencyPlan, framing
 from smscore.domain.compose import ComposedTexts, compose_texts, final_text
+from smscore.domain.consent_records import lacks_consent
 from smscore.domain.errors import (
     EnqueueFailure,
     FieldIssue,
@@ -165,11 +166,13 @@ class Audience:
     skipped_opted_out: int = 0  # opted-out contacts, and numbers suppressed for the sender (STOP replies)
     duplicates_removed: int = 0
     invalid_samples: list[str] = field(default_factory=list)
+    consenting: set[str] = field(default_factory=set)  # contact ids with granted marketing consent
     skipped_suppressed: int = 0  # of skipped_opted_out: numbers opted out of the campaign's sender by a reply
     skipped_already_resent: int = 0  # a resend's recipients an earlier resend of the campaign already texted
     skipped_excluded: int = 0  # marketing to CO: numbers on the RNE exclusion list (smscore.domain.exclusions)
     skipped_frequency: int = 0  # marketing to CO: numbers at the tenant's frequency cap (smscore.domain.frequency)
     skipped_too_long: int = 0  # recipients whose rendered text is over the provider's limit: never charged
+    skipped_no_consent: int = 0  # consentRequired: marketing to contacts without granted consent (consent_records)
 
 
 @dataclass(frozen=True)
@@ -325,8 +328,25 @@ def build_audience(memberships: Sequence[TagRecipient], country: str | None) -> 
             audience.duplicates_removed += 1
             continue
         by_number[normalised.e164] = member.contact_id
+        if member.consent_granted:
+            audience.consenting.add(member.contact_id)
     audience.recipients = sorted(by_number.items())
     return audience
+
+
+def skip_without_consent(audience: Audience, purpose: Purpose, tenant: Tenant) -> None:
+    """consentRequired: marketing leaves out the contacts without a granted consent record, before pricing (never
+    charged); reads the flag build_audience kept from the membership copies."""
+    required = tenant.compliance is not None and tenant.compliance.consent_required
+    if not required or not audience.recipients:
+        return
+    kept = [
+        r
+        for r in audience.recipients
+        if not lacks_consent(True, purpose is Purpose.MARKETING, r[1] in audience.consenting)
+    ]
+    audience.skipped_no_consent += len(audience.recipients) - len(kept)
+    audience.recipients = kept
 
 
 def exclude_suppressed(audience: Audience, suppressions: SuppressionList | None, sender: str) -> None:
@@ -427,6 +447,8 @@ def plan_campaign(
     country = request.country or tenant.default_country
     with phase("resolve"):
         audience = build_audience(members(), country)
+        if request.resend_of is None:  # a resend re-attempts messages already screened (its memberships carry no flag)
+            skip_without_consent(audience, request.purpose, tenant)
         exclude_suppressed(audience, limits.suppressions, limits.tenant_sender(tenant.provider))
         frame = ("", "")
         counters: FrequencyPlan | None = None

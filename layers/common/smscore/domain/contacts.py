@@ -29,6 +29,7 @@ from enum import StrEnum
 from itertools import chain
 from typing import Protocol
 
+from smscore.domain.consent_records import MarketingConsent
 from smscore.domain.encoding import (
     UndecodableText,
     UnreadableFile,
@@ -161,6 +162,7 @@ class Contact:
     opted_out_at: datetime | None = None
     consent_source: str | None = None
     fields: Mapping[str, str] = field(default_factory=dict)  # custom merge fields (smscore.domain.personalize)
+    marketing_consent: MarketingConsent | None = None  # the latest consent record (smscore.domain.consent_records)
 
 
 class ConsentSource(StrEnum):
@@ -277,6 +279,16 @@ class ContactStore(Protocol):
 
     def set_opted_out(self, tenant_id: str, contact_id: str, opted_out: bool, source: str, at: datetime) -> Contact:
         """The contact's flag and every membership copy, in one transaction. Raises NotFound."""
+        ...
+
+    def set_marketing_consent(
+        self, tenant_id: str, contact_id: str, consent: MarketingConsent, at: datetime
+    ) -> Contact:
+        """The contact's consent record, its membership copies and one new history item, in one transaction."""
+        ...
+
+    def consent_history(self, tenant_id: str, contact_id: str) -> list[MarketingConsent]:
+        """Every consent change, oldest first (append-only)."""
         ...
 
     def delete_contact(self, tenant_id: str, contact_id: str) -> bool: ...

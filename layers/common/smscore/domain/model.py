@@ -87,6 +87,7 @@ class TagRecipient:
     phone: str
     opted_out: bool = False
     already_resent: bool = False  # a resend's recipient an earlier resend of the campaign already texted
+    consent_granted: bool = False  # the contact's marketing consent is `granted` (smscore.domain.consent_records)
 
 
 @dataclass(frozen=True)
