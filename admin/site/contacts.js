@@ -469,7 +469,7 @@ function fileProblem(code, body, fallback) {
 
 /** A rejected row's reason: the sentence of its code in the chosen language (the API's detail in English). */
 function rowReason(row) {
-  const known = ["COLUMNS", "PHONE_MISSING", "PHONE_INVALID", "NAME", "TAGS", "TOO_MANY_TAGS", "NOT_CSV"];
+  const known = ["COLUMNS", "PHONE_MISSING", "PHONE_INVALID", "NAME", "TAGS", "TOO_MANY_TAGS", "NOT_CSV", "CONSENT"];
   if (language() !== "en" && known.includes(row.code)) return t(`import.row.${row.code}`);
   return row.reason;
 }

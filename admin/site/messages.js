@@ -372,6 +372,10 @@ export const MESSAGES = {
   "import.row.TAGS": ["una etiqueta no es válida", "a tag is not valid"],
   "import.row.TOO_MANY_TAGS": ["demasiadas etiquetas (máximo 50)", "too many tags (at most 50)"],
   "import.row.NOT_CSV": ["la fila no es CSV válido (revise las comillas)", "the row is not valid CSV (check its quotes)"],
+  "import.row.CONSENT": [
+    "el consentimiento no es válido (consent: granted o revoked; consent_source: import, api, ui, keyword o link; consent_at: fecha ISO no futura; consent_evidence: máximo 500 caracteres)",
+    "the consent is not valid (consent: granted or revoked; consent_source: import, api, ui, keyword or link; consent_at: an ISO date not in the future; consent_evidence: at most 500 characters)",
+  ],
   "import.reason": ["Motivo", "Reason"],
   "import.warned": plural(
     "{count} fila importada con advertencia (números que no pueden recibir SMS), p. ej. la línea {line}.",

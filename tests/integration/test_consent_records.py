@@ -126,3 +126,52 @@ def test_without_consent_required_marketing_reaches_contacts_without_a_record(
 ) -> None:
     status, preview = call(audience, PREVIEW, vip(audience))
     assert (status, preview["recipients"], preview["skippedNoConsent"]) == (200, 3, 0)
+
+
+def test_an_import_records_the_consent_columns_and_rejects_a_bad_consent_row(
+    client: Client, audience: Campaign
+) -> None:
+    # Given Hugo, created by the API without consent, and a CSV with the consent columns: a new number granted,
+    # Hugo revoked, a bad status, no consent
+    assert client.call("POST", "/api/contacts", {"phone": "3157770004", "name": "Hugo"}).status == 201
+    csv = (
+        "telefono,nombre,etiquetas,consent,consent_source,consent_at,consent_evidence\n"
+        "3157770001,Eva,vip,granted,,2026-11-02T10:00:00-05:00,Formulario tienda\n"
+        "3157770004,Hugo,vip,revoked,keyword,,Respondió SALIR\n"
+        "3157770002,Fabio,vip,maybe,,,\n"
+        "3157770003,Gina,vip,,,,\n"
+    )
+    # When it is imported
+    reply = client.call("POST", "/api/contacts/imports", csv, content_type="text/csv")
+    assert reply.status in (200, 201)
+    # Then the bad consent row is rejected with its code, and the others are imported
+    assert [(r["line"], r["code"]) for r in reply.body["rejectedRows"]] == [(4, "CONSENT")]
+    eva, hugo, gina = (contact_named(client, n) for n in ("Eva", "Hugo", "Gina"))
+    assert (eva["marketingConsent"]["status"], eva["marketingConsent"]["source"]) == ("granted", "import")
+    assert eva["marketingConsent"]["at"].startswith("2026-11-02T15:00:00")
+    assert eva["marketingConsent"]["evidence"] == "Formulario tienda"
+    assert (hugo["marketingConsent"]["status"], hugo["marketingConsent"]["source"]) == ("revoked", "keyword")
+    assert gina["marketingConsent"] is None
+    # And each change is in the history; a marketing send with consent required reaches only Eva of vip
+    assert [h["status"] for h in export(client, eva["id"]).body["consentHistory"]] == ["granted"]
+    assert [h["status"] for h in export(client, hugo["id"]).body["consentHistory"]] == ["revoked"]
+    # vip now: Ana, Beto, Caro (no record), Eva (granted), Hugo (revoked), Gina (no record)
+    consent_required(audience)
+    status, preview = call(audience, PREVIEW, vip(audience))
+    assert (status, preview["recipients"], preview["skippedNoConsent"]) == (200, 1, 5)
+
+
+def test_the_history_is_append_only(client: Client) -> None:
+    # Given a contact with one consent change recorded
+    ana = contact_named(client, "Ana")
+    grant(client, ana["id"])
+    (item,) = [i for i in ConsentHistoryRecord.scan() if i.tag_key.endswith(ana["id"])]
+    # When the same history item is written again, Then the write is refused: an item is never replaced
+    from pynamodb.exceptions import PutError
+
+    with pytest.raises(PutError):
+        item.save(condition=ConsentHistoryRecord.contact_id.does_not_exist())
+    # And a later change adds an item, the first one unchanged
+    grant(client, ana["id"], status="revoked")
+    items = sorted((i.contact_id, i.status) for i in ConsentHistoryRecord.scan() if i.tag_key.endswith(ana["id"]))
+    assert [status for _, status in items] == ["granted", "revoked"]

@@ -818,11 +818,14 @@ class DynamoContactStore:
                 opted_out=False,
                 tag_ids=set(row.tag_ids) or None,
                 fields=dict(row.fields) or None,
+                marketing_consent=consent_as_map(row.consent) if row.consent else None,
                 created_at=at,
                 updated_at=at,
                 revision=1,
             )
             writes = [_put(new, ContactRecord.contact_id.does_not_exist())]
+            if row.consent is not None:
+                writes.append(_history(tenant_id, contact_id, row.consent, 1, at))
             writes += _search_writes(tenant_id, contact_id, frozenset(), search_words(row.name, row.e164))
             writes.extend(_put(_membership(tenant_id, t, new)) for t in row.tag_ids)
             return writes, set(row.tag_ids)
@@ -831,7 +834,8 @@ class DynamoContactStore:
         current_fields = _fields_of(record)
         new_fields = {**current_fields, **dict(row.fields)}
         refill = new_fields != current_fields
-        if not new_tags and not rename and not refill:
+        consent = row.consent if row.consent is not None and row.consent != _consent_of(record) else None
+        if not new_tags and not rename and not refill and consent is None:
             return [], set()
         e164 = record.e164 or row.e164
         name = row.name if rename else record.name
@@ -848,7 +852,17 @@ class DynamoContactStore:
             actions.append(ContactRecord.fields.set(new_fields))
         writes = [_update(record, actions, _revision_is(record))]
         writes += _search_writes(tenant_id, contact_id, _record_words(record), search_words(name, e164))
-        writes.extend(_put(_membership(tenant_id, t, record)) for t in new_tags)
+        moved = set(new_tags)
+        granted = _consent_granted(record)
+        if consent is not None:  # the record, its history and every membership copy (what the send path reads)
+            actions.append(ContactRecord.marketing_consent.set(consent_as_map(consent)))
+            writes.append(_history(tenant_id, contact_id, consent, int(record.revision or 0) + 1, at))
+            granted = consent.granted
+            moved |= set(record.tag_ids or ())
+        for tag_id in moved:
+            membership = _membership(tenant_id, tag_id, record)
+            membership.consent_granted = granted or None
+            writes.append(_put(membership))
         return writes, new_tags
 
     # ------------------------------------------------------------------ import jobs

@@ -24,12 +24,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import chain
 from typing import Protocol
 
-from smscore.domain.consent_records import MarketingConsent
+from smscore.domain.consent_records import MarketingConsent, parse_consent
 from smscore.domain.encoding import (
     UndecodableText,
     UnreadableFile,
@@ -199,6 +199,7 @@ class MergeRow:
     name: str | None
     tag_ids: frozenset[str]
     fields: tuple[tuple[str, str], ...] = ()
+    consent: MarketingConsent | None = None  # the row's consent columns (recorded with its history)
 
 
 @dataclass(frozen=True)
@@ -396,6 +397,7 @@ class RowProblem(StrEnum):
     TAGS = "TAGS"
     TOO_MANY_TAGS = "TOO_MANY_TAGS"
     NOT_CSV = "NOT_CSV"
+    CONSENT = "CONSENT"  # a consent column that is not a valid consent record
 
 
 class CsvFileError(ValueError):
@@ -428,6 +430,7 @@ class ContactRow:
     warning: str | None = None  # e.g. "not_mobile": imported, but no SMS will reach it
     e164: str | None = field(default=None, compare=False)
     fields: tuple[tuple[str, str], ...] = ()  # declared custom fields of the file's extra columns, when not blank
+    consent: MarketingConsent | None = None  # from the optional consent, consent_source, consent_at, consent_evidence
 
 
 @dataclass(frozen=True)
@@ -605,6 +608,47 @@ def _field_positions(header: list[str], declared: Sequence[str]) -> dict[str, in
     return positions
 
 
+CONSENT_COLUMNS = ("consent", "consent_source", "consent_at", "consent_evidence")
+
+
+def _consent_positions(header: list[str]) -> dict[str, int]:
+    """The optional consent columns the header names (case-insensitively): column -> position."""
+    positions: dict[str, int] = {}
+    for index, column in enumerate(header):
+        key = column.strip().lstrip("\ufeff").lower()
+        if key in CONSENT_COLUMNS and key not in positions:
+            positions[key] = index
+    return positions
+
+
+def _row_consent(
+    row: ContactRow | RejectedRow, cells: list[str], positions: dict[str, int], now: datetime
+) -> ContactRow | RejectedRow:
+    """The row with its consent record (source `import` unless `consent_source` says otherwise); a blank `consent`
+    cell records nothing; a bad one rejects the row (`CONSENT`)."""
+    if "consent" not in positions or not isinstance(row, ContactRow) or len(cells) <= max(positions.values()):
+        return row
+
+    def cell(name: str) -> str:
+        return cells[positions[name]].strip() if name in positions else ""
+
+    if not cell("consent"):
+        return row
+    try:
+        consent = parse_consent(
+            cell("consent"),
+            cell("consent_source") or "import",
+            cell("consent_at") or None,
+            cell("consent_evidence") or None,
+            now,
+            field="consent",
+        )
+    except InvalidRequest as refused:
+        detail = refused.details[0]
+        return RejectedRow(row.line, f"{detail.field}: {detail.message}", row_content(cells, ","), RowProblem.CONSENT)
+    return replace(row, consent=consent)
+
+
 def _row_fields(row: ContactRow | RejectedRow, cells: list[str], positions: dict[str, int]) -> ContactRow | RejectedRow:
     """The row with its custom fields' cells (blank cells leave the field as it is); refused like a name."""
     if not positions or not isinstance(row, ContactRow) or len(cells) <= max(positions.values()):
@@ -632,7 +676,7 @@ def clean_field_value(value: str | None, field_name: str) -> str | None:
 
 
 def parse_contacts(
-    lines: Iterable[str], country: str | None, declared: Sequence[str] = ()
+    lines: Iterable[str], country: str | None, declared: Sequence[str] = (), now: datetime | None = None
 ) -> Iterator[ContactRow | RejectedRow]:
     """Rows of a contacts CSV, each either importable or rejected with its row number (see csv_records) and reason.
 
@@ -644,12 +688,15 @@ def parse_contacts(
     header = _header(records)
     positions = _header_positions(header)
     custom = _field_positions(header, declared)
+    consent = _consent_positions(header)
+    at = now or datetime.now(UTC)
     width = len(header)
     for line, fields in records:
         if isinstance(fields, str):
             yield RejectedRow(line, fields, None, RowProblem.NOT_CSV)
         elif fields and not (len(fields) == 1 and not fields[0].strip()):  # not a blank line
-            yield _row_fields(validate_row(line, fields, positions, width, country, separator), fields, custom)
+            row = _row_fields(validate_row(line, fields, positions, width, country, separator), fields, custom)
+            yield _row_consent(row, fields, consent, at)
 
 
 def _with_separator(lines: Iterable[str]) -> tuple[str, Iterator[str]]:
@@ -761,10 +808,12 @@ def merge_rows(rows: Sequence[ContactRow], tag_ids: dict[str, str]) -> list[Merg
         tags = frozenset(tag_ids[tag_name_key(name)] for name in row.tags)
         previous = merged.get(row.e164)
         if previous is None:
-            merged[row.e164] = MergeRow(row.e164, row.name, tags, row.fields)
+            merged[row.e164] = MergeRow(row.e164, row.name, tags, row.fields, row.consent)
         else:
             fields = tuple({**dict(previous.fields), **dict(row.fields)}.items())
-            merged[row.e164] = MergeRow(row.e164, row.name or previous.name, previous.tag_ids | tags, fields)
+            merged[row.e164] = MergeRow(
+                row.e164, row.name or previous.name, previous.tag_ids | tags, fields, row.consent or previous.consent
+            )
     return list(merged.values())
 
 
@@ -787,7 +836,7 @@ def import_contacts(
     """Validate and write every line of a CSV (see import_rows). Raises CsvHeaderError before writing anything, and
     CsvFileError where the file stops being readable (run check_csv_file on it first to write nothing then).
     Extra columns named as one of the `declared` custom fields fill that field."""
-    rows = parse_contacts(lines, country, declared)
+    rows = parse_contacts(lines, country, declared, at)
     first = next(rows, None)  # the header is read (and refused) before any write
     return import_rows(
         store,
