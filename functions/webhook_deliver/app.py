@@ -1,8 +1,10 @@
 """Consumes the webhook queue: fans events out to the tenant's endpoints and makes their signed attempts.
 
-Thin: parse each record's JSON body, hand it to smscore.domain.webhook_delivery.WebhookDeliverer. A failed
-attempt is not a failed record (its retry is a new, delayed queue message); a record fails, and comes back, only
-when the store or the queue could not be reached. A body that is not JSON is reported once and dropped.
+Thin: parse each record's JSON body, hand the batch to smscore.domain.webhook_delivery.WebhookDeliverer, which
+attempts its events concurrently (`handle_all`); the Powertools batch processor then reports each record's own
+outcome. A failed attempt is not a failed record (its retry is a new, delayed queue message); a record fails, and
+comes back, only when the store or the queue could not be reached. A body that is not JSON is reported once and
+dropped.
 """
 
 from __future__ import annotations
@@ -35,17 +37,32 @@ def processor() -> BatchProcessor:
     return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def handle_record(record: SQSRecord, deps: WebhookDeliverDeps) -> None:
+def parse(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The queue message of a record, or None (reported once) when it is not one."""
     try:
-        message = json.loads(record.body)
+        message = json.loads(record["body"])
         if not isinstance(message, dict) or message.get("kind") not in ("event", "attempt"):
             raise ValueError("not a webhook queue message")
     except ValueError as exc:  # JSONDecodeError is a ValueError
         report_unparseable(
-            logger, metrics, source="webhook-queue", message_id=record.message_id, reason=type(exc).__name__
+            logger, metrics, source="webhook-queue", message_id=record.get("messageId"), reason=type(exc).__name__
         )
-        return
-    deps.deliverer.handle(message)
+        return None
+    return message
+
+
+def outcomes(event: dict[str, Any], deps: WebhookDeliverDeps) -> dict[str, Exception | None]:
+    """Every parseable record handled (concurrently), by SQS message id: None, or the exception it failed with."""
+    parsed = [(record["messageId"], parse(record)) for record in event.get("Records") or []]
+    valid = [(message_id, message) for message_id, message in parsed if message is not None]
+    results = deps.deliverer.handle_all([message for _, message in valid])
+    return {message_id: result for (message_id, _), result in zip(valid, results, strict=True)}
+
+
+def handle_record(record: SQSRecord, done: dict[str, Exception | None]) -> None:
+    failure = done.get(record.message_id)
+    if failure is not None:
+        raise failure  # this record alone is reported failed and comes back from the queue
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -55,9 +72,10 @@ def lambda_handler(
     event: dict[str, Any], context: LambdaContext, deps: WebhookDeliverDeps | None = None
 ) -> PartialItemFailureResponse:
     deps = deps or wiring.webhook_deliver_deps()
+    done = outcomes(event, deps)
     return process_partial_response(
         event=event,
-        record_handler=lambda record: handle_record(record, deps),
+        record_handler=lambda record: handle_record(record, done),
         processor=processor(),
         context=context,
     )

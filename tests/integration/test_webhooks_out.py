@@ -458,3 +458,82 @@ def test_opting_a_contact_out_and_in_emits_each_change_once(
     assert {e.tenant_id for e in events} == {campaign.tenant_id}
     assert events[0].data["phone"] == "+573001234567"
     assert len({e.event_id for e in events}) == 2
+
+
+# ---------------------------------------------------------------------------------------------- one batch
+
+
+def batch_of(events: list[Event]) -> list[dict[str, Any]]:
+    template = load_event("sqs_delivery_batch.json")["Records"][0]
+    records = []
+    for event in events:
+        record = copy.deepcopy(template)
+        record["messageId"] = str(uuid.uuid4())
+        record["body"] = json.dumps({"kind": "event", "event": event.body()})
+        records.append(record)
+    return records
+
+
+@dataclass
+class FailingSaves:
+    """The Dynamo store whose batched delivery write fails `failures` times (the table throttled)."""
+
+    inner: DynamoWebhookStore
+    failures: int = 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def save_deliveries(self, deliveries: Any) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("ProvisionedThroughputExceeded")
+        self.inner.save_deliveries(deliveries)
+
+
+def test_one_invocation_attempts_every_event_of_its_batch_once(env: Stack, campaign: Campaign) -> None:
+    endpoint = add_endpoint(campaign)
+    clock = Clock()
+    poster = ScriptedPoster([200], clock)
+    events = [an_event(campaign.tenant_id, n) for n in range(12)]
+    records = batch_of(events)
+    records.append({**copy.deepcopy(records[0]), "messageId": str(uuid.uuid4())})  # SQS brought one twice
+    deps = WebhookDeliverDeps(deliverer=WebhookDeliverer(DynamoWebhookStore(), FakeQueue(), poster, now=clock))
+    # When one deliver invocation gets the batch
+    result = webhook_deliver.lambda_handler({"Records": records}, LambdaContextStub(), deps=deps)
+    # Then every record succeeded, each event was POSTed once (the duplicate too: once), signed
+    assert result == {"batchItemFailures": []}
+    assert Counter(json.loads(body)["id"] for _, _, body in poster.sent) == {e.event_id: 1 for e in events}
+    for _url, headers, body in poster.sent:
+        assert verify(headers["Sms-Signature"], body, endpoint["secret"], now=int(clock.at.timestamp()))
+    # And each delivery is recorded SUCCEEDED with its one attempt
+    status, page = call(campaign, "GET", "/api/webhooks/{webhookId}/deliveries", webhookId=endpoint["id"])
+    assert status == 200, page
+    assert sorted((d["eventId"], d["status"], d["attemptCount"]) for d in page["items"]) == sorted(
+        (e.event_id, "SUCCEEDED", 1) for e in events
+    )
+
+
+def test_a_batch_whose_deliveries_could_not_be_written_comes_back_and_is_attempted_again(
+    env: Stack, campaign: Campaign
+) -> None:
+    endpoint = add_endpoint(campaign)
+    clock = Clock()
+    poster = ScriptedPoster([200], clock)
+    events = [an_event(campaign.tenant_id, n) for n in range(3)]
+    records = batch_of(events)
+    store = FailingSaves(DynamoWebhookStore())
+    deps = WebhookDeliverDeps(deliverer=WebhookDeliverer(store, FakeQueue(), poster, now=clock))  # type: ignore[arg-type]
+    # Given an invocation whose batched delivery write failed
+    result = webhook_deliver.lambda_handler({"Records": records}, LambdaContextStub(), deps=deps)
+    # Then every record is reported failed, so SQS brings each event back
+    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == sorted(r["messageId"] for r in records)
+    # When SQS brings them back
+    again = webhook_deliver.lambda_handler({"Records": records}, LambdaContextStub(), deps=deps)
+    # Then each unrecorded attempt is made again (at least once) and recorded this time, SUCCEEDED
+    assert again == {"batchItemFailures": []}
+    assert Counter(json.loads(body)["id"] for _, _, body in poster.sent) == {e.event_id: 2 for e in events}
+    page = call(campaign, "GET", "/api/webhooks/{webhookId}/deliveries", webhookId=endpoint["id"])[1]
+    assert sorted((d["eventId"], d["status"], d["attemptCount"]) for d in page["items"]) == sorted(
+        (e.event_id, "SUCCEEDED", 1) for e in events
+    )

@@ -6,6 +6,7 @@ One partition per tenant: endpoints under "endpoint#<id>", deliveries under "del
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
@@ -206,3 +207,9 @@ class DynamoWebhookStore:
 
     def save_delivery(self, delivery: Delivery) -> None:
         _delivery_record(delivery).save()
+
+    def save_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        """Many unconditional puts in BatchWriteItem calls of 25 (PynamoDB retries the unprocessed items)."""
+        with WebhookDeliveryRecord.batch_write() as batch:
+            for delivery in deliveries:
+                batch.save(_delivery_record(delivery))

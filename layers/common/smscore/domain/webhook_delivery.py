@@ -13,9 +13,12 @@ first attempt. Ordering is not guaranteed. An endpoint that has failed without a
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -37,6 +40,9 @@ from smscore.domain.webhooks import (
 )
 
 MAX_QUEUE_DELAY_SECONDS = 900
+# Attempts of one batch in flight at once: an attempt mostly waits (the receiver, the store), so a few threads
+# overlap those waits; each attempt still resolves, checks and pins its own connection (SafePoster).
+BATCH_WORKERS = 8
 DISABLED_NOTE = "webhook.disabled"
 
 
@@ -76,6 +82,10 @@ class WebhookStore(Protocol):
 
     def save_delivery(self, delivery: Delivery) -> None: ...
 
+    def save_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        """Unconditional puts, batched (the attempts of one queue batch)."""
+        ...
+
 
 class WebhookQueue(Protocol):
     def send(self, message: dict[str, Any], delay_seconds: int = 0) -> None: ...
@@ -110,6 +120,94 @@ class WebhookDeliverer:
         self._now = now
         self._rng = rng or random.Random()
         self._on_disabled = on_disabled
+        self._batch_endpoints: dict[str, list[Endpoint]] | None = None
+        self._deferred: list[tuple[int, Delivery, dict[str, Any] | None, int]] = []
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    def handle_all(self, messages: Sequence[dict[str, Any]], workers: int = BATCH_WORKERS) -> list[Exception | None]:
+        """Handle one batch of queue messages, their attempts concurrently; each message's outcome on its own
+        (None: handled; an exception: that message alone failed and comes back from the queue).
+
+        Within a batch a tenant's endpoints are read once (again after a health change), and the attempts'
+        delivery records are written together (BatchWriteItem) before their retries are queued. A message whose
+        records could not be written fails, so SQS brings its event back and the unrecorded attempt is made
+        again (at least once, as always). The same message twice in a batch is handled once."""
+        self._batch_endpoints = {}
+        self._deferred = []
+        first_of: dict[str, int] = {}
+        for index, message in enumerate(messages):
+            first_of.setdefault(json.dumps(message, sort_keys=True), index)
+        unique = sorted(set(first_of.values()))
+        outcome: dict[int, Exception | None] = {}
+
+        def one(index: int) -> None:
+            self._local.index = index
+            try:
+                self.handle(messages[index])
+            except Exception as exc:  # noqa: BLE001 - handed back to the batch processor, which fails this record
+                outcome[index] = exc
+
+        try:
+            if workers <= 1 or len(unique) <= 1:
+                for index in unique:
+                    one(index)
+            else:
+                with ThreadPoolExecutor(max_workers=min(workers, len(unique))) as pool:
+                    list(pool.map(one, unique))
+            self._flush(outcome)
+        finally:
+            self._batch_endpoints = None
+            self._deferred = []
+            self._local = threading.local()
+        return [outcome.get(first_of[json.dumps(message, sort_keys=True)]) for message in messages]
+
+    def _flush(self, outcome: dict[int, Exception | None]) -> None:
+        deferred = [item for item in self._deferred if outcome.get(item[0]) is None]
+        if not deferred:
+            return
+        try:
+            self._store.save_deliveries([delivery for _, delivery, _, _ in deferred])
+        except Exception as exc:  # noqa: BLE001 - each message of the failed write fails alone (re-raised per record)
+            for index, _, _, _ in deferred:
+                outcome[index] = exc
+            return
+        for index, _, retry, delay in deferred:
+            if retry is None:
+                continue
+            try:
+                self._queue.send(retry, delay_seconds=delay)
+            except Exception as exc:  # noqa: BLE001 - as above: this message fails, its event comes back
+                outcome[index] = exc
+
+    def _record(self, delivery: Delivery, retry: dict[str, Any] | None, delay: int) -> None:
+        """Write an attempt's delivery and queue its retry: at once, or with the batch (handle_all)."""
+        index = getattr(self._local, "index", None) if self._batch_endpoints is not None else None
+        if index is None:
+            self._store.save_delivery(delivery)
+            if retry is not None:
+                self._queue.send(retry, delay_seconds=delay)
+            return
+        with self._lock:
+            self._deferred.append((index, delivery, retry, delay))
+
+    def _endpoints(self, tenant_id: str) -> list[Endpoint]:
+        cache = self._batch_endpoints
+        if cache is None:
+            return self._store.endpoints(tenant_id)
+        with self._lock:
+            found = cache.get(tenant_id)
+        if found is None:
+            found = self._store.endpoints(tenant_id)
+            with self._lock:
+                cache[tenant_id] = found
+        return found
+
+    def _forget_endpoints(self, tenant_id: str) -> None:
+        cache = self._batch_endpoints
+        if cache is not None:
+            with self._lock:
+                cache.pop(tenant_id, None)
 
     def handle(self, message: dict[str, Any]) -> None:
         if message.get("kind") == "event":
@@ -123,7 +221,7 @@ class WebhookDeliverer:
 
     def fan_out(self, event: Event) -> list[Delivery]:
         done = []
-        for endpoint in self._store.endpoints(event.tenant_id):
+        for endpoint in self._endpoints(event.tenant_id):
             if not endpoint.wants(event.event_type):
                 continue
             delivery = Delivery(
@@ -197,18 +295,16 @@ class WebhookDeliverer:
             first_attempt_at=first,
             next_attempt_at=following,
         )
-        self._store.save_delivery(recorded)
+        retry_message = None
         if following is not None:
-            self._queue.send(
-                {
-                    "kind": "attempt",
-                    "tenantId": delivery.tenant_id,
-                    "endpointId": delivery.endpoint_id,
-                    "deliveryId": delivery.delivery_id,
-                    "notBefore": iso(following),
-                },
-                delay_seconds=_delay(following, now),
-            )
+            retry_message = {
+                "kind": "attempt",
+                "tenantId": delivery.tenant_id,
+                "endpointId": delivery.endpoint_id,
+                "deliveryId": delivery.delivery_id,
+                "notBefore": iso(following),
+            }
+        self._record(recorded, retry_message, _delay(following, now) if following is not None else 0)
         self._track_health(endpoint, succeeded, now)
         return recorded
 
@@ -216,13 +312,16 @@ class WebhookDeliverer:
         if succeeded:
             if endpoint.failing_since is not None:
                 self._store.set_health(endpoint.tenant_id, endpoint.endpoint_id, None)
+                self._forget_endpoints(endpoint.tenant_id)
             return
         if endpoint.failing_since is None:
             self._store.set_health(endpoint.tenant_id, endpoint.endpoint_id, now)
+            self._forget_endpoints(endpoint.tenant_id)
             return
         if now - endpoint.failing_since >= DISABLE_AFTER:
             reason = f"{DISABLED_NOTE}: every attempt failed since {iso(endpoint.failing_since)}"
             self._store.set_health(endpoint.tenant_id, endpoint.endpoint_id, endpoint.failing_since, now, reason)
+            self._forget_endpoints(endpoint.tenant_id)
             if self._on_disabled is not None:
                 self._on_disabled(endpoint, reason)
 
