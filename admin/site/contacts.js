@@ -250,6 +250,25 @@ export async function contactsView(main, ctx) {
         replace(status, notice("error", error.sentence));
       }
     };
+    // Opt back in (issue 23, item 6): recorded as a granted marketing consent with source `ui` (its history keeps it)
+    const optIn = async () => {
+      const ok = await confirmDialog(
+        t("contacts.optInTitle", { who: contact.name || contact.phone }),
+        t("contacts.optInText"),
+        t("contacts.optIn"),
+      );
+      if (!ok) return;
+      const body = { marketingConsent: { status: "granted", source: "ui" } };
+      if (contact.optedOut) body.optedOut = false;
+      try {
+        Object.assign(contact, await api("PATCH", `/api/contacts/${contact.id}`, { body }));
+        replace(status, notice("ok", t("contacts.optedInDone", { who: contact.name || contact.phone })));
+        tr.replaceWith(contactRow(contact));
+      } catch (error) {
+        replace(status, notice("error", error.sentence));
+      }
+    };
+    const granted = contact.marketingConsent && contact.marketingConsent.status === "granted";
     replace(
       tr,
       h("td", { translate: "no" }, contact.name || "—"),
@@ -260,6 +279,8 @@ export async function contactsView(main, ctx) {
         "td",
         { class: "actions" },
         h("button", { class: "secondary small", onclick: editTags, ...ctx.writeGuard() }, t("contacts.editTags")),
+        (contact.optedOut || !granted) &&
+          h("button", { class: "secondary small", onclick: optIn, ...ctx.writeGuard() }, t("contacts.optIn")),
         !contact.optedOut && h("button", { class: "danger small", onclick: optOut, ...ctx.writeGuard() }, t("contacts.optOut")),
       ),
     );
@@ -336,7 +357,24 @@ export function reasonText(reason) {
   return t("consent.replied", { word, sender: senderName(reason.sender) });
 }
 
+// The latest marketing consent record (granted / revoked, its source and date), under the opt-out state.
+function marketingConsentLine(contact) {
+  const record = contact.marketingConsent;
+  if (!record) return h("div", { class: "marketing-consent" }, t("consent.noRecord"));
+  return h(
+    "div",
+    { class: "marketing-consent", dataset: { status: record.status } },
+    t(record.status === "granted" ? "consent.granted" : "consent.revoked", { source: t(`consent.source.${record.source}`) }),
+    " · ",
+    when(record.at),
+  );
+}
+
 function consentCell(contact) {
+  return [optOutState(contact), marketingConsentLine(contact)];
+}
+
+function optOutState(contact) {
   const reasons = (contact.consent && contact.consent.reasons) || [];
   if (!contact.optedOut) return t("consent.subscribed");
   if (reasons.length === 0) return [t("consent.optedOut"), contact.optedOutAt && [" ", when(contact.optedOutAt)]];

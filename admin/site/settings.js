@@ -28,8 +28,8 @@ addMessages({
     "Send marketing only to contacts with granted consent",
   ],
   "settings.consentHint": [
-    "Se guarda; el envío lo aplicará cuando existan los registros de consentimiento (aún no disponibles).",
-    "Saved; sending will apply it once consent records exist (not available yet).",
+    "Los envíos de mercadeo omiten a los contactos sin consentimiento otorgado (no se cobran); los transaccionales no cambian.",
+    "Marketing sends skip contacts without granted consent (never charged); transactional sends are unaffected.",
   ],
   "settings.quietStart": ["Horas de silencio: desde", "Quiet hours: from"],
   "settings.quietEnd": ["hasta", "until"],
