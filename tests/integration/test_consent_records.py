@@ -112,12 +112,13 @@ def test_consent_required_skips_contacts_without_granted_consent_and_never_charg
     assert (status, preview["recipients"], preview["skippedNoConsent"], preview["creditsRequired"]) == (200, 1, 2, 1)
     status, sent = call(audience, SEND, vip(audience))
     # Then only Ana is reached, and only her message is charged
-    assert (status, len(sent["messages"])) == (201, 1)
+    assert (status, len(sent["messages"]), sent["skippedNoConsent"]) == (201, 1, 2)
     assert audience.balance() == 1000 - 1
     assert audience.ledger_sum() == audience.balance()
     # And a transactional send still reaches all three
     status, transactional = call(audience, SEND, vip(audience, purpose="transactional"))
     assert (status, len(transactional["messages"])) == (201, 3)
+    assert "skippedNoConsent" not in transactional
     assert len(list(MessageRecord.scan())) == 4
 
 

@@ -556,6 +556,7 @@ class CampaignService:
             scheduled_for=result.scheduled_for,
             skipped_already_resent=result.audience.skipped_already_resent if resend else None,
             skipped_too_long=result.audience.skipped_too_long or None,
+            skipped_no_consent=result.audience.skipped_no_consent or None,
         )
         return Outcome(HTTPStatus.CREATED if result.messages else HTTPStatus.OK, body)
 

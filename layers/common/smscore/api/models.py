@@ -186,6 +186,12 @@ class MessageEnqueueResultDto(ApiModel):
         description="Present when some recipients were left out because their text, with their merge fields, is "
         "over the provider's character limit (never charged)",
     )
+    skipped_no_consent: int | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Present when consentRequired left out marketing recipients without granted consent (never "
+        "charged)",
+    )
     total_messages: int | None = Field(
         default=None,
         exclude_if=lambda value: value is None,
