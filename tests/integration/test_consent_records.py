@@ -98,6 +98,11 @@ def test_a_contact_created_with_consent_carries_it(client: Client) -> None:
     )
     assert (reply.status, reply.body["marketingConsent"]["source"]) == (201, "link")
     assert len(export(client, reply.body["id"]).body["consentHistory"]) == 1
+    # And a merge (PUT) of the same number records a later change
+    merged = client.call("PUT", "/api/contacts", {"phone": "3157770000", "marketingConsent": {"status": "revoked"}})
+    assert (merged.status, merged.body["marketingConsent"]["status"]) == (200, "revoked")
+    history = export(client, reply.body["id"]).body["consentHistory"]
+    assert [(h["status"], h["source"]) for h in history] == [("granted", "link"), ("revoked", "api")]
 
 
 def test_consent_required_skips_contacts_without_granted_consent_and_never_charges_them(

@@ -256,7 +256,7 @@ class ContactRequest(_Request):
         "UNKNOWN_MERGE_FIELD. A merge sets the fields given and keeps the others",
     )
     marketing_consent: MarketingConsentRequest | None = Field(
-        default=None, description="POST: the contact's marketing consent record, kept in its history"
+        default=None, description="The contact's marketing consent record (a merge records it too), kept in its history"
     )
 
     @field_validator("country")
@@ -738,10 +738,13 @@ class ContactsApi:
                 add_tag_ids=frozenset(str(t) for t in request.tag_ids),
                 fields=tuple((k, v) for k, v in values.items() if v is not None),
             )
+            consent = self._marketing_consent(request.marketing_consent)
             try:
                 updated = self._store.update_contact(tenant_id, exists.existing_id, change, self._clock())
             except DomainError as refused:  # the merge adds the body's tagIds: name the field the client sent
                 raise renamed_field(refused, "addTagIds", "tagIds") from None
+            if consent is not None:
+                updated = self._store.set_marketing_consent(tenant_id, exists.existing_id, consent, self._clock())
             return False, self._dto(tenant_id, updated)
 
     def update_contact(self, caller: Caller, contact_id: str, request: ContactPatchRequest) -> ContactDto:
