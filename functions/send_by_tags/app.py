@@ -15,6 +15,7 @@ from smscore.api.access import fresh_access_guard
 from smscore.api.campaigns import Caller, Outcome
 from smscore.api.errors import documented_error, register_error_handlers
 from smscore.api.invocation import InvocationDeps
+from smscore.api.links import public_api_url
 from smscore.api.middlewares import json_body_guard
 from smscore.api.models import (
     CampaignPreviewDto,
@@ -122,7 +123,9 @@ def send_sms_by_tags(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Response[MessageEnqueueResultDto]:
     deps, who = spending_caller()
-    return enqueue_response(deps.campaigns.send(who, payload, idempotency_key, app.lambda_context))
+    return enqueue_response(
+        deps.campaigns.send(who, payload, idempotency_key, app.lambda_context, public_api_url(app.current_event))
+    )
 
 
 PREVIEW_RESPONSES: dict[int, Any] = {
@@ -164,7 +167,7 @@ RESEND_RESPONSES: dict[int, Any] = {
     summary="What sending this body would reach and cost, without sending",
 )
 def preview_sms_by_tags(payload: Annotated[SmsTagsMessagePayload, Body()]) -> CampaignPreviewDto:
-    return request_deps().campaigns.preview(caller(), payload)
+    return request_deps().campaigns.preview(caller(), payload, public_api_url(app.current_event))
 
 
 TEST_RESPONSES: dict[int, Any] = {

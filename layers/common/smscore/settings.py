@@ -33,6 +33,7 @@ class TableNames(BaseSettings):
     frequency_table: str
     webhooks_table: str
     templates_table: str
+    links_table: str
 
 
 # template.yaml's MaxRecipients MaxValue: above MaxSyncRecipients a send answers 202 without the messages.
@@ -154,6 +155,9 @@ class Settings(TableNames):
     exclusion_list_max_age_days: int = Field(default=15, ge=1, le=60)
     # A message item expires (DynamoDB TTL) this long after it was created (Ley 1581: no longer than needed).
     message_retention_days: int = Field(default=400, ge=1, le=3650)
+    # LinkBaseUrl: where tracked short links point ({link_base_url}/{code}); empty: the API's own URL (as the send
+    # request reached it) + /l, the route of functions/links.
+    link_base_url: str = ""
     # The marketing messages per number per day of a tenant that never set marketingFrequency (0 = no cap).
     marketing_max_per_day_default: int = Field(default=1, ge=0, le=10)
 

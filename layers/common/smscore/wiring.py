@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from smscore.dal.campaign_store import DynamoCampaignStore
     from smscore.dal.exclusion_store import DynamoExclusionList
     from smscore.dal.frequency_store import DynamoFrequencyCounters
+    from smscore.dal.link_store import DynamoLinkStore
     from smscore.dal.report_store import DynamoFailureTally
     from smscore.dal.sqs_queue import SqsDeliveryQueue
     from smscore.dal.suppression_store import DynamoSuppressionList
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from smscore.domain.exports import Exports
     from smscore.domain.fanout import FanoutWorker
     from smscore.domain.keywords import Keywords
+    from smscore.domain.links import LinkStore
     from smscore.domain.model import MarketingFrequency
     from smscore.domain.ports import (
         MessageQueries,
@@ -240,9 +242,33 @@ def send_deps() -> SendDeps:
             test_sends=DynamoTestSendAllowance(),
             test_sends_per_day=settings.test_sends_per_member_per_day,
             fanout=planned_fanout(settings),
+            links=link_store(),
+            link_base_url=settings.link_base_url,
         ),
         max_body_bytes=settings.max_body_bytes,
     )
+
+
+@memoised
+def link_store() -> DynamoLinkStore:
+    """Tracked short links (smscore.domain.links): written by the send, read by the redirect."""
+    from smscore.dal.link_store import DynamoLinkStore
+
+    settings = bound_settings()
+    return DynamoLinkStore(retention_days=settings.message_retention_days)
+
+
+@dataclass(frozen=True, eq=False)
+class LinksDeps:
+    """GET/HEAD /l/{code}: the short links and where message.clicked goes."""
+
+    links: LinkStore
+    events: EventSink
+
+
+@memoised
+def links_deps() -> LinksDeps:
+    return LinksDeps(links=link_store(), events=event_sink())
 
 
 def planned_fanout(settings: Settings) -> PlannedFanout | None:

@@ -57,6 +57,7 @@ from smscore.domain.errors import (
     EnqueueFailure,
     FieldIssue,
     IdempotencyKeyReused,
+    InvalidRequest,
     NotFound,
     QueueNotFound,
     RequestInProgress,
@@ -64,6 +65,7 @@ from smscore.domain.errors import (
     TestSendLimit,
 )
 from smscore.domain.gsm import EncodingOption
+from smscore.domain.links import ROUTE_PREFIX, LinkStore
 from smscore.domain.masking import mask
 from smscore.domain.model import Purpose, TagRecipient
 from smscore.domain.ports import DeliveryQueue
@@ -151,6 +153,8 @@ class CampaignService:
         test_sends: TestSendAllowance | None = None,
         test_sends_per_day: int = 20,
         fanout: PlannedFanout | None = None,
+        links: LinkStore | None = None,
+        link_base_url: str = "",
     ) -> None:
         """`opening` (the send-window rule) has no default and `clock` is injectable: a test states both the rule
         and, where the rule depends on it, the instant, instead of inheriting the legal window at the hour it runs."""
@@ -158,6 +162,8 @@ class CampaignService:
         self._test_sends = test_sends
         self._test_sends_per_day = test_sends_per_day
         self._fanout = fanout  # None: every campaign's messages are written by the request itself
+        self._links = links  # tracked short links (None: trackLinks is refused)
+        self._link_base_url = link_base_url  # LinkBaseUrl; empty: the request's own API URL (see _request)
         self._cancel_store = cancel_store
         self._opening = opening  # the send-window rule (smscore.domain.windows); sendat_only with SEND_WINDOWS=off
         self._timing = timing or FanoutTiming()
@@ -193,9 +199,17 @@ class CampaignService:
             self._idempotent = (config, run)
         return self._idempotent
 
-    @staticmethod
-    def _request(caller: Caller, payload: SmsTagsMessagePayload) -> CampaignRequest:
-        """The send body as the domain reads it: one place, so a preview plans exactly what a send would."""
+    def _request(self, caller: Caller, payload: SmsTagsMessagePayload, api_url: str = "") -> CampaignRequest:
+        """The send body as the domain reads it: one place, so a preview plans exactly what a send would.
+        `api_url` is the API's public URL as this request reached it: the short links' base without LinkBaseUrl."""
+        link_base = ""
+        if payload.track_links:
+            link_base = self._link_base_url or (api_url.rstrip("/") + ROUTE_PREFIX if api_url else "")
+            if self._links is None or not link_base:
+                raise InvalidRequest(
+                    "Link tracking is not configured on this deployment (LinkBaseUrl)",
+                    details=[FieldIssue("trackLinks", "not available here")],
+                )
         return CampaignRequest(
             tenant_id=caller.tenant_id,
             member_id=caller.member_id,
@@ -206,11 +220,13 @@ class CampaignService:
             send_at=payload.send_at,
             encoding=payload.encoding,
             template_id=str(payload.template_id) if payload.template_id else None,
+            track_links=payload.track_links,
+            link_base_url=link_base,
         )
 
-    def preview(self, caller: Caller, payload: SmsTagsMessagePayload) -> CampaignPreviewDto:
+    def preview(self, caller: Caller, payload: SmsTagsMessagePayload, api_url: str = "") -> CampaignPreviewDto:
         """What a send of this body would reach and debit now, from the same `plan_campaign`; writes nothing."""
-        request = self._request(caller, payload)
+        request = self._request(caller, payload, api_url)
         tenant = self._store.get_tenant(request.tenant_id)
         if tenant is None:
             raise TenantNotFound("The tenant of this token no longer exists")
@@ -240,7 +256,11 @@ class CampaignService:
             credits_available=tenant.credits,
             final_message=plan.final_message,
             savings_if_transliterated=max(0, plan.cost - plan.transliterated_cost),
-            transliterated_message=final_text(request.message, EncodingOption.GSM_TRANSLITERATE, *plan.frame),
+            transliterated_message=final_text(
+                plan.shortened.message if plan.shortened else request.message,
+                EncodingOption.GSM_TRANSLITERATE,
+                *plan.frame,
+            ),
             scheduled_for=schedule.scheduled_for,
             skipped_too_long=audience.skipped_too_long,
             merge_fields_missing=plan.composed.missing,
@@ -262,8 +282,9 @@ class CampaignService:
         payload: SmsTagsMessagePayload,
         idempotency_key: str | None = None,
         lambda_context: LambdaContext | None = None,
+        api_url: str = "",
     ) -> Outcome:
-        request = self._request(caller, payload)
+        request = self._request(caller, payload, api_url)
         return self._submit(request, payload.model_dump(mode="json"), idempotency_key, lambda_context)
 
     def test_send(
@@ -477,6 +498,7 @@ class CampaignService:
             now=self._clock,
             merge_values=merge_values,
             fanout=self._fanout,
+            links=self._links,
         )
         self._observe(result)
         return result

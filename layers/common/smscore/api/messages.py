@@ -25,6 +25,7 @@ from smscore.api.models import (
 )
 from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerprint
 from smscore.domain.errors import FieldIssue, InvalidRequest, NotFound
+from smscore.domain.links import click_rate
 from smscore.domain.model import MessageStatus
 from smscore.domain.ports import MessageQueries
 from smscore.domain.reports import delivery_rate
@@ -33,6 +34,7 @@ from smscore.domain.views import DispatchView, MessageFilters, MessageView, Page
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
 
+REACHED_CARRIER = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED)  # the click rate's base
 _ISO_8601_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
@@ -76,6 +78,8 @@ def queue_status_of(view: DispatchView) -> QueueStatusDto:
         send_at=view.send_at,
         scheduled_for=view.scheduled_for,
         delivery_rate=delivery_rate(view.counts),
+        clicks=view.clicks,
+        click_rate=click_rate(view.clicks, sum(view.counts.get(s, 0) for s in REACHED_CARRIER)),
     )
 
 
@@ -106,6 +110,8 @@ def detail_of(view: MessageView) -> MessageDto:
         permanent_failure=view.permanent_failure,
         attempts=view.attempts,
         sent_at=view.sent_at,
+        clicks=view.clicks,
+        first_clicked_at=view.first_clicked_at,
         history=[
             StatusChangeDto(status=change.status, at=change.at, code=change.code, detail=change.detail)
             for change in view.history

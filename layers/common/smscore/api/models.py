@@ -109,6 +109,11 @@ class SmsTagsMessagePayload(ApiModel):
         "look-alikes when that makes the text GSM-7; unicode: the text exactly as written; gsm-transliterate: also "
         "letters outside GSM-7 to their base letters (á -> a). Tables in docs/api.md, Encoding",
     )
+    track_links: bool = Field(
+        default=False,
+        description="Each http(s):// URL of the message becomes a per-recipient short link {LinkBaseUrl}/{code} "
+        "(priced at its length) that answers 302 to the URL and counts clicks (docs/api.md, Tracked short links)",
+    )
 
     @field_validator("send_at")
     @classmethod
@@ -329,6 +334,14 @@ class QueueStatusDto(ApiModel):
     failure_reasons: dict[str, int] = Field(
         default_factory=dict, description="FAILED and UNDELIVERED messages by code (the provider's, or ours)"
     )
+    clicks: int = Field(
+        default=0, description="Unique clicks: messages whose tracked short link (trackLinks) was clicked at least once"
+    )
+    click_rate: float | None = Field(
+        default=None,
+        description="clicks / messages that reached the carrier (SENT + DELIVERED + UNDELIVERED), 0..1; null before "
+        "any did",
+    )
 
 
 class StatusChangeDto(ApiModel):
@@ -365,6 +378,8 @@ class MessageDto(MessageSummaryDto):
     attempts: int = 0
     sent_at: datetime | None = None
     history: list[StatusChangeDto] = Field(default_factory=list)
+    clicks: int = Field(default=0, description="Clicks on the message's tracked short links (people, not previews)")
+    first_clicked_at: datetime | None = Field(default=None, description="The first counted click, if any")
 
 
 class MessagePageDto(ApiModel):

@@ -22,6 +22,7 @@ COUNTED_ATTRIBUTES = (
     "count_failed",
     "count_cancelled",
     "credits_refunded",
+    "count_clicked",
 )
 
 

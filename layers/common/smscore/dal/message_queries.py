@@ -140,6 +140,8 @@ def message_view(record: MessageRecord) -> MessageView:
         permanent_failure=record.permanent_failure,
         attempts=int(record.attempts or 0),
         sent_at=record.sent_at,
+        clicks=int(record.clicks or 0),
+        first_clicked_at=record.first_clicked_at,
         history=tuple(
             StatusChangeView(status=change.status, at=change.at, code=change.code, detail=change.detail)
             for change in record.history or []
@@ -167,6 +169,7 @@ def dispatch_view(record: DispatchRecord) -> DispatchView:
         purpose=record.purpose or "marketing",
         send_at=record.send_at,
         scheduled_for=record.scheduled_for,
+        clicks=int(record.count_clicked or 0),
     )
 
 

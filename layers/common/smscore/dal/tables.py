@@ -462,6 +462,8 @@ class MessageRecord(Model):
     due_shard = UnicodeAttribute(null=True)  # by_due key: SCHEDULED only
     due_at = UTCDateTimeAttribute(null=True)  # SCHEDULED: when it may go (sendAt, then the next window opening)
     valid_from = UTCDateTimeAttribute(null=True)  # released from SCHEDULED: its validity period starts here
+    clicks = NumberAttribute(null=True)  # tracked short links: counted clicks (smscore.domain.links)
+    first_clicked_at = UTCDateTimeAttribute(null=True)
     # Index keys derived from the fields above (see `serialize`); never set by hand, never changed after creation,
     # so that a status change writes the table item only (README, "Capacity").
     created_key = UnicodeAttribute(null=True)  # "<created_at as stored>#<message_id>": unique, sorts by time
@@ -550,6 +552,7 @@ class DispatchRecord(Model):
     count_undelivered = NumberAttribute(default=0)
     count_failed = NumberAttribute(default=0)
     count_cancelled = NumberAttribute(default=0)
+    count_clicked = NumberAttribute(null=True)  # added up from the counter shards (smscore.domain.links)
     created_at = UTCDateTimeAttribute()
     # Fan-out state (smscore.domain.campaign / smscore.domain.reconciler); absent on campaigns sent before it existed.
     fanout = UnicodeAttribute(null=True)  # PENDING | RECONCILING | COMPLETE | RECONCILED
@@ -619,6 +622,7 @@ class DispatchCounterRecord(Model):
     count_failed = NumberAttribute(default=0)
     count_cancelled = NumberAttribute(default=0)
     credits_refunded = NumberAttribute(default=0)
+    count_clicked = NumberAttribute(null=True)  # messages clicked at least once (smscore.domain.links)
 
     @staticmethod
     def key_for(queue_id: str, shard: int) -> str:
@@ -826,6 +830,25 @@ class ExportJobRecord(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class LinkRecord(Model):
+    """One tracked link of a campaign: a URL of its text (smscore.domain.links). One item per (campaign, URL); the
+    recipients' codes are derived from it, none is stored."""
+
+    class Meta(_Unbound):
+        pass
+
+    link_key = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    queue_id = UnicodeAttribute()
+    url = UnicodeAttribute()
+    secret = UnicodeAttribute()  # hex HMAC key of this link's codes
+    messages = NumberAttribute()
+    plan_prefix = UnicodeAttribute(null=True)
+    chunk_sizes = ListAttribute[int](null=True)  # messages per plan chunk (a planned campaign)
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute(null=True)  # with the campaign's messages (MessageRetentionDays)
+
+
 class TemplateRecord(Model):
     """A tenant's saved message (smscore.domain.templates)."""
 
@@ -861,6 +884,7 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
     "exclusions_table": ExclusionRecord,
     "frequency_table": FrequencyRecord,
     "templates_table": TemplateRecord,
+    "links_table": LinkRecord,
 }
 
 

@@ -26,7 +26,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -47,6 +47,7 @@ from smscore.domain.errors import (
 from smscore.domain.fanout import ChunkTask, ChunkTasks
 from smscore.domain.frequency import bogota_day
 from smscore.domain.gsm import EncodingOption
+from smscore.domain.links import LinkIssue, LinkStore, Shortened, shorten
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, Purpose, QueueBatch, TagRecipient, Tenant
 from smscore.domain.personalize import MessageTemplate, check_fields, parse
 from smscore.domain.phone import normalise
@@ -101,6 +102,8 @@ def request_fingerprint(request: CampaignRequest) -> str:
         fields["templateId"] = request.template_id
     if request.test:
         fields["test"] = True
+    if request.track_links:
+        fields["trackLinks"] = True
     canonical = json.dumps(
         fields,
         sort_keys=True,
@@ -123,6 +126,8 @@ class CampaignRequest:
     encoding: EncodingOption = EncodingOption.AUTO  # the text that goes out (smscore.domain.gsm)
     template_id: str | None = None  # the saved template it was composed from (recorded on the campaign)
     test: bool = False  # a test send (smscore.domain.test_send): marked, and left out of the campaign list
+    track_links: bool = False  # each URL becomes a per-recipient short link (smscore.domain.links)
+    link_base_url: str = ""  # where the short links point: LinkBaseUrl, else the API's own URL + /l
 
 
 class ResendRaced(Exception):
@@ -399,6 +404,7 @@ class CampaignPlan:
     # (prefix, footer) added to every text: the sender's name and the opt-out of marketing to CO (compliance)
     frame: tuple[str, str] = ("", "")
     counters: FrequencyPlan | None = None  # the frequency counts to write once paid (smscore.domain.compliance)
+    shortened: Shortened | None = None  # trackLinks: the text with placeholder short links, as composed and priced
 
     @property
     def final_message(self) -> str:
@@ -437,7 +443,9 @@ def plan_campaign(
     """
     provider = tenant.provider or limits.default_provider
     char_limit = limits.character_limits.get(provider, 1600)
-    template = parse(request.message)
+    shortened = shorten(request.message, request.link_base_url) if request.track_links else None
+    message = shortened.message if shortened is not None else request.message  # short links are what is priced
+    template = parse(message)
     check_fields(template, tenant.merge_fields)
     if not template.personal and provider_length(final_text(template.render({}), request.encoding)) > char_limit:
         raise InvalidRequest(
@@ -465,7 +473,7 @@ def plan_campaign(
             audience.skipped_frequency += screened.capped
             counters = screened.counts
             if screened.settings is not None:  # marketing to CO: the sender's name and the opt-out, priced
-                frame = framing(request.message, screened.settings, provider)
+                frame = framing(message, screened.settings, provider)
     if (
         not template.personal
         and provider_length(final_text(template.render({}), request.encoding, *frame)) > char_limit
@@ -507,6 +515,7 @@ def plan_campaign(
         values=values,
         frame=frame,
         counters=counters,
+        shortened=shortened,
     )
 
 
@@ -556,6 +565,15 @@ class PlannedFanout:
 
     def applies(self, messages: int) -> bool:
         return messages > self.inline_max_messages
+
+
+def with_codes(composed: ComposedTexts, issue: LinkIssue) -> ComposedTexts:
+    """Each message's text with its own short links in place of the priced placeholders: the same characters
+    count, so segments and credits are unchanged (checked)."""
+    texts = [issue.fill(text, ordinal) for ordinal, text in enumerate(composed.texts)]
+    if any(len(a) != len(b) for a, b in zip(texts, composed.texts, strict=True)):
+        raise AssertionError("a short link changed a text's length after pricing")
+    return replace(composed, texts=texts)
 
 
 def compose_messages(
@@ -613,6 +631,7 @@ def send_campaign(
     opening: OpeningRule,
     merge_values: MergeValues | None = None,
     fanout: PlannedFanout | None = None,
+    links: LinkStore | None = None,
 ) -> CampaignResult:
     """Resolve the audience and price it (`plan_campaign`), then debit once before anything is persisted or enqueued.
 
@@ -631,6 +650,10 @@ def send_campaign(
     With `fanout`, a campaign larger than its `inline_max_messages` is planned instead (smscore.domain.plan): its
     messages are written as plan chunks before the debit, and the fan-out workers write and enqueue them after the
     answer (`_hand_over`); the answer is the same.
+
+    With `trackLinks`, the priced texts carry placeholder short links; once the message positions are final each
+    message gets its own codes (the same length: smscore.domain.links) and the campaign's link items are written to
+    `links` before the debit (one per URL, never one per recipient).
     """
     budget = budget or FanoutBudget.from_timeout(29.0)
     fingerprint = request_fingerprint(request) if queue_id is not None else None
@@ -686,10 +709,20 @@ def send_campaign(
             return planned_ids(prefix, bodies)
         return [message_id_for(campaign_id, ordinal) for ordinal in range(len(bodies))]
 
+    composed = plan.composed
+    issue: LinkIssue | None = None
+    if plan.shortened is not None and plan.shortened.urls:
+        assert links is not None, "trackLinks needs a LinkStore"
+        issue = LinkIssue.new(plan.shortened, request.tenant_id, queue_id, created_at, len(audience.recipients))
+        composed = with_codes(plan.composed, issue)
     with phase("compose"):
         messages = compose_messages(
-            request, queue_id, audience, plan.composed, provider, schedule, created_at, deadline, ids
+            request, queue_id, audience, composed, provider, schedule, created_at, deadline, ids
         )
+    if issue is not None:
+        assert links is not None
+        with phase("links"):  # before the debit: a link item that failed to be written is never paid for
+            links.put_links(issue.with_ids([m.message_id for m in messages], prefix), None)
     chunks: list[PlanChunk] = []
     if prefix is not None:
         with phase("plan"):

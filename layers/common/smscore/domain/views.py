@@ -58,6 +58,8 @@ class MessageView:
     attempts: int = 0
     sent_at: datetime | None = None
     history: tuple[StatusChangeView, ...] = ()
+    clicks: int = 0  # tracked short links (smscore.domain.links): counted clicks
+    first_clicked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class DispatchView:
     purpose: str = "marketing"
     send_at: datetime | None = None
     scheduled_for: datetime | None = None
+    clicks: int = 0  # messages whose tracked short link was clicked at least once (unique clicks)
 
 
 @dataclass(frozen=True)
