@@ -469,6 +469,7 @@ send_bodies = st.one_of(
             "country": json_value,
             "encoding": st.one_of(st.sampled_from(["auto", "unicode", "gsm-transliterate", "GSM-7"]), json_value),
             "templateId": st.one_of(st.uuids().map(str), json_value),
+            "trackLinks": st.one_of(st.booleans(), json_value),
         },
     ).map(json.dumps),
     json_value.map(json.dumps),
@@ -1026,3 +1027,90 @@ class TestReportRouteUnderGeneratedInput:
         assert_no_5xx_and_error_shape(response)
         assert response["statusCode"] in (200, 400)
         assert_nothing_persisted_or_charged(integrations_env, campaign)
+
+
+# ---------------------------------------------------------------------------------------------- short links
+
+LINK_URL = "https://tienda.example.co/ofertas"
+user_agents = st.one_of(st.none(), hostile_text, st.sampled_from(["WhatsApp/2.23", "facebookexternalhit/1.1", ""]))
+
+
+def follow_raw(code: str, method: str, user_agent: str | None) -> dict[str, Any]:
+    """GET/HEAD /l/{code} as API Gateway hands it to the links function (no authorizer)."""
+    from functions.links import app as links_app
+
+    event = api_event(None, tenant_id="-", member_id="-")
+    event["requestContext"].pop("authorizer", None)
+    headers = {"Host": "abcdef1234.execute-api.us-east-1.amazonaws.com"}
+    if user_agent is not None:
+        headers["User-Agent"] = user_agent
+    event.update(
+        httpMethod=method,
+        path=f"/l/{code}",
+        resource="/l/{code}",
+        pathParameters={"code": code},
+        headers=headers,
+        multiValueHeaders={k: [v] for k, v in headers.items()},
+    )
+    event["requestContext"].update(httpMethod=method, resourcePath="/l/{code}", path=f"/dev/l/{code}")
+    response: dict[str, Any] = links_app.lambda_handler(event, LambdaContextStub())
+    return response
+
+
+def redirect_target(response: dict[str, Any]) -> str | None:
+    found = (response.get("multiValueHeaders") or {}).get("Location") or []
+    return found[0] if found else None
+
+
+@pytest.fixture
+def tracked(stack: Stack, vip: Campaign) -> str:
+    """A sent campaign with one tracked link: the code its one recipient got."""
+    import re
+
+    from smscore.domain.links import CODE_LENGTH
+
+    body = {"message": f"Mira {LINK_URL}", "tagIds": [vip.tags["vip"]], "purpose": "transactional", "trackLinks": True}
+    status, sent = send_json(vip, body)
+    assert status == 201, sent
+    (message,) = list(MessageRecord.scan())
+    (code,) = re.findall(r"/l/([0-9A-Za-z]{" + str(CODE_LENGTH) + "})", message.body)
+    return str(code)
+
+
+class TestShortLinkRouteUnderGeneratedInput:
+    @FUZZ
+    @given(
+        code=st.one_of(path_ids, st.text(alphabet=st.sampled_from("0123456789abcXYZ"), min_size=14, max_size=16)),
+        method=st.sampled_from(["GET", "HEAD"]),
+        user_agent=user_agents,
+    )
+    def test_no_code_we_did_not_issue_redirects(
+        self, stack: Stack, campaign: Campaign, code: str, method: str, user_agent: str | None
+    ) -> None:
+        # Given no link was ever issued: every code is refused in the documented shape, never a redirect
+        response = follow_raw(code, method, user_agent)
+        assert_no_5xx_and_error_shape(response)
+        assert response["statusCode"] in (400, 404)
+        assert redirect_target(response) is None
+        assert_nothing_persisted_or_charged(stack, campaign)
+
+    @FUZZ
+    @given(
+        position=st.integers(min_value=0, max_value=14),
+        replacement=st.characters(codec="utf-8", exclude_categories=("Cs",)),
+        method=st.sampled_from(["GET", "HEAD"]),
+        user_agent=user_agents,
+    )
+    def test_a_real_code_with_one_character_changed_is_404(
+        self, stack: Stack, tracked: str, position: int, replacement: str, method: str, user_agent: str | None
+    ) -> None:
+        # Given the code a recipient got, with one character replaced (or kept)
+        code = tracked[:position] + replacement + tracked[position + 1 :]
+        response = follow_raw(code, method, user_agent)
+        # Then only the real code redirects, and only to the campaign's URL; any other is a documented refusal
+        if code == tracked:
+            assert (response["statusCode"], redirect_target(response)) == (302, LINK_URL)
+        else:
+            assert_no_5xx_and_error_shape(response)
+            assert response["statusCode"] in (400, 404)
+            assert redirect_target(response) is None
