@@ -8,6 +8,7 @@ another attempt or are leased elsewhere.
 Refunds are settled once per invocation, after every record was tried (Deliverer.settle): one transaction per
 tenant and campaign on the balance item instead of one per record. If settling fails the invocation fails, so
 none of its records is deleted; their failed messages are still SENDING under a lease and are decided again.
+The campaign counters of all its status changes are written together too, one ADD per campaign at the end.
 The records also share one plan (Deliverer.plan): their messages read once, and one slot reservation per sender
 for all of them (smscore.domain.pacing).
 """
@@ -25,6 +26,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
+from smscore.dal import dispatch_counts
 from smscore.domain.delivery import DeliveryReport, InvocationPlan, Outcome, RedeliveryNeeded
 from smscore.observability import count_failure_codes, quiet_empty_metrics, report_unparseable, validation_reason
 from smscore.wiring import DeliverDeps
@@ -147,10 +149,12 @@ def lambda_handler(
                 plans.append(wired.deliverer.plan([r.body.to_batch() for r in parsed.values() if r is not None]))
             deliver_record(delivery, context, wired, reports, plans[0])
 
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor(), context=context
-    )
-    wired.deliverer.settle(reports)  # the invocation's refunds, together (see the module docstring)
+    # The campaign counters move once per campaign for the whole invocation (smscore.dal.dispatch_counts).
+    with dispatch_counts.batched():
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor(), context=context
+        )
+        wired.deliverer.settle(reports)  # the invocation's refunds, together (see the module docstring)
     for report in reports:
         publish(report)
     return response

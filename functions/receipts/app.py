@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
+from smscore.dal import dispatch_counts
 from smscore.dal.receipt_queue import DeliveryEvent, UnreadableReceipt, read_body
 from smscore.domain.receipts import ReceiptNotReady, ReceiptOutcome, settle_buffered
 from smscore.observability import publish_receipt, quiet_empty_metrics, report_unparseable
@@ -84,4 +85,7 @@ def lambda_handler(
     def record_handler(record: SQSRecord) -> None:
         apply_record(record, wired)
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor(), context=context)
+    with dispatch_counts.batched():  # the batch's counter moves: one ADD per campaign (smscore.dal.dispatch_counts)
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor(), context=context
+        )

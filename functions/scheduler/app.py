@@ -14,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smscore import wiring
+from smscore.dal import dispatch_counts
 from smscore.observability import quiet_empty_metrics
 from smscore.wiring import SchedulerDeps
 
@@ -29,7 +30,8 @@ copy_config_to_registered_loggers(source_logger=logger, include={"smscore"})
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: SchedulerDeps | None = None) -> dict[str, Any]:
     deps = deps or wiring.scheduler_deps()
-    result = deps.scheduler.sweep(deps.max_messages)
+    with dispatch_counts.batched():  # the released messages' counter moves: one ADD per campaign
+        result = deps.scheduler.sweep(deps.max_messages)
     metrics.add_metric(name="ScheduledMessagesReleased", unit=MetricUnit.Count, value=result.released)
     metrics.add_metric(name="ScheduledMessagesNotEnqueued", unit=MetricUnit.Count, value=result.not_enqueued)
     answer: dict[str, Any] = {"due": result.due, "enqueued": result.enqueued, "released": result.released}
