@@ -44,7 +44,7 @@ def _ok(model: type, description: str) -> dict[int, Any]:
 def audit() -> MessageAudit:
     """The read use cases over this invocation's data access (see lambda_handler)."""
     deps: MessagesDeps = invocation_deps.get()
-    return MessageAudit(deps.queries)
+    return MessageAudit(deps.queries, deps.names, deps.quiet_hours_of)
 
 
 def tenant_id() -> str:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from smscore.api.campaigns import CampaignService
     from smscore.api.contacts import ContactsApi, ContactsStorePort
     from smscore.api.data_subject import DataSubjectApi
+    from smscore.api.messages import ContactNames
     from smscore.api.reports import UsageReports
     from smscore.api.settings import SettingsApi as TenantSettingsApi
     from smscore.api.templates import TemplatesApi
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from smscore.domain.fanout import FanoutWorker
     from smscore.domain.keywords import Keywords
     from smscore.domain.links import LinkStore
-    from smscore.domain.model import MarketingFrequency
+    from smscore.domain.model import MarketingFrequency, QuietHours
     from smscore.domain.ports import (
         MessageQueries,
         MessageStore,
@@ -542,14 +543,23 @@ def authorizer_deps() -> AuthorizerDeps:
 class MessagesDeps:
     queries: MessageQueries
     failures: FailureTally | None = None  # a campaign's failure reasons by code (smscore.domain.reports)
+    names: ContactNames | None = None  # contacts' names beside their numbers
+    quiet_hours_of: Callable[[str], QuietHours | None] | None = None  # why a message waits
 
 
 @memoised
 def messages_deps() -> MessagesDeps:
+    from smscore.dal.contact_names import DynamoContactNames
     from smscore.dal.message_queries import DynamoMessageQueries
+    from smscore.dal.tenant_settings import TenantQuietHours
 
     bound_settings()
-    return MessagesDeps(queries=DynamoMessageQueries(), failures=failure_tally())
+    return MessagesDeps(
+        queries=DynamoMessageQueries(),
+        failures=failure_tally(),
+        names=DynamoContactNames(),
+        quiet_hours_of=TenantQuietHours(),
+    )
 
 
 # -- webhooks (delivery receipts) -----------------------------------------------------------------------------
@@ -841,7 +851,6 @@ def event_sink() -> EventSink:
 
 
 def default_frequency(settings: Settings) -> MarketingFrequency:
-    from smscore.domain.model import MarketingFrequency
 
     return MarketingFrequency(max_per_day=settings.marketing_max_per_day_default, max_per_week=0)
 

@@ -31,6 +31,7 @@ from smscore.api.models import (
     ResendPayload,
     SmsTagsMessagePayload,
     TestSendPayload,
+    reason_dto,
 )
 from smscore.domain.campaign import (
     CampaignLimits,
@@ -262,6 +263,7 @@ class CampaignService:
                 *plan.frame,
             ),
             scheduled_for=schedule.scheduled_for,
+            scheduled_reason=reason_dto(schedule.reason.as_json() if schedule.reason else None),
             skipped_too_long=audience.skipped_too_long,
             merge_fields_missing=plan.composed.missing,
             samples=[
@@ -338,7 +340,7 @@ class CampaignService:
     def cancel(self, caller: Caller, queue_id: str) -> CancelResultDto:
         """Cancel what delivery has not claimed yet, refunded (smscore.domain.cancel)."""
         assert self._cancel_store is not None, "cancel needs a CancelStore"
-        result = cancel_campaign(caller.tenant_id, queue_id, self._cancel_store)
+        result = cancel_campaign(caller.tenant_id, queue_id, self._cancel_store, self._clock, caller.member_id)
         if self._metrics is not None and result.cancelled:
             self._metrics.add_metric(name="MessagesCancelled", unit=MetricUnit.Count, value=result.cancelled)
             self._metrics.add_metric(
@@ -411,8 +413,19 @@ class CampaignService:
             except CampaignRecorded as recorded:
                 summary = self._recorded_summary(recorded.dispatch, request)
                 if "creditsDebited" in summary:
-                    return self._accepted(summary["queueId"], summary["messages"], summary["creditsDebited"])
-                return self._replayed(summary["queueId"], summary["messages"], summary.get("scheduledFor"))
+                    return self._accepted(
+                        summary["queueId"],
+                        summary["messages"],
+                        summary["creditsDebited"],
+                        summary.get("scheduledFor"),
+                        summary.get("scheduledReason"),
+                    )
+                return self._replayed(
+                    summary["queueId"],
+                    summary["messages"],
+                    summary.get("scheduledFor"),
+                    scheduled_reason=summary.get("scheduledReason"),
+                )
 
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
@@ -442,12 +455,19 @@ class CampaignService:
             return self._outcome(fresh[0], resend)
         logger.info("Idempotent replay", extra={"queue_id": summary["queueId"]})
         if "creditsDebited" in summary:
-            return self._accepted(summary["queueId"], summary["messages"], summary["creditsDebited"])
+            return self._accepted(
+                summary["queueId"],
+                summary["messages"],
+                summary["creditsDebited"],
+                summary.get("scheduledFor"),
+                summary.get("scheduledReason"),
+            )
         return self._replayed(
             summary["queueId"],
             summary.get("messages"),
             summary.get("scheduledFor"),
             summary.get("skippedAlreadyResent"),
+            summary.get("scheduledReason"),
         )
 
     def _run_recorded(
@@ -474,6 +494,7 @@ class CampaignService:
             "queueId": result.queue_id,
             "messages": len(result.messages),
             "scheduledFor": result.scheduled_for.isoformat() if result.scheduled_for else None,
+            "scheduledReason": result.scheduled_reason.as_json() if result.scheduled_reason else None,
             **resent,
         }
 
@@ -530,6 +551,7 @@ class CampaignService:
             "queueId": dispatch.queue_id,
             "messages": dispatch.total_messages,
             "scheduledFor": dispatch.scheduled_for.isoformat() if dispatch.scheduled_for else None,
+            "scheduledReason": dispatch.scheduled_reason,
             **accepted,
         }
 
@@ -539,6 +561,7 @@ class CampaignService:
         expected: int | None,
         scheduled_for: str | None = None,
         skipped_already_resent: int | None = None,
+        scheduled_reason: dict[str, Any] | None = None,
     ) -> Outcome:
         """The first response, rebuilt from the messages index. The index is eventually consistent, so a retry
         that lands right behind the first answer may see it incomplete: wait for it briefly, never answer short.
@@ -564,18 +587,27 @@ class CampaignService:
                 queue_id=queue_id,
                 messages=[EnqueuedMessage(id=mid, recipient=recipient) for mid, recipient in messages],
                 scheduled_for=datetime.fromisoformat(scheduled_for) if scheduled_for else None,
+                scheduled_reason=reason_dto(scheduled_reason),
                 skipped_already_resent=skipped_already_resent,
             ),
         )
 
     @staticmethod
     def _outcome(result: CampaignResult, resend: bool = False) -> Outcome:
+        reason = result.scheduled_reason.as_json() if result.scheduled_reason else None
         if result.accepted:
-            return CampaignService._accepted(result.queue_id, len(result.messages), result.credits_debited)
+            return CampaignService._accepted(
+                result.queue_id,
+                len(result.messages),
+                result.credits_debited,
+                result.scheduled_for.isoformat() if result.scheduled_for else None,
+                reason,
+            )
         body = MessageEnqueueResultDto(
             queue_id=result.queue_id,
             messages=[EnqueuedMessage(id=m.message_id, recipient=m.recipient) for m in result.messages],
             scheduled_for=result.scheduled_for,
+            scheduled_reason=reason_dto(reason),
             skipped_already_resent=result.audience.skipped_already_resent if resend else None,
             skipped_too_long=result.audience.skipped_too_long or None,
             skipped_no_consent=result.audience.skipped_no_consent or None,
@@ -583,10 +615,21 @@ class CampaignService:
         return Outcome(HTTPStatus.CREATED if result.messages else HTTPStatus.OK, body)
 
     @staticmethod
-    def _accepted(queue_id: str, total_messages: int, credits_debited: int) -> Outcome:
+    def _accepted(
+        queue_id: str,
+        total_messages: int,
+        credits_debited: int,
+        scheduled_for: str | None = None,
+        scheduled_reason: dict[str, Any] | None = None,
+    ) -> Outcome:
         """202: a campaign above MaxSyncRecipients, without its message list (paged by queueId instead)."""
         body = MessageEnqueueResultDto(
-            queue_id=queue_id, messages=[], total_messages=total_messages, credits_debited=credits_debited
+            queue_id=queue_id,
+            messages=[],
+            total_messages=total_messages,
+            credits_debited=credits_debited,
+            scheduled_for=datetime.fromisoformat(scheduled_for) if scheduled_for else None,
+            scheduled_reason=reason_dto(scheduled_reason),
         )
         return Outcome(HTTPStatus.ACCEPTED, body)
 

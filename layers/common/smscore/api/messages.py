@@ -10,8 +10,9 @@ because all it adds to the port is HTTP-facing: parameter errors, the cursor, th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from pydantic import AfterValidator, BeforeValidator
 
@@ -22,6 +23,7 @@ from smscore.api.models import (
     QueueStatusDto,
     StatusChangeDto,
     StatusCounts,
+    reason_dto,
 )
 from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerprint
 from smscore.domain.errors import FieldIssue, InvalidRequest, NotFound
@@ -30,6 +32,10 @@ from smscore.domain.model import MessageStatus
 from smscore.domain.ports import MessageQueries
 from smscore.domain.reports import delivery_rate
 from smscore.domain.views import DispatchView, MessageFilters, MessageView, PageScope
+
+if TYPE_CHECKING:
+    from smscore.domain.model import QuietHours
+    from smscore.domain.wait_reasons import WaitReason
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
@@ -77,17 +83,21 @@ def queue_status_of(view: DispatchView) -> QueueStatusDto:
         purpose=view.purpose,
         send_at=view.send_at,
         scheduled_for=view.scheduled_for,
+        scheduled_reason=reason_dto(view.scheduled_reason),
+        cancelled_at=view.cancelled_at,
+        cancelled_by=view.cancelled_by,
         delivery_rate=delivery_rate(view.counts),
         clicks=view.clicks,
         click_rate=click_rate(view.clicks, sum(view.counts.get(s, 0) for s in REACHED_CARRIER)),
     )
 
 
-def summary_of(view: MessageView) -> MessageSummaryDto:
+def summary_of(view: MessageView, contact_name: str | None = None) -> MessageSummaryDto:
     return MessageSummaryDto(
         id=view.message_id,
         queue_id=view.queue_id,
         recipient=view.recipient,
+        contact_name=contact_name,
         status=view.status,
         provider=view.provider,
         provider_message_id=view.provider_message_id,
@@ -99,13 +109,16 @@ def summary_of(view: MessageView) -> MessageSummaryDto:
     )
 
 
-def detail_of(view: MessageView) -> MessageDto:
+def detail_of(view: MessageView, contact_name: str | None = None, reason: WaitReason | None = None) -> MessageDto:
     return MessageDto(
-        **dict(summary_of(view)),
+        **dict(summary_of(view, contact_name)),
         contact_id=view.contact_id,
         body=view.body,
         encoding=view.encoding,
         provider_price=view.provider_price,
+        provider_price_currency=view.provider_price_unit if view.provider_price else None,
+        scheduled_for=view.due_at,
+        scheduled_reason=reason_dto(reason.as_json() if reason else None),
         failure_reason=view.failure_reason,
         permanent_failure=view.permanent_failure,
         attempts=view.attempts,
@@ -113,7 +126,9 @@ def detail_of(view: MessageView) -> MessageDto:
         clicks=view.clicks,
         first_clicked_at=view.first_clicked_at,
         history=[
-            StatusChangeDto(status=change.status, at=change.at, code=change.code, detail=change.detail)
+            StatusChangeDto(
+                status=change.status, at=change.at, code=change.code, detail=change.detail, until=change.until
+            )
             for change in view.history
         ],
     )
@@ -133,11 +148,64 @@ def _cursor_fingerprint(scope: PageScope, filters: MessageFilters) -> str:
     )
 
 
-class MessageAudit:
-    """The three read use cases; `queries` is the data access port (DynamoMessageQueries in production)."""
+class ContactNames(Protocol):
+    def names(self, tenant_id: str, contact_ids: Iterable[str]) -> dict[str, str]:
+        """contact id -> name for those that are the tenant's contacts with a name: one batched read."""
+        ...
 
-    def __init__(self, queries: MessageQueries) -> None:
+
+def contact_key(tenant_id: str, view: MessageView) -> str:
+    """The contact a message's number belongs to: its own contact id, or for a message sent to a number (a test
+    send) the id the number's contact has (contact ids are derived from tenant and number)."""
+    if view.contact_id and not view.contact_id.startswith("test#"):
+        return view.contact_id
+    from smscore.domain.contacts import contact_id_for
+
+    return contact_id_for(tenant_id, view.recipient)
+
+
+class MessageAudit:
+    """The three read use cases; `queries` is the data access port (DynamoMessageQueries in production), `names`
+    the contacts' names shown beside their numbers, `quiet_hours_of` a tenant's quiet hours (why a message waits)."""
+
+    def __init__(
+        self,
+        queries: MessageQueries,
+        names: ContactNames | None = None,
+        quiet_hours_of: Callable[[str], QuietHours | None] | None = None,
+    ) -> None:
         self._queries = queries
+        self._names = names
+        self._quiet_hours_of = quiet_hours_of
+
+    def _names_of(self, tenant_id: str, views: Sequence[MessageView]) -> dict[str, str]:
+        if self._names is None or not views:
+            return {}
+        return self._names.names(tenant_id, {contact_key(tenant_id, view) for view in views})
+
+    def _wait_reason(self, tenant_id: str, view: MessageView) -> WaitReason | None:
+        """Why a SCHEDULED message waits: what closed the instant it last started waiting (its latest SCHEDULED
+        step, or its campaign's sendAt when later) to its due time."""
+        if view.due_at is None:
+            return None
+        from smscore.domain.wait_reasons import explain_wait
+        from smscore.domain.windows import country_of
+
+        waited = [change.at for change in view.history if change.status == MessageStatus.SCHEDULED.value]
+        start = waited[-1] if waited else view.created_at
+        dispatch = self._queries.dispatch(tenant_id, view.queue_id)
+        send_at = dispatch.send_at if dispatch is not None else None
+        if send_at is not None and send_at > start:
+            start = send_at
+        return explain_wait(
+            now=waited[-1] if waited else view.created_at,
+            start=start,
+            release_at=view.due_at,
+            country=country_of(view.recipient),
+            purpose=view.purpose,
+            quiet_hours=self._quiet_hours_of(tenant_id) if self._quiet_hours_of is not None else None,
+            send_at=send_at,
+        )
 
     def queue_status(self, tenant_id: str, queue_id: str) -> QueueStatusDto:
         view = self._queries.dispatch(tenant_id, queue_id)
@@ -149,7 +217,8 @@ class MessageAudit:
         view = self._queries.message(tenant_id, message_id)
         if view is None:
             raise NotFound("No message with this id")
-        return detail_of(view)
+        name = self._names_of(tenant_id, [view]).get(contact_key(tenant_id, view))
+        return detail_of(view, name, self._wait_reason(tenant_id, view))
 
     def list_messages(
         self,
@@ -193,8 +262,9 @@ class MessageAudit:
         if queue_id is not None and self._queries.dispatch(tenant_id, queue_id) is None:
             return MessagePageDto(items=[])  # another tenant's queue lists like an empty one
         page = self._queries.list_messages(tenant_id, filters, limit, start_key)
+        names = self._names_of(tenant_id, page.items)
         return MessagePageDto(
-            items=[summary_of(view) for view in page.items],
+            items=[summary_of(view, names.get(contact_key(tenant_id, view))) for view in page.items],
             next_cursor=encode_cursor(tenant_id, fingerprint, page.next_key) if page.next_key else None,
         )
 

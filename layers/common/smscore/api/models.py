@@ -164,6 +164,30 @@ class TestSendPayload(ApiModel):
         return checked_country(value)
 
 
+class ScheduledReasonDto(ApiModel):
+    """Why a message waits (smscore.domain.wait_reasons): a stable code with its parameters, and the sentence."""
+
+    code: Literal["SUNDAY", "HOLIDAY", "OUTSIDE_HOURS", "QUIET_HOURS", "SEND_AT", "WINDOW"] = Field(
+        description="SUNDAY and HOLIDAY: Ley 2300 allows no marketing that day; OUTSIDE_HOURS: before the day's "
+        "opening or after its closing (opens, closes); QUIET_HOURS: the tenant's quiet hours (quietStart, quietEnd); "
+        "SEND_AT: the campaign's sendAt; WINDOW: another send-window rule"
+    )
+    release_at: datetime = Field(description="When it goes (UTC)")
+    time_zone: str = Field(description="IANA zone the rule is stated in (America/Bogota for Colombia)")
+    holiday: str | None = Field(default=None, exclude_if=lambda v: v is None, description="HOLIDAY: its name (es)")
+    opens: str | None = Field(default=None, exclude_if=lambda v: v is None, description="OUTSIDE_HOURS: HH:MM local")
+    closes: str | None = Field(default=None, exclude_if=lambda v: v is None, description="OUTSIDE_HOURS: HH:MM local")
+    quiet_start: str | None = Field(default=None, exclude_if=lambda v: v is None, description="QUIET_HOURS: HH:MM")
+    quiet_end: str | None = Field(default=None, exclude_if=lambda v: v is None, description="QUIET_HOURS: HH:MM")
+    send_at: datetime | None = Field(default=None, exclude_if=lambda v: v is None, description="The sendAt, if any")
+    text: str = Field(description="The reason as a sentence in Spanish (Colombia), without a final period")
+
+
+def reason_dto(body: dict[str, Any] | None) -> ScheduledReasonDto | None:
+    """A wait reason in its wire form (WaitReason.as_json(), as computed or as recorded) as the response model."""
+    return None if body is None else ScheduledReasonDto.model_validate(body)
+
+
 class EnqueuedMessage(ApiModel):
     id: str
     recipient: str
@@ -178,6 +202,9 @@ class MessageEnqueueResultDto(ApiModel):
         exclude_if=lambda value: value is None,
         description="Present when delivery waits (sendAt and/or the send window): the earliest instant, in UTC, "
         "at which any message of the campaign may go. Absent when it goes now.",
+    )
+    scheduled_reason: ScheduledReasonDto | None = Field(
+        default=None, exclude_if=lambda value: value is None, description="With scheduledFor: why it waits"
     )
     skipped_already_resent: int | None = Field(
         default=None,
@@ -283,6 +310,7 @@ class CampaignPreviewDto(ApiModel):
     scheduled_for: datetime | None = Field(
         default=None, description="When delivery would wait (sendAt and/or the send window): the earliest instant, UTC"
     )
+    scheduled_reason: ScheduledReasonDto | None = Field(default=None, description="With scheduledFor: why it waits")
 
 
 class CancelResultDto(ApiModel):
@@ -328,6 +356,11 @@ class QueueStatusDto(ApiModel):
     scheduled_for: datetime | None = Field(
         default=None, description="When every message waited at accept: the earliest instant (UTC) any could go"
     )
+    scheduled_reason: ScheduledReasonDto | None = Field(
+        default=None, description="With scheduledFor: why every message waited at accept"
+    )
+    cancelled_at: datetime | None = Field(default=None, description="When the campaign was cancelled (first cancel)")
+    cancelled_by: str | None = Field(default=None, description="The member id that cancelled it")
     delivery_rate: float | None = Field(
         default=None, description="DELIVERED / (DELIVERED + UNDELIVERED + FAILED), 0..1; null before any is settled"
     )
@@ -347,6 +380,7 @@ class QueueStatusDto(ApiModel):
 class StatusChangeDto(ApiModel):
     status: str
     at: datetime
+    until: datetime | None = Field(default=None, description="SCHEDULED steps: the instant it waited until (UTC)")
     code: str | None = Field(default=None, description="The provider's error or status code, where relevant")
     detail: str | None = None
 
@@ -356,6 +390,9 @@ class MessageSummaryDto(ApiModel):
     queue_id: str
     channel: Literal["sms"] = "sms"
     recipient: str
+    contact_name: str | None = Field(
+        default=None, description="The name of the tenant's contact with this number, when there is one"
+    )
     status: MessageStatus
     provider: str
     provider_message_id: str | None = None
@@ -372,7 +409,12 @@ class MessageDto(MessageSummaryDto):
     contact_id: str
     body: str
     encoding: str
-    provider_price: str | None = None
+    provider_price: str | None = Field(default=None, description="The provider's price, a decimal string")
+    provider_price_currency: str | None = Field(
+        default=None, description="ISO 4217 currency of providerPrice, as the provider reported it (Twilio price_unit)"
+    )
+    scheduled_for: datetime | None = Field(default=None, description="SCHEDULED: when it is due (UTC)")
+    scheduled_reason: ScheduledReasonDto | None = Field(default=None, description="SCHEDULED: why it waits")
     failure_reason: str | None = None
     permanent_failure: bool | None = None
     attempts: int = 0

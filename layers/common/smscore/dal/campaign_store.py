@@ -22,6 +22,7 @@ from pynamodb.expressions.condition import And, Condition, size
 from pynamodb.transactions import TransactWrite
 
 from smscore.dal.tables import (
+    WAITING_UNTIL,
     ContactRecord,
     DispatchRecord,
     LedgerRecord,
@@ -249,6 +250,7 @@ class DynamoCampaignStore:
             purpose=dispatch.purpose.value,
             send_at=dispatch.send_at,
             scheduled_for=dispatch.scheduled_for,
+            scheduled_reason=dispatch.scheduled_reason,
             resend_of=dispatch.resend_of,
             encoding=None if dispatch.encoding is EncodingOption.AUTO else dispatch.encoding.value,
             template_id=dispatch.template_id,
@@ -438,6 +440,17 @@ class DynamoCampaignStore:
             done += self._cancel_group(tenant_id, queue_id, list(messages[start : start + MESSAGES_PER_CANCEL]), now)
         return done
 
+    def record_cancel(self, queue_id: str, member_id: str, at: datetime) -> None:
+        """One conditional UpdateItem: the first cancel's time and member stay."""
+        try:
+            DispatchRecord(queue_id).update(
+                actions=[DispatchRecord.cancelled_at.set(at), DispatchRecord.cancelled_by.set(member_id)],
+                condition=DispatchRecord.queue_id.exists() & DispatchRecord.cancelled_at.does_not_exist(),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
     def _cancel_group(self, tenant_id: str, queue_id: str, group: list[PendingMessage], now: datetime) -> list[str]:
         pending = group
         while pending:
@@ -518,7 +531,7 @@ MESSAGES_PER_CANCEL = 97
 
 def _waiting(message: OutgoingMessage) -> str | None:
     if message.status is MessageStatus.SCHEDULED and message.scheduled_for is not None:
-        return f"waiting until {message.scheduled_for.isoformat()}"
+        return f"{WAITING_UNTIL}{message.scheduled_for.isoformat()}"
     return None
 
 
@@ -538,6 +551,7 @@ def dispatch_state(record: DispatchRecord) -> DispatchState:
         ),
         request_hash=record.request_hash,
         scheduled_for=record.scheduled_for,
+        scheduled_reason=record.scheduled_reason,
         plan_prefix=record.plan_prefix,
         plan_chunks=int(record.plan_chunks or 0),
     )

@@ -23,7 +23,7 @@ from typing import Any
 from pynamodb.expressions.condition import Condition
 
 from smscore.dal.dispatch_counts import with_shards
-from smscore.dal.tables import DispatchRecord, MessageRecord, TenantRecord, shard_keys
+from smscore.dal.tables import DispatchRecord, MessageRecord, TenantRecord, shard_keys, waiting_until
 from smscore.domain.model import MessageStatus
 from smscore.domain.views import DispatchView, MessageFilters, MessagePage, MessageView, PageScope, StatusChangeView
 
@@ -143,9 +143,18 @@ def message_view(record: MessageRecord) -> MessageView:
         clicks=int(record.clicks or 0),
         first_clicked_at=record.first_clicked_at,
         history=tuple(
-            StatusChangeView(status=change.status, at=change.at, code=change.code, detail=change.detail)
+            StatusChangeView(
+                status=change.status,
+                at=change.at,
+                code=change.code,
+                detail=change.detail,
+                until=waiting_until(change.detail) if change.status == MessageStatus.SCHEDULED.value else None,
+            )
             for change in record.history or []
         ),
+        provider_price_unit=record.provider_price_unit,
+        due_at=record.due_at if record.status == MessageStatus.SCHEDULED.value else None,
+        purpose=record.purpose or "marketing",
     )
 
 
@@ -170,6 +179,9 @@ def dispatch_view(record: DispatchRecord) -> DispatchView:
         send_at=record.send_at,
         scheduled_for=record.scheduled_for,
         clicks=int(record.count_clicked or 0),
+        scheduled_reason=record.scheduled_reason,
+        cancelled_at=record.cancelled_at,
+        cancelled_by=record.cancelled_by,
     )
 
 

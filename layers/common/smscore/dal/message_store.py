@@ -32,6 +32,7 @@ from pynamodb.transactions import TransactWrite
 
 from smscore.dal.dispatch_counts import add_to_shard
 from smscore.dal.tables import (
+    WAITING_UNTIL,
     LedgerRecord,
     MessageRecord,
     StatusChange,
@@ -289,6 +290,7 @@ class DynamoMessageStore:
                 "provider": provider,
                 "provider_message_id": accepted.provider_message_id,
                 "provider_price": accepted.price,
+                "provider_price_unit": accepted.price_unit.upper() if accepted.price and accepted.price_unit else None,
                 "sent_at": now,
                 "lease_until": None,
                 "failure_reason": None,
@@ -363,7 +365,7 @@ class DynamoMessageStore:
                 expected=message.status,
                 to=MessageStatus.SCHEDULED,
                 at=now,
-                detail=f"outside the send window, waiting until {due_at.isoformat()}",
+                detail=f"outside the send window, {WAITING_UNTIL}{due_at.isoformat()}",
                 set_fields={"due_shard": due_shard_key(message.message_id), "due_at": due_at, "valid_from": None},
                 condition=condition,
             )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 
 from smscore.dal.plan_store import read_chunk
-from smscore.dal.tables import DispatchRecord, MessageRecord
+from smscore.dal.tables import WAITING_UNTIL, DispatchRecord, MessageRecord
 from smscore.domain.model import MessageStatus, OutgoingMessage
 from smscore.domain.plan import parse_planned_id
 from smscore.domain.views import MessageFilters, MessagePage, MessageView, StatusChangeView
@@ -33,7 +33,7 @@ def plan_of(queue_id: str) -> tuple[str, int] | None:
 def planned_view(message: OutgoingMessage) -> MessageView:
     """A planned message its worker has not written yet, as it will be written."""
     waiting = (
-        f"waiting until {message.scheduled_for.isoformat()}"
+        f"{WAITING_UNTIL}{message.scheduled_for.isoformat()}"
         if message.status is MessageStatus.SCHEDULED and message.scheduled_for is not None
         else None
     )
@@ -51,7 +51,16 @@ def planned_view(message: OutgoingMessage) -> MessageView:
         credits=message.credits,
         created_at=message.created_at,
         updated_at=message.created_at,
-        history=(StatusChangeView(status=message.status.value, at=message.created_at, detail=waiting),),
+        history=(
+            StatusChangeView(
+                status=message.status.value,
+                at=message.created_at,
+                detail=waiting,
+                until=message.scheduled_for if waiting else None,
+            ),
+        ),
+        due_at=message.scheduled_for if waiting else None,
+        purpose=message.purpose.value,
     )
 
 

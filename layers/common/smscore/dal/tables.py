@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.attributes import (
     BinaryAttribute,
     BooleanAttribute,
+    JSONAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -399,6 +400,20 @@ class MessageByProviderMessageId(GlobalSecondaryIndex["MessageRecord"]):
     provider_message_id = UnicodeAttribute(hash_key=True)
 
 
+# A SCHEDULED step's detail in a message's history ends with "waiting until <ISO instant>" (every writer uses this).
+WAITING_UNTIL = "waiting until "
+
+
+def waiting_until(detail: str | None) -> datetime | None:
+    """The instant a SCHEDULED step's detail names (None when it names none)."""
+    if not detail or WAITING_UNTIL not in detail:
+        return None
+    try:
+        return datetime.fromisoformat(detail.rsplit(WAITING_UNTIL, 1)[1].strip())
+    except ValueError:
+        return None
+
+
 # SCHEDULED messages are spread over DUE_SHARDS partitions of the sparse by_due index, so that releasing a large
 # campaign at its opening is not one partition's 1,000 writes/s; the scheduler queries every shard.
 DUE_SHARDS = 16
@@ -454,6 +469,7 @@ class MessageRecord(Model):
     provider_message_id = UnicodeAttribute(null=True)
     provider_error_code = UnicodeAttribute(null=True)
     provider_price = UnicodeAttribute(null=True)
+    provider_price_unit = UnicodeAttribute(null=True)  # ISO 4217 of provider_price (Twilio's price_unit)
     permanent_failure = BooleanAttribute(null=True)
     sent_at = UTCDateTimeAttribute(null=True)
     history = ListAttribute[StatusChange](of=StatusChange, null=True)
@@ -568,6 +584,9 @@ class DispatchRecord(Model):
     purpose = UnicodeAttribute(null=True)  # marketing | transactional (absent: marketing)
     send_at = UTCDateTimeAttribute(null=True)  # the client's sendAt
     scheduled_for = UTCDateTimeAttribute(null=True)  # when every message waited: the earliest may go then
+    scheduled_reason = JSONAttribute(null=True)  # why (smscore.domain.wait_reasons.WaitReason.as_json())
+    cancelled_at = UTCDateTimeAttribute(null=True)  # the first cancel that cancelled something
+    cancelled_by = UnicodeAttribute(null=True)  # the member who asked it
     encoding = UnicodeAttribute(null=True)  # the send's encoding option when not auto (smscore.domain.gsm)
     template_id = UnicodeAttribute(null=True)  # the saved template the campaign was composed from
     test = BooleanAttribute(null=True)  # a test send (smscore.domain.test_send): not in the campaign list

@@ -54,6 +54,7 @@ from smscore.domain.phone import normalise
 from smscore.domain.plan import PlanChunk, new_plan_prefix, planned_ids, split_plan
 from smscore.domain.ports import CampaignStore, DeliveryQueue, SuppressionList
 from smscore.domain.segments import SegmentCount, provider_length
+from smscore.domain.wait_reasons import WaitReason, explain_wait
 from smscore.domain.windows import OpeningRule, country_of
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,7 @@ class CampaignResult:
     audience: Audience
     credits_debited: int
     scheduled_for: datetime | None = None  # when every message waits: the earliest of them may go then
+    scheduled_reason: WaitReason | None = None  # why (smscore.domain.wait_reasons)
     accepted: bool = False  # above max_sync_recipients: answered 202, without the message list
 
 
@@ -206,6 +208,7 @@ class DispatchState:
     fanout_refunded_credits: int | None = None  # None: closed before it was recorded (credits = refunded x segments)
     request_hash: str | None = None
     scheduled_for: datetime | None = None
+    scheduled_reason: dict[str, Any] | None = None  # WaitReason.as_json() as recorded at accept
     plan_prefix: str | None = None  # a planned campaign (smscore.domain.plan): its chunks' prefix
     plan_chunks: int = 0
 
@@ -528,6 +531,7 @@ class CampaignSchedule:
     now: datetime
     openings: dict[str | None, datetime]  # by recipient country
     scheduled_for: datetime | None
+    reason: WaitReason | None = None  # why `scheduled_for` (smscore.domain.wait_reasons): the 201's scheduledReason
 
     def opening_of(self, e164: str) -> datetime:
         return self.openings[country_of(e164)]
@@ -550,7 +554,19 @@ def plan_schedule(
         for country in {country_of(e164) for e164 in recipients}
     }
     earliest = min(openings.values(), default=now)
-    return CampaignSchedule(now=now, openings=openings, scheduled_for=earliest if earliest > now else None)
+    if earliest <= now:
+        return CampaignSchedule(now=now, openings=openings, scheduled_for=None)
+    country = min(openings, key=lambda c: openings[c])
+    reason = explain_wait(
+        now=now,
+        start=start,
+        release_at=earliest,
+        country=country,
+        purpose=request.purpose,
+        quiet_hours=tenant.quiet_hours,
+        send_at=request.send_at,
+    )
+    return CampaignSchedule(now=now, openings=openings, scheduled_for=earliest, reason=reason)
 
 
 @dataclass(frozen=True)
@@ -747,6 +763,7 @@ def send_campaign(
         template_id=request.template_id,
         test=request.test,
         scheduled_for=schedule.scheduled_for,
+        scheduled_reason=schedule.reason.as_json() if schedule.reason else None,
         scheduled_messages=sum(1 for m in messages if m.status is MessageStatus.SCHEDULED),
         plan_prefix=prefix,
         plan_chunks=len(chunks),
@@ -775,6 +792,7 @@ def send_campaign(
         audience=audience,
         credits_debited=cost,
         scheduled_for=schedule.scheduled_for,
+        scheduled_reason=schedule.reason,
         accepted=accepted,
     )
 

@@ -57,6 +57,11 @@ class CancelStore(Protocol):
         message whose status changed meanwhile is left out."""
         ...
 
+    def record_cancel(self, queue_id: str, member_id: str, at: datetime) -> None:
+        """The campaign's cancelledAt / cancelledBy, written by the first cancel that cancelled something (a later
+        one keeps them)."""
+        ...
+
 
 @dataclass(frozen=True)
 class CancelResult:
@@ -70,8 +75,10 @@ def cancel_campaign(
     queue_id: str,
     store: CancelStore,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    member_id: str | None = None,
 ) -> CancelResult:
-    """Cancel what delivery has not claimed; QueueNotFound for an unknown queue or another tenant's."""
+    """Cancel what delivery has not claimed; QueueNotFound for an unknown queue or another tenant's. `member_id`:
+    who asked, recorded with the time when this cancel cancelled something."""
     dispatch = store.find_dispatch(queue_id)
     if dispatch is None or dispatch.tenant_id != tenant_id:
         raise QueueNotFound("No queue with this id")
@@ -89,5 +96,7 @@ def cancel_campaign(
         credits += sum(m.credits for m in pending if m.message_id in done)
         # The ones that moved meanwhile: claimed (delivery's now), or released/rescheduled (cancellable still).
         ids = [m.message_id for m in pending if m.message_id not in done]
+    if cancelled and member_id is not None:
+        store.record_cancel(queue_id, member_id, now())
     log.info("Campaign cancelled", extra={"queue_id": queue_id, "cancelled": len(cancelled), "credits": credits})
     return CancelResult(queue_id=queue_id, cancelled=len(cancelled), refunded_credits=credits)

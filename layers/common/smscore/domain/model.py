@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
+from typing import Any
 
 from smscore.domain.gsm import EncodingOption
 
@@ -125,6 +126,7 @@ class Dispatch:
     purpose: Purpose = Purpose.MARKETING
     send_at: datetime | None = None  # the client's sendAt
     scheduled_for: datetime | None = None  # the earliest instant any message of the campaign may go
+    scheduled_reason: dict[str, Any] | None = None  # why it waits then (smscore.domain.wait_reasons, wire form)
     scheduled_messages: int = 0  # of total_messages, persisted SCHEDULED (the rest QUEUED)
     resend_of: str | None = None  # the campaign whose failed recipients this one sends to again
     # A resend that skipped earlier resends' recipients: how many resends the original had when it was planned. The

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from smscore.domain.model import MessageStatus
 
@@ -31,6 +32,7 @@ class StatusChangeView:
     at: datetime
     code: str | None = None
     detail: str | None = None
+    until: datetime | None = None  # a SCHEDULED step: the instant it waited until
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class MessageView:
     history: tuple[StatusChangeView, ...] = ()
     clicks: int = 0  # tracked short links (smscore.domain.links): counted clicks
     first_clicked_at: datetime | None = None
+    provider_price_unit: str | None = None  # ISO 4217, as the provider reported it
+    due_at: datetime | None = None  # SCHEDULED: when it may go
+    purpose: str = "marketing"
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,9 @@ class DispatchView:
     send_at: datetime | None = None
     scheduled_for: datetime | None = None
     clicks: int = 0  # messages whose tracked short link was clicked at least once (unique clicks)
+    scheduled_reason: dict[str, Any] | None = None  # WaitReason.as_json() as recorded at accept
+    cancelled_at: datetime | None = None
+    cancelled_by: str | None = None
 
 
 @dataclass(frozen=True)
