@@ -851,6 +851,7 @@ def event_sink() -> EventSink:
 
 
 def default_frequency(settings: Settings) -> MarketingFrequency:
+    from smscore.domain.model import MarketingFrequency
 
     return MarketingFrequency(max_per_day=settings.marketing_max_per_day_default, max_per_week=0)
 
