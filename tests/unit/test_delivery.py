@@ -431,3 +431,44 @@ def test_the_failures_of_a_record_are_refunded_together_once(
     refunds = [(amount, sorted(ids)) for _, amount, kind, ids in store.ledger if kind == "REFUND"]
     assert refunds == [(8, ["m-0", "m-1", "m-2", "m-3"])]
     assert store.balance[TENANT] == store.ledger_sum(TENANT) == -4
+
+
+class SlowClaimStore(InMemoryMessageStore):
+    """A claim that takes `seconds` of the invocation (a throttled write retried under load)."""
+
+    def __init__(self, clock: Clock, seconds: float) -> None:
+        super().__init__()
+        self._clock = clock
+        self._seconds = seconds
+
+    def claim(self, message: StoredMessage, now: datetime, lease_until: datetime) -> StoredMessage | None:
+        self._clock.sleep(self._seconds)
+        return super().claim(message, now, lease_until)
+
+
+def test_a_claim_that_leaves_too_little_time_is_given_back_without_calling_the_provider(
+    sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
+) -> None:
+    # Given an invocation with 10 s left, a provider timeout of 5 s (an attempt needs 7 s with the margin), and a
+    # claim that takes 4 s under load
+    store = SlowClaimStore(clock, seconds=4)
+    store.add(message(1))
+    policy = RetryPolicy(max_attempts=3, backoff_base_seconds=1, backoff_cap_seconds=1, provider_timeout_seconds=5)
+    worker = deliverer(store, {"sandbox": sandbox}, dead, clock, policy=policy, deferred=ListDeferred())
+
+    def remaining() -> float:
+        return 10 - (clock.now - T0).total_seconds()
+
+    # When its record is delivered
+    report = worker.deliver(batch("m-1"), remaining_seconds=remaining)
+    # Then the provider is never called with 6 s left: the claim is given back (QUEUED, a deferral, no attempt
+    # used, still paid) and the message comes back
+    assert sandbox.calls == []
+    assert report.outcomes == {"m-1": Outcome.DEFERRED}
+    stored = store.messages["m-1"]
+    assert (stored.status, stored.attempts - stored.deferrals) == (MessageStatus.QUEUED, 0)
+    assert store.balance[TENANT] == -2
+    # And when it comes back to an invocation with time, it is sent once
+    again = worker.deliver(batch("m-1"))
+    assert again.outcomes == {"m-1": Outcome.SENT}
+    assert sandbox.calls_for("m-1") == 1

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -103,10 +104,39 @@ class Caller:
     member_id: str
 
 
-@dataclass(frozen=True)
 class Outcome:
-    status: HTTPStatus
-    body: MessageEnqueueResultDto
+    """A send's answer. A 201's message list (50,000 pairs) is kept as plain pairs and written straight to JSON
+    (`json`): one model per message, validated and dumped again by the resolver, cost about a second of the
+    request's CPU. `body` builds the full model on demand (tests, replays)."""
+
+    def __init__(
+        self,
+        status: HTTPStatus,
+        body: MessageEnqueueResultDto,
+        pairs: Sequence[tuple[str, str]] | None = None,
+    ) -> None:
+        self.status = status
+        self._header = body
+        self._pairs = pairs
+
+    @property
+    def queue_id(self) -> str:
+        return self._header.queue_id
+
+    @property
+    def body(self) -> MessageEnqueueResultDto:
+        if self._pairs is None:
+            return self._header
+        return self._header.model_copy(
+            update={"messages": [EnqueuedMessage(id=mid, recipient=recipient) for mid, recipient in self._pairs]}
+        )
+
+    def json(self) -> str:
+        """The body as the resolver would serialise the model (separators and ensure_ascii as its json.dumps)."""
+        wire = self._header.model_dump(mode="json")
+        if self._pairs is not None:
+            wire["messages"] = [{"id": mid, "recipient": recipient} for mid, recipient in self._pairs]
+        return json.dumps(wire, separators=(",", ":"))
 
 
 def _no_phase(_name: str) -> contextlib.AbstractContextManager[Any]:
@@ -605,14 +635,15 @@ class CampaignService:
             )
         body = MessageEnqueueResultDto(
             queue_id=result.queue_id,
-            messages=[EnqueuedMessage(id=m.message_id, recipient=m.recipient) for m in result.messages],
+            messages=[],
             scheduled_for=result.scheduled_for,
             scheduled_reason=reason_dto(reason),
             skipped_already_resent=result.audience.skipped_already_resent if resend else None,
             skipped_too_long=result.audience.skipped_too_long or None,
             skipped_no_consent=result.audience.skipped_no_consent or None,
         )
-        return Outcome(HTTPStatus.CREATED if result.messages else HTTPStatus.OK, body)
+        pairs = [(m.message_id, m.recipient) for m in result.messages]
+        return Outcome(HTTPStatus.CREATED if result.messages else HTTPStatus.OK, body, pairs)
 
     @staticmethod
     def _accepted(

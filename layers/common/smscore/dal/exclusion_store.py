@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from typing import Any
 
+from smscore.dal.raw_reads import batch_get_items
 from smscore.dal.tables import ExclusionRecord, SettingRecord
 from smscore.domain.exclusions import WRITE_BATCH, ExclusionSnapshot
 
@@ -68,8 +69,8 @@ class DynamoExclusionList:
             return set()
 
         def read(chunk: Sequence[str]) -> set[str]:
-            keys = [(number, snapshot.snapshot_id) for number in chunk]
-            return {item.number for item in ExclusionRecord.batch_get(keys, attributes_to_get=["number"])}
+            keys = [{"number": {"S": number}, "snapshot": {"S": snapshot.snapshot_id}} for number in chunk]
+            return {item["number"]["S"] for item in batch_get_items(ExclusionRecord, keys, ["number"])}
 
         chunks = _chunks(unique, BATCH_GET_KEYS)
         if len(chunks) == 1:

@@ -31,6 +31,7 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
+from smscore.dal.raw_reads import batch_get_items
 from smscore.dal.tables import InboundMessageRecord, SuppressionRecord
 from smscore.domain.ports import ConsentChange, RecordOutcome
 
@@ -155,10 +156,9 @@ class DynamoSuppressionList:
 
     @staticmethod
     def _opted_out(numbers: Sequence[str], sender: str, consistent: bool) -> set[str]:
-        items = SuppressionRecord.batch_get(
-            [(n, sender) for n in numbers], consistent_read=consistent, attributes_to_get=["number", "opted_out"]
-        )
-        return {item.number for item in items if item.opted_out}
+        keys = [{"number": {"S": n}, "sender": {"S": sender}} for n in numbers]
+        items = batch_get_items(SuppressionRecord, keys, ["number", "opted_out"], consistent)
+        return {item["number"]["S"] for item in items if item.get("opted_out", {}).get("BOOL")}
 
     def opt_outs(self, numbers: Sequence[str], sender: str) -> dict[str, ConsentChange]:
         """By key: one BatchGetItem per 100 numbers (PynamoDB splits the keys and retries unprocessed ones)."""

@@ -113,6 +113,7 @@ TERMINAL = frozenset(
     }
 )
 SAFETY_MARGIN_SECONDS = 2.0
+OUT_OF_TIME = "OUT_OF_TIME"  # a claim given back unused: too little of the invocation left to call the provider
 MAX_CLAIM_RACES = 3
 MAX_SLOT_WAIT_SECONDS = 20.0  # the furthest send slot an invocation takes; beyond it the message waits on the queue
 MAX_QUEUE_DELAY_SECONDS = 900  # SQS DelaySeconds maximum
@@ -519,6 +520,16 @@ class Deliverer:
                     return Outcome.LEASED_ELSEWHERE
                 message = self._store.load([message_id]).get(message_id)
                 continue
+            if remaining_seconds() < self._policy.provider_timeout_seconds + SAFETY_MARGIN_SECONDS:
+                # The slot's wait and the claim (a slow, retried write under load) used the time the attempt
+                # needed: a provider call now could be cut by the timeout after the provider accepted it, leaving
+                # the message SENDING for a takeover to send again. The claim is given back unused (a deferral).
+                if not self._store.defer(
+                    claimed, claimed.provider, TransientFailure(OUT_OF_TIME, OUT_OF_TIME), self._now()
+                ):
+                    return Outcome.LOST_LEASE
+                log.info("claimed too late to send; given back", extra={"message_id": message_id})
+                return report.defer(message_id, MIN_WAIT_SECONDS)
 
             outcome, message = self._attempt(claimed, report, final_receive, remaining_seconds, pacer, grant.probe)
             if outcome is not None:

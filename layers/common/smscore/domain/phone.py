@@ -114,16 +114,25 @@ def normalise(raw: str, country: str | None) -> Normalised:
     text = read_literally(raw)
     if isinstance(text, Normalised):
         return text
-    number = _valid_number(text, country)
-    if number is None:
+    typed = _typed_number(text, country)
+    if typed is None:
         return Normalised(None, "invalid")
-    if phonenumbers.number_type(number) not in SMS_CAPABLE_TYPES:
+    number, kind = typed
+    if kind not in SMS_CAPABLE_TYPES:
         return Normalised(None, "not_mobile")
     return Normalised(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
 def _valid_number(text: str, country: str | None) -> phonenumbers.PhoneNumber | None:
     """The valid number `text` (ASCII, from read_literally) stands for, read in `country`'s national plan."""
+    typed = _typed_number(text, country)
+    return None if typed is None else typed[0]
+
+
+def _typed_number(text: str, country: str | None) -> tuple[phonenumbers.PhoneNumber, int] | None:
+    """The valid number `text` stands for and its type. A number is valid exactly when its type is known
+    (phonenumbers' is_valid_number is number_type != UNKNOWN for the number's own region), so the type is computed
+    once: a campaign normalises every recipient, and this is most of its cost."""
     region = country.upper() if country else None
     candidates = [text]
     if region and not text.startswith("+") and text[:1].isdigit():
@@ -134,11 +143,12 @@ def _valid_number(text: str, country: str | None) -> phonenumbers.PhoneNumber | 
             number = phonenumbers.parse(candidate, region)
         except NumberParseException:
             continue
-        if not phonenumbers.is_valid_number(number):
+        kind = phonenumbers.number_type(number)
+        if kind == PhoneNumberType.UNKNOWN:
             continue
         if region and candidate is not text and phonenumbers.region_code_for_number(number) != region:
             continue
-        return number
+        return number, kind
     return None
 
 

@@ -11,6 +11,7 @@ tenant's quiet hours apply there).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -189,14 +190,34 @@ def quiet_hours_json(quiet: QuietHours) -> dict[str, str]:
 
 @lru_cache(maxsize=65_536)
 def country_of(e164: str) -> str | None:
-    """The ISO country of an E.164 number: its window applies to it (None when the number names none)."""
+    """The ISO country of an E.164 number: its window applies to it (None when the number names none).
+
+    A calling code that belongs to one country alone (+57: CO) names it without parsing the number (a campaign
+    asks this for every recipient); shared ones (+1, +44, +7...) are parsed."""
     import phonenumbers  # on first use, like smscore.domain.phone: not part of the handlers' cold start
 
+    sole = _sole_regions()
+    for digits in (2, 3, 4):
+        region = sole.get(e164[1:digits]) if e164[:1] == "+" else None
+        if region is not None:
+            return region
     try:
         region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
         return None
     return region if region and region != "ZZ" else None
+
+
+@functools.cache
+def _sole_regions() -> dict[str, str]:
+    """Calling code (digits) -> its country, for the codes phonenumbers gives exactly one geographic region."""
+    import phonenumbers
+
+    return {
+        str(code): regions[0]
+        for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()
+        if len(regions) == 1 and regions[0] != "001"
+    }
 
 
 class Rescheduler(Protocol):
