@@ -2,7 +2,7 @@
 // Texts are this module's own i18n keys (settings.*), es-CO first.
 import { api } from "./api.js";
 import { field, h, notice, replace } from "./dom.js";
-import { addMessages, t } from "./i18n.js";
+import { addMessages, creditsText, t } from "./i18n.js";
 
 addMessages({
   "nav.settings": ["Ajustes", "Settings"],
@@ -34,6 +34,12 @@ addMessages({
   "settings.quietStart": ["Horas de silencio: desde", "Quiet hours: from"],
   "settings.quietEnd": ["hasta", "until"],
   "settings.quietHint": ["Hora de Bogotá. Vacío: sin horas de silencio.", "Bogotá time. Empty: no quiet hours."],
+  "settings.creditsLow": ["Avisar cuando el saldo baje de (créditos)", "Notify when the balance drops below (credits)"],
+  "settings.creditsLowHint": [
+    "Sus webhooks reciben credits.low una vez cada vez que el saldo baja de este valor. Vacío: sin aviso.",
+    "Your webhooks get credits.low once each time the balance drops below this value. Empty: no notice.",
+  ],
+  "settings.creditsLowIs": ["Hoy: {amount}.", "Now: {amount}."],
   "settings.save": ["Guardar ajustes", "Save settings"],
   "settings.saved": ["Ajustes guardados.", "Settings saved."],
 });
@@ -65,6 +71,15 @@ export async function settingsView(main, ctx) {
   const quiet = current.quietHours || {};
   const [startField, quietStart] = field(t("settings.quietStart"), h("input", { type: "time", value: quiet.start || "" }), t("settings.quietHint"));
   const [endField, quietEnd] = field(t("settings.quietEnd"), h("input", { type: "time", value: quiet.end || "" }));
+  const threshold = current.creditsLowThreshold;
+  const [lowField, creditsLow] = field(
+    t("settings.creditsLow"),
+    h("input", { type: "number", name: "creditsLowThreshold", min: 1, step: 1, value: threshold == null ? "" : String(threshold) }),
+    [
+      t("settings.creditsLowHint"),
+      threshold == null ? "" : ` ${t("settings.creditsLowIs", { amount: creditsText(threshold, ctx.me.creditPriceCop) })}`,
+    ].join(""),
+  );
 
   async function save(event) {
     event.preventDefault();
@@ -77,6 +92,7 @@ export async function settingsView(main, ctx) {
         quietStart.value && quietEnd.value
           ? { start: quietStart.value, end: quietEnd.value, timeZone: quiet.timeZone || "America/Bogota" }
           : null,
+      creditsLowThreshold: creditsLow.value === "" ? null : Number(creditsLow.value),
     };
     try {
       await api("PUT", "/api/settings", { body });
@@ -105,6 +121,7 @@ export async function settingsView(main, ctx) {
       ),
       startField,
       endField,
+      lowField,
       h("button", { type: "submit", ...ctx.writeGuard() }, t("settings.save")),
     ),
     result,

@@ -41,7 +41,7 @@ def parse(record: dict[str, Any]) -> dict[str, Any] | None:
     """The queue message of a record, or None (reported once) when it is not one."""
     try:
         message = json.loads(record["body"])
-        if not isinstance(message, dict) or message.get("kind") not in ("event", "attempt"):
+        if not isinstance(message, dict) or message.get("kind") not in ("event", "attempt", "completion"):
             raise ValueError("not a webhook queue message")
     except ValueError as exc:  # JSONDecodeError is a ValueError
         report_unparseable(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ DEFAULTS = {
     "marketingFrequency": {"maxPerDay": 1, "maxPerWeek": 0},
     "consentRequired": False,
     "quietHours": None,
+    "creditsLowThreshold": None,
 }
 
 
@@ -38,6 +40,7 @@ def stored(campaign: Campaign) -> dict[str, Any]:
     return {
         "compliance": record.compliance.as_dict() if record.compliance else None,
         "quiet": record.quiet_hours.as_dict() if record.quiet_hours else None,
+        "creditsLowThreshold": record.credits_low_threshold,
     }
 
 
@@ -89,7 +92,28 @@ def test_put_changes_only_the_named_fields_and_persists_them(client: Client) -> 
             "consentRequired": True,
         },
         "quiet": {"start": "21:00", "end": "08:00", "timeZone": "America/Bogota"},
+        "creditsLowThreshold": None,
     }
+
+
+def test_the_credits_low_threshold_is_set_kept_by_other_puts_and_cleared_by_null(client: Client) -> None:
+    # When the tenant sets a threshold of 500 credits
+    reply = client.call("PUT", "/api/settings", {"creditsLowThreshold": 500})
+    # Then the answer, a later read and the tenant item show it
+    assert (reply.status, reply.body) == (200, {**DEFAULTS, "creditsLowThreshold": 500})
+    assert client.call("GET", "/api/settings").body["creditsLowThreshold"] == 500
+    assert stored(client.campaign)["creditsLowThreshold"] == 500
+    # And a PUT of another field keeps it
+    assert client.call("PUT", "/api/settings", {"consentRequired": True}).body["creditsLowThreshold"] == 500
+    # And a threshold set anew forgets that credits.low was emitted, so the next crossing is told again
+    TenantRecord(client.campaign.tenant_id).update(actions=[TenantRecord.credits_low_at.set(datetime.now(UTC))])
+    client.call("PUT", "/api/settings", {"creditsLowThreshold": 800})
+    assert TenantRecord.get(client.campaign.tenant_id).credits_low_at is None
+    # When it sends null
+    reply = client.call("PUT", "/api/settings", {"creditsLowThreshold": None})
+    # Then there is no threshold any more
+    assert reply.body["creditsLowThreshold"] is None
+    assert stored(client.campaign)["creditsLowThreshold"] is None
 
 
 def test_null_clears_the_sender_name_restores_the_opt_out_text_and_removes_quiet_hours(client: Client) -> None:
@@ -131,6 +155,9 @@ def test_null_clears_the_sender_name_restores_the_opt_out_text_and_removes_quiet
             "quietHours",
         ),
         ({"sendrName": "Typo"}, 400, "VALIDATION_ERROR", "sendrName"),
+        ({"creditsLowThreshold": 0}, 400, "VALIDATION_ERROR", "creditsLowThreshold"),
+        ({"creditsLowThreshold": "cien"}, 400, "VALIDATION_ERROR", "creditsLowThreshold"),
+        ({"creditsLowThreshold": 1_000_000_001}, 400, "VALIDATION_ERROR", "creditsLowThreshold"),
     ],
 )
 def test_bad_settings_are_refused_with_the_field_and_change_nothing(

@@ -1,4 +1,5 @@
-"""Webhooks out on moto (issue 25, item 1): events emitted once per state change, retries until success and no
+"""Webhooks out on moto (issue 25, item 1): events emitted once per state change (campaign.completed and credits.low
+too), retries until success and no
 more, disabling after the failure window, replay, and the endpoints API.
 
 The state changes go through the real send and deliver handlers and the wired receipt store; events travel on the
@@ -25,8 +26,11 @@ from functions.integrations import app as integrations
 from functions.webhook_deliver import app as webhook_deliver
 from smscore import wiring
 from smscore.dal.outbox_store import DynamoOutbox
+from smscore.dal.tables import TenantRecord
 from smscore.dal.webhook_queue import SqsWebhookQueue
 from smscore.dal.webhook_store import DynamoWebhookStore
+from smscore.domain import completion
+from smscore.domain.completion import check_message
 from smscore.domain.events import Event
 from smscore.domain.model import MessageStatus, Receipt
 from smscore.domain.receipts import ReceiptOutcome, apply_receipt
@@ -37,7 +41,7 @@ from smscore.wiring import WebhookDeliverDeps
 from smsdev.provision import function_environment
 from smsdev.testing import serialised_moto
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
-from tests.integration.conftest import Campaign
+from tests.integration.conftest import Campaign, make_campaign
 from tests.integration.test_deliver import Counting, Delivery
 
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
@@ -537,3 +541,122 @@ def test_a_batch_whose_deliveries_could_not_be_written_comes_back_and_is_attempt
     assert sorted((d["eventId"], d["status"], d["attemptCount"]) for d in page["items"]) == sorted(
         (e.event_id, "SUCCEEDED", 1) for e in events
     )
+
+
+# ---------------------------------------------------------------------------------------------- campaign.completed
+
+
+def completion_record(message: dict[str, Any]) -> dict[str, Any]:
+    record = copy.deepcopy(load_event("sqs_delivery_batch.json")["Records"][0])
+    record.update(messageId=str(uuid.uuid4()), body=json.dumps(message))
+    return record
+
+
+def test_campaign_completed_is_emitted_once_when_no_message_is_left_pending(
+    env: Stack, campaign: Campaign, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(completion, "FIRST_CHECK_SECONDS", 0)  # SQS holds the first check 10 s: read it at once
+    # Given an endpoint that wants campaign.completed, and a campaign of three (one number the carrier refuses)
+    endpoint = add_endpoint(campaign, ["campaign.completed"])
+    delivery = Delivery(stack=env, sandbox=Counting(SandboxProvider(DynamoOutbox())))
+    queue_id, ids = delivery.send_campaign(campaign, "+573001112233", "+573001112244", PERMANENT_INVALID_NUMBER)
+    bodies = delivery.sqs_bodies()
+    clock, queue = Clock(), FakeQueue()
+    poster = ScriptedPoster([200], clock)
+    deliverer = WebhookDeliverer(DynamoWebhookStore(), queue, poster, now=clock, completion=wiring.completion_store())
+    # When a check runs while every message still waits
+    early = check_message(campaign.tenant_id, queue_id, clock())
+    assert deliverer.handle(early) is None
+    # Then nothing is emitted and the check is put back on the queue, delayed
+    assert poster.sent == []
+    assert [(m["kind"], m["queueId"], m["pending"]) for m, _ in queue.messages] == [("completion", queue_id, 3)]
+    assert 10 <= queue.messages[0][1] <= 900
+    # When every message is delivered, its records arriving twice (SQS at-least-once)
+    delivery.deliver(*bodies, *bodies)
+    # Then one check chain was started for the campaign, however many messages finished
+    started = [m for m in drain_webhook_queue(env) if m["kind"] == "completion"]
+    assert [(m["tenantId"], m["queueId"]) for m in started] == [(campaign.tenant_id, queue_id)]
+    # When its check runs, then again (SQS at-least-once), and the early check comes back too
+    clock.at += timedelta(seconds=30)
+    deliverer.handle(started[0])
+    deliverer.handle(started[0])
+    clock.at += timedelta(seconds=30)
+    deliverer.handle(queue.messages.pop(0)[0])
+    result = webhook_deliver.lambda_handler({"Records": [completion_record(started[0])]}, LambdaContextStub())
+    assert result == {"batchItemFailures": []}
+    # Then the endpoint got campaign.completed exactly once, signed, with the campaign's final counts
+    assert len(poster.sent) == 1
+    _url, headers, body = poster.sent[0]
+    assert verify(headers["Sms-Signature"], body, endpoint["secret"], now=int(clock.at.timestamp()))
+    event = json.loads(body)
+    assert (event["type"], event["tenantId"], event["data"]["queueId"]) == (
+        "campaign.completed",
+        campaign.tenant_id,
+        queue_id,
+    )
+    assert event["data"]["totalMessages"] == 3
+    assert {k: v for k, v in event["data"]["counts"].items() if v} == {"SENT": 2, "FAILED": 1}
+    assert event["data"]["creditsRefunded"] == 1
+    assert len(ids) == 3
+    # And nothing more is queued: the chain ended with the completion
+    assert queue.messages == []
+    assert [m for m in drain_webhook_queue(env) if m["kind"] == "completion"] == []
+
+
+def test_a_tenant_without_a_campaign_completed_endpoint_starts_no_checks(env: Stack, campaign: Campaign) -> None:
+    add_endpoint(campaign, ["message.failed"])
+    delivery = Delivery(stack=env, sandbox=Counting(SandboxProvider(DynamoOutbox())))
+    delivery.send_campaign(campaign, "+573001112233")
+    delivery.deliver(*delivery.sqs_bodies())
+    assert drain_webhook_queue(env) == []
+
+
+# ---------------------------------------------------------------------------------------------- credits.low
+
+
+def test_credits_low_is_emitted_once_per_crossing_of_the_threshold(env: Stack, admin: Any) -> None:
+    # Given a tenant with 7 credits, a threshold of 5 and an endpoint that wants credits.low
+    tenant = make_campaign(admin, credits=7)
+    TenantRecord(tenant.tenant_id).update(actions=[TenantRecord.credits_low_threshold.set(5)])
+    add_endpoint(tenant, ["credits.low"])
+    delivery = Delivery(stack=env, sandbox=Counting(SandboxProvider(DynamoOutbox())))
+
+    def low_events() -> list[dict[str, Any]]:
+        return [json.loads(m["event"]) for m in drain_webhook_queue(env) if m["kind"] == "event"]
+
+    # When one-credit campaigns take the balance 7 -> 6 -> 5: still at the threshold
+    for number in ("+573001110001", "+573001110002"):
+        delivery.send_campaign(tenant, number)
+    assert (tenant.balance(), low_events()) == (5, [])
+    # When the next one takes it under (4), and the one after further under (3)
+    first, _ = delivery.send_campaign(tenant, "+573001110003")
+    assert tenant.balance() == 4
+    crossing = low_events()
+    delivery.send_campaign(tenant, "+573001110004")
+    # Then credits.low came once, for the crossing debit, with the balance it left
+    assert [(e["type"], e["tenantId"], e["data"]) for e in crossing] == [
+        (
+            "credits.low",
+            tenant.tenant_id,
+            {"balance": 4, "threshold": 5, "queueId": first, "at": crossing[0]["data"]["at"]},
+        )
+    ]
+    assert (tenant.balance(), low_events()) == (3, [])
+    # When a top-up brings it back above (13) and one campaign of 9 takes it straight under again (4)
+    admin.add_credits(tenant.tenant_id, 10)
+    numbers = [f"+5730011200{n:02d}" for n in range(9)]
+    second, _ = delivery.send_campaign(tenant, *numbers)
+    # Then that is a new crossing: one more credits.low, with another id
+    again = low_events()
+    assert [(e["type"], e["data"]["balance"], e["data"]["queueId"]) for e in again] == [("credits.low", 4, second)]
+    assert again[0]["id"] != crossing[0]["id"]
+    assert tenant.balance() == tenant.ledger_sum() == 4
+
+
+def test_a_tenant_without_a_threshold_gets_no_credits_low(env: Stack, admin: Any) -> None:
+    tenant = make_campaign(admin, credits=2)
+    add_endpoint(tenant, ["credits.low"])
+    delivery = Delivery(stack=env, sandbox=Counting(SandboxProvider(DynamoOutbox())))
+    delivery.send_campaign(tenant, "+573001110001", "+573001110002")
+    assert tenant.balance() == 0
+    assert drain_webhook_queue(env) == []

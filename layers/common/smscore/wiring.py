@@ -35,18 +35,19 @@ if TYPE_CHECKING:
     from smscore.api.templates import TemplatesApi
     from smscore.api.webhooks import WebhooksApi
     from smscore.dal.campaign_store import DynamoCampaignStore
+    from smscore.dal.completion_store import DynamoCompletionStore
     from smscore.dal.exclusion_store import DynamoExclusionList
     from smscore.dal.frequency_store import DynamoFrequencyCounters
     from smscore.dal.link_store import DynamoLinkStore
     from smscore.dal.report_store import DynamoFailureTally
     from smscore.dal.sqs_queue import SqsDeliveryQueue
     from smscore.dal.suppression_store import DynamoSuppressionList
-    from smscore.dal.webhook_queue import SqsWebhookQueue
+    from smscore.dal.webhook_queue import CachedSubscriptions, SqsWebhookQueue
     from smscore.dal.webhook_store import DynamoWebhookStore
-    from smscore.domain.campaign import CampaignLimits, PlannedFanout
+    from smscore.domain.campaign import CampaignLimits, PlannedFanout, SendStore
     from smscore.domain.consent import ConsentReader
     from smscore.domain.delivery import Deliverer
-    from smscore.domain.events import EventSink
+    from smscore.domain.events import CampaignTouched, EventSink
     from smscore.domain.exports import Exports
     from smscore.domain.fanout import FanoutWorker
     from smscore.domain.keywords import Keywords
@@ -217,14 +218,17 @@ def send_deps() -> SendDeps:
     from aws_lambda_powertools import Metrics, Tracer
 
     from smscore.api.campaigns import CampaignService, FanoutTiming
+    from smscore.dal.credits_low_store import DynamoCreditsLow
     from smscore.dal.resend_source import DynamoResendSource
     from smscore.dal.test_send_allowance import DynamoTestSendAllowance
+    from smscore.domain.credits_low import CreditsLowWatch
 
     settings = bound_settings()
     tracer = Tracer()  # Powertools shares one tracer and one metric set per process across instances
     return SendDeps(
         campaigns=CampaignService(
-            store=campaign_store(),
+            # credits.low after the debit that takes the balance under the tenant's threshold
+            store=cast("SendStore", CreditsLowWatch(campaign_store(), DynamoCreditsLow(), event_sink())),
             queue=delivery_queue(),
             limits=campaign_limits(settings),
             idempotency_store=idempotency_store,
@@ -385,7 +389,8 @@ def sweeper_deps() -> SweeperDeps:
         sweeper=Sweeper(
             dead_letters=SqsDeadLetterQueue(sqs, settings.delivery_dead_letter_queue_url),
             messages=cast(
-                "MessageStore", EmittingMessageStore(store, event_sink(), failures=failure_tally())
+                "MessageStore",
+                EmittingMessageStore(store, event_sink(), failures=failure_tally(), completion=completion_watcher()),
             ),  # message.failed events
             marks=DynamoRedriveMarks(),
             queue=delivery_queue(),
@@ -470,7 +475,8 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
         windows = DeliveryWindows(quiet_hours_of=TenantQuietHours(), store=store)
     deliverer = Deliverer(
         store=cast(
-            "MessageStore", EmittingMessageStore(store, event_sink(), failures=failure_tally())
+            "MessageStore",
+            EmittingMessageStore(store, event_sink(), failures=failure_tally(), completion=completion_watcher()),
         ),  # message.sent / message.failed
         providers=providers if providers is not None else default_registry(settings),
         dead_letters=SqsDeadLetters(settings.aws_region, settings.delivery_dead_letter_queue_url),
@@ -815,6 +821,7 @@ def webhook_deliverer() -> WebhookDeliverer:
         webhook_store(),
         _webhook_queue(settings),
         SafePoster(allow_loopback=settings.webhooks_allow_loopback),
+        completion=completion_store(),
         backoff_base_seconds=settings.webhook_backoff_base_seconds,
         on_disabled=disabled,
     )
@@ -836,7 +843,7 @@ def event_sink() -> EventSink:
     queue, for the event types some endpoint of the tenant wants; nowhere when webhooks are not configured."""
     from aws_lambda_powertools import Metrics
 
-    from smscore.dal.webhook_queue import CachedSubscriptions, TolerantQueue
+    from smscore.dal.webhook_queue import TolerantQueue
     from smscore.domain.events import NoEvents
     from smscore.domain.webhook_delivery import QueuedEventSink
 
@@ -847,7 +854,43 @@ def event_sink() -> EventSink:
     queue = TolerantQueue(
         _webhook_queue(settings), lambda: metrics.add_metric(name="WebhookEventsNotQueued", unit="Count", value=1)
     )
-    return QueuedEventSink(queue, CachedSubscriptions())
+    return QueuedEventSink(queue, subscriptions())
+
+
+@memoised
+def completion_store() -> DynamoCompletionStore:
+    """campaign.completed's counts and watch items (smscore.domain.completion)."""
+    from smscore.dal.completion_store import DynamoCompletionStore
+
+    settings = bound_settings()
+    return DynamoCompletionStore(settings.webhooks_table, settings.aws_region)
+
+
+@memoised
+def completion_watcher() -> CampaignTouched | None:
+    """Starts each campaign's completion checks once (the emitting message stores); None without webhooks."""
+    from aws_lambda_powertools import Metrics
+
+    from smscore.dal.webhook_queue import TolerantQueue
+    from smscore.domain.completion import CompletionWatcher
+
+    settings = bound_settings()
+    if not settings.webhook_queue_url:
+        return None
+    metrics = Metrics()
+    queue = TolerantQueue(
+        _webhook_queue(settings), lambda: metrics.add_metric(name="WebhookEventsNotQueued", unit="Count", value=1)
+    )
+    return CompletionWatcher(completion_store(), queue, subscriptions())
+
+
+@memoised
+def subscriptions() -> CachedSubscriptions:
+    """Which event types a tenant's enabled endpoints want, cached a minute per tenant (one cache per process)."""
+    from smscore.dal.webhook_queue import CachedSubscriptions
+
+    bound_settings()
+    return CachedSubscriptions()
 
 
 def default_frequency(settings: Settings) -> MarketingFrequency:

@@ -34,6 +34,8 @@ from smscore.domain.model import MarketingFrequency, QuietHours, Tenant
 from smscore.domain.ports import TenantSettingsStore
 from smscore.domain.windows import parse_quiet_hours, quiet_hours_json
 
+CREDITS_LOW_THRESHOLD_MAX = 1_000_000_000
+
 
 class _Dto(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
@@ -67,6 +69,11 @@ class SettingsDto(_Dto):
     marketing_frequency: MarketingFrequencyDto
     consent_required: bool = Field(description="Marketing skips contacts without granted consent")
     quiet_hours: QuietHoursDto | None = Field(description="The tenant's own daily pause for marketing; null: none")
+    credits_low_threshold: int | None = Field(
+        default=None,
+        description="Webhooks get credits.low once each time the balance goes under this many credits "
+        "(docs/integrations.md); null: never",
+    )
 
 
 class SettingsUpdate(_Dto):
@@ -83,6 +90,9 @@ class SettingsUpdate(_Dto):
     marketing_frequency: MarketingFrequencyDto | None = None
     consent_required: bool | None = None
     quiet_hours: QuietHoursDto | None = Field(default=None, description="null removes them")
+    credits_low_threshold: int | None = Field(
+        default=None, ge=1, le=CREDITS_LOW_THRESHOLD_MAX, description="Credits; null: no credits.low events"
+    )
 
     @field_validator("sender_name")
     @classmethod
@@ -120,6 +130,7 @@ def settings_dto(tenant: Tenant, default_frequency: MarketingFrequency = DEFAULT
         ),
         consent_required=settings.consent_required,
         quiet_hours=QuietHoursDto.model_validate(quiet_hours_json(quiet)) if quiet else None,
+        credits_low_threshold=tenant.credits_low_threshold,
     )
 
 
@@ -173,6 +184,15 @@ class SettingsApi:
             settings = replace(settings, consent_required=update.consent_required)
         if "quiet_hours" in given:
             quiet = None if update.quiet_hours is None else _quiet_hours(update.quiet_hours)
-        if not self._store.write_settings(tenant_id, settings, quiet):
+        threshold = tenant.credits_low_threshold
+        if "credits_low_threshold" in given:
+            threshold = update.credits_low_threshold
+        reset = "credits_low_threshold" in given  # a threshold set anew may be crossed anew
+        if not self._store.write_settings(
+            tenant_id, settings, quiet, credits_low_threshold=threshold, credits_low_reset=reset
+        ):
             raise TenantNotFound("The token's tenant no longer exists")
-        return settings_dto(replace(tenant, compliance=settings, quiet_hours=quiet))
+        return settings_dto(
+            replace(tenant, compliance=settings, quiet_hours=quiet, credits_low_threshold=threshold),
+            self._default_frequency,
+        )

@@ -58,6 +58,10 @@ class TenantRecord(Model):
     # What one credit costs the tenant in Colombian pesos, a decimal string ("13.5"), kept by the operator
     # (smsctl tenant credit-price); the admin shows pesos beside credits with it. Absent: credits only.
     credit_price_cop = UnicodeAttribute(null=True)
+    # credits.low (smscore.domain.credits_low): the balance under which the tenant's webhooks are told (PUT
+    # /api/settings creditsLowThreshold; absent: never), and when they were, until the balance is back at or above.
+    credits_low_threshold = NumberAttribute(null=True)
+    credits_low_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 
 

@@ -100,6 +100,8 @@ def tenant_of(record: TenantRecord) -> Tenant:
         quiet_hours=stored_quiet_hours(record),
         compliance=stored_compliance(record),
         merge_fields=tuple(record.merge_fields or ()),
+        credits_low_threshold=None if record.credits_low_threshold is None else int(record.credits_low_threshold),
+        credits_low_at=record.credits_low_at,
     )
 
 
@@ -112,15 +114,26 @@ class DynamoTenantSettings:
         except TenantRecord.DoesNotExist:
             return None
 
-    def write_settings(self, tenant_id: str, compliance: ComplianceSettings, quiet_hours: QuietHours | None) -> bool:
+    def write_settings(
+        self,
+        tenant_id: str,
+        compliance: ComplianceSettings,
+        quiet_hours: QuietHours | None,
+        credits_low_threshold: int | None = None,
+        credits_low_reset: bool = False,
+    ) -> bool:
         from pynamodb.exceptions import UpdateError
         from pynamodb.expressions.update import Action
 
         quiet_field = TenantRecord.quiet_hours
+        threshold_field = TenantRecord.credits_low_threshold
         actions: list[Action] = [
             TenantRecord.compliance.set(compliance_json(compliance)),
             quiet_field.remove() if quiet_hours is None else quiet_field.set(quiet_hours_json(quiet_hours)),
+            threshold_field.remove() if credits_low_threshold is None else threshold_field.set(credits_low_threshold),
         ]
+        if credits_low_reset:  # a threshold set anew starts afresh: credits.low may be emitted again
+            actions.append(TenantRecord.credits_low_at.remove())
         try:
             TenantRecord(tenant_id).update(actions=actions, condition=TenantRecord.tenant_id.exists())
         except UpdateError as exc:

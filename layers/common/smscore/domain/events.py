@@ -130,10 +130,16 @@ class FailureCounter(Protocol):
     def count(self, tenant_id: str, queue_id: str, message_id: str, code: str) -> None: ...
 
 
+class CampaignTouched(Protocol):
+    def touched(self, tenant_id: str, queue_id: str) -> None:
+        """One of the campaign's messages left the pending states (smscore.domain.completion)."""
+        ...
+
+
 class EmittingMessageStore:
     """A MessageStore (smscore.domain.ports) that publishes message.sent / message.failed for each SENT or FAILED
-    write that took effect, and counts each failure's code (smscore.domain.reports). Everything else is the
-    wrapped store's."""
+    write that took effect, counts each failure's code (smscore.domain.reports) and tells `completion` which
+    campaigns moved (campaign.completed). Everything else is the wrapped store's."""
 
     def __init__(
         self,
@@ -141,11 +147,19 @@ class EmittingMessageStore:
         sink: EventSink,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         failures: FailureCounter | None = None,
+        completion: CampaignTouched | None = None,
     ) -> None:
         self._inner = inner
         self._sink = sink
         self._now = now
         self._failures = failures
+        self._completion = completion
+
+    def _touched(self, messages: Sequence[StoredMessage]) -> None:
+        if self._completion is None:
+            return
+        for tenant_id, queue_id in dict.fromkeys((m.tenant_id, m.queue_id) for m in messages):
+            self._completion.touched(tenant_id, queue_id)
 
     def _count(self, events: Sequence[Event]) -> None:
         if self._failures is None:
@@ -163,6 +177,7 @@ class EmittingMessageStore:
         recorded: bool = self._inner.mark_sent(message, provider, accepted, now)
         if recorded:
             self._sink.publish([sent_event(message, accepted, now)])
+            self._touched([message])
         return recorded
 
     def mark_failed(self, message: StoredMessage, provider: str, failure: ProviderFailure, now: datetime) -> bool:
@@ -171,6 +186,7 @@ class EmittingMessageStore:
             events = [failed_event(message, str(failure.code), now)]
             self._sink.publish(events)
             self._count(events)
+            self._touched([message])
         return recorded
 
     def fail_all(self, failures: Sequence[FailedSend], now: datetime) -> list[str]:
@@ -180,6 +196,7 @@ class EmittingMessageStore:
         if events:
             self._sink.publish(events)
             self._count(events)
+            self._touched([f.message for f in failures if f.message.message_id in done])
         return failed
 
 

@@ -78,6 +78,8 @@ class Tenant:
     # None: never set, every default applies (the sender name is then the tenant's name)
     compliance: ComplianceSettings | None = None
     merge_fields: tuple[str, ...] = ()  # declared custom merge fields (smscore.domain.personalize)
+    credits_low_threshold: int | None = None  # credits.low below this balance (smscore.domain.credits_low)
+    credits_low_at: datetime | None = None  # when credits.low was last emitted, until the balance is back above
 
 
 @dataclass(frozen=True)

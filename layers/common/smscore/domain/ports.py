@@ -427,6 +427,14 @@ class TenantSettingsStore(Protocol):
         """The tenant as last written (strongly consistent), or None when it does not exist."""
         ...
 
-    def write_settings(self, tenant_id: str, compliance: ComplianceSettings, quiet_hours: QuietHours | None) -> bool:
-        """Replace both (None quiet hours: none); False, writing nothing, when the tenant does not exist."""
+    def write_settings(
+        self,
+        tenant_id: str,
+        compliance: ComplianceSettings,
+        quiet_hours: QuietHours | None,
+        credits_low_threshold: int | None = None,
+        credits_low_reset: bool = False,
+    ) -> bool:
+        """Replace them all (None quiet hours or threshold: none); `credits_low_reset` forgets that credits.low was
+        emitted (smscore.domain.credits_low). False, writing nothing, when the tenant does not exist."""
         ...

@@ -4,6 +4,8 @@ Everything travels on one SQS queue (at-least-once, so every step is idempotent)
 - `{"kind": "event", "event": <body>}`: an event a store published (smscore.domain.events). Each enabled
   endpoint that wants its type gets a delivery (a conditional put keyed by the event: a redelivered event makes
   none twice) and its first attempt at once.
+- `{"kind": "completion", ...}`: a check of whether a campaign is complete (smscore.domain.completion), which
+  fans out campaign.completed once it is.
 - `{"kind": "attempt", ...}`: a retry or a replay. SQS delays a message by 15 minutes at most, so a later retry
   carries `notBefore` and is put back with the remaining delay (up to 15 minutes a hop) until it is due.
 A 2xx within 5 s is success; anything else is retried with exponential backoff and jitter until 24 h after the
@@ -23,6 +25,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from smscore.domain.completion import COMPLETION_KIND, CompletionChecks, CompletionStore
 from smscore.domain.events import Event, iso
 from smscore.domain.webhooks import (
     DEFAULT_BACKOFF_BASE_SECONDS,
@@ -112,6 +115,7 @@ class WebhookDeliverer:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         on_disabled: DisabledListener | None = None,
+        completion: CompletionStore | None = None,
     ) -> None:
         self._store = store
         self._queue = queue
@@ -124,6 +128,7 @@ class WebhookDeliverer:
         self._deferred: list[tuple[int, Delivery, dict[str, Any] | None, int]] = []
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._completion = None if completion is None else CompletionChecks(completion, queue, self.fan_out, now)
 
     def handle_all(self, messages: Sequence[dict[str, Any]], workers: int = BATCH_WORKERS) -> list[Exception | None]:
         """Handle one batch of queue messages, their attempts concurrently; each message's outcome on its own
@@ -214,6 +219,8 @@ class WebhookDeliverer:
             self.fan_out(Event.from_body(str(message["event"])))
         elif message.get("kind") == "attempt":
             self.scheduled_attempt(message)
+        elif message.get("kind") == COMPLETION_KIND and self._completion is not None:
+            self._completion.check(message)
         else:
             raise ValueError("unknown webhook queue message kind")
 
