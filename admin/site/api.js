@@ -85,6 +85,7 @@ export function sentence(status, code, body) {
     case "TENANT_NOT_FOUND":
     case "TAG_EXISTS":
     case "SENDER_NAME_REQUIRED":
+    case "OPT_OUT_LINK_UNAVAILABLE":
     case "CONTACT_EXISTS":
     case "CONCURRENT_UPDATE":
     case "IDEMPOTENCY_KEY_REUSED":

@@ -478,6 +478,10 @@ export const MESSAGES = {
     "Los mensajes de mercadeo a Colombia llevan el nombre del remitente: escríbalo en Ajustes. No se envió ni cobró nada.",
     "Marketing messages to Colombia carry the sender's name: set it in Settings. Nothing was sent or charged.",
   ],
+  "error.OPT_OUT_LINK_UNAVAILABLE": [
+    "Esta ruta no recibe respuestas SMS en Colombia, así que el mercadeo allí lleva un enlace para darse de baja, y la plataforma no tiene configurada su dirección (LinkBaseUrl). No se envió ni cobró nada.",
+    "This route gets no SMS replies in Colombia, so marketing there carries an opt-out link, and the platform has no address configured for it (LinkBaseUrl). Nothing was sent or charged.",
+  ],
   "error.EXCLUSION_LIST_STALE": [
     "La lista de números excluidos (RNE) es del {date} y ya no está vigente: el mercadeo a Colombia espera una lista actual. No se envió ni cobró nada.",
     "The exclusion list (RNE) is from {date} and no longer current: marketing to Colombia waits for a current one. Nothing was sent or charged.",

@@ -77,6 +77,7 @@ OUTCOME_METRICS = {
     Outcome.DEFERRED: "SmsDeferred",
     Outcome.EXPIRED: "SmsExpired",
     Outcome.OPTED_OUT: "SmsOptedOut",
+    Outcome.FREQUENCY_CAPPED: "SmsFrequencyCapped",
 }
 
 

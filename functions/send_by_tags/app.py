@@ -68,7 +68,8 @@ SEND_RESPONSES: dict[int, Any] = {
     403: documented_error("Current terms not accepted (TERMS_NOT_ACCEPTED) or tenant gone (TENANT_NOT_FOUND)"),
     409: documented_error(
         "Idempotency-Key reused with another body, or still running; marketing to CO without a sender name "
-        "(SENDER_NAME_REQUIRED) or without a current RNE exclusion list (EXCLUSION_LIST_STALE: snapshotDate)"
+        "(SENDER_NAME_REQUIRED), without a current RNE exclusion list (EXCLUSION_LIST_STALE: snapshotDate), or "
+        "through a route without two-way SMS there and no LinkBaseUrl for the opt-out link (OPT_OUT_LINK_UNAVAILABLE)"
     ),
     413: documented_error("Body too large (code PAYLOAD_TOO_LARGE)"),
     415: documented_error("Body is not application/json (code UNSUPPORTED_MEDIA_TYPE)"),
@@ -137,8 +138,9 @@ PREVIEW_RESPONSES: dict[int, Any] = {
     },
     **{status: SEND_RESPONSES[status] for status in (400, 403, 413, 415, 422)},
     409: documented_error(
-        "Marketing to CO without a sender name (SENDER_NAME_REQUIRED) or without a current RNE exclusion list "
-        "(EXCLUSION_LIST_STALE: snapshotDate)"
+        "Marketing to CO without a sender name (SENDER_NAME_REQUIRED), without a current RNE exclusion list "
+        "(EXCLUSION_LIST_STALE: snapshotDate), or through a route without two-way SMS there and no LinkBaseUrl "
+        "(OPT_OUT_LINK_UNAVAILABLE)"
     ),
 }
 
@@ -212,7 +214,9 @@ def resend_to_failed(
 ) -> Response[str]:
     deps, who = spending_caller()
     return enqueue_response(
-        deps.campaigns.resend(who, queueId, payload or ResendPayload(), idempotency_key, app.lambda_context)
+        deps.campaigns.resend(
+            who, queueId, payload or ResendPayload(), idempotency_key, app.lambda_context, public_api_url(app.current_event)
+        )
     )
 
 

@@ -160,6 +160,11 @@ class Settings(TableNames):
     link_base_url: str = ""
     # The marketing messages per number per day of a tenant that never set marketingFrequency (0 = no cap).
     marketing_max_per_day_default: int = Field(default=1, ge=0, le=10)
+    # Per provider, the countries with two-way SMS (TwoWaySmsCountries): elsewhere marketing to CO ends with the
+    # opt-out link (smscore.domain.opt_out_links), `{LinkBaseUrl without /l}/o/{code}`.
+    two_way_sms_countries: dict[str, str] = Field(
+        default_factory=lambda: {"sandbox": "*", "twilio": "*", "aws_sms": "AU,CA,GB,US"}
+    )
 
     # CSV exports (smscore.domain.exports): the queue of large exports' jobs, and the most rows answered at once.
     export_queue_url: str | None = None

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from smscore.domain.keywords import Keywords
     from smscore.domain.links import LinkStore
     from smscore.domain.model import MarketingFrequency, QuietHours
+    from smscore.domain.opt_out_links import OptOutByLink, OptOutCodes, TwoWayRoutes
     from smscore.domain.ports import (
         MessageQueries,
         MessageStore,
@@ -190,8 +191,54 @@ def campaign_limits(settings: Settings) -> CampaignLimits:
             max_age_days=settings.exclusion_list_max_age_days,
             frequency=frequency_counters(),
             default_frequency=default_frequency(settings),
+            two_way=two_way_routes(settings),
         ),
     )
+
+
+def two_way_routes(settings: Settings) -> TwoWayRoutes:
+    """Per provider, where a reply reaches us (TwoWaySmsCountries): elsewhere marketing to CO carries the link."""
+    from smscore.domain.opt_out_links import TwoWayRoutes
+
+    return TwoWayRoutes.parse(settings.two_way_sms_countries)
+
+
+@dataclass(frozen=True, eq=False)
+class OptOutLinkDeps:
+    """The opt-out link page (functions/optout): the use case and the sender name the page shows."""
+
+    links: OptOutByLink
+    sender_name_of: Callable[[str], str | None]
+
+
+@memoised
+def opt_out_link_deps() -> OptOutLinkDeps:
+    from smscore.dal.contact_store import DynamoContactStore
+    from smscore.dal.opt_out_link_store import DynamoLinkContacts, linked_message, sender_name_of
+    from smscore.domain.opt_out_links import OptOutByLink
+    from smscore.providers.senders import sender_key
+
+    settings = bound_settings()
+    return OptOutLinkDeps(
+        links=OptOutByLink(
+            codes=opt_out_codes(),
+            message_of=linked_message,
+            sender_of=lambda provider: sender_key(provider, settings),
+            suppressions=suppression_list(),
+            contacts=DynamoLinkContacts(DynamoContactStore(region=settings.aws_region)),
+        ),
+        sender_name_of=sender_name_of,
+    )
+
+
+@memoised
+def opt_out_codes() -> OptOutCodes:
+    """The opt-out link codes under the platform secret (read, or created, once per execution environment)."""
+    from smscore.dal.link_secret import opt_out_link_key
+    from smscore.domain.opt_out_links import OptOutCodes
+
+    bound_settings()
+    return OptOutCodes(opt_out_link_key())
 
 
 def consent_reader(settings: Settings) -> ConsentReader:
@@ -448,6 +495,7 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
 
     from smscore.dal.dead_letters import SqsDeadLetters
     from smscore.dal.deferred_queue import SqsDeferredDelivery
+    from smscore.dal.delivery_reads import CampaignCountedAt, TenantCaps
     from smscore.dal.message_store import DynamoMessageStore
     from smscore.dal.parked_receipts import DynamoParkedReceipts
     from smscore.dal.receipt_store import DynamoReceiptStore
@@ -455,6 +503,7 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
     from smscore.dal.tenant_settings import TenantQuietHours
     from smscore.domain.delivery import Deliverer, RetryPolicy
     from smscore.domain.events import EmittingMessageStore, EmittingReceiptStore
+    from smscore.domain.frequency_recheck import FrequencyRecheck
     from smscore.domain.windows import DeliveryWindows
     from smscore.providers.registry import default_registry
     from smscore.providers.senders import senders_from
@@ -503,6 +552,10 @@ def build_deliver_deps(settings: Settings, providers: ProviderLookup | None = No
             ),
         ),
         parked_receipts=DynamoParkedReceipts(),
+        frequency=FrequencyRecheck(
+            frequency_counters(), TenantCaps(default_frequency(settings)), counted_at_of=CampaignCountedAt()
+        ),
+        link_codes=opt_out_codes,
     )
     return DeliverDeps(deliverer=deliverer, max_receive_count=settings.delivery_max_receive_count)
 

@@ -68,6 +68,7 @@ from smscore.domain.errors import (
 )
 from smscore.domain.gsm import EncodingOption
 from smscore.domain.links import ROUTE_PREFIX, LinkStore
+from smscore.domain.opt_out_links import opt_out_base
 from smscore.domain.masking import mask
 from smscore.domain.model import Purpose, TagRecipient
 from smscore.domain.ports import DeliveryQueue
@@ -253,6 +254,7 @@ class CampaignService:
             template_id=str(payload.template_id) if payload.template_id else None,
             track_links=payload.track_links,
             link_base_url=link_base,
+            opt_out_base=opt_out_base(self._link_base_url, api_url),
         )
 
     def preview(self, caller: Caller, payload: SmsTagsMessagePayload, api_url: str = "") -> CampaignPreviewDto:
@@ -387,6 +389,7 @@ class CampaignService:
         payload: ResendPayload,
         idempotency_key: str | None = None,
         lambda_context: LambdaContext | None = None,
+        api_url: str = "",
     ) -> Outcome:
         """A new campaign, same text, tags and country, to the original's recipients worth another attempt
         (smscore.domain.resend), except whoever an earlier resend of it already texted (unless `force`); then exactly
@@ -411,6 +414,7 @@ class CampaignService:
                 resend_of=original.queue_id,
                 encoding=original.encoding,
                 resends_seen=None if payload.force else len(original.resends),
+                opt_out_base=opt_out_base(self._link_base_url, api_url),
             )
             members = functools.partial(
                 read_resend_members, source, original, caller.tenant_id, skip_resent=not payload.force

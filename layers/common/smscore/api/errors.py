@@ -50,6 +50,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.IdempotencyKeyReused: HTTPStatus.CONFLICT,
     errors.RequestInProgress: HTTPStatus.CONFLICT,
     errors.SenderNameRequired: HTTPStatus.CONFLICT,
+    errors.OptOutLinkUnavailable: HTTPStatus.CONFLICT,
     errors.ExclusionListStale: HTTPStatus.CONFLICT,
     errors.EnqueueFailure: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.TestSendLimit: HTTPStatus.TOO_MANY_REQUESTS,

@@ -117,6 +117,7 @@ def _to_stored(record: MessageRecord) -> StoredMessage:
         deferrals=int(record.deferrals or 0),
         purpose=Purpose(record.purpose) if record.purpose else Purpose.MARKETING,
         due_at=record.due_at,
+        released=record.valid_from is not None or record.due_at is not None,
     )
 
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from smscore.domain.compliance import CompliancePolicy, FrequencyPlan, framing
+from smscore.domain.compliance import CompliancePolicy, FrequencyPlan
 from smscore.domain.compose import ComposedTexts, compose_texts, final_text
 from smscore.domain.consent_records import lacks_consent
 from smscore.domain.errors import (
@@ -129,6 +129,7 @@ class CampaignRequest:
     test: bool = False  # a test send (smscore.domain.test_send): marked, and left out of the campaign list
     track_links: bool = False  # each URL becomes a per-recipient short link (smscore.domain.links)
     link_base_url: str = ""  # where the short links point: LinkBaseUrl, else the API's own URL + /l
+    opt_out_base: str = ""  # the opt-out link's base (smscore.domain.opt_out_links.opt_out_base); "": none known
 
 
 class ResendRaced(Exception):
@@ -476,7 +477,7 @@ def plan_campaign(
             audience.skipped_frequency += screened.capped
             counters = screened.counts
             if screened.settings is not None:  # marketing to CO: the sender's name and the opt-out, priced
-                frame = framing(message, screened.settings, provider)
+                frame = limits.compliance.framing(message, screened.settings, provider, request.opt_out_base)
     if (
         not template.personal
         and provider_length(final_text(template.render({}), request.encoding, *frame)) > char_limit

@@ -13,11 +13,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from smscore.domain.errors import FieldIssue, InvalidCharacter, InvalidRequest, SenderNameRequired
+from smscore.domain.errors import (
+    FieldIssue,
+    InvalidCharacter,
+    InvalidRequest,
+    OptOutLinkUnavailable,
+    SenderNameRequired,
+)
 from smscore.domain.exclusions import DEFAULT_MAX_AGE_DAYS, ExclusionList, ExclusionSnapshot, require_fresh
 from smscore.domain.frequency import COUNTER_LIFETIME, Count, FrequencyCounters, capped
 from smscore.domain.model import ComplianceSettings, MarketingFrequency, Purpose, Tenant
 from smscore.domain.names import refused_character
+from smscore.domain.opt_out_links import DEFAULT_TWO_WAY, TwoWayRoutes, link_footer
 
 BOGOTA = ZoneInfo("America/Bogota")
 
@@ -122,6 +129,14 @@ class CompliancePolicy:
     today: Callable[[], date] = bogota_today
     frequency: FrequencyCounters | None = None  # None: no cap applied (tests of other rules)
     default_frequency: MarketingFrequency = DEFAULT_FREQUENCY
+    two_way: TwoWayRoutes = DEFAULT_TWO_WAY  # where a reply reaches us (TwoWaySmsCountries)
+    link_base: str | None = None  # a fixed opt-out link base (tests); the API passes the request's (opt_out_base)
+
+    def framing(
+        self, text: str, settings: ComplianceSettings, provider: str, link_base: str = ""
+    ) -> tuple[str, str]:
+        """`framing` with this stack's routes; `link_base` the request's opt-out base (else the policy's)."""
+        return framing(text, settings, provider, self.two_way, link_base or self.link_base)
 
     def screen(
         self,
@@ -165,20 +180,12 @@ class CompliancePolicy:
 
 # -- the sender's name and the opt-out instruction (CRC Res. 6522 de 2022; Ley 2300 de 2023, art. 5 par. 2) --------
 
-# Routes on which a reply reaches us (a STOP/SALIR keyword works), by provider: None = every country. AWS End User
-# Messaging SMS has two-way SMS only in the countries of its supported-countries table, and Colombia is not one of
-# them: a reply to an AWS number in CO never reaches us.
-TWO_WAY_COUNTRIES: dict[str, frozenset[str] | None] = {
-    "sandbox": None,  # `smsctl inbound` plays a reply to the sandbox's number
-    "twilio": None,
-    "aws_sms": frozenset({"AU", "CA", "GB", "US"}),
-}
 FOOTER_SEPARATOR = "\n"
 
 
-def has_two_way(provider: str, country: str) -> bool:
-    countries = TWO_WAY_COUNTRIES.get(provider, frozenset())
-    return countries is None or country in countries
+def has_two_way(provider: str, country: str, routes: TwoWayRoutes = DEFAULT_TWO_WAY) -> bool:
+    """Whether a reply to `provider`'s sender in `country` reaches us (the routes are data: `TwoWaySmsCountries`)."""
+    return routes.has_two_way(provider, country)
 
 
 def sender_prefix(text: str, sender_name: str) -> str:
@@ -188,16 +195,31 @@ def sender_prefix(text: str, sender_name: str) -> str:
     return f"{sender_name}: "
 
 
-def framing(text: str, settings: ComplianceSettings, provider: str) -> tuple[str, str]:
+def framing(
+    text: str,
+    settings: ComplianceSettings,
+    provider: str,
+    routes: TwoWayRoutes = DEFAULT_TWO_WAY,
+    link_base: str | None = None,
+) -> tuple[str, str]:
     """(prefix, footer) of a marketing SMS to CO: the sender's name first, the opt-out instruction last; the send
     path composes `prefix + rendered text + footer` (smscore.domain.compose) and prices that.
 
-    The instruction is `optOutText` (names SALIR by default). On a route without two-way SMS in Colombia (AWS) a reply
-    keyword never reaches us and the instruction should be a short opt-out link (issue 22, item 5): that link is not
-    built yet, so the text is used there too, and docs/compliance-co.md says so."""
+    The instruction is `optOutText` (names SALIR by default) where a reply reaches us; on a route without two-way SMS
+    in Colombia (AWS) it is the opt-out link `{link_base}/o/{code}` (smscore.domain.opt_out_links: a placeholder of
+    the code's fixed length here, the message's own code put in at delivery). Without a link base such a route
+    cannot carry an opt-out: OptOutLinkUnavailable, before anything is written or debited."""
     assert settings.sender_name is not None, "CompliancePolicy.screen refuses a cleared sender name first"
-    del provider  # has_two_way(provider, "CO") picks the link once it exists
-    return sender_prefix(text, settings.sender_name), FOOTER_SEPARATOR + opt_out_text_of(settings)
+    prefix = sender_prefix(text, settings.sender_name)
+    if has_two_way(provider, COMPLIANCE_COUNTRY, routes):
+        return prefix, FOOTER_SEPARATOR + opt_out_text_of(settings)
+    if not link_base:
+        raise OptOutLinkUnavailable(
+            f"Provider {provider} has no two-way SMS in Colombia, so marketing there ends with an opt-out link, and "
+            "no LinkBaseUrl is configured: send through a two-way route or set LinkBaseUrl",
+            provider=provider,
+        )
+    return prefix, link_footer(link_base)
 
 
 @dataclass(frozen=True)

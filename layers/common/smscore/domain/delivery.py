@@ -70,8 +70,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from smscore.domain.backoff import Backoff
+from smscore.domain.frequency_recheck import FREQUENCY_CAPPED, FrequencyRecheck
 from smscore.domain.masking import mask
 from smscore.domain.model import MessageStatus, QueueBatch, StoredMessage
+from smscore.domain.opt_out_links import PATH, PLACEHOLDER, OptOutCodes, personal_text
 from smscore.domain.pacing import (
     MIN_WAIT_SECONDS,
     SLOT_LEAD_SECONDS,
@@ -121,6 +123,7 @@ THROTTLE_WAIT_SECONDS = (1.0, 3.0)  # jittered wait after a provider's throttlin
 DEFAULT_VALIDITY_SECONDS = 4 * 3600
 EXPIRED = "EXPIRED"
 OPTED_OUT = "OPTED_OUT"  # failure code (and reason) of a message whose recipient opted out of its sender
+LINK_MARKER = PATH + PLACEHOLDER  # the end of a text whose footer is the opt-out link, code still to put in
 
 
 class Outcome(StrEnum):
@@ -135,6 +138,7 @@ class Outcome(StrEnum):
     DEFERRED = "DEFERRED"  # waiting for its sender (no slot, throttled, paused): re-sent to the queue with a delay
     EXPIRED = "EXPIRED"  # its validity period ran out while waiting: FAILED, refunded
     OPTED_OUT = "OPTED_OUT"  # its recipient opted out of its sender (STOP) since the send: FAILED, refunded
+    FREQUENCY_CAPPED = "FREQUENCY_CAPPED"  # released from schedule over the tenant's cap: FAILED, refunded
     SCHEDULED = "SCHEDULED"  # not due, or outside its send window now: SCHEDULED until the next opening (no attempt)
 
 
@@ -253,6 +257,8 @@ class Deliverer:
         monotonic: Callable[[], float] = time.perf_counter,
         receipts: ReceiptStore | None = None,
         parked_receipts: ParkedReceipts | None = None,
+        frequency: FrequencyRecheck | None = None,
+        link_codes: Callable[[], OptOutCodes] | None = None,
     ) -> None:
         self._store = store
         self._providers = providers
@@ -273,6 +279,8 @@ class Deliverer:
         self._monotonic = monotonic
         self._receipts = receipts
         self._parked = parked_receipts
+        self._frequency = frequency  # the cap re-checked for released scheduled marketing (frequency_recheck)
+        self._link_codes = link_codes  # the opt-out link's codes, put into the text right before sending
 
     def sender_of(self, provider: str) -> Sender:
         """The sender a provider's messages go through (unlimited, default validity, when not configured)."""
@@ -299,10 +307,28 @@ class Deliverer:
         stored = {mid: plan.stored[mid] for mid in ids if mid in plan.stored}
         pacer = plan.pacer
         opted_out = self._opted_out(stored)
+        capped = (
+            self._frequency.capped(
+                batch.tenant_id, [m for mid, m in stored.items() if mid not in opted_out], self._now()
+            )
+            if self._frequency is not None
+            else set()
+        )
 
         def one(message_id: str) -> None:
             if message_id in opted_out:
                 refused = self._refuse_opted_out(batch.tenant_id, stored[message_id], report)
+                if refused is not None:
+                    report.outcomes[message_id] = refused
+                    return
+            if message_id in capped:
+                refused = self._refuse(
+                    batch.tenant_id,
+                    stored[message_id],
+                    report,
+                    PermanentFailure(FREQUENCY_CAPPED, f"{FREQUENCY_CAPPED}: the recipient is over the tenant's cap"),
+                    Outcome.FREQUENCY_CAPPED,
+                )
                 if refused is not None:
                     report.outcomes[message_id] = refused
                     return
@@ -392,6 +418,20 @@ class Deliverer:
     def _refuse_opted_out(self, tenant_id: str, message: StoredMessage, report: DeliveryReport) -> Outcome | None:
         """Claim the message (so one consumer decides) and fail it OPTED_OUT, refunded with the record's failures.
         None when it is not ours to decide (another tenant's, terminal, leased): the normal path answers that."""
+        sender = self.sender_of(message.provider).key
+        failure = PermanentFailure(OPTED_OUT, f"{OPTED_OUT}: the recipient opted out of sender {sender}")
+        return self._refuse(tenant_id, message, report, failure, Outcome.OPTED_OUT)
+
+    def _refuse(
+        self,
+        tenant_id: str,
+        message: StoredMessage,
+        report: DeliveryReport,
+        failure: PermanentFailure,
+        outcome: Outcome,
+    ) -> Outcome | None:
+        """Claim the message (so one consumer decides) and fail it with `failure`, refunded with the record's
+        failures. None when it is not ours to decide (another tenant's, terminal, leased): the normal path answers."""
         now = self._now()
         leased = message.status == MessageStatus.SENDING and message.lease_until and message.lease_until > now
         not_due = message.status == MessageStatus.SCHEDULED and (message.due_at is None or message.due_at > now)
@@ -400,10 +440,15 @@ class Deliverer:
         claimed = self._store.claim(message, now, now + timedelta(seconds=self._policy.lease_seconds))
         if claimed is None:
             return Outcome.LEASED_ELSEWHERE  # someone else moved it: the record comes back and is checked again
-        sender = self.sender_of(claimed.provider).key
-        failure = PermanentFailure(OPTED_OUT, f"{OPTED_OUT}: the recipient opted out of sender {sender}")
-        log.info("recipient opted out, to refund", extra={"message_id": claimed.message_id, "code": OPTED_OUT})
-        return report.fail(FailedSend(claimed, claimed.provider, failure), Outcome.OPTED_OUT)
+        log.info("left out before sending, to refund", extra={"message_id": claimed.message_id, "code": failure.code})
+        return report.fail(FailedSend(claimed, claimed.provider, failure), outcome)
+
+    def _text_of(self, message: StoredMessage) -> str:
+        """The text the recipient receives: the stored one, with this message's opt-out link code in its footer
+        (smscore.domain.opt_out_links; the secret is read only for a text that has the link)."""
+        if self._link_codes is None or not message.body.endswith(LINK_MARKER):
+            return message.body
+        return personal_text(message.body, message.message_id, self._link_codes())
 
     def _send_deferred(self, batch: QueueBatch, report: DeliveryReport) -> None:
         """The waiting messages go back as new records with a delay, so this one completes: those holding a send
@@ -575,7 +620,7 @@ class Deliverer:
             message_id=claimed.message_id,
             tenant_id=claimed.tenant_id,
             recipient=claimed.recipient,
-            body=claimed.body,
+            body=self._text_of(claimed),
             segments=claimed.segments,
         )
         try:

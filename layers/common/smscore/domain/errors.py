@@ -166,6 +166,13 @@ class SenderNameRequired(DomainError):
     code = "SENDER_NAME_REQUIRED"
 
 
+class OptOutLinkUnavailable(DomainError):
+    """Marketing to Colombia through a route without two-way SMS there (AWS End User Messaging SMS) ends with an
+    opt-out link (Ley 2300 de 2023, art. 5 par. 2), and the stack has no `LinkBaseUrl` to build it from."""
+
+    code = "OPT_OUT_LINK_UNAVAILABLE"
+
+
 class ExclusionListStale(DomainError):
     """Marketing to Colombia must consult the RNE (Ley 2300 de 2023, art. 5): with no exclusion-list snapshot, or
     one older than ExclusionListMaxAgeDays, a marketing send to CO is refused (nothing debited)."""

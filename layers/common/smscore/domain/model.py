@@ -185,6 +185,7 @@ class StoredMessage:
     deferrals: int = 0  # claims that ended in a wait (throttled, sender paused): not provider attempts
     purpose: Purpose = Purpose.MARKETING
     due_at: datetime | None = None  # SCHEDULED: when it may go
+    released: bool = False  # it waited SCHEDULED and was released (or is due): delivery re-checks the frequency cap
 
 
 @dataclass(frozen=True)

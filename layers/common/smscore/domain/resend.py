@@ -103,10 +103,14 @@ class ResendSource(Protocol):
         ...
 
 
+FREQUENCY_CAPPED = "FREQUENCY_CAPPED"  # left out at delivery over the frequency cap: a resend (never capped) would
+# send what the cap refused (smscore.domain.frequency_recheck)
+
+
 def recipient_fault(outcome: MessageOutcome) -> bool:
-    """True when the failure is the recipient's for good: an invalid number or an opt-out."""
+    """True when the failure is the recipient's for good: an invalid number, an opt-out, or the frequency cap."""
     code = outcome.provider_error_code
-    if code in INVALID_NUMBER_CODES or code in OPTED_OUT_CODES:
+    if code in INVALID_NUMBER_CODES or code in OPTED_OUT_CODES or code == FREQUENCY_CAPPED:
         return True
     return (outcome.failure_reason or "").startswith(OPTED_OUT_REASON)
 
