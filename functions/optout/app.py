@@ -42,7 +42,7 @@ def html(status: HTTPStatus, page: str) -> Response[str]:
 
 
 @app.get(
-    "/o/{code}",
+    "/o/<code>",
     summary="The opt-out link's page: one button (public; the code is the credential)",
     tags=["Opt-out link"],
     responses={200: HTML_PAGE, 404: UNKNOWN},
@@ -57,7 +57,7 @@ def show(code: str) -> Response[str]:
 
 
 @app.post(
-    "/o/{code}",
+    "/o/<code>",
     summary="Opt out by link: the number leaves the tenant's marketing and the sender's messages (idempotent)",
     tags=["Opt-out link"],
     responses={200: HTML_PAGE, 404: UNKNOWN},
