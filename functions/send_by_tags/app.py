@@ -215,7 +215,12 @@ def resend_to_failed(
     deps, who = spending_caller()
     return enqueue_response(
         deps.campaigns.resend(
-            who, queueId, payload or ResendPayload(), idempotency_key, app.lambda_context, public_api_url(app.current_event)
+            who,
+            queueId,
+            payload or ResendPayload(),
+            idempotency_key,
+            app.lambda_context,
+            public_api_url(app.current_event),
         )
     )
 

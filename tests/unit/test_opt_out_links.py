@@ -28,6 +28,7 @@ from smscore.domain.opt_out_links import (
     OptOutCodes,
     TwoWayRoutes,
     link_footer,
+    opt_out_base,
     personal_text,
 )
 from smscore.domain.segments import Encoding
@@ -82,6 +83,25 @@ def test_the_placeholder_stands_in_for_the_code_in_the_text_and_only_at_its_end(
     written = f"Mira {BASE}/o/{PLACEHOLDER} y mas"  # the tenant's own text, not a footer
     assert personal_text(written, message_id, CODES) == written
     assert personal_text(body, message_id, None) == body
+
+
+@pytest.mark.parametrize(
+    ("link_base_url", "api_url", "base"),
+    [
+        ("https://go.example.co/l", "https://abc.execute-api.us-east-1.amazonaws.com/prod", "https://go.example.co"),
+        ("https://sms.example.co/", "", "https://sms.example.co"),  # a LinkBaseUrl without the short links' /l
+        (
+            "",
+            "https://abc.execute-api.us-east-1.amazonaws.com/prod/",
+            "https://abc.execute-api.us-east-1.amazonaws.com/prod",
+        ),
+        ("", "", ""),
+    ],
+)
+def test_the_link_base_is_the_shared_link_base_url_without_its_l_else_the_apis_own_url(
+    link_base_url: str, api_url: str, base: str
+) -> None:
+    assert opt_out_base(link_base_url, api_url) == base
 
 
 # ---------------------------------------------------------------------------------------------- which footer

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,13 +88,6 @@ def _seconds(name: str, value: Any) -> float:
     if seconds <= 0:
         raise ValueError(f"{name} must be positive, got {value!r}")
     return seconds
-
-
-def free_port() -> int:
-    """A port free right now (the OS picks it), for a server that must know its URL before it starts."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def function_env(spec: FunctionSpec, endpoint: str, region: str) -> dict[str, str]:
@@ -178,12 +170,6 @@ class DevStack:
             seed_exclusion_snapshot(aws_client("dynamodb", self.endpoint, region), self.names)
         sqs = aws_client("sqs", self.endpoint, region)
         self.environments = {fid: function_env(spec, self.endpoint, region) for fid, spec in specs.items()}
-        # The opt-out link's base (LinkBaseUrl): unset, it is this stack's own API, whose port is chosen now.
-        if self.api_port == 0:
-            self.api_port = free_port()
-        for environment in self.environments.values():
-            if environment.get("LINK_BASE_URL") == "":
-                environment["LINK_BASE_URL"] = f"http://127.0.0.1:{self.api_port}"
         local_functions = [
             LocalFunction(
                 function_id=fid,

@@ -68,9 +68,9 @@ from smscore.domain.errors import (
 )
 from smscore.domain.gsm import EncodingOption
 from smscore.domain.links import ROUTE_PREFIX, LinkStore
-from smscore.domain.opt_out_links import opt_out_base
 from smscore.domain.masking import mask
 from smscore.domain.model import Purpose, TagRecipient
+from smscore.domain.opt_out_links import opt_out_base
 from smscore.domain.ports import DeliveryQueue
 from smscore.domain.resend import ResendSource, read_resend_members
 from smscore.domain.test_send import TestSendAllowance, test_day

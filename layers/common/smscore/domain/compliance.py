@@ -132,9 +132,7 @@ class CompliancePolicy:
     two_way: TwoWayRoutes = DEFAULT_TWO_WAY  # where a reply reaches us (TwoWaySmsCountries)
     link_base: str | None = None  # a fixed opt-out link base (tests); the API passes the request's (opt_out_base)
 
-    def framing(
-        self, text: str, settings: ComplianceSettings, provider: str, link_base: str = ""
-    ) -> tuple[str, str]:
+    def framing(self, text: str, settings: ComplianceSettings, provider: str, link_base: str = "") -> tuple[str, str]:
         """`framing` with this stack's routes; `link_base` the request's opt-out base (else the policy's)."""
         return framing(text, settings, provider, self.two_way, link_base or self.link_base)
 

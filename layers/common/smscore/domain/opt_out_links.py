@@ -2,7 +2,7 @@
 
 On a route without two-way SMS in the recipient's country (AWS End User Messaging SMS in Colombia: its
 supported-countries table) a STOP/SALIR reply never reaches us, so the footer of a marketing SMS is a short link,
-`{LinkBaseUrl}/o/{code}`, to a page with one button (functions/optout).
+`{API URL}/o/{code}` (`opt_out_base`), to a page with one button (functions/optout).
 
 The code is derived, not stored: the message id (16 bytes) and an HMAC-SHA256 of it under a platform secret, cut to
 12 bytes (96 bits), both base64url: CODE_LENGTH characters, always the same. So
