@@ -15,7 +15,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup dev test lint typecheck template checkov build deploy pytest unit integration contract e2e browser browser-tests bench clean openapi
+.PHONY: help setup dev test lint typecheck template checkov build deploy pytest pytest-workers pytest-fuzz unit integration contract e2e browser browser-tests bench clean openapi
 
 help:
 	@echo "make dev    start the local stack (moto + API + delivery poller) with demo data"
@@ -74,15 +74,21 @@ deploy: $(STAMP)
 	$(BIN)/sam build --parallel --cached
 	$(BIN)/sam deploy --config-env $(ENV)
 
-# loadgroup: one worker runs tests/e2e and tests/browser, module after module, on one shared demo stack (and each
-# module's own stack, one at a time); the other worker runs the in-process tests (tests/conftest.py groups them).
-# The schemathesis suite runs in one process after the rest: under xdist its 26 per-route cases were reported as
-# one test and only one route was fuzzed (1 passed, against 26 without -n).
+# The xdist run and the schemathesis suite run side by side (two processes, each with its own local stacks):
+# - loadgroup: each module of tests/e2e and tests/browser is one group, queued first; both workers take them (each
+#   starts its own demo stack when it needs one) and the in-process tests fill the rest (tests/conftest.py).
+# - schemathesis runs in a process of its own: under xdist its 26 per-route cases were reported as one test and only
+#   one route was fuzzed (1 passed, against 26 without -n).
 OPENAPI_FUZZ := tests/e2e/test_openapi_fuzz.py
-# --durations=25: the slowest tests close every run, so the next regression shows.
 pytest: $(STAMP) $(CHECKOV_STAMP)
+	$(MAKE) --no-print-directory -j 2 --output-sync=target pytest-workers pytest-fuzz
+
+# --durations=25: the slowest tests close every run, so the next regression shows.
+pytest-workers: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup --ignore=$(OPENAPI_FUZZ) --durations=25
-	$(BIN)/pytest -p no:xdist $(OPENAPI_FUZZ)
+
+pytest-fuzz: $(STAMP)
+	$(BIN)/pytest -p no:xdist -p no:cacheprovider $(OPENAPI_FUZZ)
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

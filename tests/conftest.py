@@ -53,6 +53,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "clock_sensitive: sends through the send-window seams; also run with the clock frozen at each instant of "
         "tests/clocks.py (Sunday night, a holiday, a weekday noon in Bogota) to prove it does not read the wall clock",
     )
+    if config.getoption("dist", "no") == "loadgroup":
+        # The queue keeps the order pytest_collection_modifyitems gives it (xdist would sort groups by size).
+        config.option.loadscopereorder = False
 
 
 LOCAL_STACK_DIRS = ("e2e", "browser")  # tests that talk to a local stack over HTTP (`python -m smsdev.dev`)
@@ -60,12 +63,15 @@ LOCAL_STACK_DIRS = ("e2e", "browser")  # tests that talk to a local stack over H
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under `--dist loadgroup`, one xdist worker runs every test of tests/e2e and tests/browser, module after module.
+    """Under `--dist loadgroup`, each module of tests/e2e and tests/browser is one xdist group, and the groups go
+    first in the queue: both workers take local-stack modules (each worker starts its own demo stack when it takes
+    one that needs it; a module with its own stack options starts its own), and the in-process tests, one by one,
+    fill whatever time is left, so a new module is balanced without a list to edit.
 
-    Their stacks then start once each (the shared demo stack once, not once per worker), a module's own stack is
-    stopped before the next module starts, and no two stacks compete for the two cores; the other worker takes
-    the in-process tests meanwhile. xdist 3.8 tags a grouped test by assigning `Item._nodeid`, which pytest 9.2
-    no longer reads (it keeps `_id`), so its `xdist_group` marks had no effect: the group suffix is applied here.
+    Order within a worker follows the queue: every tests/e2e module comes before any tests/browser module, so the
+    e2e tests that assert the demo seed as `make dev` writes it run before the browser tests edit it on that worker's
+    stack. xdist 3.8 tags a grouped test by assigning `Item._nodeid`, which pytest 9.2 no longer reads (it keeps
+    `_id`), so its `xdist_group` marks had no effect: the group suffix is applied here.
     """
     tests_dir = Path(__file__).parent
 
@@ -73,19 +79,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return item.path.relative_to(tests_dir).parts[0] if item.path.is_relative_to(tests_dir) else ""
 
     # The browser tests edit the Demo Store (tags, contacts, campaigns); the e2e tests that assert its pristine seed
-    # (the example payload's audience, the tag counts `make dev` prints) run before them on the shared stack.
+    # (the example payload's audience, the tag counts `make dev` prints) run before them on the same stack.
     items.sort(key=lambda item: folder(item) == "browser")
     if not getattr(config.option, "loadgroup", False):
         return
     from _pytest.nodeid import coerce_node_id
 
+    on_stack = [item for item in items if folder(item) in LOCAL_STACK_DIRS]
+    in_process = [item for item in items if folder(item) not in LOCAL_STACK_DIRS]
+    items[:] = [*on_stack, *in_process]
     for item in items:
         groups = {
             str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
             for mark in item.iter_markers("xdist_group")
         }
         if folder(item) in LOCAL_STACK_DIRS:
-            groups = {"local-stack"}
+            groups = {"stack-" + item.path.relative_to(tests_dir).with_suffix("").as_posix().replace("/", "-")}
         if groups and "@" not in item.nodeid:
             item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(groups))}")
 
