@@ -27,10 +27,12 @@ from functions.send_by_tags import app as send_app
 from smscore import wiring
 from smscore.dal.plan_store import DynamoPlanStore, read_chunks
 from smscore.dal.reconciler_store import DynamoReconcilerStore
-from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, OutboxRecord
+from smscore.dal.tables import DispatchRecord, FrequencyRecord, LedgerRecord, MessageRecord, OutboxRecord
+from smscore.dal.tenant_settings import DynamoTenantSettings
 from smscore.domain import plan
 from smscore.domain.fanout import ChunkTask, FanoutProgress, FanoutWorker
-from smscore.domain.model import OutgoingMessage, QueueBatch
+from smscore.domain.frequency import BOGOTA, COUNTER_LIFETIME
+from smscore.domain.model import ComplianceSettings, MarketingFrequency, OutgoingMessage, QueueBatch
 from smscore.domain.reconciler import Reconciler
 from smscore.wiring import FanoutDeps, ReconcilerDeps
 from smsdev.admin_store import ContactInput
@@ -315,7 +317,7 @@ class FaultyQueue:
         return result
 
 
-def worker_deps(step: str | None, minutes_later: float = 0) -> FanoutDeps:
+def worker_deps(step: str | None, minutes_later: float = 0, counters: Any = None) -> FanoutDeps:
     settings = wiring.bound_settings()
     at = datetime.now(UTC) + timedelta(minutes=minutes_later)
     store: Any = DynamoPlanStore(wiring.campaign_store(), region=settings.aws_region)
@@ -329,8 +331,51 @@ def worker_deps(step: str | None, minutes_later: float = 0) -> FanoutDeps:
             recipients_per_queue_message=settings.recipients_per_queue_message,
             lease_seconds=settings.fanout_lease_seconds,
             now=lambda: at,
+            counters=counters or wiring.frequency_counters(),
         )
     )
+
+
+class CountersKilledAfterWriting:
+    """The real frequency counters; the worker dies right after its counts are written (before WRITTEN)."""
+
+    def record(self, *args: Any) -> None:
+        wiring.frequency_counters().record(*args)
+        raise Killed
+
+
+def test_frequency_counts_are_written_by_the_workers_once_with_their_ttl(fanout: Fanout) -> None:
+    # Given a tenant capped at one marketing message a day and a planned campaign of 2 chunks to 20 numbers
+    settings = ComplianceSettings(sender_name="Acme", frequency=MarketingFrequency(max_per_day=1, max_per_week=0))
+    assert DynamoTenantSettings().write_settings(fanout.campaign.tenant_id, settings, None)
+    seed(fanout, 20)
+    plan.PLAN_CHUNK_MESSAGES = 10
+    try:
+        status, body, _ = fanout.post()
+    finally:
+        plan.PLAN_CHUNK_MESSAGES = 1_000
+    assert status == 201
+    counters = [i for i in FrequencyRecord.scan() if i.key.startswith(fanout.campaign.tenant_id)]
+    # Then the request wrote no counter (the workers do)
+    assert counters == []
+    # When the first chunk's worker dies right after writing its counts, is retried after its lease, and the
+    # second chunk fans out
+    first, second = fanout.tasks()
+    with pytest.raises(Killed):
+        fanout.run_workers([first], deps=worker_deps(None, counters=CountersKilledAfterWriting()))
+    assert fanout.run_workers([first, second], deps=worker_deps(None, minutes_later=4)) == {"batchItemFailures": []}
+    # Then every number counts one message today (the retry wrote the same counts again, not one more), each item
+    # expiring three weeks after the campaign
+    today = datetime.now(BOGOTA).date().isoformat()
+    counters = [i for i in FrequencyRecord.scan() if i.key.startswith(fanout.campaign.tenant_id)]
+    assert sorted(i.key.split("#", 1)[1] for i in counters) == numbers(20)
+    assert {(int(i.total), int(i.days.as_dict()[today])) for i in counters} == {(1, 1)}
+    created = DispatchRecord.get(body["queueId"]).created_at
+    assert {i.expires_at for i in counters} == {(created + COUNTER_LIFETIME).replace(microsecond=0)}
+    # And a second campaign the same day reaches nobody and is not charged
+    status, again, _ = fanout.post()
+    assert (status, again["messages"]) == (200, [])
+    assert fanout.campaign.balance() == fanout.campaign.ledger_sum() == 100_000 - 20
 
 
 # (step, messages of the killed chunk the reconciler finds written and enqueues; the rest it refunds)

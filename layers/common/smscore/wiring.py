@@ -361,6 +361,7 @@ def fanout_deps() -> FanoutDeps:
             queue=delivery_queue(),
             recipients_per_queue_message=settings.recipients_per_queue_message,
             lease_seconds=settings.fanout_lease_seconds,
+            counters=frequency_counters(),
         )
     )
 

@@ -51,7 +51,7 @@ from smscore.domain.links import LinkIssue, LinkStore, Shortened, shorten
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, Purpose, QueueBatch, TagRecipient, Tenant
 from smscore.domain.personalize import MessageTemplate, check_fields, parse
 from smscore.domain.phone import normalise
-from smscore.domain.plan import PlanChunk, new_plan_prefix, planned_ids, split_plan
+from smscore.domain.plan import ChunkCounts, PlanChunk, new_plan_prefix, planned_ids, split_plan
 from smscore.domain.ports import CampaignStore, DeliveryQueue, SuppressionList
 from smscore.domain.segments import SegmentCount, provider_length
 from smscore.domain.wait_reasons import WaitReason, explain_wait
@@ -743,7 +743,9 @@ def send_campaign(
     chunks: list[PlanChunk] = []
     if prefix is not None:
         with phase("plan"):
-            chunks = split_plan(prefix, queue_id, request.tenant_id, messages)
+            # The frequency counts go with the chunks: each worker writes its recipients' (issue 22, item 3).
+            counts = ChunkCounts(plan.counters.day, plan.counters.counts) if plan.counters is not None else None
+            chunks = split_plan(prefix, queue_id, request.tenant_id, messages, counts)
             store.write_plan(chunks)
     dispatch = Dispatch(
         queue_id=queue_id,
@@ -777,13 +779,6 @@ def send_campaign(
                 _raise_if_recorded(store, queue_id)  # a concurrent retry recorded it first
             raise
     if fanout is not None and chunks:
-        if plan.counters is not None:  # the frequency counts of a paid campaign, as the inline path writes them
-            try:
-                with phase("frequency"):
-                    plan.counters.record([m.recipient for m in messages], created_at)
-            except Exception as exc:
-                log.error("Frequency counts not written: nothing handed over", extra={"queue_id": queue_id})
-                raise EnqueueFailure(queue_id, enqueued=0, refunded_credits=0) from exc
         _hand_over(fanout, chunks, queue_id, request.tenant_id, phase)
     else:
         _fan_out(messages, queue_id, request.tenant_id, store, queue, limits, phase, budget, counters=plan.counters)

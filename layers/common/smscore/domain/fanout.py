@@ -8,7 +8,8 @@ A chunk moves PLANNED -> WRITTEN -> ENQUEUED, each step by whoever holds its lea
    worker's Timeout, so a worker that holds one is dead (killed at its Timeout) before anyone else may take the
    chunk, and before the campaign's deadline, after which only the reconciler touches it;
 2. PLANNED: write the chunk's message items (unconditional puts: nothing of this chunk is enqueued yet, so no
-   delivery can have claimed one), then mark it WRITTEN;
+   delivery can have claimed one) and its recipients' marketing frequency counts (puts of the counts the request
+   read plus one, with a TTL: written again unchanged by a retry), then mark it WRITTEN;
 3. enqueue its QUEUED messages (SCHEDULED ones are the scheduler's, released when due); a copy enqueued twice
    (a retried chunk) is harmless, since delivery claims each message conditionally;
 4. mark it ENQUEUED and count it on the campaign, in one transaction; the worker that counts the last chunk
@@ -29,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from smscore.domain.frequency import COUNTER_LIFETIME, FrequencyCounters
 from smscore.domain.model import MessageStatus, OutgoingMessage, QueueBatch
 from smscore.domain.plan import ChunkState, PlanChunk
 from smscore.domain.ports import DeliveryQueue
@@ -112,7 +114,9 @@ class FanoutWorker:
         lease_seconds: float,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_owner: Callable[[], str] = lambda: str(uuid.uuid4()),
+        counters: FrequencyCounters | None = None,
     ) -> None:
+        self._counters = counters
         self._store = store
         self._queue = queue
         self._per_queue_message = recipients_per_queue_message
@@ -129,6 +133,7 @@ class FanoutWorker:
             return ChunkOutcome.SKIPPED
         if chunk.state is ChunkState.PLANNED:
             self._store.save_messages(chunk.messages)
+            self._count(task, chunk)
             self._store.mark_written(task, owner)
         queued = [m.message_id for m in chunk.messages if m.status is MessageStatus.QUEUED]
         batches = [
@@ -148,6 +153,16 @@ class FanoutWorker:
             )
             log.info("Fan-out complete" if closed else "Fan-out already closed", extra={"queue_id": task.queue_id})
         return ChunkOutcome.DONE
+
+    def _count(self, task: ChunkTask, chunk: PlanChunk) -> None:
+        """The chunk's marketing frequency counts, plus one, with their TTL (one small put per recipient: 1 write
+        unit). Written before the chunk is WRITTEN, so a worker that dies after them writes the same values again."""
+        if chunk.frequency is None or not chunk.messages:
+            return
+        if self._counters is None:
+            raise ChunkNotEnqueued(f"chunk {task.chunk} carries frequency counts and no counters are wired")
+        expires_at = chunk.messages[0].created_at + COUNTER_LIFETIME
+        self._counters.record(task.tenant_id, chunk.frequency.counts, chunk.frequency.day, expires_at)
 
 
 class ChunkNotEnqueued(Exception):

@@ -18,9 +18,10 @@ import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
+from smscore.domain.frequency import Count
 from smscore.domain.model import MessageStatus, OutgoingMessage, Purpose
 
 PLAN_CHUNK_MESSAGES = 1_000
@@ -99,6 +100,16 @@ def chunk_sizes(costs: Sequence[int], limit: int | None = None, budget: int = PL
 
 
 @dataclass(frozen=True)
+class ChunkCounts:
+    """The marketing frequency counts its worker writes for a chunk's Colombian recipients (issue 22, item 3): each
+    number's counts as the request read them, for `day`; the worker stores them plus one (puts of fixed values, so a
+    retried chunk writes the same items again instead of counting twice)."""
+
+    day: date
+    counts: dict[str, Count]
+
+
+@dataclass(frozen=True)
 class PlanChunk:
     """One chunk of a plan, as stored: the campaign's common fields once, then each message's own."""
 
@@ -108,6 +119,7 @@ class PlanChunk:
     tenant_id: str
     messages: tuple[OutgoingMessage, ...]
     state: ChunkState = ChunkState.PLANNED
+    frequency: ChunkCounts | None = None
 
     @property
     def key(self) -> str:
@@ -142,7 +154,18 @@ class PlanChunk:
             ):
                 row += [m.body, m.segments, m.encoding, m.credits]
             rows.append(row)
-        return zlib.compress(json.dumps({**common, "m": rows}, separators=(",", ":"), ensure_ascii=False).encode(), 1)
+        stored: dict[str, object] = {**common, "m": rows}
+        if self.frequency is not None:
+            # [offset, week total, {ISO day: count}] per counted recipient (most of them [offset, 0, {}])
+            stored["f"] = {
+                "d": self.frequency.day.isoformat(),
+                "c": [
+                    [offset, count.week, count.days]
+                    for offset, m in enumerate(self.messages)
+                    if (count := self.frequency.counts.get(m.recipient)) is not None
+                ],
+            }
+        return zlib.compress(json.dumps(stored, separators=(",", ":"), ensure_ascii=False).encode(), 1)
 
     @classmethod
     def decode(
@@ -177,7 +200,17 @@ class PlanChunk:
                     purpose=purpose,
                 )
             )
-        return cls(prefix, number, data["q"], data["t"], tuple(messages), state)
+        frequency = None
+        if "f" in data and only is None:
+            day = date.fromisoformat(data["f"]["d"])
+            frequency = ChunkCounts(
+                day,
+                {
+                    rows[offset][0]: Count(day=days.get(day.isoformat(), 0), week=week, days=days)
+                    for offset, week, days in data["f"]["c"]
+                },
+            )
+        return cls(prefix, number, data["q"], data["t"], tuple(messages), state, frequency)
 
 
 def chunk_key(prefix: str, number: int) -> str:
@@ -185,12 +218,24 @@ def chunk_key(prefix: str, number: int) -> str:
     return f"plan#{prefix}#{number:06d}"
 
 
-def split_plan(prefix: str, queue_id: str, tenant_id: str, messages: Sequence[OutgoingMessage]) -> list[PlanChunk]:
-    """The chunks of a plan whose messages carry the ids `planned_ids(prefix, bodies)` gave them, in this order."""
+def split_plan(
+    prefix: str,
+    queue_id: str,
+    tenant_id: str,
+    messages: Sequence[OutgoingMessage],
+    frequency: ChunkCounts | None = None,
+) -> list[PlanChunk]:
+    """The chunks of a plan whose messages carry the ids `planned_ids(prefix, bodies)` gave them, in this order;
+    each chunk carries the frequency counts of its own recipients (`frequency`: the campaign's)."""
     chunks: list[PlanChunk] = []
     start = 0
     for number, size in enumerate(chunk_sizes(message_costs([m.body for m in messages]))):
-        chunks.append(PlanChunk(prefix, number, queue_id, tenant_id, tuple(messages[start : start + size])))
+        part = tuple(messages[start : start + size])
+        counts = None
+        if frequency is not None:
+            mine = {m.recipient: frequency.counts[m.recipient] for m in part if m.recipient in frequency.counts}
+            counts = ChunkCounts(frequency.day, mine) if mine else None
+        chunks.append(PlanChunk(prefix, number, queue_id, tenant_id, part, frequency=counts))
         start += size
     return chunks
 
