@@ -16,13 +16,20 @@ from typing import Any
 import holidays
 import pytest
 
-from functions.scheduler import app as scheduler_app
 from functions.send_by_tags import app as send_app
 from smscore import wiring
 from smscore.dal.dispatch_counts import load_dispatch
 from smscore.dal.message_store import DynamoMessageStore
 from smscore.dal.outbox_store import DynamoOutbox
-from smscore.dal.tables import LedgerRecord, MessageRecord, OutboxRecord, due_shard_keys
+from smscore.dal.tables import (
+    DUE_BUCKETS_KEY,
+    DueBucketRecord,
+    LedgerRecord,
+    MessageRecord,
+    OutboxRecord,
+    due_keys,
+    legacy_due_shard_keys,
+)
 from smscore.dal.tenant_settings import TenantQuietHours, set_quiet_hours
 from smscore.domain.campaign import CampaignRequest, FanoutBudget, send_campaign
 from smscore.domain.delivery import Deliverer, RetryPolicy
@@ -35,6 +42,7 @@ from smsdev.testing import serialised_moto
 from tests.conftest import LambdaContextStub, Stack, api_event
 from tests.delivery_fakes import ListDeadLetters
 from tests.integration.conftest import Campaign
+from tests.integration.scheduler_helpers import scheduler_run
 from tests.integration.test_deliver import Counting
 
 pytestmark = pytest.mark.clock_sensitive  # sends through the send-window seams: also run at the guard's frozen instants
@@ -97,7 +105,10 @@ def statuses(ids: list[str]) -> list[str]:
 
 
 def due_index() -> list[str]:
-    return [r.message_id for key in due_shard_keys() for r in MessageRecord.by_due.query(key)]
+    """The messages in the due index, found as the scheduler finds them: the bucket index, then each due key."""
+    buckets = [(b.bucket_key.split("#")[1], b.tenant_id) for b in DueBucketRecord.by_due.query(DUE_BUCKETS_KEY)]
+    keys = [key for bucket, tenant in buckets for key in due_keys(bucket, tenant)] + legacy_due_shard_keys()
+    return [r.message_id for key in keys for r in MessageRecord.by_due.query(key)]
 
 
 def refunds(tenant_id: str) -> list[tuple[int, str | None]]:
@@ -116,13 +127,6 @@ def deliverer(sandbox: Counting, now: datetime | None = None, windows: bool = Tr
         windows=DeliveryWindows(quiet_hours_of=TenantQuietHours(), store=store) if windows else None,
         now=clock,
     )
-
-
-def scheduler_run(now: datetime) -> dict[str, Any]:
-    deps = wiring.scheduler_deps()
-    deps.scheduler._now = lambda: now  # the sweep's clock: a future Monday morning
-    result: dict[str, Any] = scheduler_app.lambda_handler({}, LambdaContextStub(), deps=deps)
-    return result
 
 
 # -- sendAt through the API -----------------------------------------------------------------------------------
@@ -221,7 +225,7 @@ def test_outside_the_window_at_send_the_messages_wait_and_the_sweep_releases_the
     # When the scheduler runs on Sunday: nothing is due
     assert scheduler_run(MONDAY_0700 - timedelta(days=1))["due"] == 0
     # When it runs on Monday at 07:00:30: every message is enqueued once and released to QUEUED, out of the index
-    assert scheduler_run(MONDAY_0700 + timedelta(seconds=30)) == {"due": 4, "enqueued": 4, "released": 4}
+    assert scheduler_run(MONDAY_0700 + timedelta(seconds=30)) == {"due": 4, "enqueued": 4, "released": 4, "keys": 4}
     queued = stack.drain_delivery_queue()
     assert sorted(mid for body in queued for mid in body["messageIds"]) == sorted(ids)
     assert statuses(ids) == ["QUEUED"] * 4

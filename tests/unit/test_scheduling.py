@@ -3,7 +3,7 @@ campaign answers as scheduledFor, what is (not) enqueued, and the scheduler's en
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta, timezone
 
@@ -152,9 +152,14 @@ class InMemorySchedulerStore:
     due_at: dict[str, datetime] = field(default_factory=dict)
     released: list[str] = field(default_factory=list)
 
-    def due(self, now: datetime, limit: int) -> list[DueMessage]:
-        ready = sorted((at, mid) for mid, at in self.due_at.items() if at <= now)
-        return [DueMessage(mid, TENANT, "q-1") for _, mid in ready[:limit]]
+    def due_keys(self, now: datetime) -> list[str]:
+        return ["due#k"] if any(at <= now for at in self.due_at.values()) else []
+
+    def due_pages(self, key: str, now: datetime, page_size: int) -> Iterator[list[DueMessage]]:
+        ready = [DueMessage(mid, TENANT, "q-1") for at, mid in sorted((at, m) for m, at in self.due_at.items())]
+        ready = [m for m in ready if self.due_at[m.message_id] <= now]
+        for start in range(0, len(ready), page_size):
+            yield ready[start : start + page_size]
 
     def release_all(self, messages: Sequence[DueMessage], now: datetime) -> list[str]:
         for message in messages:

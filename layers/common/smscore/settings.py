@@ -74,8 +74,12 @@ class Settings(TableNames):
     fanout_lease_seconds: int = Field(default=180, ge=1)
     # Send windows (smscore.domain.windows): "off" only for test stacks that must not depend on the wall clock.
     send_windows: Literal["enforced", "off"] = "enforced"
-    # Scheduler: how many due messages one run releases at most (the rest next run).
+    # Scheduler: the release queue its runs hand each due key to (one task per key, released by a worker of the same
+    # function; without it a run releases every key itself), and how many due messages, and for how many seconds,
+    # one worker (or one run without the queue) releases at most (the rest: the next run).
+    scheduler_release_queue_url: str | None = None
     scheduler_max_messages: int = Field(default=20_000, ge=1)
+    scheduler_release_seconds: float = Field(default=60.0, gt=0)
     scheduler_lease_seconds: int = Field(default=180, ge=5)  # > the scheduler's timeout: a live run keeps its lease
     # Receipts: the queue the status webhooks put receipts on, and how many receives a receipt parked ahead of its
     # message's SENT write is retried for (each after the queue's visibility timeout) before it just waits parked.

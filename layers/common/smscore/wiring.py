@@ -378,10 +378,12 @@ def opening_rule(settings: Settings) -> OpeningRule:
 
 @dataclass(frozen=True, eq=False)
 class SchedulerDeps:
-    """The scheduled release of due SCHEDULED messages: at most `max_messages` per run."""
+    """The scheduled release of due SCHEDULED messages: a run hands each due key to a release worker (or releases
+    them itself without a release queue); a worker releases at most `max_messages` within `release_seconds`."""
 
     scheduler: Scheduler
     max_messages: int
+    release_seconds: float = 60.0
 
 
 @memoised
@@ -389,22 +391,32 @@ def scheduler_deps() -> SchedulerDeps:
     import boto3
 
     from smscore.dal.message_store import DynamoMessageStore
-    from smscore.dal.scheduler_store import DynamoRunLease, DynamoSchedulerStore
+    from smscore.dal.scheduler_store import DynamoRunLease, DynamoSchedulerStore, SqsReleaseTasks
     from smscore.domain.scheduler import Scheduler
 
     settings = bound_settings()
     if not settings.senders_table:
         raise RuntimeError("SENDERS_TABLE is not set (the scheduler's run lease)")
+    senders_table = settings.senders_table
+    dynamodb = boto3.client("dynamodb", region_name=settings.aws_region)
+    tasks = None
+    if settings.scheduler_release_queue_url:
+        sqs = boto3.client("sqs", region_name=settings.aws_region)
+        tasks = SqsReleaseTasks(sqs, settings.scheduler_release_queue_url)
     return SchedulerDeps(
         scheduler=Scheduler(
             store=DynamoSchedulerStore(DynamoMessageStore(region=settings.aws_region), workers=settings.write_workers),
             queue=delivery_queue(),
             recipients_per_queue_message=settings.recipients_per_queue_message,
-            # Overlapping runs are fenced: the lease outlives the function's timeout (a live run never loses it).
-            lease=DynamoRunLease(boto3.client("dynamodb", region_name=settings.aws_region), settings.senders_table),
+            # Overlapping runs are fenced: the lease outlives the function's timeout (a live run never loses it);
+            # so are two workers of one key (a task delivered twice, or handed out again while still released).
+            lease=DynamoRunLease(dynamodb, senders_table),
             lease_seconds=settings.scheduler_lease_seconds,
+            tasks=tasks,
+            key_lease=lambda key: DynamoRunLease.for_due_key(dynamodb, senders_table, key),
         ),
         max_messages=settings.scheduler_max_messages,
+        release_seconds=settings.scheduler_release_seconds,
     )
 
 

@@ -26,11 +26,13 @@ from smscore.dal.tables import (
     WAITING_UNTIL,
     ContactRecord,
     DispatchRecord,
+    DueBucketRecord,
     LedgerRecord,
     MessageRecord,
     StatusChange,
     TagMemberRecord,
     TenantRecord,
+    due_bucket,
     due_shard_key,
     ledger_entry_id,
 )
@@ -300,8 +302,8 @@ class DynamoCampaignStore:
             return None
         return dispatch_state(record)
 
-    def _write_batches(self, records: Sequence[MessageRecord]) -> None:
-        def write(chunk: Sequence[MessageRecord]) -> None:
+    def _write_batches(self, records: Sequence[MessageRecord | DueBucketRecord]) -> None:
+        def write(chunk: Sequence[MessageRecord | DueBucketRecord]) -> None:
             for start in range(0, len(chunk), BATCH_WRITE_SIZE):
                 self._write_batch([record.serialize() for record in chunk[start : start + BATCH_WRITE_SIZE]])
 
@@ -327,7 +329,11 @@ class DynamoCampaignStore:
     def _record(self, message: OutgoingMessage, status: MessageStatus, reason: str | None = None) -> MessageRecord:
         due: dict[str, Any] = {}
         if status is MessageStatus.SCHEDULED:
-            due = {"due_shard": due_shard_key(message.message_id), "due_at": message.scheduled_for}
+            assert message.scheduled_for is not None
+            due = {
+                "due_shard": due_shard_key(message.message_id, message.tenant_id, message.scheduled_for),
+                "due_at": message.scheduled_for,
+            }
         return MessageRecord(
             message.message_id,
             tenant_id=message.tenant_id,
@@ -350,7 +356,18 @@ class DynamoCampaignStore:
         )
 
     def save_messages(self, messages: Sequence[OutgoingMessage]) -> None:
-        self._write_batches([self._record(m, m.status) for m in messages])
+        # The scheduler's bucket index: one item per bucket and tenant the SCHEDULED ones go into, in the same
+        # batch write (smscore.dal.tables.DueBucketRecord).
+        now = datetime.now(UTC)
+        buckets = sorted(
+            {
+                (due_bucket(m.scheduled_for), m.tenant_id)
+                for m in messages
+                if m.status is MessageStatus.SCHEDULED and m.scheduled_for
+            }
+        )
+        markers = [DueBucketRecord.touched(bucket, tenant_id, now) for bucket, tenant_id in buckets]
+        self._write_batches([*markers, *(self._record(m, m.status) for m in messages)])
 
     def write_plan(self, chunks: Sequence[PlanChunk]) -> None:
         from smscore.dal.plan_store import write_plan

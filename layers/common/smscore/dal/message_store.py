@@ -31,12 +31,14 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from smscore.dal.dispatch_counts import add_to_shard
+from smscore.dal.due_buckets import DueBuckets
 from smscore.dal.tables import (
     WAITING_UNTIL,
     LedgerRecord,
     MessageRecord,
     StatusChange,
     TenantRecord,
+    due_bucket,
     due_shard_key,
     ledger_entry_id,
 )
@@ -126,6 +128,7 @@ class DynamoMessageStore:
         # The pool size bind_tables gave the models (DELIVERY_WORKERS threads share this connection too).
         pool = getattr(MessageRecord.Meta, "max_pool_connections", None)
         self._connection = Connection(region=region, host=host, max_pool_connections=pool)
+        self._due_buckets = DueBuckets()
 
     # -- the one generic status change ---------------------------------------------------------------------
 
@@ -358,6 +361,7 @@ class DynamoMessageStore:
         condition: Condition = MessageRecord.attempts == message.attempts
         if message.attempts == 0:
             condition = MessageRecord.attempts.does_not_exist() | (MessageRecord.attempts == 0)
+        self._due_buckets.touch(due_bucket(due_at), message.tenant_id, now)
         return self.apply_transition(
             StatusTransition(
                 message_id=message.message_id,
@@ -367,27 +371,31 @@ class DynamoMessageStore:
                 to=MessageStatus.SCHEDULED,
                 at=now,
                 detail=f"outside the send window, {WAITING_UNTIL}{due_at.isoformat()}",
-                set_fields={"due_shard": due_shard_key(message.message_id), "due_at": due_at, "valid_from": None},
+                set_fields={
+                    "due_shard": due_shard_key(message.message_id, message.tenant_id, due_at),
+                    "due_at": due_at,
+                    "valid_from": None,
+                },
                 condition=condition,
             )
         )
 
-    def release(self, message_id: str, tenant_id: str, queue_id: str, now: datetime) -> bool:
+    def release(self, message_id: str, tenant_id: str, queue_id: str, now: datetime, count: bool = True) -> bool:
         """SCHEDULED and due -> QUEUED, out of the due index, its validity period starting now. False when it is no
-        longer SCHEDULED (claimed, cancelled) or no longer due (rescheduled later)."""
-        return self.apply_transition(
-            StatusTransition(
-                message_id=message_id,
-                tenant_id=tenant_id,
-                queue_id=queue_id,
-                expected=MessageStatus.SCHEDULED,
-                to=MessageStatus.QUEUED,
-                at=now,
-                detail="due: released to delivery",
-                set_fields={**OUT_OF_DUE_INDEX, "valid_from": now},
-                condition=MessageRecord.due_at <= now,
-            )
+        longer SCHEDULED (claimed, cancelled) or no longer due (rescheduled later). `count=False`: the campaign's
+        counters are left to the caller, which moves a page's releases in one ADD per counter shard."""
+        transition = StatusTransition(
+            message_id=message_id,
+            tenant_id=tenant_id,
+            queue_id=queue_id,
+            expected=MessageStatus.SCHEDULED,
+            to=MessageStatus.QUEUED,
+            at=now,
+            detail="due: released to delivery",
+            set_fields={**OUT_OF_DUE_INDEX, "valid_from": now},
+            condition=MessageRecord.due_at <= now,
         )
+        return self.apply_transition(transition) if count else self._write_message(transition)
 
     # -- batched refunds -----------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import (
@@ -418,17 +418,40 @@ def waiting_until(detail: str | None) -> datetime | None:
         return None
 
 
-# SCHEDULED messages are spread over DUE_SHARDS partitions of the sparse by_due index, so that releasing a large
-# campaign at its opening is not one partition's 1,000 writes/s; the scheduler queries every shard.
-DUE_SHARDS = 16
+# SCHEDULED messages wait in the sparse by_due index under "due#<bucket>#<tenant>#<shard>": the minute they are due
+# in (DUE_BUCKET_SECONDS, UTC), their tenant, and one of DUE_SHARDS shards of the message id. Every tenant's due
+# work at one opening is thus spread over DUE_SHARDS key values per tenant (5M due at 07:00 are not 16 platform-wide
+# partitions' 1,000 writes/s each), and the scheduler finds them through a small index of which tenants have due
+# work in which bucket (DueBucketRecord) instead of reading every key (issue 20, item 6; README, "Scheduling").
+DUE_SHARDS = 64
+DUE_BUCKET_SECONDS = 60
+DUE_BUCKETS_KEY = "due-buckets"  # by_due key of the bucket index's items (one per bucket and tenant)
+# Before issue 20, item 6 the keys were platform-wide "due#<0..15>": the scheduler still reads them.
+LEGACY_DUE_SHARDS = 16
 
 
-def due_shard_key(message_id: str) -> str:
-    return f"due#{message_shard(message_id) % DUE_SHARDS}"
+def due_bucket(at: datetime) -> str:
+    """The bucket of a due time: its minute, UTC, as it sorts ("20260105T1200")."""
+    at = at.astimezone(UTC)
+    floored = at - timedelta(seconds=at.second % DUE_BUCKET_SECONDS, microseconds=at.microsecond)
+    return floored.strftime("%Y%m%dT%H%M")
 
 
-def due_shard_keys() -> list[str]:
-    return [f"due#{n}" for n in range(DUE_SHARDS)]
+def due_bucket_start(bucket: str) -> datetime:
+    return datetime.strptime(bucket, "%Y%m%dT%H%M").replace(tzinfo=UTC)
+
+
+def due_shard_key(message_id: str, tenant_id: str, due_at: datetime) -> str:
+    return f"due#{due_bucket(due_at)}#{tenant_id}#{message_shard(message_id) % DUE_SHARDS}"
+
+
+def due_keys(bucket: str, tenant_id: str) -> list[str]:
+    """Every by_due key of one tenant's bucket: what the scheduler reads for it."""
+    return [f"due#{bucket}#{tenant_id}#{n}" for n in range(DUE_SHARDS)]
+
+
+def legacy_due_shard_keys() -> list[str]:
+    return [f"due#{n}" for n in range(LEGACY_DUE_SHARDS)]
 
 
 class MessageByDue(GlobalSecondaryIndex["MessageRecord"]):
@@ -752,6 +775,54 @@ class ParkedReceiptRecord(Model):
         return f"receipt#{provider}#{provider_message_id}"
 
 
+class DueBucketByDue(GlobalSecondaryIndex["DueBucketRecord"]):
+    """The bucket index's view of by_due: its items sit under the one key DUE_BUCKETS_KEY, by bucket start."""
+
+    class Meta:
+        index_name = "by_due"
+        projection = IncludeProjection(["tenant_id", "queue_id"])
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = UTCDateTimeAttribute(range_key=True)
+
+
+class DueBucketRecord(Model):
+    """ "Tenant T has SCHEDULED messages due in bucket B": the scheduler's index of where due work is, in the
+    Messages table under "duebucket#<bucket>#<tenant>" (no message id, a UUID, takes it) and in by_due under
+    DUE_BUCKETS_KEY. Written (put, `touched_at` = now) with the messages that go into the bucket, in the same batch;
+    taken out of by_due by the scheduler once the bucket is past, every key of it is empty and nobody touched it for
+    DUE_BUCKET_GRACE_SECONDS (conditional on `touched_at` as read); its TTL deletes it later."""
+
+    class Meta(_Unbound):
+        pass
+
+    bucket_key = UnicodeAttribute(hash_key=True, attr_name="message_id")
+    tenant_id = UnicodeAttribute()
+    bucket = UnicodeAttribute()
+    due_shard = UnicodeAttribute(null=True)  # DUE_BUCKETS_KEY while the bucket may hold due messages
+    due_at = UTCDateTimeAttribute(null=True)  # the bucket's start
+    touched_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
+    by_due = DueBucketByDue()
+
+    @staticmethod
+    def key_for(bucket: str, tenant_id: str) -> str:
+        return f"duebucket#{bucket}#{tenant_id}"
+
+    @classmethod
+    def touched(cls, bucket: str, tenant_id: str, now: datetime) -> DueBucketRecord:
+        start = due_bucket_start(bucket)
+        return cls(
+            cls.key_for(bucket, tenant_id),
+            tenant_id=tenant_id,
+            bucket=bucket,
+            due_shard=DUE_BUCKETS_KEY,
+            due_at=start,
+            touched_at=now,
+            expires_at=max(start, now) + timedelta(days=3),
+        )
+
+
 class WebhookAttemptMap(MapAttribute[str, Any]):
     at = UTCDateTimeAttribute()
     status_code = NumberAttribute(null=True)
@@ -919,6 +990,7 @@ SHARED_TABLE_MODELS: dict[type[Model], str] = {
     PlanChunkRecord: "dispatches_table",
     InboundMessageRecord: "suppressions_table",
     ParkedReceiptRecord: "messages_table",
+    DueBucketRecord: "messages_table",
     WebhookDeliveryRecord: "webhooks_table",
     ExportJobRecord: "webhooks_table",
 }
