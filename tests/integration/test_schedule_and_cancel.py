@@ -225,7 +225,8 @@ def test_outside_the_window_at_send_the_messages_wait_and_the_sweep_releases_the
     # When the scheduler runs on Sunday: nothing is due
     assert scheduler_run(MONDAY_0700 - timedelta(days=1))["due"] == 0
     # When it runs on Monday at 07:00:30: every message is enqueued once and released to QUEUED, out of the index
-    assert scheduler_run(MONDAY_0700 + timedelta(seconds=30)) == {"due": 4, "enqueued": 4, "released": 4, "keys": 4}
+    run = scheduler_run(MONDAY_0700 + timedelta(seconds=30))
+    assert (run["due"], run["enqueued"], run["released"]) == (4, 4, 4)
     queued = stack.drain_delivery_queue()
     assert sorted(mid for body in queued for mid in body["messageIds"]) == sorted(ids)
     assert statuses(ids) == ["QUEUED"] * 4
