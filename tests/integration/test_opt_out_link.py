@@ -5,7 +5,6 @@ handler, no token) opts that number out of the tenant and the sender, once, so t
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
 from typing import Any
 
