@@ -69,6 +69,7 @@ def handle_record(
             deps.opt_out_confirmation, deps.opt_in_confirmation, aws_sms.AWS_CONFIRMED_KEYWORDS
         ),
         now=now,
+        consent=deps.consent,
     )
     outcome = {**result.as_json(), "replySent": _confirm(result, reply_to, deps)}
     if result.outcome is RecordOutcome.DUPLICATE:

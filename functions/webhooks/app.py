@@ -180,6 +180,7 @@ def twilio_inbound(
                 deps.opt_out_confirmation, deps.opt_in_confirmation, twilio.TWILIO_CONFIRMED_KEYWORDS
             ),
             now=now,
+            consent=deps.consent,
         )
         record_keyword(result.as_json())
         reply = result.reply

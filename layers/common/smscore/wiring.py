@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from smscore.domain.events import CampaignTouched, EventSink
     from smscore.domain.exports import Exports
     from smscore.domain.fanout import FanoutWorker
+    from smscore.domain.keyword_consent import KeywordConsent
     from smscore.domain.keywords import Keywords
     from smscore.domain.links import LinkStore
     from smscore.domain.model import MarketingFrequency, QuietHours
@@ -707,7 +708,8 @@ def receipts_deps() -> ReceiptsDeps:
 class InboundDeps:
     """Keyword replies (Twilio's inbound webhook, AWS two-way SMS through SNS): the keyword lists, the suppression
     list, the confirmation texts, and how a reply's address names its sender (`sender_of(provider, addresses)`,
-    smscore.providers.senders.inbound_sender). No contacts: a keyword changes the suppression list only."""
+    smscore.providers.senders.inbound_sender). An applied opt-out also appends a revoked consent record to the
+    contacts of the tenants sending through that sender (`consent`, smscore.domain.keyword_consent)."""
 
     keywords: Keywords
     suppressions: SuppressionList
@@ -715,6 +717,26 @@ class InboundDeps:
     opt_in_confirmation: str
     sender_of: Callable[[str, Sequence[str]], str]
     aws_replier: Callable[[], TwoWayReplier] | None = None  # confirmations AWS does not send itself
+    consent: KeywordConsent | None = None  # None: no contacts table here (tests of the keywords alone)
+
+
+def keyword_consent(settings: Settings) -> KeywordConsent:
+    """The revoked consent records an applied STOP appends (the contacts of the tenants sending through its sender)."""
+    from smscore.dal.contact_store import DynamoContactStore
+    from smscore.dal.tenant_senders import tenant_provider
+    from smscore.domain.keyword_consent import KeywordConsent
+    from smscore.providers.senders import sender_key
+
+    store = DynamoContactStore(region=settings.aws_region)
+    return KeywordConsent(
+        contacts_with_number=store.contacts_with_number,
+        sender_of_tenant=lambda tenant_id: sender_key(
+            tenant_provider(tenant_id) or settings.default_provider, settings
+        ),
+        record=lambda tenant_id, contact_id, consent: store.set_marketing_consent(
+            tenant_id, contact_id, consent, consent.at
+        ),
+    )
 
 
 @memoised
@@ -730,6 +752,7 @@ def inbound_deps() -> InboundDeps:
         opt_in_confirmation=settings.opt_in_confirmation,
         sender_of=lambda provider, addresses: inbound_sender(provider, addresses, settings),
         aws_replier=aws_two_way_replier,
+        consent=keyword_consent(settings),
     )
 
 

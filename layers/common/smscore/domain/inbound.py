@@ -4,7 +4,9 @@ Where the carrier sees it: an opt-out is tied to the recipient's number and the 
 number, Messaging Service or origination identity we send from), so it is recorded in the suppression list
 for that (number, sender) and covers every tenant sending through that sender: the send path skips the number
 (uncharged) and delivery re-checks it just before sending (FAILED `OPTED_OUT`, refunded). An opt-in lifts it.
-A keyword writes nothing else: no contact changes. What a tenant's contact shows is derived when it is read,
+An applied opt-out also appends a consent record (revoked, source keyword) to the history of the contacts with the
+number of the tenants sending through that sender (smscore.domain.keyword_consent): proof, not a flag. What a
+tenant's contact shows (opted out or not) is derived when it is read,
 from the tenant's own opt-out and the suppressions of the senders that tenant sends through
 (smscore.domain.consent), so a keyword to another sender never reaches it.
 
@@ -26,6 +28,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from smscore.domain.keyword_consent import KeywordConsent
 from smscore.domain.keywords import KeywordAction, Keywords, fold
 from smscore.domain.masking import mask
 from smscore.domain.ports import ConsentChange, RecordOutcome, SuppressionList
@@ -120,6 +123,7 @@ def handle_inbound(
     suppressions: SuppressionList,
     confirmations: Confirmations,
     now: datetime,
+    consent: KeywordConsent | None = None,
 ) -> InboundResult:
     """Apply one reply: a keyword changes the suppression list of its sender; anything else changes nothing.
 
@@ -144,6 +148,8 @@ def handle_inbound(
         ),
         remember_until=max(now, sms.received_at) + REPLAY_WINDOW,
     )
+    if consent is not None and outcome is RecordOutcome.APPLIED and match.action is KeywordAction.OPT_OUT:
+        consent.revoke(number, sms.sender, keyword, sms.received_at)  # proof in the tenants' consent histories
     log.info(
         _LOG_LINES[outcome],
         extra={"action": match.action.value, "keyword": keyword, "number": mask(number), "sender": sms.sender},
