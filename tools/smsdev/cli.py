@@ -671,7 +671,9 @@ def contacts_import(ctx: click.Context, tenant_id: str, file: Path, workers: int
     commas, semicolons or tabs; both are detected. A file that cannot be read is refused whole, with the reason.
 
     Every row is validated, then written through the contacts API's own import (smscore.domain.contacts): one
-    contact per number in E.164, tags merged, so running the same file twice changes nothing.
+    contact per number in E.164, tags merged, so running the same file twice changes nothing. Optional columns
+    consent (granted/revoked), consent_source (default import), consent_at (ISO 8601) and consent_evidence record
+    the contact's marketing consent with its history, as the API's import does; a bad consent rejects the row.
     """
     session = session_of(ctx)
     if not file.is_file():  # checked here, not by click, so that it is exit 1 as documented
