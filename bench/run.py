@@ -67,6 +67,9 @@ def _suites(quick: bool) -> dict[str, Callable[[], list[Row]]]:
     from bench import webhooks
 
     suites["webhooks"] = lambda: webhooks.measure(100 if quick else 200)  # events to a local receiver, one invocation
+    from bench import links
+
+    suites["links"] = links.measure  # the short link's 302 on the local stack, and its write units per click
     from bench import admin_ui
 
     suites["admin"] = admin_ui.measure  # a few seconds: two page loads in headless Chromium

@@ -29,8 +29,8 @@ app = APIGatewayRestResolver(enable_validation=True)
 invocation_deps: InvocationDeps[LinksDeps] = InvocationDeps("links_deps")
 register_error_handlers(app)
 
-CODE_MAX_LENGTH = 64
-Code = Annotated[str, Path(min_length=1, max_length=CODE_MAX_LENGTH, description="The short link's code")]
+# Unconstrained on purpose: anything that is not a code we issued is the same 404, whatever its length.
+Code = Annotated[str, Path(description="The short link's code")]
 
 RESPONSES: dict[int, Any] = {
     302: {

@@ -253,8 +253,8 @@ def is_preview(method: str, user_agent: str | None) -> bool:
 class ClickRecorded:
     first: bool  # this was the message's first counted click
     clicks: int  # the message's clicks after this one
-    first_clicked_at: datetime
-    recipient: str
+    first_clicked_at: datetime | None  # this click's time when it was the first (None otherwise: not read back)
+    recipient: str  # the message's number when it was the first click ("" otherwise)
 
 
 class LinkStore(Protocol):
@@ -288,6 +288,7 @@ def parse_code(code: str) -> tuple[str, str, str] | None:
 
 
 def clicked_event(link: TrackedLink, message_id: str, click: ClickRecorded) -> Any:
+    assert click.first_clicked_at is not None
     data = {
         "messageId": message_id,
         "queueId": link.queue_id,
