@@ -49,6 +49,7 @@ from smscore.api.middlewares import request_body_bytes
 from smscore.api.pagination import MAX_CURSOR_LENGTH
 from smscore.api.settings import SettingsApi, SettingsDto, SettingsUpdate
 from smscore.api.templates import TemplateDto, TemplateListDto, TemplateRequest, TemplatesApi
+from smscore.api.terms import TermsAcceptanceDto, TermsApi
 from smscore.observability import quiet_empty_metrics, report_unparseable
 from smscore.wiring import ContactsDeps
 
@@ -423,7 +424,33 @@ def get_credits(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Cred
 )
 def get_session() -> SessionDto:
     access = str(app.current_event.request_context.authorizer.get("access") or "READ_ONLY")
+    if access != "FULL" and terms_api().has_current(caller().tenant_id, caller().member_id):
+        access = "FULL"  # accepted since the authorizer's cached decision (POST /api/me/terms): read now
     return contacts().session(caller(), access)
+
+
+def terms_api() -> TermsApi:
+    deps: ContactsDeps = invocation_deps.get()
+    assert deps.terms is not None, "the terms routes need a TermsApi"
+    return deps.terms
+
+
+@app.post(
+    "/api/me/terms",
+    summary="Accept the current terms of service (audited): the member's access is FULL from now on",
+    tags=["Credits"],
+    responses={
+        **_ok(TermsAcceptanceDto, "Accepted now, or the acceptance already recorded for this version"),
+        401: error("The token was revoked or its member disabled (code UNAUTHORIZED)"),
+        403: error(
+            "The token's tenant no longer exists (code TENANT_NOT_FOUND), or a read-only API key (code "
+            "INSUFFICIENT_SCOPE)"
+        ),
+        409: error("No terms of service are published (code NO_TERMS_PUBLISHED)"),
+    },
+)
+def accept_terms() -> TermsAcceptanceDto:
+    return terms_api().accept(caller().tenant_id, caller().member_id)
 
 
 # ---------------------------------------------------------------------------------------------- data subject

@@ -1114,3 +1114,40 @@ class TestShortLinkRouteUnderGeneratedInput:
             assert_no_5xx_and_error_shape(response)
             assert response["statusCode"] in (400, 404)
             assert redirect_target(response) is None
+
+
+# ---------------------------------------------------------------------------------------------- terms acceptance
+
+
+def contacts_raw(
+    campaign: Campaign, method: str, path: str, body: str | None, content_type: str | None
+) -> dict[str, Any]:
+    """A request to the contacts function with whatever body (POST /api/me/terms)."""
+    from functions.contacts import app as contacts_app
+
+    event = api_event(body, tenant_id=campaign.tenant_id, member_id=campaign.member_id, token=campaign.token)
+    event.update(httpMethod=method, resource=path, path=path)
+    event["requestContext"].update(httpMethod=method, resourcePath=path, path=f"/dev{path}")
+    for field in ("headers", "multiValueHeaders"):
+        event[field].pop("Content-Type", None)
+    if content_type is not None:
+        event["headers"]["Content-Type"] = content_type
+        event["multiValueHeaders"]["Content-Type"] = [content_type]
+    response: dict[str, Any] = contacts_app.lambda_handler(event, LambdaContextStub())
+    return response
+
+
+class TestTermsRouteUnderGeneratedInput:
+    @FUZZ
+    @given(body=st.one_of(st.none(), send_bodies), content_type=content_types)
+    def test_accept_terms_route(
+        self, stack: Stack, campaign: Campaign, body: str | None, content_type: str | None
+    ) -> None:
+        # Whatever the body (the route reads none): a documented answer, and with no terms published nothing written
+        from smscore.dal.tables import TermsAcceptanceRecord
+
+        response = contacts_raw(campaign, "POST", "/api/me/terms", body, content_type)
+        assert_no_5xx_and_error_shape(response)
+        assert response["statusCode"] in (409, 415), response["body"]
+        assert list(TermsAcceptanceRecord.scan(TermsAcceptanceRecord.version.exists())) == []
+        assert_nothing_persisted_or_charged(stack, campaign)

@@ -71,10 +71,12 @@ def test_accepted_member_may_call_every_route(token: str) -> None:
     assert statements(policy) == [("Allow", ["arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/*/*"])]
 
 
-def test_member_behind_on_terms_may_only_read(token: str) -> None:
+def test_member_behind_on_terms_is_marked_read_only_and_writes_are_refused_fresh(token: str) -> None:
+    # The gateway's cached Allow covers every route, so that an acceptance (POST /api/me/terms) takes effect at once;
+    # every write re-reads the terms and answers 403 TERMS_NOT_ACCEPTED (tests/integration/test_write_access.py).
     policy = authorize(f"Bearer {token}", ARN, store_with(token, owner(accepted_terms_version="2025-01")))
     assert policy["context"]["access"] == "READ_ONLY"
-    assert statements(policy) == [("Allow", ["arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/*"])]
+    assert statements(policy) == [("Allow", ["arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/*/*"])]
 
 
 def test_no_published_terms_means_nothing_to_accept(token: str) -> None:

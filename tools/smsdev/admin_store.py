@@ -165,15 +165,24 @@ class DynamoAdminStore:
         return role
 
     def accept_terms(self, member_id: str) -> str | None:
+        """The current terms accepted for the member, audited like POST /api/me/terms (source smsctl)."""
+        from smscore.api.terms import TermsApi
+        from smscore.dal.terms_store import DynamoTermsStore
+
         try:
             member = MemberRecord.get(member_id)
         except MemberRecord.DoesNotExist as exc:
             raise NotFound(f"No member {member_id}") from exc
-        version = self.current_terms_version() or "none published"
-        member.update(
-            actions=[MemberRecord.accepted_terms_version.set(version), MemberRecord.accepted_terms_at.set(_now())]
-        )
-        return version
+        if self.current_terms_version() is None:  # nothing to accept: recorded as such, as before
+            member.update(
+                actions=[
+                    MemberRecord.accepted_terms_version.set("none published"),
+                    MemberRecord.accepted_terms_at.set(_now()),
+                ]
+            )
+            return "none published"
+        accepted = TermsApi(DynamoTermsStore(self._connection)).accept(member.tenant_id, member_id, source="smsctl")
+        return accepted.accepted_terms_version
 
     def revoke_token(self, prefix: str) -> int:
         revoked = 0

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from smscore.api.reports import UsageReports
     from smscore.api.settings import SettingsApi as TenantSettingsApi
     from smscore.api.templates import TemplatesApi
+    from smscore.api.terms import TermsApi
     from smscore.api.webhooks import WebhooksApi
     from smscore.dal.campaign_store import DynamoCampaignStore
     from smscore.dal.completion_store import DynamoCompletionStore
@@ -781,6 +782,7 @@ class ContactsDeps:
     settings: TenantSettingsApi | None = None  # GET/PUT /api/settings (smscore.api.settings)
     data_subject: DataSubjectApi | None = None  # GET /api/contacts/{id}/export (smscore.api.data_subject)
     templates: TemplatesApi | None = None  # /api/templates (smscore.api.templates)
+    terms: TermsApi | None = None  # POST /api/me/terms (smscore.api.terms)
 
 
 @memoised
@@ -792,11 +794,13 @@ def contacts_deps() -> ContactsDeps:
     from smscore.api.data_subject import DataSubjectApi
     from smscore.api.settings import SettingsApi as TenantSettingsApi
     from smscore.api.templates import TemplatesApi
+    from smscore.api.terms import TermsApi
     from smscore.dal.contact_store import DynamoAccountQueries, DynamoContactStore
     from smscore.dal.import_uploads import S3Uploads
     from smscore.dal.message_history import DynamoMessageHistory
     from smscore.dal.template_store import DynamoTemplateStore
     from smscore.dal.tenant_settings import DynamoTenantSettings
+    from smscore.dal.terms_store import DynamoTermsStore
     from smscore.domain.events import EmittingContactStore
 
     settings = bound_settings()
@@ -820,6 +824,7 @@ def contacts_deps() -> ContactsDeps:
         max_import_body_bytes=settings.max_import_body_bytes,
         settings=TenantSettingsApi(DynamoTenantSettings(), default_frequency(settings)),
         templates=TemplatesApi(DynamoTemplateStore()),
+        terms=TermsApi(DynamoTermsStore()),
     )
 
 

@@ -19,6 +19,8 @@ from smscore.domain.auth import TokenOwner, bearer_token, hash_token, require_sp
 from smscore.domain.errors import AccessRevoked
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The one write a member without the current terms may make: accepting them (smscore.api.terms).
+TERMS_ACCEPTANCE = ("POST", "/api/me/terms")
 
 Handler = TypeVar("Handler", bound=Callable[[dict[str, Any], Any], dict[str, Any]])
 
@@ -35,7 +37,7 @@ class FreshIdentityReader(Protocol):
 
 
 class FreshAccess(Protocol):
-    def require(self, authorization: str | None, tenant_id: str, member_id: str) -> None: ...
+    def require(self, authorization: str | None, tenant_id: str, member_id: str, *, terms: bool = True) -> None: ...
 
 
 class SpendingAccess:
@@ -44,12 +46,13 @@ class SpendingAccess:
     def __init__(self, identities: FreshIdentityReader) -> None:
         self._identities = identities
 
-    def require(self, authorization: str | None, tenant_id: str, member_id: str) -> None:
+    def require(self, authorization: str | None, tenant_id: str, member_id: str, *, terms: bool = True) -> None:
+        """`terms=False`: everything but the terms (the route that accepts them)."""
         token = bearer_token(authorization)
         if token is None:
             raise AccessRevoked("This token is not valid any more")
-        owner, terms = self._identities.fresh_owner_and_terms(hash_token(token), member_id)
-        require_spending_access(owner, terms, tenant_id, member_id)
+        owner, current_terms = self._identities.fresh_owner_and_terms(hash_token(token), member_id)
+        require_spending_access(owner, current_terms if terms else None, tenant_id, member_id)
 
 
 def _authorization(event: dict[str, Any]) -> str | None:
@@ -66,7 +69,8 @@ def check_write(event: dict[str, Any], access: Callable[[], FreshAccess]) -> Non
     tenant_id, member_id = authorizer.get("tenantId"), authorizer.get("memberId")
     if not tenant_id or not member_id:
         raise AccessRevoked("This token is not valid any more")
-    access().require(_authorization(event), str(tenant_id), str(member_id))
+    route = (str(event.get("httpMethod") or "").upper(), str(event.get("path") or ""))
+    access().require(_authorization(event), str(tenant_id), str(member_id), terms=route != TERMS_ACCEPTANCE)
 
 
 def fresh_access_guard(access: Callable[[], FreshAccess]) -> Callable[[Handler], Handler]:

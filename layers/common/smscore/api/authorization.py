@@ -11,7 +11,6 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerResponse,
-    HttpVerb,
 )
 
 from smscore.domain.auth import Access, TokenOwner, bearer_token, decide_access, hash_token, used_hour
@@ -60,9 +59,9 @@ def authorize(
             "scope": owner.scope.value,
         },
     )
-    if access is Access.FULL:
-        policy.allow_all_routes()
-    else:
-        # Reading stays open; anything that writes (sending above all) falls to the implicit deny: 403.
-        policy.allow_route(HttpVerb.GET.value, "*")
+    # A member without the current terms (READ_ONLY) is allowed every route here too: every write re-reads the member
+    # and the terms fresh and answers 403 TERMS_NOT_ACCEPTED (smscore.api.access), except POST /api/me/terms, which
+    # accepts them. Denying writes here would keep the policy cached for AuthorizerCacheTtl seconds after an
+    # acceptance, refusing the member's first sends with TERMS_NOT_ACCEPTED although the terms were accepted.
+    policy.allow_all_routes()
     return policy.asdict()

@@ -52,6 +52,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.SenderNameRequired: HTTPStatus.CONFLICT,
     errors.OptOutLinkUnavailable: HTTPStatus.CONFLICT,
     errors.ExclusionListStale: HTTPStatus.CONFLICT,
+    errors.NoTermsPublished: HTTPStatus.CONFLICT,
     errors.EnqueueFailure: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.TestSendLimit: HTTPStatus.TOO_MANY_REQUESTS,
 }

@@ -91,6 +91,26 @@ class MemberRecord(Model):
     by_tenant_email = MemberByTenantEmail()
 
 
+class TermsAcceptanceRecord(Model):
+    """The audit entry of one acceptance of a terms version by a member, in the Members table under
+    "<member_id>#terms#<version>#<accepted at>" (no email, so in none of its indexes); written once, never replaced."""
+
+    class Meta(_Unbound):
+        pass
+
+    key = UnicodeAttribute(hash_key=True, attr_name="member_id")
+    kind = UnicodeAttribute(default="terms-acceptance")
+    accepted_by = UnicodeAttribute()  # the member id
+    tenant = UnicodeAttribute()
+    version = UnicodeAttribute()
+    accepted_at = UTCDateTimeAttribute()
+    source = UnicodeAttribute()  # api (POST /api/me/terms, the admin) | smsctl
+
+    @staticmethod
+    def key_for(member_id: str, version: str, accepted_at: datetime) -> str:
+        return f"{member_id}#terms#{version}#{accepted_at.isoformat()}"
+
+
 class TokenByPrefix(GlobalSecondaryIndex["TokenRecord"]):
     class Meta:
         index_name = "by_prefix"
@@ -984,6 +1004,7 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
 
 # Models that share a table with one of MODELS_BY_SETTING.
 SHARED_TABLE_MODELS: dict[type[Model], str] = {
+    TermsAcceptanceRecord: "members_table",
     DispatchCounterRecord: "dispatches_table",
     ContactSearchRecord: "tag_members_table",
     ConsentHistoryRecord: "tag_members_table",

@@ -84,6 +84,12 @@ class TermsNotAccepted(DomainError):
     code = "TERMS_NOT_ACCEPTED"
 
 
+class NoTermsPublished(DomainError):
+    """POST /api/me/terms with no terms version published: there is nothing to accept."""
+
+    code = "NO_TERMS_PUBLISHED"
+
+
 class NotFound(DomainError):
     code = "NOT_FOUND"
 
