@@ -21,7 +21,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import And, Condition, size
 from pynamodb.transactions import TransactWrite
 
-from smscore.dal.raw_reads import query_items
+from smscore.dal.raw_reads import batch_get_items, query_items
 from smscore.dal.tables import (
     WAITING_UNTIL,
     ContactRecord,
@@ -190,13 +190,17 @@ class DynamoCampaignStore:
         merge fields reads them: the memberships carry neither)."""
 
         def read(step: Sequence[str]) -> dict[str, dict[str, str]]:
-            return {
-                record.contact_id: recipient_values(record.name, record.fields.as_dict() if record.fields else None)
-                for record in ContactRecord.batch_get(
-                    [(tenant_id, contact_id) for contact_id in step],
-                    attributes_to_get=["contact_id", "name", "fields"],
-                )
-            }
+            found: dict[str, dict[str, str]] = {}
+            for start in range(0, len(step), BATCH_GET_SIZE):
+                keys = [
+                    {"tenant_id": {"S": tenant_id}, "contact_id": {"S": contact_id}}
+                    for contact_id in step[start : start + BATCH_GET_SIZE]
+                ]
+                # Raw items (smscore.dal.raw_reads): the name and string fields, without a model per contact.
+                for item in batch_get_items(ContactRecord, keys, ["contact_id", "name", "fields"]):
+                    fields = {k: v["S"] for k, v in item.get("fields", {}).get("M", {}).items() if "S" in v}
+                    found[item["contact_id"]["S"]] = recipient_values(item.get("name", {}).get("S"), fields)
+            return found
 
         steps = [contact_ids[i : i + MERGE_READ_STEP] for i in range(0, len(contact_ids), MERGE_READ_STEP)]
         if len(steps) <= 1:

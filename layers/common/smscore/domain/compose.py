@@ -65,14 +65,24 @@ def compose_texts(
     counted: dict[str, SegmentCount] = {}
     missing: Counter[str] = Counter()
     same = final_text(template.render({}), option, prefix, footer) if not template.personal or values is None else None
+    # Recipients with the same values of the template's fields get the same text: rendered (and encoded) once.
+    rendered: dict[tuple[str | None, ...], tuple[str, list[str]]] = {}
+    names = template.fields
     for position in range(recipients):
         if same is not None:
             text = same
         else:
             assert values is not None
             mine = values(position)
-            missing.update(template.missing(mine))
-            text = final_text(template.render(mine), option, prefix, footer)
+            key = tuple(mine.get(name) for name in names)
+            known = rendered.get(key)
+            if known is None:
+                known = rendered[key] = (
+                    final_text(template.render(mine), option, prefix, footer),
+                    list(template.missing(mine)),
+                )
+            text, lacking = known
+            missing.update(lacking)
         if provider_length(text) > char_limit:
             composed.too_long += 1
             continue
