@@ -3,6 +3,7 @@ import { api, newKey } from "./api.js";
 import { STATUS_ORDER, confirmDialog, field, h, isActive, notice, replace, statusBar, when, windowZone } from "./dom.js";
 import { creditsText, fmt, statusName, t } from "./i18n.js";
 import { exportButton } from "./integrations.js";
+import { clickFacts, firstClickFact } from "./links.js";
 
 const POLL_MS = 2000;
 
@@ -142,6 +143,7 @@ export async function campaignView(main, ctx, queueId) {
         c.sendAt && [h("dt", {}, t("campaign.sendAt")), h("dd", {}, when(c.sendAt, { zone }))],
         c.scheduledFor && [h("dt", {}, t("campaign.scheduledFor")), h("dd", { id: "campaign-scheduled" }, when(c.scheduledFor, { zone }))],
         c.resendOf && [h("dt", {}, t("campaign.resendOf")), h("dd", {}, h("a", { href: `#/campaigns/${c.resendOf}` }, t("campaign.original")))],
+        clickFacts(c),
       ),
       statusBar(c.counts, c.totalMessages),
       h(
@@ -329,6 +331,7 @@ export async function messageView(main, ctx, messageId) {
         fact(t("message.providerPrice"), providerPrice(m)),
         fact(t("message.attempts"), fmt.number(m.attempts)),
         fact(t("message.sentAt"), m.sentAt && when(m.sentAt)),
+        firstClickFact(m, when),
         fact(t("message.failure"), m.failureReason && `${m.failureReason}${m.permanentFailure ? ` (${t("message.permanent")})` : ""}`),
         fact(t("campaign.created"), when(m.createdAt)),
       ),

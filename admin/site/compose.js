@@ -4,6 +4,7 @@ import { browserZone, confirmDialog, field, h, notice, replace, when, windowZone
 import { creditsText, fmt, t } from "./i18n.js";
 import { countSegments } from "./segments.js";
 import { previewExtras, templatePicker, testSendBox } from "./convert.js";
+import { trackLinksToggle } from "./links.js";
 
 const MAX_LENGTH = 1600;
 
@@ -28,6 +29,7 @@ export async function composeView(main, ctx) {
   let sampleContact = null; // the preview's first recipient: a test send renders with it
   let templates = null; // the template picker (convert.js), set below
   let confirming = false; // a second click while the confirmation is open does nothing
+  const tracking = trackLinksToggle(() => changed()); // tracked short links (links.js)
 
   const text = h("textarea", { rows: 5, maxlength: MAX_LENGTH, name: "message", required: true });
   const counter = h("p", { class: "counter", id: "counter", "aria-live": "polite" });
@@ -74,6 +76,7 @@ export async function composeView(main, ctx) {
     const at = localToIso(sendAt.value);
     if (at) payload.sendAt = at;
     if (encoding !== "auto") payload.encoding = encoding;
+    if (tracking?.checked()) payload.trackLinks = true;
     const templateId = templates?.templateId();
     if (templateId) payload.templateId = templateId;
     return payload;
@@ -271,6 +274,7 @@ export async function composeView(main, ctx) {
       templates.element,
       messageField,
       counter,
+      tracking.element,
       h("div", { class: "row" }, purposeField, sendAtField),
       purposeWarning,
       h("h2", {}, t("compose.cost")),
