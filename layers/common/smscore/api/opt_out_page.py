@@ -23,7 +23,8 @@ HEADERS = {
 }
 
 _STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:0 1rem;background:#f4f5f7;color:#1d2330}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:0 1rem;
+background:#f4f5f7;color:#1d2330}
 main{max-width:28rem;margin:3rem auto;padding:1.5rem;background:#fff;border-radius:12px;
 box-shadow:0 1px 4px rgba(0,0,0,.12)}
 h1{font-size:1.35rem;margin:0 0 .75rem}
