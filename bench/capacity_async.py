@@ -1,4 +1,4 @@
-"""Capacity of the asynchronous paths of issue 20: the receipts path (item 4) and the scheduled release (item 6).
+"""Capacity of the asynchronous paths of issue 20: the receipts path (item 4).
 
 `capacity: receipts/s the webhook path sustains, modelled`: Twilio status callbacks through the status webhook
 (signature, parse, one SendMessage for a final status; intermediate ones are answered without one) and the receipts
@@ -9,15 +9,13 @@ Gateway throttle (template.yaml), the webhook's Lambda concurrency, the consumer
 throughput) and the tables' warm write throughput. 3 callbacks per message, 1 of them final (Twilio: queued, sent,
 delivered); SQS standard queues have no practical throughput limit (AWS SQS quotas).
 
-`capacity: scheduled release rate, 5M due at one opening, msg/s modelled`: what the scheduler as built releases
-(SCHEDULER_MAX_MESSAGES per run, one run per SchedulerSchedule, runs fenced so they never overlap).
+The scheduled release's row moved to bench/scheduler_fairness.py (suite `scheduler`) with the per-tenant due keys.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from typing import Any
 
@@ -171,31 +169,5 @@ def receipts_row(messages: int = 200) -> Row:
     )
 
 
-def release_row() -> Row:
-    """The scheduler as built: at most SCHEDULER_MAX_MESSAGES per run, one run per SchedulerSchedule."""
-    function = _template()["Resources"]["SchedulerFunction"]["Properties"]
-    per_run = int(function["Environment"]["Variables"]["SCHEDULER_MAX_MESSAGES"])
-    schedule = str(_template()["Parameters"]["SchedulerSchedule"]["Default"])
-    found = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", schedule)
-    assert found, schedule
-    period = int(found.group(1)) * (60 if found.group(2).startswith("minute") else 3600)
-    rate = per_run / period
-    return Row(
-        name="capacity: scheduled release rate, 5M due at one opening, msg/s modelled",
-        value=round(rate, 1),
-        unit="msg/s",
-        baseline=TARGET_RELEASE_PER_SECOND,
-        target=f">= {TARGET_RELEASE_PER_SECOND:,}",
-        passed=rate >= TARGET_RELEASE_PER_SECOND,
-        details={
-            "per_run": per_run,
-            "schedule_seconds": period,
-            "hours_to_release_5m": round(DUE_AT_ONE_OPENING / rate / 3600, 1),
-            "why": "one fenced run per period releases at most SCHEDULER_MAX_MESSAGES from the 16 due#n keys; the "
-            "per-tenant, per-bucket due keys with parallel release (issue 20, item 6) are not built yet",
-        },
-    )
-
-
 def measure() -> list[Row]:
-    return [receipts_row(), release_row()]
+    return [receipts_row()]

@@ -40,6 +40,10 @@ def _suites(quick: bool) -> dict[str, Callable[[], list[Row]]]:
 
     # Issue 20's asynchronous paths: the receipts webhook and consumer, the scheduled release (modelled).
     suites["capacity_async"] = capacity_async.measure
+    from bench import scheduler_fairness
+
+    # Issue 20, items 6-7: the scheduled release at one opening, a small tenant beside a large one (modelled).
+    suites["scheduler"] = scheduler_fairness.measure
     from bench import request_cpu
 
     # The same POST's CPU with every AWS call answered in-process (no moto), and its time modelled on AWS.

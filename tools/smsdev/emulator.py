@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
+from smsdev.moto_fair_queues import install as install_fair_queues
 from smsdev.moto_transactions import install as install_item_level_rollback
 from smsdev.testing import serialised_wsgi
 from smsdev.wsgi import BackgroundServer
@@ -28,5 +29,6 @@ class LocalAws(BackgroundServer):
 
     def start(self) -> None:
         install_item_level_rollback()  # transactions cost what they touch, not the size of their tables
+        install_fair_queues()  # a tenant's records ahead of another tenant's backlog, as SQS fair queues do
         app = serialised_wsgi(DomainDispatcherApplication(create_backend_app))
         self.serve(app, request_handler=MotoRequestHandler)

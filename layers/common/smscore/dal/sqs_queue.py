@@ -1,5 +1,10 @@
 """SQS implementation of the DeliveryQueue port: SendMessageBatch, ten entries a call, failed entries retried.
 
+Every record carries MessageGroupId = its tenant, which makes the standard delivery queue an SQS fair queue: SQS
+returns a quiet tenant's records ahead of a noisy tenant's backlog, so a 10-message campaign is not queued behind
+another tenant's 1,000,000 (issue 20, item 7; docs/delivery.md, "Fairness between tenants"). The group orders
+nothing on a standard queue and limits no concurrency; delays per message still apply.
+
 `QueueBatchModel` is the one definition of a delivery-queue body (also the dead-letter and deferred queues'):
 written here, read by the deliver function through Powertools' parser (smscore.dal.delivery_records).
 """
@@ -73,6 +78,7 @@ class LazySqsSender:
 
     def _send_batch(self, batch: QueueBatch, **options: Any) -> None:
         """One SendMessage of `batch` as the delivery queue's body, with SendMessage's other `options`."""
+        options.setdefault("MessageGroupId", batch.tenant_id)  # its tenant's fair-queue group (SqsDeliveryQueue)
         self._sqs().send_message(QueueUrl=self._queue_url, MessageBody=encode_batch(batch), **options)
 
 
@@ -89,7 +95,10 @@ class SqsDeliveryQueue:
             try:
                 response = self._client.send_message_batch(
                     QueueUrl=self._queue_url,
-                    Entries=[{"Id": key, "MessageBody": encode_batch(batch)} for key, batch in pending.items()],
+                    Entries=[
+                        {"Id": key, "MessageBody": encode_batch(batch), "MessageGroupId": batch.tenant_id}
+                        for key, batch in pending.items()
+                    ],
                 )
             except (ClientError, BotoCoreError):
                 continue
