@@ -20,6 +20,7 @@ from smscore.wiring import LinksDeps, link_store
 from tests.conftest import LambdaContextStub, Stack, api_event
 from tests.integration.conftest import Campaign
 from tests.integration.test_preview_and_resend import preview, queue_status, send
+from tests.integration.test_webhooks_out import add_endpoint, drain_webhook_queue, env  # noqa: F401 - a fixture
 
 BASE = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/dev/l"  # the recorded event's API URL + /l
 SHORT = re.compile(re.escape(BASE) + r"/([0-9A-Za-z]{" + str(CODE_LENGTH) + r"})")
@@ -37,6 +38,12 @@ class Recorded:
 
 
 def click(code: str, method: str = "GET", user_agent: str = "Mozilla/5.0 (Linux; Android 14)", sink: Any = None) -> Any:
+    deps = LinksDeps(links=link_store(), events=sink or Recorded())
+    return links_handler.lambda_handler(click_event(code, method, user_agent), LambdaContextStub(), deps=deps)
+
+
+def click_event(code: str, method: str, user_agent: str) -> dict[str, Any]:
+    """GET/HEAD /l/{code} as API Gateway hands it to the links function (no authorizer)."""
     event = api_event(None, tenant_id="-", member_id="-")
     event["requestContext"].pop("authorizer", None)
     event.update(
@@ -48,8 +55,7 @@ def click(code: str, method: str = "GET", user_agent: str = "Mozilla/5.0 (Linux;
         multiValueHeaders={"User-Agent": [user_agent]},
     )
     event["requestContext"].update(httpMethod=method, resourcePath="/l/{code}", path=f"/dev/l/{code}")
-    deps = LinksDeps(links=link_store(), events=sink or Recorded())
-    return links_handler.lambda_handler(event, LambdaContextStub(), deps=deps)
+    return event
 
 
 def location(response: dict[str, Any]) -> str | None:
@@ -205,3 +211,28 @@ def test_track_links_without_urls_sends_the_text_as_written(people: Campaign) ->
     assert status == 201
     assert {m.body for m in MessageRecord.scan()} >= {"Hola Ana, sin enlaces"}
     assert list(LinkRecord.scan()) == []
+
+
+@pytest.mark.usefixtures("env")  # the integrations, webhook and deliver functions' environment
+def test_the_first_click_emits_message_clicked_to_the_tenants_webhooks_once(stack: Stack, campaign: Campaign) -> None:
+    # Given an endpoint of the tenant that wants message.clicked, and a tracked campaign to Ana
+    add_endpoint(campaign, ["message.clicked"])
+    campaign.add("3001234567", "vip", name="Ana")
+    status, sent = send(campaign, tracked(campaign, f"Hola {{nombre}}, mira {URL}"))
+    assert status == 201, sent
+    (ana,) = list(MessageRecord.scan())
+    (code,) = codes_of(ana.body)
+    drain_webhook_queue(stack)
+    # When a preview bot, then Ana twice, follow her link through the function's own wiring (the real emitter)
+    for method, agent in (
+        ("HEAD", "curl/8"),
+        ("GET", "Slackbot-LinkExpanding 1.0"),
+        ("GET", "Mozilla/5.0"),
+        ("GET", "Mozilla/5.0"),
+    ):
+        assert links_handler.lambda_handler(click_event(code, method, agent), LambdaContextStub())["statusCode"] == 302
+    # Then one message.clicked event is queued for the webhooks, for her message and the URL
+    queued = [Event.from_body(m["event"]) for m in drain_webhook_queue(stack) if m.get("kind") == "event"]
+    assert [(e.event_type, e.tenant_id, e.data["messageId"], e.data["url"], e.data["recipient"]) for e in queued] == [
+        ("message.clicked", campaign.tenant_id, ana.message_id, URL, "+573001234567")
+    ]
