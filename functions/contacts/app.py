@@ -43,7 +43,9 @@ from smscore.api.contacts import (
     body_refusal,
 )
 from smscore.api.data_subject import ContactExportDto
-from smscore.api.errors import documented_error, register_error_handlers
+from smscore.api.errors import BAD_REQUEST, NOT_JSON, TOO_LARGE, register_error_handlers
+from smscore.api.errors import documented_error as error
+from smscore.api.errors import documented_ok as success
 from smscore.api.invocation import InvocationDeps
 from smscore.api.middlewares import request_body_bytes
 from smscore.api.pagination import MAX_CURSOR_LENGTH
@@ -62,28 +64,16 @@ invocation_deps: InvocationDeps[ContactsDeps] = InvocationDeps("contacts_deps")
 register_error_handlers(app)
 
 
-def error(description: str) -> Any:
-    """A documented error response (ErrorBody) of a route."""
-    return documented_error(description)
-
-
-BAD_REQUEST = error("Invalid parameters or body (code VALIDATION_ERROR)")
 NAME_REFUSED = error(
     "Invalid parameters or body (code VALIDATION_ERROR; a body that is not UTF-8 names its byteOffset), or a name "
     "holding an invisible, control or noncharacter (code INVALID_CHARACTER, with codePoint and position)"
 )
 NOT_FOUND = error("No such item, or it belongs to another tenant (code NOT_FOUND)")
-TOO_LARGE = error("Body too large (code PAYLOAD_TOO_LARGE)")
-NOT_JSON = error("Body is not application/json (code UNSUPPORTED_MEDIA_TYPE)")
 CONFLICT_UPDATE = error("The item kept changing under concurrent writers; retry (code CONCURRENT_UPDATE)")
 NO_CONTENT: Any = {"description": "Deleted"}
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH)]
-
-
-def _ok(model: type, description: str, status: int = 200) -> dict[int, Any]:
-    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
 
 
 def contacts() -> ContactsApi:
@@ -116,7 +106,7 @@ def no_content() -> Response[None]:
     "/api/tags",
     summary="The tenant's tags by name, with their contact counts",
     tags=["Tags"],
-    responses={**_ok(TagPageDto, "One page of tags"), 400: BAD_REQUEST},
+    responses={**success(TagPageDto, "One page of tags"), 400: BAD_REQUEST},
 )
 def list_tags(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> TagPageDto:
     return contacts().list_tags(tenant_id(), limit, cursor)
@@ -127,7 +117,7 @@ def list_tags(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> TagPag
     summary="Create a tag (names are unique per tenant, case-insensitively)",
     tags=["Tags"],
     responses={
-        **_ok(TagDto, "The new tag", 201),
+        **success(TagDto, "The new tag", 201),
         400: NAME_REFUSED,
         409: error("A tag with this name exists (code TAG_EXISTS, tagId: the existing tag)"),
         413: TOO_LARGE,
@@ -142,7 +132,7 @@ def create_tag(request: Annotated[TagNameRequest, Body()]) -> Response[TagDto]:
     "/api/tags/<tagId>",
     summary="One tag with its contact count",
     tags=["Tags"],
-    responses={**_ok(TagDto, "The tag"), 400: BAD_REQUEST, 404: NOT_FOUND},
+    responses={**success(TagDto, "The tag"), 400: BAD_REQUEST, 404: NOT_FOUND},
 )
 def get_tag(tagId: Annotated[UUID, Path()]) -> TagDto:  # noqa: N803
     return contacts().get_tag(tenant_id(), str(tagId))
@@ -153,7 +143,7 @@ def get_tag(tagId: Annotated[UUID, Path()]) -> TagDto:  # noqa: N803
     summary="Rename a tag",
     tags=["Tags"],
     responses={
-        **_ok(TagDto, "The renamed tag"),
+        **success(TagDto, "The renamed tag"),
         400: NAME_REFUSED,
         404: NOT_FOUND,
         409: error("Another tag has this name (TAG_EXISTS, tagId), or CONCURRENT_UPDATE"),
@@ -181,7 +171,7 @@ def delete_tag(tagId: Annotated[UUID, Path()]) -> Response[None]:  # noqa: N803
     summary="Merge a tag into another: its contacts get the other tag, then it is deleted",
     tags=["Tags"],
     responses={
-        **_ok(TagMergeDto, "The remaining tag and how many contacts moved"),
+        **success(TagMergeDto, "The remaining tag and how many contacts moved"),
         400: BAD_REQUEST,
         404: NOT_FOUND,
         409: CONFLICT_UPDATE,
@@ -200,7 +190,10 @@ def merge_tag(tagId: Annotated[UUID, Path()], request: Annotated[TagMergeRequest
     "/api/contacts",
     summary="The tenant's contacts, filtered and paginated",
     tags=["Contacts"],
-    responses={**_ok(ContactPageDto, "One page of contacts (a filtered page may be short)"), 400: BAD_REQUEST},
+    responses={
+        **success(ContactPageDto, "One page of contacts (a filtered page may be short)"),
+        400: BAD_REQUEST,
+    },
 )
 def list_contacts(
     tag_id: Annotated[UUID | None, Query(alias="tagId")] = None,
@@ -230,7 +223,7 @@ def list_contacts(
     summary="Create a contact (unique per tenant by its number in E.164)",
     tags=["Contacts"],
     responses={
-        **_ok(ContactDto, "The new contact", 201),
+        **success(ContactDto, "The new contact", 201),
         400: NAME_REFUSED,
         404: error("A tag in tagIds does not exist (code NOT_FOUND)"),
         409: error("A contact with this number exists (code CONTACT_EXISTS, contactId)"),
@@ -247,8 +240,8 @@ def create_contact(request: Annotated[ContactRequest, Body()]) -> Response[Conta
     summary="Create a contact, or merge into the one with this number (tags added, name replaced when given)",
     tags=["Contacts"],
     responses={
-        **_ok(ContactDto, "Merged into the existing contact"),
-        **_ok(ContactDto, "Created", 201),
+        **success(ContactDto, "Merged into the existing contact"),
+        **success(ContactDto, "Created", 201),
         400: NAME_REFUSED,
         404: error("A tag in tagIds does not exist (code NOT_FOUND)"),
         409: CONFLICT_UPDATE,
@@ -265,7 +258,7 @@ def upsert_contact(request: Annotated[ContactRequest, Body()]) -> Response[Conta
     "/api/contacts/fields",
     summary="The tenant's custom contact fields, usable as merge fields ({ciudad}) in messages",
     tags=["Contacts"],
-    responses={**_ok(MergeFieldsDto, "The declared fields, and the built-in ones")},
+    responses={**success(MergeFieldsDto, "The declared fields, and the built-in ones")},
 )
 def get_contact_fields() -> MergeFieldsDto:
     return contacts().get_fields(tenant_id())
@@ -276,7 +269,7 @@ def get_contact_fields() -> MergeFieldsDto:
     summary="Declare the tenant's custom contact fields (the whole list, at most 20)",
     tags=["Contacts"],
     responses={
-        **_ok(MergeFieldsDto, "The fields as declared"),
+        **success(MergeFieldsDto, "The fields as declared"),
         400: error("A name that is not a-z, 0-9 or _, built in, repeated, or more than 20 (code VALIDATION_ERROR)"),
         403: error("Current terms not accepted (TERMS_NOT_ACCEPTED) or tenant gone (TENANT_NOT_FOUND)"),
         413: TOO_LARGE,
@@ -291,7 +284,7 @@ def put_contact_fields(request: Annotated[MergeFieldsRequest, Body()]) -> MergeF
     "/api/contacts/<contactId>",
     summary="One contact",
     tags=["Contacts"],
-    responses={**_ok(ContactDto, "The contact"), 400: BAD_REQUEST, 404: NOT_FOUND},
+    responses={**success(ContactDto, "The contact"), 400: BAD_REQUEST, 404: NOT_FOUND},
 )
 def get_contact(contactId: Annotated[UUID, Path()]) -> ContactDto:  # noqa: N803
     return contacts().get_contact(tenant_id(), str(contactId))
@@ -302,7 +295,7 @@ def get_contact(contactId: Annotated[UUID, Path()]) -> ContactDto:  # noqa: N803
     summary="Change the name, add or remove tags, opt out or back in",
     tags=["Contacts"],
     responses={
-        **_ok(ContactDto, "The contact as changed"),
+        **success(ContactDto, "The contact as changed"),
         400: NAME_REFUSED,
         404: error("No such contact, or a tag in addTagIds does not exist (code NOT_FOUND)"),
         409: CONFLICT_UPDATE,
@@ -347,7 +340,7 @@ def delete_contact(
     "At most 256 KiB (MAX_IMPORT_BODY_BYTES); larger files go through POST /api/contacts/imports/uploads.",
     tags=["Contacts"],
     responses={
-        **_ok(ImportJobDto, "The finished import job, with its counts and rejected rows", 201),
+        **success(ImportJobDto, "The finished import job, with its counts and rejected rows", 201),
         400: error(
             "No body, a header without phone,name,tags, bytes that are not UTF-8 (line, byteOffset) or a quote never "
             "closed (line): code VALIDATION_ERROR, nothing written"
@@ -366,7 +359,7 @@ def import_csv() -> Response[ImportJobDto]:
     summary="Start a large import: a job and a presigned URL to PUT the CSV to; the file is imported on arrival",
     tags=["Contacts"],
     responses={
-        **_ok(ImportUploadDto, "The job (AWAITING_UPLOAD) and where to upload", 201),
+        **success(ImportUploadDto, "The job (AWAITING_UPLOAD) and where to upload", 201),
         400: BAD_REQUEST,
         413: TOO_LARGE,
         415: NOT_JSON,
@@ -380,7 +373,7 @@ def start_upload() -> Response[ImportUploadDto]:
     "/api/contacts/imports/<jobId>",
     summary="An import job: state, progress, counts, rejected rows with line numbers and reasons",
     tags=["Contacts"],
-    responses={**_ok(ImportJobDto, "The import job"), 400: BAD_REQUEST, 404: NOT_FOUND},
+    responses={**success(ImportJobDto, "The import job"), 400: BAD_REQUEST, 404: NOT_FOUND},
 )
 def get_import(jobId: Annotated[UUID, Path()]) -> ImportJobDto:  # noqa: N803
     return contacts().get_import(tenant_id(), str(jobId))
@@ -393,7 +386,7 @@ def get_import(jobId: Annotated[UUID, Path()]) -> ImportJobDto:  # noqa: N803
     "/api/messages/queues",
     summary="The tenant's campaigns, newest first, with counts by status, credits and tags",
     tags=["Status"],
-    responses={**_ok(CampaignPageDto, "One page of campaigns"), 400: BAD_REQUEST},
+    responses={**success(CampaignPageDto, "One page of campaigns"), 400: BAD_REQUEST},
 )
 def list_campaigns(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> CampaignPageDto:
     return contacts().list_campaigns(tenant_id(), limit, cursor)
@@ -404,7 +397,7 @@ def list_campaigns(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> C
     summary="The balance and the ledger, newest first (the balance is always the sum of the ledger)",
     tags=["Credits"],
     responses={
-        **_ok(CreditsDto, "Balance and one page of ledger entries"),
+        **success(CreditsDto, "Balance and one page of ledger entries"),
         400: BAD_REQUEST,
         403: error("The token's tenant no longer exists (code TENANT_NOT_FOUND)"),
     },
@@ -418,7 +411,7 @@ def get_credits(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Cred
     summary="The caller: tenant name, member, access (FULL or READ_ONLY until the terms are accepted), balance",
     tags=["Credits"],
     responses={
-        **_ok(SessionDto, "The token's tenant and member"),
+        **success(SessionDto, "The token's tenant and member"),
         403: error("The token's tenant no longer exists (code TENANT_NOT_FOUND)"),
     },
 )
@@ -460,7 +453,11 @@ def accept_terms() -> TermsAcceptanceDto:
     "/api/contacts/<contactId>/export",
     summary="Everything held about one contact: the contact and its consent, tags, opt-outs and messages (Habeas Data)",
     tags=["Contacts"],
-    responses={**_ok(ContactExportDto, "The contact's data as one JSON document"), 400: BAD_REQUEST, 404: NOT_FOUND},
+    responses={
+        **success(ContactExportDto, "The contact's data as one JSON document"),
+        400: BAD_REQUEST,
+        404: NOT_FOUND,
+    },
 )
 def export_contact(contactId: Annotated[UUID, Path()]) -> ContactExportDto:  # noqa: N803
     from datetime import UTC, datetime
@@ -485,7 +482,7 @@ def tenant_settings() -> SettingsApi:
     summary="The tenant's settings for Colombian marketing: sender name, opt-out text, frequency, consent, quiet hours",
     tags=["Settings"],
     responses={
-        **_ok(SettingsDto, "The settings, defaults applied"),
+        **success(SettingsDto, "The settings, defaults applied"),
         403: error("The token's tenant no longer exists (code TENANT_NOT_FOUND)"),
     },
 )
@@ -498,7 +495,7 @@ def get_settings() -> SettingsDto:
     summary="Change the settings the body names (null resets a field; senderName null clears it)",
     tags=["Settings"],
     responses={
-        **_ok(SettingsDto, "The settings as stored"),
+        **success(SettingsDto, "The settings as stored"),
         400: NAME_REFUSED,
         403: error("Current terms not accepted (TERMS_NOT_ACCEPTED) or tenant gone (TENANT_NOT_FOUND)"),
         413: TOO_LARGE,
@@ -530,7 +527,7 @@ TEMPLATE_REFUSED = error(
     "/api/templates",
     summary="The tenant's saved messages, by name",
     tags=["Templates"],
-    responses={**_ok(TemplateListDto, "Every template (at most 100)")},
+    responses={**success(TemplateListDto, "Every template (at most 100)")},
 )
 def list_templates() -> TemplateListDto:
     return templates().list(tenant_id())
@@ -540,7 +537,12 @@ def list_templates() -> TemplateListDto:
     "/api/templates",
     summary="Save a message as a template",
     tags=["Templates"],
-    responses={**_ok(TemplateDto, "The new template", 201), 400: TEMPLATE_REFUSED, 413: TOO_LARGE, 415: NOT_JSON},
+    responses={
+        **success(TemplateDto, "The new template", 201),
+        400: TEMPLATE_REFUSED,
+        413: TOO_LARGE,
+        415: NOT_JSON,
+    },
 )
 def create_template(request: Annotated[TemplateRequest, Body()]) -> Response[TemplateDto]:
     return created(templates().create(tenant_id(), request))
@@ -550,7 +552,7 @@ def create_template(request: Annotated[TemplateRequest, Body()]) -> Response[Tem
     "/api/templates/<templateId>",
     summary="One template",
     tags=["Templates"],
-    responses={**_ok(TemplateDto, "The template"), 400: BAD_REQUEST, 404: NOT_FOUND},
+    responses={**success(TemplateDto, "The template"), 400: BAD_REQUEST, 404: NOT_FOUND},
 )
 def get_template(templateId: TemplateId) -> TemplateDto:  # noqa: N803
     return templates().get(tenant_id(), str(templateId))
@@ -561,7 +563,7 @@ def get_template(templateId: TemplateId) -> TemplateDto:  # noqa: N803
     summary="Replace a template's name, text, purpose and encoding",
     tags=["Templates"],
     responses={
-        **_ok(TemplateDto, "The template as saved"),
+        **success(TemplateDto, "The template as saved"),
         400: TEMPLATE_REFUSED,
         404: NOT_FOUND,
         413: TOO_LARGE,

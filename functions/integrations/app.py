@@ -19,7 +19,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from smscore import wiring
 from smscore.api.access import fresh_access_guard
 from smscore.api.api_keys import KeyListDto, KeyRequest, NewKeyDto
-from smscore.api.errors import documented_error, register_error_handlers
+from smscore.api.errors import BAD_REQUEST, NOT_JSON, TOO_LARGE, register_error_handlers
+from smscore.api.errors import documented_error as error
+from smscore.api.errors import documented_ok as success
 from smscore.api.exports import ExportJobDto, job_dto
 from smscore.api.invocation import InvocationDeps
 from smscore.api.middlewares import check_json_body, refusal_response
@@ -49,23 +51,11 @@ invocation_deps: InvocationDeps[IntegrationsDeps] = InvocationDeps("integrations
 register_error_handlers(app)
 
 
-def error(description: str) -> Any:
-    """A documented error response (ErrorBody) of a route."""
-    return documented_error(description)
-
-
-BAD_REQUEST = error("Invalid parameters or body (code VALIDATION_ERROR)")
 NOT_FOUND = error("No such item, or not one the caller may manage (code NOT_FOUND)")
-TOO_LARGE = error("Body too large (code PAYLOAD_TOO_LARGE)")
-NOT_JSON = error("Body is not application/json (code UNSUPPORTED_MEDIA_TYPE)")
 WRITE_SCOPE = error(
     "A read-scope API key asked to write (code INSUFFICIENT_SCOPE), or the terms are not accepted (TERMS_NOT_ACCEPTED)"
 )
 NO_CONTENT: Any = {"description": "Revoked"}
-
-
-def _ok(model: type, description: str, status: int = 200) -> dict[int, Any]:
-    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
 
 
 def deps() -> IntegrationsDeps:
@@ -86,7 +76,7 @@ def key_caller() -> KeyCaller:
     summary="Create an API key of your own: name, scope (full or read), optional expiry; the token is shown once",
     tags=["API keys"],
     responses={
-        **_ok(NewKeyDto, "The key, with its token (shown only here)", 201),
+        **success(NewKeyDto, "The key, with its token (shown only here)", 201),
         400: BAD_REQUEST,
         403: WRITE_SCOPE,
         413: TOO_LARGE,
@@ -102,7 +92,7 @@ def create_key(request: Annotated[KeyRequest, Body()]) -> Response[NewKeyDto]:
     "/api/keys",
     summary="Your live API keys (an admin sees every live key of the tenant); never the tokens",
     tags=["API keys"],
-    responses={**_ok(KeyListDto, "The keys, oldest first"), 404: NOT_FOUND},
+    responses={**success(KeyListDto, "The keys, oldest first"), 404: NOT_FOUND},
 )
 def list_keys() -> KeyListDto:
     return deps().keys.list(key_caller())
@@ -143,7 +133,7 @@ def created[T](body: T) -> Response[T]:
     summary="Add a webhook endpoint: an https URL and the events it wants; the signing secret is shown once",
     tags=["Webhooks"],
     responses={
-        **_ok(EndpointWithSecretDto, "The endpoint, with its secret (shown only here)", 201),
+        **success(EndpointWithSecretDto, "The endpoint, with its secret (shown only here)", 201),
         400: ENDPOINT_REFUSED,
         403: WRITE_SCOPE,
         413: TOO_LARGE,
@@ -158,7 +148,7 @@ def create_webhook(request: Annotated[EndpointRequest, Body()]) -> Response[Endp
     "/api/webhooks",
     summary="The tenant's webhook endpoints (never their secrets)",
     tags=["Webhooks"],
-    responses=_ok(EndpointListDto, "The endpoints, oldest first"),
+    responses=success(EndpointListDto, "The endpoints, oldest first"),
 )
 def list_webhooks() -> EndpointListDto:
     return deps().webhooks.list(tenant_id())
@@ -168,7 +158,7 @@ def list_webhooks() -> EndpointListDto:
     "/api/webhooks/<webhookId>",
     summary="One webhook endpoint: its events, whether it is enabled, and since when it fails",
     tags=["Webhooks"],
-    responses={**_ok(EndpointDto, "The endpoint"), 400: BAD_REQUEST, 404: NOT_FOUND},
+    responses={**success(EndpointDto, "The endpoint"), 400: BAD_REQUEST, 404: NOT_FOUND},
 )
 def get_webhook(webhookId: WebhookId) -> EndpointDto:  # noqa: N803
     return deps().webhooks.get(tenant_id(), str(webhookId))
@@ -179,7 +169,7 @@ def get_webhook(webhookId: WebhookId) -> EndpointDto:  # noqa: N803
     summary="Change an endpoint's URL, events, description or enabled (enabling again clears webhook.disabled)",
     tags=["Webhooks"],
     responses={
-        **_ok(EndpointDto, "The endpoint as changed"),
+        **success(EndpointDto, "The endpoint as changed"),
         400: ENDPOINT_REFUSED,
         403: WRITE_SCOPE,
         404: NOT_FOUND,
@@ -207,7 +197,7 @@ def delete_webhook(webhookId: WebhookId) -> Response[None]:  # noqa: N803
     summary="Rotate the signing secret: the new one is shown once, the old one keeps signing for 24 h",
     tags=["Webhooks"],
     responses={
-        **_ok(EndpointWithSecretDto, "The endpoint with its new secret (shown only here)"),
+        **success(EndpointWithSecretDto, "The endpoint with its new secret (shown only here)"),
         400: BAD_REQUEST,
         403: WRITE_SCOPE,
         404: NOT_FOUND,
@@ -221,7 +211,7 @@ def rotate_webhook_secret(webhookId: WebhookId) -> EndpointWithSecretDto:  # noq
     "/api/webhooks/<webhookId>/deliveries",
     summary="An endpoint's deliveries, newest first: status, every attempt's response code and latency, payload",
     tags=["Webhooks"],
-    responses={**_ok(DeliveryPageDto, "One page of deliveries"), 400: BAD_REQUEST, 404: NOT_FOUND},
+    responses={**success(DeliveryPageDto, "One page of deliveries"), 400: BAD_REQUEST, 404: NOT_FOUND},
 )
 def list_deliveries(
     webhookId: WebhookId,  # noqa: N803
@@ -235,7 +225,7 @@ def list_deliveries(
     "/api/webhooks/<webhookId>/deliveries/<deliveryId>/replay",
     summary="Send a delivery again (same event id and body, newly signed), once",
     tags=["Webhooks"],
-    responses={**_ok(ReplayDto, "Queued", 202), 400: BAD_REQUEST, 403: WRITE_SCOPE, 404: NOT_FOUND},
+    responses={**success(ReplayDto, "Queued", 202), 400: BAD_REQUEST, 403: WRITE_SCOPE, 404: NOT_FOUND},
 )
 def replay_delivery(webhookId: WebhookId, deliveryId: DeliveryId) -> Response[ReplayDto]:  # noqa: N803
     replay = deps().webhooks.replay(tenant_id(), str(webhookId), deliveryId)
@@ -265,7 +255,7 @@ def exports() -> Exports:
     tags=["Status"],
     responses={
         200: CSV_RESPONSE,
-        **_ok(ExportJobDto, "A large campaign: the export job (PENDING)", 202),
+        **success(ExportJobDto, "A large campaign: the export job (PENDING)", 202),
         400: BAD_REQUEST,
         404: NOT_FOUND,
     },
@@ -289,7 +279,7 @@ def export_campaign(
     "/api/exports/<jobId>",
     summary="A large export's job: PENDING, then READY with a presigned downloadUrl (an hour)",
     tags=["Status"],
-    responses={**_ok(ExportJobDto, "The job"), 400: BAD_REQUEST, 404: NOT_FOUND},
+    responses={**success(ExportJobDto, "The job"), 400: BAD_REQUEST, 404: NOT_FOUND},
 )
 def get_export(jobId: Annotated[UUID, Path()]) -> ExportJobDto:  # noqa: N803
     job, url = exports().job(tenant_id(), str(jobId))
@@ -304,7 +294,7 @@ def get_export(jobId: Annotated[UUID, Path()]) -> ExportJobDto:  # noqa: N803
     summary="Usage by day (Bogotá): sends, deliveries, failures by code, credits spent and refunded",
     description="Campaigns count on the day they were created, credits on the day they moved; at most 366 days.",
     tags=["Reports"],
-    responses={**_ok(UsageReportDto, "Every day of the range, and the totals"), 400: BAD_REQUEST},
+    responses={**success(UsageReportDto, "Every day of the range, and the totals"), 400: BAD_REQUEST},
 )
 def usage_report(
     from_: Annotated[date, Query(alias="from", description="First day, YYYY-MM-DD")],

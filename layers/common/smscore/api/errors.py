@@ -58,9 +58,21 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
 }
 
 
-def documented_error(description: str) -> dict[str, Any]:
-    """An error entry of a route's `responses=` for the OpenAPI document: every error has the ErrorBody shape."""
+def documented_error(description: str) -> Any:
+    """An error entry of a route's `responses=` for the OpenAPI document: every error has the ErrorBody shape.
+    (Any: Powertools types the entries as its OpenAPIResponse TypedDict, which a plain dict is not to mypy.)"""
     return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
+
+
+def documented_ok(model: type, description: str, status: int = 200) -> dict[int, Any]:
+    """A route's success entry of `responses=`: `status` with a JSON body of `model`."""
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+# The error entries every JSON route shares (each function's own ones stay beside its routes).
+BAD_REQUEST = documented_error("Invalid parameters or body (code VALIDATION_ERROR)")
+TOO_LARGE = documented_error("Body too large (code PAYLOAD_TOO_LARGE)")
+NOT_JSON = documented_error("Body is not application/json (code UNSUPPORTED_MEDIA_TYPE)")
 
 
 def error_response(status: HTTPStatus, body: ErrorBody) -> Response[str]:

@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from smscore.dal.dispatch_counts import load_dispatch
+from smscore.dal.lazy_dynamodb import LazyDynamoTable
 from smscore.domain.completion import CampaignCounts
 from smscore.domain.model import MessageStatus
 
@@ -22,20 +23,8 @@ def _key(tenant_id: str, queue_id: str) -> dict[str, Any]:
     return {"tenant_id": {"S": tenant_id}, "item_key": {"S": f"completion#{queue_id}"}}
 
 
-class DynamoCompletionStore:
-    """`client`: a boto3 DynamoDB client, built on first use (most emitting invocations never need it)."""
-
-    def __init__(self, table_name: str, region: str, client: Any = None) -> None:
-        self._table = table_name
-        self._region = region
-        self._client = client
-
-    def _dynamodb(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb", region_name=self._region)
-        return self._client
+class DynamoCompletionStore(LazyDynamoTable):
+    """The watch and completion writes go through the low-level client (most emitting invocations make none)."""
 
     def counts(self, queue_id: str) -> CampaignCounts | None:
         record = load_dispatch(queue_id)  # GetItem + one BatchGetItem of the counter shards, consistent

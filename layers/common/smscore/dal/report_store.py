@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smscore.dal.dispatch_counts import with_shards
+from smscore.dal.lazy_dynamodb import LazyDynamoTable
 from smscore.dal.message_queries import dispatch_view
 from smscore.dal.tables import DispatchRecord, LedgerRecord
 from smscore.domain.model import LedgerKind
@@ -22,21 +23,9 @@ def _tally_key(queue_id: str, shard: int) -> str:
     return f"failures#{queue_id}#{shard}"
 
 
-class DynamoFailureTally:
+class DynamoFailureTally(LazyDynamoTable):
     """ADD on `code:<code>` of one of the campaign's tally items in the Webhooks table (the tenant's partition):
-    one UpdateItem per failure, none per success. `client` is a boto3 DynamoDB client, built on first use."""
-
-    def __init__(self, table_name: str, region: str, client: Any = None) -> None:
-        self._table = table_name
-        self._region = region
-        self._client = client
-
-    def _dynamodb(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb", region_name=self._region)
-        return self._client
+    one UpdateItem per failure, none per success."""
 
     def count(self, tenant_id: str, queue_id: str, message_id: str, code: str) -> None:
         shard = zlib.crc32(message_id.encode()) % TALLY_SHARDS
