@@ -518,6 +518,23 @@ def test_one_invocation_attempts_every_event_of_its_batch_once(env: Stack, campa
     )
 
 
+def test_a_batch_delivered_once_and_brought_again_by_sqs_is_not_attempted_again(env: Stack, campaign: Campaign) -> None:
+    # Given a batch of events delivered by one invocation (one write per delivery, after its attempt)
+    add_endpoint(campaign)
+    clock = Clock()
+    poster = ScriptedPoster([200], clock)
+    events = [an_event(campaign.tenant_id, n) for n in range(4)]
+    deps = WebhookDeliverDeps(deliverer=WebhookDeliverer(DynamoWebhookStore(), FakeQueue(), poster, now=clock))
+    assert webhook_deliver.lambda_handler({"Records": batch_of(events)}, LambdaContextStub(), deps=deps) == {
+        "batchItemFailures": []
+    }
+    # When SQS brings the same events again in another batch
+    again = webhook_deliver.lambda_handler({"Records": batch_of(events)}, LambdaContextStub(), deps=deps)
+    # Then the batch's deliveries are found together and none is POSTed a second time
+    assert again == {"batchItemFailures": []}
+    assert Counter(json.loads(body)["id"] for _, _, body in poster.sent) == {e.event_id: 1 for e in events}
+
+
 def test_a_batch_whose_deliveries_could_not_be_written_comes_back_and_is_attempted_again(
     env: Stack, campaign: Campaign
 ) -> None:

@@ -7,6 +7,7 @@ One partition per tenant: endpoints under "endpoint#<id>", deliveries under "del
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
@@ -16,6 +17,8 @@ from smscore.dal.tables import WebhookAttemptMap, WebhookDeliveryRecord, Webhook
 from smscore.domain.webhooks import Attempt, Delivery, DeliveryStatus, Endpoint, EventType
 
 DELIVERY_RETENTION = timedelta(days=30)
+BATCH_WRITE_ITEMS = 25  # DynamoDB's BatchWriteItem limit
+SAVE_WORKERS = 8
 
 
 def _endpoint_key(endpoint_id: str) -> str:
@@ -195,6 +198,17 @@ class DynamoWebhookStore:
         except WebhookDeliveryRecord.DoesNotExist:
             return None
 
+    def deliveries_by_key(self, keys: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], Delivery]:
+        """BatchGetItem (100 keys a call, consistent) of (tenant, endpoint, delivery id) keys: the ones that exist."""
+        wanted = {
+            (tenant, _delivery_key(endpoint, delivery)): (tenant, endpoint, delivery)
+            for tenant, endpoint, delivery in keys
+        }
+        found: dict[tuple[str, str, str], Delivery] = {}
+        for record in WebhookDeliveryRecord.batch_get(list(wanted), consistent_read=True):
+            found[wanted[(record.tenant_id, record.item_key)]] = _delivery(record)
+        return found
+
     def deliveries(self, tenant_id: str, endpoint_id: str, limit: int, before: str | None) -> list[Delivery]:
         condition = (
             WebhookDeliveryRecord.item_key.between(f"delivery#{endpoint_id}#", _delivery_key(endpoint_id, before))
@@ -209,7 +223,18 @@ class DynamoWebhookStore:
         _delivery_record(delivery).save()
 
     def save_deliveries(self, deliveries: Sequence[Delivery]) -> None:
-        """Many unconditional puts in BatchWriteItem calls of 25 (PynamoDB retries the unprocessed items)."""
-        with WebhookDeliveryRecord.batch_write() as batch:
-            for delivery in deliveries:
-                batch.save(_delivery_record(delivery))
+        """Many unconditional puts in BatchWriteItem calls of 25 (PynamoDB retries the unprocessed items), up to
+        SAVE_WORKERS calls in flight: a large batch's writes wait for DynamoDB side by side, not in turn."""
+
+        def save(chunk: Sequence[Delivery]) -> None:
+            with WebhookDeliveryRecord.batch_write() as batch:
+                for delivery in chunk:
+                    batch.save(_delivery_record(delivery))
+
+        chunks = [deliveries[i : i + BATCH_WRITE_ITEMS] for i in range(0, len(deliveries), BATCH_WRITE_ITEMS)]
+        if len(chunks) <= 1:
+            for chunk in chunks:
+                save(chunk)
+            return
+        with ThreadPoolExecutor(max_workers=min(SAVE_WORKERS, len(chunks))) as pool:
+            list(pool.map(save, chunks))  # re-raises the first failure

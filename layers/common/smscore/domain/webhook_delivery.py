@@ -79,6 +79,10 @@ class WebhookStore(Protocol):
 
     def delivery(self, tenant_id: str, endpoint_id: str, delivery_id: str) -> Delivery | None: ...
 
+    def deliveries_by_key(self, keys: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], Delivery]:
+        """The deliveries that exist among (tenant, endpoint, delivery id) keys (one batched read)."""
+        ...
+
     def deliveries(self, tenant_id: str, endpoint_id: str, limit: int, before: str | None) -> list[Delivery]:
         """Newest first; `before`: only deliveries whose id sorts before it (the next page)."""
         ...
@@ -125,6 +129,10 @@ class WebhookDeliverer:
         self._rng = rng or random.Random()
         self._on_disabled = on_disabled
         self._batch_endpoints: dict[str, list[Endpoint]] | None = None
+        # The batch's looked-up deliveries, and the events they were looked up for (a campaign.completed found by
+        # a check in the batch was not: it takes the conditional put as outside a batch).
+        self._batch_existing: dict[tuple[str, str, str], Delivery] | None = None
+        self._batch_events: set[str] = set()
         self._deferred: list[tuple[int, Delivery, dict[str, Any] | None, int]] = []
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -134,10 +142,12 @@ class WebhookDeliverer:
         """Handle one batch of queue messages, their attempts concurrently; each message's outcome on its own
         (None: handled; an exception: that message alone failed and comes back from the queue).
 
-        Within a batch a tenant's endpoints are read once (again after a health change), and the attempts'
-        delivery records are written together (BatchWriteItem) before their retries are queued. A message whose
-        records could not be written fails, so SQS brings its event back and the unrecorded attempt is made
-        again (at least once, as always). The same message twice in a batch is handled once."""
+        Within a batch a tenant's endpoints are read once (again after a health change), the deliveries its events
+        would make are looked up together (one BatchGetItem: an event already delivered to an endpoint is not
+        attempted again), and the attempts' delivery records are written together (BatchWriteItem) before their
+        retries are queued: one write per delivery, none before its attempt. A message whose records could not
+        be written fails, so SQS brings its event back and the unrecorded attempt is made again (at least once,
+        as always). The same message twice in a batch is handled once."""
         self._batch_endpoints = {}
         self._deferred = []
         first_of: dict[str, int] = {}
@@ -145,6 +155,12 @@ class WebhookDeliverer:
             first_of.setdefault(json.dumps(message, sort_keys=True), index)
         unique = sorted(set(first_of.values()))
         outcome: dict[int, Exception | None] = {}
+        try:
+            self._batch_existing = self._existing([messages[index] for index in unique])
+        except Exception as exc:  # noqa: BLE001 - the store could not be read: every message comes back
+            self._batch_endpoints = None
+            self._batch_existing = None
+            return [exc for _ in messages]
 
         def one(index: int) -> None:
             self._local.index = index
@@ -163,6 +179,8 @@ class WebhookDeliverer:
             self._flush(outcome)
         finally:
             self._batch_endpoints = None
+            self._batch_existing = None
+            self._batch_events = set()
             self._deferred = []
             self._local = threading.local()
         return [outcome.get(first_of[json.dumps(message, sort_keys=True)]) for message in messages]
@@ -195,6 +213,24 @@ class WebhookDeliverer:
             return
         with self._lock:
             self._deferred.append((index, delivery, retry, delay))
+
+    def _existing(self, messages: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], Delivery]:
+        """The deliveries the batch's events would make that exist already (redelivered events)."""
+        keys = []
+        self._batch_events = set()
+        for message in messages:
+            if message.get("kind") != "event":
+                continue
+            try:
+                event = Event.from_body(str(message["event"]))
+            except (KeyError, TypeError, ValueError):
+                continue  # fails on its own when handled
+            self._batch_events.add(event.event_id)
+            for endpoint in self._endpoints(event.tenant_id):
+                if endpoint.wants(event.event_type):
+                    delivery_id = delivery_id_for(event.created_at, event.event_id)
+                    keys.append((event.tenant_id, endpoint.endpoint_id, delivery_id))
+        return self._store.deliveries_by_key(keys) if keys else {}
 
     def _endpoints(self, tenant_id: str) -> list[Endpoint]:
         cache = self._batch_endpoints
@@ -241,7 +277,14 @@ class WebhookDeliverer:
                 status=DeliveryStatus.PENDING,
                 created_at=self._now(),
             )
-            if not self._store.add_delivery(delivery):
+            known = self._batch_existing
+            # In a batch the event's deliveries were looked up together; the record is written after the attempt.
+            if known is not None and event.event_id in self._batch_events:
+                existing = known.get((event.tenant_id, endpoint.endpoint_id, delivery.delivery_id))
+                if existing is not None and (existing.status is not DeliveryStatus.PENDING or existing.attempt_count):
+                    continue  # the event came again: attempt only what a crash left unattempted
+                delivery = existing or delivery
+            elif not self._store.add_delivery(delivery):
                 existing = self._store.delivery(event.tenant_id, endpoint.endpoint_id, delivery.delivery_id)
                 # The event came again: attempt only what a crash left unattempted.
                 if existing is None or existing.status is not DeliveryStatus.PENDING or existing.attempt_count:
