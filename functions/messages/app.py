@@ -19,6 +19,7 @@ from smscore.api.messages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, IsoDateTime, 
 from smscore.api.models import MessageDto, MessagePageDto, QueueStatusDto
 from smscore.api.pagination import MAX_CURSOR_LENGTH
 from smscore.domain.model import MessageStatus
+from smscore.domain.reports import uncounted_failures
 from smscore.observability import quiet_empty_metrics
 from smscore.wiring import MessagesDeps
 
@@ -64,7 +65,13 @@ def get_queue(queueId: Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGT
     failures = invocation_deps.get().failures
     if failures is not None and (status.counts.FAILED or status.counts.UNDELIVERED):  # one BatchGetItem, only then
         reasons = failures.codes(tenant_id(), [queueId]).get(queueId, {})
-        status = status.model_copy(update={"failure_reasons": dict(sorted(reasons.items()))})
+        counts = {MessageStatus.FAILED: status.counts.FAILED, MessageStatus.UNDELIVERED: status.counts.UNDELIVERED}
+        status = status.model_copy(
+            update={
+                "failure_reasons": dict(sorted(reasons.items())),
+                "failures_uncounted": uncounted_failures(counts, reasons),
+            }
+        )
     return status
 
 

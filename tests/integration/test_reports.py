@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
 
 from functions.integrations import app as integrations
 from functions.messages import app as messages_app
 from smscore import wiring
 from smscore.dal.outbox_store import DynamoOutbox
+from smscore.dal.report_store import TALLY_SHARDS
 from smscore.dal.tables import DispatchRecord
 from smscore.domain.model import MessageStatus, Receipt
 from smscore.domain.receipts import apply_receipt
@@ -90,7 +92,29 @@ def test_a_days_usage_counts_sends_outcomes_failures_by_code_and_credits(
     assert busy["failuresByCode"] == {"30003": 1, "SANDBOX_21211": 1}
     assert (busy["creditsSpent"], busy["creditsRefunded"]) == (4, 1)
     assert report["totals"]["failuresByCode"] == {"30003": 1, "SANDBOX_21211": 1}
+    assert (busy["failuresUncounted"], report["totals"]["failuresUncounted"]) == (0, 0)
     assert report["timeZone"] == "America/Bogota"
+
+
+def test_failures_of_a_campaign_without_a_tally_are_reported_uncounted_not_hidden(
+    settled: tuple[str, dict[str, str]], campaign: Campaign, env: Stack
+) -> None:
+    # Given the campaign as one sent before failures were counted by code: its tally items do not exist
+    queue_id, _ = settled
+    dynamodb = boto3.client("dynamodb", region_name=env.names.region)
+    table = wiring.bound_settings().webhooks_table
+    for shard in range(TALLY_SHARDS):
+        key = {"tenant_id": {"S": campaign.tenant_id}, "item_key": {"S": f"failures#{queue_id}#{shard}"}}
+        dynamodb.delete_item(TableName=table, Key=key)
+    # When the day is reported and the campaign's status read
+    day = DispatchRecord.get(queue_id).created_at.astimezone(REPORT_ZONE).date()
+    _status, report = usage(campaign, {"from": str(day), "to": str(day)})
+    status = queue_status(campaign, queue_id)
+    # Then its two failures are counted as uncounted, so the failures still add up
+    (busy,) = report["days"]
+    assert (busy["failed"], busy["undelivered"], busy["failuresByCode"], busy["failuresUncounted"]) == (1, 1, {}, 2)
+    assert report["totals"]["failuresUncounted"] == 2
+    assert (status["failureReasons"], status["failuresUncounted"]) == ({}, 2)
 
 
 def test_a_campaigns_status_gains_its_delivery_rate_and_failure_reasons(
@@ -100,6 +124,7 @@ def test_a_campaigns_status_gains_its_delivery_rate_and_failure_reasons(
     status = queue_status(campaign, queue_id)
     assert status["deliveryRate"] == round(1 / 3, 4)  # 1 delivered of 3 settled (one is still SENT)
     assert status["failureReasons"] == {"30003": 1, "SANDBOX_21211": 1}
+    assert status["failuresUncounted"] == 0
 
 
 def test_another_tenant_sees_none_of_it_and_bad_ranges_are_400(

@@ -63,3 +63,14 @@ def test_the_range_is_bogota_midnight_to_midnight_and_bounded() -> None:
 def test_the_delivery_rate_is_of_settled_messages() -> None:
     assert delivery_rate({MessageStatus.SENT: 5}) is None
     assert delivery_rate({MessageStatus.DELIVERED: 3, MessageStatus.UNDELIVERED: 1, MessageStatus.SENT: 9}) == 0.75
+
+
+def test_failures_the_tally_does_not_hold_are_reported_as_uncounted() -> None:
+    # Given a campaign sent before failures were counted by code (no tally) and one counted in part
+    old = campaign("old", datetime(2026, 12, 6, 15, 0, tzinfo=UTC), 10, DELIVERED=6, FAILED=3, UNDELIVERED=1)
+    new = campaign("new", datetime(2026, 12, 6, 16, 0, tzinfo=UTC), 5, DELIVERED=2, FAILED=3)
+    # When the day is reported
+    (day,) = usage_by_day(date(2026, 12, 6), date(2026, 12, 6), [old, new], {"new": {"30003": 2}}, [])
+    # Then the codes and the uncounted add up to the failures, none hidden
+    assert (dict(day.failures_by_code), day.failures_uncounted) == ({"30003": 2}, 5)
+    assert sum(day.failures_by_code.values()) + day.failures_uncounted == day.failed + day.undelivered

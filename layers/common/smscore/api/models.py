@@ -367,6 +367,11 @@ class QueueStatusDto(ApiModel):
     failure_reasons: dict[str, int] = Field(
         default_factory=dict, description="FAILED and UNDELIVERED messages by code (the provider's, or ours)"
     )
+    failures_uncounted: int = Field(
+        default=0,
+        description="FAILED and UNDELIVERED messages not in failureReasons: sent before failures were counted by "
+        "code, refunded without a delivery attempt, or a count a crash lost; failureReasons + this = the failures",
+    )
     clicks: int = Field(
         default=0, description="Unique clicks: messages whose tracked short link (trackLinks) was clicked at least once"
     )

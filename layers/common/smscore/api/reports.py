@@ -21,6 +21,10 @@ class UsageDayDto(_Dto):
     undelivered: int
     failed: int
     failures_by_code: dict[str, int] = Field(description="FAILED and UNDELIVERED messages by provider or our code")
+    failures_uncounted: int = Field(
+        description="FAILED and UNDELIVERED messages not in failuresByCode: of campaigns sent before failures were "
+        "counted by code, refunded without a delivery attempt, or whose count a crash lost (docs/integrations.md)"
+    )
     credits_spent: int = Field(description="Credits debited that day")
     credits_refunded: int = Field(description="Credits refunded that day")
 
@@ -31,6 +35,7 @@ class UsageTotalsDto(_Dto):
     undelivered: int
     failed: int
     failures_by_code: dict[str, int]
+    failures_uncounted: int
     credits_spent: int
     credits_refunded: int
 
@@ -62,6 +67,7 @@ class UsageReports:
                 undelivered=d.undelivered,
                 failed=d.failed,
                 failures_by_code=dict(sorted(d.failures_by_code.items())),
+                failures_uncounted=d.failures_uncounted,
                 credits_spent=d.credits_spent,
                 credits_refunded=d.credits_refunded,
             )
@@ -77,6 +83,7 @@ class UsageReports:
             undelivered=sum(r.undelivered for r in rows),
             failed=sum(r.failed for r in rows),
             failures_by_code=dict(sorted(all_codes.items())),
+            failures_uncounted=sum(r.failures_uncounted for r in rows),
             credits_spent=sum(r.credits_spent for r in rows),
             credits_refunded=sum(r.credits_refunded for r in rows),
         )

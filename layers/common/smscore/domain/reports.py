@@ -3,6 +3,12 @@
 Failures by code are counted as they happen (`FailureTally`, fed by the emitting stores of smscore.domain.events
 for every FAILED or UNDELIVERED write that took effect), per campaign in a few shards, so that neither a report
 nor a campaign's status ever reads its messages. Days are calendar days in Bogotá (zoneinfo), the tenants' zone.
+
+The tally is not every failure: campaigns sent before it existed have none, messages the fan-out or the reconciler
+refunded without a delivery attempt never reach the emitting stores, and a crash between a failure's write and its
+count loses that count. Reports say so with a number instead of hiding it: `failures_uncounted`, the campaign's
+FAILED + UNDELIVERED messages (its status counts, which are complete) less those its tally holds, so the codes and
+the uncounted always add up to the failures.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ class DayUsage:
     undelivered: int = 0
     failed: int = 0
     failures_by_code: Counter[str] = field(default_factory=Counter)
+    failures_uncounted: int = 0
     credits_spent: int = 0
     credits_refunded: int = 0
 
@@ -64,6 +71,12 @@ def delivery_rate(counts: Mapping[MessageStatus, int]) -> float | None:
     """Delivered among the messages the carrier has answered for or we gave up on (None before any)."""
     settled = sum(counts.get(s, 0) for s in (MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED))
     return round(counts.get(MessageStatus.DELIVERED, 0) / settled, 4) if settled else None
+
+
+def uncounted_failures(counts: Mapping[MessageStatus, int], codes: Mapping[str, int]) -> int:
+    """The campaign's FAILED + UNDELIVERED messages that its failure tally does not hold (see the module)."""
+    failures = counts.get(MessageStatus.FAILED, 0) + counts.get(MessageStatus.UNDELIVERED, 0)
+    return max(0, failures - sum(codes.values()))
 
 
 def day_range(start: date, end: date) -> tuple[datetime, datetime]:
@@ -95,7 +108,9 @@ def usage_by_day(
         usage.delivered += campaign.counts.get(MessageStatus.DELIVERED, 0)
         usage.undelivered += campaign.counts.get(MessageStatus.UNDELIVERED, 0)
         usage.failed += campaign.counts.get(MessageStatus.FAILED, 0)
-        usage.failures_by_code.update(failure_codes.get(campaign.queue_id, {}))
+        codes = failure_codes.get(campaign.queue_id, {})
+        usage.failures_by_code.update(codes)
+        usage.failures_uncounted += uncounted_failures(campaign.counts, codes)
     for movement in ledger:
         usage = days.get(movement.at.astimezone(REPORT_ZONE).date())
         if usage is None:
