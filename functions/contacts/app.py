@@ -433,7 +433,7 @@ def terms_api() -> TermsApi:
     summary="Accept the current terms of service (audited): the member's access is FULL from now on",
     tags=["Credits"],
     responses={
-        **_ok(TermsAcceptanceDto, "Accepted now, or the acceptance already recorded for this version"),
+        **success(TermsAcceptanceDto, "Accepted now, or the acceptance already recorded for this version"),
         401: error("The token was revoked or its member disabled (code UNAUTHORIZED)"),
         403: error(
             "The token's tenant no longer exists (code TENANT_NOT_FOUND), or a read-only API key (code "
