@@ -353,6 +353,7 @@ export function senderName(sender) {
 
 export function reasonText(reason) {
   if (reason.reason === "TENANT_OPT_OUT") return t("consent.byAccount");
+  if (reason.keyword === "LINK") return t("consent.usedLink", { sender: senderName(reason.sender) }); // opt-out link page
   const word = reason.keyword ? `“${reason.keyword}”` : t("consent.aKeyword");
   return t("consent.replied", { word, sender: senderName(reason.sender) });
 }

@@ -330,6 +330,7 @@ export const MESSAGES = {
   "consent.byAccount": ["Dado de baja por su cuenta", "Opted out by your account"],
   "consent.aKeyword": ["una palabra de baja", "an opt-out keyword"],
   "consent.replied": ["Respondió {word} a {sender}", "Replied {word} to {sender}"],
+  "consent.usedLink": ["Usó el enlace para darse de baja ({sender})", "Used the opt-out link ({sender})"],
   "consent.subscribed": ["Suscrito", "Subscribed"],
   "consent.optedOut": ["Dado de baja", "Opted out"],
 
