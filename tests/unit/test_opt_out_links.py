@@ -282,3 +282,29 @@ def test_an_unknown_code_changes_nothing(messages: dict[str, LinkedMessage], cod
     assert links.opt_out(code, NOW) is LinkOutcome.UNKNOWN
     assert contacts.opted_out == set()
     assert suppressions.entries == {}
+
+
+# ---------------------------------------------------------------------------------------------- STOP as proof
+
+
+def test_a_stop_revokes_consent_only_for_the_tenants_of_its_sender_and_a_deleted_contact_is_skipped() -> None:
+    from smscore.domain.errors import NotFound
+    from smscore.domain.keyword_consent import KeywordConsent
+
+    written: list[tuple[str, str, MarketingConsent]] = []
+
+    def record(tenant_id: str, contact_id: str, consent: MarketingConsent) -> None:
+        if contact_id == "gone":
+            raise NotFound("No contact with this id")
+        written.append((tenant_id, contact_id, consent))
+
+    consent = KeywordConsent(
+        contacts_with_number=lambda number: [("t-1", "c-1"), ("t-1", "gone"), ("t-2", "c-2"), ("t-3", "c-3")],
+        sender_of_tenant={"t-1": "aws_sms:+15550002222", "t-2": "sandbox", "t-3": "aws_sms:+15550002222"}.__getitem__,
+        record=record,
+    )
+    assert consent.revoke("+573001234567", "aws_sms:+15550002222", "BAJA", NOW) == 2
+    assert [(t, c) for t, c, _ in written] == [("t-1", "c-1"), ("t-3", "c-3")]
+    assert {(r.status, r.source, r.at, r.evidence) for _, _, r in written} == {
+        (ConsentStatus.REVOKED, ConsentOrigin.KEYWORD, NOW, 'Replied "BAJA" to sender aws_sms:+15550002222')
+    }
