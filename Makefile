@@ -113,10 +113,12 @@ browser:
 browser-tests: $(STAMP) browser
 	$(BIN)/pytest tests/browser
 
-# The static checks and the SAM build run side by side (sam build mostly waits on pip), then the tests.
-test: $(STAMP) $(CHECKOV_STAMP) browser
-	$(MAKE) --no-print-directory -j 4 --output-sync=target lint typecheck template build
-	$(MAKE) --no-print-directory pytest
+# Two phases, each side by side: the two virtualenvs and Chromium (mostly downloads), then the static checks, the
+# SAM build (mostly waiting on pip), the xdist run and the schemathesis suite; each one's output is printed whole
+# when it ends, and any failure fails `make test`.
+test:
+	$(MAKE) --no-print-directory -j 3 $(STAMP) $(CHECKOV_STAMP) browser
+	$(MAKE) --no-print-directory -j 6 --output-sync=target lint typecheck template build pytest-workers pytest-fuzz
 
 bench: $(STAMP) browser
 	$(BIN)/python -m bench.run

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -93,6 +94,13 @@ def _print_table(rows: list[Row]) -> None:
         )
 
 
+def _cpu_seconds() -> float:
+    """CPU used so far by this process and its finished subprocesses (smsctl, cold-start probes, the fake Twilio):
+    unlike wall time, it barely moves with what else the machine runs, so suites compare across loaded runs."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", help="run only these suites")
@@ -102,14 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     suites = _suites(args.quick)
     rows: list[Row] = []
     timings: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     for name, suite in suites.items():
         if args.only and name not in args.only:
             continue
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
         rows.extend(suite())
         timings[name] = round(time.perf_counter() - start, 1)
-        print(f"  {name}: {timings[name]:.0f}s", file=sys.stderr, flush=True)
+        cpu[name] = round(_cpu_seconds() - cpu_start, 1)
+        print(f"  {name}: {timings[name]:.0f}s ({cpu[name]:.0f}s CPU)", file=sys.stderr, flush=True)
     _print_table(rows)
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -117,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         "at": stamp,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "suite_seconds": timings,
+        "suite_cpu_seconds": cpu,
         "rows": [row.as_dict() for row in rows],
     }
     # latest.json is the last full run: a run of some suites (--only) is saved under its stamp only.
@@ -124,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         path.write_text(json.dumps(report, indent=2))
     missed = [row.name for row in rows if not row.passed]
-    total = sum(timings.values())
-    print(f"\n{len(rows) - len(missed)} PASS, {len(missed)} MISS in {total:.0f}s; {paths[-1]}")
+    total, total_cpu = sum(timings.values()), sum(cpu.values())
+    print(f"\n{len(rows) - len(missed)} PASS, {len(missed)} MISS in {total:.0f}s ({total_cpu:.0f}s CPU); {paths[-1]}")
     return 0
 
 

@@ -61,17 +61,22 @@ def pytest_configure(config: pytest.Config) -> None:
 LOCAL_STACK_DIRS = ("e2e", "browser")  # tests that talk to a local stack over HTTP (`python -m smsdev.dev`)
 
 
+DEMO_STACK_FIXTURES = frozenset({"demo_stack", "local_stack", "admin_stack"})  # what shares a worker's demo stack
+STACK_MODULES_SPREAD = 0.6  # the local-stack modules are queued among the first 60% of the in-process tests
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under `--dist loadgroup`, each module of tests/e2e and tests/browser is one xdist group, and the groups go
-    first in the queue: both workers take local-stack modules (each worker starts its own demo stack when it takes
-    one that needs it; a module with its own stack options starts its own), and the in-process tests, one by one,
-    fill whatever time is left, so a new module is balanced without a list to edit.
+    """Under `--dist loadgroup`, each module of tests/e2e and tests/browser is one xdist group, spread through the
+    first part of the queue between the in-process tests: whichever worker is free takes the next one, so both
+    workers run local-stack modules (mostly waiting on the stack) between in-process tests (mostly CPU), a new
+    module is balanced without a list to edit, and the last stretch is in-process tests that fill any gap.
 
-    Order within a worker follows the queue: every tests/e2e module comes before any tests/browser module, so the
-    e2e tests that assert the demo seed as `make dev` writes it run before the browser tests edit it on that worker's
-    stack. xdist 3.8 tags a grouped test by assigning `Item._nodeid`, which pytest 9.2 no longer reads (it keeps
-    `_id`), so its `xdist_group` marks had no effect: the group suffix is applied here.
+    Modules with their own stack come first (their waits are the longest), then the e2e modules on the demo stack,
+    then the browser modules: on each worker the e2e tests that assert the demo seed as `make dev` writes it run
+    before the browser tests edit it (each worker starts its own demo stack when a module needs it). xdist 3.8 tags
+    a grouped test by assigning `Item._nodeid`, which pytest 9.2 no longer reads (it keeps `_id`), so its
+    `xdist_group` marks had no effect: the group suffix is applied here.
     """
     tests_dir = Path(__file__).parent
 
@@ -85,9 +90,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     from _pytest.nodeid import coerce_node_id
 
-    on_stack = [item for item in items if folder(item) in LOCAL_STACK_DIRS]
-    in_process = [item for item in items if folder(item) not in LOCAL_STACK_DIRS]
-    items[:] = [*on_stack, *in_process]
+    modules: dict[Path, list[pytest.Item]] = {}
+    in_process: list[pytest.Item] = []
+    for item in items:
+        if folder(item) in LOCAL_STACK_DIRS:
+            modules.setdefault(item.path, []).append(item)
+        else:
+            in_process.append(item)
+
+    def on_demo_stack(module: list[pytest.Item]) -> bool:
+        return any(DEMO_STACK_FIXTURES & set(getattr(item, "fixturenames", ())) for item in module)
+
+    units = sorted(modules.values(), key=lambda module: (folder(module[0]) == "browser", on_demo_stack(module)))
+    step = len(in_process) * STACK_MODULES_SPREAD / max(len(units), 1)
+    queue: list[pytest.Item] = []
+    taken = 0
+    for index, unit in enumerate(units):
+        upto = round(index * step)
+        queue += [*in_process[taken:upto], *unit]
+        taken = upto
+    items[:] = [*queue, *in_process[taken:]]
+
     for item in items:
         groups = {
             str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
