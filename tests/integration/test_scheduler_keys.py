@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from smscore import wiring
+from smscore.dal.outbox_store import DynamoOutbox
 from smscore.dal.scheduler_store import DUE_BUCKET_GRACE_SECONDS
 from smscore.dal.tables import (
     DUE_BUCKETS_KEY,
@@ -14,10 +18,22 @@ from smscore.dal.tables import (
     due_bucket,
     message_shard,
 )
+from smscore.domain.model import QueueBatch
+from smscore.providers.sandbox import SandboxProvider
 from tests.conftest import Stack
 from tests.integration.conftest import Campaign, make_campaign
 from tests.integration.scheduler_helpers import scheduler_run
-from tests.integration.test_schedule_and_cancel import MONDAY_0700, statuses, windows_on
+from tests.integration.test_deliver import Counting
+from tests.integration.test_schedule_and_cancel import (
+    MONDAY_0700,
+    NUMBERS,
+    SATURDAY_1530,
+    deliverer,
+    post,
+    statuses,
+    tag_numbers,
+    windows_on,
+)
 from tests.integration.test_scheduler_fence import AT_OPENING, enqueued, scheduled_campaign
 
 __all__ = ["windows_on"]  # the fixture, used by name
@@ -87,3 +103,32 @@ def test_entries_of_the_previous_release_are_still_released(stack: Stack, window
     assert result["released"] == 4
     assert enqueued(stack) == dict.fromkeys(ids, 1)
     assert statuses(ids) == ["QUEUED"] * 4
+
+
+def test_messages_delivery_puts_back_at_the_window_close_are_found_and_released_at_the_opening(
+    stack: Stack, windows_on: None, campaign: Campaign, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a campaign accepted while the window was open (QUEUED), reaching delivery on Saturday at 15:30 (closed)
+    monkeypatch.setenv("SEND_WINDOWS", "off")
+    wiring.reset()
+    tag_id = tag_numbers(campaign, *NUMBERS[:3])
+    status, _body = post(campaign, "/api/messages/sms/tags", {"message": "Promo", "tagIds": [tag_id]})
+    assert status == 201
+    (record,) = stack.drain_delivery_queue()
+    ids = record["messageIds"]
+    sandbox = Counting(SandboxProvider(DynamoOutbox()))
+    report = deliverer(sandbox, now=SATURDAY_1530).deliver(QueueBatch(record["tenantId"], record["queueId"], ids))
+    assert {o.value for o in report.outcomes.values()} == {"SCHEDULED"}
+    # Then each waits under its tenant's key of Monday 07:00, and the bucket index names that minute and tenant
+    bucket = due_bucket(MONDAY_0700)
+    for mid in ids:
+        key = MessageRecord.get(mid).due_shard
+        assert key is not None
+        assert key.startswith(f"due#{bucket}#{campaign.tenant_id}#"), key
+    assert (bucket, campaign.tenant_id) in bucket_index()
+    # When the minute's run comes at the opening
+    result = scheduler_run(AT_OPENING)
+    # Then they are enqueued once each and QUEUED
+    assert result["released"] == 3
+    assert enqueued(stack) == dict.fromkeys(ids, 1)
+    assert statuses(ids) == ["QUEUED"] * 3
