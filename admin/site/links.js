@@ -43,6 +43,7 @@ const percent = (rate) =>
 
 /** The campaign detail's facts: unique clicks and the click rate. */
 export function clickFacts(c) {
+  if (!c.trackLinks) return null; // sent without tracked links: nothing was counted
   return [
     h("dt", {}, t("links.clicks")),
     h("dd", { id: "campaign-clicks" }, t("links.clickCount", { count: c.clicks || 0 })),

@@ -19,7 +19,7 @@ from smscore.domain.links import CODE_LENGTH
 from smscore.wiring import LinksDeps, link_store
 from tests.conftest import LambdaContextStub, Stack, api_event
 from tests.integration.conftest import Campaign
-from tests.integration.test_preview_and_resend import preview, queue_status, send
+from tests.integration.test_preview_and_resend import end_as, preview, queue_status, resend, send
 from tests.integration.test_webhooks_out import add_endpoint, drain_webhook_queue, env  # noqa: F401 - a fixture
 
 BASE = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/dev/l"  # the recorded event's API URL + /l
@@ -236,3 +236,32 @@ def test_the_first_click_emits_message_clicked_to_the_tenants_webhooks_once(stac
     assert [(e.event_type, e.tenant_id, e.data["messageId"], e.data["url"], e.data["recipient"]) for e in queued] == [
         ("message.clicked", campaign.tenant_id, ana.message_id, URL, "+573001234567")
     ]
+
+
+def test_a_resend_of_a_tracked_campaign_tracks_its_links_too_and_an_untracked_one_has_no_click_rate(
+    stack: Stack, people: Campaign
+) -> None:
+    # Given a tracked campaign whose message to Bernardo failed at the carrier, and an untracked one
+    status, sent = send(people, tracked(people, f"Hola {{nombre|cliente}}, mira {URL}"))
+    assert status == 201, sent
+    status, plain = send(people, {**tracked(people, f"Sin medir {URL}"), "trackLinks": False})
+    assert status == 201, plain
+    stack.drain_delivery_queue()
+    bernardo = next(m for m in sent["messages"] if m["recipient"] == "+573001234568")
+    end_as(bernardo["id"], "UNDELIVERED", "30003", None)  # unreachable handset (switched off): worth a resend
+    assert queue_status(people, sent["queueId"])["trackLinks"] is True
+    untracked = queue_status(people, plain["queueId"])
+    assert (untracked["trackLinks"], untracked["clicks"], untracked["clickRate"]) == (False, 0, None)
+    # When the failures are resent
+    status, again = resend(people, sent["queueId"], {"purpose": "transactional"})
+    assert status == 201, again
+    # Then Bernardo's new message carries a short link of its own (a new code), not the URL, and the resend is tracked
+    (message,) = again["messages"]
+    body = MessageRecord.get(message["id"]).body
+    assert URL not in body
+    (code,) = codes_of(body)
+    (first_code,) = codes_of(MessageRecord.get(bernardo["id"]).body)
+    assert code != first_code
+    assert queue_status(people, again["queueId"])["trackLinks"] is True
+    assert click(code)["statusCode"] == 302
+    assert queue_status(people, again["queueId"])["clicks"] == 1

@@ -234,14 +234,7 @@ class CampaignService:
     def _request(self, caller: Caller, payload: SmsTagsMessagePayload, api_url: str = "") -> CampaignRequest:
         """The send body as the domain reads it: one place, so a preview plans exactly what a send would.
         `api_url` is the API's public URL as this request reached it: the short links' base without LinkBaseUrl."""
-        link_base = ""
-        if payload.track_links:
-            link_base = self._link_base_url or (api_url.rstrip("/") + ROUTE_PREFIX if api_url else "")
-            if self._links is None or not link_base:
-                raise InvalidRequest(
-                    "Link tracking is not configured on this deployment (LinkBaseUrl)",
-                    details=[FieldIssue("trackLinks", "not available here")],
-                )
+        link_base = self._link_base(api_url) if payload.track_links else ""
         return CampaignRequest(
             tenant_id=caller.tenant_id,
             member_id=caller.member_id,
@@ -256,6 +249,16 @@ class CampaignService:
             link_base_url=link_base,
             opt_out_base=opt_out_base(self._link_base_url, api_url),
         )
+
+    def _link_base(self, api_url: str) -> str:
+        """Where this request's short links point: LinkBaseUrl, else the API's URL as the request reached it + /l."""
+        link_base = self._link_base_url or (api_url.rstrip("/") + ROUTE_PREFIX if api_url else "")
+        if self._links is None or not link_base:
+            raise InvalidRequest(
+                "Link tracking is not configured on this deployment (LinkBaseUrl)",
+                details=[FieldIssue("trackLinks", "not available here")],
+            )
+        return link_base
 
     def preview(self, caller: Caller, payload: SmsTagsMessagePayload, api_url: str = "") -> CampaignPreviewDto:
         """What a send of this body would reach and debit now, from the same `plan_campaign`; writes nothing."""
@@ -413,6 +416,8 @@ class CampaignService:
                 send_at=payload.send_at,
                 resend_of=original.queue_id,
                 encoding=original.encoding,
+                track_links=original.track_links,  # a tracked campaign's resend gets short links of its own
+                link_base_url=self._link_base(api_url) if original.track_links else "",
                 resends_seen=None if payload.force else len(original.resends),
                 opt_out_base=opt_out_base(self._link_base_url, api_url),
             )

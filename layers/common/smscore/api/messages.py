@@ -88,7 +88,10 @@ def queue_status_of(view: DispatchView) -> QueueStatusDto:
         cancelled_by=view.cancelled_by,
         delivery_rate=delivery_rate(view.counts),
         clicks=view.clicks,
-        click_rate=click_rate(view.clicks, sum(view.counts.get(s, 0) for s in REACHED_CARRIER)),
+        track_links=view.track_links,
+        click_rate=click_rate(view.clicks, sum(view.counts.get(s, 0) for s in REACHED_CARRIER))
+        if view.track_links
+        else None,
     )
 
 

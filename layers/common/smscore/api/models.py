@@ -372,13 +372,14 @@ class QueueStatusDto(ApiModel):
         description="FAILED and UNDELIVERED messages not in failureReasons: sent before failures were counted by "
         "code, refunded without a delivery attempt, or a count a crash lost; failureReasons + this = the failures",
     )
+    track_links: bool = Field(default=False, description="Sent with tracked short links (trackLinks)")
     clicks: int = Field(
         default=0, description="Unique clicks: messages whose tracked short link (trackLinks) was clicked at least once"
     )
     click_rate: float | None = Field(
         default=None,
         description="clicks / messages that reached the carrier (SENT + DELIVERED + UNDELIVERED), 0..1; null before "
-        "any did",
+        "any did, and for a campaign sent without trackLinks",
     )
 
 

@@ -265,6 +265,7 @@ class DynamoCampaignStore:
             encoding=None if dispatch.encoding is EncodingOption.AUTO else dispatch.encoding.value,
             template_id=dispatch.template_id,
             test=True if dispatch.test else None,
+            track_links=True if dispatch.track_links else None,
             plan_prefix=dispatch.plan_prefix,
             plan_chunks=dispatch.plan_chunks or None,
             fanout_chunks_done=0 if dispatch.plan_prefix else None,

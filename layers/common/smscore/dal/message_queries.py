@@ -175,6 +175,7 @@ def dispatch_view(record: DispatchRecord) -> DispatchView:
         resend_of=record.resend_of,
         template_id=record.template_id,
         test=bool(record.test),
+        track_links=bool(record.track_links),
         purpose=record.purpose or "marketing",
         send_at=record.send_at,
         scheduled_for=record.scheduled_for,

@@ -50,6 +50,7 @@ class DynamoResendSource:
             total_messages=int(record.total_messages),
             resends=tuple(sorted(record.resends or ())),
             encoding=EncodingOption(record.encoding) if record.encoding else EncodingOption.AUTO,
+            track_links=bool(record.track_links),
         )
 
     def message_outcomes(self, campaign: OriginalCampaign, tenant_id: str) -> list[MessageOutcome]:

@@ -637,6 +637,7 @@ class DispatchRecord(Model):
     encoding = UnicodeAttribute(null=True)  # the send's encoding option when not auto (smscore.domain.gsm)
     template_id = UnicodeAttribute(null=True)  # the saved template the campaign was composed from
     test = BooleanAttribute(null=True)  # a test send (smscore.domain.test_send): not in the campaign list
+    track_links = BooleanAttribute(null=True)  # sent with tracked short links (smscore.domain.links)
     # A large campaign's plan (smscore.domain.plan): its chunks' prefix and count, and how many the fan-out workers
     # have enqueued; absent on campaigns whose request wrote their messages itself.
     plan_prefix = UnicodeAttribute(null=True)

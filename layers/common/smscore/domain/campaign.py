@@ -765,6 +765,7 @@ def send_campaign(
         encoding=request.encoding,
         template_id=request.template_id,
         test=request.test,
+        track_links=request.track_links,
         scheduled_for=schedule.scheduled_for,
         scheduled_reason=schedule.reason.as_json() if schedule.reason else None,
         scheduled_messages=sum(1 for m in messages if m.status is MessageStatus.SCHEDULED),

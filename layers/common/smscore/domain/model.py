@@ -137,6 +137,7 @@ class Dispatch:
     encoding: EncodingOption = EncodingOption.AUTO  # the send's encoding option (a resend repeats it)
     template_id: str | None = None  # the saved template it was composed from
     test: bool = False  # a test send (smscore.domain.test_send)
+    track_links: bool = False  # its URLs were sent as tracked short links (smscore.domain.links)
     plan_prefix: str | None = None  # a planned campaign (smscore.domain.plan): its chunks' prefix, and how many
     plan_chunks: int = 0
 

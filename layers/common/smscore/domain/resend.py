@@ -85,6 +85,7 @@ class OriginalCampaign:
     total_messages: int
     resends: tuple[str, ...] = ()  # queue ids of the resends of this campaign, as recorded by their debits
     encoding: EncodingOption = EncodingOption.AUTO  # the original's encoding option: a resend repeats it
+    track_links: bool = False  # the original's URLs were tracked short links: a resend's are too
 
 
 class ResendSource(Protocol):

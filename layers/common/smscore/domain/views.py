@@ -89,6 +89,7 @@ class DispatchView:
     send_at: datetime | None = None
     scheduled_for: datetime | None = None
     clicks: int = 0  # messages whose tracked short link was clicked at least once (unique clicks)
+    track_links: bool = False  # sent with tracked short links
     scheduled_reason: dict[str, Any] | None = None  # WaitReason.as_json() as recorded at accept
     cancelled_at: datetime | None = None
     cancelled_by: str | None = None
