@@ -203,7 +203,7 @@ def _member_pages(template: dict[str, Any], tag_keys: list[str], recipients: int
     """Each tag's Query pages, keyed by (tag key, ExclusiveStartKey's contact id): the first tag holds numbers
     [0, 70%), the second [30%, 100%), so together they reach `recipients` distinct numbers, 40% in both. Each
     membership's phone is E.164, as the contacts API and imports store it (the bench's seed, smsdev's admin store,
-    keeps the national form it was given)."""
+    keeps the national form it was given), and carries its contact's own name (the copy {nombre} reads)."""
     from smscore.domain.phone import normalise
 
     phone = normalise(template["phone"]["S"], "CO").e164 or template["phone"]["S"]
@@ -217,7 +217,12 @@ def _member_pages(template: dict[str, Any], tag_keys: list[str], recipients: int
         start: str | None = None
         for offset in range(0, len(numbers), per_page):
             items = [
-                {**template, "contact_id": {"S": str(uuid.UUID(int=i))}, "phone": {"S": f"{prefix}{i:07d}"}}
+                {
+                    **template,
+                    "contact_id": {"S": str(uuid.UUID(int=i))},
+                    "phone": {"S": f"{prefix}{i:07d}"},
+                    "contact_name": {"S": f"Contact {str(uuid.UUID(int=i))[-6:]}"},  # each its own, as in Contacts
+                }
                 for i in numbers[offset : offset + per_page]
             ]
             page: dict[str, Any] = {"Items": items, "Count": len(items), "ScannedCount": len(items)}

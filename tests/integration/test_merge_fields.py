@@ -201,3 +201,35 @@ def test_literal_braces_stay_text(stack: Stack, audience: Campaign) -> None:
     status, sent = send(audience, {**literal, "tagIds": [audience.tags["vip"]]})
     assert status == 201
     assert MessageRecord.get(sent["messages"][0]["id"]).body == "Código {VIP} y {50% off}"
+
+
+def test_nombre_is_read_from_the_memberships_and_follows_renames(people: tuple[Client, str]) -> None:
+    """{nombre} alone is rendered from the name each membership carries (no read of the contacts table); a rename
+    through the API or an import rewrites those copies, and a membership written before the copy existed still
+    gets the contact's name (read from the contact)."""
+    from smscore.dal.tables import TagMemberRecord
+
+    client, vip = people
+    campaign = client.campaign
+    ana = next(c for c in client.all_contacts() if c["name"] == "Ana")
+    bernardo = next(c for c in client.all_contacts() if c["name"] == "Bernardo Antonio")
+    # Given Ana renamed through the API, Bernardo through an import, and a membership without the copy
+    assert client.item("PATCH", "/api/contacts", ana["id"], {"name": "Ana María"}).status == 200
+    client.import_csv("phone,name,tags\n3001234568,Berni,vip\n")
+    old = TagMemberRecord.get(TagMemberRecord.key_for(campaign.tenant_id, vip), ana["id"])
+    assert old.contact_name == "Ana María"
+    old.contact_name = None
+    old.save()  # as written before the copy existed
+    assert TagMemberRecord.get(TagMemberRecord.key_for(campaign.tenant_id, vip), bernardo["id"]).contact_name == (
+        "Berni"
+    )
+    # When a text with {nombre} is sent
+    body = {"message": "Hola {nombre|cliente}", "tagIds": [vip], "purpose": "transactional"}
+    status, sent = send(campaign, body)
+    # Then each recipient gets the current name
+    assert status == 201, sent
+    assert {m.recipient: m.body for m in MessageRecord.scan() if m.queue_id == sent["queueId"]} == {
+        "+573001234567": "Hola Ana María",
+        "+573001234568": "Hola Berni",
+        "+573001234569": "Hola cliente",
+    }

@@ -257,6 +257,7 @@ class DynamoAdminStore:
                     contact_id,
                     phone=contact.phone,
                     opted_out=contact.opted_out,
+                    contact_name=contact.name or "",
                 )
                 for tag_id in dict.fromkeys(ids)
             )

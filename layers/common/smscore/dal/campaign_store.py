@@ -170,11 +170,12 @@ class DynamoCampaignStore:
                     phone=item["phone"]["S"],
                     opted_out=bool(item.get("opted_out", _FALSE).get("BOOL")),
                     consent_granted=bool(item.get("consent_granted", _FALSE).get("BOOL")),
+                    name=item["contact_name"]["S"] if "contact_name" in item else None,
                 )
                 for item in query_items(
                     TagMemberRecord,
                     TagMemberRecord.key_for(tenant_id, tag_id),
-                    ["contact_id", "phone", "opted_out", "consent_granted"],
+                    ["contact_id", "phone", "opted_out", "consent_granted", "contact_name"],
                 )
             ]
 

@@ -190,13 +190,16 @@ def _revision_is(record: ContactRecord) -> Condition:
     return ContactRecord.revision == int(record.revision)
 
 
-def _membership(tenant_id: str, tag_id: str, record: ContactRecord) -> TagMemberRecord:
+def _membership(tenant_id: str, tag_id: str, record: ContactRecord, name: str | None = None) -> TagMemberRecord:
+    """The membership copy the send path reads: phone, opt-out, consent and the name (`name`: a new one being
+    written with it, else the record's)."""
     return TagMemberRecord(
         TagMemberRecord.key_for(tenant_id, tag_id),
         record.contact_id,
         phone=record.phone,
         opted_out=bool(record.opted_out),
         consent_granted=_consent_granted(record) or None,
+        contact_name=(name if name is not None else record.name) or "",
     )
 
 
@@ -634,7 +637,9 @@ class DynamoContactStore:
             writes = [_update(record, actions, _revision_is(record))]
             writes += _search_writes(tenant_id, contact_id, _record_words(record), search_words(name, e164))
             for tag_id in added:
-                writes += [_put(_membership(tenant_id, tag_id, record)), _count(tenant_id, tag_id, 1)]
+                writes += [_put(_membership(tenant_id, tag_id, record, name or "")), _count(tenant_id, tag_id, 1)]
+            if (name or "") != (record.name or ""):  # a rename: every kept membership's copy of the name too
+                writes += [_put(_membership(tenant_id, tag_id, record, name or "")) for tag_id in current - removed]
             for tag_id in removed:
                 writes.append(_delete(TagMemberRecord(TagMemberRecord.key_for(tenant_id, tag_id), contact_id)))
                 if tag_id in live_removed:
@@ -852,7 +857,7 @@ class DynamoContactStore:
             actions.append(ContactRecord.fields.set(new_fields))
         writes = [_update(record, actions, _revision_is(record))]
         writes += _search_writes(tenant_id, contact_id, _record_words(record), search_words(name, e164))
-        moved = set(new_tags)
+        moved = set(new_tags) | (set(record.tag_ids or ()) if rename else set())  # a rename: every name copy
         granted = _consent_granted(record)
         if consent is not None:  # the record, its history and every membership copy (what the send path reads)
             actions.append(ContactRecord.marketing_consent.set(consent_as_map(consent)))
@@ -860,7 +865,7 @@ class DynamoContactStore:
             granted = consent.granted
             moved |= set(record.tag_ids or ())
         for tag_id in moved:
-            membership = _membership(tenant_id, tag_id, record)
+            membership = _membership(tenant_id, tag_id, record, name or "")
             membership.consent_granted = granted or None
             writes.append(_put(membership))
         return writes, new_tags

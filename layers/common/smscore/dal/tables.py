@@ -303,6 +303,9 @@ class TagMemberRecord(Model):
     phone = UnicodeAttribute()
     opted_out = BooleanAttribute(default=False)
     consent_granted = BooleanAttribute(null=True)  # the contact's marketing consent is granted (consentRequired)
+    # The contact's name ("" without one), copied so that a message with {nombre} needs no read of the contacts
+    # table; absent on memberships written before the copy existed (the send path then reads the contact).
+    contact_name = UnicodeAttribute(null=True)
 
     @staticmethod
     def key_for(tenant_id: str, tag_id: str) -> str:

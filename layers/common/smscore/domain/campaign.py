@@ -49,7 +49,7 @@ from smscore.domain.frequency import bogota_day
 from smscore.domain.gsm import EncodingOption
 from smscore.domain.links import LinkIssue, LinkStore, Shortened, shorten
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, Purpose, QueueBatch, TagRecipient, Tenant
-from smscore.domain.personalize import MessageTemplate, check_fields, parse
+from smscore.domain.personalize import BUILT_IN_FIELDS, MessageTemplate, check_fields, parse, recipient_values
 from smscore.domain.phone import normalise
 from smscore.domain.plan import ChunkCounts, PlanChunk, new_plan_prefix, planned_ids, split_plan
 from smscore.domain.ports import CampaignStore, DeliveryQueue, SuppressionList
@@ -174,6 +174,7 @@ class Audience:
     duplicates_removed: int = 0
     invalid_samples: list[str] = field(default_factory=list)
     consenting: set[str] = field(default_factory=set)  # contact ids with granted marketing consent
+    names: dict[str, str] = field(default_factory=dict)  # contact id -> the membership's copy of its name
     skipped_suppressed: int = 0  # of skipped_opted_out: numbers opted out of the campaign's sender by a reply
     skipped_already_resent: int = 0  # a resend's recipients an earlier resend of the campaign already texted
     skipped_excluded: int = 0  # marketing to CO: numbers on the RNE exclusion list (smscore.domain.exclusions)
@@ -339,6 +340,8 @@ def build_audience(memberships: Sequence[TagRecipient], country: str | None) -> 
         by_number[normalised.e164] = member.contact_id
         if member.consent_granted:
             audience.consenting.add(member.contact_id)
+        if member.name is not None:
+            audience.names[member.contact_id] = member.name
     audience.recipients = sorted(by_number.items())
     return audience
 
@@ -491,8 +494,13 @@ def plan_campaign(
     values: dict[str, Mapping[str, str]] = {}
     if template.personal and audience.recipients:
         with phase("merge_values"):
-            read = merge_values([contact_id for _e164, contact_id in audience.recipients]) if merge_values else {}
-            values = dict(read)
+            # A message with only {nombre}/{name} reads the names the memberships carry; the contacts table only
+            # for custom fields, and for memberships written before the copy.
+            copied = audience.names if set(template.fields) <= BUILT_IN_FIELDS else {}
+            unread = [contact_id for _e164, contact_id in audience.recipients if contact_id not in copied]
+            read = merge_values(unread) if merge_values and unread else {}
+            values = {c: recipient_values(copied[c], None) for _e164, c in audience.recipients if c in copied}
+            values.update(read)
     recipients = audience.recipients
 
     def values_of(position: int) -> Mapping[str, str]:

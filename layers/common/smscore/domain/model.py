@@ -91,6 +91,7 @@ class TagRecipient:
     opted_out: bool = False
     already_resent: bool = False  # a resend's recipient an earlier resend of the campaign already texted
     consent_granted: bool = False  # the contact's marketing consent is `granted` (smscore.domain.consent_records)
+    name: str | None = None  # the membership's copy of the contact's name ("" none); None: no copy, read the contact
 
 
 @dataclass(frozen=True)
