@@ -36,8 +36,8 @@ addMessages({
   "settings.quietHint": ["Hora de Bogotá. Vacío: sin horas de silencio.", "Bogotá time. Empty: no quiet hours."],
   "settings.creditsLow": ["Avisar cuando el saldo baje de (créditos)", "Notify when the balance drops below (credits)"],
   "settings.creditsLowHint": [
-    "Sus webhooks reciben credits.low una vez cada vez que el saldo baja de este valor. Vacío: sin aviso.",
-    "Your webhooks get credits.low once each time the balance drops below this value. Empty: no notice.",
+    "Sus webhooks reciben el evento {event} una vez cada vez que el saldo baja de este valor. Vacío: sin aviso.",
+    "Your webhooks get the {event} event once each time the balance drops below this value. Empty: no notice.",
   ],
   "settings.creditsLowIs": ["Hoy: {amount}.", "Now: {amount}."],
   "settings.save": ["Guardar ajustes", "Save settings"],
@@ -76,9 +76,12 @@ export async function settingsView(main, ctx) {
     t("settings.creditsLow"),
     h("input", { type: "number", name: "creditsLowThreshold", min: 1, step: 1, value: threshold == null ? "" : String(threshold) }),
     [
-      t("settings.creditsLowHint"),
+      // The event's name is code, not a text to translate: kept out of the language checks (translate="no").
+      ...t("settings.creditsLowHint")
+        .split("{event}")
+        .flatMap((part, i) => (i ? [h("code", { translate: "no" }, "credits.low"), part] : [part])),
       threshold == null ? "" : ` ${t("settings.creditsLowIs", { amount: creditsText(threshold, ctx.me.creditPriceCop) })}`,
-    ].join(""),
+    ],
   );
 
   async function save(event) {

@@ -26,7 +26,7 @@ from functions.integrations import app as integrations
 from functions.webhook_deliver import app as webhook_deliver
 from smscore import wiring
 from smscore.dal.outbox_store import DynamoOutbox
-from smscore.dal.tables import TenantRecord
+from smscore.dal.tables import OutboxRecord, TenantRecord
 from smscore.dal.webhook_queue import SqsWebhookQueue
 from smscore.dal.webhook_store import DynamoWebhookStore
 from smscore.domain import completion
@@ -43,6 +43,7 @@ from smsdev.testing import serialised_moto
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
 from tests.integration.conftest import Campaign, make_campaign
 from tests.integration.test_deliver import Counting, Delivery
+from tests.integration.test_opt_out_link import page as opt_out_page
 
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 MESSAGE_EVENTS = ["message.sent", "message.delivered", "message.undelivered", "message.failed"]
@@ -677,3 +678,25 @@ def test_a_tenant_without_a_threshold_gets_no_credits_low(env: Stack, admin: Any
     delivery.send_campaign(tenant, "+573001110001", "+573001110002")
     assert tenant.balance() == 0
     assert drain_webhook_queue(env) == []
+
+
+def test_opting_out_by_link_emits_contact_opted_out_once(
+    env: Stack, campaign: Campaign, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an endpoint that wants contact.opted_out, and a marketing SMS sent through a route without two-way SMS
+    # in Colombia, so it ends with the person's own opt-out link
+    monkeypatch.setenv("TWO_WAY_SMS_COUNTRIES", '{"sandbox": "", "twilio": "*"}')
+    wiring.reset()
+    add_endpoint(campaign, ["contact.opted_out"])
+    delivery = Delivery(stack=env, sandbox=Counting(SandboxProvider(DynamoOutbox())))
+    number = "+573001112233"
+    _queue_id, ids = delivery.send_campaign(campaign, number)
+    delivery.deliver(*delivery.sqs_bodies())
+    code = OutboxRecord.get(ids[number], consistent_read=True).body.rsplit("/o/", 1)[1]
+    # When the person presses the page's button twice (a double tap)
+    assert [opt_out_page("POST", code)["statusCode"] for _ in range(2)] == [200, 200]
+    # Then the endpoint's tenant hears of it once, as an opt-out by link
+    events = [Event.from_body(m["event"]) for m in drain_webhook_queue(env) if m["kind"] == "event"]
+    assert [(e.event_type, e.tenant_id, e.data["optedOut"], e.data["source"]) for e in events] == [
+        ("contact.opted_out", campaign.tenant_id, True, "link")
+    ]

@@ -217,6 +217,7 @@ class OptOutLinkDeps:
 def opt_out_link_deps() -> OptOutLinkDeps:
     from smscore.dal.contact_store import DynamoContactStore
     from smscore.dal.opt_out_link_store import DynamoLinkContacts, linked_message, sender_name_of
+    from smscore.domain.events import EmittingContactStore
     from smscore.domain.opt_out_links import OptOutByLink
     from smscore.providers.senders import sender_key
 
@@ -227,7 +228,13 @@ def opt_out_link_deps() -> OptOutLinkDeps:
             message_of=linked_message,
             sender_of=lambda provider: sender_key(provider, settings),
             suppressions=suppression_list(),
-            contacts=DynamoLinkContacts(DynamoContactStore(region=settings.aws_region)),
+            # contact.opted_out for each contact the link moved (smscore.domain.events)
+            contacts=DynamoLinkContacts(
+                cast(
+                    "DynamoContactStore",
+                    EmittingContactStore(DynamoContactStore(region=settings.aws_region), event_sink()),
+                )
+            ),
         ),
         sender_name_of=sender_name_of,
     )
