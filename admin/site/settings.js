@@ -39,7 +39,7 @@ addMessages({
     "Sus webhooks reciben el evento {event} una vez cada vez que el saldo baja de este valor. Vacío: sin aviso.",
     "Your webhooks get the {event} event once each time the balance drops below this value. Empty: no notice.",
   ],
-  "settings.creditsLowIs": ["Hoy: {amount}.", "Now: {amount}."],
+  "settings.creditsLowIs": ["Valor actual: {amount}.", "Current value: {amount}."],
   "settings.save": ["Guardar ajustes", "Save settings"],
   "settings.saved": ["Ajustes guardados.", "Settings saved."],
 });
