@@ -1,5 +1,6 @@
 """Webhooks out end to end: a receiver on 127.0.0.1 gets a campaign's signed message.sent events and verifies each
-signature with the documented example; a receiver that answers 500 twice gets the event a third time, same id.
+signature with the documented example; a receiver that answers 500 twice gets the event a third time, same id; a
+receiver gets a campaign's campaign.completed once.
 
 The local stack runs as `make dev ARGS='--param WebhooksAllowLoopback=true --param WebhookBackoffBaseSeconds=1'`
 would start it (loopback endpoints allowed, retries after about a second instead of 30 s).
@@ -115,9 +116,11 @@ def a_tenant(stack: RunningDevStack, recipients: int) -> Tenant:
     return Tenant(member.token.token, admin.tags(tenant_id)[0].tag_id, numbers)
 
 
-def add_endpoint(stack: RunningDevStack, tenant: Tenant, url: str) -> dict[str, Any]:
+def add_endpoint(
+    stack: RunningDevStack, tenant: Tenant, url: str, events: tuple[str, ...] = ("message.sent",)
+) -> dict[str, Any]:
     created = http_call(
-        stack.api_url, "POST", "/api/webhooks", token=tenant.token, body={"url": url, "events": ["message.sent"]}
+        stack.api_url, "POST", "/api/webhooks", token=tenant.token, body={"url": url, "events": list(events)}
     )
     assert created.status == 201, created.body
     return dict(created.body)
@@ -184,3 +187,22 @@ def test_a_receiver_that_answers_500_twice_gets_the_event_a_third_time_with_the_
     (delivery,) = page.body["items"]
     assert (delivery["status"], delivery["attemptCount"]) == ("SUCCEEDED", 3)
     assert [a["statusCode"] for a in delivery["attempts"]] == [200, 500, 500]
+
+
+def test_a_receiver_gets_campaign_completed_once_when_every_message_left(
+    stack: RunningDevStack, receiver: Receiver
+) -> None:
+    verify_signature = documented_verifier()
+    tenant = a_tenant(stack, 3)
+    endpoint = add_endpoint(stack, tenant, f"{receiver.url}/done", ("campaign.completed",))
+    message_ids = send(stack, tenant)
+    # The first completion check waits 10 s on the queue (then again at the pace measured while messages remain)
+    wait_for(lambda: len(receiver.on("/done")) >= 1, seconds=180)
+    time.sleep(12)  # and no second one: a repeated check would come within the next first-check delay
+    got = receiver.on("/done")
+    assert len(got) == 1, stack.log_path.read_text()[-3000:]
+    event = json.loads(got[0].body)
+    assert event["type"] == "campaign.completed"
+    assert event["data"]["totalMessages"] == len(message_ids) == 3
+    assert event["data"]["counts"]["SENT"] == 3
+    assert verify_signature(got[0].signature, got[0].body, endpoint["secret"])
