@@ -334,8 +334,7 @@ class DynamoCampaignStore:
 
     def _record(self, message: OutgoingMessage, status: MessageStatus, reason: str | None = None) -> MessageRecord:
         due: dict[str, Any] = {}
-        if status is MessageStatus.SCHEDULED:
-            assert message.scheduled_for is not None
+        if status is MessageStatus.SCHEDULED and message.scheduled_for is not None:
             due = {
                 "due_shard": due_shard_key(message.message_id, message.tenant_id, message.scheduled_for),
                 "due_at": message.scheduled_for,
