@@ -95,6 +95,7 @@ export function sentence(status, code, body) {
     case "GATEWAY_TIMEOUT":
     case "AUTHORIZER_FAILURE":
     case "INVALID_SIGNATURE":
+    case "NO_TERMS_PUBLISHED":
       return t(`error.${code}`, { reason: body.message || "" });
     case "EXCLUSION_LIST_STALE":
       return body.snapshotDate ? t("error.EXCLUSION_LIST_STALE", { date: body.snapshotDate }) : t("error.EXCLUSION_LIST_NONE");

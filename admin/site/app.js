@@ -8,6 +8,7 @@ import { contactsView, tagsView } from "./contacts.js";
 import { creditsView } from "./credits.js";
 import { keysView, usageView, webhooksView, webhookView } from "./integrations.js";
 import { settingsView } from "./settings.js";
+import { acceptTermsButton } from "./waits.js";
 
 const root = document.getElementById("app");
 
@@ -203,6 +204,10 @@ function renderHeader() {
         "p",
         { class: "notice warn", role: "status", id: "read-only" },
         t("app.readOnly"),
+        " ",
+        acceptTermsButton(ctx, (done) => {
+          route().then(() => document.querySelector("section.screen")?.prepend(done));
+        }),
       ),
   );
 }

@@ -4,6 +4,7 @@ import { STATUS_ORDER, confirmDialog, field, h, isActive, notice, replace, statu
 import { creditsText, fmt, statusName, t } from "./i18n.js";
 import { exportButton } from "./integrations.js";
 import { clickFacts, firstClickFact } from "./links.js";
+import { cancelledBy, legalTime, waitReason } from "./waits.js";
 
 const POLL_MS = 2000;
 
@@ -47,7 +48,9 @@ export async function campaignsView(main, ctx) {
             t("campaigns.tags"),
             " ",
             h("span", { translate: "no" }, tagList(ctx, c.tagIds)),
-            c.scheduledFor && [" · ", t("campaigns.scheduledFor"), " ", when(c.scheduledFor, { zone: windowZone(c.country) })],
+            c.cancelledAt
+              ? [" · ", cancelledBy(c, ctx.me)]
+              : c.scheduledFor && isActive(c.counts) && [" · ", c.scheduledReason ? waitReason(c.scheduledReason) : [t("campaigns.scheduledFor"), " ", when(c.scheduledFor, { zone: windowZone(c.country) })]],
             c.resendOf && [" · ", t("campaigns.resend")],
           ),
           statusBar(c.counts, c.totalMessages),
@@ -141,7 +144,9 @@ export async function campaignView(main, ctx, queueId) {
         ],
         c.purpose && [h("dt", {}, t("campaign.purpose")), h("dd", {}, t(`purpose.${c.purpose}`))],
         c.sendAt && [h("dt", {}, t("campaign.sendAt")), h("dd", {}, when(c.sendAt, { zone }))],
-        c.scheduledFor && [h("dt", {}, t("campaign.scheduledFor")), h("dd", { id: "campaign-scheduled" }, when(c.scheduledFor, { zone }))],
+        c.cancelledAt && [h("dt", {}, t("campaign.cancelledLabel")), h("dd", { id: "campaign-cancelled" }, cancelledBy(c, ctx.me))],
+        !c.cancelledAt && c.scheduledFor && !c.scheduledReason && [h("dt", {}, t("campaign.scheduledFor")), h("dd", { id: "campaign-scheduled" }, when(c.scheduledFor, { zone }))],
+        !c.cancelledAt && c.scheduledReason && [h("dt", {}, t("campaign.scheduledFor")), h("dd", { id: "campaign-scheduled" }, waitReason(c.scheduledReason, { id: "campaign-reason" }))],
         c.resendOf && [h("dt", {}, t("campaign.resendOf")), h("dd", {}, h("a", { href: `#/campaigns/${c.resendOf}` }, t("campaign.original")))],
         clickFacts(c),
       ),
@@ -253,7 +258,7 @@ export async function campaignView(main, ctx, queueId) {
               h(
                 "tr",
                 { dataset: { status: m.status } },
-                h("td", {}, h("a", { href: `#/messages/${m.id}` }, m.recipient)),
+                h("td", {}, h("a", { href: `#/messages/${m.id}` }, m.contactName ? [h("span", { translate: "no", class: "contact-name" }, m.contactName), " ", h("small", {}, m.recipient)] : m.recipient)),
                 h("td", {}, h("span", { class: `pill s-${m.status}` }, statusName(m.status)), m.providerErrorCode && h("small", {}, ` ${m.providerErrorCode}`)),
                 h("td", {}, when(m.updatedAt)),
                 h("td", {}, m.provider),
@@ -312,7 +317,7 @@ export async function messageView(main, ctx, messageId) {
   replace(
     main,
     h("p", {}, h("a", { href: `#/campaigns/${m.queueId}` }, `← ${t("title.campaign")}`)),
-    h("h1", {}, t("message.to", { recipient: m.recipient })),
+    h("h1", {}, t("message.to", { recipient: m.contactName ? `${m.contactName} (${m.recipient})` : m.recipient })),
     h(
       "section",
       { class: "card" },
@@ -320,6 +325,8 @@ export async function messageView(main, ctx, messageId) {
         "dl",
         { class: "facts", id: "message-facts" },
         fact(t("campaign.status"), h("span", { class: `pill s-${m.status}` }, statusName(m.status))),
+        fact(t("message.contact"), m.contactName && h("span", { translate: "no", id: "message-contact" }, m.contactName)),
+        fact(t("campaign.reason"), m.status === "SCHEDULED" && m.scheduledReason && waitReason(m.scheduledReason, { id: "message-reason" })),
         fact(t("message.text"), h("span", { class: "text", translate: "no" }, m.body)),
         fact(
           t("message.encoding"),
@@ -351,7 +358,9 @@ export async function messageView(main, ctx, messageId) {
             " ",
             when(step.at),
             step.code && h("code", {}, ` ${step.code}`),
-            step.detail && h("p", {}, step.detail),
+            step.until
+              ? h("p", {}, t("message.waitingUntil"), " ", legalTime(step.until, windowZone(m.recipient.startsWith("+57") ? "CO" : null)))
+              : step.detail && h("p", {}, step.detail),
           ),
         ),
       ),
@@ -363,6 +372,7 @@ export async function messageView(main, ctx, messageId) {
 function providerPrice(m) {
   if (m.providerPrice === undefined || m.providerPrice === null || m.providerPrice === "") return null;
   const amount = Number(m.providerPrice);
-  const currency = m.providerPriceCurrency || "USD";
-  return Number.isNaN(amount) ? String(m.providerPrice) : fmt.money(amount, currency);
+  if (Number.isNaN(amount)) return String(m.providerPrice);
+  if (!m.providerPriceCurrency) return `${fmt.number(amount)} (${t("message.noCurrency")})`;
+  return fmt.money(amount, m.providerPriceCurrency);
 }

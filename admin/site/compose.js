@@ -5,6 +5,7 @@ import { creditsText, fmt, t } from "./i18n.js";
 import { countSegments } from "./segments.js";
 import { previewExtras, templatePicker, testSendBox } from "./convert.js";
 import { trackLinksToggle } from "./links.js";
+import { waitReason } from "./waits.js";
 
 const MAX_LENGTH = 1600;
 
@@ -20,6 +21,12 @@ export function localToIso(value) {
 }
 
 export async function composeView(main, ctx) {
+  /** When a preview or a send waits: why and until when (the API's scheduledReason), else the time alone. */
+  const waitsText = (p, attrs = {}) =>
+    p.scheduledReason
+      ? waitReason(p.scheduledReason, attrs)
+      : [t("compose.waitsUntil"), " ", when(p.scheduledFor, { zone: windowZone(ctx.me.country), seconds: false })];
+
   const tags = await ctx.loadTags();
   const chosen = new Set();
   let key = null; // one Idempotency-Key per composed body: a double click or a retry sends once
@@ -144,7 +151,7 @@ export async function composeView(main, ctx) {
           h(
             "dd",
             { id: "preview-when" },
-            p.scheduledFor ? [t("compose.waitsUntil"), " ", when(p.scheduledFor, { zone: windowZone(ctx.me.country), seconds: false })] : t("compose.now"),
+            p.scheduledFor ? waitsText(p) : t("compose.now"),
           ),
         ),
         short && notice("error", t("compose.short")),
@@ -169,7 +176,6 @@ export async function composeView(main, ctx) {
       return false;
     }
     if (p.recipients === 0) return true; // nothing will be charged: the API answers so
-    const zone = windowZone(ctx.me.country);
     const facts = h(
       "dl",
       { class: "facts", id: "confirm-facts" },
@@ -179,7 +185,7 @@ export async function composeView(main, ctx) {
       h("dd", { id: "confirm-credits" }, creditsText(p.creditsRequired, ctx.me.creditPriceCop)),
       !ctx.me.creditPriceCop && [h("dt", {}, t("money.pesos")), h("dd", {}, t("money.noPrice"))],
       h("dt", {}, t("compose.delivery")),
-      h("dd", {}, p.scheduledFor ? [t("compose.waitsUntil"), " ", when(p.scheduledFor, { zone, seconds: false })] : t("compose.now")),
+      h("dd", { id: "confirm-when" }, p.scheduledFor ? waitsText(p) : t("compose.now")),
     );
     return confirmDialog(
       p.scheduledFor ? t("compose.confirmScheduleTitle") : t("compose.confirmTitle"),
@@ -210,12 +216,10 @@ export async function composeView(main, ctx) {
       if (!sent.queueId) {
         replace(result, notice("info", t("compose.nobody")));
       } else {
-        const scheduled = sent.scheduledFor
-          ? [" ", t("compose.itWaitsUntil"), " ", when(sent.scheduledFor, { zone: windowZone(ctx.me.country), seconds: false })]
-          : "";
+        const scheduled = sent.scheduledFor ? [" ", waitsText(sent, { id: "sent-reason" }), "."] : "";
         replace(
           result,
-          notice("ok", [t("compose.accepted", { count: sent.messages.length }), scheduled]),
+          notice("ok", [t("compose.accepted", { count: sent.messages.length ?? sent.totalMessages }), scheduled]),
           h("p", {}, h("a", { href: `#/campaigns/${sent.queueId}`, id: "open-campaign" }, t("compose.follow"))),
         );
         key = null; // the next message is a new send
@@ -226,6 +230,7 @@ export async function composeView(main, ctx) {
         chosen.clear();
         for (const box of tagBoxes.querySelectorAll("input[type=checkbox]")) box.checked = false;
         updateCounter();
+        sendButton.textContent = t("compose.send");
         replace(preview, h("p", { class: "muted" }, t("compose.previewHint")));
       }
     } catch (error) {

@@ -176,9 +176,13 @@ def test_a_message_shows_its_provider_metadata_and_history(page: Any, admin_stac
     sign_in(page, admin_stack, screen=f"#/campaigns/{sent['queueId']}")
     page.get_by_role("link", name=message["recipient"]).click()
 
-    # Then the provider's metadata and every status it went through, in order, are shown
-    expect(page.get_by_role("heading", name=f"Mensaje a {message['recipient']}")).to_be_visible()
+    # Then the message is titled by its contact's name and number, with the provider's metadata and every status it
+    # went through, in order, and the provider's price in the currency it reported (the sandbox: 0.0000 USD)
+    name = admin_stack.call("GET", f"/api/messages/{message['id']}").body["contactName"]
+    assert name
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Mensaje a {name} ({message['recipient']})")
     expect(page.locator("#message-facts")).to_contain_text("sandbox")
+    expect(page.locator("#message-facts")).to_contain_text(re.compile(r"Precio del proveedor\s*US\$\s?0,00"))
     history = page.locator("#history li")
     expect(history.first).to_have_attribute("data-status", "QUEUED")
     expect(history.last).to_have_attribute("data-status", "SENT")

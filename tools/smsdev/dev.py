@@ -19,11 +19,13 @@ import signal
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from smsdev.admin_store import DynamoAdminStore
+from smsdev.clock import set_clock
 from smsdev.devstack import FAKE_CREDENTIALS, DevStack, aws_client, bind_local_tables
 from smsdev.provision import seed_exclusion_snapshot
 from smsdev.seed import RNE_LISTED_NUMBER, DemoSeed, seed_demo
@@ -128,6 +130,13 @@ def parser() -> argparse.ArgumentParser:
         "<FunctionId>.Timeout",
     )
     command.add_argument("--template", type=Path, default=TEMPLATE_PATH, help="SAM template (default: template.yaml)")
+    command.add_argument(
+        "--clock",
+        type=datetime.fromisoformat,
+        default=None,
+        metavar="ISO-8601",
+        help="tests only: the stack's clock starts at this instant (with an offset) and ticks from there",
+    )
     return command
 
 
@@ -141,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     # This process talks only to the emulator; never to whatever account the shell is configured for.
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.pop("AWS_PROFILE", None)
+    if args.clock is not None:
+        try:
+            set_clock(args.clock)
+        except ValueError as exc:
+            arguments.error(str(exc))
 
     try:
         stack = DevStack(

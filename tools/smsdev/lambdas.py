@@ -41,7 +41,18 @@ ROOT = Path(__file__).resolve().parents[2]  # handler modules are importable fro
 INIT_TIMEOUT_SECONDS = 120  # spawning and importing on a busy 2-core machine; Lambda's own init limit is 10 s
 STARTED = b"started"  # an environment's acknowledgement of an invocation, sent before its handler runs
 # What a process needs to run at all; everything else in the dev shell stays out of a Lambda environment.
-PROCESS_BASICS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT")
+# SMSDEV_CLOCK_OFFSET_SECONDS: a stack started with --clock (tests) shifts every environment's clock alike.
+PROCESS_BASICS = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "SYSTEMROOT",
+    "SMSDEV_CLOCK_OFFSET_SECONDS",
+)
 
 
 @dataclass(frozen=True)
@@ -328,6 +339,9 @@ class LambdaRuntime:
 
 def _serve(argv: list[str]) -> None:
     """`python -m smsdev.lambdas FD FUNCTION_ID`: an execution environment (FD: its end of the socket pair)."""
+    from smsdev.clock import shift_clock_from_env
+
+    shift_clock_from_env()
     conn = Connection(int(argv[1]))
     setup = json.loads(conn.recv_bytes())
     _worker_main(conn, setup["function"], setup["account_id"])
