@@ -2,7 +2,8 @@
 
 Public: no bearer token (the route has no authorizer), the code is the credential (96 bits of MAC). GET shows one
 button; POST opts the number out of the tenant's marketing and of the sender the message came from, and answers the
-same page however often it is posted. Throttled by API Gateway on its own route (and per IP by the WAF, when on).
+same page however often it is posted. Throttled by API Gateway on its own route (OptOutPageRateLimit, and per IP
+by the WAF when on).
 No `from __future__ import annotations` here: Powertools reads the annotations at runtime.
 """
 
