@@ -42,6 +42,13 @@ def html(status: HTTPStatus, page: str) -> Response[str]:
     return Response(status_code=status, body=page, headers=dict(HEADERS))
 
 
+@app.not_found
+def no_route(_error: Exception) -> Response[str]:
+    """A code with characters no route matches (Powertools' own 404 is JSON): the same HTML page as any unknown."""
+    metrics.add_metric(name="OptOutLinkUnknown", unit=MetricUnit.Count, value=1)
+    return html(HTTPStatus.NOT_FOUND, unknown_page())
+
+
 @app.get(
     "/o/<code>",
     summary="The opt-out link's page: one button (public; the code is the credential)",

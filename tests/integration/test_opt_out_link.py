@@ -131,6 +131,7 @@ def test_the_link_footer_is_previewed_charged_sent_with_each_code_and_opts_out_o
     [
         pytest.param("A" * 38, id="forged, right length"),
         pytest.param("short", id="too short"),
+        pytest.param("\u0085\u00f1", id="characters no route matches"),
         pytest.param(OptOutCodes(b"x" * 32).code_for("00000000-0000-0000-0000-000000000001"), id="another secret"),
     ],
 )
