@@ -440,6 +440,8 @@ def terms_api() -> TermsApi:
             "INSUFFICIENT_SCOPE)"
         ),
         409: error("No terms of service are published (code NO_TERMS_PUBLISHED)"),
+        413: TOO_LARGE,
+        415: NOT_JSON,
     },
 )
 def accept_terms() -> TermsAcceptanceDto:

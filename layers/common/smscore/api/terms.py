@@ -72,8 +72,10 @@ class TermsApi:
             if state is None or state[0] != tenant_id:
                 raise AccessRevoked("This token is not valid any more")
             _tenant, accepted_version, accepted_at = state
-            if accepted_version == version and accepted_at is not None:
-                return TermsAcceptanceDto(member_id=member_id, accepted_terms_version=version, accepted_at=accepted_at)
+            if accepted_version == version:  # accepted already (by a member created before times were kept: now)
+                return TermsAcceptanceDto(
+                    member_id=member_id, accepted_terms_version=version, accepted_at=accepted_at or self._clock()
+                )
             now = self._clock()
             if self._store.accept(Acceptance(member_id, tenant_id, version, now, source)):
                 return TermsAcceptanceDto(member_id=member_id, accepted_terms_version=version, accepted_at=now)
