@@ -43,7 +43,11 @@ def processor() -> BatchProcessor:
 
 def record_outcome(outcome: ReceiptOutcome, provider: str, message_ref: str | None) -> None:
     metrics.add_metric(name=f"Receipt{outcome.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
-    logger.info("Receipt processed", extra={"outcome": outcome.value, "provider": provider, "message_ref": message_ref})
+    # DEBUG: one line per receipt would be most of the receipts path's log bill (~450 bytes each, README "Capacity");
+    # the outcome metrics count them, and an unusual outcome is logged where it is decided.
+    logger.debug(
+        "Receipt processed", extra={"outcome": outcome.value, "provider": provider, "message_ref": message_ref}
+    )
 
 
 def apply_record(record: SQSRecord, deps: ReceiptsDeps) -> ReceiptOutcome | None:

@@ -556,6 +556,7 @@ MESSAGES_PER_CANCEL = 97
 
 
 def _waiting(message: OutgoingMessage) -> str | None:
+    """Why a message waits; when until is the item's due_at (and the campaign's scheduledFor)."""
     if message.status is MessageStatus.SCHEDULED and message.scheduled_for is not None:
         return f"{WAITING_UNTIL}{message.scheduled_for.isoformat()}"
     return None

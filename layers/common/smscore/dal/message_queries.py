@@ -132,7 +132,7 @@ def message_view(record: MessageRecord) -> MessageView:
         segments=int(record.segments),
         credits=int(record.credits),
         created_at=record.created_at,
-        updated_at=record.updated_at,
+        updated_at=record.changed_at(),
         provider_message_id=record.provider_message_id,
         provider_error_code=record.provider_error_code,
         provider_price=record.provider_price,

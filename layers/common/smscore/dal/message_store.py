@@ -87,6 +87,12 @@ class StatusTransition:
     refund: Refund | None = None
 
 
+def write_token() -> str:
+    """A status write's token (`last_write`, and the transaction's ClientRequestToken): 64 random bits, short because
+    every message item carries it (README, "Capacity": items under 1 KB)."""
+    return uuid.uuid4().hex[:16]
+
+
 def _counter(status: MessageStatus) -> str:
     return f"count_{status.value.lower()}"
 
@@ -144,7 +150,8 @@ class DynamoMessageStore:
         actions: list[Any] = [
             *MessageRecord.status_actions(t.tenant_id, t.to.value),
             MessageRecord.last_write.set(token),
-            MessageRecord.updated_at.set(t.at),
+            # The change's time is in its history entry: updated_at is not kept (README, "Capacity": 1 KB items).
+            MessageRecord.updated_at.remove(),
             MessageRecord.history.set(
                 MessageRecord.history.append([StatusChange(status=t.to.value, at=t.at, code=t.code, detail=t.detail)])
             ),
@@ -169,7 +176,7 @@ class DynamoMessageStore:
             return False
 
     def _write_message(self, t: StatusTransition) -> bool:
-        token = str(uuid.uuid4())
+        token = write_token()
         actions, condition = self._message_actions(t, token)
         try:
             MessageRecord(t.message_id).update(actions=actions, condition=condition)
@@ -185,7 +192,7 @@ class DynamoMessageStore:
         TransactionConflict (another refund of the same tenant in flight) is retried with jitter.
         """
         assert t.refund is not None
-        token = str(uuid.uuid4())
+        token = write_token()
         actions, condition = self._message_actions(t, token)
         entry = LedgerRecord(
             t.tenant_id,
@@ -289,7 +296,7 @@ class DynamoMessageStore:
             message,
             MessageStatus.SENT,
             now,
-            detail=f"{provider} {accepted.provider_message_id}",
+            detail=provider,  # the provider's id is the item's provider_message_id
             set_fields={
                 "provider": provider,
                 "provider_message_id": accepted.provider_message_id,
@@ -297,6 +304,7 @@ class DynamoMessageStore:
                 "provider_price_unit": accepted.price_unit.upper() if accepted.price and accepted.price_unit else None,
                 "sent_at": now,
                 "lease_until": None,
+                "valid_from": None,  # the validity period is over once sent
                 "failure_reason": None,
                 "permanent_failure": None,
             },
@@ -391,7 +399,7 @@ class DynamoMessageStore:
             expected=MessageStatus.SCHEDULED,
             to=MessageStatus.QUEUED,
             at=now,
-            detail="due: released to delivery",
+            detail="due",
             set_fields={**OUT_OF_DUE_INDEX, "valid_from": now},
             condition=MessageRecord.due_at <= now,
         )
@@ -418,7 +426,7 @@ class DynamoMessageStore:
         pending = list(group)
         conflicts = 0
         while pending:
-            token = str(uuid.uuid4())
+            token = write_token()
             transitions = [self._failed_transition(f, now) for f in pending]
             credits = sum(f.message.credits for f in pending)
             first = pending[0].message
