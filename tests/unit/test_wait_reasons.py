@@ -78,3 +78,32 @@ def test_a_send_at_in_the_window_is_its_own_reason_and_round_trips() -> None:
     assert reason.code is WaitCode.SEND_AT
     assert reason.text == "Programada para el jueves 10 dic, 11:00 (hora de Bogotá)"
     assert WaitReason.from_json(reason.as_json()) == reason
+
+
+def test_a_202_carries_the_reason_as_the_201_does() -> None:
+    # Given a campaign above MaxSyncRecipients (answered 202) that waits for Monday
+    from http import HTTPStatus
+
+    from smscore.api.campaigns import CampaignService
+    from smscore.domain.campaign import Audience, CampaignResult
+
+    sunday = datetime(2026, 12, 6, 10, tzinfo=BOGOTA)
+    reason = reason_at(sunday)
+    assert reason is not None
+    result = CampaignResult(
+        queue_id="q1",
+        messages=[],
+        audience=Audience(),
+        credits_debited=60_000,
+        scheduled_for=reason.release_at,
+        scheduled_reason=reason,
+        accepted=True,
+    )
+    # When it is answered
+    outcome = CampaignService._outcome(result)
+    body = outcome.body.model_dump(mode="json")
+    # Then the 202 says when and why, like a 201
+    assert outcome.status is HTTPStatus.ACCEPTED
+    assert body["scheduledFor"] == "2026-12-07T12:00:00Z"
+    assert body["scheduledReason"]["code"] == "SUNDAY"
+    assert body["scheduledReason"]["text"] == reason.text
