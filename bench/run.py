@@ -16,6 +16,7 @@ from pathlib import Path
 from bench.harness import Row
 
 RESULTS = Path(__file__).resolve().parent / "results"
+BUDGET_SECONDS = 600  # `make bench` on a quiet 2-core machine (docs/performance.md, "Time budgets")
 
 
 def _suites(quick: bool) -> dict[str, Callable[[], list[Row]]]:
@@ -137,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     missed = [row.name for row in rows if not row.passed]
     total, total_cpu = sum(timings.values()), sum(cpu.values())
     print(f"\n{len(rows) - len(missed)} PASS, {len(missed)} MISS in {total:.0f}s ({total_cpu:.0f}s CPU); {paths[-1]}")
+    if not args.only:
+        # docs/performance.md, "Time budgets": a whole run within 10 minutes on a quiet 2-core machine.
+        verdict = "within" if total <= BUDGET_SECONDS else "OVER"
+        print(f"whole run {total / 60:.1f} min: {verdict} the {BUDGET_SECONDS // 60}-minute budget (quiet 2 cores)")
     return 0
 
 
