@@ -265,3 +265,31 @@ def test_a_resend_of_a_tracked_campaign_tracks_its_links_too_and_an_untracked_on
     assert queue_status(people, again["queueId"])["trackLinks"] is True
     assert click(code)["statusCode"] == 302
     assert queue_status(people, again["queueId"])["clicks"] == 1
+
+
+def test_a_drawn_link_key_already_taken_is_never_overwritten_and_new_keys_are_drawn(
+    people: Campaign, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a link item of another campaign under the key the next draw will give first
+    from datetime import UTC, datetime
+
+    from smscore.domain import links
+
+    LinkRecord(
+        "TAKEN1",
+        tenant_id="other",
+        queue_id="q",
+        url="https://other.example",
+        secret="00" * 32,
+        messages=1,
+        created_at=datetime(2026, 12, 6, tzinfo=UTC),
+    ).save()
+    draws = iter(["TAKEN1", "FRESH1"])
+    monkeypatch.setattr(links, "new_key", lambda: next(draws))
+    # When a tracked campaign is sent
+    status, sent = send(people, tracked(people, f"Mira {URL}"))
+    # Then it is sent with the second key, and the other campaign's link is untouched
+    assert status == 201, sent
+    assert {m.body.split("/l/")[1][:6] for m in MessageRecord.scan()} == {"FRESH1"}
+    assert LinkRecord.get("TAKEN1").url == "https://other.example"
+    assert LinkRecord.get("FRESH1").queue_id == sent["queueId"]

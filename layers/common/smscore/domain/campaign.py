@@ -47,7 +47,7 @@ from smscore.domain.errors import (
 from smscore.domain.fanout import ChunkTask, ChunkTasks
 from smscore.domain.frequency import bogota_day
 from smscore.domain.gsm import EncodingOption
-from smscore.domain.links import LinkIssue, LinkStore, Shortened, shorten
+from smscore.domain.links import LinkIssue, LinkKeyTaken, LinkStore, Shortened, shorten
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, Purpose, QueueBatch, TagRecipient, Tenant
 from smscore.domain.personalize import BUILT_IN_FIELDS, MessageTemplate, check_fields, parse, recipient_values
 from smscore.domain.phone import normalise
@@ -60,6 +60,7 @@ from smscore.domain.windows import OpeningRule, country_of
 log = logging.getLogger(__name__)
 
 NOT_ENQUEUED = "not enqueued"
+LINK_KEY_ATTEMPTS = 3  # draws of a campaign's link keys (a taken key is 1 in 56 billion)
 # Messages per persist step and per enqueue step: the remaining time is checked before each one.
 FANOUT_STEP_MESSAGES = 5_000
 _QUEUE_NAMESPACE = uuid.UUID("5b0d3c2e-6a8f-4a43-9f0e-2d1c7b9a0e11")
@@ -735,19 +736,28 @@ def send_campaign(
         return [message_id_for(campaign_id, ordinal) for ordinal in range(len(bodies))]
 
     composed = plan.composed
-    issue: LinkIssue | None = None
-    if plan.shortened is not None and plan.shortened.urls:
-        assert links is not None, "trackLinks needs a LinkStore"
-        issue = LinkIssue.new(plan.shortened, request.tenant_id, queue_id, created_at, len(audience.recipients))
-        composed = with_codes(plan.composed, issue)
-    with phase("compose"):
-        messages = compose_messages(
-            request, queue_id, audience, composed, provider, schedule, created_at, deadline, ids
-        )
-    if issue is not None:
+    messages: list[OutgoingMessage] = []
+    for _attempt in range(LINK_KEY_ATTEMPTS):
+        issue: LinkIssue | None = None
+        if plan.shortened is not None and plan.shortened.urls:
+            assert links is not None, "trackLinks needs a LinkStore"
+            issue = LinkIssue.new(plan.shortened, request.tenant_id, queue_id, created_at, len(audience.recipients))
+            composed = with_codes(plan.composed, issue)
+        with phase("compose"):
+            messages = compose_messages(
+                request, queue_id, audience, composed, provider, schedule, created_at, deadline, ids
+            )
+        if issue is None:
+            break
         assert links is not None
-        with phase("links"):  # before the debit: a link item that failed to be written is never paid for
-            links.put_links(issue.with_ids([m.message_id for m in messages], prefix), None)
+        try:
+            with phase("links"):  # before the debit: a link item that failed to be written is never paid for
+                links.put_links(issue.with_ids([m.message_id for m in messages], prefix), None)
+            break
+        except LinkKeyTaken:
+            log.warning("A drawn link key was taken: new keys drawn", extra={"queue_id": queue_id})
+    else:
+        raise LinkKeyTaken(queue_id)
     chunks: list[PlanChunk] = []
     if prefix is not None:
         with phase("plan"):
