@@ -665,9 +665,10 @@ class TestSession:
         }
 
     def test_a_member_without_the_current_terms_is_read_only(
-        self, client: Client, monkeypatch: pytest.MonkeyPatch
+        self, client: Client, admin: DynamoAdminStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        # Given the authorizer's context says READ_ONLY (terms not accepted)
+        # Given new terms the member has not accepted, and the authorizer's context says READ_ONLY
+        admin.publish_terms("2099-01")
         read_only = copy.deepcopy(load_event("apigw_send_by_tags.json"))
         read_only["requestContext"]["authorizer"]["access"] = "READ_ONLY"
         monkeypatch.setattr("tests.integration.test_contacts_api.load_event", lambda _name: read_only)

@@ -53,10 +53,18 @@ def test_status_callbacks_have_their_own_throttle_of_three_times_the_delivery_ce
 def test_the_status_webhook_writes_no_table_it_only_queues_receipts() -> None:
     # Given what the Twilio status function's role may do
     twilio = [g for g in grants() if g.role == "TwilioStatusFunctionRole"]
-    # Then it reaches no table a receipt moves (only the suppressions of its inbound-keyword route), and it may
-    # send to the receipts queue
-    touched = {r for g in twilio for r in g.resources if "dynamodb" in " ".join(g.actions)}
-    assert touched == {"${SuppressionsTable.Arn}"}
+    # Then it reaches no table a receipt moves: only what its inbound-keyword route writes (the suppressions, and the
+    # consent records a STOP appends to the contacts of the tenants on that sender), and it may send to the receipts
+    # queue
+    touched = {r.split("/")[0] for g in twilio for r in g.resources if "dynamodb" in " ".join(g.actions)}
+    keyword_tables = {
+        "${SuppressionsTable.Arn}",
+        "${ContactsTable.Arn}",
+        "${TagMembersTable.Arn}",
+        "${TenantsTable.Arn}",
+    }
+    assert "${SuppressionsTable.Arn}" in touched
+    assert touched <= keyword_tables
     assert any(g.actions == ("sqs:SendMessage",) and g.resources == ("${ReceiptsQueue.Arn}",) for g in twilio)
 
 

@@ -9,9 +9,9 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from smscore.api.terms import Acceptance
 from smscore.dal.identity_store import TERMS_SETTING
 from smscore.dal.tables import MemberRecord, SettingRecord, TermsAcceptanceRecord
+from smscore.domain.terms import Acceptance
 
 logger = Logger(child=True)
 
