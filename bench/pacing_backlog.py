@@ -82,9 +82,21 @@ class CountingGate:
         self.writes_by_second: Counter[int] = Counter()
         self.breaker_reads = 0
 
-    def reserve(self, sender: str, rate: float, count: int, now: float, horizon: float) -> Reservation:
+    def reserve(
+        self,
+        sender: str,
+        rate: float,
+        count: int,
+        now: float,
+        horizon: float,
+        *,
+        tenant: str | None = None,
+        holding_horizon: float | None = None,
+    ) -> Reservation:
         before = self.inner.writes
-        reservation = self.inner.reserve(sender, rate, count, now, horizon)
+        reservation = self.inner.reserve(
+            sender, rate, count, now, horizon, tenant=tenant, holding_horizon=holding_horizon
+        )
         self.writes_by_second[int(now - T0.timestamp())] += self.inner.writes - before
         return reservation
 

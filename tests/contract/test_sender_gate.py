@@ -104,3 +104,19 @@ def test_a_probe_whose_owner_vanished_is_offered_again_after_its_hold(gate: Send
 
 def test_an_unlimited_sender_that_is_not_paused_is_not_paced(gate: SenderGate) -> None:
     assert gate.reserve("sandbox", 0.0, 50, NOW, horizon=10) == Reservation()
+
+
+def test_a_tenant_holding_slots_gets_the_short_reach_and_a_newcomer_the_whole_window(gate: SenderGate) -> None:
+    # Given tenant A holding 6 slots of a sender at 1 msg/s (two slices of 3), asked with a 10 s window whose
+    # holders may only start within 3 s
+    fair = {"horizon": 10.0, "holding_horizon": 3.0}
+    first = gate.reserve("s", 1.0, 3, NOW, tenant="A", **fair)
+    second = gate.reserve("s", 1.0, 3, NOW + 0.5, tenant="A", **fair)
+    assert (first.slots, second.slots) == ((NOW, NOW + 1, NOW + 2), pytest.approx((NOW + 3, NOW + 4, NOW + 5)))
+    # When A asks again at NOW + 1: the bucket (NOW + 6) is beyond its 3 s reach
+    again = gate.reserve("s", 1.0, 3, NOW + 1, tenant="A", **fair)
+    assert again.slots == ()
+    assert again.retry_at == pytest.approx(NOW + 3)
+    # When tenant B, holding nothing, asks at the same moment: it starts right after A's slots, within its window
+    newcomer = gate.reserve("s", 1.0, 1, NOW + 1, tenant="B", **fair)
+    assert newcomer.slots == pytest.approx((NOW + 6,))

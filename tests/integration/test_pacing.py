@@ -95,15 +95,16 @@ def scripted(delivery: Delivery) -> ScriptedProvider:
 def test_the_fleet_wide_limiter_never_hands_out_more_than_the_rate_under_threads(
     stack: Stack, atomic_moto: None
 ) -> None:
-    # Given a sender at 20 messages/second, and 6 invocations (each its own Pacer) with 40 messages each
+    # Given a sender at 20 messages/second (a fairness window of 60 s: the 240 slots reach 12 s ahead), and 6
+    # invocations (each its own Pacer) with 40 messages each
     gate = DynamoSenderGate(boto3.client("dynamodb", region_name=stack.names.region), senders_table(stack))
-    sender = Sender("twilio:+15550001111", rate=20, validity_seconds=3600)
+    sender = Sender("twilio:+15550001111", rate=20, validity_seconds=3600, fairness_window_seconds=60)
     start = datetime.now(UTC).timestamp()
     slots: list[float] = []
     lock = threading.Lock()
 
     def invocation(_: int) -> None:
-        pacer = Pacer(gate, Counter({sender.key: 40}), clock=lambda: start)
+        pacer = Pacer(gate, Counter({(sender.key, ""): 40}), clock=lambda: start)
         for _ in range(40):
             grant = pacer.acquire(sender, horizon=60)
             assert isinstance(grant, Go)

@@ -293,12 +293,13 @@ def test_sends_of_one_sender_are_spaced_at_its_rate(
 def test_a_slot_beyond_the_horizon_is_held_while_the_message_waits_on_the_queue(
     store: InMemoryMessageStore, sandbox: ScriptedProvider, dead: ListDeadLetters, clock: Clock
 ) -> None:
-    # Given a sender at 1 message/second whose bucket other invocations have filled for the next minute
+    # Given a sender at 1 message/second (a fairness window of 90 s) whose bucket other invocations have filled
+    # for the next minute
     gate = InProcessSenderGate()
     gate.reserve("sandbox", 1, 60, T0.timestamp(), horizon=60)
     store.add(message(1))
     deferred = ListDeferred()
-    senders = {"sandbox": Sender("sandbox", rate=1, validity_seconds=3600)}
+    senders = {"sandbox": Sender("sandbox", rate=1, validity_seconds=3600, fairness_window_seconds=90)}
     worker = deliverer(store, {"sandbox": sandbox}, dead, clock, senders=senders, gate=gate, deferred=deferred)
     # When its record is delivered
     report = worker.deliver(batch("m-1"))

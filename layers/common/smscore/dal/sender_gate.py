@@ -47,10 +47,18 @@ class DynamoSenderGate:
         self._lock = threading.Lock()
         self.writes = 0  # UpdateItem calls, failed conditions included (each one write unit: the items are tiny)
 
-    def _update(self, sender: str, expression: str, condition: str, values: dict[str, Any]) -> dict[str, Any] | None:
+    def _update(
+        self,
+        sender: str,
+        expression: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any] | None:
         """The item's new attributes, or None when the condition failed."""
         with self._lock:
             self.writes += 1
+        extra: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -59,6 +67,7 @@ class DynamoSenderGate:
                 ConditionExpression=condition,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
+                **extra,
             )
         except ClientError as exc:
             if _conditional_failed(exc):
@@ -70,20 +79,51 @@ class DynamoSenderGate:
         response = self._client.get_item(TableName=self._table, Key={"sender": {"S": sender}}, ConsistentRead=True)
         return response.get("Item", {})
 
-    def reserve(self, sender: str, rate: float, count: int, now: float, horizon: float) -> Reservation:
+    def reserve(
+        self,
+        sender: str,
+        rate: float,
+        count: int,
+        now: float,
+        horizon: float,
+        *,
+        tenant: str | None = None,
+        holding_horizon: float | None = None,
+    ) -> Reservation:
         if rate <= 0:
             return self._unlimited(sender, now)
         span = count / rate
         interval = 1 / rate
         busy = self._busy.get(sender, False)
+        fair = tenant is not None and holding_horizon is not None and holding_horizon < horizon
+        names = {"#held": f"held_until#{tenant}"} if fair else None
         for _ in range(MAX_ROUNDS):
             if busy:
-                item = self._update(
-                    sender,
-                    "ADD next_free :span",
-                    f"next_free >= :now AND next_free < :limit AND {NOT_PAUSED}",
-                    {":span": _n(span), ":now": _n(now), ":limit": _n(now + horizon)},
-                )
+                if fair:
+                    assert holding_horizon is not None
+                    # A tenant holding slots (held_until#tenant >= now) starts only within the shorter horizon;
+                    # held_until is the latest its slots can end (the exact end is only known after the ADD).
+                    item = self._update(
+                        sender,
+                        "ADD next_free :span SET #held = :held",
+                        "next_free >= :now AND (next_free < :low OR (next_free < :limit AND "
+                        f"(attribute_not_exists(#held) OR #held < :now))) AND {NOT_PAUSED}",
+                        {
+                            ":span": _n(span),
+                            ":now": _n(now),
+                            ":low": _n(now + holding_horizon),
+                            ":limit": _n(now + horizon),
+                            ":held": _n(now + horizon + span),
+                        },
+                        names,
+                    )
+                else:
+                    item = self._update(
+                        sender,
+                        "ADD next_free :span",
+                        f"next_free >= :now AND next_free < :limit AND {NOT_PAUSED}",
+                        {":span": _n(span), ":now": _n(now), ":limit": _n(now + horizon)},
+                    )
                 if item is not None:
                     self._busy[sender] = True
                     start = float(item["next_free"]["N"]) - span
@@ -91,9 +131,10 @@ class DynamoSenderGate:
             else:
                 item = self._update(
                     sender,
-                    "SET next_free = :end",
+                    "SET next_free = :end" + (", #held = :end" if fair else ""),
                     f"(attribute_not_exists(next_free) OR next_free < :now) AND {NOT_PAUSED}",
                     {":end": _n(now + span), ":now": _n(now)},
+                    names,
                 )
                 if item is not None:
                     self._busy[sender] = True
@@ -102,9 +143,13 @@ class DynamoSenderGate:
             if "paused_until" in current:
                 return self._paused(sender, current, rate, now)
             next_free = float(current.get("next_free", {}).get("N", 0))
-            if next_free >= now + horizon:
+            reach = horizon
+            if fair and float(current.get(f"held_until#{tenant}", {}).get("N", 0)) >= now:
+                assert holding_horizon is not None
+                reach = holding_horizon
+            if next_free >= now + reach:
                 self._busy[sender] = True
-                return Reservation(retry_at=next_free - horizon)
+                return Reservation(retry_at=next_free - reach)
             busy = next_free >= now
         return Reservation(retry_at=now + 1)  # contended beyond reason: come back in a second
 

@@ -363,11 +363,11 @@ class Deliverer:
         stored = self._store.load(ids)
         held = {mid for batch in batches for mid in batch.slots}
         demand = Counter(
-            self.sender_of(m.provider).key
+            (self.sender_of(m.provider).key, m.tenant_id)
             for m in stored.values()
             if m.status not in TERMINAL and m.message_id not in held
         )
-        return InvocationPlan(stored, Pacer(self._gate, demand, clock=lambda: self._now().timestamp()))
+        return InvocationPlan(stored, Pacer(self._gate, demand, clock=lambda: self._now().timestamp(), rng=self._rng))
 
     def settle(self, reports: Sequence[DeliveryReport]) -> None:
         """The accumulated failures of these records become FAILED and are refunded together: one transaction per
@@ -543,7 +543,7 @@ class Deliverer:
                 MAX_SLOT_WAIT_SECONDS,
                 remaining_seconds() - self._policy.provider_timeout_seconds - SAFETY_MARGIN_SECONDS,
             )
-            grant = pacer.acquire(sender, horizon, held=held)
+            grant = pacer.acquire(sender, horizon, held=held, tenant=tenant_id)
             if isinstance(grant, Later):
                 # Its slot is reserved, further than this invocation waits: back to the queue until just before it.
                 delay = grant.at - self._now().timestamp() - SLOT_LEAD_SECONDS

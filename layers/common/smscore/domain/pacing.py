@@ -14,12 +14,21 @@ re-sent record). A message that comes back holding its slot does not touch the b
 50,000 messages costs the bucket one write per invocation of 500 when it arrives, and none while it waits,
 instead of a failed conditional write and a read for every waiting message every second.
 
-A paused sender (the circuit breaker) or a bucket whose backlog reaches past the validity is waiting without a
-slot (`Wait`), as before.
+Fairness between tenants sharing a sender: a reservation reaches at most a fairness window W ahead (default
+10 s, at least 3 slots' worth at the sender's rate; `Sender.fairness_window_seconds`), not up to the validity. A
+tenant still holding slots (its last reservation ends after now) starts a new one only within W/3 and takes at
+most W/3 of slots, so the bucket's reserved backlog never reaches past 2W/3 on its account; a tenant holding
+nothing (a newcomer) may start anywhere within W, so its first slot is within W of its arrival whatever the other
+tenants have waiting. Messages beyond the window wait on the queue (`Wait`) until the bucket is back within
+reach, plus a random share of W so that waiting records do not come back together; an invocation asks the
+bucket once per sender and tenant, and its other messages wait with the first.
+
+A paused sender (the circuit breaker) is waiting without a slot (`Wait`), as before.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import Counter, deque
 from collections.abc import Callable
@@ -31,6 +40,7 @@ SLOT_LEAD_SECONDS = 2.0  # a message holding a later slot comes back this long b
 UNLIMITED_CHECK_SECONDS = 5.0  # how often an invocation re-reads the breaker of an unlimited sender
 MIN_WAIT_SECONDS = 1.0
 PROBE_LEASE_SECONDS = 30.0  # a half-open probe's hold on a paused sender; a crashed prober frees it after this
+FAIRNESS_WINDOW_SECONDS = 10.0  # how far ahead a reservation may start: a newcomer tenant's first slot is within it
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,13 @@ class Sender:
     key: str
     rate: float
     validity_seconds: int
+    fairness_window_seconds: float = 0.0  # 0: FAIRNESS_WINDOW_SECONDS, widened to 3 slots at a slow rate
+
+    @property
+    def window(self) -> float:
+        """How far ahead a tenant holding nothing may start a reservation (W); a holding tenant: W/3."""
+        base = self.fairness_window_seconds or FAIRNESS_WINDOW_SECONDS
+        return max(base, 3 / self.rate) if self.rate > 0 else base
 
 
 @dataclass(frozen=True)
@@ -71,27 +88,38 @@ class _SenderState:
     paused_until: float = 0.0
     unlimited_checked_until: float = 0.0
     breaker_read: bool = False  # messages holding slots read the breaker once per invocation
+    waiting_until: float = 0.0  # the bucket is out of reach until then (jittered): the others wait without asking
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Pacer:
     """One invocation's view of the senders' buckets: slots reserved in slices, handed out to its workers."""
 
-    def __init__(self, gate: SenderGate, demand: Counter[str], clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        gate: SenderGate,
+        demand: Counter[tuple[str, str]],
+        clock: Callable[[], float],
+        rng: random.Random | None = None,
+    ) -> None:
         self._gate = gate
-        self._demand = demand  # messages of this invocation still to send, per sender key
+        self._demand = demand  # messages of this invocation still to send, per (sender key, tenant)
         self._clock = clock
-        self._states: dict[str, _SenderState] = {}
+        self._rng = rng or random.Random()
+        self._states: dict[tuple[str, str], _SenderState] = {}
         self._lock = threading.Lock()
         self.reservations = 0
 
-    def _state(self, key: str) -> _SenderState:
+    def _state(self, key: tuple[str, str]) -> _SenderState:
         with self._lock:
             return self._states.setdefault(key, _SenderState())
 
-    def acquire(self, sender: Sender, horizon: float, held: float | None = None) -> Go | Later | Wait:
-        """A slot for one message: `held` is the slot it already holds (it came back for it), if any."""
-        state = self._state(sender.key)
+    def acquire(
+        self, sender: Sender, horizon: float, held: float | None = None, tenant: str | None = None
+    ) -> Go | Later | Wait:
+        """A slot for one message of `tenant`: `held` is the slot it already holds (it came back for it), if any."""
+        key = (sender.key, tenant or "")
+        state = self._state(key)
         with state.lock:
             now = self._clock()
             if held is not None and sender.rate > 0:
@@ -101,27 +129,35 @@ class Pacer:
             if sender.rate <= 0 and state.unlimited_checked_until > now:
                 return Go(now)
             if state.slots:
-                self._demand[sender.key] -= 1
+                self._demand[key] -= 1
                 return self._slot(state.slots.popleft(), now, horizon)
-            count = max(1, self._demand[sender.key])
-            # As far ahead as the messages may wait: a backlog past their validity is waited for without a slot.
-            ahead = max(0.0, horizon, float(sender.validity_seconds))
-            reservation = self._gate.reserve(sender.key, sender.rate, count, now, ahead)
+            if state.waiting_until > now:
+                return Wait(max(MIN_WAIT_SECONDS, state.waiting_until - now))
+            window = sender.window
+            count = max(1, self._demand[key])
+            if sender.rate > 0:
+                count = min(count, max(1, int(sender.rate * window / 3)))  # a holder's share: W/3 of slots
+            reservation = self._gate.reserve(
+                sender.key, sender.rate, count, now, window, tenant=tenant, holding_horizon=window / 3
+            )
             self.reservations += 1
             if reservation.probe:
                 state.paused_until = now + PROBE_LEASE_SECONDS  # the others wait for the probe's answer
-                self._demand[sender.key] -= 1
+                self._demand[key] -= 1
                 return Go(reservation.slots[0] if reservation.slots else now, probe=True)
             if sender.rate <= 0 and not reservation.paused:
                 state.unlimited_checked_until = now + UNLIMITED_CHECK_SECONDS
                 return Go(now)
             if reservation.slots:
                 state.slots.extend(reservation.slots)
-                self._demand[sender.key] -= 1
+                self._demand[key] -= 1
                 return self._slot(state.slots.popleft(), now, horizon)
             if reservation.paused:
                 state.paused_until = reservation.retry_at
-            return Wait(max(MIN_WAIT_SECONDS, reservation.retry_at - now), paused=reservation.paused)
+                return Wait(max(MIN_WAIT_SECONDS, reservation.retry_at - now), paused=True)
+            # Out of reach: back when the bucket is within reach again, plus a random share of the window (no herd).
+            state.waiting_until = max(now + MIN_WAIT_SECONDS, reservation.retry_at) + self._rng.uniform(0, window)
+            return Wait(state.waiting_until - now)
 
     @staticmethod
     def _slot(at: float, now: float, horizon: float) -> Go | Later:
@@ -139,20 +175,25 @@ class Pacer:
             return Wait(max(MIN_WAIT_SECONDS, state.paused_until - now), paused=True)
         return self._slot(held, now, horizon)
 
+    def _states_of(self, sender: Sender) -> list[_SenderState]:
+        with self._lock:
+            return [state for (key, _), state in self._states.items() if key == sender.key]
+
     def paused(self, sender: Sender, until: float, code: str) -> bool:
         """A sender configuration error: open the fleet-wide breaker; True when this opened it (alarm)."""
-        state = self._state(sender.key)
-        with state.lock:
-            state.paused_until = until
-            state.slots.clear()
+        self._state((sender.key, ""))
+        for state in self._states_of(sender):
+            with state.lock:
+                state.paused_until = until
+                state.slots.clear()
         return self._gate.pause(sender.key, until, code, self._clock())
 
     def resumed(self, sender: Sender) -> None:
         """The probe went through: close the breaker for the fleet and for this invocation."""
         self._gate.resume(sender.key)
-        state = self._state(sender.key)
-        with state.lock:
-            state.paused_until = 0.0
+        for state in self._states_of(sender):
+            with state.lock:
+                state.paused_until = 0.0
 
 
 class InProcessSenderGate:
@@ -163,9 +204,20 @@ class InProcessSenderGate:
         self._next_free: dict[str, float] = {}
         self._paused_until: dict[str, float] = {}
         self._codes: dict[str, str] = {}
+        self._held_until: dict[tuple[str, str], float] = {}  # (sender, tenant): where its last reservation ends
         self._lock = threading.Lock()
 
-    def reserve(self, sender: str, rate: float, count: int, now: float, horizon: float) -> Reservation:
+    def reserve(
+        self,
+        sender: str,
+        rate: float,
+        count: int,
+        now: float,
+        horizon: float,
+        *,
+        tenant: str | None = None,
+        holding_horizon: float | None = None,
+    ) -> Reservation:
         with self._lock:
             paused_until = self._paused_until.get(sender)
             if paused_until is not None:
@@ -179,10 +231,19 @@ class InProcessSenderGate:
             if rate <= 0:
                 return Reservation()
             start = max(self._next_free.get(sender, 0.0), now)
-            if start > now and start >= now + horizon:
-                return Reservation(retry_at=start - horizon)
+            fair = tenant is not None and holding_horizon is not None and holding_horizon < horizon
+            reach = horizon
+            if fair and self._held_until.get((sender, tenant or ""), 0.0) >= now:
+                assert holding_horizon is not None
+                reach = holding_horizon  # this tenant still holds slots: newcomers keep the room up to `horizon`
+            if start > now and start >= now + reach:
+                return Reservation(retry_at=start - reach)
             interval = 1 / rate
             self._next_free[sender] = start + count * interval
+            if fair:
+                # As the DynamoDB gate records it: the exact end when idle, else the latest a slice may end.
+                end = start + count * interval
+                self._held_until[(sender, tenant or "")] = end if start <= now else now + horizon + count * interval
             return Reservation(slots=tuple(start + i * interval for i in range(count)))
 
     def pause(self, sender: str, until: float, code: str, now: float) -> bool:

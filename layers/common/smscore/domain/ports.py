@@ -273,9 +273,23 @@ class Reservation:
 class SenderGate(Protocol):
     """Shared state of every sender: its token bucket (as the next free send time) and its circuit breaker."""
 
-    def reserve(self, sender: str, rate: float, count: int, now: float, horizon: float) -> Reservation:
+    def reserve(
+        self,
+        sender: str,
+        rate: float,
+        count: int,
+        now: float,
+        horizon: float,
+        *,
+        tenant: str | None = None,
+        holding_horizon: float | None = None,
+    ) -> Reservation:
         """Up to `count` consecutive send slots at `rate`/s, the first within `horizon` seconds of `now`; one
-        conditional update whatever `count`. `rate` <= 0: unlimited, only the breaker is checked."""
+        conditional update whatever `count`. `rate` <= 0: unlimited, only the breaker is checked.
+
+        With `tenant` and `holding_horizon`: a tenant still holding slots of an earlier reservation (its last one
+        ends after `now`) gets the first slot only within the shorter `holding_horizon`, so a tenant holding
+        nothing (a newcomer) always finds room between `holding_horizon` and `horizon` (fairness)."""
         ...
 
     def pause(self, sender: str, until: float, code: str, now: float) -> bool:
