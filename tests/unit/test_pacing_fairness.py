@@ -77,3 +77,21 @@ def test_a_slow_sender_widens_the_window_to_hold_at_least_a_few_slots() -> None:
     # Then its window holds 3 slots (30 s), not 10 s that would hold one or none
     assert slow.window == 30.0
     assert Sender("s", rate=50, validity_seconds=3600, fairness_window_seconds=60).window == 60.0
+
+
+def test_the_window_setting_reaches_every_configured_sender() -> None:
+    # Given SENDER_FAIRNESS_WINDOW_SECONDS = 20 and a Twilio rate of 1 msg/s
+    from smscore.providers.senders import senders_from
+    from smscore.settings import Settings
+
+    settings = Settings.model_construct(
+        **{
+            **{name: field.default for name, field in Settings.model_fields.items() if not field.is_required()},
+            "provider_rate_limits": {"twilio": 1.0},
+            "sender_fairness_window_seconds": 20.0,
+        }
+    )
+    # When the deliver function builds its senders / Then each carries the window (the rate widens none of them)
+    senders = senders_from(settings)
+    assert senders["twilio"].window == 20.0
+    assert senders["twilio"].fairness_window_seconds == 20.0

@@ -120,6 +120,9 @@ class Settings(TableNames):
     provider_rate_limits: dict[str, float] = Field(default_factory=dict)
     senders_table: str | None = None  # the senders' buckets and circuit breakers (deliver function only)
     message_validity_seconds: int = Field(default=4 * 3600, ge=60)  # how long a message may wait for its sender
+    # How far ahead one pacing reservation may start (smscore.domain.pacing): a newcomer tenant's first slot on a
+    # shared sender comes within it; widened per sender to 3 slots at a slow rate.
+    sender_fairness_window_seconds: float = Field(default=10.0, gt=0)
     sender_pause_seconds: int = Field(default=300, ge=60)  # circuit breaker cool-down before a half-open probe
     sandbox_capacity_mps: float = Field(default=0, ge=0)  # the sandbox answers 429 above this (0 = unlimited)
     provider_timeout_seconds: float = Field(default=5.0, gt=0)

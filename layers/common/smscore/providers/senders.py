@@ -56,6 +56,7 @@ def senders_from(settings: Settings) -> dict[str, Sender]:
             key=sender_key(provider, settings),
             rate=max(0.0, float(rate)),
             validity_seconds=min(settings.message_validity_seconds, MAX_VALIDITY_SECONDS.get(provider, 10**9)),
+            fairness_window_seconds=settings.sender_fairness_window_seconds,
         )
         for provider, rate in rates.items()
     }
