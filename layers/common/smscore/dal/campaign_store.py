@@ -47,6 +47,7 @@ from smscore.domain.model import (
     LedgerKind,
     MessageStatus,
     OutgoingMessage,
+    Purpose,
     TagRecipient,
     Tenant,
 )
@@ -355,7 +356,8 @@ class DynamoCampaignStore:
             updated_at=message.created_at if reason is None else datetime.now(UTC),
             failure_reason=reason,
             history=[StatusChange(status=status.value, at=datetime.now(UTC), detail=reason or _waiting(message))],
-            purpose=message.purpose.value,
+            # Absent means marketing (every reader says so): 16 bytes less on every message item (README, "Capacity").
+            purpose=None if message.purpose is Purpose.MARKETING else message.purpose.value,
             expires_at=message.created_at + self._retention,
             **due,
         )
@@ -558,7 +560,7 @@ MESSAGES_PER_CANCEL = 97
 def _waiting(message: OutgoingMessage) -> str | None:
     """Why a message waits; when until is the item's due_at (and the campaign's scheduledFor)."""
     if message.status is MessageStatus.SCHEDULED and message.scheduled_for is not None:
-        return f"{WAITING_UNTIL}{message.scheduled_for.isoformat()}"
+        return f"{WAITING_UNTIL}{message.scheduled_for.isoformat(timespec='seconds')}"
     return None
 
 

@@ -33,7 +33,7 @@ def plan_of(queue_id: str) -> tuple[str, int] | None:
 def planned_view(message: OutgoingMessage) -> MessageView:
     """A planned message its worker has not written yet, as it will be written."""
     waiting = (
-        f"{WAITING_UNTIL}{message.scheduled_for.isoformat()}"
+        f"{WAITING_UNTIL}{message.scheduled_for.isoformat(timespec='seconds')}"
         if message.status is MessageStatus.SCHEDULED and message.scheduled_for is not None
         else None
     )

@@ -369,7 +369,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class StatusHistoryAttribute(ListAttribute[StatusChange]):
-    """A message's status changes, each stored as one string "<status>|<epoch microseconds>|<code>|<detail>".
+    """A message's status changes, each stored as one string "<status>|<epoch milliseconds>|<code>|<detail>".
 
     A map per change costs about 100 bytes (attribute names, an ISO time); the string about a third of that, which
     keeps a message item under 1 KB through DELIVERED, so each status write costs 1 write unit instead of 2 (README,
@@ -381,8 +381,8 @@ class StatusHistoryAttribute(ListAttribute[StatusChange]):
 
     @staticmethod
     def _compact(change: StatusChange) -> str:
-        micros = (change.at - _EPOCH) // timedelta(microseconds=1)
-        return f"{change.status}|{micros}|{change.code or ''}|{change.detail or ''}"
+        millis = (change.at - _EPOCH) // timedelta(milliseconds=1)
+        return f"{change.status}|{millis}|{change.code or ''}|{change.detail or ''}"
 
     def serialize(self, values: Any, *, null_check: bool = True) -> Any:
         return [{"S": self._compact(value)} for value in values]
@@ -393,8 +393,8 @@ class StatusHistoryAttribute(ListAttribute[StatusChange]):
             if "S" not in value:  # a map, written before the compact form
                 changes.extend(super().deserialize([value]))
                 continue
-            status, micros, code, detail = value["S"].split("|", 3)
-            at = _EPOCH + timedelta(microseconds=int(micros))
+            status, millis, code, detail = value["S"].split("|", 3)
+            at = _EPOCH + timedelta(milliseconds=int(millis))
             changes.append(StatusChange(status=status, at=at, code=code or None, detail=detail or None))
         return changes
 
