@@ -53,9 +53,12 @@ def test_publishing_new_terms_makes_members_read_only_until_they_accept(
 ) -> None:
     admin, _, new = member
     admin.publish_terms("2027-01")
-    assert effects(authorize(f"Bearer {new.token.token}")) == [
-        ("Allow", "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/*")
-    ]
+    # Then the cached policy allows every route but says READ_ONLY: each write re-reads the member fresh and is
+    # refused (403 TERMS_NOT_ACCEPTED) until the member accepts, so accepting (POST /api/me/terms) takes effect at
+    # once instead of after the authorizer cache's TTL
+    read_only = authorize(f"Bearer {new.token.token}")
+    assert effects(read_only) == [("Allow", "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/*/*")]
+    assert read_only["context"]["access"] == "READ_ONLY"
     admin.accept_terms(new.member_id)
     assert authorize(f"Bearer {new.token.token}")["context"]["access"] == "FULL"
 

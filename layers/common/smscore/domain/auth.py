@@ -99,6 +99,6 @@ def require_spending_access(
     if owner is None or access is Access.DENIED or (owner.tenant_id, owner.member_id) != (tenant_id, member_id):
         raise AccessRevoked("This token is not valid any more")
     if access is Access.READ_ONLY:
-        raise TermsNotAccepted("Accept the current terms of service before sending")
+        raise TermsNotAccepted("Accept the current terms of service before sending messages")
     if owner.scope is not Scope.FULL:
         raise InsufficientScope("This API key may only read; use a key with the full scope to write")
