@@ -17,7 +17,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +28,7 @@ from smsdev.clock import set_clock
 from smsdev.devstack import FAKE_CREDENTIALS, DevStack, aws_client, bind_local_tables
 from smsdev.provision import seed_exclusion_snapshot
 from smsdev.seed import RNE_LISTED_NUMBER, DemoSeed, seed_demo
+from smsdev.stop_signals import StopSignals
 from smsdev.targets import STACK_FILE
 from smsdev.template import TEMPLATE_PATH
 
@@ -166,9 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (OSError, ValueError) as exc:
         arguments.error(str(exc))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = StopSignals(signal.SIGTERM, signal.SIGINT)
     started = time.monotonic()
     try:
         stack.start()

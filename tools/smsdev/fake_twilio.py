@@ -206,8 +206,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     fake = FakeTwilio(latency_ms=args.latency_ms).start()
     print(fake.url, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    from smsdev.stop_signals import StopSignals
+
+    stop = StopSignals(signal.SIGTERM)
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     fake.stop()
