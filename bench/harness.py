@@ -94,9 +94,14 @@ def seeding_into_moto_tables() -> Iterator[None]:
 
 
 def reset_caches() -> None:
+    """Forget settings, adapters and Powertools' cached parameters: a suite's Twilio credentials must not answer the
+    next suite's fresh account (the cache outlives the moto account it was read from, for 5 minutes)."""
+    from aws_lambda_powertools.utilities import parameters
+
     from smscore import wiring
 
     wiring.reset()
+    parameters.clear_caches()
 
 
 class AwsCallCounter:
