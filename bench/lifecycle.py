@@ -287,7 +287,7 @@ def _callbacks(sent: list[Any], account_sid: str, auth_token: str) -> None:
     for record in sent:
         url = f"{base}?messageId={record.message_id}"
         for status in ("sent", "delivered"):
-            params = {"MessageSid": record.provider_message_id, "MessageStatus": status, "AccountSid": account_sid}
+            params = {"MessageSid": record.sent_provider_id(), "MessageStatus": status, "AccountSid": account_sid}
             event = twilio_event(params, request_signature(url, list(params.items()), auth_token))
             event["queryStringParameters"] = {"messageId": record.message_id}
             event["multiValueQueryStringParameters"] = {"messageId": [record.message_id]}

@@ -439,6 +439,9 @@ def test_twilio_through_the_handler_with_credentials_from_ssm(
             record = MessageRecord.get(message_id)
             assert record.status == "SENT"
             assert record.provider == "twilio"
-            assert record.provider_message_id.startswith("SM")
+            assert (record.sent_provider_id() or "").startswith("SM")
+            # and, as its callbacks name our id (the template's StatusCallback URL), no provider-id index entry
+            assert record.provider_message_id is None
+            assert list(MessageRecord.by_provider_message_id.query(record.sent_provider_id())) == []
             # marketing to CO: the sender's name first, the opt-out last (docs/compliance-co.md)
             assert fake.sends_to(number)[0].form["Body"] == "Acme: Hola\nResponde SALIR para no recibir mas"

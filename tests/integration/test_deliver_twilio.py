@@ -65,6 +65,16 @@ def test_success_posts_the_real_form_and_returns_the_message_sid(fake: FakeTwili
     assert accepted.provider_message_id.startswith("SM")
     assert accepted.price is None
     assert accepted.provider_status == "accepted"
+    # And, as the callbacks name our message, it needs no provider-id index entry
+    assert accepted.receipts_name_message is True
+
+
+def test_without_a_status_callback_url_the_receipts_need_the_provider_id_index(fake: FakeTwilio) -> None:
+    # Given no StatusCallback URL of ours (callbacks, if any, come from the Messaging Service's own, without our id)
+    accepted = provider(fake, status_callback_url=None).send(request(OK_NUMBER))
+    # Then Twilio got no StatusCallback, and the message is to be found by Twilio's sid (the index entry stays)
+    assert "StatusCallback" not in fake.requests[0].form
+    assert accepted.receipts_name_message is False
 
 
 def test_from_number_is_sent_when_there_is_no_messaging_service(fake: FakeTwilio) -> None:

@@ -253,10 +253,12 @@ class TestApiKeyMode:
         assert status_callback == f"{CALLBACK_URL}?messageId={message_id}"
         record = MessageRecord.get(message_id, consistent_read=True)
         assert (record.status, record.provider) == ("SENT", "twilio")
+        # And the callbacks name our message, so SENT wrote no provider-id index entry (Twilio's sid kept unindexed)
+        assert (record.provider_message_id, (record.provider_ref or "")[:2]) == (None, "SM")
         # When Twilio posts the receipt to that URL (the deployed webhook rebuilds it from the request)
         monkeypatch.delenv("TWILIO_STATUS_CALLBACK_URL")
         wiring.reset()
-        params = {"MessageSid": record.provider_message_id, "MessageStatus": "delivered", "AccountSid": ACCOUNT_SID}
+        params = {"MessageSid": record.sent_provider_id(), "MessageStatus": "delivered", "AccountSid": ACCOUNT_SID}
         with_key_secret = post(callback_to(status_callback, params, signed_with=API_KEY_SECRET))
         with_auth_token = post(callback_to(status_callback, params, signed_with=ACCOUNT_AUTH_TOKEN))
         # Then only the Auth Token's signature is Twilio's: that receipt is applied, the other refused

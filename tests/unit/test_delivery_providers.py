@@ -97,6 +97,8 @@ class TestAwsSms:
         accepted = provider.send(request("+573001234567"))
         assert accepted.provider_message_id == "aws-123"
         assert accepted.price is None
+        # Every delivery event echoes the Context: the message needs no provider-id index entry to be found
+        assert accepted.receipts_name_message is True
 
     def test_the_message_type_is_configurable(self, aws_env: None) -> None:
         client = boto3.client("pinpoint-sms-voice-v2", region_name="us-east-1")

@@ -133,7 +133,7 @@ def message_view(record: MessageRecord) -> MessageView:
         credits=int(record.credits),
         created_at=record.created_at,
         updated_at=record.changed_at(),
-        provider_message_id=record.provider_message_id,
+        provider_message_id=record.sent_provider_id(),
         provider_error_code=record.provider_error_code,
         provider_price=record.provider_price,
         failure_reason=record.failure_reason,

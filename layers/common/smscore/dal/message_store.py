@@ -292,14 +292,16 @@ class DynamoMessageStore:
         )
 
     def mark_sent(self, message: StoredMessage, provider: str, accepted: Accepted, now: datetime) -> bool:
+        # Indexed (by_provider_message_id) only when the provider's receipts cannot name our message id.
+        provider_id_field = "provider_ref" if accepted.receipts_name_message else "provider_message_id"
         return self._settle_claim(
             message,
             MessageStatus.SENT,
             now,
-            detail=provider,  # the provider's id is the item's provider_message_id
+            detail=provider,  # the provider's id is the item's provider_message_id (or provider_ref)
             set_fields={
                 "provider": provider,
-                "provider_message_id": accepted.provider_message_id,
+                provider_id_field: accepted.provider_message_id,
                 "provider_price": accepted.price,
                 "provider_price_unit": accepted.price_unit.upper() if accepted.price and accepted.price_unit else None,
                 "sent_at": now,

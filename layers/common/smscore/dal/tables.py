@@ -552,7 +552,11 @@ class MessageRecord(Model):
     deferrals = NumberAttribute(null=True)  # claims that ended waiting for the sender: not attempts
     redrives = NumberAttribute(null=True)  # times the sweeper re-enqueued it from the dead-letter queue (absent: 0)
     redriven_at = UTCDateTimeAttribute(null=True)  # the sweeper's last re-enqueue
+    # The provider's id of a sent message: `provider_message_id` (in the by_provider_message_id index) when its
+    # receipts carry only that id, `provider_ref` (in no index: one write unit less) when they name our message id
+    # too (AWS Context, Twilio's StatusCallback URL). Read both through `sent_provider_id`.
     provider_message_id = UnicodeAttribute(null=True)
+    provider_ref = UnicodeAttribute(null=True)
     provider_error_code = UnicodeAttribute(null=True)
     provider_price = UnicodeAttribute(null=True)
     provider_price_unit = UnicodeAttribute(null=True)  # ISO 4217 of provider_price (Twilio's price_unit)
@@ -581,6 +585,10 @@ class MessageRecord(Model):
     @staticmethod
     def recipient_key(tenant_id: str, recipient: str) -> str:
         return f"{tenant_id}#{recipient}"
+
+    def sent_provider_id(self) -> str | None:
+        """The provider's id of this message, wherever the SENT write stored it."""
+        return self.provider_message_id or self.provider_ref
 
     def changed_at(self) -> datetime:
         """When the message last changed: its last history entry (status writes store no updated_at)."""

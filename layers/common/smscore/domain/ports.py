@@ -91,6 +91,9 @@ class Accepted:
     price_unit: str | None = None
     segments: int | None = None
     provider_status: str | None = None
+    # The provider's receipts name our message id (AWS `Context`, the id in Twilio's signed StatusCallback URL):
+    # the message then needs no provider-id index entry to be found (one write unit per message less).
+    receipts_name_message: bool = False
 
 
 class ProviderFailure(Exception):

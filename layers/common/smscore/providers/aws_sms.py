@@ -144,7 +144,8 @@ class AwsSmsProvider(SmsProvider):
             raise OutcomeUnknown("TIMEOUT", type(exc).__name__) from exc
         except (ConnectTimeoutError, EndpointConnectionError) as exc:
             raise TransientFailure("CONNECTION_FAILED", type(exc).__name__) from exc
-        return Accepted(provider_message_id=reply["MessageId"], segments=request.segments)
+        # Every delivery event echoes `Context` (our message id): receipts are matched without the provider-id index.
+        return Accepted(provider_message_id=reply["MessageId"], segments=request.segments, receipts_name_message=True)
 
 
 # -- delivery events ----------------------------------------------------------------------------------------
