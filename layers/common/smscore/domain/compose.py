@@ -9,13 +9,13 @@ previewed is what is charged and what the outbox receives.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from smscore.domain.compiled import CompiledTemplate
 from smscore.domain.gsm import EncodingOption, encode
 from smscore.domain.personalize import MessageTemplate
-from smscore.domain.segments import Encoding, SegmentCount, count_segments, provider_length
+from smscore.domain.segments import Encoding, SegmentCount, count_segments
 
 
 def final_text(rendered: str, option: EncodingOption = EncodingOption.AUTO, prefix: str = "", footer: str = "") -> str:
@@ -60,37 +60,48 @@ def compose_texts(
     footer: str = "",
 ) -> ComposedTexts:
     """The final text of each of `recipients` (values(i): the i-th recipient's merge values; None when the
-    template has no merge field, so every text is the same and is counted once)."""
+    template has no merge field, so every text is the same and is counted once).
+
+    The template is compiled once (smscore.domain.compiled: the constant text framed and encoded once), and
+    recipients whose placeholders render the same share one composition (many share a name, or the fallback)."""
     composed = ComposedTexts()
-    counted: dict[str, SegmentCount] = {}
-    missing: Counter[str] = Counter()
-    same = final_text(template.render({}), option, prefix, footer) if not template.personal or values is None else None
-    # Recipients with the same values of the template's fields get the same text: rendered (and encoded) once.
-    rendered: dict[tuple[str | None, ...], tuple[str, list[str]]] = {}
-    names = template.fields
-    for position in range(recipients):
-        if same is not None:
-            text = same
+    compiled = CompiledTemplate(template, option, prefix, footer)
+    if not template.personal or values is None:
+        text, length, count = compiled.measure(compiled.rendered_values({}))
+        if length > char_limit:
+            composed.too_long = recipients
         else:
-            assert values is not None
-            mine = values(position)
-            key = tuple(mine.get(name) for name in names)
-            known = rendered.get(key)
-            if known is None:
-                known = rendered[key] = (
-                    final_text(template.render(mine), option, prefix, footer),
-                    list(template.missing(mine)),
-                )
-            text, lacking = known
-            missing.update(lacking)
-        if provider_length(text) > char_limit:
+            composed.texts = [text] * recipients
+            composed.counts = [count] * recipients
+            composed.kept = list(range(recipients))
+        composed.missing = dict.fromkeys(template.fields, 0)
+        return composed
+    names = template.fields
+    missing = dict.fromkeys(names, 0)
+    fields, fallbacks = compiled.fields, compiled.fallbacks
+    # One composition per distinct set of the template's values (stripped: blank is missing, as render has it).
+    known: dict[tuple[str, ...], tuple[str, SegmentCount] | None] = {}
+    texts, counts, kept = composed.texts, composed.counts, composed.kept
+    for position in range(recipients):
+        mine = values(position)
+        key = tuple([mine.get(name, "").strip() for name in names])
+        if key in known:
+            entry = known[key]
+        else:
+            by_name = dict(zip(names, key, strict=True))
+            text, length, count = compiled.measure(
+                [by_name[name] or fallback for name, fallback in zip(fields, fallbacks, strict=True)]
+            )
+            entry = known[key] = (text, count) if length <= char_limit else None
+        if not all(key):
+            for name, value in zip(names, key, strict=True):
+                if not value:
+                    missing[name] += 1
+        if entry is None:
             composed.too_long += 1
             continue
-        count = counted.get(text)
-        if count is None:
-            count = counted[text] = count_segments(text)
-        composed.texts.append(text)
-        composed.counts.append(count)
-        composed.kept.append(position)
-    composed.missing = {name: missing.get(name, 0) for name in template.fields}
+        texts.append(entry[0])
+        counts.append(entry[1])
+        kept.append(position)
+    composed.missing = missing
     return composed

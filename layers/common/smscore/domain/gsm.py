@@ -279,7 +279,14 @@ _TRANSLITERATE_TABLE = str.maketrans({**LOOKALIKES, **TRANSLITERATIONS})
 
 
 def is_gsm7(text: str) -> bool:
-    return all(char in GSM7_CHARACTERS for char in text)
+    return GSM7_CHARACTERS.issuperset(text)
+
+
+def replacement_table(option: EncodingOption) -> dict[int, str] | None:
+    """The `str.translate` table `encode` applies under `option` when it replaces (None: it never does)."""
+    if option is EncodingOption.UNICODE:
+        return None
+    return _TRANSLITERATE_TABLE if option is EncodingOption.GSM_TRANSLITERATE else _LOOKALIKE_TABLE
 
 
 def encode(text: str, option: EncodingOption = EncodingOption.AUTO) -> str:
