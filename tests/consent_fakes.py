@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from smscore.domain.ports import ConsentChange, RecordOutcome
+from smscore.domain.ports import ConsentChange, Recorded, RecordOutcome
 
 
 @dataclass
@@ -21,17 +21,21 @@ class InMemorySuppressionList:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, change: ConsentChange, remember_until: datetime | None = None) -> RecordOutcome:
+        return self.apply(change, remember_until).outcome
+
+    def apply(self, change: ConsentChange, remember_until: datetime | None = None) -> Recorded:
         with self._lock:
             message = (change.provider, change.reference) if change.reference and remember_until else None
             if message is not None and message in self.seen:
-                return RecordOutcome.DUPLICATE
+                return Recorded(RecordOutcome.DUPLICATE)
             if message is not None and remember_until is not None:
                 self.seen[message] = remember_until
             stored = self.entries.get((change.sender, change.number))
             if stored is not None and not stored.at < change.at:
-                return RecordOutcome.SUPERSEDED
+                return Recorded(RecordOutcome.SUPERSEDED)
+            was_opted_out = stored is not None and stored.opted_out
             self.entries[(change.sender, change.number)] = change
-            return RecordOutcome.APPLIED
+            return Recorded(RecordOutcome.APPLIED, changed=was_opted_out != change.opted_out)
 
     def is_suppressed(self, number: str, sender: str) -> bool:
         stored = self.entries.get((sender, number))

@@ -109,6 +109,42 @@ def test_message_ids_are_per_provider_and_unremembered_changes_are_only_ordered(
     assert suppressions.record(change(True, T0 + timedelta(seconds=3), reference=None), UNTIL) is APPLIED
 
 
+@pytest.mark.parametrize("remembered", [True, False], ids=["with-message-id", "without"])
+def test_only_the_write_that_moves_the_state_says_it_changed(suppressions: SuppressionList, remembered: bool) -> None:
+    def apply(opted_out: bool, minutes: int, ref: str) -> tuple[RecordOutcome, bool]:
+        at = T0 + timedelta(minutes=minutes)
+        got = suppressions.apply(change(opted_out, at, reference=ref if remembered else None), UNTIL)
+        return got.outcome, got.changed
+
+    # A START with nothing stored keeps "not opted out": applied, no change
+    assert apply(False, 0, "SM0") == (APPLIED, False)
+    # Ana's first STOP moves the state; a second STOP (a new message) is applied but moves nothing
+    assert apply(True, 1, "SM1") == (APPLIED, True)
+    assert apply(True, 2, "SM2") == (APPLIED, False)
+    # An older START delivered late changes nothing; a newer START moves it back, once
+    assert apply(False, 1, "SM3") == (SUPERSEDED, False)
+    assert apply(False, 3, "SM4") == (APPLIED, True)
+    assert apply(False, 4, "SM5") == (APPLIED, False)
+    if remembered:  # the same message again is a duplicate, whatever it says
+        assert apply(True, 9, "SM1") == (DUPLICATE, False)
+    assert not suppressions.is_suppressed(ANA, SENDER)
+
+
+def test_of_stops_racing_from_an_opted_in_state_exactly_one_moves_it(suppressions: SuppressionList) -> None:
+    # Given Ana subscribed; When eight different STOP messages with different times race
+    barrier = threading.Barrier(8)
+
+    def stop(n: int) -> bool:
+        barrier.wait()
+        return suppressions.apply(change(True, T0 + timedelta(seconds=n), reference=f"SM{n}"), UNTIL).changed
+
+    with serialised_moto(), ThreadPoolExecutor(max_workers=8) as pool:
+        changed = list(pool.map(stop, range(8)))
+    # Then exactly one of them reports the change of state (one contact.opted_out), and she is opted out
+    assert changed.count(True) == 1
+    assert suppressions.is_suppressed(ANA, SENDER)
+
+
 def test_the_opt_outs_of_a_page_carry_their_keyword_and_time(suppressions: SuppressionList) -> None:
     # Given Ana opted out of the sender, Beto opted out and back in, Caro opted out of another sender
     beto, caro = "+573001110000", "+573002220000"

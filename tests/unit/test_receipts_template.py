@@ -54,18 +54,22 @@ def test_the_status_webhook_writes_no_table_it_only_queues_receipts() -> None:
     # Given what the Twilio status function's role may do
     twilio = [g for g in grants() if g.role == "TwilioStatusFunctionRole"]
     # Then it reaches no table a receipt moves: only what its inbound-keyword route writes (the suppressions, and the
-    # consent records a STOP appends to the contacts of the tenants on that sender), and it may send to the receipts
-    # queue
+    # consent records a STOP appends to the contacts of the tenants on that sender) or reads for the contact events a
+    # keyword emits (the endpoints' event types), and it may send to the receipts queue and the webhook queue
     touched = {r.split("/")[0] for g in twilio for r in g.resources if "dynamodb" in " ".join(g.actions)}
     keyword_tables = {
         "${SuppressionsTable.Arn}",
         "${ContactsTable.Arn}",
         "${TagMembersTable.Arn}",
         "${TenantsTable.Arn}",
+        "${WebhooksTable.Arn}",
     }
     assert "${SuppressionsTable.Arn}" in touched
     assert touched <= keyword_tables
+    on_webhooks = {a for g in twilio if "${WebhooksTable.Arn}" in g.resources for a in g.actions}
+    assert on_webhooks == {"dynamodb:Query"}
     assert any(g.actions == ("sqs:SendMessage",) and g.resources == ("${ReceiptsQueue.Arn}",) for g in twilio)
+    assert any(g.actions == ("sqs:SendMessage",) and g.resources == ("${WebhookQueue.Arn}",) for g in twilio)
 
 
 def test_aws_sms_delivery_events_go_to_the_receipts_queue_which_only_that_rule_may_send_to() -> None:

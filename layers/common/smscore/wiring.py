@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from smscore.dal.webhook_store import DynamoWebhookStore
     from smscore.domain.campaign import CampaignLimits, PlannedFanout, SendStore
     from smscore.domain.consent import ConsentReader
+    from smscore.domain.consent_events import SuppressionEvents
     from smscore.domain.delivery import Deliverer
     from smscore.domain.events import CampaignTouched, EventSink
     from smscore.domain.exports import Exports
@@ -228,13 +229,19 @@ def opt_out_link_deps() -> OptOutLinkDeps:
             message_of=linked_message,
             sender_of=lambda provider: sender_key(provider, settings),
             suppressions=suppression_list(),
-            # contact.opted_out for each contact the link moved (smscore.domain.events)
+            # contact.opted_out for each contact the link moved (smscore.domain.consent_events): the tenant's own
+            # through their opt-out flag, other tenants' on that sender through the sender's suppression
             contacts=DynamoLinkContacts(
                 cast(
                     "DynamoContactStore",
-                    EmittingContactStore(DynamoContactStore(region=settings.aws_region), event_sink()),
+                    EmittingContactStore(
+                        DynamoContactStore(region=settings.aws_region),
+                        event_sink(),
+                        suppressed=sender_suppressed(settings),
+                    ),
                 )
             ),
+            events=suppression_events(settings),
         ),
         sender_name_of=sender_name_of,
     )
@@ -248,6 +255,43 @@ def opt_out_codes() -> OptOutCodes:
 
     bound_settings()
     return OptOutCodes(opt_out_link_key())
+
+
+def tenant_sender_of(settings: Settings) -> Callable[[str], str]:
+    """Tenant id -> the sender key its campaigns go out through (its provider, else the default): one GetItem."""
+    from smscore.dal.tenant_senders import tenant_provider
+    from smscore.providers.senders import sender_key
+
+    return lambda tenant_id: sender_key(tenant_provider(tenant_id) or settings.default_provider, settings)
+
+
+def sender_suppressed(settings: Settings) -> Callable[[str, str], bool] | None:
+    """(tenant id, number) -> opted out of the tenant's sender (a STOP, the link): read before a contact's own
+    opt-out changes, so that contact events count both (smscore.domain.consent_events). None without webhooks."""
+    if not settings.webhook_queue_url:
+        return None
+    sender_of = tenant_sender_of(settings)
+    suppressions = suppression_list()
+    return lambda tenant_id, number: suppressions.is_suppressed(number, sender_of(tenant_id))
+
+
+def suppression_events(settings: Settings) -> SuppressionEvents | None:
+    """contact.opted_out / opted_in for the contacts a (number, sender) change of state moved (keyword replies,
+    the link page); None without webhooks (nothing is read for them then)."""
+    if not settings.webhook_queue_url:
+        return None
+    from smscore.dal.contact_store import DynamoContactStore
+    from smscore.domain.consent_events import SuppressionEvents
+
+    store = DynamoContactStore(region=settings.aws_region)
+
+    def own_opt_out(tenant_id: str, contact_id: str) -> bool | None:
+        contact = store.get_contact(tenant_id, contact_id)
+        return None if contact is None else bool(contact.opted_out)
+
+    return SuppressionEvents(
+        store.contacts_with_number, tenant_sender_of(settings), own_opt_out, event_sink(), subscriptions()
+    )
 
 
 def consent_reader(settings: Settings) -> ConsentReader:
@@ -731,19 +775,16 @@ class InboundDeps:
 def keyword_consent(settings: Settings) -> KeywordConsent:
     """The revoked consent records an applied STOP appends (the contacts of the tenants sending through its sender)."""
     from smscore.dal.contact_store import DynamoContactStore
-    from smscore.dal.tenant_senders import tenant_provider
     from smscore.domain.keyword_consent import KeywordConsent
-    from smscore.providers.senders import sender_key
 
     store = DynamoContactStore(region=settings.aws_region)
     return KeywordConsent(
         contacts_with_number=store.contacts_with_number,
-        sender_of_tenant=lambda tenant_id: sender_key(
-            tenant_provider(tenant_id) or settings.default_provider, settings
-        ),
+        sender_of_tenant=tenant_sender_of(settings),
         record=lambda tenant_id, contact_id, consent: store.set_marketing_consent(
             tenant_id, contact_id, consent, consent.at
         ),
+        events=suppression_events(settings),  # contact.opted_out / opted_in (smscore.domain.consent_events)
     )
 
 
@@ -818,7 +859,10 @@ def contacts_deps() -> ContactsDeps:
         uploads = S3Uploads(s3, settings.imports_bucket)
     store = DynamoContactStore(region=settings.aws_region, host=None, workers=settings.write_workers)
     contacts = ContactsApi(
-        store=cast("ContactsStorePort", EmittingContactStore(store, event_sink())),  # contact.opted_out / opted_in
+        # contact.opted_out / opted_in when what the contact shows moves (smscore.domain.consent_events)
+        store=cast(
+            "ContactsStorePort", EmittingContactStore(store, event_sink(), suppressed=sender_suppressed(settings))
+        ),
         accounts=DynamoAccountQueries(),
         uploads=uploads,
         upload_ttl_seconds=settings.import_upload_ttl_seconds,

@@ -18,6 +18,10 @@ A change that names its provider message is written in one transaction with that
 (InboundMessageRecord, same table, TTL'd): the marker's `attribute_not_exists` makes a redelivery or a replay
 DUPLICATE, and the suppression's `changed_at < :at` makes an older change SUPERSEDED. Both in one write, so a
 crash between them cannot leave a message remembered but not applied (Lambda's retry would then be refused).
+
+Whether a write changed the state (contact.opted_out / opted_in, smscore.domain.consent_events) is known without a
+read before it: the newer-than-stored condition is tried in two halves, "and it moves the state" first, then "and
+it keeps it". A repeated STOP costs one failed conditional write more; only the write that moved the state says so.
 """
 
 from __future__ import annotations
@@ -33,11 +37,12 @@ from pynamodb.transactions import TransactWrite
 
 from smscore.dal.raw_reads import batch_get_items
 from smscore.dal.tables import InboundMessageRecord, SuppressionRecord
-from smscore.domain.ports import ConsentChange, RecordOutcome
+from smscore.domain.ports import ConsentChange, Recorded, RecordOutcome
 
 BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
 MAX_REFERENCE_LENGTH = 256  # a provider message id is 34 (Twilio) or 36 (AWS) characters; longer is not one
 TRANSACTION_ATTEMPTS = 3
+STATE_RACE_ROUNDS = 5  # rounds of (moves, keeps) when the state keeps moving between the two conditional writes
 READ_WORKERS = 16  # BatchGetItem calls in flight for a large audience: 50,000 numbers are 500 calls, 32 rounds
 
 
@@ -70,9 +75,16 @@ def _change_item(change: ConsentChange) -> SuppressionRecord:
     )
 
 
-def _newer_than_stored(change: ConsentChange) -> Condition:
-    newer: Condition = SuppressionRecord.number.does_not_exist() | (SuppressionRecord.changed_at < change.at)
-    return newer
+def _moving_then_keeping(change: ConsentChange) -> tuple[tuple[bool, Condition], tuple[bool, Condition]]:
+    """`_newer_than_stored` split in two: (True, it moves the state) and (False, it keeps it). No entry is the state
+    "not opted out". The write that succeeds under the first is the one writer that saw this change of state."""
+    absent = SuppressionRecord.number.does_not_exist()
+    newer = SuppressionRecord.changed_at < change.at
+    was_other = SuppressionRecord.opted_out == (not change.opted_out)
+    was_same = SuppressionRecord.opted_out == change.opted_out
+    if change.opted_out:
+        return (True, absent | (newer & was_other)), (False, newer & was_same)
+    return (True, newer & was_other), (False, absent | (newer & was_same))
 
 
 class DynamoSuppressionList:
@@ -85,9 +97,15 @@ class DynamoSuppressionList:
         return self._connection
 
     def record(self, change: ConsentChange, remember_until: datetime | None = None) -> RecordOutcome:
+        return self.apply(change, remember_until).outcome
+
+    def apply(self, change: ConsentChange, remember_until: datetime | None = None) -> Recorded:
+        """Written under "it moves the state" first, then "it keeps it" (each conditional, so exactly one writer
+        sees a change of state); when both conditions fail the stored change is as recent or more (SUPERSEDED),
+        unless the state moved between the two tries (read once, consistently), which starts again."""
         reference = (change.reference or "")[:MAX_REFERENCE_LENGTH]
         if not reference or remember_until is None:
-            return self._record_change(change)
+            return self._apply_change(change)
         marker = InboundMessageRecord(
             InboundMessageRecord.key_for(change.provider, reference),
             InboundMessageRecord.MARKER,
@@ -96,22 +114,37 @@ class DynamoSuppressionList:
             expires_at=remember_until,
         )
         not_seen = InboundMessageRecord.message_key.does_not_exist()
-        for attempt in range(TRANSACTION_ATTEMPTS):
-            try:
-                with TransactWrite(connection=self._transactions()) as tx:
-                    tx.save(marker, condition=not_seen)
-                    tx.save(_change_item(change), condition=_newer_than_stored(change))
-            except TransactWriteError as exc:
-                failed = _failed_conditions(exc)
-                if failed is None and attempt + 1 < TRANSACTION_ATTEMPTS:
-                    continue  # a concurrent transaction on these items (the same message delivered twice)
-                if failed is None:
-                    raise
-                if failed[0]:  # the marker: this message was handled already
-                    return RecordOutcome.DUPLICATE
-                return self._remember_superseded(marker, not_seen)
-            return RecordOutcome.APPLIED
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+        conflicts = 0
+        for _round in range(STATE_RACE_ROUNDS):
+            tried = 0
+            for changed, condition in _moving_then_keeping(change):
+                try:
+                    with TransactWrite(connection=self._transactions()) as tx:
+                        tx.save(marker, condition=not_seen)
+                        tx.save(_change_item(change), condition=condition)
+                except TransactWriteError as exc:
+                    failed = _failed_conditions(exc)
+                    if failed is None:
+                        conflicts += 1  # a concurrent transaction on these items (the same message delivered twice)
+                        if conflicts >= TRANSACTION_ATTEMPTS:
+                            raise
+                        break
+                    if failed[0]:  # the marker: this message was handled already
+                        return Recorded(RecordOutcome.DUPLICATE)
+                    tried += 1
+                    continue
+                return Recorded(RecordOutcome.APPLIED, changed)
+            if tried == 2 and not self._newer_than_stored(change):
+                return Recorded(self._remember_superseded(marker, not_seen))
+        raise RuntimeError("Suppression kept changing under this write")
+
+    @staticmethod
+    def _newer_than_stored(change: ConsentChange) -> bool:
+        try:
+            stored = SuppressionRecord.get(change.number, change.sender, consistent_read=True)
+        except SuppressionRecord.DoesNotExist:
+            return True
+        return bool(stored.changed_at < change.at)
 
     @staticmethod
     def _remember_superseded(marker: InboundMessageRecord, not_seen: Condition) -> RecordOutcome:
@@ -126,14 +159,19 @@ class DynamoSuppressionList:
             raise
         return RecordOutcome.SUPERSEDED
 
-    def _record_change(self, change: ConsentChange) -> RecordOutcome:
-        try:
-            _change_item(change).save(condition=_newer_than_stored(change))
-        except PutError as exc:
-            if _conditional_check_failed(exc):
-                return RecordOutcome.SUPERSEDED  # a later change is stored already: it wins
-            raise
-        return RecordOutcome.APPLIED
+    def _apply_change(self, change: ConsentChange) -> Recorded:
+        for _round in range(STATE_RACE_ROUNDS):
+            for changed, condition in _moving_then_keeping(change):
+                try:
+                    _change_item(change).save(condition=condition)
+                except PutError as exc:
+                    if _conditional_check_failed(exc):
+                        continue
+                    raise
+                return Recorded(RecordOutcome.APPLIED, changed)
+            if not self._newer_than_stored(change):
+                return Recorded(RecordOutcome.SUPERSEDED)  # a later change is stored already: it wins
+        raise RuntimeError("Suppression kept changing under this write")
 
     def is_suppressed(self, number: str, sender: str) -> bool:
         try:

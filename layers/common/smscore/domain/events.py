@@ -229,24 +229,38 @@ class EmittingReceiptStore:
 # ---------------------------------------------------------------------------------------------- contact events
 
 
-class EmittingContactStore:
-    """A ContactStore (smscore.domain.contacts) that publishes contact.opted_out / contact.opted_in when a consent
-    change (set_opted_out, the one way consent changes) moved the contact's state; setting it as it was emits
-    nothing. The state before is read first: one GetItem per consent change."""
+def consent_event(tenant_id: str, contact_id: str, phone: str, opted_out: bool, source: str, at: datetime) -> Event:
+    """The one shape of contact.opted_out / contact.opted_in, whichever write emits it (smscore.domain.consent_events
+    says which): the id is the type's, the contact's and the change's time, so a re-emission has the same id."""
+    kind = EventType.CONTACT_OPTED_OUT if opted_out else EventType.CONTACT_OPTED_IN
+    data = {"contactId": contact_id, "phone": phone, "optedOut": opted_out, "source": source, "at": iso(at)}
+    return new_event(kind, tenant_id, f"{contact_id}:{iso(at)}", at, data)
 
-    def __init__(self, inner: Any, sink: EventSink) -> None:
+
+class EmittingContactStore:
+    """A ContactStore (smscore.domain.contacts) that publishes contact.opted_out / contact.opted_in when a write of
+    the contact's own opt-out (set_opted_out, the one way it changes) moved what the contact shows: the flag changed
+    and, with `suppressed`, the number is not opted out of the tenant's sender besides (then it showed opted out
+    before and after; smscore.domain.consent_events says what counts as a change). Both are read before the write:
+    one GetItem, and one read of the suppression list when the flag is about to change."""
+
+    def __init__(self, inner: Any, sink: EventSink, suppressed: Callable[[str, str], bool] | None = None) -> None:
         self._inner = inner
         self._sink = sink
+        self._suppressed = suppressed  # (tenant id, number) -> opted out of the sender the tenant sends through
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
+    def _shown_moves(self, tenant_id: str, before: Any, opted_out: bool) -> bool:
+        if before is None or bool(before.opted_out) == bool(opted_out):
+            return False  # unknown contact (the write raises NotFound), or the flag stays as it is
+        return self._suppressed is None or not self._suppressed(tenant_id, before.phone)
+
     def set_opted_out(self, tenant_id: str, contact_id: str, opted_out: bool, source: str, at: datetime) -> Any:
         before = self._inner.get_contact(tenant_id, contact_id)
+        moves = self._shown_moves(tenant_id, before, opted_out)
         after = self._inner.set_opted_out(tenant_id, contact_id, opted_out, source, at)
-        if before is not None and bool(before.opted_out) == bool(opted_out):
-            return after
-        kind = EventType.CONTACT_OPTED_OUT if opted_out else EventType.CONTACT_OPTED_IN
-        data = {"contactId": contact_id, "phone": after.phone, "optedOut": opted_out, "source": source, "at": iso(at)}
-        self._sink.publish([new_event(kind, tenant_id, f"{contact_id}:{iso(at)}", at, data)])
+        if moves:
+            self._sink.publish([consent_event(tenant_id, contact_id, after.phone, opted_out, source, at)])
         return after

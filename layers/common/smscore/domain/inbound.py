@@ -8,7 +8,9 @@ An applied opt-out also appends a consent record (revoked, source keyword) to th
 number of the tenants sending through that sender (smscore.domain.keyword_consent): proof, not a flag. What a
 tenant's contact shows (opted out or not) is derived when it is read,
 from the tenant's own opt-out and the suppressions of the senders that tenant sends through
-(smscore.domain.consent), so a keyword to another sender never reaches it.
+(smscore.domain.consent), so a keyword to another sender never reaches it. A keyword that changes the state of its
+(number, sender) tells the webhooks of those tenants, for each contact whose shown state it moved
+(contact.opted_out / opted_in, smscore.domain.consent_events); a repeated keyword moves nothing and tells nothing.
 
 Replays and order. Each reply is handled once: its provider message id (Twilio MessageSid, AWS
 inboundMessageId) is remembered for REPLAY_WINDOW in the same write as the change, so a provider's redelivery,
@@ -28,6 +30,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from smscore.domain.consent_records import ConsentOrigin
 from smscore.domain.keyword_consent import KeywordConsent
 from smscore.domain.keywords import KeywordAction, Keywords, fold
 from smscore.domain.masking import mask
@@ -136,7 +139,9 @@ def handle_inbound(
         return InboundResult(KeywordAction.NONE, None, None, sms.sender, None, None)
 
     keyword = match.keyword or ""
-    outcome = suppressions.record(
+    events = consent.events if consent is not None else None
+    watched = events.watching(number, sms.sender) if events is not None else []  # before the write: see its module
+    recorded = suppressions.apply(
         ConsentChange(
             number=number,
             sender=sms.sender,
@@ -148,8 +153,11 @@ def handle_inbound(
         ),
         remember_until=max(now, sms.received_at) + REPLAY_WINDOW,
     )
+    outcome = recorded.outcome
     if consent is not None and outcome is RecordOutcome.APPLIED and match.action is KeywordAction.OPT_OUT:
         consent.revoke(number, sms.sender, keyword, sms.received_at)  # proof in the tenants' consent histories
+    if events is not None and recorded.changed:  # once per change of state: a second STOP moves nothing
+        events.changed(watched, match.action is KeywordAction.OPT_OUT, ConsentOrigin.KEYWORD.value, sms.received_at)
     log.info(
         _LOG_LINES[outcome],
         extra={"action": match.action.value, "keyword": keyword, "number": mask(number), "sender": sms.sender},

@@ -5,7 +5,8 @@ for every tenant that sends through that sender and has a contact with the numbe
 source `keyword`, to that contact's history (and as its latest record), so that the tenant can show when and how
 the person withdrew. Other tenants' contacts with the number (another sender) are untouched, as the keyword is.
 The tenant's own opt-out flag is not set: the keyword already stops that sender's sends, and an opt-in keyword
-(START) lifts it without leaving a tenant flag behind.
+(START) lifts it without leaving a tenant flag behind. What the contacts show moves with the keyword all the same,
+and `events` tells the tenants' webhooks (contact.opted_out / opted_in, smscore.domain.consent_events).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from smscore.domain.consent_events import SuppressionEvents
 from smscore.domain.consent_records import ConsentOrigin, ConsentStatus, MarketingConsent
 from smscore.domain.errors import ConcurrentUpdate, NotFound
 from smscore.domain.masking import mask
@@ -27,6 +29,8 @@ class KeywordConsent:
     contacts_with_number: Callable[[str], list[tuple[str, str]]]  # number -> (tenant id, contact id), every tenant
     sender_of_tenant: Callable[[str], str]  # tenant id -> the sender key its campaigns go out through
     record: Callable[[str, str, MarketingConsent], object]  # (tenant, contact, record): contact + history, one write
+    # contact.opted_out / opted_in for the contacts a keyword's change of state moved (smscore.domain.consent_events)
+    events: SuppressionEvents | None = None
 
     def revoke(self, number: str, sender: str, keyword: str, at: datetime) -> int:
         """Append the revocation to the contacts of the tenants sending through `sender`; how many were written."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from smscore.domain.consent_events import SuppressionEvents
 from smscore.domain.consent_records import ConsentOrigin, ConsentStatus, MarketingConsent
 from smscore.domain.links import ROUTE_PREFIX
 from smscore.domain.masking import mask
@@ -189,6 +190,9 @@ class OptOutByLink:
     sender_of: Callable[[str], str]  # provider -> sender key (smscore.providers.senders.sender_key)
     suppressions: SuppressionList
     contacts: LinkContacts
+    # contact.opted_out for the other tenants' contacts the sender's opt-out moved (smscore.domain.consent_events);
+    # the tenant's own contacts emit through their own opt-out (`contacts`, an emitting contact store)
+    events: SuppressionEvents | None = None
 
     def resolve(self, code: str) -> LinkTarget | None:
         message_id = self.codes.message_id_of(code)
@@ -211,8 +215,11 @@ class OptOutByLink:
             outcome = LinkOutcome.ALREADY  # this link (or a STOP) again: nothing to change, the same page
         else:
             change = ConsentChange(target.number, target.sender, True, LINK_KEYWORD, now, provider="link")
-            recorded = self.suppressions.record(change)
-            outcome = LinkOutcome.OPTED_OUT if recorded is RecordOutcome.APPLIED else LinkOutcome.ALREADY
+            watched = self.events.watching(target.number, target.sender) if self.events is not None else []
+            recorded = self.suppressions.apply(change)
+            outcome = LinkOutcome.OPTED_OUT if recorded.outcome is RecordOutcome.APPLIED else LinkOutcome.ALREADY
+            if self.events is not None and recorded.changed:
+                self.events.changed(watched, True, ConsentOrigin.LINK.value, now)
         log.info(
             "Opt-out link", extra={"outcome": outcome.value, "number": mask(target.number), "sender": target.sender}
         )

@@ -409,6 +409,16 @@ class RecordOutcome(StrEnum):
     DUPLICATE = "DUPLICATE"  # this provider message was handled before (a redelivery or a replay): nothing changes
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What `SuppressionList.apply` did: its outcome, and whether the (number, sender) changed state (not opted out,
+    which includes no entry at all, <-> opted out). Exactly one writer sees `changed` for each change of state: the
+    write that moved it is conditional on the state it moved from."""
+
+    outcome: RecordOutcome
+    changed: bool = False
+
+
 class SuppressionList(Protocol):
     """Who must not be sent to, per (recipient number, sender): every tenant sending through that sender."""
 
@@ -418,6 +428,11 @@ class SuppressionList(Protocol):
         With a `reference` and `remember_until`, the provider message is remembered until then, in the same atomic
         write (also when it is SUPERSEDED): delivering it again before then is DUPLICATE, whatever its time.
         """
+        ...
+
+    def apply(self, change: ConsentChange, remember_until: datetime | None = None) -> Recorded:
+        """`record`, also telling whether this write changed the state (contact.opted_out / opted_in events:
+        smscore.domain.consent_events). A repeated STOP is APPLIED (newer) but not `changed`."""
         ...
 
     def is_suppressed(self, number: str, sender: str) -> bool: ...
