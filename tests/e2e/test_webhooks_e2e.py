@@ -1,6 +1,8 @@
 """Webhooks out end to end: a receiver on 127.0.0.1 gets a campaign's signed message.sent events and verifies each
 signature with the documented example; a receiver that answers 500 twice gets the event a third time, same id; a
-receiver gets a campaign's campaign.completed once.
+receiver gets a campaign's campaign.completed once; a STOP and then a START replied to the local sender
+(InboundSmsFunction, as `smsctl inbound` runs it) reach a receiver as one signed contact.opted_out and one
+contact.opted_in.
 
 The local stack runs as `make dev ARGS='--param WebhooksAllowLoopback=true --param WebhookBackoffBaseSeconds=1'`
 would start it (loopback endpoints allowed, retries after about a second instead of 30 s).
@@ -15,13 +17,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from smscore.settings import Settings
 from smsdev.admin_store import ContactInput, DynamoAdminStore
+from smsdev.cli import two_way_sns_event
 from smsdev.devstack import FAKE_CREDENTIALS, bind_local_tables
+from smsdev.invoke import invoke_locally
 from smsdev.provision import function_environment
 from smsdev.template import LocalNames
 from smsdev.testing import RunningDevStack, dev_stack_process, http_call
@@ -103,6 +109,7 @@ class Tenant:
     token: str
     tag_id: str
     numbers: list[str]
+    contact_ids: list[str] = field(default_factory=list)
 
 
 def a_tenant(stack: RunningDevStack, recipients: int) -> Tenant:
@@ -112,8 +119,8 @@ def a_tenant(stack: RunningDevStack, recipients: int) -> Tenant:
     tenant_id = admin.create_tenant(f"Hooks {uuid.uuid4().hex[:6]}", credits=100, default_country="CO")
     member = admin.create_member(tenant_id, "dev@hooks.test", accept_terms=True)
     numbers = [f"+57301{uuid.uuid4().int % 10**7:07d}" for _ in range(recipients)]
-    admin.add_contacts(tenant_id, [ContactInput(phone=n, tag_names=["all"]) for n in numbers])
-    return Tenant(member.token.token, admin.tags(tenant_id)[0].tag_id, numbers)
+    contact_ids = admin.add_contacts(tenant_id, [ContactInput(phone=n, tag_names=["all"]) for n in numbers])
+    return Tenant(member.token.token, admin.tags(tenant_id)[0].tag_id, numbers, list(contact_ids))
 
 
 def add_endpoint(
@@ -206,3 +213,39 @@ def test_a_receiver_gets_campaign_completed_once_when_every_message_left(
     assert event["data"]["totalMessages"] == len(message_ids) == 3
     assert event["data"]["counts"]["SENT"] == 3
     assert verify_signature(got[0].signature, got[0].body, endpoint["secret"])
+
+
+def replies(stack: RunningDevStack, number: str, *bodies: str) -> list[dict[str, Any]]:
+    """The number replies each body in turn (a second apart) to the local default sender, the sandbox's number, as
+    AWS two-way SMS delivers them: one SNS event of that many records to InboundSmsFunction in a fresh local Lambda
+    environment (what `smsctl inbound` does for one reply)."""
+    now = datetime.now(UTC)
+    to = str(Settings.model_fields["sandbox_sender_number"].default)
+    records = [
+        two_way_sns_event(number, body, to, now + timedelta(seconds=n))["Records"][0] for n, body in enumerate(bodies)
+    ]
+    result: dict[str, Any] = invoke_locally("InboundSmsFunction", {"Records": records}, stack.endpoint)
+    return list(result["results"])
+
+
+def test_a_stop_and_a_start_reply_reach_a_receiver_as_signed_contact_events(
+    stack: RunningDevStack, receiver: Receiver
+) -> None:
+    verify_signature = documented_verifier()
+    # Given a tenant with one contact, sending through the local default sender, and an endpoint for consent events
+    tenant = a_tenant(stack, 1)
+    endpoint = add_endpoint(stack, tenant, f"{receiver.url}/consent", ("contact.opted_out", "contact.opted_in"))
+    (number,), (contact_id,) = tenant.numbers, tenant.contact_ids
+    # When the contact replies STOP, STOP again, then START
+    done = replies(stack, number, "STOP", "STOP", "START")
+    assert [(r["action"], r["applied"]) for r in done] == [("OPT_OUT", True), ("OPT_OUT", True), ("OPT_IN", True)]
+    # Then the receiver gets one signed event per change (in any order: ordering is not guaranteed), for that
+    # contact; the second STOP moved nothing (tests/integration/test_contact_events.py waits for nothing more)
+    wait_for(lambda: len(receiver.on("/consent")) >= 2)
+    got = receiver.on("/consent")
+    events = sorted((json.loads(r.body) for r in got), key=lambda e: str(e["type"]))
+    assert [(e["type"], e["data"]["contactId"], e["data"]["source"]) for e in events] == [
+        ("contact.opted_in", contact_id, "keyword"),
+        ("contact.opted_out", contact_id, "keyword"),
+    ], stack.log_path.read_text()[-3000:]
+    assert all(verify_signature(r.signature, r.body, endpoint["secret"]) for r in got)
