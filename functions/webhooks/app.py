@@ -1,8 +1,13 @@
-"""Twilio status callbacks (POST /api/webhooks/twilio/status): checked, parsed into a Receipt
+"""Twilio status callbacks: checked, parsed into a Receipt
 (smscore.providers.twilio) and put on the receipts queue, before any DynamoDB read or write. The receipts consumer
 (functions/receipts) applies them, with AWS End User Messaging SMS delivery events, which EventBridge sends to the
 same queue: a burst of callbacks waits in SQS instead of throttling on the tables, and Twilio (which does not retry
 a refused callback) is answered at once.
+
+Twilio is given this function's URL (FunctionUrlConfig, `TwilioStatusCallbackUrl`): no API Gateway request charge
+and no REST API account rate in front of 3 callbacks per message; the function's concurrency is the throttle
+(README, "Capacity"). `POST /api/webhooks/twilio/status` on the REST API stays for callbacks of messages sent with
+the earlier URL. Both verify X-Twilio-Signature over the URL Twilio called, rebuilt from the request.
 
 Also Twilio's incoming-message webhook (POST /api/webhooks/twilio/inbound): opt-out and opt-in keyword replies
 (smscore.domain.inbound), answered with TwiML.
@@ -17,10 +22,16 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import (
+    APIGatewayRestResolver,
+    LambdaFunctionUrlResolver,
+    Response,
+    content_types,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -40,8 +51,10 @@ tracer = Tracer()
 metrics = Metrics()
 quiet_empty_metrics()
 app = APIGatewayRestResolver(enable_validation=True)
+url_app = LambdaFunctionUrlResolver()  # the status callback on the function URL (payload format 2.0)
 invocation_deps: InvocationDeps[WebhookDeps] = InvocationDeps("webhooks_deps")
 register_error_handlers(app)
+register_error_handlers(url_app)
 
 
 class ReceiptAck(BaseModel):
@@ -88,9 +101,20 @@ def request_url(base: str | None = None) -> str:
     return f"{base}?{urlencode(query, doseq=True)}" if query else base
 
 
-def signed_form(signature: str | None, url: str) -> dict[str, str]:
+def function_url() -> str:
+    """The function URL Twilio called: https://<host><rawPath>?<rawQueryString>, exactly as sent (Twilio signs it
+    whole, our message id in the query included)."""
+    event = url_app.current_event
+    proto = event.headers.get("x-forwarded-proto") or "https"
+    host = event.headers.get("host") or event.request_context.domain_name or ""
+    base = f"{proto}://{host}{event.raw_path or '/'}"
+    return f"{base}?{event.raw_query_string}" if event.raw_query_string else base
+
+
+def signed_form(signature: str | None, url: str, event: BaseProxyEvent | None = None) -> dict[str, str]:
     """This request's form parameters, once X-Twilio-Signature checks out over `url` and the body (403 otherwise)."""
-    return twilio.verified_callback_params(app.current_event.decoded_body or "", signature, url, twilio_auth_token)
+    body = (event or app.current_event).decoded_body or ""
+    return twilio.verified_callback_params(body, signature, url, twilio_auth_token)
 
 
 BAD_SIGNATURE: Any = documented_error("Missing or invalid signature")
@@ -127,9 +151,22 @@ def twilio_form(*fields: str) -> dict[str, Any]:
 def twilio_status(
     signature: Annotated[str | None, Header(alias="X-Twilio-Signature")] = None,
 ) -> Response[Any]:
-    params = signed_form(signature, callback_url())
+    return queue_status_callback(app.current_event, signature, callback_url())
+
+
+@url_app.post("/")
+@tracer.capture_method(capture_response=False)
+def twilio_status_url() -> Response[Any]:
+    """The same callback at the function URL (what the deliver function gives Twilio)."""
+    event = url_app.current_event
+    return queue_status_callback(event, event.headers.get("x-twilio-signature"), function_url())
+
+
+def queue_status_callback(event: BaseProxyEvent, signature: str | None, url: str) -> Response[Any]:
+    """A signed status callback, put on the receipts queue (an intermediate status is answered and dropped)."""
+    params = signed_form(signature, url, event)
     # Read only now: the query is part of the URL the signature covered, so the id is Twilio's word too.
-    message_id = app.current_event.get_query_string_value(twilio.CALLBACK_MESSAGE_ID_PARAMETER)
+    message_id = event.get_query_string_value(twilio.CALLBACK_MESSAGE_ID_PARAMETER)
     receipt = twilio.receipt_from_callback(params, datetime.now(UTC), message_id=message_id)
     if receipt is None:
         return Response(HTTPStatus.OK.value, content_types.APPLICATION_JSON, ReceiptAck().model_dump_json())
@@ -204,4 +241,6 @@ def record_keyword(result: dict[str, object]) -> None:
 @metrics.log_metrics
 def twilio_handler(event: dict[str, Any], context: LambdaContext, deps: WebhookDeps | None = None) -> dict[str, Any]:
     invocation_deps.bind(deps or wiring.webhook_deps())
+    if event.get("version") == "2.0":  # a function URL's event (REST API events carry no version)
+        return url_app.resolve(event, context)
     return app.resolve(event, context)

@@ -76,6 +76,7 @@ class LocalStackProcess:
     log_path: Path | None = None  # the local stack's stderr
     deployed: bool = False
     environment: dict[str, str] = field(default_factory=dict)  # the functions' shared environment (table names)
+    function_urls: dict[str, str] = field(default_factory=dict)  # FunctionUrlConfig, by function logical id
 
     def call(
         self,
@@ -126,6 +127,7 @@ def _deployed(stack_name: str) -> LocalStackProcess:
         api=api_config(Resolver(load_template(), names)),
         deployed=True,
         environment=environment,
+        function_urls={"TwilioStatusFunction": outputs["TwilioStatusCallbackUrl"]},
     )
 
 
@@ -138,7 +140,7 @@ def local_stack(request: pytest.FixtureRequest) -> Iterator[LocalStackProcess]:
         yield _deployed(stack_name)
         return
     running: RunningDevStack = request.getfixturevalue("demo_stack")  # started only when not against a deployment
-    names = LocalNames(endpoint=running.endpoint)
+    names = LocalNames(endpoint=running.endpoint, function_urls=dict(running.function_urls))
     yield LocalStackProcess(
         api_url=running.api_url,
         endpoint=running.endpoint,
@@ -148,6 +150,7 @@ def local_stack(request: pytest.FixtureRequest) -> Iterator[LocalStackProcess]:
         api=api_config(Resolver(load_template(), names)),
         log_path=running.log_path,
         environment=function_environment(names),
+        function_urls=dict(running.function_urls),
     )
 
 

@@ -4,6 +4,9 @@
   TWILIO_STATUS_CALLBACK_URL (the deliver function's), so it rebuilds the URL Twilio signed from Host,
   X-Forwarded-Proto and requestContext.path, as on AWS; a callback signed for the URL the client called
   is accepted, for the execute-api form with the stage too.
+- The status webhook's function URL (the StatusCallback the deliver function gives Twilio) is served on a port of
+  its own, with the payload format 2.0 event: a callback signed for that URL is queued, one signed for the REST
+  route is refused.
 - An expected 401 from the authorizer is one log line, not a traceback.
 """
 
@@ -18,6 +21,7 @@ from urllib.parse import urlencode
 import pytest
 
 from smscore.domain.auth import issue_token
+from smsdev.testing import http_call
 from tests.e2e.conftest import ApiResponse, LocalStackProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local_only]
@@ -81,6 +85,35 @@ def test_a_callback_signed_for_another_url_is_refused(local_stack: LocalStackPro
     # Then 403, nothing applied
     assert response.status == 403
     assert response.body["code"] == "INVALID_SIGNATURE"
+
+
+def post_to_function_url(local_stack: LocalStackProcess, query: str, signed_url: str) -> ApiResponse:
+    params = {"MessageSid": "SM" + "2" * 32, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": twilio_signature(signed_url, params, AUTH_TOKEN),
+    }
+    base = local_stack.function_urls["TwilioStatusFunction"]
+    return http_call(base.rstrip("/"), "POST", f"/?{query}", body=urlencode(params).encode(), headers=headers)
+
+
+@pytest.mark.usefixtures("twilio_credentials")
+def test_a_callback_signed_for_the_function_url_is_queued(local_stack: LocalStackProcess) -> None:
+    # Given the status webhook's function URL, as the running stack serves it (its own port)
+    url = local_stack.function_urls["TwilioStatusFunction"]
+    assert url.startswith("http://127.0.0.1:")
+    assert url.endswith("/")
+    # When Twilio posts a receipt there with our id in the query, signed for exactly that URL
+    response = post_to_function_url(local_stack, "messageId=m-e2e-1", f"{url}?messageId=m-e2e-1")
+    # Then the webhook rebuilt the URL from the function URL's event, the signature holds, and it is queued
+    assert response.status == 200, response.body
+    assert response.body == {"outcome": "ACCEPTED"}
+
+
+@pytest.mark.usefixtures("twilio_credentials")
+def test_a_callback_at_the_function_url_signed_for_the_rest_route_is_refused(local_stack: LocalStackProcess) -> None:
+    response = post_to_function_url(local_stack, "messageId=m-e2e-2", local_stack.api_url + TWILIO_PATH)
+    assert (response.status, response.body["code"]) == (403, "INVALID_SIGNATURE")
 
 
 def test_an_expected_401_from_the_authorizer_is_one_log_line(local_stack: LocalStackProcess) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import boto3
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -70,6 +71,25 @@ def twilio_event(params: dict[str, str], signature: str | None) -> dict[str, Any
     if signature is not None:
         event["headers"]["X-Twilio-Signature"] = signature
         event["multiValueHeaders"]["X-Twilio-Signature"] = [signature]
+    return event
+
+
+FUNCTION_URL = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws/"
+
+
+def function_url_event(url: str, params: dict[str, str], signature: str | None) -> dict[str, Any]:
+    """Twilio's POST to the status webhook's function URL `url` (payload format 2.0: the form body base64, the raw
+    query as sent, lower-case headers)."""
+    event = copy.deepcopy(load_event("function_url_twilio_status.json"))
+    split = urlsplit(url)
+    event["headers"]["host"] = event["requestContext"]["domainName"] = split.netloc
+    event["rawPath"] = event["requestContext"]["http"]["path"] = split.path or "/"
+    event["rawQueryString"] = split.query
+    event["queryStringParameters"] = {name: values[-1] for name, values in parse_qs(split.query).items()} or None
+    event["body"] = base64.b64encode(urlencode(params).encode()).decode()
+    event["headers"].pop("x-twilio-signature")
+    if signature is not None:
+        event["headers"]["x-twilio-signature"] = signature
     return event
 
 

@@ -31,8 +31,10 @@ from tests.conftest import LambdaContextStub, Stack, load_event
 from tests.integration.conftest import Campaign
 from tests.integration.receipts_helpers import (
     CALLBACK_URL,
+    FUNCTION_URL,
     deliver_as_sent,
     drain_receipts,
+    function_url_event,
     post_twilio,
     provider_id,
     put_sms_event,
@@ -99,6 +101,45 @@ class IndexNotYetUpdated:
 def lagging_index_deps(stack: Stack) -> wiring.ReceiptsDeps:
     store = DynamoReceiptStore(region=stack.names.region, index=IndexNotYetUpdated())
     return dataclasses.replace(wiring.receipts_deps(), receipts=store)
+
+
+class TestStatusCallbacksOnTheFunctionUrl:
+    """The URL the deliver function gives Twilio: the webhook's function URL (payload format 2.0), no API Gateway."""
+
+    def test_a_callback_signed_for_the_function_url_is_queued_and_applied(self, campaign: Campaign) -> None:
+        # Given a SENT Twilio message
+        put_credentials({"account_sid": ACCOUNT_SID, "auth_token": ACCOUNT_AUTH_TOKEN})
+        _, message_id = send_one(campaign)
+        deliver_as_sent(message_id, provider="twilio")
+        # When Twilio posts its receipt to the function URL with our id, signed for exactly that URL
+        url = f"{FUNCTION_URL}?messageId={message_id}"
+        signature = request_signature(url, list(delivered(message_id).items()), ACCOUNT_AUTH_TOKEN)
+        # Then it is queued (200), and the receipts consumer applies it once
+        assert post(function_url_event(url, delivered(message_id), signature)) == (200, {"outcome": "APPLIED"})
+        assert statuses(message_id) == ("DELIVERED", ["QUEUED", "SENDING", "SENT", "DELIVERED"])
+
+    @pytest.mark.parametrize("signed_for", ["rest-route", "other-message", "no-signature"])
+    def test_a_callback_not_signed_for_the_function_url_it_reached_is_refused(
+        self, campaign: Campaign, signed_for: str
+    ) -> None:
+        # Given a SENT Twilio message
+        put_credentials({"account_sid": ACCOUNT_SID, "auth_token": ACCOUNT_AUTH_TOKEN})
+        _, message_id = send_one(campaign)
+        deliver_as_sent(message_id, provider="twilio")
+        url = f"{FUNCTION_URL}?messageId={message_id}"
+        signed_url = {
+            "rest-route": f"{CALLBACK_URL}?messageId={message_id}",
+            "other-message": f"{FUNCTION_URL}?messageId={uuid.uuid4()}",
+            "no-signature": url,
+        }[signed_for]
+        signature = request_signature(signed_url, list(delivered(message_id).items()), ACCOUNT_AUTH_TOKEN)
+        # When it reaches the function URL signed for another URL (or not signed)
+        event = function_url_event(url, delivered(message_id), None if signed_for == "no-signature" else signature)
+        status, body = post(event)
+        # Then it is refused with the API's error body, nothing is queued, and the message stays SENT
+        assert (status, body["code"]) == (403, "INVALID_SIGNATURE")
+        assert drain_receipts() == []
+        assert statuses(message_id) == ("SENT", ["QUEUED", "SENDING", "SENT"])
 
 
 class TestReceiptFoundByTheIdInTheCallbackUrl:

@@ -16,12 +16,15 @@ ENDPOINT = "http://127.0.0.1:4566"
 
 
 def test_each_function_gets_only_its_own_template_variables() -> None:
-    # Given the real template, where only the deliver function sets the Twilio callback URL
-    specs = functions(Resolver(load_template(), LocalNames(endpoint=ENDPOINT)))
+    # Given the real template, where only the deliver function sets the Twilio callback URL, and the local stack
+    # serving the status webhook's function URL on a port of its own
+    names = LocalNames(endpoint=ENDPOINT, function_urls={"TwilioStatusFunction": "http://127.0.0.1:41234/"})
+    specs = functions(Resolver(load_template(), names))
     deliver = function_env(specs["DeliverFunction"], ENDPOINT, "us-east-1")
     webhook = function_env(specs["TwilioStatusFunction"], ENDPOINT, "us-east-1")
-    # Then the webhook does not inherit it (it rebuilds the URL from the request, as on AWS)
-    assert deliver["TWILIO_STATUS_CALLBACK_URL"].endswith("/api/webhooks/twilio/status")
+    # Then the deliver function gives Twilio that function URL (`!GetAtt TwilioStatusFunctionUrl.FunctionUrl`)
+    assert deliver["TWILIO_STATUS_CALLBACK_URL"] == "http://127.0.0.1:41234/"
+    # And the webhook does not inherit it (it rebuilds the URL from the request, as on AWS)
     assert "TWILIO_STATUS_CALLBACK_URL" not in webhook
     # And both have the Globals and the local endpoint
     assert deliver["TENANTS_TABLE"] == webhook["TENANTS_TABLE"] == "sms-local-TenantsTable"
@@ -39,6 +42,14 @@ def test_each_function_gets_only_its_own_template_variables() -> None:
         "POWERTOOLS_METRICS_DISABLED",
     }
     assert set(webhook) == template_keys | local_keys
+
+
+def test_a_function_url_not_served_locally_resolves_to_the_shape_aws_gives_one() -> None:
+    # Given names without a running stack (smsctl env-vars, tests computing environments)
+    specs = functions(Resolver(load_template(), LocalNames(endpoint=ENDPOINT)))
+    # Then the callback URL is a function URL of the stack's webhook, never the REST API's route
+    url = specs["DeliverFunction"].environment["TWILIO_STATUS_CALLBACK_URL"]
+    assert url == "https://sms-local-twiliostatusfunction.lambda-url.us-east-1.on.aws/"
 
 
 def test_memory_size_comes_from_the_function_or_the_globals() -> None:

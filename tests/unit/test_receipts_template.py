@@ -106,3 +106,27 @@ def test_receipt_lag_alarms_above_the_retries_of_a_receipt_ahead_of_sent() -> No
     visibility = resources("AWS::SQS::Queue")["ReceiptsQueue"]["VisibilityTimeout"]
     assert parameter("ReceiptLagAlarmSeconds")["Default"] > visibility
     assert alarm["Period"] * alarm["EvaluationPeriods"] >= 600
+
+
+def test_twilio_is_given_the_status_webhooks_function_url_not_the_rest_route() -> None:
+    # Given the deployed CloudFormation
+    deployed = transformed()["Resources"]
+    # Then the status webhook has a public function URL on its alias `live` (the signature is the gate), which
+    # Lambda lets anyone invoke through the URL only (both permissions of function URLs created since October 2025)
+    url = deployed["TwilioStatusFunctionUrl"]
+    assert url["Type"] == "AWS::Lambda::Url"
+    assert url["Properties"] == {"TargetFunctionArn": {"Ref": "TwilioStatusFunctionAliaslive"}, "AuthType": "NONE"}
+    permissions = [
+        r["Properties"]
+        for r in deployed.values()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"]["FunctionName"] == {"Ref": "TwilioStatusFunctionAliaslive"}
+        and r["Properties"]["Principal"] == "*"
+    ]
+    assert sorted(p["Action"] for p in permissions) == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
+    assert all(p.get("FunctionUrlAuthType") == "NONE" or p.get("InvokedViaFunctionUrl") is True for p in permissions)
+    # And the deliver function gives Twilio that URL, which the stack's output names too
+    callback = {"Fn::GetAtt": ["TwilioStatusFunctionUrl", "FunctionUrl"]}
+    deliver = resources("AWS::Lambda::Function")["DeliverFunction"]
+    assert deliver["Environment"]["Variables"]["TWILIO_STATUS_CALLBACK_URL"] == callback
+    assert transformed()["Outputs"]["TwilioStatusCallbackUrl"]["Value"] == callback

@@ -53,7 +53,9 @@ def _parameters(pairs: list[str]) -> dict[str, Any]:
     return parameters
 
 
-def write_stack_file(path: Path, *, api_url: str, aws_endpoint: str, seed: DemoSeed | None) -> None:
+def write_stack_file(
+    path: Path, *, api_url: str, aws_endpoint: str, seed: DemoSeed | None, function_urls: dict[str, str] | None = None
+) -> None:
     """The running stack's endpoints, ports, process and seed, for smsctl (smsdev.targets) and tests."""
 
     def port(url: str) -> int | None:
@@ -65,6 +67,7 @@ def write_stack_file(path: Path, *, api_url: str, aws_endpoint: str, seed: DemoS
         "apiPort": port(api_url),
         "awsPort": port(aws_endpoint),
         "pid": os.getpid(),
+        "functionUrls": function_urls or {},  # FunctionUrlConfig, by function logical id (Twilio's StatusCallback)
         "seed": seed.as_json() if seed else None,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +90,7 @@ def print_summary(stack: DevStack, seed: DemoSeed | None) -> None:
         "",
         f"AWS endpoint  {stack.endpoint}   (AWS_ENDPOINT_URL for the aws CLI / boto3, any credentials)",
         f"API           {stack.api_url}",
+        *(f"Function URL  {url}   ({function_id})" for function_id, url in sorted(stack.names.function_urls.items())),
     ]
     admin_url = f"{stack.api_url}/admin/"
     if seed is not None:
@@ -185,7 +189,13 @@ def main(argv: list[str] | None = None) -> int:
             seed_exclusion_snapshot(
                 aws_client("dynamodb", stack.endpoint, stack.names.region), stack.names, (RNE_LISTED_NUMBER,)
             )
-        write_stack_file(args.json, api_url=stack.api_url, aws_endpoint=stack.endpoint, seed=seed)
+        write_stack_file(
+            args.json,
+            api_url=stack.api_url,
+            aws_endpoint=stack.endpoint,
+            seed=seed,
+            function_urls=dict(stack.names.function_urls),
+        )
         logging.getLogger("smsdev.dev").info("started in %.1f s", time.monotonic() - started)
         print_summary(stack, seed)
         stop.wait()

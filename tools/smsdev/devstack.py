@@ -21,6 +21,7 @@ import boto3
 from smscore.dal.tables import bind_tables
 from smscore.settings import TableNames
 from smsdev.emulator import LocalAws
+from smsdev.function_urls import FunctionUrlServer, url_functions
 from smsdev.gateway import INTEGRATION_TIMEOUT_SECONDS, ApiGateway, GatewayServer, api_config
 from smsdev.lambdas import LambdaRuntime, LocalFunction
 from smsdev.poller import SqsPoller, event_source_from_template
@@ -133,6 +134,7 @@ class DevStack:
         self.aws = LocalAws(self.aws_port)
         self.runtime: LambdaRuntime | None = None
         self.api: GatewayServer | None = None
+        self.function_urls: list[FunctionUrlServer] = []  # FunctionUrlConfig: each function URL its own server
         self.pollers: list[SqsPoller] = []
         self.scheduler: Scheduler | None = None
         self.s3_events: ObjectCreatedWatcher | None = None
@@ -157,6 +159,14 @@ class DevStack:
     def start(self) -> None:
         self.aws.start()
         self.names = LocalNames(endpoint=self.aws.endpoint, parameters=dict(self.settings.template_parameters))
+        # Function URLs first: their local addresses go into the environments that name them (GetAtt ...Url).
+        for function_id in url_functions(self.template):
+            server = FunctionUrlServer(
+                function_id, self.names.physical(function_id), self.names.account_id, self.names.region
+            )
+            server.start()
+            self.function_urls.append(server)
+            self.names.function_urls[function_id] = server.function_url
         resolver = Resolver(self.template, self.names)
         specs = functions(resolver)
         region = self.names.region
@@ -193,6 +203,8 @@ class DevStack:
         gateway = ApiGateway(config, runtime.invoke, integration_timeout_seconds=self.settings.gateway_timeout_seconds)
         self.api = GatewayServer(gateway, self.api_port, aws_endpoint=self.endpoint)
         self.api.start()
+        for server in self.function_urls:
+            server.invoke = runtime.invoke
         arn_to_queue = {self.names.queue_arn(q): url for q, url in self.queue_urls.items()}
         for fid, spec in specs.items():
             for properties in spec.sqs_events:
@@ -218,6 +230,8 @@ class DevStack:
             poller.stop()
         if self.api is not None:
             self.api.stop()
+        for server in self.function_urls:
+            server.stop()
         if self.runtime is not None:
             self.runtime.stop()
         self.aws.stop()

@@ -70,9 +70,17 @@ class LocalNames:
     account_id: str = "123456789012"
     endpoint: str = "http://127.0.0.1:4566"
     parameters: dict[str, Any] = field(default_factory=dict)
+    # Function URLs the running local stack serves (smsdev.function_urls), by the function's logical id.
+    function_urls: dict[str, str] = field(default_factory=dict)
 
     def physical(self, logical_id: str) -> str:
         return f"{self.stack_name}-{logical_id}"
+
+    def function_url(self, function_id: str) -> str:
+        """The function's URL: the local server's when the stack serves it, else the shape AWS gives one."""
+        return self.function_urls.get(function_id) or (
+            f"https://{self.physical(function_id).lower()}.lambda-url.{self.region}.on.aws/"
+        )
 
     def bucket(self, logical_id: str) -> str:
         """S3 bucket names are lower case (and DNS-like)."""
@@ -117,6 +125,12 @@ class Resolver:
         return self.names.physical(name)
 
     def get_att(self, name: str, attribute: str) -> Any:
+        function_id = name.removesuffix("Url")
+        if name not in self.resources and "FunctionUrlConfig" in self._properties(function_id):
+            # SAM's generated AWS::Lambda::Url of a function with FunctionUrlConfig: `!GetAtt <Function>Url.FunctionUrl`
+            if attribute != "FunctionUrl":
+                raise KeyError(f"GetAtt {name}.{attribute} is not resolved locally")
+            return self.names.function_url(function_id)
         resource_type = self.resources[name]["Type"]
         if resource_type == "AWS::SQS::Queue":
             return {"Arn": self.names.queue_arn(name), "QueueName": self.names.physical(name)}[attribute]
@@ -130,6 +144,13 @@ class Resolver:
             service = {"AWS::DynamoDB::Table": "dynamodb"}.get(resource_type, "lambda")
             return f"arn:aws:{service}:{self.names.region}:{self.names.account_id}:{self.names.physical(name)}"
         raise KeyError(f"GetAtt {name}.{attribute} is not resolved locally")
+
+    def _properties(self, logical_id: str) -> dict[str, Any]:
+        resource = self.resources.get(logical_id) or {}
+        if resource.get("Type") != "AWS::Serverless::Function":
+            return {}
+        properties: dict[str, Any] = resource.get("Properties") or {}
+        return properties
 
     def condition(self, name: str) -> bool:
         return bool(self.resolve(self.conditions[name]))

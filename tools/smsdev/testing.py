@@ -302,6 +302,7 @@ class RunningDevStack:
     summary: str  # what it printed on stdout
     log_path: Path  # its stderr: the functions' logs and the gateway's request lines
     pid: int
+    function_urls: dict[str, str] = field(default_factory=dict)  # FunctionUrlConfig, by function logical id
 
 
 def _wait_ready(process: subprocess.Popen[bytes], log_path: Path, startup_seconds: float) -> str:
@@ -351,7 +352,15 @@ def dev_stack_process(
         try:
             summary = _wait_ready(process, log_path, startup_seconds)
             info = json.loads(info_path.read_text())
-            yield RunningDevStack(info["apiUrl"], info["awsEndpoint"], info["seed"], summary, log_path, process.pid)
+            yield RunningDevStack(
+                info["apiUrl"],
+                info["awsEndpoint"],
+                info["seed"],
+                summary,
+                log_path,
+                process.pid,
+                info.get("functionUrls") or {},
+            )
         finally:
             process.send_signal(signal.SIGTERM)
             try:

@@ -7,7 +7,8 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -106,7 +107,7 @@ def domain_error_response(exc: errors.DomainError) -> Response[str]:
     return error_response(status, ErrorBody.of(exc.code, exc.message, details, **exc.extra))
 
 
-def register_error_handlers(app: APIGatewayRestResolver) -> None:
+def register_error_handlers(app: ApiGatewayResolver) -> None:
     """Install the one mapping from exceptions to JSON error bodies on a resolver."""
 
     @app.exception_handler(errors.DomainError)
