@@ -78,7 +78,10 @@ def compose_texts(
         return composed
     names = template.fields
     missing = dict.fromkeys(names, 0)
-    fields, fallbacks = compiled.fields, compiled.fallbacks
+    # Each placeholder's value by its field's position in `names` (a field may appear more than once)
+    placeholders = [
+        (names.index(name), fallback) for name, fallback in zip(compiled.fields, compiled.fallbacks, strict=True)
+    ]
     # One composition per distinct set of the template's values (stripped: blank is missing, as render has it).
     known: dict[tuple[str, ...], tuple[str, SegmentCount] | None] = {}
     texts, counts, kept = composed.texts, composed.counts, composed.kept
@@ -88,10 +91,7 @@ def compose_texts(
         if key in known:
             entry = known[key]
         else:
-            by_name = dict(zip(names, key, strict=True))
-            text, length, count = compiled.measure(
-                [by_name[name] or fallback for name, fallback in zip(fields, fallbacks, strict=True)]
-            )
+            text, length, count = compiled.measure([key[index] or fallback for index, fallback in placeholders])
             entry = known[key] = (text, count) if length <= char_limit else None
         if not all(key):
             for name, value in zip(names, key, strict=True):
