@@ -53,9 +53,14 @@ SEND_RESPONSES: dict[int, Any] = {
         "content": {"application/json": {"model": MessageEnqueueResultDto}},
     },
     202: {
-        "description": "More recipients than MaxSyncRecipients (up to MaxRecipients): debited and accepted; messages "
-        "is empty, totalMessages and creditsDebited say what was accepted, the Location header names GET "
-        "/api/messages/queues/{queueId}, and the messages are paged with GET /api/messages?queueId=",
+        "description": "More recipients than MaxSyncRecipients (up to MaxRecipients): accepted; messages is empty, "
+        "the Location header names GET /api/messages/queues/{queueId}, and the messages are paged with GET "
+        "/api/messages?queueId=. When the tags hold more than MaxSyncRecipients contacts the request does not read "
+        "them: `planning: true`, totalMessages is the tags' contacts (an upper bound) and creditsDebited 0; the "
+        "fan-out workers plan the audience and debit the exact credits (the queue's status shows planning, "
+        "totalMessages and creditsDebited; without enough credits planning ends FAILED, nothing charged). "
+        "Otherwise (a resend, or trackLinks) the request planned it: totalMessages and "
+        "creditsDebited are exact and debited",
         "content": {"application/json": {"model": MessageEnqueueResultDto}},
         "headers": {"Location": {"description": "/api/messages/queues/{queueId}", "schema": {"type": "string"}}},
     },

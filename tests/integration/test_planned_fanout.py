@@ -503,28 +503,31 @@ def test_above_max_sync_recipients_is_accepted_202_and_a_retry_gets_the_same_que
     )
     response = send_app.lambda_handler(event, LambdaContextStub())
     body = json.loads(response["body"])
-    # Then 202: the queueId, no message list, the totals, and the campaign's status as Location
+    # Then 202: the queueId, no message list, the tags' contacts, nothing debited yet (the workers plan it:
+    # tests/integration/test_planning.py), and the campaign's status as Location
     assert response["statusCode"] == 202
     assert body == {
         "queueId": body["queueId"],
         "channel": "sms",
         "messages": [],
         "totalMessages": 30,
-        "creditsDebited": 30,
+        "creditsDebited": 0,
+        "planning": True,
     }
     assert response["multiValueHeaders"]["Location"] == [f"/api/messages/queues/{body['queueId']}"]
-    assert sync_limit.campaign.balance() == sync_limit.campaign.ledger_sum() == 100_000 - 30
-    # And the campaign's status and its messages (paged by queueId) are readable at once
-    status, queue = sync_limit.get(f"/api/messages/queues/{body['queueId']}")
-    assert (status, queue["totalMessages"], queue["counts"]["QUEUED"]) == (200, 30, 30)
-    listed = sync_limit.listed(body["queueId"], limit=7)
-    assert sorted(m["recipient"] for m in listed) == numbers(30)
+    assert sync_limit.campaign.balance() == sync_limit.campaign.ledger_sum() == 100_000
     # When the request is retried with the same key
     again = send_app.lambda_handler(event, LambdaContextStub())
-    # Then it gets the same answer, and nothing more is debited
+    # Then it gets the same answer
     assert (again["statusCode"], json.loads(again["body"])) == (202, body)
-    assert sync_limit.campaign.balance() == 100_000 - 30
-    # And once the workers ran and delivery drained the queue, every message is SENT once
+    # When the planner runs: it debits the exact count once, and its messages are paged by queueId
+    assert sync_limit.run_workers(sync_limit.tasks()) == {"batchItemFailures": []}
+    assert sync_limit.campaign.balance() == sync_limit.campaign.ledger_sum() == 100_000 - 30
+    status, queue = sync_limit.get(f"/api/messages/queues/{body['queueId']}")
+    assert (status, queue["totalMessages"], queue["creditsDebited"], queue["counts"]["QUEUED"]) == (200, 30, 30, 30)
+    listed = sync_limit.listed(body["queueId"], limit=7)
+    assert sorted(m["recipient"] for m in listed) == numbers(30)
+    # And once the fan-out workers ran and delivery drained the queue, every message is SENT once
     assert sync_limit.run_workers(sync_limit.tasks()) == {"batchItemFailures": []}
     sync_limit.deliver_everything()
     ids = [m["id"] for m in listed]

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from smscore.domain.links import LinkStore
     from smscore.domain.model import MarketingFrequency, QuietHours
     from smscore.domain.opt_out_links import OptOutByLink, OptOutCodes, TwoWayRoutes
+    from smscore.domain.planning import Planner
     from smscore.domain.ports import (
         MessageQueries,
         MessageStore,
@@ -383,12 +384,19 @@ def planned_fanout(settings: Settings) -> PlannedFanout | None:
     import boto3
 
     from smscore.dal.plan_store import SqsChunkTasks
+    from smscore.dal.planning_store import DynamoPlanningStore, SqsPlanTasks
     from smscore.domain.campaign import PlannedFanout
+    from smscore.domain.planning import WorkerPlanning
 
+    sqs = boto3.client("sqs", region_name=settings.aws_region)
     return PlannedFanout(
-        tasks=SqsChunkTasks(boto3.client("sqs", region_name=settings.aws_region), settings.fanout_queue_url),
+        tasks=SqsChunkTasks(sqs, settings.fanout_queue_url),
         inline_max_messages=settings.inline_fanout_max_messages,
         window_seconds=settings.fanout_window_seconds,
+        planning=WorkerPlanning(
+            intake=DynamoPlanningStore(campaign_store(), region=settings.aws_region),
+            tasks=SqsPlanTasks(sqs, settings.fanout_queue_url),
+        ),
     )
 
 
@@ -397,9 +405,11 @@ def planned_fanout(settings: Settings) -> PlannedFanout | None:
 
 @dataclass(frozen=True, eq=False)
 class FanoutDeps:
-    """The fan-out workers: one chunk of a large campaign's plan per queue message."""
+    """The fan-out workers: one chunk of a large campaign's plan per queue message, or one campaign above
+    MaxSyncRecipients to plan (None without a fan-out queue to continue on)."""
 
     worker: FanoutWorker
+    planner: Planner | None = None
 
 
 @memoised
@@ -415,7 +425,27 @@ def fanout_deps() -> FanoutDeps:
             recipients_per_queue_message=settings.recipients_per_queue_message,
             lease_seconds=settings.fanout_lease_seconds,
             counters=frequency_counters(),
-        )
+        ),
+        planner=planner(settings),
+    )
+
+
+def planner(settings: Settings) -> Planner | None:
+    """The planners of campaigns above MaxSyncRecipients (smscore.domain.planning), on the fan-out queue."""
+    fanout = planned_fanout(settings)
+    if fanout is None or fanout.planning is None:
+        return None
+    from smscore.dal.planning_store import DynamoPlanningStore, SqsPlanTasks
+    from smscore.domain.planning import Planner
+
+    return Planner(
+        store=DynamoPlanningStore(campaign_store(), region=settings.aws_region),
+        plan_tasks=cast("SqsPlanTasks", fanout.planning.tasks),
+        chunk_tasks=fanout.tasks,
+        limits=campaign_limits(settings),
+        opening=opening_rule(settings),
+        lease_seconds=settings.fanout_lease_seconds,
+        window_seconds=settings.fanout_window_seconds,
     )
 
 
@@ -528,6 +558,7 @@ class ReconcilerDeps:
 
 @memoised
 def reconciler_deps() -> ReconcilerDeps:
+    from smscore.dal.planning_store import DynamoPlanningStore, PlanningAbandoner
     from smscore.dal.reconciler_store import DynamoReconcilerStore
     from smscore.domain.reconciler import Reconciler
 
@@ -538,6 +569,7 @@ def reconciler_deps() -> ReconcilerDeps:
             queue=delivery_queue(),
             recipients_per_queue_message=settings.recipients_per_queue_message,
             lease_seconds=settings.reconciler_lease_seconds,
+            planning=PlanningAbandoner(DynamoPlanningStore(campaign_store(), region=settings.aws_region)),
         ),
         max_campaigns=settings.reconciler_max_campaigns,
     )

@@ -458,6 +458,7 @@ class CampaignService:
                         summary["creditsDebited"],
                         summary.get("scheduledFor"),
                         summary.get("scheduledReason"),
+                        planning=summary.get("planning"),
                     )
                 return self._replayed(
                     summary["queueId"],
@@ -500,6 +501,7 @@ class CampaignService:
                 summary["creditsDebited"],
                 summary.get("scheduledFor"),
                 summary.get("scheduledReason"),
+                planning=summary.get("planning"),
             )
         return self._replayed(
             summary["queueId"],
@@ -529,9 +531,11 @@ class CampaignService:
         resent = {"skippedAlreadyResent": result.audience.skipped_already_resent} if request.resend_of else {}
         if result.accepted:
             resent["creditsDebited"] = result.credits_debited
+        if result.planning:
+            resent["planning"] = True
         return {
             "queueId": result.queue_id,
-            "messages": len(result.messages),
+            "messages": result.estimate if result.planning else len(result.messages),
             "scheduledFor": result.scheduled_for.isoformat() if result.scheduled_for else None,
             "scheduledReason": result.scheduled_reason.as_json() if result.scheduled_reason else None,
             **resent,
@@ -567,6 +571,16 @@ class CampaignService:
         """The answer to a retry whose campaign is recorded: its result once the fan-out is closed, never a debit."""
         if dispatch.request_hash is not None and dispatch.request_hash != request_fingerprint(request):
             raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body")
+        if dispatch.planning is not None:
+            # Planned by the workers (smscore.domain.planning): the same 202 whatever its progress; its status says
+            # how far planning got and what was debited.
+            planned = dispatch.planning == "PLANNED"
+            return {
+                "queueId": dispatch.queue_id,
+                "messages": dispatch.total_messages if planned else dispatch.planning_estimate,
+                "creditsDebited": dispatch.credits_debited,
+                "planning": True,
+            }
         if not dispatch.finished:
             raise RequestInProgress(
                 "The first request with this Idempotency-Key has not finished; it is completed or refunded "
@@ -637,10 +651,11 @@ class CampaignService:
         if result.accepted:
             return CampaignService._accepted(
                 result.queue_id,
-                len(result.messages),
+                result.estimate if result.planning else len(result.messages),
                 result.credits_debited,
                 result.scheduled_for.isoformat() if result.scheduled_for else None,
                 reason,
+                planning=result.planning,
             )
         body = MessageEnqueueResultDto(
             queue_id=result.queue_id,
@@ -661,13 +676,18 @@ class CampaignService:
         credits_debited: int,
         scheduled_for: str | None = None,
         scheduled_reason: dict[str, Any] | None = None,
+        *,
+        planning: bool | None = False,
     ) -> Outcome:
-        """202: a campaign above MaxSyncRecipients, without its message list (paged by queueId instead)."""
+        """202: a campaign above MaxSyncRecipients, without its message list (paged by queueId instead). `planning`:
+        accepted for the fan-out workers to plan (smscore.domain.planning): totalMessages is then the tags' contacts
+        (an upper bound) and creditsDebited 0; the debit against the exact count follows in the queue's status."""
         body = MessageEnqueueResultDto(
             queue_id=queue_id,
             messages=[],
             total_messages=total_messages,
             credits_debited=credits_debited,
+            planning=True if planning else None,
             scheduled_for=datetime.fromisoformat(scheduled_for) if scheduled_for else None,
             scheduled_reason=reason_dto(scheduled_reason),
         )
@@ -676,7 +696,11 @@ class CampaignService:
     def _observe(self, result: CampaignResult) -> None:
         audience = result.audience
         logger.info(
-            "Campaign enqueued" if result.messages else "Campaign reached no valid recipient",
+            "Campaign accepted for planning"
+            if result.planning
+            else "Campaign enqueued"
+            if result.messages
+            else "Campaign reached no valid recipient",
             extra={
                 "queue_id": result.queue_id,
                 "enqueued": len(result.messages),

@@ -10,7 +10,7 @@ because all it adds to the port is HTTP-facing: parameter errors, the cursor, th
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
@@ -20,6 +20,8 @@ from smscore.api.models import (
     MessageDto,
     MessagePageDto,
     MessageSummaryDto,
+    PlanningDto,
+    PlanningErrorDto,
     QueueStatusDto,
     StatusChangeDto,
     StatusCounts,
@@ -92,6 +94,19 @@ def queue_status_of(view: DispatchView) -> QueueStatusDto:
         click_rate=click_rate(view.clicks, sum(view.counts.get(s, 0) for s in REACHED_CARRIER))
         if view.track_links
         else None,
+        planning=planning_of(view.planning),
+    )
+
+
+def planning_of(planning: Mapping[str, Any] | None) -> PlanningDto | None:
+    if planning is None:
+        return None
+    error = planning.get("error")
+    return PlanningDto(
+        status=planning["status"],
+        contacts_read=planning["contacts_read"],
+        messages_planned=planning["messages_planned"],
+        error=PlanningErrorDto(code=error["code"], message=error["message"]) if error else None,
     )
 
 

@@ -231,7 +231,18 @@ class MessageEnqueueResultDto(ApiModel):
         "page them with GET /api/messages?queueId=",
     )
     credits_debited: int | None = Field(
-        default=None, exclude_if=lambda value: value is None, description="202 only: the credits debited"
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="202 only: the credits debited by this request. 0 with planning: nothing is debited yet",
+    )
+    planning: bool | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="202 only, present (true) when the tags hold more than MaxSyncRecipients contacts: the campaign "
+        "is accepted and planned by the fan-out workers, without the request reading its audience. totalMessages "
+        "is then the tags' contacts (an upper bound, before de-duplication and screening) and creditsDebited 0. "
+        "The workers debit the exact credits once planned; GET /api/messages/queues/{queueId} shows planning "
+        "(PLANNING, PLANNED or FAILED with its error, nothing charged), the exact totalMessages and creditsDebited",
     )
 
 
@@ -334,6 +345,26 @@ class StatusCounts(BaseModel):
     CANCELLED: int = 0
 
 
+class PlanningErrorDto(ApiModel):
+    code: str = Field(
+        description="INSUFFICIENT_CREDITS, MERGE_FIELD_MISSING, TOO_MANY_RECIPIENTS, PLANNING_NOT_FINISHED, ..."
+    )
+    message: str
+
+
+class PlanningDto(ApiModel):
+    """How far the fan-out workers got planning a campaign accepted with `planning: true` (202)."""
+
+    status: Literal["PLANNING", "PLANNED", "FAILED"] = Field(
+        description="PLANNING: the workers are reading and screening the tags' members, nothing debited yet; "
+        "PLANNED: debited against the exact count (creditsDebited, totalMessages) and fanned out; FAILED: ended "
+        "without a debit (error), nothing charged, nothing sent"
+    )
+    contacts_read: int = Field(description="Tag memberships read so far")
+    messages_planned: int = Field(description="Messages planned so far (totalMessages once PLANNED)")
+    error: PlanningErrorDto | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
 class QueueStatusDto(ApiModel):
     queue_id: str
     channel: Literal["sms"] = "sms"
@@ -380,6 +411,11 @@ class QueueStatusDto(ApiModel):
         default=None,
         description="clicks / messages that reached the carrier (SENT + DELIVERED + UNDELIVERED), 0..1; null before "
         "any did, and for a campaign sent without trackLinks",
+    )
+    planning: PlanningDto | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Present for a campaign accepted with planning (202 `planning: true`): see PlanningDto",
     )
 
 

@@ -583,6 +583,8 @@ def dispatch_state(record: DispatchRecord) -> DispatchState:
         scheduled_reason=record.scheduled_reason,
         plan_prefix=record.plan_prefix,
         plan_chunks=int(record.plan_chunks or 0),
+        planning=record.planning_status,
+        planning_estimate=int(record.planning_estimate or 0),
     )
 
 

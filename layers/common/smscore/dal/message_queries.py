@@ -183,6 +183,14 @@ def dispatch_view(record: DispatchRecord) -> DispatchView:
         scheduled_reason=record.scheduled_reason,
         cancelled_at=record.cancelled_at,
         cancelled_by=record.cancelled_by,
+        planning=None
+        if record.planning_status is None
+        else {
+            "status": record.planning_status,
+            "contacts_read": int(record.planning_contacts_read or 0),
+            "messages_planned": int(record.planning_messages or 0),
+            "error": record.planning_error,
+        },
     )
 
 

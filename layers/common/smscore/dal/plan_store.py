@@ -20,6 +20,7 @@ from smscore.domain.backoff import Backoff
 from smscore.domain.campaign import FanoutState
 from smscore.domain.fanout import ChunkTask, FanoutProgress
 from smscore.domain.plan import ChunkState, PlanChunk, chunk_key
+from smscore.domain.planning import PlanTask
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -172,8 +173,11 @@ def encode_task(task: ChunkTask) -> str:
     )
 
 
-def decode_task(body: str) -> ChunkTask:
+def decode_task(body: str) -> ChunkTask | PlanTask:
+    """A chunk to fan out, or (`"plan": true`) a campaign to plan (smscore.dal.planning_store.encode_plan_task)."""
     data = json.loads(body)
+    if data.get("plan"):
+        return PlanTask(str(data["tenantId"]), str(data["queueId"]))
     return ChunkTask(str(data["tenantId"]), str(data["queueId"]), str(data["prefix"]), int(data["chunk"]))
 
 

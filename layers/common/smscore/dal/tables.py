@@ -671,7 +671,7 @@ class DispatchRecord(Model):
     count_clicked = NumberAttribute(null=True)  # added up from the counter shards (smscore.domain.links)
     created_at = UTCDateTimeAttribute()
     # Fan-out state (smscore.domain.campaign / smscore.domain.reconciler); absent on campaigns sent before it existed.
-    fanout = UnicodeAttribute(null=True)  # PENDING | RECONCILING | COMPLETE | RECONCILED
+    fanout = UnicodeAttribute(null=True)  # PLANNING | PENDING | RECONCILING | COMPLETE | RECONCILED | FAILED
     fanout_due = UnicodeAttribute(null=True)  # by_fanout_due key: set while PENDING/RECONCILING, removed when done
     fanout_deadline = UTCDateTimeAttribute(null=True)  # the sender's hard stop (+ grace), then a reconciler's lease
     fanout_owner = UnicodeAttribute(null=True)  # the reconciler run holding the claim (fencing token)
@@ -696,6 +696,24 @@ class DispatchRecord(Model):
     plan_prefix = UnicodeAttribute(null=True)
     plan_chunks = NumberAttribute(null=True)
     fanout_chunks_done = NumberAttribute(null=True)
+    # A campaign above MaxSyncRecipients planned by the fan-out workers (smscore.domain.planning): absent on every
+    # other campaign. The request records PLANNING; the planner's checkpoints move the cursor and the running totals.
+    planning_status = UnicodeAttribute(null=True)  # PLANNING | PLANNED | FAILED
+    planning_error = JSONAttribute(null=True)  # FAILED: {"code", "message"} (nothing was charged)
+    planning_estimate = NumberAttribute(null=True)  # the tags' contacts at accept (an upper bound)
+    planning_prefix = UnicodeAttribute(null=True)  # the plan's chunk prefix (plan_prefix once debited)
+    planning_messages_deadline = UTCDateTimeAttribute(null=True)  # no planned SCHEDULED message is due before it
+    planning_opt_out_base = UnicodeAttribute(null=True)  # the request's opt-out link base
+    planning_owner = UnicodeAttribute(null=True)  # the planner holding the lease (fencing token)
+    planning_lease = UTCDateTimeAttribute(null=True)
+    planning_cursor = UnicodeAttribute(null=True)  # PlanCursor.as_json()
+    planning_chunks = NumberAttribute(null=True)
+    planning_messages = NumberAttribute(null=True)
+    planning_credits = NumberAttribute(null=True)
+    planning_scheduled = NumberAttribute(null=True)
+    planning_segments = NumberAttribute(null=True)
+    planning_contacts_read = NumberAttribute(null=True)
+    planning_skipped = JSONAttribute(null=True)  # skip counts by name (smscore.domain.planning.SKIP_FIELDS)
 
 
 class PlanChunkRecord(Model):

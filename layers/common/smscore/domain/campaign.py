@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from smscore.domain.compliance import CompliancePolicy, FrequencyPlan
 from smscore.domain.compose import ComposedTexts, compose_texts, final_text
@@ -57,6 +57,9 @@ from smscore.domain.segments import SegmentCount, provider_length
 from smscore.domain.wait_reasons import WaitReason, explain_wait
 from smscore.domain.windows import OpeningRule, country_of
 
+if TYPE_CHECKING:
+    from smscore.domain.planning import WorkerPlanning
+
 log = logging.getLogger(__name__)
 
 NOT_ENQUEUED = "not enqueued"
@@ -68,14 +71,16 @@ _MESSAGE_NAMESPACE = uuid.UUID("8f3e2a61-0c4b-4d7e-b1a9-6c5d4e3f2a10")
 
 
 class FanoutState(StrEnum):
+    PLANNING = "PLANNING"  # accepted (202), not debited: the workers are planning it (smscore.domain.planning)
     PENDING = "PENDING"  # debited; the sending invocation is (or was) persisting and enqueueing
     RECONCILING = "RECONCILING"  # past its deadline, claimed by a reconciler run
     COMPLETE = "COMPLETE"  # closed by the sending invocation
     RECONCILED = "RECONCILED"  # closed by the reconciler
+    FAILED = "FAILED"  # planning ended without a debit: nothing charged, nothing sent
 
     @property
     def closed(self) -> bool:
-        return self in (FanoutState.COMPLETE, FanoutState.RECONCILED)
+        return self in (FanoutState.COMPLETE, FanoutState.RECONCILED, FanoutState.FAILED)
 
 
 def queue_id_for(tenant_id: str, idempotency_key: str) -> str:
@@ -193,6 +198,8 @@ class CampaignResult:
     scheduled_for: datetime | None = None  # when every message waits: the earliest of them may go then
     scheduled_reason: WaitReason | None = None  # why (smscore.domain.wait_reasons)
     accepted: bool = False  # above max_sync_recipients: answered 202, without the message list
+    planning: bool = False  # accepted for the workers to plan (smscore.domain.planning): nothing debited yet
+    estimate: int = 0  # with planning: the tags' contacts (an upper bound of the messages)
 
 
 @dataclass(frozen=True)
@@ -214,6 +221,8 @@ class DispatchState:
     scheduled_reason: dict[str, Any] | None = None  # WaitReason.as_json() as recorded at accept
     plan_prefix: str | None = None  # a planned campaign (smscore.domain.plan): its chunks' prefix
     plan_chunks: int = 0
+    planning: str | None = None  # planned by the workers (smscore.domain.planning): PLANNING | PLANNED | FAILED
+    planning_estimate: int = 0  # the tags' contacts when it was accepted
 
     @property
     def finished(self) -> bool:
@@ -588,6 +597,9 @@ class PlannedFanout:
     tasks: ChunkTasks
     inline_max_messages: int
     window_seconds: float
+    # Campaigns above MaxSyncRecipients planned by the workers, the request never reading their audience
+    # (smscore.domain.planning); None: the request plans them itself.
+    planning: WorkerPlanning | None = None
 
     def applies(self, messages: int) -> bool:
         return messages > self.inline_max_messages
@@ -689,6 +701,28 @@ def send_campaign(
     tenant = store.get_tenant(request.tenant_id)
     if tenant is None:
         raise TenantNotFound("The tenant of this token no longer exists")
+    if members is None and fanout is not None and fanout.planning is not None and plannable(request, limits):
+        from smscore.domain.planning import accept_for_planning
+
+        handed = accept_for_planning(
+            request,
+            tenant,
+            limits=limits,
+            planning=fanout.planning,
+            window_seconds=fanout.window_seconds,
+            queue_id=queue_id,
+            request_hash=fingerprint,
+            deadline=budget.deadline,
+            now=now,
+            phase=phase,
+            merge_values=merge_values or (lambda contact_ids: store.merge_values(request.tenant_id, contact_ids)),
+            recorded=lambda recorded_id: _raise_if_recorded(store, recorded_id),
+        )
+        if isinstance(handed, CampaignResult):
+            return handed
+        if handed is not None:
+            read = handed
+            members = lambda: read  # noqa: E731 - every member, read once by the bounded read
     plan = plan_campaign(
         request,
         tenant,
@@ -809,6 +843,19 @@ def send_campaign(
         scheduled_for=schedule.scheduled_for,
         scheduled_reason=schedule.reason,
         accepted=accepted,
+    )
+
+
+def plannable(request: CampaignRequest, limits: CampaignLimits) -> bool:
+    """A send by tags that the workers may plan when it is large (smscore.domain.planning): not a resend or a test
+    send (their recipients are not tag members), nor a campaign with tracked links (its link items are issued for the
+    whole audience at once: planned by its request, as before)."""
+    return (
+        limits.max_sync_recipients is not None
+        and request.resend_of is None
+        and not request.test
+        and not request.track_links
+        and bool(request.tag_ids)
     )
 
 

@@ -224,12 +224,14 @@ def split_plan(
     tenant_id: str,
     messages: Sequence[OutgoingMessage],
     frequency: ChunkCounts | None = None,
+    first_chunk: int = 0,
 ) -> list[PlanChunk]:
-    """The chunks of a plan whose messages carry the ids `planned_ids(prefix, bodies)` gave them, in this order;
-    each chunk carries the frequency counts of its own recipients (`frequency`: the campaign's)."""
+    """The chunks of a plan whose messages carry the ids `planned_ids(prefix, bodies, first_chunk)` gave them, in
+    this order; each chunk carries the frequency counts of its own recipients (`frequency`: the campaign's). A plan
+    written page by page (smscore.domain.planning) numbers each page's chunks from `first_chunk`."""
     chunks: list[PlanChunk] = []
     start = 0
-    for number, size in enumerate(chunk_sizes(message_costs([m.body for m in messages]))):
+    for number, size in enumerate(chunk_sizes(message_costs([m.body for m in messages])), start=first_chunk):
         part = tuple(messages[start : start + size])
         counts = None
         if frequency is not None:
@@ -240,9 +242,10 @@ def split_plan(
     return chunks
 
 
-def planned_ids(prefix: str, bodies: Sequence[str]) -> list[str]:
-    """The ids of a plan's messages, in order, given each message's final text (what decides the chunks)."""
+def planned_ids(prefix: str, bodies: Sequence[str], first_chunk: int = 0) -> list[str]:
+    """The ids of a plan's messages, in order, given each message's final text (what decides the chunks), in chunks
+    numbered from `first_chunk`."""
     ids: list[str] = []
-    for number, size in enumerate(chunk_sizes(message_costs(bodies))):
+    for number, size in enumerate(chunk_sizes(message_costs(bodies)), start=first_chunk):
         ids += [planned_message_id(prefix, number, offset) for offset in range(size)]
     return ids

@@ -27,6 +27,10 @@ key and sorted as above, and those never written get a FAILED item from the plan
 the plan's QUEUED) before they are refunded. No worker can still be writing: a worker claims a chunk only while
 the campaign is PENDING with a deadline beyond its lease, which outlives the worker's Timeout.
 
+A campaign accepted above MaxSyncRecipients and still PLANNING past its deadline (its planners died or the
+planning task was lost; smscore.domain.planning) was never debited: it ends FAILED with PLANNING_NOT_FINISHED.
+One its planner debited is PENDING, a planned campaign like any other.
+
 A run that dies midway leaves the claim to expire; the next run redoes steps 3-4, and the conditional settle
 makes the refund happen exactly once.
 """
@@ -95,6 +99,12 @@ class ReconcilerStore(Protocol):
         ...
 
 
+class PlanningReaper(Protocol):
+    def abandon(self, queue_id: str, now: datetime) -> bool:
+        """A campaign still PLANNING (smscore.domain.planning) past its deadline -> FAILED; False for any other."""
+        ...
+
+
 @dataclass(frozen=True)
 class Reconciled:
     """What one campaign's reconciliation did."""
@@ -116,7 +126,9 @@ class Reconciler:
         lease_seconds: int,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_owner: Callable[[], str] = lambda: str(uuid.uuid4()),
+        planning: PlanningReaper | None = None,
     ) -> None:
+        self._planning = planning
         self._store = store
         self._queue = queue
         self._per_queue_message = recipients_per_queue_message
@@ -136,6 +148,10 @@ class Reconciler:
     def reconcile(self, queue_id: str) -> Reconciled | None:
         """Claim one campaign and finish its fan-out; None when it is not (or no longer) claimable."""
         owner, now = self._new_owner(), self._now()
+        if self._planning is not None and self._planning.abandon(queue_id, now):
+            # Still PLANNING past its deadline (smscore.domain.planning): nothing was debited, nothing sent.
+            log.warning("Planning not finished: campaign FAILED, nothing charged", extra={"queue_id": queue_id})
+            return Reconciled(queue_id, 0, 0, 0, 0, True)
         dispatch = self._store.claim(queue_id, owner, now, now + self._lease)
         if dispatch is None:
             return None

@@ -93,6 +93,8 @@ class DispatchView:
     scheduled_reason: dict[str, Any] | None = None  # WaitReason.as_json() as recorded at accept
     cancelled_at: datetime | None = None
     cancelled_by: str | None = None
+    # Planned by the fan-out workers (smscore.domain.planning): status, memberships read, messages planned, error.
+    planning: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
