@@ -93,6 +93,11 @@ addMessages({
   "webhooks.event.message.delivered": ["Mensaje entregado", "Message delivered"],
   "webhooks.event.message.undelivered": ["Mensaje no entregado", "Message undelivered"],
   "webhooks.event.message.failed": ["Mensaje fallido", "Message failed"],
+  "webhooks.event.message.clicked": ["Clic en un enlace", "Link clicked"],
+  "webhooks.event.contact.opted_out": ["Contacto dado de baja", "Contact opted out"],
+  "webhooks.event.contact.opted_in": ["Contacto suscrito de nuevo", "Contact opted back in"],
+  "webhooks.event.campaign.completed": ["Campaña terminada", "Campaign completed"],
+  "webhooks.event.credits.low": ["Créditos bajos", "Credits low"],
 
   "export.download": ["Descargar CSV", "Download CSV"],
   "export.preparing": ["Preparando el archivo…", "Preparing the file…"],
@@ -103,8 +108,19 @@ addMessages({
   ],
 });
 
-// The event types an endpoint may ask for today (the ones the platform emits).
-const EVENTS = ["message.sent", "message.delivered", "message.undelivered", "message.failed"];
+// The event types an endpoint may ask for (every one the platform emits); a new endpoint wants the message ones.
+const EVENTS = [
+  "message.sent",
+  "message.delivered",
+  "message.undelivered",
+  "message.failed",
+  "message.clicked",
+  "contact.opted_out",
+  "contact.opted_in",
+  "campaign.completed",
+  "credits.low",
+];
+const CHECKED = new Set(["message.sent", "message.delivered", "message.undelivered", "message.failed"]);
 
 function tokenBox(label, value) {
   const input = h("input", { type: "text", readOnly: true, value, id: "shown-once", spellcheck: false, class: "mono" });
@@ -247,7 +263,7 @@ export async function webhooksView(main, ctx) {
   const result = h("div", { id: "webhook-result", "aria-live": "polite" });
   const list = h("div", { id: "webhooks" });
   const [urlField, url] = field(t("webhooks.url"), h("input", { name: "url", type: "url", required: true, placeholder: "https://" }));
-  const boxes = EVENTS.map((type) => h("input", { type: "checkbox", name: "events", value: type, checked: true, id: `event-${type}` }));
+  const boxes = EVENTS.map((type) => h("input", { type: "checkbox", name: "events", value: type, checked: CHECKED.has(type), id: `event-${type}` }));
   const [descriptionField, description] = field(t("webhooks.description"), h("input", { name: "description", maxlength: 200 }));
 
   async function load() {
@@ -490,6 +506,10 @@ addMessages({
   "usage.table": ["Los mismos datos en una tabla", "The same data as a table"],
   "usage.codes": ["Fallas por código", "Failures by code"],
   "usage.noFailures": ["Sin fallas en este periodo.", "No failures in this period."],
+  "usage.uncounted": [
+    "Sin código registrado (campañas enviadas antes de contar fallas por código, o mensajes devueltos sin intento de envío)",
+    "No code recorded (campaigns sent before failures were counted by code, or messages refunded without a send attempt)",
+  ],
   "usage.code": ["Código", "Code"],
   "usage.count": ["Mensajes", "Messages"],
 });
@@ -594,6 +614,8 @@ export async function usageView(main) {
     try {
       const report = await api("GET", "/api/reports/usage", { query: { from: from.value, to: to.value, granularity: "day" } });
       const codes = Object.entries(report.totals.failuresByCode);
+      // Failures the count by code does not hold are shown as such, never hidden (docs/integrations.md#reports)
+      const uncounted = report.totals.failuresUncounted || 0;
       replace(
         out,
         usageChart(report),
@@ -616,12 +638,17 @@ export async function usageView(main) {
           ),
         ),
         h("h2", {}, t("usage.codes")),
-        codes.length
+        codes.length || uncounted
           ? h(
               "table",
               { id: "usage-codes" },
               h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("usage.code")), h("th", { scope: "col" }, t("usage.count")))),
-              h("tbody", {}, codes.map(([code, n]) => h("tr", {}, h("td", { translate: "no" }, code), h("td", {}, String(n))))),
+              h(
+                "tbody",
+                {},
+                codes.map(([code, n]) => h("tr", {}, h("td", { translate: "no" }, code), h("td", {}, String(n)))),
+                uncounted ? h("tr", { id: "usage-uncounted" }, h("td", {}, t("usage.uncounted")), h("td", {}, String(uncounted))) : null,
+              ),
             )
           : h("p", {}, t("usage.noFailures")),
       );

