@@ -120,3 +120,21 @@ def test_a_tenant_holding_slots_gets_the_short_reach_and_a_newcomer_the_whole_wi
     # When tenant B, holding nothing, asks at the same moment: it starts right after A's slots, within its window
     newcomer = gate.reserve("s", 1.0, 1, NOW + 1, tenant="B", **fair)
     assert newcomer.slots == pytest.approx((NOW + 6,))
+
+
+def test_expired_tenant_holds_are_forgotten_once_enough_pile_up(stack: Stack) -> None:
+    # Given the DynamoDB gate, and 9 tenants that each reserved a slot of a fair sender, one second apart
+    client = boto3.client("dynamodb", region_name=stack.names.region)
+    table = next(t for t in client.list_tables()["TableNames"] if "Senders" in t)
+    fair = {"horizon": 10.0, "holding_horizon": 3.0}
+    with serialised_moto():
+        gate = DynamoSenderGate(client, table)
+        for i in range(9):
+            assert gate.reserve("s", 1.0, 1, NOW + 100 * i, tenant=f"T{i}", **fair).slots
+        item = client.get_item(TableName=table, Key={"sender": {"S": "s"}}, ConsistentRead=True)["Item"]
+        # Then the markers of tenants whose holds ended long ago are gone; only the last grant's (and those that
+        # were not yet 8 expired when it was written) remain
+        held = sorted(name for name in item if name.startswith("held_until#"))
+        assert held == ["held_until#T8"]
+        # And fairness still works for a tenant seen before: T0 asks again, holding nothing now, and is served
+        assert gate.reserve("s", 1.0, 1, NOW + 900, tenant="T0", **fair).slots == (NOW + 900,)

@@ -7,6 +7,9 @@ A reservation of `n` slots is one UpdateItem:
 - busy sender (`next_free` >= now): `ADD next_free n/rate` on condition `next_free` >= now and < now + horizon
   and not paused; the new value says where the granted slots end;
 - idle sender (`next_free` < now or absent): `SET next_free = now + n/rate` on condition idle and not paused.
+With fairness, `held_until#<tenant>` records where each tenant's latest slots may end; once
+STALE_HOLDS_TO_FORGET of them lie in the past, the next granted reservation removes those (one more UpdateItem,
+conditional on each still being past), so the item does not grow with every tenant that ever sent.
 Which one is tried first follows the last value this process saw; a failed condition (1 write unit) is
 followed by one consistent read of the item, and the answer decides: the other form, wait, or probe a paused
 sender whose cool-down has passed (`SET paused_until = now + probe hold` on condition it is unchanged, so
@@ -29,6 +32,9 @@ if TYPE_CHECKING:
 
 MAX_ROUNDS = 4
 NOT_PAUSED = "attribute_not_exists(paused_until)"
+HELD_PREFIX = "held_until#"
+STALE_HOLDS_TO_FORGET = 8  # expired held_until markers tolerated on the item before one write removes them
+MAX_HOLDS_FORGOTTEN = 50  # per write, to keep the expression small
 
 
 def _n(value: float) -> dict[str, str]:
@@ -126,6 +132,7 @@ class DynamoSenderGate:
                     )
                 if item is not None:
                     self._busy[sender] = True
+                    self._forget_expired_holds(sender, item, now)
                     start = float(item["next_free"]["N"]) - span
                     return Reservation(slots=tuple(start + i * interval for i in range(count)))
             else:
@@ -138,6 +145,7 @@ class DynamoSenderGate:
                 )
                 if item is not None:
                     self._busy[sender] = True
+                    self._forget_expired_holds(sender, item, now)
                     return Reservation(slots=tuple(now + i * interval for i in range(count)))
             current = self._read(sender)
             if "paused_until" in current:
@@ -152,6 +160,23 @@ class DynamoSenderGate:
                 return Reservation(retry_at=next_free - reach)
             busy = next_free >= now
         return Reservation(retry_at=now + 1)  # contended beyond reason: come back in a second
+
+    def _forget_expired_holds(self, sender: str, item: dict[str, Any], now: float) -> None:
+        """Remove the tenants' markers that lie in the past (they mean the same as absent), once enough piled up;
+        a marker refreshed meanwhile fails the condition and nothing is removed (tried again on a later grant)."""
+        expired = [
+            name for name, value in item.items() if name.startswith(HELD_PREFIX) and float(value.get("N", 0)) < now
+        ]
+        if len(expired) < STALE_HOLDS_TO_FORGET:
+            return
+        names = {f"#h{i}": name for i, name in enumerate(expired[:MAX_HOLDS_FORGOTTEN])}
+        self._update(
+            sender,
+            "REMOVE " + ", ".join(names),
+            " AND ".join(f"{alias} < :now" for alias in names),
+            {":now": _n(now)},
+            names,
+        )
 
     def _unlimited(self, sender: str, now: float) -> Reservation:
         """No bucket: only the breaker matters (one read)."""
