@@ -155,7 +155,9 @@ def test_aws_keyword_replies_emit_each_change_of_state_once_to_each_tenant_on_th
     assert ANA[-10:] not in logged.out + logged.err
 
 
-def test_twilio_keyword_replies_emit_each_change_of_state_once(hooks: Stack, campaign: Campaign) -> None:
+def test_twilio_keyword_replies_emit_each_change_of_state_once(
+    hooks: Stack, campaign: Campaign, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given a tenant sending through Twilio, with Ana as a contact and an endpoint for the consent events
     contact_id = campaign.add(ANA, "vip")
     sends_through(campaign, "twilio")
@@ -169,10 +171,13 @@ def test_twilio_keyword_replies_emit_each_change_of_state_once(hooks: Stack, cam
         (campaign.tenant_id, "contact.opted_out", contact_id, True, "keyword"),
         (campaign.tenant_id, "contact.opted_in", contact_id, False, "keyword"),
     ]
+    # And no log line names her number
+    logged = capsys.readouterr()
+    assert ANA[-10:] not in logged.out + logged.err
 
 
 def test_the_link_emits_once_per_contact_it_moves_and_never_for_one_already_opted_out(
-    hooks: Stack, admin: Any, monkeypatch: pytest.MonkeyPatch
+    hooks: Stack, admin: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given a marketing SMS with the person's own opt-out link (a route without two-way SMS in Colombia), sent by
     # tenant A to Ana and Beto; tenant B, on the same sender, has Ana too
@@ -211,6 +216,9 @@ def test_the_link_emits_once_per_contact_it_moves_and_never_for_one_already_opte
     # When he then presses his link / Then nothing is emitted: he showed opted out already
     assert opt_out_page("POST", code_of[beto])["statusCode"] == 200
     assert consent_events(hooks) == []
+    # And no log line names either number
+    logged = capsys.readouterr()
+    assert not [n for n in (ANA[-10:], beto[-10:]) if n in logged.out + logged.err]
 
 
 def test_the_contacts_api_emits_only_when_what_the_contact_shows_moves(hooks: Stack, campaign: Campaign) -> None:

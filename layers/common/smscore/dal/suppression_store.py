@@ -81,7 +81,7 @@ def _moving_then_keeping(change: ConsentChange) -> tuple[tuple[bool, Condition],
     absent = SuppressionRecord.number.does_not_exist()
     newer = SuppressionRecord.changed_at < change.at
     was_other = SuppressionRecord.opted_out == (not change.opted_out)
-    was_same = SuppressionRecord.opted_out == change.opted_out
+    was_same = ~was_other  # the complement, so that the two halves always cover "newer" whole
     if change.opted_out:
         return (True, absent | (newer & was_other)), (False, newer & was_same)
     return (True, newer & was_other), (False, absent | (newer & was_same))

@@ -13,8 +13,8 @@ An event is emitted when that shown value moves, once per contact, by the write 
   when the contact's own flag is not set (read just before the write: `watching`).
 So a second STOP, a STOP for a contact the tenant opted out itself, a START while the tenant's own opt-out stands,
 and a START for a number never suppressed emit nothing. Reading the other half of the state before one's own write
-means two changes of the two halves at the same moment (a STOP and a PATCH of the same contact racing) may both
-emit, each with its own id, but one is never missed.
+means two writes of the same contact at the same moment (a STOP and a PATCH racing, or two PATCHes) may both emit,
+each with its own id, but a change is never missed.
 
 The event's id is uuid5 of the type, the contact and the change's time (the provider's timestamp of the reply, or
 the time of the link's press), so a re-emission of the same change carries the same id. Its data holds
