@@ -177,3 +177,27 @@ def test_roles_cannot_do_what_their_function_never_does(role: str, table: str, f
     allowed = {a for g in grants() if g.role == role and f"${{{table}.Arn}}" in g.resources for a in g.actions}
     assert allowed, f"{role} has no grant on {table}"
     assert not allowed & forbidden
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        # contact.opted_out / opted_in: keyword replies (AWS two-way SMS, Twilio's inbound webhook), the opt-out
+        # link page, the contacts API
+        "InboundSmsFunctionRole",
+        "TwilioStatusFunctionRole",
+        "OptOutLinkFunctionRole",
+        "ContactsFunctionRole",
+        # message.*, message.clicked, credits.low
+        "DeliverFunctionRole",
+        "ReceiptsFunctionRole",
+        "LinksFunctionRole",
+        "SendByTagsFunctionRole",
+    ],
+)
+def test_every_function_that_emits_webhook_events_may_read_subscriptions_and_queue_them(role: str) -> None:
+    # Given what the role may do / Then it may read which event types a tenant's endpoints want (Query only) and
+    # send to the webhook queue: an emitted event is never lost to an AccessDenied
+    mine = [g for g in grants() if g.role == role]
+    assert any("${WebhooksTable.Arn}" in g.resources and "dynamodb:Query" in g.actions for g in mine)
+    assert any("${WebhookQueue.Arn}" in g.resources and "sqs:SendMessage" in g.actions for g in mine)
