@@ -362,7 +362,7 @@ def measure(recipients: int = 50_000) -> list[Row]:
 
 
 def _measure(recipients: int) -> list[Row]:
-    from bench.planning_request import million_request_row
+    from bench.planning_request import million_request_row, planner_seconds
     from smscore.dal.tables import ContactRecord, DispatchRecord, TagMemberRecord, TenantRecord
 
     # The recorded POST takes the measured one's path: planned into chunks for the fan-out workers (the 50,000 one
@@ -386,6 +386,7 @@ def _measure(recipients: int) -> list[Row]:
             )
             local.dispatches_table = DispatchRecord.Meta.table_name
             million = million_request_row(sender, local, template, tag_keys)
+            planning = planner_seconds(sender, local, template, tag_keys)
     assert not local.unanswered, f"calls that would have reached moto: {dict(local.unanswered)}"
     messages = len(json.loads(response["body"])["messages"])
     assert messages == recipients, f"{messages} messages for {recipients} recipients"
@@ -431,7 +432,7 @@ def _measure(recipients: int) -> list[Row]:
         },
     )
     modelled = modelled_rows(recipients, cpu, dict(calls), tally, schemas, RECORDED_RECIPIENTS)
-    return [cpu_row, merge_row, *modelled, million, *million_rows(recipients, modelled[0].value, schemas)[1:]]
+    return [cpu_row, merge_row, *modelled, million, *million_rows(recipients, modelled[0].value, schemas, planning)[1:]]
 
 
 MILLION = 1_000_000
@@ -441,7 +442,9 @@ UNITS_PER_NEW_MESSAGE = 4  # a new message item under 1 KB + its three lean inde
 WORKER_MESSAGES_PER_SECOND = 1_000  # one fan-out worker: a 1,000-message chunk a second (assumption, stated)
 
 
-def million_rows(recipients: int, warm_seconds: float, schemas: dict[str, Any]) -> list[Row]:
+def million_rows(
+    recipients: int, warm_seconds: float, schemas: dict[str, Any], planning: dict[str, Any] | None = None
+) -> list[Row]:
     """The 1,000,000-recipient campaign (202 path), extrapolated from the measured POST: the request does the same
     work per recipient (read, screen, compose, plan chunks), so its modelled seconds scale linearly; the fan-out
     writes every message item at the Messages table's declared warm throughput, its hottest index key (one of
@@ -457,7 +460,10 @@ def million_rows(recipients: int, warm_seconds: float, schemas: dict[str, Any]) 
     hot_key_s = MILLION / MESSAGE_INDEX_SHARDS / 1_000
     workers = int(load_template()["Parameters"]["FanoutMaxConcurrency"]["Default"])
     workers_s = MILLION / (workers * WORKER_MESSAGES_PER_SECOND)
-    fanout_minutes = max(throughput_s, hot_key_s, workers_s) / 60
+    # Above MaxSyncRecipients one planner reads and plans the audience before the fan-out starts (measured:
+    # bench.planning_request.planner_seconds); its seconds come first.
+    planning_s = float(planning["planning_s"]) if planning else 0.0
+    fanout_minutes = (planning_s + max(throughput_s, hot_key_s, workers_s)) / 60
     basis = f"extrapolated x{scale:g} from the measured {recipients:,}-recipient POST (not a 1,000,000 run)"
     return [
         Row(
@@ -479,13 +485,13 @@ def million_rows(recipients: int, warm_seconds: float, schemas: dict[str, Any]) 
             value=round(fanout_minutes, 2),
             unit="min",
             baseline=TARGET_MILLION_FANOUT_MINUTES,
-            target=f"<= {TARGET_MILLION_FANOUT_MINUTES:g} min (Messages warm throughput, hottest key, workers)",
+            target=f"<= {TARGET_MILLION_FANOUT_MINUTES:g} min (the planner, then Messages warm throughput, hottest "
+            "key, workers)",
             passed=fanout_minutes <= TARGET_MILLION_FANOUT_MINUTES,
             details={
-                "basis": "modelled from template.yaml, not measured",
-                "not_counted": "a campaign above MaxSyncRecipients is first planned by one planner (reading, "
-                "screening and writing its chunks page by page, smscore.domain.planning) before this fan-out "
-                "starts: not modelled here",
+                "basis": "the planning measured and extrapolated (below), then the fan-out modelled from "
+                "template.yaml: planning_s + the largest of the three bounds",
+                **(planning or {}),
                 "write_units_per_message": UNITS_PER_NEW_MESSAGE,
                 "messages_warm_write_units_per_second": warm,
                 "throughput_bound_s": round(throughput_s, 1),

@@ -58,7 +58,7 @@ def wait_while_progressing(measure: Any, target: int, stall_seconds: float) -> b
             last, moved_at = value, time.monotonic()
         elif time.monotonic() - moved_at > stall_seconds:
             return False
-        time.sleep(1)
+        time.sleep(2)  # a poll interval, not a wait for an outcome: it ends as soon as the target is reached
     return bool(value == target)
 
 
