@@ -307,6 +307,40 @@ class TestApiKeyMode:
         assert with_auth_token == (200, {"outcome": "APPLIED"})
         assert statuses(message_id) == ("DELIVERED", ["QUEUED", "SENDING", "SENT", "DELIVERED"])
 
+    def test_a_message_sent_with_the_function_url_is_delivered_by_its_callback_there(
+        self, stack: Stack, campaign: Campaign, twilio_deliver_env: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Given the deliver function configured as deployed: Twilio's StatusCallback is the webhook's function URL
+        put_credentials(
+            {
+                "account_sid": ACCOUNT_SID,
+                "auth_token": ACCOUNT_AUTH_TOKEN,
+                "api_key_sid": API_KEY_SID,
+                "api_key_secret": API_KEY_SECRET,
+            }
+        )
+        monkeypatch.setenv("TWILIO_STATUS_CALLBACK_URL", FUNCTION_URL)
+        wiring.reset()
+        TenantRecord(campaign.tenant_id).update(actions=[TenantRecord.provider.set("twilio")])
+        _, message_id = send_one(campaign)
+        # When the deliver function sends it
+        assert deliver_queued(stack) == {"batchItemFailures": []}
+        (request,) = twilio_deliver_env.requests
+        status_callback = request.form["StatusCallback"]
+        assert status_callback == f"{FUNCTION_URL}?messageId={message_id}"
+        # Then SENT wrote no provider-id index entry (the callbacks name the message)
+        record = MessageRecord.get(message_id, consistent_read=True)
+        assert record.provider_message_id is None
+        assert list(MessageRecord.by_provider_message_id.query(record.sent_provider_id())) == []
+        # When Twilio posts "sent" then "delivered" to that URL, signed for it, as a function URL event
+        for twilio_status, answer in (("sent", {"outcome": None}), ("delivered", {"outcome": "APPLIED"})):
+            sid = record.sent_provider_id() or ""
+            params = {"MessageSid": sid, "MessageStatus": twilio_status, "AccountSid": ACCOUNT_SID}
+            signature = request_signature(status_callback, list(params.items()), ACCOUNT_AUTH_TOKEN)
+            assert post(function_url_event(status_callback, params, signature)) == (200, answer)
+        # Then the message is DELIVERED, once
+        assert statuses(message_id) == ("DELIVERED", ["QUEUED", "SENDING", "SENT", "DELIVERED"])
+
     def test_the_earlier_api_key_shape_still_sends_and_refuses_callbacks_it_cannot_verify(
         self, stack: Stack, campaign: Campaign
     ) -> None:
