@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from functions.deliver import app as deliver_app
 from smscore import wiring
+from smscore.dal.message_queries import DynamoMessageQueries
 from smscore.dal.receipt_store import DynamoReceiptStore
 from smscore.dal.tables import MessageRecord, TenantRecord
 from smscore.domain.receipts import ReceiptOutcome
@@ -338,8 +339,11 @@ class TestApiKeyMode:
             params = {"MessageSid": sid, "MessageStatus": twilio_status, "AccountSid": ACCOUNT_SID}
             signature = request_signature(status_callback, list(params.items()), ACCOUNT_AUTH_TOKEN)
             assert post(function_url_event(status_callback, params, signature)) == (200, answer)
-        # Then the message is DELIVERED, once
+        # Then the message is DELIVERED, once, and its view still shows Twilio's id (kept unindexed)
         assert statuses(message_id) == ("DELIVERED", ["QUEUED", "SENDING", "SENT", "DELIVERED"])
+        view = DynamoMessageQueries().message(campaign.tenant_id, message_id)
+        assert view is not None
+        assert (view.provider_message_id or "").startswith("SM")
 
     def test_the_earlier_api_key_shape_still_sends_and_refuses_callbacks_it_cannot_verify(
         self, stack: Stack, campaign: Campaign
