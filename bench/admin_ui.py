@@ -3,8 +3,10 @@
 The page is served by the local stack's own admin responder (smsdev.admin_ui), once as `make dev` serves it
 (uncompressed) and once gzip-encoded for browsers that accept it, as CloudFront serves it (`Compress: true`). Chromium
 (Debian's, driven by Playwright) loads `/admin/` in a fresh context, so nothing is cached, and the row adds the
-response headers and encoded bodies of every request the page made. The floor is the files' own bytes (on disk,
-or each gzip-compressed at level 6): the ratio is what headers and extra requests add.
+response headers and encoded bodies of every request the page made. The screens' modules are imported when a screen
+is first shown (admin/site/app.js `lazy`), so the sign-in loads the shell only. The floor is the loaded files' own
+bytes (on disk, or each gzip-compressed at level 6): the ratio is what headers add. The details name every file
+and how many of the site's files the first load left for later.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def _first_load(url: str) -> tuple[int, list[dict[str, Any]]]:
             requests: list[Any] = []
             page.on("requestfinished", lambda request: requests.append(request))
             page.goto(url, wait_until="networkidle")
-            page.get_by_label("API token").wait_for()
+            page.get_by_label("Token de la API").wait_for()  # es-CO first (admin/site/messages.js)
             loaded = []
             for request in requests:
                 sizes = request.sizes()
@@ -74,16 +76,20 @@ def _served(compress: bool) -> tuple[int, list[dict[str, Any]]]:
         server.stop()
 
 
+def _own_bytes(name: str, compress: bool) -> int:
+    body = (ADMIN_DIR / ("index.html" if name == "index" else name)).read_bytes()
+    return len(gzip.compress(body, compresslevel=6)) if compress else len(body)
+
+
 def measure() -> list[Row]:
     files = [p for p in sorted(ADMIN_DIR.iterdir()) if p.is_file()]
-    on_disk = sum(p.stat().st_size for p in files)
-    gzipped = sum(len(gzip.compress(p.read_bytes(), compresslevel=6)) for p in files)
     rows = []
-    for compress, floor, budget, label in (
-        (True, gzipped, BUDGET_GZIP_BYTES, "gzip (CloudFront)"),
-        (False, on_disk, BUDGET_PLAIN_BYTES, "uncompressed (make dev)"),
+    for compress, budget, label in (
+        (True, BUDGET_GZIP_BYTES, "gzip (CloudFront)"),
+        (False, BUDGET_PLAIN_BYTES, "uncompressed (make dev)"),
     ):
         transferred, loaded = _served(compress)
+        floor = sum(_own_bytes(item["url"], compress) for item in loaded)
         rows.append(
             Row(
                 name=f"admin: first load of the sign-in screen, {label}",
@@ -91,8 +97,14 @@ def measure() -> list[Row]:
                 unit="KB",
                 baseline=round(floor / 1024, 1),
                 target=f"<= {budget // 1024} KB",
-                passed=transferred <= budget and len(loaded) >= len(files),
-                details={"requests": len(loaded), "files": len(files), "bytes": transferred, "loaded": loaded},
+                passed=transferred <= budget,
+                details={
+                    "requests": len(loaded),
+                    "files": len(files),
+                    "loaded_later": sorted({p.name for p in files} - {i["url"] for i in loaded} - {"index.html"}),
+                    "bytes": transferred,
+                    "loaded": loaded,
+                },
             )
         )
     return rows

@@ -2,30 +2,32 @@
 import { api, ApiError, session } from "./api.js";
 import { h, notice, replace } from "./dom.js";
 import { LANGUAGES, applyLanguage, fmt, language, setLanguage, t } from "./i18n.js";
-import { campaignsView, campaignView, messageView } from "./campaigns.js";
-import { composeView } from "./compose.js";
-import { contactsView, tagsView } from "./contacts.js";
-import { creditsView } from "./credits.js";
-import { keysView, usageView, webhooksView, webhookView } from "./integrations.js";
-import { settingsView } from "./settings.js";
-import { acceptTermsButton } from "./waits.js";
 
 const root = document.getElementById("app");
 
-// [pattern, view, title key]. A new screen adds its route here and its link to NAV (titles are i18n keys).
+/**
+ * A screen's view, imported on first visit: the sign-in screen loads only the shell (bench: `admin: first load of
+ * the sign-in screen`), and each screen's module (with its own i18n keys) comes when it is first shown.
+ */
+function lazy(module, name) {
+  return async (...args) => (await import(module))[name](...args);
+}
+
+// [pattern, view, title key]. A new screen adds its route here and its link to NAV (titles are i18n keys of
+// messages.js: the header shows them before the screen's module is loaded).
 const ROUTES = [
-  [/^#\/compose$/, composeView, "nav.compose"],
-  [/^#\/campaigns$/, campaignsView, "nav.campaigns"],
-  [/^#\/campaigns\/([\w-]+)$/, campaignView, "title.campaign"],
-  [/^#\/messages\/([\w-]+)$/, messageView, "title.message"],
-  [/^#\/contacts$/, contactsView, "nav.contacts"],
-  [/^#\/tags$/, tagsView, "nav.tags"],
-  [/^#\/usage$/, usageView, "nav.usage"],
-  [/^#\/credits$/, creditsView, "credits.title"],
-  [/^#\/keys$/, keysView, "nav.keys"],
-  [/^#\/webhooks$/, webhooksView, "nav.webhooks"],
-  [/^#\/webhooks\/([\w-]+)$/, webhookView, "title.webhook"],
-  [/^#\/settings$/, settingsView, "nav.settings"],
+  [/^#\/compose$/, lazy("./compose.js", "composeView"), "nav.compose"],
+  [/^#\/campaigns$/, lazy("./campaigns.js", "campaignsView"), "nav.campaigns"],
+  [/^#\/campaigns\/([\w-]+)$/, lazy("./campaigns.js", "campaignView"), "title.campaign"],
+  [/^#\/messages\/([\w-]+)$/, lazy("./campaigns.js", "messageView"), "title.message"],
+  [/^#\/contacts$/, lazy("./contacts.js", "contactsView"), "nav.contacts"],
+  [/^#\/tags$/, lazy("./contacts.js", "tagsView"), "nav.tags"],
+  [/^#\/usage$/, lazy("./integrations.js", "usageView"), "nav.usage"],
+  [/^#\/credits$/, lazy("./credits.js", "creditsView"), "credits.title"],
+  [/^#\/keys$/, lazy("./integrations.js", "keysView"), "nav.keys"],
+  [/^#\/webhooks$/, lazy("./integrations.js", "webhooksView"), "nav.webhooks"],
+  [/^#\/webhooks\/([\w-]+)$/, lazy("./integrations.js", "webhookView"), "title.webhook"],
+  [/^#\/settings$/, lazy("./settings.js", "settingsView"), "nav.settings"],
 ];
 const NAV = [
   ["#/compose", "nav.compose"],
@@ -205,11 +207,23 @@ function renderHeader() {
         { class: "notice warn", role: "status", id: "read-only" },
         t("app.readOnly"),
         " ",
-        acceptTermsButton(ctx, (done) => {
-          route().then(() => document.querySelector("section.screen")?.prepend(done));
-        }),
+        termsButton(),
       ),
   );
+}
+
+/** The accept-the-terms button of a read-only member, from waits.js once it has loaded (not part of the sign-in). */
+function termsButton() {
+  const slot = h("span", {});
+  import("./waits.js").then(({ acceptTermsButton }) =>
+    replace(
+      slot,
+      acceptTermsButton(ctx, (done) => {
+        route().then(() => document.querySelector("section.screen")?.prepend(done));
+      }),
+    ),
+  );
+  return slot;
 }
 
 // ---------------------------------------------------------------------------------------------- router

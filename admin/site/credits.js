@@ -5,7 +5,6 @@ import { h, notice, replace, when } from "./dom.js";
 import { addMessages, creditsText, fmt, t } from "./i18n.js";
 
 addMessages({
-  "credits.title": ["Créditos", "Credits"],
   "credits.balance": ["Saldo", "Balance"],
   "credits.price": ["Precio por crédito", "Price per credit"],
   "credits.ledger": ["Movimientos, los más recientes primero", "Ledger, newest first"],

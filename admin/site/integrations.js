@@ -5,9 +5,6 @@ import { confirmDialog, field, h, notice, replace, when } from "./dom.js";
 import { addMessages, t } from "./i18n.js";
 
 addMessages({
-  "nav.keys": ["Claves de API", "API keys"],
-  "nav.webhooks": ["Webhooks", "Webhooks"],
-  "title.webhook": ["Webhook", "Webhook"],
   "keys.intro": [
     "Claves para conectar sus sistemas (CRM, tienda, hojas de cálculo) con la API. Cada clave actúa como usted.",
     "Keys that connect your systems (CRM, shop, spreadsheets) to the API. Each key acts as you.",
@@ -484,7 +481,6 @@ export function exportButton(queueId) {
 
 // ---------------------------------------------------------------------------------------------- usage chart
 addMessages({
-  "nav.usage": ["Uso", "Usage"],
   "usage.intro": [
     "Envíos, entregas, fallas y créditos por día (hora de Bogotá).",
     "Sends, deliveries, failures and credits by day (Bogotá time).",

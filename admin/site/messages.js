@@ -45,6 +45,12 @@ export const MESSAGES = {
   "nav.campaigns": ["Campañas", "Campaigns"],
   "nav.contacts": ["Contactos", "Contacts"],
   "nav.tags": ["Etiquetas", "Tags"],
+  "nav.usage": ["Uso", "Usage"],
+  "nav.keys": ["Claves de API", "API keys"],
+  "nav.webhooks": ["Webhooks", "Webhooks"],
+  "nav.settings": ["Ajustes", "Settings"],
+  "credits.title": ["Créditos", "Credits"],
+  "title.webhook": ["Webhook", "Webhook"],
   "title.campaign": ["Campaña", "Campaign"],
   "title.message": ["Mensaje", "Message"],
   "common.actions": ["Acciones", "Actions"],
@@ -410,6 +416,10 @@ export const MESSAGES = {
   ],
 
   // errors the API documents (docs/api.md#error-codes), as sentences
+  "error.NO_TERMS_PUBLISHED": [
+    "No hay términos del servicio publicados: no hay nada que aceptar.",
+    "No terms of service are published: there is nothing to accept.",
+  ],
   "error.NETWORK": [
     "No se pudo contactar la API. Revise su conexión e intente de nuevo.",
     "The API could not be reached. Check your connection and try again.",

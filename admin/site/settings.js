@@ -5,7 +5,6 @@ import { field, h, notice, replace } from "./dom.js";
 import { addMessages, creditsText, t } from "./i18n.js";
 
 addMessages({
-  "nav.settings": ["Ajustes", "Settings"],
   "settings.intro": [
     "Reglas de sus mensajes de mercadeo a Colombia (Ley 2300 de 2023): nombre del remitente, texto para darse de baja, frecuencia, consentimiento y horas de silencio.",
     "Rules for your marketing messages to Colombia (Ley 2300 de 2023): sender name, opt-out text, frequency, consent and quiet hours.",

@@ -39,10 +39,6 @@ addMessages({
     "Términos aceptados (versión {version}). Ya puede enviar, importar y editar.",
     "Terms accepted (version {version}). You can now send, import and edit.",
   ],
-  "error.NO_TERMS_PUBLISHED": [
-    "No hay términos del servicio publicados: no hay nada que aceptar.",
-    "No terms of service are published: there is nothing to accept.",
-  ],
 });
 
 /**
