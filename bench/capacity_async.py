@@ -1,11 +1,13 @@
 """Capacity of the asynchronous paths of issue 20: the receipts path (item 4).
 
 `capacity: receipts/s the webhook path sustains, modelled`: Twilio status callbacks through the status webhook
-(signature, parse, one SendMessage for a final status; intermediate ones are answered without one) and the receipts
+(signature, parse, one SendMessage for a final status; intermediate ones are answered without one), posted to the
+front the template gives Twilio (the webhook's function URL, or the legacy REST route), and the receipts
 consumer (GetItem + the message's conditional UpdateItem + one counter ADD per final receipt). The CPU of each side
 is measured in-process on moto (process time: moto's own work included, so an upper bound of the function's CPU),
-AWS latencies are added from the figures below, and the sustained rate is the smallest of: the route's own API
-Gateway throttle (template.yaml), the webhook's Lambda concurrency, the consumer's (MaximumConcurrency x batch
+AWS latencies are added from the figures below, and the sustained rate is the smallest of: the front's own limit
+(a function URL: Lambda's 10 requests/s per unit of the account's concurrency; the REST route: its API Gateway
+throttle in template.yaml), the webhook's Lambda concurrency, the consumer's (MaximumConcurrency x batch
 throughput) and the tables' warm write throughput. 3 callbacks per message, 1 of them final (Twilio: queued, sent,
 delivered); SQS standard queues have no practical throughput limit (AWS SQS quotas).
 
@@ -51,6 +53,15 @@ def _receipts_mapping() -> dict[str, Any]:
     return props
 
 
+def _front_limit() -> tuple[str, int]:
+    """Callbacks/s the front Twilio is given admits, as bench.capacity_model reads it from the template."""
+    from bench.capacity_model import REQUESTS_PER_CONCURRENCY, status_callback_front
+
+    if status_callback_front() == "function-url":
+        return "function_url_lambda_requests", REQUESTS_PER_CONCURRENCY * ACCOUNT_CONCURRENCY
+    return "api_route_throttle", _route_throttle()
+
+
 def _route_throttle() -> int:
     settings = _template()["Resources"]["SmsApi"]["Properties"]["MethodSettings"]
     (status,) = [s for s in settings if s["ResourcePath"] == "/~1api~1webhooks~1twilio~1status"]
@@ -63,7 +74,15 @@ def _measure_cpu(messages: int) -> dict[str, float]:
     with moto_stack(env) as stack, serialised_moto():
         for function_id in ("TwilioStatusFunction", "ReceiptsFunction"):
             os.environ.update(stack.environment(function_id))
-        callback_url = "https://bench.execute-api.us-east-1.amazonaws.com/dev/api/webhooks/twilio/status"
+        from bench.capacity_model import status_callback_front
+        from tests.integration.receipts_helpers import FUNCTION_URL, function_url_event
+
+        by_url = status_callback_front() == "function-url"
+        callback_url = (
+            FUNCTION_URL
+            if by_url
+            else "https://bench.execute-api.us-east-1.amazonaws.com/dev/api/webhooks/twilio/status"
+        )
         os.environ.update(env, TWILIO_STATUS_CALLBACK_URL=callback_url)
         from bench.send_path import _invoke, _seed
         from functions.receipts import app as receipts_app
@@ -90,7 +109,11 @@ def _measure_cpu(messages: int) -> dict[str, float]:
             url = f"{callback_url}?messageId={message_id}"
             for status in ("queued", "sent", "delivered"):
                 params = {"MessageSid": provider_id(message_id), "MessageStatus": status, "AccountSid": "AC01"}
-                event = twilio_event(params, request_signature(url, list(params.items()), TWILIO_AUTH_TOKEN))
+                signature = request_signature(url, list(params.items()), TWILIO_AUTH_TOKEN)
+                if by_url:
+                    events.append(function_url_event(url, params, signature))
+                    continue
+                event = twilio_event(params, signature)
                 event["queryStringParameters"] = {"messageId": message_id}
                 event["multiValueQueryStringParameters"] = {"messageId": [message_id]}
                 events.append(event)
@@ -126,7 +149,7 @@ def _measure_cpu(messages: int) -> dict[str, float]:
 
 def receipts_row(messages: int = 200) -> Row:
     cpu = _measure_cpu(messages)
-    throttle = _route_throttle()
+    front, front_rate = _front_limit()
     # The webhook: CPU, plus one SendMessage for the final callback of each message.
     webhook_ms = cpu["webhook_cpu_ms_per_callback"] + SQS_SEND_MS / CALLBACKS_PER_MESSAGE
     webhook_rate = ACCOUNT_CONCURRENCY * 1000 / webhook_ms
@@ -140,7 +163,7 @@ def receipts_row(messages: int = 200) -> Row:
     }
     table_rate = min(warm[t] / units for t, units in WRITE_UNITS_PER_RECEIPT.items()) * CALLBACKS_PER_MESSAGE
     limits = {
-        "api_route_throttle": throttle,
+        front: front_rate,
         "webhook_lambda_concurrency": round(webhook_rate),
         "receipts_consumer": round(consumer_rate),
         "tables_warm_throughput": round(table_rate),
@@ -159,7 +182,7 @@ def receipts_row(messages: int = 200) -> Row:
             "bottleneck": min(limits, key=lambda k: limits[k]),
             "callbacks_per_message": CALLBACKS_PER_MESSAGE,
             "consumer_max_concurrency": concurrency,
-            "webhook_concurrency_at_throttle": round(throttle * webhook_ms / 1000),
+            "webhook_concurrency_at_front_limit": round(front_rate * webhook_ms / 1000),
             "before": "every route shared the stage's 100 req/s: about 33 messages/s of Twilio receipts",
             "assumptions": {
                 "sqs_send_ms": SQS_SEND_MS,
