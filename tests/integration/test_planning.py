@@ -392,3 +392,44 @@ def test_a_planner_out_of_time_checkpoints_and_queues_its_continuation(planned: 
     run(planned)
     assert status(planned, queue_id)["planning"] == {"status": "PLANNED", "contactsRead": 30, "messagesPlanned": 30}
     assert charged(planned, queue_id) == [("DEBIT", -30)]
+
+
+def test_a_planning_task_the_queue_refused_is_503_then_a_retry_queues_it_again(planned: Fanout) -> None:
+    # Given the fan-out queue refuses the request's planning task (after the campaign was recorded)
+    from smscore.dal.planning_store import SqsPlanTasks
+
+    with pytest.MonkeyPatch.context() as refusing:
+        refusing.setattr(SqsPlanTasks, "submit_plan", lambda _self, _task: False)
+        code, body, _ = post(planned)
+    # Then 503 ENQUEUE_FAILED, nothing debited, nothing queued
+    assert (code, body["code"]) == (503, "ENQUEUE_FAILED"), body
+    assert planned.tasks() == []
+    assert planned.campaign.balance() == planned.campaign.ledger_sum() == 100_000
+    # When the client retries with the same key once the queue takes tasks again
+    code, body, _ = post(planned)
+    # Then the same campaign answers 202 and its planning task is queued again: planned, debited once, sent once
+    assert (code, body["planning"], body["creditsDebited"]) == (202, True, 0)
+    run(planned)
+    planned.deliver_everything()
+    listed = planned.listed(body["queueId"])
+    assert planned.assert_settled(body["queueId"], [m["id"] for m in listed]) == (30, 0)
+
+
+def test_a_planning_task_never_delivered_ends_failed_by_the_reconciler_and_nothing_is_charged(
+    planned: Fanout,
+) -> None:
+    # Given an accepted campaign whose planning task is lost before any planner took it
+    _code, body, _ = post(planned)
+    assert len(planned.tasks()) == 1
+    # When the reconciler runs after its deadline
+    reconcile(planned, hours_later=1)
+    # Then it is FAILED, PLANNING_NOT_FINISHED: nothing charged, nothing sent, balance = ledger
+    final = status(planned, body["queueId"])
+    assert final["planning"]["status"] == "FAILED"
+    assert final["planning"]["error"]["code"] == "PLANNING_NOT_FINISHED"
+    assert charged(planned, body["queueId"]) == []
+    assert planned.campaign.balance() == planned.campaign.ledger_sum() == 100_000
+    # And a retry with the same key answers the same campaign without planning or charging it again
+    code, again, _ = post(planned)
+    assert (code, again["queueId"], again["creditsDebited"]) == (202, body["queueId"], 0)
+    assert planned.tasks() == []

@@ -573,8 +573,13 @@ class CampaignService:
             raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body")
         if dispatch.planning is not None:
             # Planned by the workers (smscore.domain.planning): the same 202 whatever its progress; its status says
-            # how far planning got and what was debited.
+            # how far planning got and what was debited. A retry while it is still PLANNING queues its planning task
+            # again (a first request whose task was lost: the planners' lease makes a second task harmless).
             planned = dispatch.planning == "PLANNED"
+            if dispatch.planning == "PLANNING" and self._fanout is not None and self._fanout.planning is not None:
+                from smscore.domain.planning import PlanTask
+
+                self._fanout.planning.tasks.submit_plan(PlanTask(dispatch.tenant_id, dispatch.queue_id))
             return {
                 "queueId": dispatch.queue_id,
                 "messages": dispatch.total_messages if planned else dispatch.planning_estimate,
