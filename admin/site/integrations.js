@@ -541,6 +541,10 @@ function usageChart(report) {
   const scale = (n) => ((height - top - bottom) * n) / max;
   const slot = (width - left - 10) / days.length;
   const bar = Math.max(4, slot / 4);
+  // A day's label ("23 de nov", 10-unit font) needs about 56 units: label every `step`-th day, counted back from the
+  // last one, so labels never overlap and the newest day is always named (each bar's title names its own day).
+  const step = Math.ceil(56 / slot);
+  const labelled = (i) => (days.length - 1 - i) % step === 0;
   const series = [
     ["sends", "usage.sends", "bar-sent"],
     ["delivered", "usage.delivered", "bar-delivered"],
@@ -581,7 +585,8 @@ function usageChart(report) {
             s("title", {}, `${shortDay(d.day)} · ${t(label)}: ${value(d, key)}`),
           );
         }),
-        s("text", { x: x0 + bar * 1.5, y: height - bottom + 14, "text-anchor": "middle", class: "tick" }, shortDay(d.day)),
+        labelled(i) &&
+          s("text", { x: x0 + bar * 1.5, y: height - bottom + 14, "text-anchor": "middle", class: "tick day" }, shortDay(d.day)),
       );
     }),
   );

@@ -4,6 +4,7 @@ Spanish (the admin's default language)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 import uuid
@@ -147,6 +148,13 @@ def test_the_usage_chart_shows_the_days_sends_accessibly(page: Any, admin_stack:
     expect(page.get_by_role("img", name="Mensajes por día")).to_be_visible()
     assert "enviados" in page.locator("#usage-desc").text_content()
     assert chart.locator("g").count() == 14
+    # And the days' labels never overlap, the newest day always named
+    boxes = chart.locator("text.day").evaluate_all("els => els.map(e => [e.getBBox().x, e.getBBox().width])")
+    assert len(boxes) >= 7
+    assert all(x + width <= next_x for (x, width), (next_x, _) in itertools.pairwise(boxes)), boxes
+    assert chart.locator("text.day").last.text_content() == page.locator("#usage-table tbody tr th").last.text_content()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    chart.screenshot(path=str(SCREENSHOTS / "usage_chart.png"))
     # And today's bars count at least this campaign's messages, as the table beside it says
     page.get_by_text("Los mismos datos en una tabla").click()
     last = page.locator("#usage-table tbody tr").last
