@@ -3,6 +3,7 @@ the exact debit, refusals at plan time, a lost lease, continuation."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -142,3 +143,15 @@ def test_a_resumed_planner_does_not_plan_again_what_an_earlier_page_planned() ->
     # Then it rebuilt what was planned from the chunks: the 4 numbers of "a" only, debited once
     state = store.states[QUEUE]
     assert (state.messages, store.ledger) == (4, [("DEBIT", -4)])
+
+
+def test_a_planner_stops_at_its_slice_so_its_invocations_stay_short() -> None:
+    # Given a planner whose slice of an invocation is used up by one page (pages of 3, 7 memberships)
+    planner, store, tasks = planner_for({"a": [member(n) for n in range(7)]})
+    sliced = replace(planner, slice_seconds=0.0)
+    # When it runs with plenty of Lambda time left, again and again on its continuations
+    outcomes = [sliced.run(PlanTask(TENANT, QUEUE), forever) for _ in range(3)]
+    # Then each invocation planned one page and queued the next; the third finished and debited once
+    assert outcomes == [PlanOutcome.CONTINUED, PlanOutcome.CONTINUED, PlanOutcome.PLANNED]
+    assert len(tasks.plans) == 2
+    assert (store.states[QUEUE].contacts_read, store.ledger) == (7, [("DEBIT", -7)])

@@ -19,8 +19,8 @@ fan-out queue. A planner (a fan-out worker, `Planner.run`) then:
    with INSUFFICIENT_CREDITS and nothing is charged or sent;
 4. hands the chunks to the fan-out workers (smscore.domain.fanout), as a planned request does.
 
-A planner running out of time (a page started only while the reserve and twice its slowest page are left)
-checkpoints, releases its lease and queues a continuation. One that dies anywhere
+A planner running out of time (a page started only while the reserve and twice its slowest page are left, within a
+60 s slice of its invocation) checkpoints, releases its lease and queues a continuation. One that dies anywhere
 leaves its task to the queue's next delivery (after the lease), which resumes from the checkpoint, rebuilding what
 was planned from the chunks; past the deadline the reconciler ends a campaign still PLANNING as FAILED
 (PLANNING_NOT_FINISHED: nothing was charged) and settles a PENDING one as any planned campaign.
@@ -62,8 +62,11 @@ log = logging.getLogger(__name__)
 
 PLANNING_PAGE_MEMBERS = 5_000  # tag members read, screened and planned per checkpoint
 PLANNING_SAMPLE_MEMBERS = 200  # members the request plans to check the text (merge fields, sender name, RNE)
-# A planner starts a page only while more than this reserve plus twice its slowest page so far is left.
+# A planner starts a page only while more than this reserve plus twice its slowest page so far is left, and while
+# its invocation has run less than PLANNING_SLICE_SECONDS: its duration stays well under the FanoutFunction's
+# latency alarm (80% of its 120 s Timeout), which rolls deploys back; a continuation goes on from the checkpoint.
 PLANNING_RESERVE_SECONDS = 10.0
+PLANNING_SLICE_SECONDS = 60.0
 
 
 class PlanningStatus(StrEnum):
@@ -217,6 +220,7 @@ class Planner:
     lease_seconds: float
     window_seconds: float  # the fan-out's time after the debit (FanoutWindowSeconds)
     page_members: int = PLANNING_PAGE_MEMBERS
+    slice_seconds: float = PLANNING_SLICE_SECONDS
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     new_owner: Callable[[], str] = lambda: str(uuid.uuid4())
 
@@ -238,9 +242,11 @@ class Planner:
             for message in chunk.messages:
                 seen_contacts.add(message.contact_id)
                 seen_numbers.add(message.recipient)
-        slowest = 0.0
+        slowest, began = 0.0, time.monotonic()
         while not state.cursor.done:
-            if remaining_seconds() < PLANNING_RESERVE_SECONDS + 2 * slowest:
+            # at least one page per invocation (a slice never stops a planner before it made progress)
+            sliced = slowest > 0 and time.monotonic() - began + slowest > self.slice_seconds
+            if sliced or remaining_seconds() < PLANNING_RESERVE_SECONDS + 2 * slowest:
                 self.store.release(state.queue_id, owner)
                 if not self.plan_tasks.submit_plan(task):
                     raise PlanTasksLost(f"continuation of {task.queue_id} not queued")
@@ -254,7 +260,7 @@ class Planner:
             if not self.store.checkpoint(state, owner):
                 log.warning("Planning lease lost", extra={"queue_id": state.queue_id})
                 return PlanOutcome.SKIPPED
-            slowest = max(slowest, time.monotonic() - started)
+            slowest = max(slowest, time.monotonic() - started, 1e-9)
         return self._finish(state, owner)
 
     def _plan_page(
