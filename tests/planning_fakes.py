@@ -66,6 +66,9 @@ class FakePlanningStore:
     def planned_chunks(self, prefix: str, count: int) -> list[PlanChunk]:
         return [self.chunks[(prefix, n)] for n in range(count) if (prefix, n) in self.chunks]
 
+    def planned_recipients(self, prefix: str, count: int) -> list[tuple[str, str]]:
+        return [(m.recipient, m.contact_id) for chunk in self.planned_chunks(prefix, count) for m in chunk.messages]
+
     def _holds(self, queue_id: str, owner: str) -> bool:
         state = self.states[queue_id]
         return state.status is PlanningStatus.PLANNING and self.owners.get(queue_id) == owner

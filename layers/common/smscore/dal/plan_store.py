@@ -19,7 +19,7 @@ from smscore.dal.tables import DispatchRecord, PlanChunkRecord
 from smscore.domain.backoff import Backoff
 from smscore.domain.campaign import FanoutState
 from smscore.domain.fanout import ChunkTask, FanoutProgress
-from smscore.domain.plan import ChunkState, PlanChunk, chunk_key
+from smscore.domain.plan import ChunkState, PlanChunk, chunk_key, chunk_recipients
 from smscore.domain.planning import PlanTask
 
 if TYPE_CHECKING:
@@ -70,6 +70,25 @@ def read_chunks(prefix: str, count: int, consistent: bool = True) -> list[PlanCh
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(groups))) as pool:
         return [chunk for found in pool.map(read, groups) for chunk in found]
+
+
+def read_chunk_recipients(prefix: str, count: int) -> list[tuple[str, str]]:
+    """(number, contact id) of every message of a plan's first `count` chunks (BatchGetItem, parallel; only the
+    plan attribute read, only those two fields decoded)."""
+    numbers = list(range(count))
+    groups = [numbers[i : i + BATCH_GET_SIZE] for i in range(0, len(numbers), BATCH_GET_SIZE)]
+
+    def read(group: list[int]) -> list[tuple[str, str]]:
+        keys = [chunk_key(prefix, n) for n in group]
+        found: list[tuple[str, str]] = []
+        for record in PlanChunkRecord.batch_get(keys, consistent_read=True, attributes_to_get=["queue_id", "plan"]):
+            found += chunk_recipients(record.plan)
+        return found
+
+    if not groups:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(groups))) as pool:
+        return [pair for found in pool.map(read, groups) for pair in found]
 
 
 def write_plan(chunks: Sequence[PlanChunk]) -> None:

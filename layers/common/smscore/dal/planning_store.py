@@ -15,7 +15,7 @@ from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from smscore.dal.campaign_store import FANOUT_OPEN, DynamoCampaignStore, condition_failed, write_transaction
-from smscore.dal.plan_store import read_chunks, write_plan
+from smscore.dal.plan_store import read_chunk_recipients, write_plan
 from smscore.dal.raw_reads import _projection
 from smscore.dal.tables import DispatchRecord, LedgerRecord, TagMemberRecord, TagRecord, TenantRecord, ledger_entry_id
 from smscore.domain.campaign import CampaignRequest, FanoutState
@@ -215,8 +215,8 @@ class DynamoPlanningStore:
     def write_chunks(self, chunks: Sequence[PlanChunk]) -> None:
         write_plan(chunks)
 
-    def planned_chunks(self, prefix: str, count: int) -> list[PlanChunk]:
-        return read_chunks(prefix, count)
+    def planned_recipients(self, prefix: str, count: int) -> list[tuple[str, str]]:
+        return read_chunk_recipients(prefix, count)
 
     def checkpoint(self, state: PlanningState, owner: str) -> bool:
         try:

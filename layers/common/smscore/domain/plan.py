@@ -213,6 +213,12 @@ class PlanChunk:
         return cls(prefix, number, data["q"], data["t"], tuple(messages), state, frequency)
 
 
+def chunk_recipients(blob: bytes) -> list[tuple[str, str]]:
+    """(number, contact id) of each message of a stored chunk, without building the messages (a resumed planner's
+    de-duplication: smscore.domain.planning)."""
+    return [(row[0], row[1]) for row in json.loads(zlib.decompress(blob))["m"]]
+
+
 def chunk_key(prefix: str, number: int) -> str:
     """The chunk's key in the Dispatches table (next to the campaigns, in none of its indexes)."""
     return f"plan#{prefix}#{number:06d}"

@@ -155,8 +155,9 @@ class PlanningStore(Protocol):
 
     def write_chunks(self, chunks: Sequence[PlanChunk]) -> None: ...
 
-    def planned_chunks(self, prefix: str, count: int) -> list[PlanChunk]:
-        """The chunks checkpointed so far (a resumed planner's memory of what was planned)."""
+    def planned_recipients(self, prefix: str, count: int) -> list[tuple[str, str]]:
+        """(number, contact id) of every message in the first `count` chunks: a resumed planner's memory of what
+        was planned (only these two fields are decoded)."""
         ...
 
     def checkpoint(self, state: PlanningState, owner: str) -> bool:
@@ -238,10 +239,9 @@ class Planner:
             return PlanOutcome.FAILED
         seen_contacts: set[str] = set()
         seen_numbers: set[str] = set()
-        for chunk in self.store.planned_chunks(state.prefix, state.chunks):
-            for message in chunk.messages:
-                seen_contacts.add(message.contact_id)
-                seen_numbers.add(message.recipient)
+        for number, contact_id in self.store.planned_recipients(state.prefix, state.chunks):
+            seen_contacts.add(contact_id)
+            seen_numbers.add(number)
         slowest, began = 0.0, time.monotonic()
         while not state.cursor.done:
             # at least one page per invocation (a slice never stops a planner before it made progress)
