@@ -12,18 +12,16 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from smscore.api.errors import PayloadTooLarge, UnsupportedMediaType
-from smscore.api.messages import queue_status_of
 from smscore.api.middlewares import check_json_body, refusal_response
 from smscore.api.models import QueueStatusDto
 from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerprint
-from smscore.dal.tables import ContactSearchRecord, LedgerRecord
 from smscore.domain.consent import Consent, ConsentReader, ConsentState, OptOutReason, consent_of
 from smscore.domain.consent_records import (
     MAX_EVIDENCE,
@@ -71,6 +69,9 @@ from smscore.domain.personalize import BUILT_IN_FIELDS, MAX_CUSTOM_FIELDS, check
 from smscore.domain.search import SHARD_CHARS, search_query
 from smscore.domain.views import DispatchView
 
+if TYPE_CHECKING:
+    from smscore.dal.tables import LedgerRecord
+
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
 MAX_PHONE_LENGTH = 32
@@ -80,7 +81,9 @@ MAX_QUERY_LENGTH = 64
 class _Dto(BaseModel):
     """camelCase on the wire, snake_case in Python."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        defer_build=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+    )
 
 
 class _Request(_Dto):
@@ -666,6 +669,8 @@ class ContactsApi:
         if query is None:
             message = f"write at least {SHARD_CHARS} letters or digits"
             raise InvalidRequest(f"Invalid request: q: {message}", details=[FieldIssue("q", message)])
+        from smscore.dal.tables import ContactSearchRecord  # PynamoDB only for a search, not at the function's init
+
         partition = {"tag_key": ContactSearchRecord.key_for(tenant_id, query.prefix)}
         fingerprint = filters_fingerprint("contacts", "search", filters.tag_id, text, filters.opted_out)
         start = (
@@ -915,6 +920,8 @@ class ContactsApi:
             if cursor
             else None
         )
+        from smscore.api.messages import queue_status_of  # the messages API's views only for this route
+
         records, next_key = self._accounts.campaigns(tenant_id, limit, start)
         return CampaignPageDto(
             items=[queue_status_of(r) for r in records],

@@ -18,7 +18,9 @@ from smscore.domain.contacts import ContactStore
 
 
 class _Dto(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        defer_build=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+    )
 
 
 class ExportedTagDto(_Dto):

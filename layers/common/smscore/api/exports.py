@@ -11,7 +11,9 @@ from smscore.domain.exports import ExportJob, ExportStatus
 
 
 class ExportJobDto(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        defer_build=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+    )
 
     id: str
     queue_id: str

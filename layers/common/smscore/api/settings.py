@@ -38,7 +38,9 @@ CREDITS_LOW_THRESHOLD_MAX = 1_000_000_000
 
 
 class _Dto(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        defer_build=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+    )
 
 
 class MarketingFrequencyDto(_Dto):

@@ -25,7 +25,9 @@ from smscore.domain.templates import (
 
 
 class _Dto(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        defer_build=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+    )
 
 
 class TemplateDto(_Dto):

@@ -31,7 +31,9 @@ DELIVERY_ID_PATTERN = r"^\d{13}-[0-9a-f-]{36}$"
 
 
 class _Dto(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        defer_build=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+    )
 
 
 class _Request(_Dto):

@@ -50,7 +50,6 @@ from smscore.domain.gsm import EncodingOption
 from smscore.domain.links import LinkIssue, LinkKeyTaken, LinkStore, Shortened, shorten
 from smscore.domain.model import Dispatch, MessageStatus, OutgoingMessage, Purpose, QueueBatch, TagRecipient, Tenant
 from smscore.domain.personalize import BUILT_IN_FIELDS, MessageTemplate, check_fields, parse, recipient_values
-from smscore.domain.phone import normalise
 from smscore.domain.plan import ChunkCounts, PlanChunk, new_plan_prefix, planned_ids, split_plan
 from smscore.domain.ports import CampaignStore, DeliveryQueue, SuppressionList
 from smscore.domain.segments import SegmentCount, provider_length
@@ -324,6 +323,8 @@ def build_audience(memberships: Sequence[TagRecipient], country: str | None) -> 
 
     The first contact (by id) wins a shared number, so the choice is stable across retries.
     """
+    from smscore.domain.phone import normalise  # phonenumbers on the first audience, not at the handler's init
+
     audience = Audience()
     by_number: dict[str, str] = {}
     seen_contacts: set[str] = set()
