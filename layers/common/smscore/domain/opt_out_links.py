@@ -28,12 +28,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from smscore.domain.consent_events import SuppressionEvents
 from smscore.domain.consent_records import ConsentOrigin, ConsentStatus, MarketingConsent
-from smscore.domain.links import ROUTE_PREFIX
 from smscore.domain.masking import mask
-from smscore.domain.ports import ConsentChange, RecordOutcome, SuppressionList
+
+if TYPE_CHECKING:
+    from smscore.domain.consent_events import SuppressionEvents
+    from smscore.domain.ports import SuppressionList
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ class OptOutCodes:
 def opt_out_base(link_base_url: str, api_url: str) -> str:
     """The base of `{base}/o/{code}`: LinkBaseUrl (shared with the tracked short links, `{public API URL}/l`) without
     its final `/l`; without LinkBaseUrl, the API's public URL as the request reached it. "" when neither is known."""
+    from smscore.domain.links import ROUTE_PREFIX  # the short links' module (and its events) only when asked
+
     configured = link_base_url.rstrip("/")
     if configured:
         return configured.removesuffix(ROUTE_PREFIX)
@@ -204,6 +208,9 @@ class OptOutByLink:
         return LinkTarget(message_id, message.tenant_id, message.recipient, self.sender_of(message.provider))
 
     def opt_out(self, code: str, now: datetime) -> LinkOutcome:
+        # The ports module on the page's first use: the footer above is on every function's import path
+        from smscore.domain.ports import ConsentChange, RecordOutcome
+
         target = self.resolve(code)
         if target is None:
             return LinkOutcome.UNKNOWN
