@@ -114,6 +114,44 @@ def share_botocore_models() -> None:
 
     shared_loader.shared = True  # type: ignore[attr-defined]
     botocore.session.create_loader = shared_loader
+    _copy_builtin_handlers()
+
+
+def _copy_builtin_handlers() -> None:
+    """New botocore sessions get a copy of the first one's built-in event handlers instead of registering them.
+
+    PynamoDB builds a botocore session per model connection and thread, so each in-process test built about ten,
+    each registering botocore's ~130 built-in handlers (an `inspect` signature check and an alias lookup apiece).
+    The copy is botocore's own (`HierarchicalEmitter.__copy__`, what each client does with its session's handlers);
+    the handlers are module-level objects every session shares anyway. A session given its own `event_hooks`, or
+    a changed handler list (moto appends its stubber when imported), registers the long way. Test processes only.
+    """
+    import copy
+
+    from botocore import handlers
+    from botocore.hooks import EventAliaser, HierarchicalEmitter
+    from botocore.session import Session
+
+    register = Session._register_builtin_handlers  # type: ignore[attr-defined]
+    registered: dict[tuple[int, ...], HierarchicalEmitter] = {}
+
+    def copy_of_registered(self: Session, events: Any) -> None:
+        emitter = self._original_handler  # type: ignore[attr-defined]
+        if type(emitter) is not HierarchicalEmitter or events is not self._events or emitter._unique_id_handlers:  # type: ignore[attr-defined]
+            register(self, events)
+            return
+        key = tuple(id(spec[1]) for spec in handlers.BUILTIN_HANDLERS)
+        if key not in registered:
+            register(self, events)
+            registered[key] = copy.copy(emitter)
+            return
+        emitter = copy.copy(registered[key])
+        emitter._lookup_cache = {}  # type: ignore[attr-defined]
+        self._original_handler = emitter  # type: ignore[attr-defined]
+        self._events = EventAliaser(emitter)  # type: ignore[attr-defined]
+
+    copy_of_registered.register = register  # type: ignore[attr-defined]  # the long way, for the tooling test
+    Session._register_builtin_handlers = copy_of_registered  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager
@@ -153,23 +191,98 @@ class MotoStack:
         return function_environment(self.names, function_id)
 
     def drain_delivery_queue(self) -> list[dict[str, Any]]:
-        """Every SQS message currently on the delivery queue, decoded (and removed)."""
-        import boto3
+        """Every SQS message currently on the delivery queue (visible and not delayed, as ReceiveMessage would
+        hand them out), decoded, and removed.
 
-        sqs = boto3.client("sqs", region_name=self.names.region)
-        bodies: list[dict[str, Any]] = []
-        while True:
-            got = sqs.receive_message(QueueUrl=self.delivery_queue_url, MaxNumberOfMessages=10)
-            messages = got.get("Messages", [])
-            if not messages:
-                return bodies
-            for message in messages:
-                bodies.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.delivery_queue_url, ReceiptHandle=message["ReceiptHandle"])
+        Read from in-process moto's queue in one pass: moto rescans the whole queue for each ReceiveMessage of at
+        most 10 and each DeleteMessage, so draining 750 records through the API took 6 s of CPU.
+        """
+        from moto.sqs.models import sqs_backends
+
+        queue = sqs_backends[self.names.account_id][self.names.region].get_queue(self.names.physical("DeliveryQueue"))
+        with queue._messages_lock:
+            ready = queue.messages
+            taken = {id(message) for message in ready}
+            queue._messages = [message for message in queue._messages if id(message) not in taken]
+        return [json.loads(message.body) for message in ready]
+
+
+@dataclass
+class _TemplateResources:
+    """The template's tables and queues as `create_resources` left them in an empty moto account (deep copies)."""
+
+    tables: dict[str, Any]
+    queues: dict[str, Any]
+    buckets: tuple[str, ...]
+    urls: dict[str, str]
+
+
+# One per stack name and process: the template does not change while the tests run.
+_TEMPLATE_RESOURCES: dict[str, _TemplateResources] = {}
+
+
+def _copy_unlocked(value: Any) -> Any:
+    """A deep copy of moto model objects, each lock or condition replaced by a fresh one (they cannot be copied)."""
+    import copy
+
+    lock_types = (type(threading.Lock()), type(threading.RLock()), threading.Condition)
+    memo: dict[int, Any] = {}
+    for model in value.values():
+        for attribute in vars(model).values():
+            if isinstance(attribute, lock_types):
+                memo[id(attribute)] = (
+                    threading.Condition()
+                    if isinstance(attribute, threading.Condition)
+                    else (threading.RLock() if "RLock" in type(attribute).__name__ else threading.Lock())
+                )
+    return copy.deepcopy(value, memo)
+
+
+def _moto_backends(names: LocalNames) -> tuple[Any, Any, Any]:
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.s3.models import s3_backends
+    from moto.sqs.models import sqs_backends
+
+    return (
+        dynamodb_backends[names.account_id][names.region],
+        sqs_backends[names.account_id][names.region],
+        s3_backends[names.account_id]["aws"],
+    )
+
+
+def _capture_template_resources(names: LocalNames, urls: dict[str, str]) -> _TemplateResources | None:
+    """What `create_resources` just made, copied to be put back into later accounts; None when not all is found."""
+    from smsdev.template import resources_of_type
+
+    dynamodb, sqs, s3 = _moto_backends(names)
+    tables = {names.physical(logical_id) for logical_id in resources_of_type("AWS::DynamoDB::Table")}
+    queues = {names.physical(logical_id) for logical_id in urls}
+    buckets = tuple(names.bucket(logical_id) for logical_id in resources_of_type("AWS::S3::Bucket"))
+    if set(dynamodb.tables) != tables or set(sqs.queues) != queues or set(s3.buckets) != set(buckets):
+        return None  # the account held something else too: copy nothing, build each account the long way
+    return _TemplateResources(_copy_unlocked(dynamodb.tables), _copy_unlocked(sqs.queues), buckets, dict(urls))
+
+
+def _restore_template_resources(names: LocalNames, resources: _TemplateResources) -> bool:
+    """Put copies of the template's empty tables and queues into the active account, if it has none of them yet."""
+    dynamodb, sqs, s3 = _moto_backends(names)
+    if dynamodb.tables or sqs.queues or s3.buckets:
+        return False
+    dynamodb.tables.update(_copy_unlocked(resources.tables))
+    sqs.queues.update(_copy_unlocked(resources.queues))
+    for bucket in resources.buckets:
+        s3.create_bucket(bucket, names.region)
+    return True
 
 
 def build_moto_stack(stack_name: str, function_id: str = "SendByTagsFunction") -> MotoStack:
-    """Create the template's tables, queues and buckets in the moto account that is active now (`moto_account`)."""
+    """Create the template's tables, queues and buckets in the moto account that is active now (`moto_account`).
+
+    The first account of a process is built through the API (`create_resources`); later ones get deep copies of
+    those empty tables and queues put straight into moto's fresh backends, which is what the same calls would
+    build (tests/tooling/test_moto_stack_copies.py compares the two), at a hundredth of the CPU: about 0.1 s of
+    each in-process test's setup went to the 40 create calls.
+    """
     import boto3
 
     from smsdev.provision import create_resources, function_environment, seed_exclusion_snapshot
@@ -183,10 +296,16 @@ def build_moto_stack(stack_name: str, function_id: str = "SendByTagsFunction") -
         # test sent the same day (the cap's tests set the tenant's marketingFrequency).
         parameters={"SendWindows": "off", "MarketingMaxPerDayDefault": "0"},
     )
-    urls = create_resources(
-        lambda service: boto3.client(service, region_name=names.region),  # type: ignore[call-overload]
-        names,
-    )
+    resources = _TEMPLATE_RESOURCES.get(stack_name)
+    if resources is not None and _restore_template_resources(names, resources):
+        urls = dict(resources.urls)
+    else:
+        urls = create_resources(
+            lambda service: boto3.client(service, region_name=names.region),  # type: ignore[call-overload]
+            names,
+        )
+        if resources is None and (captured := _capture_template_resources(names, urls)) is not None:
+            _TEMPLATE_RESOURCES[stack_name] = captured
     # A current, empty RNE snapshot: marketing to CO is refused without one (the tests of that rule remove it).
     seed_exclusion_snapshot(boto3.client("dynamodb", region_name=names.region), names)
     return MotoStack(names=names, queue_urls=urls, env=function_environment(names, function_id))
