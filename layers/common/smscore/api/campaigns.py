@@ -72,6 +72,7 @@ from smscore.domain.masking import mask
 from smscore.domain.model import Purpose, TagRecipient
 from smscore.domain.opt_out_links import opt_out_base
 from smscore.domain.ports import DeliveryQueue
+from smscore.domain.preview_estimate import preview_audience
 from smscore.domain.resend import ResendSource, read_resend_members
 from smscore.domain.test_send import TestSendAllowance, test_day
 from smscore.domain.windows import OpeningRule
@@ -261,15 +262,18 @@ class CampaignService:
         return link_base
 
     def preview(self, caller: Caller, payload: SmsTagsMessagePayload, api_url: str = "") -> CampaignPreviewDto:
-        """What a send of this body would reach and debit now, from the same `plan_campaign`; writes nothing."""
+        """What a send of this body would reach and debit now, from the same `plan_campaign`; writes nothing. Above
+        MaxSyncRecipients distinct contacts, an estimate from the send request's bounded read
+        (smscore.domain.preview_estimate): a preview never reads more of the audience than the send request does."""
         request = self._request(caller, payload, api_url)
         tenant = self._store.get_tenant(request.tenant_id)
         if tenant is None:
             raise TenantNotFound("The tenant of this token no longer exists")
+        bounded = preview_audience(request, self._limits, self._fanout.planning if self._fanout else None)
         plan = plan_campaign(
             request,
             tenant,
-            lambda: self._store.tag_recipients(request.tenant_id, request.tag_ids),
+            bounded.members or (lambda: self._store.tag_recipients(request.tenant_id, request.tag_ids)),
             self._limits,
             self._phase,
             price_transliterated=True,
@@ -278,20 +282,21 @@ class CampaignService:
         audience = plan.audience
         recipients = [e164 for e164, _contact in audience.recipients]
         schedule = plan_schedule(request, tenant, recipients, self._clock(), self._opening)
+        scale = bounded.scale  # the identity up to MaxSyncRecipients
         return CampaignPreviewDto(
-            recipients=len(audience.recipients),
-            skipped_invalid=audience.skipped_invalid,
-            skipped_opted_out=audience.skipped_opted_out,
-            duplicates_removed=audience.duplicates_removed,
-            skipped_excluded=audience.skipped_excluded,
-            skipped_frequency=audience.skipped_frequency,
-            skipped_no_consent=audience.skipped_no_consent,
+            recipients=scale(len(audience.recipients)),
+            skipped_invalid=scale(audience.skipped_invalid),
+            skipped_opted_out=scale(audience.skipped_opted_out),
+            duplicates_removed=scale(audience.duplicates_removed),
+            skipped_excluded=scale(audience.skipped_excluded),
+            skipped_frequency=scale(audience.skipped_frequency),
+            skipped_no_consent=scale(audience.skipped_no_consent),
             segments=plan.segments.segments,
             encoding=plan.segments.encoding.value,
-            credits_required=plan.cost,
+            credits_required=scale(plan.cost),
             credits_available=tenant.credits,
             final_message=plan.final_message,
-            savings_if_transliterated=max(0, plan.cost - plan.transliterated_cost),
+            savings_if_transliterated=scale(max(0, plan.cost - plan.transliterated_cost)),
             transliterated_message=final_text(
                 plan.shortened.message if plan.shortened else request.message,
                 EncodingOption.GSM_TRANSLITERATE,
@@ -299,8 +304,8 @@ class CampaignService:
             ),
             scheduled_for=schedule.scheduled_for,
             scheduled_reason=reason_dto(schedule.reason.as_json() if schedule.reason else None),
-            skipped_too_long=audience.skipped_too_long,
-            merge_fields_missing=plan.composed.missing,
+            skipped_too_long=scale(audience.skipped_too_long),
+            merge_fields_missing={name: scale(count) for name, count in plan.composed.missing.items()},
             samples=[
                 PreviewSampleDto(
                     recipient=e164,
@@ -311,6 +316,7 @@ class CampaignService:
                 )
                 for position, (e164, contact_id) in enumerate(audience.recipients[:PREVIEW_SAMPLES])
             ],
+            estimated=True if bounded.estimated else None,
         )
 
     def send(

@@ -329,6 +329,14 @@ class CampaignPreviewDto(ApiModel):
         default=None, description="When delivery would wait (sendAt and/or the send window): the earliest instant, UTC"
     )
     scheduled_reason: ScheduledReasonDto | None = Field(default=None, description="With scheduledFor: why it waits")
+    estimated: bool | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Present (true) only above MaxSyncRecipients distinct contacts: the counts and credits are an "
+        "estimate, screened from the members the send request itself reads (MaxSyncRecipients + 1 contacts) and "
+        "scaled to the tags' contact counts; the send answers 202 and its exact figures (messages, credits "
+        "debited) are in GET /api/messages/queues/{queueId} once planned. Absent: exact, what the send debits",
+    )
 
 
 class CancelResultDto(ApiModel):

@@ -117,7 +117,8 @@ class DynamoPlanningStore:
         for tag_id in tag_ids:
             after: str | None = None
             while True:
-                items, more = _query_page(tenant_id, tag_id, after, 1_000_000)
+                # never more items than could still be new contacts: at most `limit` + 1 plus the tags' overlap
+                items, more = _query_page(tenant_id, tag_id, after, limit + 1 - len(distinct))
                 for item in items:
                     member = _member(item)
                     members.append(member)

@@ -1,0 +1,56 @@
+"""The preview of an audience above MaxSyncRecipients: from a bounded read, never a read of every member.
+
+A send above MaxSyncRecipients is planned by the fan-out workers (smscore.domain.planning) because reading and
+screening 1,000,000 tag members takes about 90 s, three times API Gateway's 29 s. A preview of that audience would
+spend the same time and end in a 504. So the preview reads what the send request reads (`members_upto`: the tags'
+memberships until they hold more than MaxSyncRecipients distinct contacts) and, when that read is incomplete, screens
+and prices it as always and scales every count by the tags' memberships over the memberships read: an estimate,
+marked `estimated`, whose exact figures the queue's planning status gives once the planners have read everyone.
+
+Up to MaxSyncRecipients distinct contacts nothing changes: the preview plans exactly the members the send plans
+(preview == charge).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from smscore.domain.campaign import CampaignLimits, CampaignRequest, plannable
+from smscore.domain.model import TagRecipient
+from smscore.domain.planning import WorkerPlanning
+
+
+@dataclass(frozen=True)
+class PreviewAudience:
+    """Whom a preview plans. `members` None: the tags' members, read as always. `factor` None: exact figures;
+    else the tags' memberships over the memberships read (> 1): what every count is multiplied by."""
+
+    members: Callable[[], Sequence[TagRecipient]] | None = None
+    factor: float | None = None
+
+    @property
+    def estimated(self) -> bool:
+        return self.factor is not None
+
+    def scale(self, count: int) -> int:
+        """`count` of the read, extrapolated to the whole audience (rounded to the nearest whole)."""
+        return count if self.factor is None else round(count * self.factor)
+
+
+def preview_audience(
+    request: CampaignRequest, limits: CampaignLimits, planning: WorkerPlanning | None
+) -> PreviewAudience:
+    """What the preview of `request` reads: the same bounded read as the send request's `accept_for_planning`."""
+    if planning is None or not plannable(request, limits):
+        return PreviewAudience()
+    assert limits.max_sync_recipients is not None
+    limit = limits.max_sync_recipients
+    memberships = planning.intake.tag_contacts(request.tenant_id, request.tag_ids)
+    if memberships <= limit:
+        return PreviewAudience()
+    read = planning.intake.members_upto(request.tenant_id, request.tag_ids, limit)
+    members = read.members
+    if read.complete or not members:
+        return PreviewAudience(members=lambda: members)
+    return PreviewAudience(members=lambda: members, factor=max(1.0, memberships / len(members)))
