@@ -66,7 +66,9 @@ SEND_RESPONSES: dict[int, Any] = {
     },
     400: documented_error(
         "Invalid body (code VALIDATION_ERROR), or above MaxSyncRecipients without an Idempotency-Key "
-        "(code IDEMPOTENCY_KEY_REQUIRED: recipients, maxSyncRecipients; nothing debited)"
+        "(code IDEMPOTENCY_KEY_REQUIRED: recipients, maxSyncRecipients; nothing debited), or a trackLinks campaign "
+        "or a resend larger than its request can plan in time, 200,000 (code AUDIENCE_TOO_LARGE_FOR_REQUEST: "
+        "recipients, limit, reason; nothing read, written or debited)"
     ),
     401: documented_error("Token revoked or member disabled since the cached authorization (code UNAUTHORIZED)"),
     402: documented_error("Balance below segments x recipients (code INSUFFICIENT_CREDITS: required, available)"),

@@ -73,6 +73,7 @@ from smscore.domain.model import Purpose, TagRecipient
 from smscore.domain.opt_out_links import opt_out_base
 from smscore.domain.ports import DeliveryQueue
 from smscore.domain.preview_estimate import preview_audience
+from smscore.domain.request_bounds import check_resend, check_tracked_links
 from smscore.domain.resend import ResendSource, read_resend_members
 from smscore.domain.test_send import TestSendAllowance, test_day
 from smscore.domain.windows import OpeningRule
@@ -269,7 +270,9 @@ class CampaignService:
         tenant = self._store.get_tenant(request.tenant_id)
         if tenant is None:
             raise TenantNotFound("The tenant of this token no longer exists")
-        bounded = preview_audience(request, self._limits, self._fanout.planning if self._fanout else None)
+        planning = self._fanout.planning if self._fanout else None
+        check_tracked_links(request, self._limits, planning)  # a send it could not plan in time: the same 400
+        bounded = preview_audience(request, self._limits, planning)
         plan = plan_campaign(
             request,
             tenant,
@@ -328,6 +331,7 @@ class CampaignService:
         api_url: str = "",
     ) -> Outcome:
         request = self._request(caller, payload, api_url)
+        check_tracked_links(request, self._limits, self._fanout.planning if self._fanout else None)
         return self._submit(request, payload.model_dump(mode="json"), idempotency_key, lambda_context)
 
     def test_send(
@@ -412,6 +416,7 @@ class CampaignService:
             original = source.original_campaign(caller.tenant_id, queue_id)
             if original is None:
                 raise QueueNotFound("No queue with this id")
+            check_resend(original.total_messages, self._limits)
             request = CampaignRequest(
                 tenant_id=caller.tenant_id,
                 member_id=caller.member_id,

@@ -35,6 +35,7 @@ class UnsupportedMediaType(errors.DomainError):
 STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.InvalidRequest: HTTPStatus.BAD_REQUEST,
     errors.IdempotencyKeyRequired: HTTPStatus.BAD_REQUEST,
+    errors.AudienceTooLargeForRequest: HTTPStatus.BAD_REQUEST,
     PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     errors.InsufficientCredits: HTTPStatus.PAYMENT_REQUIRED,

@@ -118,6 +118,22 @@ class IdempotencyKeyRequired(DomainError):
         )
 
 
+class AudienceTooLargeForRequest(DomainError):
+    """A campaign that only its request can plan (trackLinks, a resend), too large to be planned within the request's
+    time: refused before anything is read, written or debited, instead of a 504 (smscore.domain.request_bounds)."""
+
+    code = "AUDIENCE_TOO_LARGE_FOR_REQUEST"
+
+    def __init__(self, count: int, limit: int, reason: str, advice: str) -> None:
+        super().__init__(
+            f"{count} recipients: a {reason} campaign is planned inside its request, which reads at most {limit}; "
+            + advice,
+            recipients=count,
+            limit=limit,
+            reason=reason,
+        )
+
+
 class RequestInProgress(DomainError):
     code = "REQUEST_IN_PROGRESS"
 
