@@ -29,7 +29,6 @@ from smscore.api.models import (
 )
 from smscore.api.pagination import decode_cursor, encode_cursor, filters_fingerprint
 from smscore.domain.errors import FieldIssue, InvalidRequest, NotFound
-from smscore.domain.links import click_rate
 from smscore.domain.model import MessageStatus
 from smscore.domain.ports import MessageQueries
 from smscore.domain.reports import delivery_rate
@@ -68,6 +67,8 @@ IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only), AfterValidato
 
 
 def queue_status_of(view: DispatchView) -> QueueStatusDto:
+    from smscore.domain.links import click_rate  # the short links' module (and its events) not at init
+
     return QueueStatusDto(
         queue_id=view.queue_id,
         created_at=view.created_at,
