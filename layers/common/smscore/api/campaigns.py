@@ -277,7 +277,7 @@ class CampaignService:
             request,
             tenant,
             bounded.members or (lambda: self._store.tag_recipients(request.tenant_id, request.tag_ids)),
-            self._limits,
+            bounded.limits(self._limits),
             self._phase,
             price_transliterated=True,
             merge_values=lambda contact_ids: self._store.merge_values(request.tenant_id, contact_ids),

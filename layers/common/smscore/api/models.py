@@ -333,7 +333,7 @@ class CampaignPreviewDto(ApiModel):
         default=None,
         exclude_if=lambda value: value is None,
         description="Present (true) only above MaxSyncRecipients distinct contacts: the counts and credits are an "
-        "estimate, screened from the members the send request itself reads (MaxSyncRecipients + 1 contacts) and "
+        "estimate, screened from the same share of every tag (about MaxSyncRecipients members, by contact id) and "
         "scaled to the tags' contact counts; the send answers 202 and its exact figures (messages, credits "
         "debited) are in GET /api/messages/queues/{queueId} once planned. Absent: exact, what the send debits",
     )

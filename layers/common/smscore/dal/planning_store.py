@@ -42,18 +42,23 @@ def _member(item: dict[str, Any]) -> TagRecipient:
     )
 
 
-def _query_page(tenant_id: str, tag_id: str, after: str | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
-    """One Query of a tag's members after contact id `after`; whether the tag has more."""
+def _query_page(
+    tenant_id: str, tag_id: str, after: str | None, limit: int, below: str | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """One Query of a tag's members after contact id `after` (and before `below`); whether the tag has more."""
     connection = TagMemberRecord._get_connection().connection
     request: dict[str, Any] = {
         "TableName": TagMemberRecord.Meta.table_name,
-        "KeyConditionExpression": "#k = :k",
+        "KeyConditionExpression": "#k = :k" if below is None else "#k = :k AND #c < :below",
         "Limit": limit,
         **_projection(MEMBER_ATTRIBUTES),
     }
     tag_key = TagMemberRecord.key_for(tenant_id, tag_id)
     request["ExpressionAttributeNames"]["#k"] = "tag_key"
     request["ExpressionAttributeValues"] = {":k": {"S": tag_key}}
+    if below is not None:
+        request["ExpressionAttributeNames"]["#c"] = "contact_id"
+        request["ExpressionAttributeValues"][":below"] = {"S": below}
     if after is not None:
         request["ExclusiveStartKey"] = {"tag_key": {"S": tag_key}, "contact_id": {"S": after}}
     page = connection.dispatch(QUERY, request)
@@ -124,6 +129,20 @@ class DynamoPlanningStore:
                     members.append(member)
                     distinct.add(member.contact_id)
                 if len(distinct) > limit:
+                    return MembersRead(False, members)
+                if not more or not items:
+                    break
+                after = items[-1]["contact_id"]["S"]
+        return MembersRead(True, members)
+
+    def members_below(self, tenant_id: str, tag_ids: Sequence[str], below: str, limit: int) -> MembersRead:
+        members: list[TagRecipient] = []
+        for tag_id in tag_ids:
+            after: str | None = None
+            while True:
+                items, more = _query_page(tenant_id, tag_id, after, limit - len(members), below)
+                members.extend(_member(item) for item in items)
+                if len(members) >= limit:
                     return MembersRead(False, members)
                 if not more or not items:
                     break

@@ -406,6 +406,11 @@ class PlanningIntake(Protocol):
         there were more (the read stops there: incomplete)."""
         ...
 
+    def members_below(self, tenant_id: str, tag_ids: Sequence[str], below: str, limit: int) -> MembersRead:
+        """Every membership of the tags whose contact id sorts before `below`: the same share of every tag (contact
+        ids are uniform hashes), for the preview's estimate; incomplete when it stopped at `limit` memberships."""
+        ...
+
     def record(self, state: PlanningState, request_hash: str | None) -> bool:
         """The campaign as PLANNING (nothing debited), in the reconciler's index until `state.deadline`; False when
         a campaign with this queue id is already recorded (a retry)."""
