@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from smscore.api.models import ErrorBody, ErrorDetail
+from smscore.api.error_models import ErrorBody, ErrorDetail
 from smscore.domain import errors
 
 logger = Logger(child=True)

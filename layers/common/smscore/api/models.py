@@ -486,24 +486,3 @@ class MessageDto(MessageSummaryDto):
 class MessagePageDto(ApiModel):
     items: list[MessageSummaryDto]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
-
-
-class ErrorDetail(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    field: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    """Every error the API returns has this shape; `code` is stable, `message` is for people."""
-
-    model_config = ConfigDict(defer_build=True, extra="allow")
-
-    code: str
-    message: str
-    details: list[ErrorDetail] = Field(default_factory=list)
-
-    @classmethod
-    def of(cls, code: str, message: str, details: list[ErrorDetail] | None = None, **extra: Any) -> ErrorBody:
-        return cls(code=code, message=message, details=details or [], **extra)
