@@ -154,6 +154,7 @@ export async function composeView(main, ctx) {
             p.scheduledFor ? waitsText(p) : t("compose.now"),
           ),
         ),
+        p.estimated && h("p", { class: "notice info", role: "status", id: "preview-estimated" }, t("compose.estimated")),
         short && notice("error", t("compose.short")),
         ...previewExtras(p, encoding, (value) => {
           encoding = value;
@@ -189,7 +190,7 @@ export async function composeView(main, ctx) {
     );
     return confirmDialog(
       p.scheduledFor ? t("compose.confirmScheduleTitle") : t("compose.confirmTitle"),
-      [facts, h("p", {}, t("compose.confirmText"))],
+      [facts, p.estimated && h("p", { id: "confirm-estimated" }, t("compose.estimated")), h("p", {}, t("compose.confirmText"))],
       p.scheduledFor ? t("compose.schedule") : t("compose.send"),
       { kind: "primary" },
     );

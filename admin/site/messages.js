@@ -122,6 +122,7 @@ export const MESSAGES = {
   "compose.delivery": ["Entrega", "Delivery"],
   "compose.waitsUntil": ["Espera hasta el", "Waits until"],
   "compose.now": ["Ahora", "Now"],
+  "compose.estimated": ["Cifras estimadas con una muestra de esta audiencia grande: el cobro exacto se calcula al planear la campaña y se ve en su estado.", "Figures estimated from a sample of this large audience: the exact charge is worked out when the campaign is planned and shown in its status."],
   "compose.short": ["No hay créditos suficientes para esta campaña.", "Not enough credits for this campaign."],
   "compose.chooseTag": ["Elija al menos una etiqueta.", "Choose at least one tag."],
   "compose.sending": ["Enviando…", "Sending…"],
