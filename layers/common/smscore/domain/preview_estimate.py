@@ -18,10 +18,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from smscore.domain.campaign import CampaignLimits, CampaignRequest, plannable
 from smscore.domain.model import TagRecipient
-from smscore.domain.planning import WorkerPlanning
+
+if TYPE_CHECKING:
+    from smscore.domain.planning import WorkerPlanning  # at runtime only with a fan-out (cold start)
 
 SAMPLE_CAP = 2  # the estimate's sample stops at twice MaxSyncRecipients memberships (ids not spread as hashes)
 

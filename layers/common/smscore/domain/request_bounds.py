@@ -13,9 +13,13 @@ debited. The campaigns from MaxSyncRecipients up to that bound, which their requ
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from smscore.domain.campaign import CampaignLimits, CampaignRequest
 from smscore.domain.errors import AudienceTooLargeForRequest
-from smscore.domain.planning import WorkerPlanning
+
+if TYPE_CHECKING:
+    from smscore.domain.planning import WorkerPlanning  # at runtime only with a fan-out (cold start)
 
 MAX_REQUEST_PLANNED_RECIPIENTS = 200_000
 
