@@ -439,6 +439,8 @@ def terms_api() -> TermsApi:
             "The token's tenant no longer exists (code TENANT_NOT_FOUND), or a read-only API key (code "
             "INSUFFICIENT_SCOPE)"
         ),
+        # The route reads no body, but the API-wide guard still refuses JSON it cannot parse safely.
+        400: error("A JSON body nested deeper than 32 levels or with a number over 64 digits (code VALIDATION_ERROR)"),
         409: error("No terms of service are published (code NO_TERMS_PUBLISHED)"),
         413: TOO_LARGE,
         415: NOT_JSON,
