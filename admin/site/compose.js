@@ -190,7 +190,7 @@ export async function composeView(main, ctx) {
     );
     return confirmDialog(
       p.scheduledFor ? t("compose.confirmScheduleTitle") : t("compose.confirmTitle"),
-      [facts, p.estimated && h("p", { id: "confirm-estimated" }, t("compose.estimated")), h("p", {}, t("compose.confirmText"))],
+      [facts, p.estimated && h("p", { id: "confirm-estimated" }, t("compose.estimated")), h("p", { id: "confirm-charge" }, t(p.estimated ? "compose.confirmTextPlanned" : "compose.confirmText"))],
       p.scheduledFor ? t("compose.schedule") : t("compose.send"),
       { kind: "primary" },
     );

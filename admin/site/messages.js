@@ -148,6 +148,10 @@ export const MESSAGES = {
     "Los créditos se descuentan ahora; los mensajes que no se intenten se reembolsan.",
     "The credits are taken now; messages that are not attempted are refunded.",
   ],
+  "compose.confirmTextPlanned": [
+    "Los créditos exactos se descuentan cuando la campaña queda planeada (con una audiencia grande, unos minutos después); si no alcanzan, no se envía ni se cobra nada. Los mensajes que no se intenten se reembolsan.",
+    "The exact credits are taken once the campaign is planned (for a large audience, a few minutes later); if they do not suffice, nothing is sent or charged. Messages that are not attempted are refunded.",
+  ],
   "money.credits": plural("{count} crédito", "{count} créditos", "{count} credit", "{count} credits"),
   "money.pesos": ["En pesos", "In pesos"],
   "money.noPrice": [

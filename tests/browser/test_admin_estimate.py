@@ -41,5 +41,7 @@ def test_an_estimated_preview_is_marked_beside_the_figures_and_in_the_confirmati
     # And the confirmation says it too
     page.locator("#send").click()
     expect(page.locator("#confirm-estimated")).to_contain_text("Cifras estimadas")
+    expect(page.locator("#confirm-charge")).to_contain_text("cuando la campaña queda planeada")
+    expect(page.locator("#confirm-charge")).not_to_contain_text("se descuentan ahora")
     page.screenshot(path=str(SCREENSHOTS / "compose_estimated_confirm.png"), full_page=True)
     page.locator("dialog button[value=cancel]").click()
