@@ -440,6 +440,21 @@ class CampaignPlan:
                 return name, self.composed.missing[name]
         return None
 
+    def refuse_missing_required(self, *, counted: bool = True) -> None:
+        """400 MERGE_FIELD_MISSING when some recipients lack a merge field without a fallback. `counted=False` when
+        the plan is a sample of the audience: its count is the sample's, so the sentence names no number."""
+        lacking = self.missing_required()
+        if lacking is None:
+            return
+        name, count = lacking
+        who = f"{count} recipients" if counted else "recipients"
+        raise MergeFieldMissing(
+            f"{who.capitalize()} have no value for {{{name}}}: give it a fallback, such as {{{name}|cliente}}",
+            details=[FieldIssue("message", f"{who} have no {name}")],
+            field=name,
+            recipients=count,
+        )
+
 
 def plan_campaign(
     request: CampaignRequest,
@@ -733,15 +748,7 @@ def send_campaign(
         merge_values=merge_values or (lambda contact_ids: store.merge_values(request.tenant_id, contact_ids)),
     )
     audience, segments, provider, country, cost = plan.audience, plan.segments, plan.provider, plan.country, plan.cost
-    lacking = plan.missing_required()
-    if lacking is not None:
-        name, count = lacking
-        raise MergeFieldMissing(
-            f"{count} recipients have no value for {{{name}}}: give it a fallback, such as {{{name}|cliente}}",
-            details=[FieldIssue("message", f"{count} recipients have no {name}")],
-            field=name,
-            recipients=count,
-        )
+    plan.refuse_missing_required()
     if not audience.recipients:
         return CampaignResult(queue_id="", messages=[], audience=audience, credits_debited=0)
     accepted = limits.accepts_async(len(audience.recipients))

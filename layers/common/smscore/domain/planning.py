@@ -278,17 +278,7 @@ class Planner:
             replace(self.limits, max_recipients=10**9),  # the campaign's total is checked once planned
             merge_values=lambda contact_ids: self.store.merge_values(state.tenant_id, contact_ids),
         )
-        lacking = plan.missing_required()
-        if lacking is not None:
-            from smscore.domain.errors import FieldIssue, MergeFieldMissing
-
-            name, count = lacking
-            raise MergeFieldMissing(
-                f"{count} recipients have no value for {{{name}}}: give it a fallback, such as {{{name}|cliente}}",
-                details=[FieldIssue("message", f"{count} recipients have no {name}")],
-                field=name,
-                recipients=count,
-            )
+        plan.refuse_missing_required()
         audience, composed = _without_numbers(plan.audience, plan.composed, seen_numbers)
         skipped = dict(state.skipped)
         for name in SKIP_FIELDS:
@@ -467,17 +457,7 @@ def accept_for_planning(
         sample = plan_campaign(
             request, tenant, lambda: read.members[:PLANNING_SAMPLE_MEMBERS], limits, merge_values=merge_values
         )
-    lacking = sample.missing_required()
-    if lacking is not None:
-        from smscore.domain.errors import FieldIssue, MergeFieldMissing
-
-        name, count = lacking
-        raise MergeFieldMissing(
-            f"Recipients have no value for {{{name}}}: give it a fallback, such as {{{name}|cliente}}",
-            details=[FieldIssue("message", f"recipients have no {name}")],
-            field=name,
-            recipients=count,
-        )
+    sample.refuse_missing_required(counted=False)
     created_at = now()
     planning_deadline = deadline(created_at) + timedelta(seconds=window_seconds)
     state = PlanningState(
