@@ -50,6 +50,11 @@ export function sentence(status, code, body) {
       return t("error.INSUFFICIENT_CREDITS", { required: n(body.required, "error.more"), available: n(body.available, "error.lower") });
     case "TOO_MANY_RECIPIENTS":
       return t("error.TOO_MANY_RECIPIENTS", { recipients: n(body.recipients, "error.tooMany"), limit: n(body.limit, "error.aCampaign") });
+    case "AUDIENCE_TOO_LARGE_FOR_REQUEST":
+      return t(body.reason === "resend" ? "error.AUDIENCE_TOO_LARGE_RESEND" : "error.AUDIENCE_TOO_LARGE_TRACKED", {
+        recipients: n(body.recipients, "error.tooMany"),
+        limit: n(body.limit, "error.aCampaign"),
+      });
     case "VALIDATION_ERROR":
       return t("error.VALIDATION_ERROR") + (detailsSentence(body.details) || (body.message ? ` ${body.message}.` : ""));
     case "NOT_FOUND":

@@ -455,6 +455,14 @@ export const MESSAGES = {
     "Estas etiquetas llegan a {recipients} destinatarios, por encima del límite de {limit}. Elija menos etiquetas.",
     "These tags reach {recipients} recipients, over the limit of {limit}. Choose fewer tags.",
   ],
+  "error.AUDIENCE_TOO_LARGE_TRACKED": [
+    "Estas etiquetas llegan a {recipients} destinatarios: con enlaces medidos una campaña llega a {limit} como máximo. Desactive la medición de enlaces o elija menos etiquetas. No se cobró nada.",
+    "These tags reach {recipients} recipients: with tracked links a campaign reaches at most {limit}. Turn link tracking off or choose fewer tags. Nothing was charged.",
+  ],
+  "error.AUDIENCE_TOO_LARGE_RESEND": [
+    "Esta campaña tiene {recipients} mensajes: un reenvío llega a {limit} como máximo. No se cobró nada.",
+    "This campaign has {recipients} messages: a resend reaches at most {limit}. Nothing was charged.",
+  ],
   "error.tooMany": ["demasiados", "too many"],
   "error.aCampaign": ["una campaña", "a campaign"],
   "error.VALIDATION_ERROR": ["Parte de lo ingresado no es válido.", "Some of what was entered is not valid."],
