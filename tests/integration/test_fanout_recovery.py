@@ -26,7 +26,6 @@ from typing import Any
 import pytest
 
 from functions.deliver import app as deliver_app
-from functions.reconciler import app as reconciler_app
 from functions.send_by_tags import app as send_app
 from smscore import wiring
 from smscore.api.campaigns import CampaignService, FanoutTiming
@@ -35,12 +34,12 @@ from smscore.dal.reconciler_store import DynamoReconcilerStore
 from smscore.dal.tables import DispatchRecord, LedgerRecord, MessageRecord, OutboxRecord
 from smscore.domain.campaign import message_id_for, queue_id_for
 from smscore.domain.model import OutgoingMessage, QueueBatch
-from smscore.domain.reconciler import Reconciler
-from smscore.wiring import ReconcilerDeps, SendDeps
+from smscore.wiring import SendDeps
 from smsdev.provision import function_environment
 from smsdev.testing import serialised_moto
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
 from tests.integration.conftest import Campaign
+from tests.integration.reconciler_helpers import run_reconciler
 
 NUMBERS = [f"+57300123{n:04d}" for n in range(7)]  # 7 recipients, 2 per queue message: 4 batches
 BODY_TEXT = "Flash sale today"
@@ -148,20 +147,7 @@ class World:
 
     def reconcile(self, hours_later: float = 1.0) -> dict[str, Any]:
         """One scheduled run of the reconciler handler, at a time past every deadline (and every lease)."""
-        at = datetime.now(UTC) + timedelta(hours=hours_later)
-        settings = wiring.bound_settings()
-        deps = ReconcilerDeps(
-            reconciler=Reconciler(
-                store=DynamoReconcilerStore(region=settings.aws_region),
-                queue=wiring.delivery_queue(),
-                recipients_per_queue_message=settings.recipients_per_queue_message,
-                lease_seconds=600,
-                now=lambda: at,
-            ),
-            max_campaigns=10,
-        )
-        result: dict[str, Any] = reconciler_app.lambda_handler({}, LambdaContextStub(), deps=deps)
-        return result
+        return run_reconciler(hours_later)
 
     def deliver_everything(self) -> int:
         """Run the deliver handler over the delivery queue until it is empty; the records it processed."""

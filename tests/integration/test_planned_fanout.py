@@ -22,24 +22,22 @@ import pytest
 from functions.deliver import app as deliver_app
 from functions.fanout import app as fanout_app
 from functions.messages import app as messages_app
-from functions.reconciler import app as reconciler_app
 from functions.send_by_tags import app as send_app
 from smscore import wiring
 from smscore.dal.plan_store import DynamoPlanStore, read_chunks
-from smscore.dal.reconciler_store import DynamoReconcilerStore
 from smscore.dal.tables import DispatchRecord, FrequencyRecord, LedgerRecord, MessageRecord, OutboxRecord
 from smscore.dal.tenant_settings import DynamoTenantSettings
 from smscore.domain import plan
 from smscore.domain.fanout import ChunkTask, FanoutProgress, FanoutWorker
 from smscore.domain.frequency import BOGOTA, COUNTER_LIFETIME
 from smscore.domain.model import ComplianceSettings, MarketingFrequency, OutgoingMessage, QueueBatch
-from smscore.domain.reconciler import Reconciler
-from smscore.wiring import FanoutDeps, ReconcilerDeps
+from smscore.wiring import FanoutDeps
 from smsdev.admin_store import ContactInput
 from smsdev.provision import function_environment
 from smsdev.testing import serialised_moto
 from tests.conftest import LambdaContextStub, Stack, api_event, load_event
 from tests.integration.conftest import Campaign, make_campaign
+from tests.integration.reconciler_helpers import run_reconciler
 
 TEXT = "Flash sale today"
 
@@ -135,20 +133,7 @@ class Fanout:
                 deliver_app.lambda_handler({"Records": records[start : start + 10]}, LambdaContextStub())
 
     def reconcile(self, hours_later: float = 1.0) -> dict[str, Any]:
-        at = datetime.now(UTC) + timedelta(hours=hours_later)
-        settings = wiring.bound_settings()
-        deps = ReconcilerDeps(
-            reconciler=Reconciler(
-                store=DynamoReconcilerStore(region=settings.aws_region),
-                queue=wiring.delivery_queue(),
-                recipients_per_queue_message=settings.recipients_per_queue_message,
-                lease_seconds=600,
-                now=lambda: at,
-            ),
-            max_campaigns=10,
-        )
-        result: dict[str, Any] = reconciler_app.lambda_handler({}, LambdaContextStub(), deps=deps)
-        return result
+        return run_reconciler(hours_later)
 
     def assert_settled(self, queue_id: str, ids: Sequence[str]) -> tuple[int, int]:
         """Every paid message SENT exactly once or FAILED and refunded, never both; balance = ledger."""

@@ -18,18 +18,16 @@ from typing import Any
 import pytest
 
 from functions.fanout import app as fanout_app
-from functions.reconciler import app as reconciler_app
 from functions.send_by_tags import app as send_app
 from smscore import wiring
-from smscore.dal.planning_store import DynamoPlanningStore, PlanningAbandoner
-from smscore.dal.reconciler_store import DynamoReconcilerStore
+from smscore.dal.planning_store import DynamoPlanningStore
 from smscore.dal.tables import LedgerRecord, MessageRecord, OutboxRecord
 from smscore.domain.plan import PlanChunk
 from smscore.domain.planning import MemberPage, PlanningState, PlanOutcome, PlanTask
-from smscore.domain.reconciler import Reconciler
-from smscore.wiring import FanoutDeps, ReconcilerDeps
+from smscore.wiring import FanoutDeps
 from smsdev.admin_store import ContactInput
 from tests.conftest import LambdaContextStub, api_event, load_event
+from tests.integration.reconciler_helpers import run_reconciler
 from tests.integration.test_planned_fanout import Fanout, Killed, numbers, seed
 from tests.integration.test_planned_fanout import fanout as fanout
 
@@ -159,22 +157,8 @@ def redeliver(fanout: Fanout, minutes_later: float) -> None:
 
 
 def reconcile(fanout: Fanout, hours_later: float) -> dict[str, Any]:
-    """A reconciler run `hours_later`, as wired (smscore.wiring.reconciler_deps: it ends unfinished planning too)."""
-    at = datetime.now(UTC) + timedelta(hours=hours_later)
-    settings = wiring.bound_settings()
-    deps = ReconcilerDeps(
-        reconciler=Reconciler(
-            store=DynamoReconcilerStore(region=settings.aws_region),
-            queue=wiring.delivery_queue(),
-            recipients_per_queue_message=settings.recipients_per_queue_message,
-            lease_seconds=600,
-            now=lambda: at,
-            planning=PlanningAbandoner(DynamoPlanningStore(wiring.campaign_store(), region=settings.aws_region)),
-        ),
-        max_campaigns=10,
-    )
-    result: dict[str, Any] = reconciler_app.lambda_handler({}, LambdaContextStub(), deps=deps)
-    return result
+    """A reconciler run `hours_later`, as wired (it ends unfinished planning too)."""
+    return run_reconciler(hours_later)
 
 
 def status(fanout: Fanout, queue_id: str) -> dict[str, Any]:
